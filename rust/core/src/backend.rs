@@ -1,0 +1,41 @@
+//! The backend seam: where nearest-centre assignment (the O(n·k·d) part of every algorithm)
+//! runs. The algorithms are generic over [`Backend`]; [`Cpu`] is the rayon implementation and a
+//! GPU backend plugs in beside it without touching them.
+
+use crate::distance;
+use crate::error::Result;
+use crate::points::Points;
+use crate::scalar::Scalar;
+
+/// A place that can assign points to their nearest centres.
+pub trait Backend: Sync {
+    /// For every row `i` of `x`: `labels[i]` = the index of the nearest centre (ties go to the
+    /// lowest index) and `dist2[i]` = the squared Euclidean distance to it, accumulated in `f64`.
+    ///
+    /// `labels` and `dist2` have `x.n()` elements; `x` and `centers` share `d`; `centers.n() >= 1`.
+    fn assign<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()>;
+}
+
+/// The multithreaded CPU backend: blocked GEMM tiles with a fused argmin, on the current rayon
+/// pool (install a pool of n threads around the call to choose the thread count).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu;
+
+impl Backend for Cpu {
+    fn assign<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        distance::assign(x, centers, labels, dist2);
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Nearest-centre assignment without ever materialising the n × k distance matrix.
+//!
+//! The identity behind the kernel:
+//!
+//! ```text
+//! ||x - c||² = ||x||² - 2 x·c + ||c||²
+//! ```
+//!
+//! `||x||²` is the same for every centre, so the argmin over centres only needs
+//! `score(x, c) = ||c||² - 2 x·c`. Rows are taken `ROW_BLOCK` at a time and centres `CENTER_BLOCK`
+//! at a time; each `x·c` tile comes from a packed GEMM microkernel (matrixmultiply, AVX2/FMA at run
+//! time) into a buffer that stays in L2, and the argmin is folded into a running best per row
+//! before the next tile is computed. The squared distance to the chosen centre is then recomputed
+//! directly as Σ(x - c)² in `f64`: it is exact to `f64` rounding, never negative, and does not
+//! suffer the cancellation of the expanded form for points near their centre.
+//!
+//! Blocks have a fixed size, independent of the thread count, and each row's result depends on
+//! that row alone, so labels and distances are bit-identical on any number of threads.
+
+use rayon::prelude::*;
+
+use crate::points::{sq_dist_f64, Points};
+use crate::scalar::Scalar;
+
+/// Rows per tile (and per rayon task).
+pub const ROW_BLOCK: usize = 128;
+/// Centres per tile: a 128 × 256 f32 tile is 128 KiB, comfortably inside a 512 KiB L2.
+pub const CENTER_BLOCK: usize = 256;
+
+/// `||c||²` for every row of `centers`, summed in `f64` and rounded once to `F`.
+pub fn squared_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<F> {
+    (0..centers.n())
+        .map(|j| F::from_f64(centers.row(j).iter().map(|&v| v.to_f64() * v.to_f64()).sum()))
+        .collect()
+}
+
+/// Assigns each row of `x` to its nearest row of `centers`; see [`crate::Backend::assign`].
+pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut [u32], dist2: &mut [f64]) {
+    assert_eq!(x.d(), centers.d(), "x and centers must share the feature dimension");
+    assert!(centers.n() >= 1, "at least one centre is required");
+    assert!(labels.len() == x.n() && dist2.len() == x.n(), "one label and distance per row");
+    let norms = squared_norms(centers);
+    let tile_len = ROW_BLOCK * CENTER_BLOCK.min(centers.n());
+    labels
+        .par_chunks_mut(ROW_BLOCK)
+        .zip(dist2.par_chunks_mut(ROW_BLOCK))
+        .enumerate()
+        .for_each_init(
+            || vec![F::ZERO; tile_len],
+            |tile, (block, (labels, dist2))| {
+                let start = block * ROW_BLOCK;
+                let rows = x.rows(start, start + labels.len());
+                assign_block(rows, centers, &norms, tile, labels, dist2);
+            },
+        );
+}
+
+/// One block of at most `ROW_BLOCK` rows against every centre, tile by tile.
+fn assign_block<F: Scalar>(
+    rows: Points<'_, F>,
+    centers: Points<'_, F>,
+    norms: &[F],
+    tile: &mut [F],
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) {
+    let (m, d, k) = (rows.n(), rows.d(), centers.n());
+    let mut best = [F::INFINITY; ROW_BLOCK];
+    let mut best_index = [0u32; ROW_BLOCK];
+    for c0 in (0..k).step_by(CENTER_BLOCK) {
+        let cb = CENTER_BLOCK.min(k - c0);
+        // SAFETY: `rows` is m × d with row stride d, centres c0..c0+cb are cb × d with row stride
+        // d, and `tile` holds at least ROW_BLOCK × cb >= m × cb values with row stride cb.
+        unsafe {
+            F::gemm_abt(
+                m, d, cb,
+                rows.as_slice().as_ptr(), d,
+                centers.as_slice()[c0 * d..].as_ptr(), d,
+                tile.as_mut_ptr(), cb,
+            );
+        }
+        let norms = &norms[c0..c0 + cb];
+        for r in 0..m {
+            let scores = &mut tile[r * cb..(r + 1) * cb];
+            for (s, &nc) in scores.iter_mut().zip(norms) {
+                *s = nc - (*s + *s);
+            }
+            let min = min_value(scores);
+            // Strict `<`: a later tile only wins with a strictly smaller score, and within a tile
+            // the first position holding the minimum wins, so ties go to the lowest index.
+            if min < best[r] {
+                best[r] = min;
+                best_index[r] = (c0 + scores.iter().position(|&s| s == min).unwrap_or(0)) as u32;
+            }
+        }
+    }
+    for r in 0..m {
+        labels[r] = best_index[r];
+        dist2[r] = sq_dist_f64(rows.row(r), centers.row(best_index[r] as usize));
+    }
+}
+
+/// The smallest value of a non-empty, NaN-free slice, with eight independent lanes so that the
+/// compiler emits packed min instructions.
+#[inline]
+fn min_value<F: Scalar>(values: &[F]) -> F {
+    let mut lanes = [F::INFINITY; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v < *lane { v } else { *lane };
+        }
+    }
+    lanes.iter().chain(tail).fold(F::INFINITY, |m, &v| if v < m { v } else { m })
+}
+
+/// The obvious triple loop, in `f64`: the oracle the blocked kernel is tested against.
+pub fn assign_naive<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>) -> (Vec<u32>, Vec<f64>) {
+    (0..x.n())
+        .map(|i| {
+            let mut best = (0u32, f64::INFINITY);
+            for j in 0..centers.n() {
+                let d2 = sq_dist_f64(x.row(i), centers.row(j));
+                if d2 < best.1 {
+                    best = (j as u32, d2);
+                }
+            }
+            best
+        })
+        .unzip()
+}

@@ -1,0 +1,100 @@
+//! A borrowed, row-major `n × d` matrix: the data, a batch or a set of centres.
+
+use crate::error::{Error, Result};
+use crate::scalar::Scalar;
+
+/// Rows of `d` features stored contiguously (C order), borrowed from the caller (a NumPy buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct Points<'a, F> {
+    data: &'a [F],
+    n: usize,
+    d: usize,
+}
+
+impl<'a, F: Scalar> Points<'a, F> {
+    /// Views `data` as `n` rows of `d` features.
+    pub fn new(data: &'a [F], n: usize, d: usize) -> Result<Self> {
+        if n.checked_mul(d) != Some(data.len()) {
+            return Err(Error::BadShape { len: data.len(), rows: n, cols: d });
+        }
+        Ok(Self { data, n, d })
+    }
+
+    /// Views `data` as rows of `d` features (`d` must divide the length and be non-zero).
+    pub fn from_rows(data: &'a [F], d: usize) -> Result<Self> {
+        if d == 0 || data.len() % d != 0 {
+            return Err(Error::BadShape { len: data.len(), rows: data.len() / d.max(1), cols: d });
+        }
+        Ok(Self { data, n: data.len() / d, d })
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    pub fn d(&self) -> usize {
+        self.d
+    }
+    pub fn as_slice(&self) -> &'a [F] {
+        self.data
+    }
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> &'a [F] {
+        &self.data[i * self.d..(i + 1) * self.d]
+    }
+    /// Rows `start..end` as their own view.
+    pub fn rows(&self, start: usize, end: usize) -> Points<'a, F> {
+        Points { data: &self.data[start * self.d..end * self.d], n: end - start, d: self.d }
+    }
+
+    /// Fails with [`Error::Empty`] unless there is at least one row and one feature.
+    pub fn require_non_empty(&self) -> Result<()> {
+        if self.n == 0 || self.d == 0 {
+            return Err(Error::Empty { rows: self.n, cols: self.d });
+        }
+        Ok(())
+    }
+
+    /// Fails with [`Error::NonFinite`] naming the first row holding NaN or infinity.
+    pub fn require_finite(&self, what: &'static str) -> Result<()> {
+        match (0..self.n).find(|&i| !self.row(i).iter().all(|v| v.is_finite())) {
+            Some(row) => Err(Error::NonFinite { what, row }),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails with [`Error::FeatureMismatch`] unless `other` has the same number of features.
+    pub fn require_same_d(&self, other: &Points<'_, F>) -> Result<()> {
+        if self.d != other.d {
+            return Err(Error::FeatureMismatch { expected: other.d, got: self.d });
+        }
+        Ok(())
+    }
+}
+
+/// Copies the rows named by `indices` into a new row-major buffer (in parallel).
+pub fn gather<F: Scalar>(x: Points<'_, F>, indices: &[usize]) -> Vec<F> {
+    let mut out = Vec::new();
+    gather_into(x, indices, &mut out);
+    out
+}
+
+/// [`gather`] into a reused buffer.
+pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec<F>) {
+    use rayon::prelude::*;
+    let d = x.d();
+    out.clear();
+    out.resize(indices.len() * d, F::ZERO);
+    if d == 0 {
+        return;
+    }
+    out.par_chunks_mut(d).with_min_len(512).zip(indices).for_each(|(dst, &i)| dst.copy_from_slice(x.row(i)));
+}
+
+/// Squared Euclidean distance between two rows, accumulated in `f64`.
+#[inline]
+pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
+    a.iter().zip(b).map(|(&u, &v)| {
+        let t = u.to_f64() - v.to_f64();
+        t * t
+    }).sum()
+}

@@ -1,0 +1,196 @@
+//! Properties of the core against naive oracles.
+
+use std::sync::atomic::AtomicBool;
+
+use fastkmeans_core::distance::{assign_naive, ROW_BLOCK};
+use fastkmeans_core::{
+    fit_lloyd, fit_minibatch, lloyd, Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, MiniBatchState, Points,
+    ReduceParams,
+};
+use proptest::prelude::*;
+
+const NEVER: AtomicBool = AtomicBool::new(false);
+
+fn assign<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize) -> (Vec<u32>, Vec<f64>) {
+    let (x, c) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
+    let mut labels = vec![0; x.n()];
+    let mut dist2 = vec![0.0; x.n()];
+    Cpu.assign(x, c, &mut labels, &mut dist2).unwrap();
+    (labels, dist2)
+}
+
+/// Small integers: every product and sum in the kernel is exact, so the blocked kernel must
+/// agree with the triple loop to the bit, ties included.
+fn integer_matrix(rows: std::ops::Range<usize>, d: usize) -> impl Strategy<Value = Vec<f32>> {
+    rows.prop_flat_map(move |n| proptest::collection::vec((-8i32..=8).prop_map(|v| v as f32), n * d))
+}
+
+fn reduce_params(k: usize, trials: usize, seed: u64) -> ReduceParams {
+    ReduceParams {
+        k,
+        init: InitMethod::greedy_kmeans_pp(k),
+        num_trials: trials,
+        lloyd: LloydParams { max_iter: 100, tol: 1e-6 },
+        seed,
+    }
+}
+
+fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn kernel_equals_the_naive_triple_loop_on_exact_inputs(
+        (d, x, c) in (1usize..40).prop_flat_map(|d| (Just(d), integer_matrix(1..300, d), integer_matrix(1..300, d)))
+    ) {
+        let (labels, dist2) = assign(&x, &c, d);
+        let (naive_labels, naive_dist2) = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+        prop_assert_eq!(labels, naive_labels);
+        prop_assert_eq!(dist2, naive_dist2);
+    }
+
+    #[test]
+    fn kernel_finds_the_nearest_centre_on_real_valued_f64_inputs(
+        (d, x, c) in (1usize..20).prop_flat_map(|d| (
+            Just(d),
+            proptest::collection::vec(-1e3f64..1e3, d..d * 200),
+            proptest::collection::vec(-1e3f64..1e3, d..d * 300),
+        ))
+    ) {
+        let x = &x[..x.len() / d * d];
+        let c = &c[..c.len() / d * d];
+        let (_, dist2) = assign(x, c, d);
+        let (_, naive_dist2) = assign_naive(Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
+        for (got, want) in dist2.iter().zip(&naive_dist2) {
+            prop_assert!((got - want).abs() <= 1e-9 * (1.0 + want.abs()), "{} vs {}", got, want);
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_index(
+        (d, x, c) in (1usize..16).prop_flat_map(|d| (Just(d), integer_matrix(1..200, d), integer_matrix(1..40, d))),
+        copies in 1usize..4,
+    ) {
+        // Every centre appears `copies + 1` times in a row: the first copy must win.
+        let repeated: Vec<f32> = c.chunks(d).flat_map(|row| std::iter::repeat_n(row, copies + 1).flatten().copied()).collect();
+        let (labels, _) = assign(&x, &repeated, d);
+        let (single_labels, _) = assign(&x, &c, d);
+        for (l, s) in labels.iter().zip(&single_labels) {
+            prop_assert_eq!(*l as usize, *s as usize * (copies + 1));
+        }
+    }
+
+    #[test]
+    fn lloyd_never_increases_the_loss(
+        (d, x) in (1usize..8).prop_flat_map(|d| (Just(d), proptest::collection::vec(-100f64..100.0, 20 * d..400 * d))),
+        k in 1usize..12,
+        seed in any::<u64>(),
+    ) {
+        let x = &x[..x.len() / d * d];
+        let points = Points::from_rows(x, d).unwrap();
+        let one_step = LloydParams { max_iter: 1, tol: 0.0 }.check().unwrap();
+        let mut centers = fit_lloyd(points, None, &ReduceParams { lloyd: LloydParams { max_iter: 1, tol: 0.0 }, ..reduce_params(k, 1, seed) }.check().unwrap(), &Cpu, &NEVER).unwrap();
+        for _ in 0..20 {
+            let next = lloyd(points, None, centers.centers.clone(), &one_step, &Cpu, &NEVER).unwrap();
+            prop_assert!(next.loss <= centers.loss * (1.0 + 1e-12), "{} > {}", next.loss, centers.loss);
+            prop_assert!(next.centers.iter().all(|v| v.is_finite()));
+            centers = next;
+        }
+    }
+}
+
+#[test]
+fn one_thread_and_many_threads_give_identical_bits() {
+    // Enough rows for many row blocks, and more centres than one centre block.
+    let (n, d) = (40 * ROW_BLOCK + 17, 7);
+    let x: Vec<f32> = (0..n * d).map(|i| ((i * 7919 % 1013) as f32).sin() * 50.0).collect();
+    let points = Points::from_rows(&x, d).unwrap();
+    let params = MiniBatchParams {
+        n_centers: 300,
+        mini_batch_size: 700,
+        epochs: 2,
+        init: InitMethod::PLAIN_KMEANS_PP,
+        half_life_time_size: 1000,
+        reduce: reduce_params(12, 4, 42),
+    }
+    .check()
+    .unwrap();
+    let run = || {
+        let mb = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
+        let ll = fit_lloyd(points, None, &reduce_params(30, 3, 7).check().unwrap(), &Cpu, &NEVER).unwrap();
+        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), ll.centers, ll.labels, ll.loss.to_bits())
+    };
+    let one = in_pool(1, run);
+    for threads in [2, 3, 5] {
+        assert!(one == in_pool(threads, run), "{threads} threads differ from 1");
+    }
+}
+
+#[test]
+fn half_life_halves_a_points_weight_after_half_life_time_size_points() {
+    let d = 1;
+    let seed_rows = [0.0f64, 100.0];
+    let mut state = MiniBatchState::seed(Points::from_rows(&seed_rows, d).unwrap(), 2, InitMethod::Random, 1).unwrap();
+    let near_zero = [1.0f64; 10];
+    state.update(Points::from_rows(&near_zero, d).unwrap(), 10, &Cpu).unwrap();
+    let zero_cluster = state.centers.iter().position(|&c| c == 1.0).unwrap();
+    assert_eq!(state.counts[zero_cluster], 10.0);
+    // 10 more points elsewhere: the first 10 now weigh half.
+    let far = [100.0f64; 10];
+    state.update(Points::from_rows(&far, d).unwrap(), 10, &Cpu).unwrap();
+    assert_eq!(state.counts[zero_cluster], 5.0);
+    assert_eq!(state.points_seen, 20);
+}
+
+#[test]
+fn empty_clusters_take_the_farthest_points_instead_of_going_nan() {
+    // Three identical initial centres: two clusters are empty after the first assignment.
+    let x = [0.0f64, 0.0, 1.0, 0.0, 10.0, 0.0, 10.0, 1.0, 50.0, 50.0];
+    let points = Points::from_rows(&x, 2).unwrap();
+    let fit = lloyd(points, None, vec![0.0; 6], &LloydParams { max_iter: 50, tol: 0.0 }.check().unwrap(), &Cpu, &NEVER).unwrap();
+    assert!(fit.centers.iter().all(|v| v.is_finite()));
+    let mut used: Vec<u32> = fit.labels.clone();
+    used.sort();
+    used.dedup();
+    assert_eq!(used.len(), 3, "every cluster holds points: {:?}", fit.labels);
+    assert!(fit.loss < 2.0, "loss {}", fit.loss);
+}
+
+#[test]
+fn k_equal_to_the_number_of_distinct_points_gives_zero_loss() {
+    let x = [1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, -1.0, 0.0];
+    let points = Points::from_rows(&x, 2).unwrap();
+    let fit = fit_lloyd(points, None, &reduce_params(3, 2, 3).check().unwrap(), &Cpu, &NEVER).unwrap();
+    assert_eq!(fit.loss, 0.0);
+}
+
+#[test]
+fn too_few_points_and_a_set_stop_flag_are_errors() {
+    let x = [1.0f32, 2.0];
+    let points = Points::from_rows(&x, 1).unwrap();
+    let err = fit_lloyd(points, None, &reduce_params(3, 1, 0).check().unwrap(), &Cpu, &NEVER).unwrap_err();
+    assert_eq!(err.to_string(), "n_samples=2 should be >= k=3");
+    let stop = AtomicBool::new(true);
+    let err = fit_lloyd(points, None, &reduce_params(1, 1, 0).check().unwrap(), &Cpu, &stop).unwrap_err();
+    assert_eq!(err, fastkmeans_core::Error::Interrupted);
+    let bad = LloydParams { max_iter: 0, tol: 0.5 }.check().unwrap_err();
+    assert!(bad.to_string().contains("local_lloyd_max_iter"));
+}
+
+#[test]
+fn duplicate_seeds_are_moved_onto_far_points_but_waiting_centres_are_not() {
+    let seed_rows = [5.0f64, 5.0, 5.0, 200.0];
+    let mut state = MiniBatchState::seed(Points::from_rows(&seed_rows, 1).unwrap(), 4, InitMethod::Random, 9).unwrap();
+    let batch = [4.0f64, 6.0, 50.0, 190.0];
+    state.update(Points::from_rows(&batch, 1).unwrap(), 0, &Cpu).unwrap();
+    let mut centers = state.centers.clone();
+    centers.sort_by(f64::total_cmp);
+    // The first copy of 5 takes 4, 6 and 50 (moving to 20) and 200 takes 190. The two duplicate
+    // copies of 5 can never win: they move onto the farthest points, 50 (45 away) and 190 (10).
+    assert_eq!(state.counts.iter().filter(|&&c| c == 0.0).count(), 2);
+    assert_eq!(centers, vec![20.0, 50.0, 190.0, 190.0]);
+    assert!(!centers.contains(&5.0), "no duplicate left: {centers:?}");
+}
