@@ -54,9 +54,15 @@ impl<'a, F: Scalar> Points<'a, F> {
         Ok(())
     }
 
+    /// The first row holding NaN or infinity, if any (scanned in parallel).
+    pub fn first_non_finite_row(&self) -> Option<usize> {
+        use rayon::prelude::*;
+        (0..self.n).into_par_iter().with_min_len(1024).find_first(|&i| !self.row(i).iter().all(|v| v.is_finite()))
+    }
+
     /// Fails with [`Error::NonFinite`] naming the first row holding NaN or infinity.
     pub fn require_finite(&self, what: &'static str) -> Result<()> {
-        match (0..self.n).find(|&i| !self.row(i).iter().all(|v| v.is_finite())) {
+        match self.first_non_finite_row() {
             Some(row) => Err(Error::NonFinite { what, row }),
             None => Ok(()),
         }

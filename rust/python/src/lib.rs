@@ -1,1 +1,185 @@
+//! `fastkmeans._core`: the PyO3 glue between NumPy buffers and fastkmeans-core.
+//!
+//! Every binding extracts its inputs (borrowing C-contiguous float32/float64 arrays, no copy),
+//! hands the work to [`run`], which releases the GIL and polls for Ctrl-C, and converts the
+//! result. Python has already validated and converted the inputs; the core checks them again.
+
+mod convert;
+mod run;
+
+use fastkmeans_core as core;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert::{init_method, labels_to_py, matrix_to_py, Matrix};
+use crate::run::run;
+
+/// Nearest centre and squared distance of every row of `x`.
+#[pyfunction]
+#[pyo3(signature = (x, centers, n_threads=None))]
+fn assign<'py>(py: Python<'py>, x: Matrix<'py>, centers: Matrix<'py>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
+    dispatch_pair!(x, centers, |x, centers| {
+        x.require_same_d(&centers).map_err(convert::to_py_err)?;
+        let (labels, dist2) = run(py, n_threads, |_| {
+            use core::Backend;
+            let mut labels = vec![0u32; x.n()];
+            let mut dist2 = vec![0f64; x.n()];
+            core::Cpu.assign(x, centers, &mut labels, &mut dist2)?;
+            Ok((labels, dist2))
+        })?;
+        Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
+    })
+}
+
+/// The index of the first row of `x` holding NaN or infinity, or None.
+#[pyfunction]
+fn first_non_finite_row(py: Python<'_>, x: Matrix<'_>) -> PyResult<Option<usize>> {
+    dispatch!(x, |x| Ok(py.detach(|| x.first_non_finite_row())))
+}
+
+/// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
+    local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed, n_threads=None))]
+fn fit_minibatch<'py>(
+    py: Python<'py>, x: Matrix<'py>, k: usize, n_centers: usize, mini_batch_size: usize, epochs: usize,
+    init_method: &str, half_life_time_size: u64, local_lloyd_init_method: &str, local_lloyd_num_trials: usize,
+    local_lloyd_max_iter: usize, local_lloyd_tol: f64, seed: u64, n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let reduce = reduce_params(k, local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed)?;
+    let params = core::MiniBatchParams {
+        n_centers, mini_batch_size, epochs, half_life_time_size, reduce,
+        init: convert::seeding_method(init_method)?,
+    }
+    .check()
+    .map_err(convert::to_py_err)?;
+    dispatch!(x, |x| {
+        let fit = run(py, n_threads, |stop| core::fit_minibatch(x, &params, &core::Cpu, stop))?;
+        let out = PyDict::new(py);
+        out.set_item("centers", matrix_to_py(py, fit.reduced.centers, x.d())?)?;
+        out.set_item("labels", labels_to_py(py, fit.labels))?;
+        out.set_item("inertia", fit.inertia)?;
+        out.set_item("n_iter", fit.reduced.n_iter)?;
+        out.set_item("reduction_msd", fit.reduced.msd)?;
+        out.set_item("n_batches", fit.n_batches)?;
+        set_state(&out, fit.state)?;
+        Ok(out)
+    })
+}
+
+/// Best of `local_lloyd_num_trials` full-batch (optionally weighted) Lloyd runs, or one run from
+/// `init_centers` when given.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None))]
+fn fit_lloyd<'py>(
+    py: Python<'py>, x: Matrix<'py>, k: usize, init_method: &str, num_trials: usize, max_iter: usize, tol: f64,
+    seed: u64, weights: Option<PyReadonlyArray1<'py, f64>>, init_centers: Option<Matrix<'py>>, n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
+    let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
+    match &init_centers {
+        None => dispatch!(x, |x| {
+            let fit = run(py, n_threads, |stop| core::fit_lloyd(x, weights, &params, &core::Cpu, stop))?;
+            lloyd_to_py(py, fit, x.d())
+        }),
+        Some(init) => dispatch_pair!(x, init, |x, init| {
+            x.require_same_d(&init).map_err(convert::to_py_err)?;
+            let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
+            let fit = run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
+            lloyd_to_py(py, fit, x.d())
+        }),
+    }
+}
+
+fn lloyd_to_py<F: core::Scalar + numpy::Element>(py: Python<'_>, fit: core::LloydFit<F>, d: usize) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("centers", matrix_to_py(py, fit.centers, d)?)?;
+    out.set_item("labels", labels_to_py(py, fit.labels))?;
+    out.set_item("inertia", fit.loss)?;
+    out.set_item("n_iter", fit.n_iter)?;
+    Ok(out)
+}
+
+/// Seeds `n_centers` streaming centres from `sample` (the first batch) with `init_method`.
+#[pyfunction]
+#[pyo3(signature = (sample, *, n_centers, init_method, seed, n_threads=None))]
+fn minibatch_seed<'py>(
+    py: Python<'py>, sample: Matrix<'py>, n_centers: usize, init_method: &str, seed: u64, n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let init = convert::seeding_method(init_method)?;
+    dispatch!(sample, |sample| {
+        let state = run(py, n_threads, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
+        let out = PyDict::new(py);
+        set_state(&out, state)?;
+        Ok(out)
+    })
+}
+
+/// Merges one mini-batch into a saved streaming state; returns the new state and the batch's
+/// ssd (against the centres before the merge).
+#[pyfunction]
+#[pyo3(signature = (batch, *, state_centers, state_counts, points_seen, half_life_time_size, n_threads=None))]
+fn minibatch_update<'py>(
+    py: Python<'py>, batch: Matrix<'py>, state_centers: Matrix<'py>, state_counts: PyReadonlyArray1<'py, f64>,
+    points_seen: u64, half_life_time_size: u64, n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let counts = state_counts.as_slice()?.to_vec();
+    dispatch_pair!(batch, state_centers, |batch, centers| {
+        let mut state = core::MiniBatchState::from_parts(centers.as_slice().to_vec(), counts, centers.d(), points_seen)
+            .map_err(convert::to_py_err)?;
+        let ssd = run(py, n_threads, |_| state.update(batch, half_life_time_size, &core::Cpu))?;
+        let out = PyDict::new(py);
+        out.set_item("batch_ssd", ssd)?;
+        set_state(&out, state)?;
+        Ok(out)
+    })
+}
+
+/// Shrinks streaming centres (weights = their counts) to `k` by weighted Lloyd trials.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (state_centers, state_counts, *, k, init_method, num_trials, max_iter, tol, seed, n_threads=None))]
+fn reduce<'py>(
+    py: Python<'py>, state_centers: Matrix<'py>, state_counts: PyReadonlyArray1<'py, f64>, k: usize,
+    init_method: &str, num_trials: usize, max_iter: usize, tol: f64, seed: u64, n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
+    let counts = state_counts.as_slice()?;
+    dispatch!(state_centers, |centers| {
+        let reduced = run(py, n_threads, |stop| core::reduce(centers, counts, &params, &core::Cpu, stop))?;
+        let out = PyDict::new(py);
+        out.set_item("centers", matrix_to_py(py, reduced.centers, centers.d())?)?;
+        out.set_item("ssd", reduced.ssd)?;
+        out.set_item("msd", reduced.msd)?;
+        out.set_item("n_iter", reduced.n_iter)?;
+        Ok(out)
+    })
+}
+
+fn reduce_params(k: usize, init: &str, num_trials: usize, max_iter: usize, tol: f64, seed: u64) -> PyResult<core::ReduceParams> {
+    Ok(core::ReduceParams { k, init: init_method(init, k)?, num_trials, lloyd: core::LloydParams { max_iter, tol }, seed })
+}
+
+fn set_state<F: core::Scalar + numpy::Element>(out: &Bound<'_, PyDict>, state: core::MiniBatchState<F>) -> PyResult<()> {
+    let py = out.py();
+    out.set_item("state_centers", matrix_to_py(py, state.centers, state.d)?)?;
+    out.set_item("state_counts", PyArray1::from_vec(py, state.counts))?;
+    out.set_item("points_seen", state.points_seen)?;
+    Ok(())
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(assign, m)?)?;
+    m.add_function(wrap_pyfunction!(first_non_finite_row, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_minibatch, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_lloyd, m)?)?;
+    m.add_function(wrap_pyfunction!(minibatch_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    m.add("BACKENDS", vec!["cpu"])?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+"""fastkmeans: SageMaker's web-scale k-means, locally, fast.
+
+A drop-in replacement for Amazon SageMaker's built-in K-Means: the same hyperparameter names and
+defaults, the same mini-batch ("web-scale") algorithm with SageMaker's K -> k reduction, computed by
+a multithreaded Rust core. :class:`KMeans` is also a scikit-learn estimator.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastkmeans._hyperparameters import HyperparameterError
+from fastkmeans._kmeans import KMeans
+from fastkmeans._validation import NotFittedError
+
+try:
+    __version__ = version("fastkmeans")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "__version__"]

@@ -1,0 +1,402 @@
+"""The estimator: SageMaker's hyperparameters, scikit-learn's protocol, the Rust core's speed."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from fastkmeans import _core
+from fastkmeans._hyperparameters import (
+    Hyperparameters,
+    check_hyperparameters,
+    format_hyperparameters,
+    parse_hyperparameters,
+    resolve_extra_center_factor,
+    resolve_local_lloyd_num_trials,
+)
+from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
+from fastkmeans._validation import NotFittedError, as_float_matrix, feature_names
+
+
+class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """SageMaker's web-scale k-means, as a scikit-learn estimator.
+
+    The parameters are SageMaker's hyperparameters, with its names and defaults, so
+    ``KMeans(**hyperparameters)`` takes the dict from a SageMaker notebook as it is, and
+    :meth:`from_hyperparameters` takes SageMaker's string map.
+
+    With ``algorithm="minibatch"`` (the default, SageMaker's algorithm) training seeds
+    K = k * extra_center_factor centres from a random sample of ``mini_batch_size`` rows, streams
+    ``epochs`` shuffled passes of mini-batches through them (per-centre counts, optionally decayed by
+    ``half_life_time_size``), then shrinks the K centres to k by weighted Lloyd runs seeded with
+    ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``. With
+    ``algorithm="lloyd"`` it runs full-batch Lloyd on the data instead (scikit-learn's KMeans),
+    seeded with ``local_lloyd_init_method`` and stopped by the ``local_lloyd_*`` rules.
+
+    Parameters
+    ----------
+    k : int, default=8
+        Number of clusters in the final model.
+    feature_dim : int or None, default=None
+        Number of features; inferred from the data when None, checked against it otherwise.
+    mini_batch_size : int, default=5000
+        Rows per mini-batch (and in the sampled seeding batch).
+    epochs : int, default=1
+        Passes over the training data.
+    init_method : {"random", "kmeans++"}, default="random"
+        How the K streaming centres are seeded from the sampled first batch.
+    extra_center_factor : int or "auto", default="auto"
+        K = k * extra_center_factor centres are kept while streaming. "auto" is
+        ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
+        K never exceeds the rows of the seeding batch.
+    half_life_time_size : int, default=0
+        A point's weight halves after this many later points; 0 disables decay.
+    local_lloyd_max_iter : int, default=300
+        Most Lloyd iterations per reduction trial (or per full-batch run).
+    local_lloyd_tol : float, default=1e-4
+        A Lloyd run stops once the loss falls by less than this fraction of its previous value.
+    local_lloyd_init_method : {"kmeans++", "random"}, default="kmeans++"
+        Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step).
+    local_lloyd_num_trials : int or "auto", default="auto"
+        Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
+        "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
+    eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
+        Metrics reported in ``train_metrics_`` (and by :meth:`evaluate`).
+    algorithm : {"minibatch", "lloyd"}, default="minibatch"
+        SageMaker's web-scale algorithm, or full-batch Lloyd.
+    random_state : int, numpy RandomState/Generator or None, default=None
+        Seed. The same seed gives bit-identical results on any number of threads.
+    n_threads : int or None, default=None
+        Threads for the Rust core; None uses every core.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (k, n_features)
+        Final centres (float32 for float32 training data, else float64).
+    labels_ : ndarray of shape (n_samples,)
+        Closest cluster of every training row (int32).
+    inertia_ : float
+        Training ssd: sum of squared distances of the training rows to their closest centre.
+    n_iter_ : int
+        Lloyd iterations of the winning reduction trial (or of the full-batch run).
+    n_steps_ : int
+        Mini-batches merged (0 for "lloyd").
+    cluster_sizes_ : ndarray of shape (k,)
+        Training rows per cluster.
+    cluster_weights_ : ndarray of shape (k,)
+        Streaming weight (decayed counts) per cluster; equal to the sizes for "lloyd".
+    train_metrics_ : dict
+        The ``eval_metrics`` on the training data, e.g. ``{"msd": 0.41}``.
+    extra_center_factor_, local_lloyd_num_trials_ : int
+        What "auto" (or the given value) resolved to.
+    n_features_in_ : int
+        Features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a DataFrame with string column names.
+    """
+
+    def __init__(
+        self,
+        k: int = 8,
+        feature_dim: Optional[int] = None,
+        mini_batch_size: int = 5000,
+        epochs: int = 1,
+        init_method: str = "random",
+        extra_center_factor: Any = "auto",
+        half_life_time_size: int = 0,
+        local_lloyd_max_iter: int = 300,
+        local_lloyd_tol: float = 1e-4,
+        local_lloyd_init_method: str = "kmeans++",
+        local_lloyd_num_trials: Any = "auto",
+        eval_metrics: Any = ("msd",),
+        algorithm: str = "minibatch",
+        random_state: Any = None,
+        n_threads: Optional[int] = None,
+    ) -> None:
+        self.k = k
+        self.feature_dim = feature_dim
+        self.mini_batch_size = mini_batch_size
+        self.epochs = epochs
+        self.init_method = init_method
+        self.extra_center_factor = extra_center_factor
+        self.half_life_time_size = half_life_time_size
+        self.local_lloyd_max_iter = local_lloyd_max_iter
+        self.local_lloyd_tol = local_lloyd_tol
+        self.local_lloyd_init_method = local_lloyd_init_method
+        self.local_lloyd_num_trials = local_lloyd_num_trials
+        self.eval_metrics = eval_metrics
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    # SageMaker's string maps -------------------------------------------------------------------
+
+    @classmethod
+    def from_hyperparameters(cls, hyperparameters: Mapping[str, Any]) -> "KMeans":
+        """Build an estimator from SageMaker's hyperparameter map (values may be strings).
+
+        ``k`` and ``feature_dim`` are required, as in SageMaker; the SDK's hidden keys
+        (``force_dense``, ``_kvstore``, ...) are accepted and ignored; unknown names are refused.
+        """
+        return cls(**parse_hyperparameters(hyperparameters))
+
+    def get_hyperparameters(self) -> Dict[str, str]:
+        """SageMaker's string map of this estimator's hyperparameters (None values left out)."""
+        return format_hyperparameters(self.get_params())
+
+    # Training ------------------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None) -> "KMeans":
+        """Train on ``X`` from scratch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (converted once to C-contiguous float32/float64 if needed).
+        y : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        self : KMeans
+        """
+        hp = self._checked()
+        X = self._validate(X, reset=True)
+        self._require_rows(X, hp.k)
+        seed = _seed(self.random_state)
+        if hp.algorithm == "lloyd":
+            self.extra_center_factor_ = 1
+            self.local_lloyd_num_trials_ = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
+            out = _core.fit_lloyd(X, k=hp.k, init_method=hp.local_lloyd_init_method,
+                                  num_trials=self.local_lloyd_num_trials_, max_iter=hp.local_lloyd_max_iter,
+                                  tol=hp.local_lloyd_tol, seed=seed, n_threads=hp.n_threads)
+            self._state = None
+            self.n_steps_ = 0
+            self.cluster_weights_ = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
+        else:
+            self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
+            out = _core.fit_minibatch(
+                X, k=hp.k, n_centers=hp.k * self.extra_center_factor_, mini_batch_size=hp.mini_batch_size,
+                epochs=hp.epochs, init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
+                local_lloyd_init_method=hp.local_lloyd_init_method,
+                local_lloyd_num_trials=self.local_lloyd_num_trials_, local_lloyd_max_iter=hp.local_lloyd_max_iter,
+                local_lloyd_tol=hp.local_lloyd_tol, seed=seed, n_threads=hp.n_threads)
+            self._state = {"centers": out["state_centers"], "counts": out["state_counts"],
+                           "points_seen": out["points_seen"], "seed": seed}
+            self.n_steps_ = out["n_batches"]
+            self.cluster_weights_ = self._streaming_weights(out["centers"])
+        self._set_fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> "KMeans":
+        """Merge ``X`` into the streaming state, then refresh the k final centres.
+
+        The first call seeds the K streaming centres from (a random sample of up to
+        ``mini_batch_size`` rows of) ``X``; every call merges ``X`` in mini-batches of
+        ``mini_batch_size`` rows, in the order given, and reduces K to k so that the estimator can
+        predict at once. ``labels_`` and ``inertia_`` describe ``X``. A ``fit`` with
+        ``algorithm="minibatch"`` leaves a state that ``partial_fit`` continues.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of the stream.
+        y : ignored
+
+        Returns
+        -------
+        self : KMeans
+        """
+        hp = self._checked()
+        if hp.algorithm != "minibatch":
+            raise ValueError(f"partial_fit streams mini-batches: it needs algorithm='minibatch', not {hp.algorithm!r}.")
+        first_call = getattr(self, "_state", None) is None
+        X = self._validate(X, reset=first_call)
+        if first_call:
+            sample_rows = min(hp.mini_batch_size, X.shape[0])
+            self._require_rows(X, hp.k)
+            self._resolve_minibatch(hp, first_batch_rows=sample_rows)
+            seed = _seed(self.random_state)
+            chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
+            seeded = _core.minibatch_seed(np.ascontiguousarray(X[chosen]), n_centers=hp.k * self.extra_center_factor_,
+                                          init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
+            self._state = {"centers": seeded["state_centers"], "counts": seeded["state_counts"],
+                           "points_seen": 0, "seed": seed}
+            self.n_steps_ = 0
+        state = self._state
+        X = X.astype(state["centers"].dtype, copy=False)
+        for start in range(0, X.shape[0], hp.mini_batch_size):
+            merged = _core.minibatch_update(
+                np.ascontiguousarray(X[start:start + hp.mini_batch_size]), state_centers=state["centers"],
+                state_counts=state["counts"], points_seen=state["points_seen"],
+                half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
+            state.update(centers=merged["state_centers"], counts=merged["state_counts"],
+                         points_seen=merged["points_seen"])
+            self.n_steps_ += 1
+        reduced = _core.reduce(state["centers"], state["counts"], k=hp.k, init_method=hp.local_lloyd_init_method,
+                               num_trials=self.local_lloyd_num_trials_, max_iter=hp.local_lloyd_max_iter,
+                               tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
+        labels, dist2 = _core.assign(X, reduced["centers"], n_threads=hp.n_threads)
+        self.cluster_weights_ = self._streaming_weights(reduced["centers"])
+        self._set_fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
+        return self
+
+    # Inference -----------------------------------------------------------------------------------
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Closest cluster of every row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            int32 cluster indices (ties go to the lowest index).
+        """
+        return self._assign(X)[0]
+
+    def assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """SageMaker's inference result: ``(closest_cluster, distance_to_cluster)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        closest_cluster : ndarray of shape (n_samples,)
+            int32 index of the nearest centre.
+        distance_to_cluster : ndarray of shape (n_samples,)
+            Euclidean (not squared) distance to it, float64.
+        """
+        labels, dist2 = self._assign(X)
+        return labels, np.sqrt(dist2)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Euclidean distance from every row to every centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, k)
+        """
+        self._require_fitted()
+        X = self._validate(X, reset=False)
+        centers = self.cluster_centers_.astype(X.dtype, copy=False)
+        # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
+        squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
+        return np.sqrt(np.maximum(squared, 0.0))
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Opposite of the sum of squared distances of ``X`` to its closest centres (−ssd)."""
+        return -float(self._assign(X)[1].sum())
+
+    def evaluate(self, X: Any) -> Dict[str, float]:
+        """The ``eval_metrics`` of ``X`` (SageMaker's test channel): ``{"msd": ..., "ssd": ...}``."""
+        dist2 = self._assign(X)[1]
+        return self._metrics(float(dist2.sum()), dist2.shape[0])
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit, then return ``labels_``: the closest cluster of every training row."""
+        return self.fit(X).labels_
+
+    # Helpers -------------------------------------------------------------------------------------
+
+    def _checked(self) -> Hyperparameters:
+        params = self.get_params()
+        params.pop("random_state")
+        return check_hyperparameters(**params)
+
+    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        names = feature_names(X)
+        array = as_float_matrix(X)
+        n_features = array.shape[1]
+        if reset:
+            if self.feature_dim is not None and n_features != self.feature_dim:
+                raise ValueError(f"X has {n_features} features, but feature_dim={self.feature_dim}.")
+            self.n_features_in_ = n_features
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return array
+        if n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if fitted_names is not None and names is None and hasattr(X, "columns") is False:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted with "
+                          "feature names", UserWarning, stacklevel=3)
+        elif names is not None and fitted_names is None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without feature names",
+                          UserWarning, stacklevel=3)
+        elif names is not None and fitted_names is not None and not np.array_equal(names, fitted_names):
+            raise ValueError("The feature names should match those that were passed during fit.\n"
+                             f"Fitted with: {list(fitted_names)}\nGot: {list(names)}")
+        return array
+
+    @staticmethod
+    def _require_rows(X: np.ndarray, k: int) -> None:
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= k={k}.")
+
+    def _resolve_minibatch(self, hp: Hyperparameters, first_batch_rows: int) -> None:
+        factor = resolve_extra_center_factor(hp.extra_center_factor, hp.k, first_batch_rows)
+        if hp.extra_center_factor != "auto" and factor < hp.extra_center_factor:
+            warnings.warn(f"extra_center_factor={hp.extra_center_factor} would keep more centres than the "
+                          f"{first_batch_rows} rows of the seeding batch; using {factor}.", UserWarning, stacklevel=3)
+        self.extra_center_factor_ = factor
+        self.local_lloyd_num_trials_ = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+
+    def _streaming_weights(self, centers: np.ndarray) -> np.ndarray:
+        """Total streaming count of the K centres that each final centre absorbed."""
+        state = self._state
+        owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
+        return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
+
+    def _set_fitted(self, centers: np.ndarray, labels: np.ndarray, inertia: float, n_iter: int,
+                    hp: Hyperparameters) -> None:
+        self.cluster_centers_ = centers
+        self.labels_ = labels
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+        self.cluster_sizes_ = np.bincount(labels, minlength=hp.k)
+        self.train_metrics_ = self._metrics(self.inertia_, labels.shape[0])
+
+    def _metrics(self, ssd: float, n: int) -> Dict[str, float]:
+        values = {"msd": ssd / n if n else 0.0, "ssd": ssd}
+        metrics = check_hyperparameters(eval_metrics=self.eval_metrics).eval_metrics
+        return {name: values[name] for name in metrics}
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                                 "appropriate arguments before using this estimator.")
+
+    def _assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
+        self._require_fitted()
+        X = self._validate(X, reset=False)
+        return _core.assign(X, self.cluster_centers_.astype(X.dtype, copy=False), n_threads=self.n_threads)
+
+
+def _seed(random_state: Any) -> int:
+    """A 64-bit seed for the core from scikit-learn's random_state conventions."""
+    if random_state is None:
+        return secrets.randbits(63)
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, not {random_state}.")
+        return int(random_state) % 2**64
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    raise ValueError(f"random_state must be None, an int, a numpy RandomState or Generator, not {random_state!r}.")

@@ -1,0 +1,91 @@
+//! Conversions between Python objects and the core's types.
+
+use fastkmeans_core::{self as core, InitMethod, Points, Scalar};
+use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+/// A 2-D float32 or float64 NumPy array, borrowed read-only.
+#[derive(FromPyObject)]
+pub enum Matrix<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// Borrows a C-contiguous array as [`Points`] (no copy).
+pub fn points<'a, F: Scalar + Element>(a: &'a PyReadonlyArray2<'_, F>) -> PyResult<Points<'a, F>> {
+    let [n, d] = [a.shape()[0], a.shape()[1]];
+    let data = a.as_slice().map_err(|_| PyValueError::new_err("arrays must be C-contiguous"))?;
+    Points::new(data, n, d).map_err(to_py_err)
+}
+
+/// Runs `$body` with `$x` bound to the [`Points`] view of a [`Matrix`], whichever its dtype.
+#[macro_export]
+macro_rules! dispatch {
+    ($m:expr, |$x:ident| $body:expr) => {
+        match &$m {
+            $crate::convert::Matrix::F32(a) => { let $x = $crate::convert::points(a)?; $body }
+            $crate::convert::Matrix::F64(a) => { let $x = $crate::convert::points(a)?; $body }
+        }
+    };
+}
+
+/// [`dispatch!`] for two matrices that must share their dtype.
+#[macro_export]
+macro_rules! dispatch_pair {
+    ($m1:expr, $m2:expr, |$x:ident, $y:ident| $body:expr) => {
+        match (&$m1, &$m2) {
+            ($crate::convert::Matrix::F32(a), $crate::convert::Matrix::F32(b)) => {
+                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?); $body
+            }
+            ($crate::convert::Matrix::F64(a), $crate::convert::Matrix::F64(b)) => {
+                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?); $body
+            }
+            _ => Err(pyo3::exceptions::PyValueError::new_err("both arrays must have the same dtype (float32 or float64)")),
+        }
+    };
+}
+
+/// Seeding of the K streaming centres: SageMaker's plain k-means++.
+pub fn seeding_method(name: &str) -> PyResult<InitMethod> {
+    match name {
+        "random" => Ok(InitMethod::Random),
+        "kmeans++" => Ok(InitMethod::PLAIN_KMEANS_PP),
+        other => Err(PyValueError::new_err(format!("init_method must be 'random' or 'kmeans++', not {other:?}"))),
+    }
+}
+
+/// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step).
+pub fn init_method(name: &str, k: usize) -> PyResult<InitMethod> {
+    match name {
+        "random" => Ok(InitMethod::Random),
+        "kmeans++" => Ok(InitMethod::greedy_kmeans_pp(k)),
+        other => Err(PyValueError::new_err(format!("local_lloyd_init_method must be 'random' or 'kmeans++', not {other:?}"))),
+    }
+}
+
+/// A row-major buffer as a NumPy `(len / d, d)` array, without copying.
+pub fn matrix_to_py<F: Element>(py: Python<'_>, data: Vec<F>, d: usize) -> PyResult<Bound<'_, PyArray2<F>>> {
+    let n = data.len().checked_div(d).unwrap_or(0);
+    data.into_pyarray(py).reshape([n, d])
+}
+
+/// Labels as int32, scikit-learn's label dtype (k < 2³¹ always holds).
+pub fn labels_to_py(py: Python<'_>, labels: Vec<u32>) -> Bound<'_, PyArray1<i32>> {
+    labels.into_iter().map(|l| l as i32).collect::<Vec<_>>().into_pyarray(py)
+}
+
+/// The one mapping from core errors to Python exceptions: a bad value is a `ValueError`.
+pub fn to_py_err(e: core::Error) -> PyErr {
+    match e {
+        core::Error::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
+        core::Error::Backend(_) => PyRuntimeError::new_err(e.to_string()),
+        core::Error::BadShape { .. }
+        | core::Error::FeatureMismatch { .. }
+        | core::Error::Empty { .. }
+        | core::Error::TooFewPoints { .. }
+        | core::Error::InvalidParameter { .. }
+        | core::Error::NonFinite { .. }
+        | core::Error::BadWeights(_) => PyValueError::new_err(e.to_string()),
+    }
+}
