@@ -164,31 +164,33 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self : KMeans
         """
         hp = self._checked()
-        X = self._validate(X, reset=True)
+        X, names = self._validate_new(X)
         self._require_rows(X, hp.k)
         seed = _seed(self.random_state)
         if hp.algorithm == "lloyd":
-            self.extra_center_factor_ = 1
-            self.local_lloyd_num_trials_ = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
-            out = _core.fit_lloyd(X, k=hp.k, init_method=hp.local_lloyd_init_method,
-                                  num_trials=self.local_lloyd_num_trials_, max_iter=hp.local_lloyd_max_iter,
-                                  tol=hp.local_lloyd_tol, seed=seed, n_threads=hp.n_threads)
-            self._state = None
-            self.n_steps_ = 0
-            self.cluster_weights_ = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
+            trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
+            out = _core.fit_lloyd(X, k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
+                                  max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
+                                  n_threads=hp.n_threads)
+            state, factor, n_steps = None, 1, 0
+            weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         else:
-            self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
+            factor, trials = self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
             out = _core.fit_minibatch(
-                X, k=hp.k, n_centers=hp.k * self.extra_center_factor_, mini_batch_size=hp.mini_batch_size,
-                epochs=hp.epochs, init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
-                local_lloyd_init_method=hp.local_lloyd_init_method,
-                local_lloyd_num_trials=self.local_lloyd_num_trials_, local_lloyd_max_iter=hp.local_lloyd_max_iter,
-                local_lloyd_tol=hp.local_lloyd_tol, seed=seed, n_threads=hp.n_threads)
-            self._state = {"centers": out["state_centers"], "counts": out["state_counts"],
-                           "points_seen": out["points_seen"], "seed": seed}
-            self.n_steps_ = out["n_batches"]
-            self.cluster_weights_ = self._streaming_weights(out["centers"])
-        self._set_fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
+                X, k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
+                init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
+                local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
+                local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
+                n_threads=hp.n_threads)
+            state = {"centers": out["state_centers"], "counts": out["state_counts"],
+                     "points_seen": out["points_seen"], "seed": seed}
+            n_steps = out["n_batches"]
+            weights = _streaming_weights(state, out["centers"])
+        # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
+        # estimator as it was.
+        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
+        self.n_steps_, self.cluster_weights_ = n_steps, weights
+        self._set_fitted(X, names, out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> "KMeans":
@@ -213,20 +215,23 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         hp = self._checked()
         if hp.algorithm != "minibatch":
             raise ValueError(f"partial_fit streams mini-batches: it needs algorithm='minibatch', not {hp.algorithm!r}.")
-        first_call = getattr(self, "_state", None) is None
-        X = self._validate(X, reset=first_call)
-        if first_call:
-            sample_rows = min(hp.mini_batch_size, X.shape[0])
+        if getattr(self, "_state", None) is None:
+            X, names = self._validate_new(X)
             self._require_rows(X, hp.k)
-            self._resolve_minibatch(hp, first_batch_rows=sample_rows)
+            sample_rows = min(hp.mini_batch_size, X.shape[0])
+            factor, trials = self._resolve_minibatch(hp, first_batch_rows=sample_rows)
             seed = _seed(self.random_state)
             chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
-            seeded = _core.minibatch_seed(np.ascontiguousarray(X[chosen]), n_centers=hp.k * self.extra_center_factor_,
+            seeded = _core.minibatch_seed(np.ascontiguousarray(X[chosen]), n_centers=hp.k * factor,
                                           init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
-            self._state = {"centers": seeded["state_centers"], "counts": seeded["state_counts"],
-                           "points_seen": 0, "seed": seed}
-            self.n_steps_ = 0
-        state = self._state
+            state = {"centers": seeded["state_centers"], "counts": seeded["state_counts"], "points_seen": 0,
+                     "seed": seed}
+            n_steps = 0
+        else:
+            X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
+            state, n_steps = dict(self._state), self.n_steps_
+            factor, trials = self.extra_center_factor_, self.local_lloyd_num_trials_
+        # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
         X = X.astype(state["centers"].dtype, copy=False)
         for start in range(0, X.shape[0], hp.mini_batch_size):
             merged = _core.minibatch_update(
@@ -235,13 +240,14 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
             state.update(centers=merged["state_centers"], counts=merged["state_counts"],
                          points_seen=merged["points_seen"])
-            self.n_steps_ += 1
+            n_steps += 1
         reduced = _core.reduce(state["centers"], state["counts"], k=hp.k, init_method=hp.local_lloyd_init_method,
-                               num_trials=self.local_lloyd_num_trials_, max_iter=hp.local_lloyd_max_iter,
-                               tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
+                               num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
+                               seed=state["seed"], n_threads=hp.n_threads)
         labels, dist2 = _core.assign(X, reduced["centers"], n_threads=hp.n_threads)
-        self.cluster_weights_ = self._streaming_weights(reduced["centers"])
-        self._set_fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
+        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
+        self.n_steps_, self.cluster_weights_ = n_steps, _streaming_weights(state, reduced["centers"])
+        self._set_fitted(X, names, reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
         return self
 
     # Inference -----------------------------------------------------------------------------------
@@ -289,7 +295,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, k)
         """
         self._require_fitted()
-        X = self._validate(X, reset=False)
+        X = self._validate_known(X)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
         # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
         squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
@@ -315,24 +321,23 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         params.pop("random_state")
         return check_hyperparameters(**params)
 
-    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+    def _validate_new(self, X: Any) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Training data and its column names; checks feature_dim, stores nothing."""
         names = feature_names(X)
         array = as_float_matrix(X)
-        n_features = array.shape[1]
-        if reset:
-            if self.feature_dim is not None and n_features != self.feature_dim:
-                raise ValueError(f"X has {n_features} features, but feature_dim={self.feature_dim}.")
-            self.n_features_in_ = n_features
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            return array
-        if n_features != self.n_features_in_:
-            raise ValueError(f"X has {n_features} features, but {type(self).__name__} is expecting "
+        if self.feature_dim is not None and array.shape[1] != self.feature_dim:
+            raise ValueError(f"X has {array.shape[1]} features, but feature_dim={self.feature_dim}.")
+        return array, names
+
+    def _validate_known(self, X: Any) -> np.ndarray:
+        """Data for a fitted model: the same number of features, and names as scikit-learn checks them."""
+        names = feature_names(X)
+        array = as_float_matrix(X)
+        if array.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {array.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
         fitted_names = getattr(self, "feature_names_in_", None)
-        if fitted_names is not None and names is None and hasattr(X, "columns") is False:
+        if fitted_names is not None and names is None:
             warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted with "
                           "feature names", UserWarning, stacklevel=3)
         elif names is not None and fitted_names is None:
@@ -348,22 +353,22 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= k={k}.")
 
-    def _resolve_minibatch(self, hp: Hyperparameters, first_batch_rows: int) -> None:
+    @staticmethod
+    def _resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, int]:
+        """extra_center_factor and local_lloyd_num_trials as used (see the class docstring)."""
         factor = resolve_extra_center_factor(hp.extra_center_factor, hp.k, first_batch_rows)
         if hp.extra_center_factor != "auto" and factor < hp.extra_center_factor:
             warnings.warn(f"extra_center_factor={hp.extra_center_factor} would keep more centres than the "
                           f"{first_batch_rows} rows of the seeding batch; using {factor}.", UserWarning, stacklevel=3)
-        self.extra_center_factor_ = factor
-        self.local_lloyd_num_trials_ = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+        return factor, resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
 
-    def _streaming_weights(self, centers: np.ndarray) -> np.ndarray:
-        """Total streaming count of the K centres that each final centre absorbed."""
-        state = self._state
-        owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
-        return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
-
-    def _set_fitted(self, centers: np.ndarray, labels: np.ndarray, inertia: float, n_iter: int,
-                    hp: Hyperparameters) -> None:
+    def _set_fitted(self, X: np.ndarray, names: Optional[np.ndarray], centers: np.ndarray, labels: np.ndarray,
+                    inertia: float, n_iter: int, hp: Hyperparameters) -> None:
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.cluster_centers_ = centers
         self.labels_ = labels
         self.inertia_ = float(inertia)
@@ -383,8 +388,14 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
         self._require_fitted()
-        X = self._validate(X, reset=False)
+        X = self._validate_known(X)
         return _core.assign(X, self.cluster_centers_.astype(X.dtype, copy=False), n_threads=self.n_threads)
+
+
+def _streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:
+    """Total streaming count of the K centres that each final centre absorbed."""
+    owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
+    return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
 
 
 def _seed(random_state: Any) -> int:

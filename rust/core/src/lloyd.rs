@@ -129,23 +129,35 @@ pub(crate) fn group_by_label(labels: &[u32], k: usize) -> (Vec<usize>, Vec<u32>)
     (offsets, order)
 }
 
-/// Per-cluster Σ w·x (k × d) and Σ w, each summed in row order, clusters in parallel: the
-/// result is the same on any number of threads.
-pub(crate) fn cluster_sums<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: &[u32], k: usize) -> (Vec<f64>, Vec<f64>) {
+/// Per-cluster weighted means (k × d, `f64`) and total weights, each summed in row order with
+/// clusters in parallel, so the result is the same on any number of threads.
+///
+/// Sums are taken relative to the cluster's first row, mean = ref + Σ w·(x − ref) / Σ w: this
+/// avoids cancellation for data far from the origin, and a cluster of identical rows gets exactly
+/// that row as its mean. A cluster of zero total weight gets a mean of zeros (callers skip it).
+pub(crate) fn cluster_means<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: &[u32], k: usize) -> (Vec<f64>, Vec<f64>) {
     let d = x.d();
     let (offsets, order) = group_by_label(labels, k);
-    let mut sums = vec![0f64; k * d];
+    let mut means = vec![0f64; k * d];
     let mut totals = vec![0f64; k];
-    sums.par_chunks_mut(d).zip(totals.par_iter_mut()).enumerate().for_each(|(c, (sum, total))| {
-        for &i in &order[offsets[c]..offsets[c + 1]] {
+    means.par_chunks_mut(d).zip(totals.par_iter_mut()).enumerate().for_each(|(c, (mean, total))| {
+        let members = &order[offsets[c]..offsets[c + 1]];
+        let Some(&first) = members.first() else { return };
+        let reference = x.row(first as usize);
+        for &i in members {
             let w = weights.map_or(1.0, |w| w[i as usize]);
-            for (s, &v) in sum.iter_mut().zip(x.row(i as usize)) {
-                *s += w * v.to_f64();
+            for ((m, &v), &r) in mean.iter_mut().zip(x.row(i as usize)).zip(reference) {
+                *m += w * (v.to_f64() - r.to_f64());
             }
             *total += w;
         }
+        if *total > 0.0 {
+            for (m, &r) in mean.iter_mut().zip(reference) {
+                *m = r.to_f64() + *m / *total;
+            }
+        }
     });
-    (sums, totals)
+    (means, totals)
 }
 
 /// The M step: every centre becomes the weighted mean of its rows, after empty clusters have
@@ -177,12 +189,10 @@ fn update_centers<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: 
             }
         }
     }
-    let (sums, totals) = cluster_sums(x, weights, &labels, k);
-    for c in 0..k {
-        if totals[c] > 0.0 {
-            for (dst, s) in centers[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..(c + 1) * d]) {
-                *dst = F::from_f64(s / totals[c]);
-            }
+    let (means, totals) = cluster_means(x, weights, &labels, k);
+    for c in (0..k).filter(|&c| totals[c] > 0.0) {
+        for (dst, &m) in centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
+            *dst = F::from_f64(m);
         }
     }
 }

@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::backend::Backend;
 use crate::error::{check_stop, Error, Result};
-use crate::lloyd::{cluster_sums, rows_by_contribution};
+use crate::lloyd::{cluster_means, rows_by_contribution};
 use crate::metrics::weighted_ssd;
 use crate::params::{Checked, InitMethod, MiniBatchParams};
 use crate::points::{gather, gather_into, Points};
@@ -94,12 +94,13 @@ impl<F: Scalar> MiniBatchState<F> {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
             self.counts.iter_mut().for_each(|c| *c *= decay);
         }
-        let (sums, n_new) = cluster_sums(batch, None, &labels, k);
+        let (means, n_new) = cluster_means(batch, None, &labels, k);
         for c in (0..k).filter(|&c| n_new[c] > 0.0) {
             let total = self.counts[c] + n_new[c];
             let p = n_new[c] / total;
-            for (center, s) in self.centers[c * d..(c + 1) * d].iter_mut().zip(&sums[c * d..(c + 1) * d]) {
-                *center = F::from_f64((1.0 - p) * center.to_f64() + p * (s / n_new[c]));
+            // (1 − p)·c + p·m, written as c + p·(m − c) so that m = c leaves c exactly unchanged.
+            for (center, &m) in self.centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
+                *center = F::from_f64(center.to_f64() + p * (m - center.to_f64()));
             }
             self.counts[c] = total;
         }

@@ -1,0 +1,64 @@
+"""Ctrl-C stops a long fit within a second, from a real process and a real SIGINT."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+LONG_FIT = textwrap.dedent("""
+    import numpy as np, sys, time
+    from fastkmeans import KMeans
+    X = np.random.default_rng(0).standard_normal((400_000, 16), dtype=np.float32)
+    print("ready", flush=True)
+    start = time.perf_counter()
+    try:
+        KMeans(k=400, epochs=1000, mini_batch_size=2000, random_state=0).fit(X)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(3)
+    print("finished", flush=True)
+""")
+
+
+def test_ctrl_c_stops_a_long_fit_within_a_second():
+    process = subprocess.Popen([sys.executable, "-c", LONG_FIT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # well inside the fit, which takes minutes
+        assert process.poll() is None
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=10)
+        elapsed = time.perf_counter() - sent
+    finally:
+        process.kill()
+    assert out.strip() == "interrupted" and process.returncode == 3
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
+
+
+def test_an_interrupted_partial_fit_merges_nothing(monkeypatch):
+    import numpy as np
+
+    from fastkmeans import KMeans, _kmeans
+
+    data = np.random.default_rng(0).standard_normal((3000, 3))
+    model = KMeans(k=3, mini_batch_size=1000, random_state=0).partial_fit(data)
+    before = {key: np.copy(value) for key, value in model._state.items()}
+    calls = []
+    real_update = _kmeans._core.minibatch_update
+
+    def interrupted_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(_kmeans._core, "minibatch_update", interrupted_on_the_second_batch)
+    try:
+        model.partial_fit(data)
+    except KeyboardInterrupt:
+        pass
+    assert len(calls) == 2
+    for key, value in before.items():
+        np.testing.assert_array_equal(model._state[key], value)

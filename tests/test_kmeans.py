@@ -1,0 +1,190 @@
+"""Behaviour of fastkmeans.KMeans against naive oracles and invariants."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from fastkmeans import KMeans, _core
+from fastkmeans._validation import as_float_matrix
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=64)
+
+
+def matrices(min_rows=1, max_rows=60, max_cols=6):
+    shape = st.tuples(st.integers(min_rows, max_rows), st.integers(1, max_cols))
+    return hnp.arrays(np.float64, shape, elements=finite)
+
+
+def brute_force(X, centers):
+    d2 = ((X[:, None, :].astype(np.float64) - centers[None, :, :].astype(np.float64)) ** 2).sum(axis=2)
+    return d2.argmin(axis=1), d2.min(axis=1)
+
+
+def fitted(X, k, **params):
+    return KMeans(k=k, random_state=0, **params).fit(X)
+
+
+@given(X=matrices(min_rows=3), data=st.data())
+def test_predict_equals_the_brute_force_argmin(X, data):
+    k = data.draw(st.integers(1, min(5, len(X))))
+    model = fitted(X, k)
+    labels, dist2 = brute_force(X, model.cluster_centers_)
+    got_labels, got_distance = model.assign(X)
+    # Where two centres are within roundoff of each other the blocked kernel may pick either,
+    # so compare the distance it achieves, and the label wherever the minimum is clear.
+    np.testing.assert_allclose(got_distance**2, dist2, rtol=1e-9, atol=1e-9)
+    all_d2 = ((X[:, None, :] - model.cluster_centers_[None]) ** 2).sum(axis=2)
+    second = np.sort(all_d2, axis=1)[:, 1] if k > 1 else np.full(len(X), np.inf)
+    clear = second - dist2 > 1e-6 * (1 + dist2)
+    np.testing.assert_array_equal(model.predict(X)[clear], labels[clear])
+
+
+def test_ties_go_to_the_lowest_centre_index():
+    centers = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 0.0], [2.0, 0.0]])
+    X = np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 0.0], [1.0, 5.0]])
+    labels, dist2 = _core.assign(X, centers)
+    np.testing.assert_array_equal(labels, [0, 0, 1, 0])
+    np.testing.assert_array_equal(dist2, [1.0, 0.0, 0.0, 26.0])
+
+
+@given(X=matrices(min_rows=5), seed=st.integers(0, 2**32 - 1))
+def test_permuting_rows_permutes_the_outputs_and_nothing_else(X, seed):
+    model = fitted(X, 3)
+    perm = np.random.default_rng(seed).permutation(len(X))
+    labels, distance = model.assign(X)
+    got_labels, got_distance = model.assign(X[perm])
+    np.testing.assert_array_equal(got_labels, labels[perm])
+    np.testing.assert_array_equal(got_distance, distance[perm])
+    np.testing.assert_array_equal(model.transform(X[perm]), model.transform(X)[perm])
+    assert model.score(X[perm]) == pytest.approx(model.score(X), rel=1e-12)
+
+
+def test_training_on_permuted_rows_from_the_same_centres_gives_the_same_centres():
+    X, _ = make_blobs(n_samples=3000, n_features=4, centers=6, random_state=3)
+    init = X[:6].copy()
+    perm = np.random.default_rng(1).permutation(len(X))
+    common = dict(k=6, init_method="random", num_trials=1, max_iter=100, tol=0.0, seed=0)
+    a = _core.fit_lloyd(X, init_centers=init, **common)
+    b = _core.fit_lloyd(X[perm], init_centers=init, **common)
+    np.testing.assert_array_equal(b["labels"], a["labels"][perm])
+    np.testing.assert_allclose(b["centers"], a["centers"], rtol=1e-12)
+    assert b["n_iter"] == a["n_iter"]
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
+# Multiples of 1/8: distinct points whose squared distances are representable (values like 1e-244
+# are distinct but their squared distance underflows to 0, so no algorithm can separate them).
+@given(distinct=hnp.arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 4)),
+                           elements=st.integers(-8000, 8000).map(lambda v: v / 8), unique=True),
+       repeats=st.integers(1, 5))
+def test_k_equal_to_the_number_of_distinct_points_gives_zero_loss(algorithm, distinct, repeats):
+    distinct = np.unique(distinct, axis=0)
+    X = np.repeat(distinct, repeats, axis=0)
+    np.random.default_rng(0).shuffle(X)
+    model = KMeans(k=len(distinct), algorithm=algorithm, init_method="kmeans++", random_state=1).fit(X)
+    assert model.inertia_ == 0.0
+    np.testing.assert_array_equal(np.unique(model.cluster_centers_, axis=0), distinct)
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
+def test_float32_and_float64_agree(algorithm):
+    X, _ = make_blobs(n_samples=4000, n_features=8, centers=7, cluster_std=0.7, random_state=5)
+    m64 = KMeans(k=7, algorithm=algorithm, init_method="kmeans++", random_state=2).fit(X)
+    m32 = KMeans(k=7, algorithm=algorithm, init_method="kmeans++", random_state=2).fit(X.astype(np.float32))
+    assert m32.cluster_centers_.dtype == np.float32 and m64.cluster_centers_.dtype == np.float64
+    assert adjusted_rand_score(m64.labels_, m32.labels_) == 1.0
+    assert m32.inertia_ == pytest.approx(m64.inertia_, rel=1e-4)
+    order32, order64 = np.lexsort(m32.cluster_centers_.T), np.lexsort(m64.cluster_centers_.T)
+    np.testing.assert_allclose(m32.cluster_centers_[order32], m64.cluster_centers_[order64], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_well_separated_blobs_are_recovered_exactly(algorithm, seed):
+    X, y = make_blobs(n_samples=6000, n_features=5, centers=9, cluster_std=0.5, center_box=(-40, 40), random_state=seed)
+    model = KMeans(k=9, algorithm=algorithm, init_method="kmeans++", random_state=seed).fit(X)
+    assert adjusted_rand_score(y, model.labels_) == 1.0
+    assert adjusted_rand_score(y, model.predict(X)) == 1.0
+
+
+def test_the_same_random_state_gives_identical_bits_on_any_number_of_threads():
+    X, _ = make_blobs(n_samples=20000, n_features=6, centers=12, random_state=0)
+    X = X.astype(np.float32)
+    runs = [KMeans(k=12, epochs=2, mini_batch_size=1500, init_method="kmeans++", half_life_time_size=5000,
+                   random_state=7, n_threads=n).fit(X) for n in (1, 2, 3, None)]
+    for other in runs[1:]:
+        assert other.cluster_centers_.tobytes() == runs[0].cluster_centers_.tobytes()
+        assert other.labels_.tobytes() == runs[0].labels_.tobytes()
+        assert other.inertia_ == runs[0].inertia_
+    different = KMeans(k=12, epochs=2, mini_batch_size=1500, init_method="kmeans++", random_state=8).fit(X)
+    assert different.cluster_centers_.tobytes() != runs[0].cluster_centers_.tobytes()
+
+
+def test_fitted_attributes_describe_the_training_data():
+    X, _ = make_blobs(n_samples=3000, n_features=3, centers=4, random_state=0)
+    model = KMeans(k=4, eval_metrics=["msd", "ssd"], random_state=0).fit(X)
+    labels, dist2 = brute_force(X, model.cluster_centers_)
+    assert model.cluster_centers_.shape == (4, 3) and model.n_features_in_ == 3
+    assert model.labels_.dtype == np.int32
+    np.testing.assert_array_equal(model.labels_, labels)
+    assert model.inertia_ == pytest.approx(dist2.sum(), rel=1e-12)
+    assert model.train_metrics_ == {"msd": pytest.approx(dist2.mean(), rel=1e-12), "ssd": pytest.approx(dist2.sum())}
+    np.testing.assert_array_equal(model.cluster_sizes_, np.bincount(labels, minlength=4))
+    # The streaming weights count every point merged (one epoch: each row once).
+    assert model.cluster_weights_.sum() == pytest.approx(len(X))
+    assert model.extra_center_factor_ == 10 and model.local_lloyd_num_trials_ == 10
+    assert model.n_steps_ == 1 and model.score(X) == pytest.approx(-model.inertia_)
+    np.testing.assert_allclose(model.transform(X), np.sqrt(((X[:, None] - model.cluster_centers_[None]) ** 2).sum(2)),
+                               rtol=1e-6, atol=1e-6)
+    assert model.evaluate(X[:100]) == {"msd": pytest.approx(dist2[:100].mean()), "ssd": pytest.approx(dist2[:100].sum())}
+
+
+def test_partial_fit_streams_chunks_and_continues_a_fit():
+    X, y = make_blobs(n_samples=9000, n_features=4, centers=5, cluster_std=0.6, center_box=(-30, 30), random_state=4)
+    model = KMeans(k=5, mini_batch_size=1000, init_method="kmeans++", random_state=0)
+    for chunk in np.array_split(X, 6):
+        model.partial_fit(chunk)
+    assert model._state["points_seen"] == len(X)
+    assert model.n_steps_ == 6 * 2
+    assert adjusted_rand_score(y, model.predict(X)) == 1.0
+    resumed = KMeans(k=5, mini_batch_size=1000, init_method="kmeans++", random_state=0).fit(X)
+    resumed.partial_fit(X[:500])
+    assert resumed._state["points_seen"] == len(X) + 500
+    assert adjusted_rand_score(y, resumed.predict(X)) == 1.0
+
+
+def test_half_life_makes_the_model_follow_a_drifting_stream():
+    rng = np.random.default_rng(0)
+    old = rng.normal(0.0, 0.1, size=(5000, 2))
+    new = rng.normal(10.0, 0.1, size=(5000, 2))
+    kw = dict(k=1, mini_batch_size=500, extra_center_factor=1, random_state=0)
+    forgetful = KMeans(half_life_time_size=500, **kw).partial_fit(old).partial_fit(new)
+    remembering = KMeans(**kw).partial_fit(old).partial_fit(new)
+    assert forgetful.cluster_centers_[0, 0] > 9.9
+    assert remembering.cluster_centers_[0, 0] == pytest.approx(5.0, abs=0.1)
+
+
+def test_contiguous_float_arrays_are_used_without_a_copy():
+    for dtype in (np.float32, np.float64):
+        X = np.ones((10, 3), dtype=dtype)
+        assert as_float_matrix(X) is X
+    fortran = np.asfortranarray(np.ones((10, 3)))
+    assert as_float_matrix(fortran).flags.c_contiguous
+
+
+@pytest.mark.parametrize("convert", [
+    lambda X: X.tolist(),
+    np.asfortranarray,
+    lambda X: (X * 100).astype(np.int64),
+    lambda X: X.astype(np.float16),
+    lambda X: __import__("pandas").DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]),
+])
+def test_other_inputs_are_converted_once_and_give_the_same_clusters(convert):
+    X, y = make_blobs(n_samples=600, n_features=3, centers=3, center_box=(-50, 50), random_state=0)
+    X = np.round(X, 1)
+    model = KMeans(k=3, init_method="kmeans++", random_state=0).fit(convert(X))
+    assert adjusted_rand_score(y, model.predict(convert(X))) == 1.0
