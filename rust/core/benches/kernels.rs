@@ -1,1 +1,72 @@
-fn main(){}
+//! Criterion benches for the core kernels: `cargo bench -p fastkmeans-core`.
+
+use std::hint::black_box;
+use std::sync::atomic::AtomicBool;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fastkmeans_core::{Backend, Cpu, InitMethod, MiniBatchState, Points};
+
+fn data(n: usize, d: usize, seed: u32) -> Vec<f32> {
+    // A cheap deterministic generator: benches need data, not statistics.
+    let mut state = seed.wrapping_mul(2654435761).max(1);
+    (0..n * d)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state as f32 / u32::MAX as f32) * 10.0
+        })
+        .collect()
+}
+
+fn assignment(c: &mut Criterion) {
+    let mut group = c.benchmark_group("assign");
+    group.sample_size(10);
+    for &(n, d, k) in &[(100_000usize, 32usize, 100usize), (20_000, 128, 1000), (10_000, 784, 10)] {
+        let x = data(n, d, 1);
+        let centers = data(k, d, 2);
+        let (x, centers) = (Points::from_rows(&x, d).unwrap(), Points::from_rows(&centers, d).unwrap());
+        let mut labels = vec![0u32; n];
+        let mut dist2 = vec![0f64; n];
+        group.throughput(Throughput::Elements((n * k * d * 2) as u64));
+        group.bench_function(format!("{n}x{d}_k{k}"), |b| {
+            b.iter(|| Cpu.assign(black_box(x), black_box(centers), &mut labels, &mut dist2).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn minibatch_update(c: &mut Criterion) {
+    let (b, d, k) = (5000, 32, 1000);
+    let batch = data(b, d, 3);
+    let batch = Points::from_rows(&batch, d).unwrap();
+    let state = MiniBatchState::seed(batch, k, InitMethod::Random, 0).unwrap();
+    c.bench_function("minibatch_update_5000x32_K1000", |bench| {
+        bench.iter_batched(|| state.clone(), |mut s| s.update(batch, 0, &Cpu).unwrap(), criterion::BatchSize::SmallInput)
+    });
+}
+
+fn reduction(c: &mut Criterion) {
+    let (kk, d, k) = (1000, 32, 100);
+    let centers = data(kk, d, 4);
+    let counts: Vec<f64> = (0..kk).map(|i| (i % 17 + 1) as f64).collect();
+    let params = fastkmeans_core::ReduceParams {
+        k,
+        init: InitMethod::greedy_kmeans_pp(k),
+        num_trials: 10,
+        lloyd: fastkmeans_core::LloydParams { max_iter: 300, tol: 1e-4 },
+        seed: 0,
+    }
+    .check()
+    .unwrap();
+    let stop = AtomicBool::new(false);
+    let mut group = c.benchmark_group("reduce");
+    group.sample_size(10);
+    group.bench_function("K1000_to_k100_d32_10_trials", |b| {
+        b.iter(|| fastkmeans_core::reduce(Points::from_rows(&centers, d).unwrap(), &counts, &params, &Cpu, &stop).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, assignment, minibatch_update, reduction);
+criterion_main!(benches);

@@ -1,0 +1,85 @@
+"""Type stubs for the Rust extension ``fastkmeans._core`` (the PyO3 bindings of fastkmeans-core).
+
+Arrays are borrowed without copying and must be C-contiguous float32 or float64; arrays passed
+together must share their dtype. Every function releases the GIL and stops with KeyboardInterrupt
+on Ctrl-C. ``n_threads=None`` uses the global pool (every core).
+"""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+BACKENDS: List[str]
+
+def assign(
+    x: npt.NDArray[np.floating[Any]], centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
+) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """Closest centre (ties to the lowest index) and squared distance of every row."""
+
+def first_non_finite_row(x: npt.NDArray[np.floating[Any]]) -> Optional[int]:
+    """Index of the first row holding NaN or infinity, or None."""
+
+def fit_minibatch(
+    x: npt.NDArray[np.floating[Any]],
+    *,
+    k: int,
+    n_centers: int,
+    mini_batch_size: int,
+    epochs: int,
+    init_method: str,
+    half_life_time_size: int,
+    local_lloyd_init_method: str,
+    local_lloyd_num_trials: int,
+    local_lloyd_max_iter: int,
+    local_lloyd_tol: float,
+    seed: int,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Web-scale training in memory: centers, labels, inertia, n_iter, reduction_msd, n_batches,
+    state_centers, state_counts, points_seen."""
+
+def fit_lloyd(
+    x: npt.NDArray[np.floating[Any]],
+    *,
+    k: int,
+    init_method: str,
+    num_trials: int,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    weights: Optional[npt.NDArray[np.float64]] = None,
+    init_centers: Optional[npt.NDArray[np.floating[Any]]] = None,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Best of num_trials (weighted) Lloyd runs, or one from init_centers: centers, labels, inertia, n_iter."""
+
+def minibatch_seed(
+    sample: npt.NDArray[np.floating[Any]], *, n_centers: int, init_method: str, seed: int, n_threads: Optional[int] = None
+) -> Dict[str, Any]:
+    """A fresh streaming state seeded from sample: state_centers, state_counts (zeros), points_seen (0)."""
+
+def minibatch_update(
+    batch: npt.NDArray[np.floating[Any]],
+    *,
+    state_centers: npt.NDArray[np.floating[Any]],
+    state_counts: npt.NDArray[np.float64],
+    points_seen: int,
+    half_life_time_size: int,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """One mini-batch merged into a copy of the state: batch_ssd, state_centers, state_counts, points_seen."""
+
+def reduce(
+    state_centers: npt.NDArray[np.floating[Any]],
+    state_counts: npt.NDArray[np.float64],
+    *,
+    k: int,
+    init_method: str,
+    num_trials: int,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Weighted Lloyd reduction of the streaming centres to k: centers, ssd, msd, n_iter."""
