@@ -103,8 +103,10 @@ def compare(name: str, X: np.ndarray, k: int, seeds: int, optimum: float | None)
     """One markdown row: the three methods on X, loss relative to ``optimum`` (or sklearn's)."""
     results = run_seeds(methods(k), X, seeds)
     reference = optimum if optimum is not None else results["sklearn KMeans"]["loss"]
-    cells = [f"{name}{'' if optimum is not None else ' †'}", f"{X.shape[0]} x {X.shape[1]}", str(k)]
-    cells += [f"{r['loss'] / reference:.4f} ({r['worst'] / reference:.4f})" for r in results.values()]
+    marker = "" if optimum is not None else " †"
+    cells = [f"{name}{marker}", f"{X.shape[0]} x {X.shape[1]}", str(k)]
+    cells += [f"{r['loss'] / reference:.4f} ({r['worst'] / reference:.4f})"
+              for r in results.values()]
     cells += [f"{r['time']:.3f}" for r in results.values()]
     cells.append(f"{results['sklearn KMeans']['time'] / results['fastkmeans']['time']:.2f}x")
     return "| " + " | ".join(cells) + " |"

@@ -182,8 +182,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
                 local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
                 n_threads=hp.n_threads)
-            state = {"centers": out["state_centers"], "counts": out["state_counts"],
-                     "points_seen": out["points_seen"], "seed": seed}
+            state = {**out["state"], "seed": seed}
             n_steps = out["n_batches"]
             weights = _streaming_weights(state, out["centers"])
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
@@ -224,8 +223,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
             seeded = _core.minibatch_seed(np.ascontiguousarray(X[chosen]), n_centers=hp.k * factor,
                                           init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
-            state = {"centers": seeded["state_centers"], "counts": seeded["state_counts"], "points_seen": 0,
-                     "seed": seed}
+            state = {**seeded["state"], "seed": seed}
             n_steps = 0
         else:
             X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
@@ -234,14 +232,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
         X = X.astype(state["centers"].dtype, copy=False)
         for start in range(0, X.shape[0], hp.mini_batch_size):
-            merged = _core.minibatch_update(
-                np.ascontiguousarray(X[start:start + hp.mini_batch_size]), state_centers=state["centers"],
-                state_counts=state["counts"], points_seen=state["points_seen"],
-                half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
-            state.update(centers=merged["state_centers"], counts=merged["state_counts"],
-                         points_seen=merged["points_seen"])
+            merged = _core.minibatch_update(np.ascontiguousarray(X[start:start + hp.mini_batch_size]), state=state,
+                                            half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
+            state.update(merged["state"])
             n_steps += 1
-        reduced = _core.reduce(state["centers"], state["counts"], k=hp.k, init_method=hp.local_lloyd_init_method,
+        reduced = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
                                num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
                                seed=state["seed"], n_threads=hp.n_threads)
         labels, dist2 = _core.assign(X, reduced["centers"], n_threads=hp.n_threads)

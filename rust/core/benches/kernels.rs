@@ -42,7 +42,11 @@ fn minibatch_update(c: &mut Criterion) {
     let batch = Points::from_rows(&batch, d).unwrap();
     let state = MiniBatchState::seed(batch, k, InitMethod::Random, 0).unwrap();
     c.bench_function("minibatch_update_5000x32_K1000", |bench| {
-        bench.iter_batched(|| state.clone(), |mut s| s.update(batch, 0, &Cpu).unwrap(), criterion::BatchSize::SmallInput)
+        bench.iter_batched(
+            || state.clone(),
+            |mut s| s.update(batch, 0, &Cpu).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
     });
 }
 
@@ -63,7 +67,9 @@ fn reduction(c: &mut Criterion) {
     let mut group = c.benchmark_group("reduce");
     group.sample_size(10);
     group.bench_function("K1000_to_k100_d32_10_trials", |b| {
-        b.iter(|| fastkmeans_core::reduce(Points::from_rows(&centers, d).unwrap(), &counts, &params, &Cpu, &stop).unwrap())
+        b.iter(|| {
+            fastkmeans_core::reduce(Points::from_rows(&centers, d).unwrap(), &counts, &params, &Cpu, &stop).unwrap()
+        })
     });
     group.finish();
 }

@@ -29,9 +29,7 @@ pub const CENTER_BLOCK: usize = 256;
 
 /// `||c||²` for every row of `centers`, summed in `f64` and rounded once to `F`.
 pub fn squared_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<F> {
-    (0..centers.n())
-        .map(|j| F::from_f64(centers.row(j).iter().map(|&v| v.to_f64() * v.to_f64()).sum()))
-        .collect()
+    (0..centers.n()).map(|j| F::from_f64(centers.row(j).iter().map(|&v| v.to_f64() * v.to_f64()).sum())).collect()
 }
 
 /// Assigns each row of `x` to its nearest row of `centers`; see [`crate::Backend::assign`].
@@ -41,18 +39,14 @@ pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut 
     assert!(labels.len() == x.n() && dist2.len() == x.n(), "one label and distance per row");
     let norms = squared_norms(centers);
     let tile_len = ROW_BLOCK * CENTER_BLOCK.min(centers.n());
-    labels
-        .par_chunks_mut(ROW_BLOCK)
-        .zip(dist2.par_chunks_mut(ROW_BLOCK))
-        .enumerate()
-        .for_each_init(
-            || vec![F::ZERO; tile_len],
-            |tile, (block, (labels, dist2))| {
-                let start = block * ROW_BLOCK;
-                let rows = x.rows(start, start + labels.len());
-                assign_block(rows, centers, &norms, tile, labels, dist2);
-            },
-        );
+    labels.par_chunks_mut(ROW_BLOCK).zip(dist2.par_chunks_mut(ROW_BLOCK)).enumerate().for_each_init(
+        || vec![F::ZERO; tile_len],
+        |tile, (block, (labels, dist2))| {
+            let start = block * ROW_BLOCK;
+            let rows = x.rows(start, start + labels.len());
+            assign_block(rows, centers, &norms, tile, labels, dist2);
+        },
+    );
 }
 
 /// One block of at most `ROW_BLOCK` rows against every centre, tile by tile.
@@ -73,10 +67,15 @@ fn assign_block<F: Scalar>(
         // d, and `tile` holds at least ROW_BLOCK × cb >= m × cb values with row stride cb.
         unsafe {
             F::gemm_abt(
-                m, d, cb,
-                rows.as_slice().as_ptr(), d,
-                centers.as_slice()[c0 * d..].as_ptr(), d,
-                tile.as_mut_ptr(), cb,
+                m,
+                d,
+                cb,
+                rows.as_slice().as_ptr(),
+                d,
+                centers.as_slice()[c0 * d..].as_ptr(),
+                d,
+                tile.as_mut_ptr(),
+                cb,
             );
         }
         let norms = &norms[c0..c0 + cb];

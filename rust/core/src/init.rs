@@ -40,7 +40,13 @@ fn random_rows(n: usize, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Ve
 
 /// k-means++ (Arthur & Vassilvitskii 2007). With `local_trials > 1` each step draws that many
 /// candidates and keeps the one that lowers the potential Σ w·D² the most (greedy k-means++).
-fn kmeans_pp<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, k: usize, local_trials: usize, rng: &mut Rng) -> Vec<usize> {
+fn kmeans_pp<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    k: usize,
+    local_trials: usize,
+    rng: &mut Rng,
+) -> Vec<usize> {
     let n = x.n();
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let norms = row_norms(x);
@@ -60,9 +66,9 @@ fn kmeans_pp<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, k: usize, loc
         let candidates: Vec<usize> = match draw(&cumsum, rng) {
             // Every weighted row already sits on a centre: take any row not chosen yet.
             None => vec![untaken(&taken, rng)],
-            Some(first_candidate) => std::iter::once(first_candidate)
-                .chain((1..local_trials).filter_map(|_| draw(&cumsum, rng)))
-                .collect(),
+            Some(first_candidate) => {
+                std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| draw(&cumsum, rng))).collect()
+            }
         };
         let best = if candidates.len() == 1 {
             candidates[0]
@@ -94,10 +100,13 @@ fn kmeans_pp<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, k: usize, loc
 /// Running sums of non-negative terms.
 fn cumulative(terms: &[f64]) -> Vec<f64> {
     let mut total = 0.0;
-    terms.iter().map(|t| {
-        total += t;
-        total
-    }).collect()
+    terms
+        .iter()
+        .map(|t| {
+            total += t;
+            total
+        })
+        .collect()
 }
 
 /// An index drawn with probability proportional to its term, or `None` when all terms are zero.

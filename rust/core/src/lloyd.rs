@@ -135,7 +135,12 @@ pub(crate) fn group_by_label(labels: &[u32], k: usize) -> (Vec<usize>, Vec<u32>)
 /// Sums are taken relative to the cluster's first row, mean = ref + Σ w·(x − ref) / Σ w: this
 /// avoids cancellation for data far from the origin, and a cluster of identical rows gets exactly
 /// that row as its mean. A cluster of zero total weight gets a mean of zeros (callers skip it).
-pub(crate) fn cluster_means<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: &[u32], k: usize) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn cluster_means<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    labels: &[u32],
+    k: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let d = x.d();
     let (offsets, order) = group_by_label(labels, k);
     let mut means = vec![0f64; k * d];
@@ -162,7 +167,13 @@ pub(crate) fn cluster_means<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>
 
 /// The M step: every centre becomes the weighted mean of its rows, after empty clusters have
 /// taken over the rows that contribute most to the loss (see the module docs).
-fn update_centers<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: &[u32], dist2: &[f64], centers: &mut [F]) {
+fn update_centers<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    labels: &[u32],
+    dist2: &[f64],
+    centers: &mut [F],
+) {
     let d = x.d();
     let k = centers.len() / d;
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
@@ -200,10 +211,8 @@ fn update_centers<F: Scalar>(x: Points<'_, F>, weights: Option<&[f64]>, labels: 
 /// Rows of positive contribution weight × squared distance, largest first (ties: lowest row).
 /// Sorting every row is O(n log n), but it only happens when a cluster is empty.
 pub(crate) fn rows_by_contribution(dist2: &[f64], weights: Option<&[f64]>) -> Vec<usize> {
-    let mut rows: Vec<(f64, usize)> = (0..dist2.len())
-        .map(|i| (weights.map_or(1.0, |w| w[i]) * dist2[i], i))
-        .filter(|&(c, _)| c > 0.0)
-        .collect();
+    let mut rows: Vec<(f64, usize)> =
+        (0..dist2.len()).map(|i| (weights.map_or(1.0, |w| w[i]) * dist2[i], i)).filter(|&(c, _)| c > 0.0).collect();
     rows.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     rows.into_iter().map(|(_, i)| i).collect()
 }

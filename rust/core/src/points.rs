@@ -99,8 +99,11 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
 /// Squared Euclidean distance between two rows, accumulated in `f64`.
 #[inline]
 pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
-    a.iter().zip(b).map(|(&u, &v)| {
-        let t = u.to_f64() - v.to_f64();
-        t * t
-    }).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&u, &v)| {
+            let t = u.to_f64() - v.to_f64();
+            t * t
+        })
+        .sum()
 }

@@ -5,8 +5,16 @@ use std::ops::{Add, Mul, Sub};
 
 /// A floating-point element type. Sums and losses are always accumulated in `f64`.
 pub trait Scalar:
-    Copy + Send + Sync + Debug + Default + PartialOrd + 'static
-    + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + Default
+    + PartialOrd
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
 {
     const ZERO: Self;
     const INFINITY: Self;
@@ -24,10 +32,15 @@ pub trait Scalar:
     /// The pointers must be valid for the extents the shapes and strides describe.
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm_abt(
-        m: usize, d: usize, n: usize,
-        a: *const Self, lda: usize,
-        b: *const Self, ldb: usize,
-        c: *mut Self, ldc: usize,
+        m: usize,
+        d: usize,
+        n: usize,
+        a: *const Self,
+        lda: usize,
+        b: *const Self,
+        ldb: usize,
+        c: *mut Self,
+        ldc: usize,
     );
 }
 
@@ -51,24 +64,22 @@ macro_rules! impl_scalar {
                 <$t>::is_finite(self)
             }
             unsafe fn gemm_abt(
-                m: usize, d: usize, n: usize,
-                a: *const Self, lda: usize,
-                b: *const Self, ldb: usize,
-                c: *mut Self, ldc: usize,
+                m: usize,
+                d: usize,
+                n: usize,
+                a: *const Self,
+                lda: usize,
+                b: *const Self,
+                ldb: usize,
+                c: *mut Self,
+                ldc: usize,
             ) {
                 // matrixmultiply packs both operands into cache-sized panels and runs an
                 // AVX2/FMA (or AVX-512, SSE2) microkernel chosen at run time. It is called from
                 // within our own rayon blocks, so it runs single-threaded here.
                 // SAFETY: forwarded from the caller's contract; B is read transposed through
                 // its strides (row stride 1, column stride ldb).
-                unsafe {
-                    $gemm(
-                        m, d, n, 1.0,
-                        a, lda as isize, 1,
-                        b, 1, ldb as isize,
-                        0.0, c, ldc as isize, 1,
-                    )
-                }
+                unsafe { $gemm(m, d, n, 1.0, a, lda as isize, 1, b, 1, ldb as isize, 0.0, c, ldc as isize, 1) }
             }
         }
     };

@@ -150,7 +150,8 @@ fn empty_clusters_take_the_farthest_points_instead_of_going_nan() {
     // Three identical initial centres: two clusters are empty after the first assignment.
     let x = [0.0f64, 0.0, 1.0, 0.0, 10.0, 0.0, 10.0, 1.0, 50.0, 50.0];
     let points = Points::from_rows(&x, 2).unwrap();
-    let fit = lloyd(points, None, vec![0.0; 6], &LloydParams { max_iter: 50, tol: 0.0 }.check().unwrap(), &Cpu, &NEVER).unwrap();
+    let fit = lloyd(points, None, vec![0.0; 6], &LloydParams { max_iter: 50, tol: 0.0 }.check().unwrap(), &Cpu, &NEVER)
+        .unwrap();
     assert!(fit.centers.iter().all(|v| v.is_finite()));
     let mut used: Vec<u32> = fit.labels.clone();
     used.sort();
@@ -193,4 +194,27 @@ fn duplicate_seeds_are_moved_onto_far_points_but_waiting_centres_are_not() {
     // point that was farthest from its centre, 50 (45 away).
     assert_eq!(state.counts.iter().filter(|&&c| c == 0.0).count(), 2);
     assert_eq!(centers, vec![5.0, 20.0, 50.0, 190.0]);
+}
+
+#[test]
+fn far_points_are_kept_for_the_reduction_and_tails_are_not() {
+    // 2000 points in two tight groups and 3 points very far away; K = 4 streaming centres.
+    let mut rows: Vec<f64> =
+        (0..2000).map(|i| if i % 2 == 0 { (i % 7) as f64 * 0.01 } else { 10.0 + (i % 5) as f64 * 0.01 }).collect();
+    rows.extend([1000.0, 1000.5, 1001.0]);
+    let x = Points::from_rows(&rows, 1).unwrap();
+    let mut state = MiniBatchState::seed(x.rows(0, 2000), 4, InitMethod::PLAIN_KMEANS_PP, 3).unwrap();
+    state.update(x, 0, &Cpu).unwrap();
+    let mut far = state.far_points.clone();
+    far.sort_by(f64::total_cmp);
+    assert_eq!(far, vec![1000.0, 1000.5, 1001.0]);
+    assert_eq!(state.far_weights, vec![1.0; 3]);
+    // k = 3: the reduction gives the far group a centre of its own.
+    let params = ReduceParams { k: 3, ..reduce_params(3, 5, 1) }.check().unwrap();
+    let reduced = state.reduce(&params, &Cpu, &NEVER).unwrap();
+    assert!(reduced.centers.iter().any(|&c| (c - 1000.5).abs() < 1.0), "{:?}", reduced.centers);
+    // A batch of tight groups alone keeps nothing.
+    let mut plain = MiniBatchState::seed(x.rows(0, 2000), 4, InitMethod::PLAIN_KMEANS_PP, 3).unwrap();
+    plain.update(x.rows(0, 2000), 0, &Cpu).unwrap();
+    assert!(plain.far_points.is_empty());
 }

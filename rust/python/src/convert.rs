@@ -24,8 +24,14 @@ pub fn points<'a, F: Scalar + Element>(a: &'a PyReadonlyArray2<'_, F>) -> PyResu
 macro_rules! dispatch {
     ($m:expr, |$x:ident| $body:expr) => {
         match &$m {
-            $crate::convert::Matrix::F32(a) => { let $x = $crate::convert::points(a)?; $body }
-            $crate::convert::Matrix::F64(a) => { let $x = $crate::convert::points(a)?; $body }
+            $crate::convert::Matrix::F32(a) => {
+                let $x = $crate::convert::points(a)?;
+                $body
+            }
+            $crate::convert::Matrix::F64(a) => {
+                let $x = $crate::convert::points(a)?;
+                $body
+            }
         }
     };
 }
@@ -36,12 +42,16 @@ macro_rules! dispatch_pair {
     ($m1:expr, $m2:expr, |$x:ident, $y:ident| $body:expr) => {
         match (&$m1, &$m2) {
             ($crate::convert::Matrix::F32(a), $crate::convert::Matrix::F32(b)) => {
-                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?); $body
+                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?);
+                $body
             }
             ($crate::convert::Matrix::F64(a), $crate::convert::Matrix::F64(b)) => {
-                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?); $body
+                let ($x, $y) = ($crate::convert::points(a)?, $crate::convert::points(b)?);
+                $body
             }
-            _ => Err(pyo3::exceptions::PyValueError::new_err("both arrays must have the same dtype (float32 or float64)")),
+            _ => Err(pyo3::exceptions::PyValueError::new_err(
+                "both arrays must have the same dtype (float32 or float64)",
+            )),
         }
     };
 }
@@ -60,7 +70,9 @@ pub fn init_method(name: &str, k: usize) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
         "kmeans++" => Ok(InitMethod::greedy_kmeans_pp(k)),
-        other => Err(PyValueError::new_err(format!("local_lloyd_init_method must be 'random' or 'kmeans++', not {other:?}"))),
+        other => {
+            Err(PyValueError::new_err(format!("local_lloyd_init_method must be 'random' or 'kmeans++', not {other:?}")))
+        }
     }
 }
 

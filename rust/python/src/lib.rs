@@ -18,7 +18,12 @@ use crate::run::run;
 /// Nearest centre and squared distance of every row of `x`.
 #[pyfunction]
 #[pyo3(signature = (x, centers, n_threads=None))]
-fn assign<'py>(py: Python<'py>, x: Matrix<'py>, centers: Matrix<'py>, n_threads: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
+fn assign<'py>(
+    py: Python<'py>,
+    x: Matrix<'py>,
+    centers: Matrix<'py>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
     dispatch_pair!(x, centers, |x, centers| {
         x.require_same_d(&centers).map_err(convert::to_py_err)?;
         let (labels, dist2) = run(py, n_threads, |_| {
@@ -44,13 +49,29 @@ fn first_non_finite_row(py: Python<'_>, x: Matrix<'_>) -> PyResult<Option<usize>
 #[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
     local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed, n_threads=None))]
 fn fit_minibatch<'py>(
-    py: Python<'py>, x: Matrix<'py>, k: usize, n_centers: usize, mini_batch_size: usize, epochs: usize,
-    init_method: &str, half_life_time_size: u64, local_lloyd_init_method: &str, local_lloyd_num_trials: usize,
-    local_lloyd_max_iter: usize, local_lloyd_tol: f64, seed: u64, n_threads: Option<usize>,
+    py: Python<'py>,
+    x: Matrix<'py>,
+    k: usize,
+    n_centers: usize,
+    mini_batch_size: usize,
+    epochs: usize,
+    init_method: &str,
+    half_life_time_size: u64,
+    local_lloyd_init_method: &str,
+    local_lloyd_num_trials: usize,
+    local_lloyd_max_iter: usize,
+    local_lloyd_tol: f64,
+    seed: u64,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let reduce = reduce_params(k, local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed)?;
+    let reduce =
+        reduce_params(k, local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed)?;
     let params = core::MiniBatchParams {
-        n_centers, mini_batch_size, epochs, half_life_time_size, reduce,
+        n_centers,
+        mini_batch_size,
+        epochs,
+        half_life_time_size,
+        reduce,
         init: convert::seeding_method(init_method)?,
     }
     .check()
@@ -75,8 +96,17 @@ fn fit_minibatch<'py>(
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None))]
 fn fit_lloyd<'py>(
-    py: Python<'py>, x: Matrix<'py>, k: usize, init_method: &str, num_trials: usize, max_iter: usize, tol: f64,
-    seed: u64, weights: Option<PyReadonlyArray1<'py, f64>>, init_centers: Option<Matrix<'py>>, n_threads: Option<usize>,
+    py: Python<'py>,
+    x: Matrix<'py>,
+    k: usize,
+    init_method: &str,
+    num_trials: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    weights: Option<PyReadonlyArray1<'py, f64>>,
+    init_centers: Option<Matrix<'py>>,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
@@ -88,13 +118,18 @@ fn fit_lloyd<'py>(
         Some(init) => dispatch_pair!(x, init, |x, init| {
             x.require_same_d(&init).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
-            let fit = run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
+            let fit =
+                run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
             lloyd_to_py(py, fit, x.d())
         }),
     }
 }
 
-fn lloyd_to_py<F: core::Scalar + numpy::Element>(py: Python<'_>, fit: core::LloydFit<F>, d: usize) -> PyResult<Bound<'_, PyDict>> {
+fn lloyd_to_py<F: core::Scalar + numpy::Element>(
+    py: Python<'_>,
+    fit: core::LloydFit<F>,
+    d: usize,
+) -> PyResult<Bound<'_, PyDict>> {
     let out = PyDict::new(py);
     out.set_item("centers", matrix_to_py(py, fit.centers, d)?)?;
     out.set_item("labels", labels_to_py(py, fit.labels))?;
@@ -107,7 +142,12 @@ fn lloyd_to_py<F: core::Scalar + numpy::Element>(py: Python<'_>, fit: core::Lloy
 #[pyfunction]
 #[pyo3(signature = (sample, *, n_centers, init_method, seed, n_threads=None))]
 fn minibatch_seed<'py>(
-    py: Python<'py>, sample: Matrix<'py>, n_centers: usize, init_method: &str, seed: u64, n_threads: Option<usize>,
+    py: Python<'py>,
+    sample: Matrix<'py>,
+    n_centers: usize,
+    init_method: &str,
+    seed: u64,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let init = convert::seeding_method(init_method)?;
     dispatch!(sample, |sample| {
@@ -121,15 +161,17 @@ fn minibatch_seed<'py>(
 /// Merges one mini-batch into a saved streaming state; returns the new state and the batch's
 /// ssd (against the centres before the merge).
 #[pyfunction]
-#[pyo3(signature = (batch, *, state_centers, state_counts, points_seen, half_life_time_size, n_threads=None))]
+#[pyo3(signature = (batch, *, state, half_life_time_size, n_threads=None))]
 fn minibatch_update<'py>(
-    py: Python<'py>, batch: Matrix<'py>, state_centers: Matrix<'py>, state_counts: PyReadonlyArray1<'py, f64>,
-    points_seen: u64, half_life_time_size: u64, n_threads: Option<usize>,
+    py: Python<'py>,
+    batch: Matrix<'py>,
+    state: &Bound<'py, PyDict>,
+    half_life_time_size: u64,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let counts = state_counts.as_slice()?.to_vec();
-    dispatch_pair!(batch, state_centers, |batch, centers| {
-        let mut state = core::MiniBatchState::from_parts(centers.as_slice().to_vec(), counts, centers.d(), points_seen)
-            .map_err(convert::to_py_err)?;
+    let centers: Matrix<'py> = required(state, "centers")?;
+    dispatch_pair!(batch, centers, |batch, centers| {
+        let mut state = get_state(state, centers)?;
         let ssd = run(py, n_threads, |_| state.update(batch, half_life_time_size, &core::Cpu))?;
         let out = PyDict::new(py);
         out.set_item("batch_ssd", ssd)?;
@@ -138,20 +180,29 @@ fn minibatch_update<'py>(
     })
 }
 
-/// Shrinks streaming centres (weights = their counts) to `k` by weighted Lloyd trials.
+/// Shrinks a streaming state (its K centres weighted by their counts, and its far points) to
+/// `k` centres by weighted Lloyd trials.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (state_centers, state_counts, *, k, init_method, num_trials, max_iter, tol, seed, n_threads=None))]
+#[pyo3(signature = (state, *, k, init_method, num_trials, max_iter, tol, seed, n_threads=None))]
 fn reduce<'py>(
-    py: Python<'py>, state_centers: Matrix<'py>, state_counts: PyReadonlyArray1<'py, f64>, k: usize,
-    init_method: &str, num_trials: usize, max_iter: usize, tol: f64, seed: u64, n_threads: Option<usize>,
+    py: Python<'py>,
+    state: &Bound<'py, PyDict>,
+    k: usize,
+    init_method: &str,
+    num_trials: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
-    let counts = state_counts.as_slice()?;
-    dispatch!(state_centers, |centers| {
-        let reduced = run(py, n_threads, |stop| core::reduce(centers, counts, &params, &core::Cpu, stop))?;
+    let centers: Matrix<'py> = required(state, "centers")?;
+    dispatch!(centers, |centers| {
+        let state = get_state(state, centers)?;
+        let reduced = run(py, n_threads, |stop| state.reduce(&params, &core::Cpu, stop))?;
         let out = PyDict::new(py);
-        out.set_item("centers", matrix_to_py(py, reduced.centers, centers.d())?)?;
+        out.set_item("centers", matrix_to_py(py, reduced.centers, state.d)?)?;
         out.set_item("ssd", reduced.ssd)?;
         out.set_item("msd", reduced.msd)?;
         out.set_item("n_iter", reduced.n_iter)?;
@@ -159,15 +210,68 @@ fn reduce<'py>(
     })
 }
 
-fn reduce_params(k: usize, init: &str, num_trials: usize, max_iter: usize, tol: f64, seed: u64) -> PyResult<core::ReduceParams> {
-    Ok(core::ReduceParams { k, init: init_method(init, k)?, num_trials, lloyd: core::LloydParams { max_iter, tol }, seed })
+/// An item of a state dict, with the key named in the error when it is missing.
+fn required<'py, T: for<'a> FromPyObject<'a, 'py, Error = PyErr>>(
+    state: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<T> {
+    state
+        .get_item(key)?
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("the training state has no {key:?}")))?
+        .extract()
 }
 
-fn set_state<F: core::Scalar + numpy::Element>(out: &Bound<'_, PyDict>, state: core::MiniBatchState<F>) -> PyResult<()> {
+/// A streaming state from its dict (see `set_state`), its centres already borrowed as `centers`.
+fn get_state<F: core::Scalar + numpy::Element>(
+    state: &Bound<'_, PyDict>,
+    centers: core::Points<'_, F>,
+) -> PyResult<core::MiniBatchState<F>> {
+    let counts: PyReadonlyArray1<'_, f64> = required(state, "counts")?;
+    let far_points: numpy::PyReadonlyArray2<'_, F> = required(state, "far_points")?;
+    let far_weights: PyReadonlyArray1<'_, f64> = required(state, "far_weights")?;
+    let far_dist2: PyReadonlyArray1<'_, f64> = required(state, "far_dist2")?;
+    core::MiniBatchState::from_parts(
+        centers.as_slice().to_vec(),
+        counts.as_slice()?.to_vec(),
+        centers.d(),
+        required(state, "points_seen")?,
+        far_points.as_slice()?.to_vec(),
+        far_weights.as_slice()?.to_vec(),
+        far_dist2.as_slice()?.to_vec(),
+    )
+    .map_err(convert::to_py_err)
+}
+
+fn reduce_params(
+    k: usize,
+    init: &str,
+    num_trials: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+) -> PyResult<core::ReduceParams> {
+    Ok(core::ReduceParams {
+        k,
+        init: init_method(init, k)?,
+        num_trials,
+        lloyd: core::LloydParams { max_iter, tol },
+        seed,
+    })
+}
+
+fn set_state<F: core::Scalar + numpy::Element>(
+    out: &Bound<'_, PyDict>,
+    state: core::MiniBatchState<F>,
+) -> PyResult<()> {
     let py = out.py();
-    out.set_item("state_centers", matrix_to_py(py, state.centers, state.d)?)?;
-    out.set_item("state_counts", PyArray1::from_vec(py, state.counts))?;
-    out.set_item("points_seen", state.points_seen)?;
+    let state_dict = PyDict::new(py);
+    state_dict.set_item("centers", matrix_to_py(py, state.centers, state.d)?)?;
+    state_dict.set_item("counts", PyArray1::from_vec(py, state.counts))?;
+    state_dict.set_item("points_seen", state.points_seen)?;
+    state_dict.set_item("far_points", matrix_to_py(py, state.far_points, state.d)?)?;
+    state_dict.set_item("far_weights", PyArray1::from_vec(py, state.far_weights))?;
+    state_dict.set_item("far_dist2", PyArray1::from_vec(py, state.far_dist2))?;
+    out.set_item("state", state_dict)?;
     Ok(())
 }
 

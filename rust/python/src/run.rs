@@ -18,7 +18,11 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// released. Meanwhile the calling thread (Python's main thread, where signal handlers run)
 /// checks for signals every 50 ms; on Ctrl-C it sets the stop flag, which the core polls once per
 /// batch or iteration, waits for the work to wind down and raises KeyboardInterrupt.
-pub fn run<T: Send>(py: Python<'_>, n_threads: Option<usize>, work: impl FnOnce(&AtomicBool) -> CoreResult<T> + Send) -> PyResult<T> {
+pub fn run<T: Send>(
+    py: Python<'_>,
+    n_threads: Option<usize>,
+    work: impl FnOnce(&AtomicBool) -> CoreResult<T> + Send,
+) -> PyResult<T> {
     let pool = n_threads.map(pool).transpose()?;
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -37,10 +41,12 @@ pub fn run<T: Send>(py: Python<'_>, n_threads: Option<usize>, work: impl FnOnce(
         loop {
             let wait = if interrupt.is_some() { Duration::MAX } else { SIGNAL_POLL };
             match py.detach(|| finished.lock().unwrap_or_else(|e| e.into_inner()).recv_timeout(wait)) {
-                Ok(result) => return match interrupt {
-                    Some(err) => Err(err),
-                    None => result.map_err(to_py_err),
-                },
+                Ok(result) => {
+                    return match interrupt {
+                        Some(err) => Err(err),
+                        None => result.map_err(to_py_err),
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Err(err) = py.check_signals() {
                         stop.store(true, Ordering::Relaxed);
