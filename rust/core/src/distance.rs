@@ -19,6 +19,7 @@
 
 use rayon::prelude::*;
 
+use crate::parallel::min_items;
 use crate::points::{sq_dist_f64, Points};
 use crate::scalar::Scalar;
 
@@ -39,7 +40,8 @@ pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut 
     assert!(labels.len() == x.n() && dist2.len() == x.n(), "one label and distance per row");
     let norms = squared_norms(centers);
     let tile_len = ROW_BLOCK * CENTER_BLOCK.min(centers.n());
-    labels.par_chunks_mut(ROW_BLOCK).zip(dist2.par_chunks_mut(ROW_BLOCK)).enumerate().for_each_init(
+    let blocks = labels.par_chunks_mut(ROW_BLOCK).zip(dist2.par_chunks_mut(ROW_BLOCK)).enumerate();
+    blocks.with_min_len(min_items(ROW_BLOCK * centers.n() * x.d())).for_each_init(
         || vec![F::ZERO; tile_len],
         |tile, (block, (labels, dist2))| {
             let start = block * ROW_BLOCK;

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use crate::distance::ROW_BLOCK;
+use crate::parallel::min_items;
 use crate::params::InitMethod;
 use crate::points::{gather, Points};
 use crate::rng::Rng;
@@ -48,80 +49,139 @@ fn kmeans_pp<F: Scalar>(
     rng: &mut Rng,
 ) -> Vec<usize> {
     let n = x.n();
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let norms = row_norms(x);
     let mut taken = vec![false; n];
     let mut chosen = Vec::with_capacity(k);
+    let mut closest = Potential::new(n, weights);
+    let mut trial = Potential::new(n, weights);
 
-    let all_weights: Vec<f64> = (0..n).map(weight).collect();
-    let first = draw(&cumulative(&all_weights), rng).unwrap_or_else(|| rng.below(n));
+    // The first centre: drawn by weight alone (every row at "distance" 1).
+    closest.set_all(1.0);
+    let first = closest.draw(rng).unwrap_or_else(|| rng.below(n));
     chosen.push(first);
     taken[first] = true;
-    let mut closest = vec![f64::INFINITY; n];
-    update_closest(x, &norms, x.row(first), &mut closest);
+    closest.set_all(f64::INFINITY);
+    closest.update(x, x.row(first));
 
     while chosen.len() < k {
-        let potential_terms: Vec<f64> = (0..n).map(|i| weight(i) * closest[i]).collect();
-        let cumsum = cumulative(&potential_terms);
-        let candidates: Vec<usize> = match draw(&cumsum, rng) {
+        let best = match closest.draw(rng) {
             // Every weighted row already sits on a centre: take any row not chosen yet.
-            None => vec![untaken(&taken, rng)],
+            None => untaken(&taken, rng),
+            Some(first_candidate) if local_trials == 1 => first_candidate,
             Some(first_candidate) => {
-                std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| draw(&cumsum, rng))).collect()
-            }
-        };
-        let best = if candidates.len() == 1 {
-            candidates[0]
-        } else {
-            // The candidate whose addition leaves the smallest potential; ties to the first drawn.
-            let potentials: Vec<f64> = candidates
-                .iter()
-                .map(|&c| {
-                    let mut trial = closest.clone();
-                    update_closest(x, &norms, x.row(c), &mut trial);
-                    trial.iter().enumerate().map(|(i, d)| weight(i) * d).sum()
-                })
-                .collect();
-            let mut best = 0;
-            for (j, &p) in potentials.iter().enumerate() {
-                if p < potentials[best] {
-                    best = j;
+                // The candidate whose addition leaves the smallest potential; ties to the first drawn.
+                let candidates: Vec<usize> = std::iter::once(first_candidate)
+                    .chain((1..local_trials).filter_map(|_| closest.draw(rng)))
+                    .collect();
+                let mut best = (candidates[0], f64::INFINITY);
+                for &c in &candidates {
+                    trial.copy_from(&closest);
+                    trial.update(x, x.row(c));
+                    if trial.total() < best.1 {
+                        best = (c, trial.total());
+                    }
                 }
+                best.0
             }
-            candidates[best]
         };
         chosen.push(best);
         taken[best] = true;
-        update_closest(x, &norms, x.row(best), &mut closest);
+        closest.update(x, x.row(best));
     }
     chosen
 }
 
-/// Running sums of non-negative terms.
-fn cumulative(terms: &[f64]) -> Vec<f64> {
-    let mut total = 0.0;
-    terms
-        .iter()
-        .map(|t| {
-            total += t;
-            total
-        })
-        .collect()
+/// Each row's squared distance to its closest centre so far, with the potential Σ w·d² kept per
+/// block of `ROW_BLOCK` rows, so that drawing a row in proportion to w·d² scans the block sums and
+/// then one block, instead of a prefix sum over every row (a latency-bound chain of n additions).
+struct Potential<'w> {
+    d2: Vec<f64>,
+    weights: Option<&'w [f64]>,
+    block_sums: Vec<f64>,
 }
 
-/// An index drawn with probability proportional to its term, or `None` when all terms are zero.
-fn draw(cumsum: &[f64], rng: &mut Rng) -> Option<usize> {
-    let total = *cumsum.last()?;
-    if total <= 0.0 || !total.is_finite() {
-        return None;
+impl<'w> Potential<'w> {
+    fn new(n: usize, weights: Option<&'w [f64]>) -> Self {
+        Self { d2: vec![0.0; n], weights, block_sums: vec![0.0; n.div_ceil(ROW_BLOCK)] }
     }
-    let u = rng.uniform() * total;
-    let mut i = cumsum.partition_point(|&c| c <= u).min(cumsum.len() - 1);
-    // Rounding can land on a zero term at the very end: step back to the last positive one.
-    while i > 0 && cumsum[i] == cumsum[i - 1] {
-        i -= 1;
+
+    fn weight(&self, i: usize) -> f64 {
+        self.weights.map_or(1.0, |w| w[i])
     }
-    Some(i)
+
+    fn copy_from(&mut self, other: &Potential<'_>) {
+        self.d2.copy_from_slice(&other.d2);
+        self.block_sums.copy_from_slice(&other.block_sums);
+    }
+
+    /// Every row at the same distance `value` (infinity before the first centre).
+    fn set_all(&mut self, value: f64) {
+        self.d2.fill(value);
+        for b in 0..self.block_sums.len() {
+            let rows = b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(self.d2.len());
+            self.block_sums[b] = rows.map(|i| self.weight(i) * value).sum();
+        }
+    }
+
+    /// d2[i] = min(d2[i], ||x_i − c||²), block sums refreshed; blocks in parallel when it pays.
+    fn update<F: Scalar>(&mut self, x: Points<'_, F>, center: &[F]) {
+        let weights = self.weights;
+        let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
+        blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
+            let start = block * ROW_BLOCK;
+            let rows = x.rows(start, start + d2.len()).as_slice().chunks_exact(x.d());
+            for (row, best) in rows.zip(d2.iter_mut()) {
+                // A select, not a branch: which rows move closer is unpredictable.
+                let candidate = sq_dist(row, center);
+                *best = if candidate < *best { candidate } else { *best };
+            }
+            *sum = match weights {
+                None => sum_lanes(d2),
+                Some(w) => {
+                    let mut terms = [0.0; ROW_BLOCK];
+                    for ((t, d), w) in terms.iter_mut().zip(d2.iter()).zip(&w[start..]) {
+                        *t = d * w;
+                    }
+                    sum_lanes(&terms[..d2.len()])
+                }
+            };
+        });
+    }
+
+    fn total(&self) -> f64 {
+        self.block_sums.iter().sum()
+    }
+
+    /// A row drawn with probability w·d² / Σ w·d², or `None` when that sum is zero.
+    fn draw(&self, rng: &mut Rng) -> Option<usize> {
+        let total = self.total();
+        if total <= 0.0 || !total.is_finite() {
+            return None;
+        }
+        let mut u = rng.uniform() * total;
+        // The block holding u; rounding can carry u past the last positive block: take that one.
+        let last_positive = self.block_sums.iter().rposition(|&s| s > 0.0)?;
+        let mut block = last_positive;
+        for (b, &s) in self.block_sums.iter().enumerate().take(last_positive) {
+            if u < s {
+                block = b;
+                break;
+            }
+            u -= s;
+        }
+        let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(self.d2.len());
+        let mut last = None;
+        for i in rows {
+            let term = self.weight(i) * self.d2[i];
+            if term > 0.0 {
+                last = Some(i);
+                if u < term {
+                    return last;
+                }
+                u -= term;
+            }
+        }
+        last
+    }
 }
 
 /// A uniformly chosen row that is not a centre yet (one always exists since k <= n).
@@ -130,37 +190,41 @@ fn untaken(taken: &[bool], rng: &mut Rng) -> usize {
     free[rng.below(free.len())]
 }
 
-fn row_norms<F: Scalar>(x: Points<'_, F>) -> Vec<f64> {
-    (0..x.n()).into_par_iter().map(|i| x.row(i).iter().map(|&v| v.to_f64() * v.to_f64()).sum()).collect()
-}
-
-/// `closest[i] = min(closest[i], ||x_i - c||²)`, with ||x||² + ||c||² - 2 x·c (clamped at zero:
-/// roundoff can make it slightly negative for a row equal to `c`).
-fn update_closest<F: Scalar>(x: Points<'_, F>, norms: &[f64], center: &[F], closest: &mut [f64]) {
-    let center_norm: f64 = center.iter().map(|&v| v.to_f64() * v.to_f64()).sum();
-    closest.par_chunks_mut(ROW_BLOCK).enumerate().for_each(|(block, closest)| {
-        let start = block * ROW_BLOCK;
-        for (r, best) in closest.iter_mut().enumerate() {
-            let row = x.row(start + r);
-            let dot = dot_lanes(row, center);
-            let d2 = (norms[start + r] + center_norm - 2.0 * dot).max(0.0);
-            if d2 < *best {
-                *best = d2;
-            }
-        }
-    });
-}
-
-/// x·c with eight independent partial sums (vectorisable), widened to `f64` at the end.
+/// A sum with four independent accumulators: not one chain of dependent additions.
 #[inline]
-fn dot_lanes<F: Scalar>(a: &[F], b: &[F]) -> f64 {
-    let mut lanes = [F::ZERO; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(&u, &v)| u.to_f64() * v.to_f64()).sum();
-    for (u, v) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] = lanes[l] + u[l] * v[l];
+fn sum_lanes(values: &[f64]) -> f64 {
+    let chunks = values.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().sum();
+    let mut lanes = [0.0; 4];
+    for chunk in chunks {
+        for l in 0..4 {
+            lanes[l] += chunk[l];
         }
     }
-    lanes.iter().map(|v| v.to_f64()).sum::<f64>() + tail
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
+}
+
+/// ||a − b||² in the data's precision, widened to `f64`: a plain loop for a few features, eight
+/// independent partial sums (vectorisable) for more.
+#[inline]
+fn sq_dist<F: Scalar>(a: &[F], b: &[F]) -> f64 {
+    if a.len() < 8 {
+        let mut sum = F::ZERO;
+        for (&u, &v) in a.iter().zip(b) {
+            sum = sum + (u - v) * (u - v);
+        }
+        return sum.to_f64();
+    }
+    let mut lanes = [F::ZERO; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let mut tail = F::ZERO;
+    for (&u, &v) in ca.remainder().iter().zip(cb.remainder()) {
+        tail = tail + (u - v) * (u - v);
+    }
+    for (u, v) in ca.zip(cb) {
+        for l in 0..8 {
+            lanes[l] = lanes[l] + (u[l] - v[l]) * (u[l] - v[l]);
+        }
+    }
+    lanes.iter().map(|v| v.to_f64()).sum::<f64>() + tail.to_f64()
 }

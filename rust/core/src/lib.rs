@@ -24,6 +24,7 @@ pub mod init;
 pub mod lloyd;
 pub mod metrics;
 pub mod minibatch;
+pub mod parallel;
 pub mod params;
 pub mod points;
 pub mod reduce;

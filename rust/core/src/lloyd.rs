@@ -16,6 +16,7 @@ use crate::backend::Backend;
 use crate::error::{check_stop, Error, Result};
 use crate::init::init_centers;
 use crate::metrics::weighted_ssd;
+use crate::parallel::min_items;
 use crate::params::{Checked, LloydParams, ReduceParams};
 use crate::points::Points;
 use crate::rng::{Purpose, Rng};
@@ -145,23 +146,29 @@ pub(crate) fn cluster_means<F: Scalar>(
     let (offsets, order) = group_by_label(labels, k);
     let mut means = vec![0f64; k * d];
     let mut totals = vec![0f64; k];
-    means.par_chunks_mut(d).zip(totals.par_iter_mut()).enumerate().for_each(|(c, (mean, total))| {
-        let members = &order[offsets[c]..offsets[c + 1]];
-        let Some(&first) = members.first() else { return };
-        let reference = x.row(first as usize);
-        for &i in members {
-            let w = weights.map_or(1.0, |w| w[i as usize]);
-            for ((m, &v), &r) in mean.iter_mut().zip(x.row(i as usize)).zip(reference) {
-                *m += w * (v.to_f64() - r.to_f64());
+    let rows_per_cluster = labels.len() / k.max(1) + 1;
+    means
+        .par_chunks_mut(d)
+        .zip(totals.par_iter_mut())
+        .enumerate()
+        .with_min_len(min_items(rows_per_cluster * d))
+        .for_each(|(c, (mean, total))| {
+            let members = &order[offsets[c]..offsets[c + 1]];
+            let Some(&first) = members.first() else { return };
+            let reference = x.row(first as usize);
+            for &i in members {
+                let w = weights.map_or(1.0, |w| w[i as usize]);
+                for ((m, &v), &r) in mean.iter_mut().zip(x.row(i as usize)).zip(reference) {
+                    *m += w * (v.to_f64() - r.to_f64());
+                }
+                *total += w;
             }
-            *total += w;
-        }
-        if *total > 0.0 {
-            for (m, &r) in mean.iter_mut().zip(reference) {
-                *m = r.to_f64() + *m / *total;
+            if *total > 0.0 {
+                for (m, &r) in mean.iter_mut().zip(reference) {
+                    *m = r.to_f64() + *m / *total;
+                }
             }
-        }
-    });
+        });
     (means, totals)
 }
 

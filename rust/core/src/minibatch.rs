@@ -149,8 +149,11 @@ impl<F: Scalar> MiniBatchState<F> {
             }
             self.counts[c] = total;
         }
-        for (c, i) in self.dead_centers().into_iter().zip(rows_by_contribution(&dist2, None)) {
-            self.centers[c * d..(c + 1) * d].copy_from_slice(batch.row(i));
+        let dead = self.dead_centers();
+        if !dead.is_empty() {
+            for (c, i) in dead.into_iter().zip(rows_by_contribution(&dist2, None)) {
+                self.centers[c * d..(c + 1) * d].copy_from_slice(batch.row(i));
+            }
         }
         self.points_seen += b as u64;
         Ok(weighted_ssd(&dist2, None))
