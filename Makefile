@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: demo test test-rust test-python develop clean
+.PHONY: demo test test-rust test-python develop lint quality clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas
+	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas ruff
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -28,6 +28,15 @@ test-rust:
 
 test-python: develop
 	$(PY) -m pytest
+
+lint: $(DEPS)
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+	$(VENV)/bin/ruff check python tests benches examples
+
+# Loss and time against scikit-learn on the real data sets of ../shared/data (several minutes).
+quality: develop
+	$(PY) benches/quality.py
 
 clean:
 	rm -rf $(VENV) target

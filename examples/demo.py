@@ -6,7 +6,6 @@ ten dimensions); the same dict you would pass to SageMaker's estimator goes to f
 
 import time
 
-import numpy as np
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score

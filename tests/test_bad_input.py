@@ -61,7 +61,8 @@ def test_feature_dim_must_match_the_data():
     ({"init_method": "kmeans||"}, "init_method"), ({"extra_center_factor": 0}, "extra_center_factor"),
     ({"extra_center_factor": "big"}, "extra_center_factor"), ({"half_life_time_size": -1}, "half_life_time_size"),
     ({"local_lloyd_max_iter": 0}, "local_lloyd_max_iter"), ({"local_lloyd_tol": 1.5}, "local_lloyd_tol"),
-    ({"local_lloyd_tol": float("nan")}, "local_lloyd_tol"), ({"local_lloyd_init_method": "x"}, "local_lloyd_init_method"),
+    ({"local_lloyd_tol": float("nan")}, "local_lloyd_tol"),
+    ({"local_lloyd_init_method": "x"}, "local_lloyd_init_method"),
     ({"local_lloyd_num_trials": 0}, "local_lloyd_num_trials"), ({"eval_metrics": ["mse"]}, "eval_metrics"),
     ({"algorithm": "elkan"}, "algorithm"), ({"n_threads": 0}, "n_threads"), ({"feature_dim": 0}, "feature_dim"),
 ])

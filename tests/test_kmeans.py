@@ -140,7 +140,8 @@ def test_fitted_attributes_describe_the_training_data():
     assert model.n_steps_ == 1 and model.score(X) == pytest.approx(-model.inertia_)
     np.testing.assert_allclose(model.transform(X), np.sqrt(((X[:, None] - model.cluster_centers_[None]) ** 2).sum(2)),
                                rtol=1e-6, atol=1e-6)
-    assert model.evaluate(X[:100]) == {"msd": pytest.approx(dist2[:100].mean()), "ssd": pytest.approx(dist2[:100].sum())}
+    held_out = {"msd": pytest.approx(dist2[:100].mean()), "ssd": pytest.approx(dist2[:100].sum())}
+    assert model.evaluate(X[:100]) == held_out
 
 
 def test_partial_fit_streams_chunks_and_continues_a_fit():

@@ -39,7 +39,8 @@ def test_sagemaker_string_maps_round_trip():
     assert model.k == 5 and model.feature_dim == 10 and model.eval_metrics == ("msd", "ssd")
     again = KMeans.from_hyperparameters(model.get_hyperparameters())
     assert again.get_params() == model.get_params()
-    assert KMeans.from_hyperparameters({"k": "3", "feature_dim": "2", "eval_metrics": "[ssd, msd]"}).eval_metrics == ("ssd", "msd")
+    spark = KMeans.from_hyperparameters({"k": "3", "feature_dim": "2", "eval_metrics": "[ssd, msd]"})
+    assert spark.eval_metrics == ("ssd", "msd")
 
 
 def test_sagemaker_requires_k_and_feature_dim_in_string_maps():

@@ -20,6 +20,11 @@ def assign(
 def first_non_finite_row(x: npt.NDArray[np.floating[Any]]) -> Optional[int]:
     """Index of the first row holding NaN or infinity, or None."""
 
+# A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
+# data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"
+# (M,), "far_dist2" (M,). Extra keys (the estimator keeps its seed there) are ignored.
+State = Dict[str, Any]
+
 def fit_minibatch(
     x: npt.NDArray[np.floating[Any]],
     *,
@@ -36,8 +41,7 @@ def fit_minibatch(
     seed: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Web-scale training in memory: centers, labels, inertia, n_iter, reduction_msd, n_batches,
-    state_centers, state_counts, points_seen."""
+    """Web-scale training in memory: centers, labels, inertia, n_iter, reduction_msd, n_batches, state."""
 
 def fit_lloyd(
     x: npt.NDArray[np.floating[Any]],
@@ -55,24 +59,26 @@ def fit_lloyd(
     """Best of num_trials (weighted) Lloyd runs, or one from init_centers: centers, labels, inertia, n_iter."""
 
 def minibatch_seed(
-    sample: npt.NDArray[np.floating[Any]], *, n_centers: int, init_method: str, seed: int, n_threads: Optional[int] = None
+    sample: npt.NDArray[np.floating[Any]],
+    *,
+    n_centers: int,
+    init_method: str,
+    seed: int,
+    n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """A fresh streaming state seeded from sample: state_centers, state_counts (zeros), points_seen (0)."""
+    """A fresh state seeded from sample (counts zero, no far points), under "state"."""
 
 def minibatch_update(
     batch: npt.NDArray[np.floating[Any]],
     *,
-    state_centers: npt.NDArray[np.floating[Any]],
-    state_counts: npt.NDArray[np.float64],
-    points_seen: int,
+    state: State,
     half_life_time_size: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """One mini-batch merged into a copy of the state: batch_ssd, state_centers, state_counts, points_seen."""
+    """One mini-batch merged into a copy of the state: batch_ssd, and the new state under "state"."""
 
 def reduce(
-    state_centers: npt.NDArray[np.floating[Any]],
-    state_counts: npt.NDArray[np.float64],
+    state: State,
     *,
     k: int,
     init_method: str,
@@ -82,4 +88,4 @@ def reduce(
     seed: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Weighted Lloyd reduction of the streaming centres to k: centers, ssd, msd, n_iter."""
+    """The state's centres (weighted by counts) and far points shrunk to k: centers, ssd, msd, n_iter."""

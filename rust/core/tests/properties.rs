@@ -9,7 +9,7 @@ use fastkmeans_core::{
 };
 use proptest::prelude::*;
 
-const NEVER: AtomicBool = AtomicBool::new(false);
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 fn assign<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize) -> (Vec<u32>, Vec<f64>) {
     let (x, c) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
