@@ -84,3 +84,30 @@ def _joblib_bytes(model):
 def _joblib_load(data):
     import io
     return joblib.load(io.BytesIO(data))
+
+
+def test_the_package_works_without_scikit_learn():
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["sklearn"] = None  # any `import sklearn...` now raises ImportError
+        import numpy as np
+        from fastkmeans import KMeans, NotFittedError
+        X = np.r_[np.zeros((50, 2)), np.full((50, 2), 10.0)]
+        model = KMeans(k=2, random_state=0)
+        try:
+            model.predict(X)
+        except NotFittedError as error:
+            assert isinstance(error, ValueError)
+        model.set_params(epochs=2)
+        assert model.get_params()["epochs"] == 2 and "epochs=2" in repr(model)
+        labels = model.fit_predict(X)
+        assert len(set(labels[:50])) == 1 and len(set(labels[50:])) == 1 and labels[0] != labels[-1]
+        assert model.fit_transform(X).shape == (100, 2)
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
