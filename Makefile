@@ -5,13 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
+DIST := dist
+WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint quality clean
+.PHONY: demo test test-rust test-python develop lint quality wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas ruff
+	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas ruff ziglang \
+		check-jsonschema zizmor
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -32,11 +35,29 @@ test-python: develop
 lint: $(DEPS)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
-	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff check python tests benches examples .ci
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --config .github/zizmor.yml .github/workflows/
 
 # Loss and time against scikit-learn on the real data sets of ../shared/data (several minutes).
 quality: develop
 	$(PY) benches/quality.py
 
+# An abi3 manylinux2014 x86-64 wheel (release profile, fat LTO; zig links against glibc 2.17)
+# and an sdist, in dist/.
+wheel: $(DEPS)
+	rm -rf $(DIST)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out $(DIST)
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	ls -l $(DIST)
+
+# The wheel as users get it: a fresh virtual environment, no Rust on PATH, import, fit, predict.
+wheel-test: wheel
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet $(DIST)/*.whl
+	cd /tmp && env PATH=/usr/bin:/bin FASTKMEANS_REQUIRE_NO_RUST=1 \
+		"$(CURDIR)/$(WHEEL_VENV)/bin/python" "$(CURDIR)/.ci/wheel_smoke.py"
+
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(WHEEL_VENV) $(DIST) target

@@ -1,0 +1,33 @@
+"""Smoke test of an installed wheel (`make wheel-test` runs it with no Rust on PATH).
+
+Prints the wheel's import time; exits non-zero on any failure.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+if os.environ.get("FASTKMEANS_REQUIRE_NO_RUST") == "1":
+    assert shutil.which("cargo") is None and shutil.which("rustc") is None, "Rust must not be on PATH"
+
+start = time.perf_counter()
+import fastkmeans  # noqa: E402
+
+import_seconds = time.perf_counter() - start
+
+import numpy as np  # noqa: E402
+
+assert "site-packages" in fastkmeans.__file__, f"imported from the source tree: {fastkmeans.__file__}"
+rng = np.random.default_rng(0)
+X = np.concatenate([rng.normal(center, 0.1, size=(500, 3)) for center in (0.0, 5.0, 10.0)])
+model = fastkmeans.KMeans(k=3, init_method="kmeans++", random_state=0).fit(X)
+labels = model.predict(X)
+assert sorted(np.bincount(labels).tolist()) == [500, 500, 500], np.bincount(labels)
+closest, distance = model.assign(X[:2])
+assert closest.shape == (2,) and bool(np.all(distance < 1.0))
+restored = fastkmeans.KMeans.from_hyperparameters(model.get_hyperparameters() | {"feature_dim": "3"})
+assert restored.k == 3
+print(f"fastkmeans {fastkmeans.__version__} wheel OK: import {import_seconds * 1e3:.0f} ms, "
+      f"fit/predict on {X.shape[0]} rows, {subprocess.check_output([sys.executable, '--version'], text=True).strip()}")
