@@ -8,13 +8,14 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint quality wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas ruff ziglang \
-		check-jsonschema zizmor
+		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
+		"pymdown-extensions>=10"
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -32,12 +33,21 @@ test-rust:
 test-python: develop
 	$(PY) -m pytest
 
-lint: $(DEPS)
+lint: $(DEPS) typecheck
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples .ci
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --config .github/zizmor.yml .github/workflows/
+
+# mypy --strict on the package, and stubtest: the extension's _core.pyi against the built module.
+typecheck: develop
+	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest fastkmeans._core
+
+# The documentation site (API reference from the docstrings) into site/, without network.
+docs: $(DEPS)
+	$(VENV)/bin/mkdocs build --strict
 
 # Loss and time against scikit-learn on the real data sets of ../shared/data (several minutes).
 quality: develop

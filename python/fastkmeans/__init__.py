@@ -2,7 +2,7 @@
 
 A drop-in replacement for Amazon SageMaker's built-in K-Means: the same hyperparameter names and
 defaults, the same mini-batch ("web-scale") algorithm with SageMaker's K -> k reduction, computed by
-a multithreaded Rust core. :class:`KMeans` is also a scikit-learn estimator.
+a multithreaded Rust core. ``KMeans`` is also a scikit-learn estimator.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -2,7 +2,7 @@
 
 Arrays are borrowed without copying and must be C-contiguous float32 or float64; arrays passed
 together must share their dtype. Every function releases the GIL and stops with KeyboardInterrupt
-on Ctrl-C. ``n_threads=None`` uses the global pool (every core).
+on Ctrl-C. ``n_threads=None`` uses the global pool (every core). A bad value raises ValueError.
 """
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -10,20 +10,55 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
+    "BACKENDS",
+]
+
 BACKENDS: List[str]
+"""Compute backends built into this extension (``["cpu"]``)."""
+
+# A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
+# data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"
+# (M,), "far_dist2" (M,). Extra keys (the estimator keeps its seed there) are ignored. Private, so
+# that stubtest does not look for it in the extension.
+_State = Dict[str, Any]
 
 def assign(
     x: npt.NDArray[np.floating[Any]], centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
 ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
-    """Closest centre (ties to the lowest index) and squared distance of every row."""
+    """Return the closest centre (ties to the lowest index) and squared distance of every row.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows to assign.
+    centers : ndarray of shape (n_centers, d)
+        Centres, with the dtype of ``x``.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+        int32 index of the closest centre.
+    dist2 : ndarray of shape (n_samples,)
+        float64 squared Euclidean distance to it.
+    """
 
 def first_non_finite_row(x: npt.NDArray[np.floating[Any]]) -> Optional[int]:
-    """Index of the first row holding NaN or infinity, or None."""
+    """Return the index of the first row holding NaN or infinity, or None.
 
-# A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
-# data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"
-# (M,), "far_dist2" (M,). Extra keys (the estimator keeps its seed there) are ignored.
-State = Dict[str, Any]
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows to scan.
+
+    Returns
+    -------
+    int or None
+        The row index, or None when every value is finite.
+    """
 
 def fit_minibatch(
     x: npt.NDArray[np.floating[Any]],
@@ -41,7 +76,32 @@ def fit_minibatch(
     seed: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Web-scale training in memory: centers, labels, inertia, n_iter, reduction_msd, n_batches, state."""
+    """Train in memory with the web-scale algorithm: seed, ``epochs`` shuffled passes, reduce K to k, label.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Training data.
+    k : int
+        Final clusters.
+    n_centers : int
+        K, the streaming centres (k times the resolved ``extra_center_factor``).
+    mini_batch_size, epochs, init_method, half_life_time_size : int, int, str, int
+        SageMaker's hyperparameters of the same names.
+    local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol : str, int, int, float
+        SageMaker's hyperparameters of the reduction (``num_trials`` already resolved).
+    seed : int
+        Seed of every random stream (0 to 2**64 - 1).
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``centers`` (k, d) in the dtype of ``x``, ``labels`` (n_samples,) int32, ``inertia``
+        (training ssd), ``n_iter``, ``reduction_msd``, ``n_batches`` and ``state`` (the streaming
+        state, see ``_State``).
+    """
 
 def fit_lloyd(
     x: npt.NDArray[np.floating[Any]],
@@ -56,7 +116,33 @@ def fit_lloyd(
     init_centers: Optional[npt.NDArray[np.floating[Any]]] = None,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Best of num_trials (weighted) Lloyd runs, or one from init_centers: centers, labels, inertia, n_iter."""
+    """Run the best of ``num_trials`` (weighted) full-batch Lloyd runs, or one run from ``init_centers``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Training data.
+    k : int
+        Clusters.
+    init_method : {"random", "kmeans++"}
+        Seeding of each run (greedy k-means++).
+    num_trials, max_iter, tol : int, int, float
+        Runs, most iterations per run, relative loss change that stops a run.
+    seed : int
+        Seed of every random stream (0 to 2**64 - 1).
+    weights : ndarray of shape (n_samples,) or None, default=None
+        float64 row weights; None weighs every row 1.
+    init_centers : ndarray of shape (k, d) or None, default=None
+        Starting centres, with the dtype of ``x``; given, a single run starts from them.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``centers`` (k, d) in the dtype of ``x``, ``labels`` (n_samples,) int32, ``inertia``
+        (weighted ssd) and ``n_iter``.
+    """
 
 def minibatch_seed(
     sample: npt.NDArray[np.floating[Any]],
@@ -66,19 +152,55 @@ def minibatch_seed(
     seed: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """A fresh state seeded from sample (counts zero, no far points), under "state"."""
+    """Seed a fresh streaming state from ``sample`` (counts zero, no far points).
+
+    Parameters
+    ----------
+    sample : ndarray of shape (n_sample, d)
+        The seeding batch; ``n_sample >= n_centers``.
+    n_centers : int
+        K, the streaming centres.
+    init_method : {"random", "kmeans++"}
+        SageMaker's ``init_method`` (plain k-means++).
+    seed : int
+        Seed (0 to 2**64 - 1).
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        The new state under ``state``.
+    """
 
 def minibatch_update(
     batch: npt.NDArray[np.floating[Any]],
     *,
-    state: State,
+    state: _State,
     half_life_time_size: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """One mini-batch merged into a copy of the state: batch_ssd, and the new state under "state"."""
+    """Merge one mini-batch into a copy of the state.
+
+    Parameters
+    ----------
+    batch : ndarray of shape (n_batch, d)
+        The mini-batch, with the dtype of the state's centres.
+    state : dict
+        The streaming state; it is not modified.
+    half_life_time_size : int
+        SageMaker's decay (0: none).
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``batch_ssd`` (against the centres before the merge) and the new state under ``state``.
+    """
 
 def reduce(
-    state: State,
+    state: _State,
     *,
     k: int,
     init_method: str,
@@ -88,4 +210,25 @@ def reduce(
     seed: int,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """The state's centres (weighted by counts) and far points shrunk to k: centers, ssd, msd, n_iter."""
+    """Shrink the state's centres (weighted by their counts) and far points to k by weighted Lloyd trials.
+
+    Parameters
+    ----------
+    state : dict
+        The streaming state; it is not modified.
+    k : int
+        Final clusters.
+    init_method : {"random", "kmeans++"}
+        Seeding of each trial (greedy k-means++).
+    num_trials, max_iter, tol : int, int, float
+        Trials, most iterations per trial, relative loss change that stops a trial.
+    seed : int
+        Seed (0 to 2**64 - 1).
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``centers`` (k, d) in the dtype of the state, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """

@@ -1,9 +1,9 @@
 """SageMaker k-means hyperparameters: defaults, checks and the string map.
 
 SageMaker hands an algorithm every hyperparameter as a string (``hyperparameters.json``).
-:func:`parse_hyperparameters` turns that map into Python values, :func:`format_hyperparameters`
-does the reverse, and :func:`check_hyperparameters` turns Python values into the frozen
-:class:`Hyperparameters`, the only thing the training code accepts. Error messages follow the
+``parse_hyperparameters`` turns that map into Python values, ``format_hyperparameters``
+does the reverse, and ``check_hyperparameters`` turns Python values into the frozen
+``Hyperparameters``, the only thing the training code accepts. Error messages follow the
 SageMaker Python SDK: ``Invalid hyperparameter value {value!r} for {name}. Expecting: {rule}``.
 
 This module imports only the standard library and numpy, so it works without the compiled core.
@@ -27,7 +27,19 @@ __all__ = [
 
 
 class HyperparameterError(ValueError):
-    """A hyperparameter is unknown, missing, or has a wrong type or value; the message names it."""
+    """A hyperparameter is unknown, missing, or has a wrong type or value; the message names it.
+
+    A ``ValueError``, worded as the SageMaker Python SDK words it.
+
+    Examples
+    --------
+    >>> from fastkmeans import HyperparameterError, KMeans
+    >>> try:
+    ...     KMeans(k=0).fit([[0.0], [1.0]])
+    ... except HyperparameterError as error:
+    ...     print(error)
+    Invalid hyperparameter value 0 for k. Expecting: an integer >= 1
+    """
 
 
 # SageMaker's documented defaults, then fastkmeans' own keys (algorithm, random_state, n_threads).
@@ -54,11 +66,11 @@ _INT_STRING = re.compile(r"[+-]?[0-9]+")
 
 @dataclass(frozen=True)
 class Hyperparameters:
-    """Checked hyperparameters; build them with :func:`check_hyperparameters`, not directly.
+    """Checked hyperparameters; build them with ``check_hyperparameters``, not directly.
 
     Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm`` and
     ``n_threads`` are fastkmeans' own. ``"auto"`` values are resolved later, once the data is
-    known, by :func:`resolve_extra_center_factor` and :func:`resolve_local_lloyd_num_trials`.
+    known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
     """
 
     k: int
@@ -190,12 +202,12 @@ def _reject_unknown(names: Any) -> None:
 
 
 def check_hyperparameters(**params: Any) -> Hyperparameters:
-    """Check constructor values and return them as :class:`Hyperparameters`.
+    """Check constructor values and return them as ``Hyperparameters``.
 
     Parameters
     ----------
     **params
-        Python-typed values named as in :data:`HYPERPARAMETER_DEFAULTS`; missing ones take the
+        Python-typed values named as in ``HYPERPARAMETER_DEFAULTS``; missing ones take the
         defaults. ``random_state`` is accepted and ignored (the estimator handles it). Integers
         may be Python or numpy integers, never bools or floats (even integral ones).
         ``eval_metrics`` may also be a single name or a list written as a string.
@@ -203,11 +215,24 @@ def check_hyperparameters(**params: Any) -> Hyperparameters:
     Returns
     -------
     Hyperparameters
+        The checked values, frozen.
 
     Raises
     ------
     HyperparameterError
         For unknown names (all of them listed) or a value of the wrong type or range.
+
+    Examples
+    --------
+    >>> from fastkmeans._hyperparameters import HyperparameterError, check_hyperparameters
+    >>> hp = check_hyperparameters(k=5, eval_metrics="[ssd, msd]")
+    >>> hp.k, hp.extra_center_factor, hp.mini_batch_size, hp.eval_metrics
+    (5, 'auto', 5000, ('ssd', 'msd'))
+    >>> try:
+    ...     check_hyperparameters(k=5, epochs=2.0)
+    ... except HyperparameterError as error:
+    ...     print(error)
+    Invalid hyperparameter value 2.0 for epochs. Expecting: an integer >= 1
     """
     _reject_unknown(params)
     values = {**HYPERPARAMETER_DEFAULTS, **params}
@@ -254,15 +279,27 @@ def parse_hyperparameters(mapping: Mapping[str, Any]) -> Dict[str, Any]:
 
     Returns
     -------
-    dict
+    dict of str to Any
         Python-typed constructor values for the keys given, in the order of
-        :data:`HYPERPARAMETER_DEFAULTS`, checked with :func:`check_hyperparameters`.
+        ``HYPERPARAMETER_DEFAULTS``, checked with ``check_hyperparameters``.
 
     Raises
     ------
     HyperparameterError
         For unknown names (all listed, sorted), a missing ``k`` or ``feature_dim``, or a value
         that does not parse or is out of range.
+
+    Examples
+    --------
+    >>> from fastkmeans._hyperparameters import HyperparameterError, parse_hyperparameters
+    >>> parse_hyperparameters({"k": "5", "feature_dim": "10", "local_lloyd_tol": "0.001",
+    ...                        "eval_metrics": "[ssd, msd]", "force_dense": "True"})
+    {'k': 5, 'feature_dim': 10, 'local_lloyd_tol': 0.001, 'eval_metrics': ('ssd', 'msd')}
+    >>> try:
+    ...     parse_hyperparameters({"k": "5", "kvstore": "auto"})
+    ... except HyperparameterError as error:
+    ...     print(error)  # doctest: +ELLIPSIS
+    Unknown hyperparameter names: 'kvstore'. Valid names: algorithm, epochs, ...
     """
     kept = {
         name: value for name, value in mapping.items()
@@ -299,16 +336,24 @@ def format_hyperparameters(params: Mapping[str, Any]) -> Dict[str, str]:
     Parameters
     ----------
     params : Mapping[str, Any]
-        Constructor values named as in :data:`HYPERPARAMETER_DEFAULTS`; only these keys are written.
+        Constructor values named as in ``HYPERPARAMETER_DEFAULTS``; only these keys are written.
 
     Returns
     -------
     dict of str to str
+        The keys of ``params`` whose values are not ``None``, as strings.
 
     Raises
     ------
     HyperparameterError
         If a name is unknown or a value is invalid.
+
+    Examples
+    --------
+    >>> from fastkmeans._hyperparameters import format_hyperparameters
+    >>> format_hyperparameters({"k": 5, "feature_dim": 10, "local_lloyd_tol": 1e-3,
+    ...                         "eval_metrics": ("msd", "ssd"), "n_threads": None})
+    {'k': '5', 'feature_dim': '10', 'local_lloyd_tol': '0.001', 'eval_metrics': '["msd", "ssd"]'}
     """
     checked = check_hyperparameters(**params)
     out: Dict[str, str] = {}
@@ -349,10 +394,19 @@ def resolve_extra_center_factor(value: Union[int, str], k: int, first_batch_rows
     Returns
     -------
     int
+        The factor f >= 1.
+
+    Examples
+    --------
+    >>> from fastkmeans._hyperparameters import resolve_extra_center_factor
+    >>> [resolve_extra_center_factor("auto", k, 5000) for k in (8, 100, 200, 500)]
+    [10, 10, 5, 2]
+    >>> resolve_extra_center_factor(4, k=10, first_batch_rows=30)
+    3
     """
-    value = _check("extra_center_factor", value)
+    checked = _check("extra_center_factor", value)
     k = _check("k", k)
-    factor = min(max(1000 // k, 2), 10) if _is_auto(value) else value
+    factor: int = min(max(1000 // k, 2), 10) if _is_auto(checked) else checked
     return max(1, min(factor, first_batch_rows // k))
 
 
@@ -372,16 +426,26 @@ def resolve_local_lloyd_num_trials(value: Union[int, str], k: int, algorithm: st
     k : int
         Number of clusters in the final model.
     algorithm : {"minibatch", "lloyd"}
+        The estimator's ``algorithm``.
 
     Returns
     -------
     int
+        The number of trials, >= 1.
+
+    Examples
+    --------
+    >>> from fastkmeans._hyperparameters import resolve_local_lloyd_num_trials
+    >>> [resolve_local_lloyd_num_trials("auto", k, "minibatch") for k in (8, 105, 106, 200, 1000)]
+    [10, 10, 9, 5, 1]
+    >>> resolve_local_lloyd_num_trials("auto", 8, "lloyd"), resolve_local_lloyd_num_trials(3, 8, "lloyd")
+    (1, 3)
     """
-    value = _check("local_lloyd_num_trials", value)
+    checked = _check("local_lloyd_num_trials", value)
     k = _check("k", k)
     algorithm = _check("algorithm", algorithm)
-    if not _is_auto(value):
-        return value
+    if not _is_auto(checked):
+        return int(checked)
     if algorithm == "lloyd":
         return 1
     return min(max((2000 + k) // (2 * k), 1), 10)  # floor(1000 / k + 1/2) in exact integers

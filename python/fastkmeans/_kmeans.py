@@ -26,7 +26,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     The parameters are SageMaker's hyperparameters, with its names and defaults, so
     ``KMeans(**hyperparameters)`` takes the dict from a SageMaker notebook as it is, and
-    :meth:`from_hyperparameters` takes SageMaker's string map.
+    ``from_hyperparameters`` takes SageMaker's string map.
 
     With ``algorithm="minibatch"`` (the default, SageMaker's algorithm) training seeds
     K = k * extra_center_factor centres from a random sample of ``mini_batch_size`` rows, streams
@@ -64,7 +64,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
-        Metrics reported in ``train_metrics_`` (and by :meth:`evaluate`).
+        Metrics reported in ``train_metrics_`` (and by ``evaluate``).
     algorithm : {"minibatch", "lloyd"}, default="minibatch"
         SageMaker's web-scale algorithm, or full-batch Lloyd.
     random_state : int, numpy RandomState/Generator or None, default=None
@@ -96,6 +96,37 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when fitted on a DataFrame with string column names.
+
+    Examples
+    --------
+    Two squares of four points each, around (1, 1) and (11, 11):
+
+    >>> import numpy as np
+    >>> from fastkmeans import KMeans
+    >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+    ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+    >>> model = KMeans(k=2, random_state=0).fit(X)
+    >>> print(model.cluster_centers_)
+    [[ 1.  1.]
+     [11. 11.]]
+    >>> print(model.labels_)
+    [0 0 0 0 1 1 1 1]
+    >>> model.train_metrics_
+    {'msd': 2.0}
+    >>> model.extra_center_factor_, model.local_lloyd_num_trials_
+    (4, 10)
+
+    The hyperparameter dict of a SageMaker notebook works as it is:
+
+    >>> hyperparameters = {"k": 2, "feature_dim": 2, "mini_batch_size": 500, "epochs": 10,
+    ...                    "init_method": "kmeans++", "extra_center_factor": 2}
+    >>> rng = np.random.default_rng(0)
+    >>> blobs = np.concatenate([rng.normal(0, 1, (500, 2)), rng.normal(20, 1, (500, 2))])
+    >>> model = KMeans(**hyperparameters, random_state=42).fit(blobs)
+    >>> model.cluster_centers_.shape, model.n_steps_
+    ((2, 2), 20)
+    >>> print(model.cluster_sizes_)
+    [500 500]
     """
 
     def __init__(
@@ -135,33 +166,92 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     # SageMaker's string maps -------------------------------------------------------------------
 
     @classmethod
-    def from_hyperparameters(cls, hyperparameters: Mapping[str, Any]) -> "KMeans":
+    def from_hyperparameters(cls, hyperparameters: Mapping[str, Any]) -> KMeans:
         """Build an estimator from SageMaker's hyperparameter map (values may be strings).
 
         ``k`` and ``feature_dim`` are required, as in SageMaker; the SDK's hidden keys
         (``force_dense``, ``_kvstore``, ...) are accepted and ignored; unknown names are refused.
+
+        Parameters
+        ----------
+        hyperparameters : Mapping[str, Any]
+            The contents of ``hyperparameters.json`` (strings), or Python-typed values. The string
+            forms are those of ``fastkmeans._hyperparameters.parse_hyperparameters``.
+
+        Returns
+        -------
+        KMeans
+            An unfitted estimator with these hyperparameters.
+
+        Raises
+        ------
+        HyperparameterError
+            For an unknown name, a missing ``k`` or ``feature_dim``, or a bad value.
+
+        Examples
+        --------
+        >>> from fastkmeans import KMeans
+        >>> model = KMeans.from_hyperparameters({
+        ...     "k": "5", "feature_dim": "10", "epochs": "3",
+        ...     "eval_metrics": '["msd", "ssd"]', "force_dense": "True"})
+        >>> model.k, model.feature_dim, model.epochs, model.eval_metrics
+        (5, 10, 3, ('msd', 'ssd'))
         """
         return cls(**parse_hyperparameters(hyperparameters))
 
     def get_hyperparameters(self) -> Dict[str, str]:
-        """SageMaker's string map of this estimator's hyperparameters (None values left out)."""
+        """Return SageMaker's string map of this estimator's hyperparameters.
+
+        ``None`` values are left out, since SageMaker never sends one.
+
+        Returns
+        -------
+        dict of str to str
+            What ``hyperparameters.json`` would hold; ``from_hyperparameters`` reads it back.
+
+        Examples
+        --------
+        >>> from fastkmeans import KMeans
+        >>> hp = KMeans(k=5, feature_dim=10, eval_metrics=["msd", "ssd"]).get_hyperparameters()
+        >>> hp["k"], hp["feature_dim"], hp["eval_metrics"], hp["local_lloyd_tol"]
+        ('5', '10', '["msd", "ssd"]', '0.0001')
+        >>> KMeans.from_hyperparameters(hp).get_hyperparameters() == hp
+        True
+        """
         return format_hyperparameters(self.get_params())
 
     # Training ------------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> "KMeans":
+    def fit(self, X: Any, y: Any = None) -> KMeans:
         """Train on ``X`` from scratch.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data (converted once to C-contiguous float32/float64 if needed).
-        y : ignored
-            Present for scikit-learn's API.
+        y : None
+            Ignored; present for scikit-learn's API.
 
         Returns
         -------
         self : KMeans
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid data (NaN, wrong shape, fewer rows than ``k``, ...) or hyperparameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.random.default_rng(0).normal(size=(1000, 3))
+        >>> model = KMeans(k=4, mini_batch_size=100, epochs=2, random_state=0).fit(X)
+        >>> model.cluster_centers_.shape, model.labels_.shape, model.n_steps_
+        ((4, 3), (1000,), 20)
+        >>> int(model.cluster_sizes_.sum())
+        1000
         """
         hp = self._checked()
         X, names = self._validate_new(X)
@@ -192,7 +282,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self._set_fitted(X, names, out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
         return self
 
-    def partial_fit(self, X: Any, y: Any = None) -> "KMeans":
+    def partial_fit(self, X: Any, y: Any = None) -> KMeans:
         """Merge ``X`` into the streaming state, then refresh the k final centres.
 
         The first call seeds the K streaming centres from (a random sample of up to
@@ -205,16 +295,39 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             One chunk of the stream.
-        y : ignored
+        y : None
+            Ignored; present for scikit-learn's API.
 
         Returns
         -------
         self : KMeans
+            The estimator, fitted on everything merged so far.
+
+        Raises
+        ------
+        ValueError
+            With ``algorithm="lloyd"``, or for invalid data or hyperparameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> model = KMeans(k=2, mini_batch_size=4, random_state=0)
+        >>> for chunk in (X[[0, 4, 1, 5]], X[[2, 6, 3, 7]]):
+        ...     model = model.partial_fit(chunk)
+        >>> model.n_steps_, model.extra_center_factor_
+        (2, 2)
+        >>> print(np.sort(model.cluster_centers_, axis=0))
+        [[ 1.  1.]
+         [11. 11.]]
         """
         hp = self._checked()
         if hp.algorithm != "minibatch":
             raise ValueError(f"partial_fit streams mini-batches: it needs algorithm='minibatch', not {hp.algorithm!r}.")
-        if getattr(self, "_state", None) is None:
+        previous: Optional[Dict[str, Any]] = getattr(self, "_state", None)
+        if previous is None:
             X, names = self._validate_new(X)
             self._require_rows(X, hp.k)
             sample_rows = min(hp.mini_batch_size, X.shape[0])
@@ -227,7 +340,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             n_steps = 0
         else:
             X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
-            state, n_steps = dict(self._state), self.n_steps_
+            state, n_steps = dict(previous), self.n_steps_
             factor, trials = self.extra_center_factor_, self.local_lloyd_num_trials_
         # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
         X = X.astype(state["centers"].dtype, copy=False)
@@ -248,25 +361,44 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     # Inference -----------------------------------------------------------------------------------
 
     def predict(self, X: Any) -> np.ndarray:
-        """Closest cluster of every row.
+        """Return the closest cluster of every row.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New data, with the features seen during fit.
 
         Returns
         -------
         ndarray of shape (n_samples,)
             int32 cluster indices (ties go to the lowest index).
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit`` or ``partial_fit``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> model = KMeans(k=2, random_state=0).fit(X)
+        >>> print(model.predict([[1, 1], [11, 12], [3, 0]]))
+        [0 1 0]
         """
         return self._assign(X)[0]
 
     def assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
-        """SageMaker's inference result: ``(closest_cluster, distance_to_cluster)``.
+        """Return SageMaker's inference result: ``(closest_cluster, distance_to_cluster)``.
+
+        What a SageMaker k-means endpoint answers for each record, as arrays.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New data, with the features seen during fit.
 
         Returns
         -------
@@ -274,39 +406,133 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             int32 index of the nearest centre.
         distance_to_cluster : ndarray of shape (n_samples,)
             Euclidean (not squared) distance to it, float64.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit`` or ``partial_fit``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> model = KMeans(k=2, random_state=0).fit(X)
+        >>> closest_cluster, distance_to_cluster = model.assign([[1, 1], [14, 15]])
+        >>> print(closest_cluster, distance_to_cluster)
+        [0 1] [0. 5.]
         """
         labels, dist2 = self._assign(X)
         return labels, np.sqrt(dist2)
 
     def transform(self, X: Any) -> np.ndarray:
-        """Euclidean distance from every row to every centre.
+        """Return the Euclidean distance from every row to every centre.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            New data, with the features seen during fit.
 
         Returns
         -------
         ndarray of shape (n_samples, k)
+            Column ``j`` holds the distances to ``cluster_centers_[j]``, in the data's float type.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit`` or ``partial_fit``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> model = KMeans(k=2, random_state=0).fit(X)
+        >>> print(model.transform([[1, 1], [14, 15]]).round(3))
+        [[ 0.    14.142]
+         [19.105  5.   ]]
         """
         self._require_fitted()
         X = self._validate_known(X)
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
         # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
         squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
-        return np.sqrt(np.maximum(squared, 0.0))
+        distances: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
+        return distances
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Opposite of the sum of squared distances of ``X`` to its closest centres (−ssd)."""
+        """Return the opposite of the sum of squared distances of ``X`` to its closest centres (−ssd).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New data, with the features seen during fit.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+            ``-ssd``: higher is better, as scikit-learn's model selection expects.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> KMeans(k=2, random_state=0).fit(X).score(X)
+        -16.0
+        """
         return -float(self._assign(X)[1].sum())
 
     def evaluate(self, X: Any) -> Dict[str, float]:
-        """The ``eval_metrics`` of ``X`` (SageMaker's test channel): ``{"msd": ..., "ssd": ...}``."""
+        """Compute the ``eval_metrics`` on ``X``, as SageMaker does for its test channel.
+
+        ``msd`` is the mean and ``ssd`` the sum of the squared distances of the rows of ``X`` to
+        their closest centres: SageMaker's ``test:msd`` and ``test:ssd``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test data, with the features seen during fit.
+
+        Returns
+        -------
+        dict of str to float
+            One entry per name in ``eval_metrics``, in its order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [2, 0], [2, 2],
+        ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
+        >>> model = KMeans(k=2, eval_metrics=["msd", "ssd"], random_state=0).fit(X)
+        >>> model.evaluate([[1, 1], [1, 3], [14, 15]])
+        {'msd': 9.666666666666666, 'ssd': 29.0}
+        """
         dist2 = self._assign(X)[1]
         return self._metrics(float(dist2.sum()), dist2.shape[0])
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        """Fit, then return ``labels_``: the closest cluster of every training row."""
+        """Fit, then return ``labels_``: the closest cluster of every training row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            int32 cluster indices.
+        """
         return self.fit(X).labels_
 
     # Helpers -------------------------------------------------------------------------------------
@@ -325,7 +551,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return array, names
 
     def _validate_known(self, X: Any) -> np.ndarray:
-        """Data for a fitted model: the same number of features, and names as scikit-learn checks them."""
+        """Check data for a fitted model: the same number of features, and names as scikit-learn checks them."""
         names = feature_names(X)
         array = as_float_matrix(X)
         if array.shape[1] != self.n_features_in_:
@@ -352,7 +578,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, int]:
         """extra_center_factor and local_lloyd_num_trials as used (see the class docstring)."""
         factor = resolve_extra_center_factor(hp.extra_center_factor, hp.k, first_batch_rows)
-        if hp.extra_center_factor != "auto" and factor < hp.extra_center_factor:
+        if isinstance(hp.extra_center_factor, int) and factor < hp.extra_center_factor:
             warnings.warn(f"extra_center_factor={hp.extra_center_factor} would keep more centres than the "
                           f"{first_batch_rows} rows of the seeding batch; using {factor}.", UserWarning, stacklevel=3)
         return factor, resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
@@ -394,7 +620,7 @@ def _streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray
 
 
 def _seed(random_state: Any) -> int:
-    """A 64-bit seed for the core from scikit-learn's random_state conventions."""
+    """Return a 64-bit seed for the core from scikit-learn's random_state conventions."""
     if random_state is None:
         return secrets.randbits(63)
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):

@@ -8,7 +8,7 @@ below give the same get_params / set_params / fit_predict / fit_transform behavi
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 try:
     from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -18,14 +18,14 @@ except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
         """get_params / set_params from the constructor's signature, like scikit-learn's."""
 
         @classmethod
-        def _get_param_names(cls) -> list:
+        def _get_param_names(cls) -> List[str]:
             signature = inspect.signature(cls.__init__)
             return sorted(p.name for p in signature.parameters.values() if p.name != "self")
 
         def get_params(self, deep: bool = True) -> Dict[str, Any]:
             return {name: getattr(self, name) for name in self._get_param_names()}
 
-        def set_params(self, **params: Any) -> "BaseEstimator":
+        def set_params(self, **params: Any) -> BaseEstimator:
             valid = self._get_param_names()
             for name, value in params.items():
                 if name not in valid:
@@ -40,10 +40,14 @@ except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
             return f"{type(self).__name__}({', '.join(changed)})"
 
     class ClusterMixin:  # type: ignore[no-redef]
+        """fit_predict as ``fit(X).labels_``."""
+
         def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> Any:
             return self.fit(X, **kwargs).labels_  # type: ignore[attr-defined]
 
     class TransformerMixin:  # type: ignore[no-redef]
+        """fit_transform as ``fit(X).transform(X)``."""
+
         def fit_transform(self, X: Any, y: Any = None, **kwargs: Any) -> Any:
             return self.fit(X, **kwargs).transform(X)  # type: ignore[attr-defined]
 

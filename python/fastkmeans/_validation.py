@@ -13,12 +13,28 @@ import numpy as np
 
 from fastkmeans import _core
 
+__all__ = ["NonNumericDataError", "NotFittedError", "as_float_matrix", "feature_names"]
+
 try:  # scikit-learn is optional; when present its NotFittedError is the one users catch.
     from sklearn.exceptions import NotFittedError
 except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
 
     class NotFittedError(ValueError, AttributeError):  # type: ignore[no-redef]
-        """Raised when an estimator is used before ``fit``."""
+        """Raised when an estimator is used before ``fit``.
+
+        ``fastkmeans.NotFittedError`` is scikit-learn's ``sklearn.exceptions.NotFittedError``
+        when scikit-learn is installed, and this stand-in otherwise; both are a ``ValueError``
+        and an ``AttributeError``.
+
+        Examples
+        --------
+        >>> from fastkmeans import KMeans, NotFittedError
+        >>> try:
+        ...     KMeans(k=2).predict([[0.0, 1.0]])
+        ... except NotFittedError as error:
+        ...     print(error)
+        This KMeans instance is not fitted yet. Call 'fit' with appropriate arguments before using this estimator.
+        """
 
 
 class NonNumericDataError(ValueError, TypeError):
