@@ -6,6 +6,7 @@ use crate::distance;
 use crate::error::Result;
 use crate::points::Points;
 use crate::scalar::Scalar;
+use crate::sums::{self, ClusterSums};
 
 /// A place that can assign points to their nearest centres.
 pub trait Backend: Sync {
@@ -20,6 +21,20 @@ pub trait Backend: Sync {
         labels: &mut [u32],
         dist2: &mut [f64],
     ) -> Result<()>;
+
+    /// [`Backend::assign`], plus the per-cluster sums of the next Lloyd M step (see
+    /// [`crate::sums`]). The default assigns, then sums; a backend may fuse the two.
+    fn assign_and_sum<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        self.assign(x, centers, labels, dist2)?;
+        Ok(sums::sum_by_label(x, weights, centers, labels))
+    }
 }
 
 /// The multithreaded CPU backend: blocked GEMM tiles with a fused argmin, on the current rayon
@@ -37,5 +52,17 @@ impl Backend for Cpu {
     ) -> Result<()> {
         distance::assign(x, centers, labels, dist2);
         Ok(())
+    }
+
+    /// One read of `x`: each block of rows is summed right after it is assigned.
+    fn assign_and_sum<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        Ok(sums::assign_and_sum(x, weights, centers, labels, dist2))
     }
 }

@@ -14,6 +14,9 @@
 //! directly as Σ(x - c)² in `f64`: it is exact to `f64` rounding, never negative, and does not
 //! suffer the cancellation of the expanded form for points near their centre.
 //!
+//! On x86-64 with AVX2 and FMA, float32 runs a microkernel that keeps the dot products and the
+//! argmin in registers instead ([`crate::avx2`]).
+//!
 //! Blocks have a fixed size, independent of the thread count, and each row's result depends on
 //! that row alone, so labels and distances are bit-identical on any number of threads.
 
@@ -35,30 +38,87 @@ pub fn squared_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<F> {
 
 /// Assigns each row of `x` to its nearest row of `centers`; see [`crate::Backend::assign`].
 pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut [u32], dist2: &mut [f64]) {
-    assert_eq!(x.d(), centers.d(), "x and centers must share the feature dimension");
-    assert!(centers.n() >= 1, "at least one centre is required");
     assert!(labels.len() == x.n() && dist2.len() == x.n(), "one label and distance per row");
-    let norms = squared_norms(centers);
-    let tile_len = ROW_BLOCK * CENTER_BLOCK.min(centers.n());
+    let kernel = Kernel::new(centers);
     let blocks = labels.par_chunks_mut(ROW_BLOCK).zip(dist2.par_chunks_mut(ROW_BLOCK)).enumerate();
     blocks.with_min_len(min_items(ROW_BLOCK * centers.n() * x.d())).for_each_init(
-        || vec![F::ZERO; tile_len],
+        || kernel.tile(),
         |tile, (block, (labels, dist2))| {
             let start = block * ROW_BLOCK;
-            let rows = x.rows(start, start + labels.len());
-            assign_block(rows, centers, &norms, tile, labels, dist2);
+            kernel.assign_block(x.rows(start, start + labels.len()), tile, labels, dist2);
         },
     );
 }
 
-/// One block of at most `ROW_BLOCK` rows against every centre, tile by tile.
-fn assign_block<F: Scalar>(
+/// The centres, prepared once per assignment for whichever kernel runs: the AVX2/FMA float32
+/// microkernel ([`crate::avx2`]) where the CPU has it, else GEMM tiles (matrixmultiply) with a
+/// separate argmin pass.
+pub(crate) struct Kernel<'a, F> {
+    centers: Points<'a, F>,
+    norms: Vec<F>,
+    #[cfg(target_arch = "x86_64")]
+    packed: Option<crate::avx2::Packed>,
+}
+
+impl<'a, F: Scalar> Kernel<'a, F> {
+    pub(crate) fn new(centers: Points<'a, F>) -> Self {
+        assert!(centers.n() >= 1, "at least one centre is required");
+        let norms = squared_norms(centers);
+        #[cfg(target_arch = "x86_64")]
+        let packed = match (F::as_f32(centers.as_slice()), F::as_f32(&norms)) {
+            (Some(c), Some(n)) if crate::avx2::available() => Some(crate::avx2::Packed::new(c, n, centers.d())),
+            _ => None,
+        };
+        Self {
+            centers,
+            norms,
+            #[cfg(target_arch = "x86_64")]
+            packed,
+        }
+    }
+
+    /// Scratch space for one thread's [`Kernel::assign_block`] calls.
+    pub(crate) fn tile(&self) -> Vec<F> {
+        #[cfg(target_arch = "x86_64")]
+        if self.packed.is_some() {
+            return Vec::new();
+        }
+        vec![F::ZERO; ROW_BLOCK * CENTER_BLOCK.min(self.centers.n())]
+    }
+
+    /// Labels and exact squared distances of at most `ROW_BLOCK` rows.
+    pub(crate) fn assign_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32], dist2: &mut [f64]) {
+        self.label_block(rows, tile, labels);
+        exact_distances(rows, self.centers, labels, dist2);
+    }
+
+    /// Labels only, of at most `ROW_BLOCK` rows (the caller computes the distances it needs).
+    pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
+        assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
+            // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
+            unsafe { crate::avx2::assign_rows(packed, x, labels) };
+            return;
+        }
+        label_block(rows, self.centers, &self.norms, tile, labels);
+    }
+}
+
+/// `dist2[r]` = Σ(x − c)² in `f64` between row `r` and its labelled centre.
+fn exact_distances<F: Scalar>(rows: Points<'_, F>, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
+    for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
+        *d2 = sq_dist_f64(rows.row(r), centers.row(label as usize));
+    }
+}
+
+/// Labels of one block of at most `ROW_BLOCK` rows, GEMM tile by tile.
+fn label_block<F: Scalar>(
     rows: Points<'_, F>,
     centers: Points<'_, F>,
     norms: &[F],
     tile: &mut [F],
     labels: &mut [u32],
-    dist2: &mut [f64],
 ) {
     let (m, d, k) = (rows.n(), rows.d(), centers.n());
     let mut best = [F::INFINITY; ROW_BLOCK];
@@ -95,10 +155,7 @@ fn assign_block<F: Scalar>(
             }
         }
     }
-    for r in 0..m {
-        labels[r] = best_index[r];
-        dist2[r] = sq_dist_f64(rows.row(r), centers.row(best_index[r] as usize));
-    }
+    labels[..m].copy_from_slice(&best_index[..m]);
 }
 
 /// The smallest value of a non-empty, NaN-free slice, with eight independent lanes so that the

@@ -17,6 +17,8 @@
 //! Long loops poll a caller-owned stop flag (an [`AtomicBool`](std::sync::atomic::AtomicBool)) once
 //! per batch or iteration and return [`Error::Interrupted`] when it is set.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
 pub mod backend;
 pub mod distance;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod points;
 pub mod reduce;
 pub mod rng;
 pub mod scalar;
+pub mod sums;
 
 pub use backend::{Backend, Cpu};
 pub use error::{Error, Result};

@@ -48,13 +48,18 @@ pub fn lloyd<F: Scalar, B: Backend>(
     let d = x.d();
     let mut labels = vec![0u32; x.n()];
     let mut dist2 = vec![0f64; x.n()];
-    backend.assign(x, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
+    // Each pass assigns the rows to the current centres and sums them for the next M step.
+    let mut sums = backend.assign_and_sum(x, weights, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
     let mut loss = weighted_ssd(&dist2, weights);
     let mut n_iter = 0;
     while n_iter < params.max_iter {
         check_stop(stop)?;
-        update_centers(x, weights, &labels, &dist2, &mut centers);
-        backend.assign(x, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
+        if sums.none_empty() {
+            sums.move_centers(&mut centers);
+        } else {
+            update_centers(x, weights, &labels, &dist2, &mut centers);
+        }
+        sums = backend.assign_and_sum(x, weights, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
         let new_loss = weighted_ssd(&dist2, weights);
         n_iter += 1;
         let converged = loss - new_loss <= params.tol * loss;
@@ -172,8 +177,8 @@ pub(crate) fn cluster_means<F: Scalar>(
     (means, totals)
 }
 
-/// The M step: every centre becomes the weighted mean of its rows, after empty clusters have
-/// taken over the rows that contribute most to the loss (see the module docs).
+/// The M step when a cluster is empty: empty clusters first take over the rows that contribute
+/// most to the loss (see the module docs), then every centre becomes the weighted mean of its rows.
 fn update_centers<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,

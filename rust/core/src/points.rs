@@ -99,11 +99,35 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
 /// Squared Euclidean distance between two rows, accumulated in `f64`.
 #[inline]
 pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&u, &v)| {
+    // Eight independent partial sums (added up in a fixed order at the end): one running sum
+    // would make every add wait for the previous one; eight let the compiler use packed adds.
+    let mut lanes = [0f64; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(&u, &v)| (u.to_f64() - v.to_f64()).powi(2));
+    for (u, v) in a_chunks.zip(b_chunks) {
+        for ((lane, &u), &v) in lanes.iter_mut().zip(u).zip(v) {
             let t = u.to_f64() - v.to_f64();
-            t * t
-        })
-        .sum()
+            *lane += t * t;
+        }
+    }
+    fold_lanes(lanes) + tail.sum::<f64>()
+}
+
+/// Σ t², with the same eight-lane order as [`sq_dist_f64`] (so both give the same bits).
+#[inline]
+pub fn sum_of_squares(t: &[f64]) -> f64 {
+    let mut lanes = [0f64; 8];
+    let chunks = t.chunks_exact(8);
+    let tail = chunks.remainder().iter().map(|v| v * v);
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v * v;
+        }
+    }
+    fold_lanes(lanes) + tail.sum::<f64>()
+}
+
+#[inline(always)]
+fn fold_lanes(l: [f64; 8]) -> f64 {
+    ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
 }

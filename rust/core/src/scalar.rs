@@ -24,6 +24,8 @@ pub trait Scalar:
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
     fn is_finite(self) -> bool;
+    /// The slice as `f32`, when `Self` is `f32` (the type the SIMD kernel handles).
+    fn as_f32(values: &[Self]) -> Option<&[f32]>;
 
     /// `c[i, j] = Σ_p a[i, p] · b[j, p]` for an `m × d` block `a` (row stride `lda`) and an
     /// `n × d` block `b` (row stride `ldb`), i.e. `C = A · Bᵀ`, written to `c` (row stride `ldc`).
@@ -45,7 +47,7 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:path) => {
+    ($t:ty, $name:literal, $gemm:path, $as_f32:expr) => {
         impl Scalar for $t {
             const ZERO: Self = 0.0;
             const INFINITY: Self = <$t>::INFINITY;
@@ -62,6 +64,10 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn as_f32(values: &[Self]) -> Option<&[f32]> {
+                $as_f32(values)
             }
             unsafe fn gemm_abt(
                 m: usize,
@@ -85,5 +91,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "float32", matrixmultiply::sgemm);
-impl_scalar!(f64, "float64", matrixmultiply::dgemm);
+impl_scalar!(f32, "float32", matrixmultiply::sgemm, Some);
+impl_scalar!(f64, "float64", matrixmultiply::dgemm, |_: &[f64]| None);

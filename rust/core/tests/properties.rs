@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicBool;
 
 use fastkmeans_core::distance::{assign_naive, ROW_BLOCK};
+use fastkmeans_core::sums::{assign_and_sum, sum_by_label};
 use fastkmeans_core::{
     fit_lloyd, fit_minibatch, lloyd, Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, MiniBatchState, Points,
     ReduceParams,
@@ -50,6 +51,29 @@ proptest! {
         let (naive_labels, naive_dist2) = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
         prop_assert_eq!(labels, naive_labels);
         prop_assert_eq!(dist2, naive_dist2);
+    }
+
+    #[test]
+    fn fused_pass_sums_what_assign_then_sum_gives(
+        (d, x, c, w) in (1usize..12).prop_flat_map(|d| (
+            Just(d),
+            integer_matrix(1..3000, d),
+            integer_matrix(1..40, d),
+            proptest::collection::vec(prop_oneof![Just(0.0f64), 0.0f64..5.0], 3000),
+        )),
+        weighted in any::<bool>(),
+    ) {
+        let (xs, cs) = (Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+        let weights = weighted.then(|| &w[..xs.n()]);
+        let mut labels = vec![0; xs.n()];
+        let mut dist2 = vec![0.0; xs.n()];
+        let fused = assign_and_sum(xs, weights, cs, &mut labels, &mut dist2);
+        prop_assert_eq!((&labels, &dist2), (&assign(&x, &c, d).0, &assign(&x, &c, d).1));
+        let reference = sum_by_label(xs, weights, cs, &labels);
+        prop_assert_eq!(&fused.members, &reference.members);
+        for (a, b) in fused.deltas.iter().chain(&fused.weights).zip(reference.deltas.iter().chain(&reference.weights)) {
+            prop_assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{} vs {}", a, b);
+        }
     }
 
     #[test]

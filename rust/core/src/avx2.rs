@@ -1,0 +1,150 @@
+//! The float32 assignment microkernel for x86-64 with AVX2 and FMA: dot products and the argmin
+//! in registers, no tile written to memory.
+//!
+//! Same identity as [`crate::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
+//! are packed once per call into panels of `NR` = 16 (feature-major: for each feature, the 16
+//! centres' values side by side, two ymm registers), the last panel padded with centres of norm
+//! +∞ that never win. A 6-row × 16-centre microtile keeps its twelve accumulators in registers
+//! for the whole dot product (the BLIS Haswell sgemm shape: 12 FMAs per 2 loads + 6
+//! broadcasts), then folds `||c||² − 2 x·c` into a running best per row and lane.
+//!
+//! Ties: lane `l` of a row's running best only ever sees centres `16p + l` and `16p + 8 + l` in
+//! increasing order and replaces its best only on a strictly smaller score, so it keeps the lowest
+//! index among its equal scores; the final horizontal step takes the smallest score and, among
+//! lanes that hold it, the lowest index. Rows are independent, so results do not depend on how
+//! rows are split across threads.
+
+use std::arch::x86_64::*;
+
+use crate::distance::ROW_BLOCK;
+
+/// Rows per microtile.
+const MR: usize = 6;
+/// Centres per panel.
+const NR: usize = 16;
+/// Panels per centre block: 256 centres, whose packed values stay in L2 while every microtile
+/// of a row block runs over them.
+const PANELS_PER_BLOCK: usize = 16;
+
+/// Whether this CPU runs the kernel (checked once; the standard library caches the answer).
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+/// Centres packed into panels, with their squared norms.
+pub struct Packed {
+    /// panels × d × NR values.
+    data: Vec<f32>,
+    /// panels × NR norms; +∞ for the padding centres.
+    norms: Vec<f32>,
+    panels: usize,
+    d: usize,
+}
+
+impl Packed {
+    /// Packs k × d row-major `centers` whose squared norms are `norms`.
+    pub fn new(centers: &[f32], norms: &[f32], d: usize) -> Self {
+        let k = norms.len();
+        let panels = k.div_ceil(NR);
+        let mut data = vec![0f32; panels * d * NR];
+        let mut padded = vec![f32::INFINITY; panels * NR];
+        for (j, (row, &norm)) in centers.chunks_exact(d).zip(norms).enumerate() {
+            let (panel, lane) = (j / NR, j % NR);
+            for (p, &v) in row.iter().enumerate() {
+                data[(panel * d + p) * NR + lane] = v;
+            }
+            padded[j] = norm;
+        }
+        Self { data, norms: padded, panels, d }
+    }
+}
+
+/// Nearest centre of each of the `labels.len()` (at most `ROW_BLOCK`) rows of `rows` (row-major,
+/// `d` = the packed `d`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`available`]).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
+    let (m, d) = (labels.len(), packed.d);
+    assert!(m <= ROW_BLOCK && rows.len() >= m * d);
+    // Running best per row: 8 lanes of score and centre index.
+    let mut best = [f32::INFINITY; ROW_BLOCK * 8];
+    let mut best_index = [0i32; ROW_BLOCK * 8];
+    for block in (0..packed.panels).step_by(PANELS_PER_BLOCK) {
+        let block_end = (block + PANELS_PER_BLOCK).min(packed.panels);
+        for r0 in (0..m).step_by(MR) {
+            // A short last microtile repeats its first row; the extra results are not stored.
+            let live = MR.min(m - r0);
+            let row_ptr: [*const f32; MR] =
+                std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
+            for panel in block..block_end {
+                // SAFETY: every row pointer has d readable values, the panel d × NR.
+                let scores = unsafe { microtile(row_ptr, packed.data[panel * d * NR..].as_ptr(), d) };
+                let norms = &packed.norms[panel * NR..(panel + 1) * NR];
+                let first = (panel * NR) as i32;
+                for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
+                    let slot = (r0 + i) * 8;
+                    // SAFETY: slot..slot + 8 is within best and best_index.
+                    unsafe { fold(lo, hi, norms, first, &mut best[slot..slot + 8], &mut best_index[slot..slot + 8]) };
+                }
+            }
+        }
+    }
+    for (r, label) in labels.iter_mut().enumerate() {
+        let (values, indices) = (&best[r * 8..r * 8 + 8], &best_index[r * 8..r * 8 + 8]);
+        let mut winner = (f32::INFINITY, 0i32);
+        for (&v, &i) in values.iter().zip(indices) {
+            if v < winner.0 || (v == winner.0 && i < winner.1) {
+                winner = (v, i);
+            }
+        }
+        *label = winner.1 as u32;
+    }
+}
+
+/// The MR × NR dot products of `MR` rows with one panel, as two ymm halves per row.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn microtile(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__m256; 2]; MR] {
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let mut c = panel;
+    for p in 0..d {
+        // SAFETY: p < d, so every read is inside its row and the panel.
+        unsafe {
+            let c0 = _mm256_loadu_ps(c);
+            let c1 = _mm256_loadu_ps(c.add(8));
+            for i in 0..MR {
+                let x = _mm256_broadcast_ss(&*rows[i].add(p));
+                acc[i][0] = _mm256_fmadd_ps(x, c0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(x, c1, acc[i][1]);
+            }
+            c = c.add(NR);
+        }
+    }
+    acc
+}
+
+/// Folds one row's 16 dot products into its running best (8 lanes).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn fold(lo: __m256, hi: __m256, norms: &[f32], first: i32, best: &mut [f32], best_index: &mut [i32]) {
+    // SAFETY: norms has NR values, best and best_index 8 each.
+    unsafe {
+        let minus_two = _mm256_set1_ps(-2.0);
+        let s_lo = _mm256_fmadd_ps(lo, minus_two, _mm256_loadu_ps(norms.as_ptr()));
+        let s_hi = _mm256_fmadd_ps(hi, minus_two, _mm256_loadu_ps(norms.as_ptr().add(8)));
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let i_lo = _mm256_add_epi32(_mm256_set1_epi32(first), lane);
+        let i_hi = _mm256_add_epi32(_mm256_set1_epi32(first + 8), lane);
+        // The upper half wins a lane only when strictly smaller (its indices are higher).
+        let hi_wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s_hi, s_lo);
+        let s = _mm256_blendv_ps(s_lo, s_hi, hi_wins);
+        let i = _mm256_blendv_epi8(i_lo, i_hi, _mm256_castps_si256(hi_wins));
+        let old = _mm256_loadu_ps(best.as_ptr());
+        let old_i = _mm256_loadu_si256(best_index.as_ptr().cast());
+        let wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s, old);
+        _mm256_storeu_ps(best.as_mut_ptr(), _mm256_blendv_ps(old, s, wins));
+        _mm256_storeu_si256(best_index.as_mut_ptr().cast(), _mm256_blendv_epi8(old_i, i, _mm256_castps_si256(wins)));
+    }
+}
