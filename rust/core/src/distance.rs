@@ -107,6 +107,28 @@ impl<'a, F: Scalar> Kernel<'a, F> {
 
 /// `dist2[r]` = Σ(x − c)² in `f64` between row `r` and its labelled centre.
 fn exact_distances<F: Scalar>(rows: Points<'_, F>, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { exact_distances_avx2(rows, centers, labels, dist2) };
+    }
+    exact_distances_portable(rows, centers, labels, dist2)
+}
+
+/// [`exact_distances`] compiled for AVX2: the same operations in the same order, wider.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exact_distances_avx2<F: Scalar>(
+    rows: Points<'_, F>,
+    centers: Points<'_, F>,
+    labels: &[u32],
+    dist2: &mut [f64],
+) {
+    exact_distances_portable(rows, centers, labels, dist2)
+}
+
+#[inline(always)]
+fn exact_distances_portable<F: Scalar>(rows: Points<'_, F>, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
     for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
         *d2 = sq_dist_f64(rows.row(r), centers.row(label as usize));
     }

@@ -97,7 +97,7 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
 }
 
 /// Squared Euclidean distance between two rows, accumulated in `f64`.
-#[inline]
+#[inline(always)]
 pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
     // Eight independent partial sums (added up in a fixed order at the end): one running sum
     // would make every add wait for the previous one; eight let the compiler use packed adds.
@@ -114,7 +114,7 @@ pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
 }
 
 /// Σ t², with the same eight-lane order as [`sq_dist_f64`] (so both give the same bits).
-#[inline]
+#[inline(always)]
 pub fn sum_of_squares(t: &[f64]) -> f64 {
     let mut lanes = [0f64; 8];
     let chunks = t.chunks_exact(8);
