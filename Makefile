@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-deps wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,18 @@ docs: $(DEPS)
 # Loss and time against scikit-learn on the real data sets of ../shared/data (several minutes).
 quality: develop
 	$(PY) benches/quality.py
+
+# The anchors of `make bench`, installed once into the virtual environment.
+BENCH_DEPS := $(VENV)/.bench-deps-installed
+$(BENCH_DEPS): $(DEPS)
+	$(PY) -m pip install --quiet faiss-cpu scikit-learn-intelex
+	touch $@
+
+# fastkmeans against scikit-learn, scikit-learn-intelex and FAISS, side by side (several minutes).
+# Uses Fashion-MNIST for the 784-dimensional shape when Debian's dataset-fashion-mnist is installed.
+bench: develop $(BENCH_DEPS)
+	$(PY) benches/compare.py
+	cargo bench -p fastkmeans-core --bench kernels
 
 # An abi3 manylinux2014 x86-64 wheel (release profile, fat LTO; zig links against glibc 2.17)
 # and an sdist, in dist/.

@@ -32,6 +32,10 @@ fn assignment(c: &mut Criterion) {
         group.bench_function(format!("{n}x{d}_k{k}"), |b| {
             b.iter(|| Cpu.assign(black_box(x), black_box(centers), &mut labels, &mut dist2).unwrap())
         });
+        // One Lloyd pass: the same assignment, plus the sums of the next M step.
+        group.bench_function(format!("{n}x{d}_k{k}_with_sums"), |b| {
+            b.iter(|| Cpu.assign_and_sum(black_box(x), None, black_box(centers), &mut labels, &mut dist2).unwrap())
+        });
     }
     group.finish();
 }
