@@ -39,7 +39,7 @@ use std::sync::atomic::AtomicBool;
 use crate::backend::Backend;
 use crate::error::{check_stop, Error, Result};
 use crate::init::init_centers;
-use crate::lloyd::{cluster_means, rows_by_contribution};
+use crate::lloyd::rows_by_contribution;
 use crate::metrics::weighted_ssd;
 use crate::params::{Checked, InitMethod, MiniBatchParams, ReduceParams};
 use crate::points::{gather, gather_into, Points};
@@ -133,19 +133,18 @@ impl<F: Scalar> MiniBatchState<F> {
         }
         let mut labels = vec![0u32; b];
         let mut dist2 = vec![0f64; b];
-        backend.assign(batch, self.centers(), &mut labels, &mut dist2)?;
+        let sums = backend.assign_and_sum(batch, None, self.centers(), &mut labels, &mut dist2)?;
         if half_life_time_size > 0 {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
             self.counts.iter_mut().chain(self.far_weights.iter_mut()).for_each(|c| *c *= decay);
         }
         self.keep_far_points(batch, &dist2);
-        let (means, n_new) = cluster_means(batch, None, &labels, k);
-        for c in (0..k).filter(|&c| n_new[c] > 0.0) {
-            let total = self.counts[c] + n_new[c];
-            let p = n_new[c] / total;
-            // (1 − p)·c + p·m, written as c + p·(m − c) so that m = c leaves c exactly unchanged.
-            for (center, &m) in self.centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
-                *center = F::from_f64(center.to_f64() + p * (m - center.to_f64()));
+        for c in (0..k).filter(|&c| sums.weights[c] > 0.0) {
+            let total = self.counts[c] + sums.weights[c];
+            // (1 − p)·c + p·m with p = n_new / total and m = c + Σ(x − c) / n_new is
+            // c + Σ(x − c) / total: a batch whose rows all sit on c leaves c exactly unchanged.
+            for (center, &delta) in self.centers[c * d..(c + 1) * d].iter_mut().zip(&sums.deltas[c * d..(c + 1) * d]) {
+                *center = F::from_f64(center.to_f64() + delta / total);
             }
             self.counts[c] = total;
         }
