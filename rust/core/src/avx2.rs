@@ -66,11 +66,30 @@ impl Packed {
 /// The CPU must support AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
+    // SAFETY: forwarded.
+    unsafe { scan::<false>(packed, rows, labels, &mut []) }
+}
+
+/// [`assign_rows`], plus each row's second-smallest score `||c||² − 2 x·c` over the centres
+/// (+∞ with a single centre): what a lower bound on the distance to every other centre needs.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`available`]).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn assign_rows_top2(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
+    assert_eq!(second.len(), labels.len());
+    // SAFETY: forwarded.
+    unsafe { scan::<true>(packed, rows, labels, second) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
     let (m, d) = (labels.len(), packed.d);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
-    // Running best per row: 8 lanes of score and centre index.
+    // Running best (and second best) per row: 8 lanes of score and centre index.
     let mut best = [f32::INFINITY; ROW_BLOCK * 8];
     let mut best_index = [0i32; ROW_BLOCK * 8];
+    let mut runner_up = [f32::INFINITY; ROW_BLOCK * 8];
     for block in (0..packed.panels).step_by(PANELS_PER_BLOCK) {
         let block_end = (block + PANELS_PER_BLOCK).min(packed.panels);
         for r0 in (0..m).step_by(MR) {
@@ -84,22 +103,34 @@ pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
                 let norms = &packed.norms[panel * NR..(panel + 1) * NR];
                 let first = (panel * NR) as i32;
                 for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
-                    let slot = (r0 + i) * 8;
-                    // SAFETY: slot..slot + 8 is within best and best_index.
-                    unsafe { fold(lo, hi, norms, first, &mut best[slot..slot + 8], &mut best_index[slot..slot + 8]) };
+                    let slot = (r0 + i) * 8..(r0 + i) * 8 + 8;
+                    let (best, best_index) = (&mut best[slot.clone()], &mut best_index[slot.clone()]);
+                    // SAFETY: every slice holds 8 values.
+                    unsafe {
+                        if TOP2 {
+                            fold_top2(lo, hi, norms, first, best, best_index, &mut runner_up[slot]);
+                        } else {
+                            fold(lo, hi, norms, first, best, best_index);
+                        }
+                    }
                 }
             }
         }
     }
     for (r, label) in labels.iter_mut().enumerate() {
         let (values, indices) = (&best[r * 8..r * 8 + 8], &best_index[r * 8..r * 8 + 8]);
-        let mut winner = (f32::INFINITY, 0i32);
-        for (&v, &i) in values.iter().zip(indices) {
+        let mut winner = (f32::INFINITY, 0i32, 0usize);
+        for (lane, (&v, &i)) in values.iter().zip(indices).enumerate() {
             if v < winner.0 || (v == winner.0 && i < winner.1) {
-                winner = (v, i);
+                winner = (v, i, lane);
             }
         }
         *label = winner.1 as u32;
+        if TOP2 {
+            // The second smallest overall: a runner-up of any lane, or another lane's best.
+            let others = values.iter().enumerate().filter(|&(lane, _)| lane != winner.2).map(|(_, &v)| v);
+            second[r] = runner_up[r * 8..r * 8 + 8].iter().copied().chain(others).fold(f32::INFINITY, f32::min);
+        }
     }
 }
 
@@ -146,5 +177,40 @@ unsafe fn fold(lo: __m256, hi: __m256, norms: &[f32], first: i32, best: &mut [f3
         let wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s, old);
         _mm256_storeu_ps(best.as_mut_ptr(), _mm256_blendv_ps(old, s, wins));
         _mm256_storeu_si256(best_index.as_mut_ptr().cast(), _mm256_blendv_epi8(old_i, i, _mm256_castps_si256(wins)));
+    }
+}
+
+/// [`fold`], also keeping each lane's second-smallest score. The two halves are merged one after
+/// the other (lower indices first), so each lane still keeps the lowest index among equal bests.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn fold_top2(
+    lo: __m256,
+    hi: __m256,
+    norms: &[f32],
+    first: i32,
+    best: &mut [f32],
+    best_index: &mut [i32],
+    runner_up: &mut [f32],
+) {
+    // SAFETY: norms has NR values, the others 8 each.
+    unsafe {
+        let minus_two = _mm256_set1_ps(-2.0);
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut b = _mm256_loadu_ps(best.as_ptr());
+        let mut bi = _mm256_loadu_si256(best_index.as_ptr().cast());
+        let mut r = _mm256_loadu_ps(runner_up.as_ptr());
+        for (half, acc) in [lo, hi].into_iter().enumerate() {
+            let s = _mm256_fmadd_ps(acc, minus_two, _mm256_loadu_ps(norms.as_ptr().add(8 * half)));
+            let i = _mm256_add_epi32(_mm256_set1_epi32(first + 8 * half as i32), lane);
+            let wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s, b);
+            // The runner-up becomes the old best when s wins, else s if it beats the runner-up.
+            r = _mm256_min_ps(r, _mm256_max_ps(b, s));
+            b = _mm256_blendv_ps(b, s, wins);
+            bi = _mm256_blendv_epi8(bi, i, _mm256_castps_si256(wins));
+        }
+        _mm256_storeu_ps(best.as_mut_ptr(), b);
+        _mm256_storeu_si256(best_index.as_mut_ptr().cast(), bi);
+        _mm256_storeu_ps(runner_up.as_mut_ptr(), r);
     }
 }

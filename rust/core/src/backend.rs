@@ -6,7 +6,7 @@ use crate::distance;
 use crate::error::Result;
 use crate::points::Points;
 use crate::scalar::Scalar;
-use crate::sums::{self, ClusterSums};
+use crate::sums::{self, Bounds, ClusterSums};
 
 /// A place that can assign points to their nearest centres.
 pub trait Backend: Sync {
@@ -34,6 +34,23 @@ pub trait Backend: Sync {
     ) -> Result<ClusterSums> {
         self.assign(x, centers, labels, dist2)?;
         Ok(sums::sum_by_label(x, weights, centers, labels))
+    }
+
+    /// [`Backend::assign_and_sum`] for the passes of one Lloyd run: `bounds` (and `labels`) come
+    /// from the previous pass and let a backend skip rows that provably keep their centre
+    /// ([`crate::sums::Bounds`]). The results must equal [`Backend::assign_and_sum`]'s exactly.
+    /// The default ignores the bounds.
+    fn assign_and_sum_bounded<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        bounds: &mut Bounds,
+    ) -> Result<ClusterSums> {
+        *bounds = Bounds::new();
+        self.assign_and_sum(x, weights, centers, labels, dist2)
     }
 }
 
@@ -64,5 +81,17 @@ impl Backend for Cpu {
         dist2: &mut [f64],
     ) -> Result<ClusterSums> {
         Ok(sums::assign_and_sum(x, weights, centers, labels, dist2))
+    }
+
+    fn assign_and_sum_bounded<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        bounds: &mut Bounds,
+    ) -> Result<ClusterSums> {
+        Ok(sums::assign_and_sum_bounded(x, weights, centers, labels, dist2, bounds))
     }
 }

@@ -92,6 +92,27 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         exact_distances(rows, self.centers, labels, dist2);
     }
 
+    /// Labels and second-smallest scores `||c||² − 2 x·c` of at most `ROW_BLOCK` rows, where the
+    /// float32 AVX2 kernel runs; `None` (nothing written) elsewhere.
+    pub(crate) fn label_block_top2(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f32]) -> Option<()> {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
+            // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
+            unsafe { crate::avx2::assign_rows_top2(packed, x, labels, second) };
+            return Some(());
+        }
+        let _ = (rows, labels, second);
+        None
+    }
+
+    /// Whether [`Kernel::label_block_top2`] runs here.
+    pub(crate) fn has_top2(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.packed.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// Labels only, of at most `ROW_BLOCK` rows (the caller computes the distances it needs).
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");

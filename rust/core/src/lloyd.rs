@@ -21,6 +21,7 @@ use crate::params::{Checked, LloydParams, ReduceParams};
 use crate::points::Points;
 use crate::rng::{Purpose, Rng};
 use crate::scalar::Scalar;
+use crate::sums::Bounds;
 
 /// The outcome of a Lloyd run.
 #[derive(Clone, Debug)]
@@ -48,8 +49,13 @@ pub fn lloyd<F: Scalar, B: Backend>(
     let d = x.d();
     let mut labels = vec![0u32; x.n()];
     let mut dist2 = vec![0f64; x.n()];
-    // Each pass assigns the rows to the current centres and sums them for the next M step.
-    let mut sums = backend.assign_and_sum(x, weights, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
+    // Each pass assigns the rows to the current centres and sums them for the next M step; the
+    // bounds let later passes skip rows that provably keep their centre (same results).
+    let mut bounds = Bounds::new();
+    let mut pass = |centers: &[F], labels: &mut [u32], dist2: &mut [f64]| {
+        backend.assign_and_sum_bounded(x, weights, Points::from_rows(centers, d)?, labels, dist2, &mut bounds)
+    };
+    let mut sums = pass(&centers, &mut labels, &mut dist2)?;
     let mut loss = weighted_ssd(&dist2, weights);
     let mut n_iter = 0;
     while n_iter < params.max_iter {
@@ -59,7 +65,7 @@ pub fn lloyd<F: Scalar, B: Backend>(
         } else {
             update_centers(x, weights, &labels, &dist2, &mut centers);
         }
-        sums = backend.assign_and_sum(x, weights, Points::from_rows(&centers, d)?, &mut labels, &mut dist2)?;
+        sums = pass(&centers, &mut labels, &mut dist2)?;
         let new_loss = weighted_ssd(&dist2, weights);
         n_iter += 1;
         let converged = loss - new_loss <= params.tol * loss;

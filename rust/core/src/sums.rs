@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{sum_of_squares, Points};
+use crate::points::{sq_dist_f64, sum_of_squares, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -27,6 +27,8 @@ const PARTIAL_BUDGET: usize = 16 << 20;
 const MAX_CHUNKS: usize = 64;
 /// Below this many chunks the fused pass would starve the threads: assign, then sum by cluster.
 const MIN_CHUNKS: usize = 8;
+/// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
+const MIN_CENTERS_TO_PRUNE: usize = 16;
 
 /// Per-cluster sums of one assignment.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,4 +197,139 @@ pub fn sum_by_label<F: Scalar>(
     let mut dist2 = vec![0.0; x.n()];
     sums.fold(x, weights, centers, labels, &mut dist2);
     sums
+}
+
+/// What the bounded pass carries from one Lloyd iteration to the next (Hamerly's bounds).
+///
+/// For every row: a lower bound on its distance to every centre other than its own, and its norm.
+/// When the centres move, a row's bound drops by the largest move of any other centre (triangle
+/// inequality). A row whose exact distance to its own centre stays below that bound, by more
+/// than the float32 kernel's rounding could ever blur, keeps its label without being compared to
+/// the other centres: the brute-force kernel would pick the same centre. All other rows are
+/// scanned as usual. The sums and distances are then folded exactly as in [`assign_and_sum`]
+/// (same chunks, same order), so the results are bit-identical to the unpruned pass.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    lower: Vec<f64>,
+    norms: Vec<f64>,
+    /// The centres (as f64) the bounds refer to; empty before the first pass.
+    centers: Vec<f64>,
+    /// Rows scanned against every centre in the last pass (for tests and profiling).
+    pub scanned: usize,
+}
+
+impl Bounds {
+    /// Bounds that know nothing yet: the next pass scans every row.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where the float32 AVX2
+/// kernel runs (elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
+/// the previous pass's labels when `bounds` come from that pass.
+pub fn assign_and_sum_bounded<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+    bounds: &mut Bounds,
+) -> ClusterSums {
+    let (n, d, k) = (x.n(), x.d(), centers.n());
+    let kernel = Kernel::new(centers);
+    let chunk = chunk_rows(n, k, d);
+    // With few centres a full scan costs little more than the bound test itself (one distance).
+    let (Some(chunk), true) = (chunk, kernel.has_top2() && k >= MIN_CENTERS_TO_PRUNE) else {
+        *bounds = Bounds::new();
+        return assign_and_sum(x, weights, centers, labels, dist2);
+    };
+    let now: Vec<f64> = centers.as_slice().iter().map(|v| v.to_f64()).collect();
+    let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;
+    // The largest and second-largest move: a row's bound drops by the largest move of a centre
+    // other than its own.
+    let moves: Vec<f64> = if first {
+        vec![0.0; k]
+    } else {
+        (0..k)
+            .map(|j| sum_of_squares_diff(&now[j * d..(j + 1) * d], &bounds.centers[j * d..(j + 1) * d]).sqrt())
+            .collect()
+    };
+    let (top, top_at, runner) = moves.iter().enumerate().fold((0.0f64, usize::MAX, 0.0f64), |(m1, at, m2), (j, &v)| {
+        if v > m1 {
+            (v, j, m1)
+        } else {
+            (m1, at, m2.max(v))
+        }
+    });
+    let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
+    // The float32 score ||c||² − 2x·c of any centre is within (d + 2)·2⁻²⁴·(||x|| + ||c||)² of
+    // its exact value; this is twice that, and comparisons keep twice this again as a gap.
+    let eps = (d + 4) as f64 * f64::powi(2.0, -23);
+    if first {
+        bounds.lower = vec![0.0; n];
+        bounds.norms = vec![0.0; n];
+    }
+    let mut scanned_rows = vec![0usize; n.div_ceil(chunk)];
+    let partials: Vec<ClusterSums> = labels
+        .par_chunks_mut(chunk)
+        .zip(dist2.par_chunks_mut(chunk))
+        .zip(bounds.lower.par_chunks_mut(chunk).zip(bounds.norms.par_chunks_mut(chunk)))
+        .zip(scanned_rows.par_iter_mut())
+        .enumerate()
+        .with_min_len(min_items(chunk * k * d))
+        .map(|(i, (((labels, dist2), (lower, norms)), scanned))| {
+            let mut sums = ClusterSums::zeros(k, d);
+            let mut flagged: Vec<usize> = Vec::with_capacity(ROW_BLOCK);
+            let mut gathered: Vec<F> = Vec::with_capacity(ROW_BLOCK * d);
+            let mut new_labels = vec![0u32; ROW_BLOCK];
+            let mut second = vec![0f32; ROW_BLOCK];
+            let start = i * chunk;
+            let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
+            let bounds_blocks = lower.chunks_mut(ROW_BLOCK).zip(norms.chunks_mut(ROW_BLOCK));
+            for (b, ((labels, dist2), (lower, norms))) in blocks.zip(bounds_blocks).enumerate() {
+                let from = start + b * ROW_BLOCK;
+                let rows = x.rows(from, from + labels.len());
+                flagged.clear();
+                for (r, label) in labels.iter().enumerate() {
+                    if first {
+                        norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+                        flagged.push(r);
+                        continue;
+                    }
+                    let a = *label as usize;
+                    lower[r] -= if a == top_at { runner } else { top };
+                    let gap = 2.0 * eps * (norms[r] + radius).powi(2);
+                    let own = sq_dist_f64(rows.row(r), centers.row(a));
+                    if !(lower[r] > 0.0 && own + gap < lower[r] * lower[r]) {
+                        flagged.push(r);
+                    }
+                }
+                *scanned += flagged.len();
+                if !flagged.is_empty() {
+                    gathered.clear();
+                    flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
+                    let m = flagged.len();
+                    let block = Points::new(&gathered, m, d).expect("m rows of d");
+                    kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
+                    for (j, &r) in flagged.iter().enumerate() {
+                        labels[r] = new_labels[j];
+                        let square = norms[r] * norms[r] + second[j] as f64 - eps * (norms[r] + radius).powi(2);
+                        lower[r] = square.max(0.0).sqrt();
+                    }
+                }
+                sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), centers, labels, dist2);
+            }
+            sums
+        })
+        .collect();
+    bounds.centers = now;
+    bounds.scanned = scanned_rows.iter().sum();
+    let mut total = ClusterSums::zeros(k, d);
+    partials.iter().for_each(|p| total.add(p));
+    total
+}
+
+fn sum_of_squares_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
 }

@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 
 use fastkmeans_core::distance::{assign_naive, ROW_BLOCK};
-use fastkmeans_core::sums::{assign_and_sum, sum_by_label};
+use fastkmeans_core::sums::{assign_and_sum, assign_and_sum_bounded, sum_by_label, Bounds, ClusterSums};
 use fastkmeans_core::{
     fit_lloyd, fit_minibatch, lloyd, Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, MiniBatchState, Points,
     ReduceParams,
@@ -34,6 +34,49 @@ fn reduce_params(k: usize, trials: usize, seed: u64) -> ReduceParams {
         lloyd: LloydParams { max_iter: 100, tol: 1e-6 },
         seed,
     }
+}
+
+/// The CPU backend without the bounded passes: plain Lloyd, the reference for pruning.
+struct Unpruned;
+
+impl Backend for Unpruned {
+    fn assign<F: fastkmeans_core::Scalar>(
+        &self,
+        x: Points<'_, F>,
+        c: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> fastkmeans_core::Result<()> {
+        Cpu.assign(x, c, labels, dist2)
+    }
+    fn assign_and_sum<F: fastkmeans_core::Scalar>(
+        &self,
+        x: Points<'_, F>,
+        weights: Option<&[f64]>,
+        c: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> fastkmeans_core::Result<ClusterSums> {
+        Cpu.assign_and_sum(x, weights, c, labels, dist2)
+    }
+}
+
+/// Real-valued float32 blobs: `groups` centres in [-50, 50)^d with unit-ish noise.
+fn blobs(n: usize, d: usize, groups: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let means: Vec<f64> = (0..groups * d).map(|_| next() * 100.0 - 50.0).collect();
+    (0..n)
+        .flat_map(|_| {
+            let g = (next() * groups as f64) as usize;
+            (0..d).map(|p| (means[g * d + p] + (next() - 0.5) * 6.0) as f32).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -123,6 +166,47 @@ proptest! {
             prop_assert!(next.centers.iter().all(|v| v.is_finite()));
             centers = next;
         }
+    }
+}
+
+#[test]
+fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
+    for (n, d, k, groups, seed) in
+        [(6000, 5, 40, 30, 1), (3000, 33, 120, 200, 2), (2000, 2, 17, 7, 3), (5000, 17, 300, 50, 4)]
+    {
+        let x = blobs(n, d, groups, seed);
+        let points = Points::from_rows(&x, d).unwrap();
+        let params = reduce_params(k, 2, seed).check().unwrap();
+        let pruned = fit_lloyd(points, None, &params, &Cpu, &NEVER).unwrap();
+        let plain = fit_lloyd(points, None, &params, &Unpruned, &NEVER).unwrap();
+        assert!(pruned.n_iter >= 2, "n={n} d={d} k={k}: only {} iterations", pruned.n_iter);
+        assert_eq!(pruned.centers, plain.centers, "n={n} d={d} k={k}");
+        assert_eq!(pruned.labels, plain.labels);
+        assert_eq!(pruned.loss.to_bits(), plain.loss.to_bits());
+        let w: Vec<f64> = (0..n).map(|i| (i % 5) as f64 * 0.5).collect();
+        let pruned = fit_lloyd(points, Some(&w), &params, &Cpu, &NEVER).unwrap();
+        let plain = fit_lloyd(points, Some(&w), &params, &Unpruned, &NEVER).unwrap();
+        assert_eq!((pruned.centers, pruned.labels), (plain.centers, plain.labels), "weighted, n={n} d={d} k={k}");
+    }
+}
+
+#[test]
+fn bounds_skip_most_rows_once_the_centres_settle() {
+    let (n, d, k) = (20_000, 8, 50);
+    let x = blobs(n, d, k, 9);
+    let points = Points::from_rows(&x, d).unwrap();
+    let mut centers: Vec<f32> = x[..k * d].to_vec();
+    let (mut labels, mut dist2, mut bounds) = (vec![0; n], vec![0.0; n], Bounds::new());
+    let mut scanned = Vec::new();
+    for _ in 0..8 {
+        let c = Points::from_rows(&centers, d).unwrap();
+        let sums = assign_and_sum_bounded(points, None, c, &mut labels, &mut dist2, &mut bounds);
+        scanned.push(bounds.scanned);
+        sums.move_centers(&mut centers);
+    }
+    if fastkmeans_core::avx2::available() {
+        assert_eq!(scanned[0], n, "the first pass scans every row");
+        assert!(*scanned.last().unwrap() < n / 10, "rows scanned per pass: {scanned:?}");
     }
 }
 
