@@ -28,7 +28,7 @@ demo: develop
 test: test-rust test-python
 
 test-rust:
-	cargo test --release -p fastkmeans-core
+	cargo test --release -p fastkmeans-core -p fastkmeans-io
 
 test-python: develop
 	$(PY) -m pytest
