@@ -376,6 +376,20 @@ def test_batches_before_a_bad_record_are_yielded_whole(tmp_path):
         next(batches)
 
 
+@given(cut=st.integers(1, 95), position=st.integers(0, 95), byte=st.integers(0, 255))
+def test_any_truncation_or_corrupted_byte_is_a_record_io_error_or_valid_rows(tmp_path_factory, cut, position, byte):
+    tmp_path = tmp_path_factory.mktemp("bad")
+    data = _three_records(tmp_path)
+    data[position] = byte
+    path = write_bytes(tmp_path, bytes(data[:cut]))
+    try:
+        X = read_recordio(path)
+    except RecordIOError as error:
+        assert error.record in (0, 1, 2) and f"record {error.record} (0-based" in str(error)
+    else:  # a cut between records, or a byte that changed a value
+        assert X.shape[0] <= 3
+
+
 def test_a_corrupted_protobuf_message_names_the_record(tmp_path):
     data = _three_records(tmp_path)
     data[32 + 8 + 1] = 0x7F  # record 1's features entry now claims 127 bytes
