@@ -87,6 +87,9 @@ struct Geometry {
 /// rows): a bound that stops a corrupted shape from allocating without end.
 const MAX_EMPTY_ROWS: u64 = 1 << 24;
 
+/// A sparse record read into dense rows may fill at most this many values (1 GiB of float32).
+const MAX_SCATTERED: u64 = 1 << 28;
+
 /// Reads RecordIO-protobuf records from a byte source and decodes them into [`Batch`]es.
 pub struct BatchReader<R> {
     records: RecordReader<R>,
@@ -146,6 +149,13 @@ impl<R: Read> BatchReader<R> {
             }
             if geometry.cols != layout.n_cols {
                 return Err(Error::Width { at, found: geometry.cols, expected: layout.n_cols });
+            }
+            if !layout.sparse && geometry.sparse && geometry.rows.saturating_mul(geometry.cols) > MAX_SCATTERED {
+                let detail = format!(
+                    "a sparse record of shape [{}, {}] is too large for dense rows",
+                    geometry.rows, geometry.cols
+                );
+                return Err(Error::Shape { at, detail });
             }
             let batch = batch.get_or_insert_with(|| Batch::new(layout, at.record, until_rows));
             match &mut batch.data {

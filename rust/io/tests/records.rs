@@ -162,6 +162,11 @@ fn every_refused_record_is_named() {
     let err = last_record_error(&[good.clone(), record(f32_tensor(vec![1.0, 2.0], vec![], vec![3]))]);
     assert!(err.to_string().contains("[3] needs 3 values, but the tensor has 2"), "{err}");
 
+    let wide = record(f32_tensor(vec![1.0; 32], vec![], vec![]));
+    let huge_block = record(f32_tensor(vec![1.0], vec![0], vec![1 << 24, 32]));
+    let err = last_record_error(&[wide, huge_block]);
+    assert!(err.to_string().contains("too large for dense rows"), "{err}");
+
     let err = last_record_error(&[record(f32_tensor(vec![], vec![], vec![1 << 40, 2]))]);
     assert!(err.to_string().contains("declares 1099511627776 rows for 0 values"), "{err}");
 }
