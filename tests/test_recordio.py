@@ -9,6 +9,7 @@ import io
 import os
 import pickle
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -298,6 +299,26 @@ def test_sparse_matrices_round_trip_in_batches(tmp_path_factory, n_rows, n_cols,
     assert [first for _, first in batches] == list(range(0, n_rows, batch_rows))
     got = sp.vstack([batch for batch, _ in batches]).tocsr()
     assert got.dtype == dtype and got.shape == X.shape and (got != X).nnz == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_streams_as_in_sagemaker_pipe_mode(tmp_path):
+    fifo = tmp_path / "train_0"
+    os.mkfifo(fifo)
+    X = np.random.default_rng(6).normal(size=(1000, 3)).astype(np.float32)
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(sdk_write_dense(X))
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        batches = list(iter_recordio(fifo, batch_rows=300))
+    finally:
+        writer.join(timeout=10)
+    assert [first for _, first in batches] == [0, 300, 600, 900]
+    assert np.vstack([batch for batch, _ in batches]).tobytes() == X.tobytes()
 
 
 def test_batches_hold_batch_rows_rows_and_name_their_first_record(tmp_path):

@@ -34,8 +34,9 @@ pub struct RecordIOReader {
 #[pymethods]
 impl RecordIOReader {
     #[new]
-    fn new(path: PathBuf) -> PyResult<Self> {
-        let file = File::open(&path).map_err(|e| os_error(e, &path))?;
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        // Opening a named pipe (SageMaker's Pipe mode) waits for its writer: without the GIL.
+        let file = py.detach(|| File::open(&path)).map_err(|e| os_error(e, &path))?;
         Ok(RecordIOReader { batches: rio::BatchReader::new(Box::new(file)) })
     }
 
