@@ -272,8 +272,9 @@ def _tensor_values(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype in (np.float32, np.float64):
         return np.ascontiguousarray(array)
     if array.dtype.kind in "iu" and array.dtype != np.bool_:
-        if array.size and (array.min() < _INT32_MIN or array.max() > _INT32_MAX):
-            bad = array.min() if array.min() < _INT32_MIN else array.max()
+        low, high = (array.min(), array.max()) if array.size else (0, 0)
+        if low < _INT32_MIN or high > _INT32_MAX:
+            bad = low if low < _INT32_MIN else high
             raise ValueError(f"{name} holds {bad}, outside int32: integers are written as an Int32Tensor")
         return np.ascontiguousarray(array, dtype=np.int32)
     raise ValueError(

@@ -124,18 +124,13 @@ impl Vector<'_> {
 #[pyfunction]
 #[pyo3(signature = (path, x, labels=None))]
 fn write_recordio_dense(py: Python<'_>, path: PathBuf, x: Matrix<'_>, labels: Option<Vector<'_>>) -> PyResult<()> {
-    let (n_rows, n_cols) = match &x {
-        Matrix::F32(a) => (a.shape()[0], a.shape()[1]),
-        Matrix::F64(a) => (a.shape()[0], a.shape()[1]),
-        Matrix::I32(a) => (a.shape()[0], a.shape()[1]),
+    let (values, shape) = match &x {
+        Matrix::F32(a) => (rio::Values::F32(contiguous(a.as_slice())?), a.shape()),
+        Matrix::F64(a) => (rio::Values::F64(contiguous(a.as_slice())?), a.shape()),
+        Matrix::I32(a) => (rio::Values::I32(contiguous(a.as_slice())?), a.shape()),
     };
-    let values = match &x {
-        Matrix::F32(a) => rio::Values::F32(contiguous(a.as_slice())?),
-        Matrix::F64(a) => rio::Values::F64(contiguous(a.as_slice())?),
-        Matrix::I32(a) => rio::Values::I32(contiguous(a.as_slice())?),
-    };
-    let matrix = rio::Matrix::dense(values, n_rows, n_cols).map_err(to_py_err)?;
-    write_rows(py, &path, &matrix, labels.as_ref().map(Vector::values).transpose()?, n_cols)
+    let matrix = rio::Matrix::dense(values, shape[0], shape[1]).map_err(to_py_err)?;
+    write_rows(py, &path, &matrix, labels.as_ref().map(Vector::values).transpose()?, shape[1])
 }
 
 /// Writes each row of the CSR matrix `(data, indices, indptr)` with `n_cols` columns as one
