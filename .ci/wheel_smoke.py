@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 if os.environ.get("FASTKMEANS_REQUIRE_NO_RUST") == "1":
@@ -29,5 +30,11 @@ closest, distance = model.assign(X[:2])
 assert closest.shape == (2,) and bool(np.all(distance < 1.0))
 restored = fastkmeans.KMeans.from_hyperparameters(model.get_hyperparameters() | {"feature_dim": "3"})
 assert restored.k == 3
+from fastkmeans.io import read_recordio, write_recordio  # noqa: E402
+
+with tempfile.TemporaryDirectory() as folder:
+    write_recordio(X.astype(np.float32), os.path.join(folder, "train.pbr"))
+    assert np.array_equal(read_recordio(os.path.join(folder, "train.pbr")), X.astype(np.float32))
 print(f"fastkmeans {fastkmeans.__version__} wheel OK: import {import_seconds * 1e3:.0f} ms, "
-      f"fit/predict on {X.shape[0]} rows, {subprocess.check_output([sys.executable, '--version'], text=True).strip()}")
+      f"fit/predict on {X.shape[0]} rows, RecordIO round trip, "
+      f"{subprocess.check_output([sys.executable, '--version'], text=True).strip()}")

@@ -5,14 +5,15 @@ together must share their dtype. Every function releases the GIL and stops with 
 on Ctrl-C. ``n_threads=None`` uses the global pool (every core). A bad value raises ValueError.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+import os
+from typing import Any, Dict, List, Optional, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
-    "BACKENDS",
+    "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
 ]
 
 BACKENDS: List[str]
@@ -231,4 +232,90 @@ def reduce(
     -------
     dict
         ``centers`` (k, d) in the dtype of the state, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+# A sparse batch: data (float32 or float64), indices (int64), indptr (int64), (n_rows, n_cols).
+_SparseBatch = Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64], npt.NDArray[np.int64], Tuple[int, int]]
+_Batch = Union[npt.NDArray[np.floating[Any]], _SparseBatch]
+_Path = Union[str, os.PathLike[str]]
+# Arrays the writers take: C-contiguous float32, float64 or int32.
+_TensorArray = Union[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.int32]]
+
+class RecordIOError(ValueError):
+    """A RecordIO-protobuf input that cannot be read: ``args`` are (message, record index or None).
+
+    ``fastkmeans.io`` turns it into ``fastkmeans.io.RecordIOError``, naming the file.
+    """
+
+@final
+class RecordIOReader:
+    """Reads RecordIO-protobuf records, in batches, from a file (through a buffer) or from bytes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; OSError (FileNotFoundError, ...) when it cannot be opened.
+    """
+
+    def __new__(cls, path: _Path) -> RecordIOReader: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> RecordIOReader:
+        """Return a reader of the records held in ``data``."""
+
+    def next_batch(self, batch_rows: int) -> Optional[Tuple[_Batch, int]]:
+        """Decode the next whole records, until they hold ``batch_rows`` rows or more (or the input ends).
+
+        Parameters
+        ----------
+        batch_rows : int
+            Rows wanted.
+
+        Returns
+        -------
+        tuple or None
+            ``(batch, first_record)``: an ndarray of shape (n_rows, n_cols) for dense records or a
+            ``_SparseBatch`` for sparse ones, and the index (0-based) of the batch's first record;
+            None once every record has been read. An input with no byte raises RecordIOError.
+        """
+
+    def read_all(self) -> Optional[_Batch]:
+        """Decode every record left as one batch (None when none is left); Ctrl-C stops it."""
+
+def write_recordio_dense(path: _Path, x: _TensorArray, labels: Optional[_TensorArray] = None) -> None:
+    """Write each row of ``x`` as one record to the new file ``path`` (which must not exist).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create.
+    x : ndarray of shape (n_rows, n_cols)
+        float32, float64 or int32 rows: Float32Tensor, Float64Tensor or Int32Tensor values.
+    labels : ndarray of shape (n_rows,) or None, default=None
+        float32, float64 or int32 labels, one per row.
+    """
+
+def write_recordio_sparse(
+    path: _Path,
+    data: _TensorArray,
+    indices: npt.NDArray[np.int64],
+    indptr: npt.NDArray[np.int64],
+    n_cols: int,
+    labels: Optional[_TensorArray] = None,
+) -> None:
+    """Write each row of a CSR matrix as one record (values, keys = columns, shape ``[n_cols]``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create (it must not exist).
+    data : ndarray of shape (nnz,)
+        float32, float64 or int32 values.
+    indices : ndarray of shape (nnz,)
+        int64 column of each value.
+    indptr : ndarray of shape (n_rows + 1,)
+        int64 offsets of each row's values.
+    n_cols : int
+        Columns of the matrix.
+    labels : ndarray of shape (n_rows,) or None, default=None
+        float32, float64 or int32 labels, one per row.
     """

@@ -5,6 +5,7 @@
 //! result. Python has already validated and converted the inputs; the core checks them again.
 
 mod convert;
+mod io;
 mod run;
 
 use fastkmeans_core as core;
@@ -285,5 +286,5 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
     m.add("BACKENDS", vec!["cpu"])?;
-    Ok(())
+    io::register(m)
 }
