@@ -13,7 +13,7 @@ WHEEL_VENV := .wheel-venv
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas ruff ziglang \
+	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
 		"pymdown-extensions>=10"
 	touch $@
