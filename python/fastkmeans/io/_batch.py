@@ -104,9 +104,8 @@ def require_finite(rows: np.ndarray, where: Callable[[int], str]) -> None:
     row = _core.first_non_finite_row(rows)
     if row is not None:
         column = int(np.flatnonzero(~np.isfinite(rows[row]))[0])
-        value = rows[row, column]
-        raise DataError(f"{where(row)}, column {column + 1}: {value} (NaN, infinity or a missing value) "
-                        "is not allowed")
+        raise DataError(f"{where(row)}, column {column + 1}: NaN or infinity ({rows[row, column]}); every value "
+                        "must be a finite number")
 
 
 def densify(rows: Any) -> np.ndarray:

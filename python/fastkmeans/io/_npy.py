@@ -36,7 +36,7 @@ def read_npy(path: str, *, block_bytes: int) -> Iterator[Batch]:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path} is not a readable .npy file: {error}") from None
+        raise DataError(f"{path} is not a readable .npy file (truncated or corrupted?): {error}") from None
     if not isinstance(array, np.memmap):  # np.load gives a plain array for an empty (0-size) file
         array = np.asarray(array)
     if array.dtype.kind not in "fiub" or array.dtype.fields is not None:
