@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench-io wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ docs: $(DEPS)
 # Loss and time against scikit-learn on the real data sets of ../shared/data (several minutes).
 quality: develop
 	$(PY) benches/quality.py
+
+# Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
+bench-io: develop
+	$(PY) benches/io_bench.py
 
 # An abi3 manylinux2014 x86-64 wheel (release profile, fat LTO; zig links against glibc 2.17)
 # and an sdist, in dist/.
