@@ -89,22 +89,32 @@ def read_text(path: str, *, csv: bool, header: bool, label_size: int, columns: C
         n_columns = len(names) if names else len(_fields(_first_line(head), csv))
         selected = _select(path, columns, names, n_columns, label_size)
         parse = _csv_parser(n_columns, selected, dtype) if csv else _text_parser(selected, dtype)
+
+        def task(segment: bytes) -> Tuple[np.ndarray, int]:
+            # Counted here, not by the caller: numpy releases the GIL, bytes.count would hold it.
+            return parse(segment), int(np.count_nonzero(np.frombuffer(segment, dtype=np.uint8) == ord("\n")))
+
+        def finish(future: Future[Tuple[np.ndarray, int]], segment: bytes, line: int) -> Tuple[Optional[Batch], int]:
+            return _finish(path, future, segment, line, csv=csv, n_columns=n_columns, selected=selected, header=header)
+
         line = 1 + skipped
         workers = _workers()
         with ThreadPoolExecutor(workers, thread_name_prefix="fastkmeans-read") as pool:
-            in_flight: Deque[Tuple[Future[np.ndarray], bytes, int]] = collections.deque()
+            in_flight: Deque[Tuple[Future[Tuple[np.ndarray, int]], bytes]] = collections.deque()
             try:
                 for segment, _ in _chain(head, more, segments):
-                    in_flight.append((pool.submit(parse, segment), segment, line))
-                    line += segment.count(b"\n")
+                    in_flight.append((pool.submit(task, segment), segment))
+                    # Keep every worker busy while the caller trains; hand over what is parsed.
                     while len(in_flight) > workers or (in_flight and in_flight[0][0].done()):
-                        yield from _finish(path, *in_flight.popleft(), csv=csv, n_columns=n_columns,
-                                           selected=selected, header=header)
+                        batch, line = finish(*in_flight.popleft(), line)
+                        if batch is not None:
+                            yield batch
                 while in_flight:
-                    yield from _finish(path, *in_flight.popleft(), csv=csv, n_columns=n_columns, selected=selected,
-                                       header=header)
+                    batch, line = finish(*in_flight.popleft(), line)
+                    if batch is not None:
+                        yield batch
             finally:
-                for future, _, _ in in_flight:
+                for future, _ in in_flight:
                     future.cancel()
 
 
@@ -121,7 +131,7 @@ def _segments(file: IO[bytes]) -> Iterator[Tuple[bytes, bool]]:
         if end < 0:  # a line longer than a segment: keep reading
             carry += chunk
             continue
-        yield carry + chunk[:end + 1], True
+        yield (b"".join((carry, memoryview(chunk)[:end + 1])) if carry or end + 1 < len(chunk) else chunk), True
         carry = chunk[end + 1:]
 
 
@@ -221,11 +231,14 @@ def _text_parser(selected: List[int], dtype: np.dtype) -> Callable[[bytes], np.n
     return parse
 
 
-def _finish(path: str, future: Future[np.ndarray], segment: bytes, line: int, *, csv: bool, n_columns: int,
-            selected: List[int], header: bool) -> Iterator[Batch]:
-    """Yield the parsed segment as a Batch, or raise the parser's error located at its line."""
+def _finish(path: str, future: Future[Tuple[np.ndarray, int]], segment: bytes, line: int, *, csv: bool,
+            n_columns: int, selected: List[int], header: bool) -> Tuple[Optional[Batch], int]:
+    """Return the parsed segment as a Batch (None if blank) and the next segment's first line.
+
+    Or raise the parser's error, located at its line.
+    """
     try:
-        rows = future.result()
+        rows, newlines = future.result()
     except ValueError as error:  # pyarrow's ArrowInvalid is one, as are numpy's parse errors
         found = _locate(segment, line, csv=csv, n_columns=n_columns, selected=selected)
         if found is not None:
@@ -235,13 +248,13 @@ def _finish(path: str, future: Future[np.ndarray], segment: bytes, line: int, *,
         last = line + max(segment.count(b"\n") - 1, 0)
         raise DataError(f"{path}, lines {line} to {last}: {error}") from None
     if rows.shape[0] == 0:
-        return
+        return None, line + newlines
     lines = None
-    if rows.shape[0] != segment.count(b"\n") + (not segment.endswith(b"\n")):
+    if rows.shape[0] != newlines + (not segment.endswith(b"\n")):
         lines = _data_lines(segment, line)  # blank lines: rows and lines no longer follow one another
     batch = Batch(rows, path, int(lines[0]) if lines is not None else line, "line", lines)
     require_finite(rows, batch.where)
-    yield batch
+    return batch, line + newlines
 
 
 def _data_lines(segment: bytes, line: int) -> np.ndarray:
