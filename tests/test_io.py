@@ -9,7 +9,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -404,3 +409,46 @@ def test_kddcup99_gzip_csv_with_string_columns_streams_its_numeric_columns():
     np.testing.assert_array_equal(X, expected)
     model = KMeans(k=23, random_state=0).fit(open_source(path, columns=columns))
     assert model.cluster_centers_.shape == (23, 38) and os.path.getsize(path) < 3e6
+
+
+def test_without_pyarrow_csv_and_parquet_say_what_to_install(tmp_path, monkeypatch, blobs):
+    write_csv(tmp_path / "a.csv", blobs[:10])
+    np.save(tmp_path / "a.npy", blobs[:10])
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` raise ImportError
+    with pytest.raises(ImportError, match=r"Reading CSV needs pyarrow: pip install 'fastkmeans\[io\]'"):
+        KMeans(k=2).fit(tmp_path / "a.csv")
+    (tmp_path / "a.parquet").write_bytes(b"PAR1" + bytes(8) + b"PAR1")
+    with pytest.raises(ImportError, match="Reading Parquet needs pyarrow"):
+        open_source(tmp_path / "a.parquet").read()
+    assert KMeans(k=2, random_state=0).fit(tmp_path / "a.npy").n_features_in_ == 4  # .npy needs numpy only
+
+
+STREAMED_LONG_FIT = textwrap.dedent("""
+    import sys, numpy as np
+    from fastkmeans import KMeans
+    np.savetxt(sys.argv[1], np.random.default_rng(0).normal(size=(50_000, 8)), delimiter=",", fmt="%.5f")
+    print("ready", flush=True)
+    model = KMeans(k=50, epochs=100_000, mini_batch_size=1000, random_state=0)
+    try:
+        model.fit(sys.argv[1])
+    except KeyboardInterrupt:
+        print("interrupted", hasattr(model, "cluster_centers_"), flush=True)
+        sys.exit(3)
+""")
+
+
+def test_ctrl_c_stops_a_streamed_fit_within_a_second_and_leaves_no_model(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", STREAMED_LONG_FIT, str(tmp_path / "x.csv")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(1.5)  # well inside the fit, which takes hours
+        assert process.poll() is None
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=10)
+        elapsed = time.perf_counter() - sent
+    finally:
+        process.kill()
+    assert out.strip() == "interrupted False" and process.returncode == 3
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
