@@ -327,6 +327,12 @@ def test_a_feature_count_other_than_feature_dim_names_the_file(tmp_path, blobs):
         model.predict(tmp_path / "b.csv")
 
 
+def test_fewer_rows_than_k_in_a_file_names_both_numbers_and_the_file(tmp_path, blobs):
+    write_csv(tmp_path / "small.csv", blobs[:7])
+    with pytest.raises(ValueError, match=r"n_samples=7 should be >= k=8 \(the data from .*small\.csv\)"):
+        KMeans(k=8).fit(tmp_path / "small.csv")
+
+
 def test_a_missing_path_is_file_not_found_naming_it(tmp_path, blobs):
     with pytest.raises(FileNotFoundError, match="nowhere.csv"):
         KMeans(k=2).fit(tmp_path / "nowhere.csv")
