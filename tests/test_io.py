@@ -452,9 +452,37 @@ def test_ctrl_c_stops_a_streamed_fit_within_a_second_and_leaves_no_model(tmp_pat
         assert process.poll() is None
         sent = time.perf_counter()
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=10)
+        out = process.stdout.readline()  # the fit has stopped: the time to here is what Ctrl-C costs
         elapsed = time.perf_counter() - sent
+        process.communicate(timeout=10)
     finally:
         process.kill()
     assert out.strip() == "interrupted False" and process.returncode == 3
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
+
+
+def test_read_ahead_keeps_the_order_passes_errors_and_stops_when_the_reader_stops():
+    from fastkmeans.io._prefetch import prefetch
+
+    closed = []
+
+    def blocks(fail_at=None):
+        try:
+            for i in range(100):
+                if i == fail_at:
+                    raise DataError(f"block {i} is bad")
+                yield i
+        finally:
+            closed.append(True)
+
+    assert list(prefetch(blocks)) == list(range(100))
+    with pytest.raises(DataError, match="block 7 is bad"):
+        assert list(prefetch(lambda: blocks(fail_at=7))) == []
+    reader = prefetch(blocks)
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    reader.close()
+    for _ in range(100):
+        if len(closed) == 3:
+            break
+        time.sleep(0.01)
+    assert closed == [True, True, True]

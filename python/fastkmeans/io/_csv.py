@@ -75,7 +75,6 @@ def read_text(path: str, *, csv: bool, header: bool, label_size: int, columns: C
     Batch
         Rows with the line of each, in file order.
     """
-    parse: Callable[[bytes], np.ndarray]
     opener: Callable[..., IO[bytes]] = gzip.open if gzipped else open  # type: ignore[assignment]
     with opener(path, "rb") as file:
         segments = _segments(file)
@@ -91,31 +90,37 @@ def read_text(path: str, *, csv: bool, header: bool, label_size: int, columns: C
         parse = _csv_parser(n_columns, selected, dtype) if csv else _text_parser(selected, dtype)
 
         def task(segment: bytes) -> Tuple[np.ndarray, int]:
-            # Counted here, not by the caller: numpy releases the GIL, bytes.count would hold it.
+            # Lines are counted here, not by the caller: numpy releases the GIL, bytes.count holds it.
             return parse(segment), int(np.count_nonzero(np.frombuffer(segment, dtype=np.uint8) == ord("\n")))
 
         def finish(future: Future[Tuple[np.ndarray, int]], segment: bytes, line: int) -> Tuple[Optional[Batch], int]:
             return _finish(path, future, segment, line, csv=csv, n_columns=n_columns, selected=selected, header=header)
 
-        line = 1 + skipped
-        workers = _workers()
-        with ThreadPoolExecutor(workers, thread_name_prefix="fastkmeans-read") as pool:
-            in_flight: Deque[Tuple[Future[Tuple[np.ndarray, int]], bytes]] = collections.deque()
-            try:
-                for segment, _ in _chain(head, more, segments):
-                    in_flight.append((pool.submit(task, segment), segment))
-                    # Keep every worker busy while the caller trains; hand over what is parsed.
-                    while len(in_flight) > workers or (in_flight and in_flight[0][0].done()):
-                        batch, line = finish(*in_flight.popleft(), line)
-                        if batch is not None:
-                            yield batch
-                while in_flight:
+        yield from _in_parallel(_chain(head, more, segments), task, finish, first_line=1 + skipped)
+
+
+def _in_parallel(segments: Iterator[Tuple[bytes, bool]], task: Callable[[bytes], Tuple[np.ndarray, int]],
+                 finish: Callable[..., Tuple[Optional[Batch], int]], first_line: int) -> Iterator[Batch]:
+    """Parse segments on a pool of threads, a few ahead of the caller, and yield them in order."""
+    line = first_line
+    workers = _workers()
+    with ThreadPoolExecutor(workers, thread_name_prefix="fastkmeans-read") as pool:
+        in_flight: Deque[Tuple[Future[Tuple[np.ndarray, int]], bytes]] = collections.deque()
+        try:
+            for segment, _ in segments:
+                in_flight.append((pool.submit(task, segment), segment))
+                # Keep every worker busy while the caller trains; hand over what is parsed.
+                while len(in_flight) > workers or (in_flight and in_flight[0][0].done()):
                     batch, line = finish(*in_flight.popleft(), line)
                     if batch is not None:
                         yield batch
-            finally:
-                for future, _ in in_flight:
-                    future.cancel()
+            while in_flight:
+                batch, line = finish(*in_flight.popleft(), line)
+                if batch is not None:
+                    yield batch
+        finally:
+            for future, _ in in_flight:
+                future.cancel()
 
 
 def _segments(file: IO[bytes]) -> Iterator[Tuple[bytes, bool]]:

@@ -13,6 +13,7 @@ import numpy as np
 from fastkmeans.io import _content
 from fastkmeans.io._batch import Batch, DataError
 from fastkmeans.io._content import ContentType, parse_content_type
+from fastkmeans.io._prefetch import prefetch
 
 __all__ = ["Source", "as_source", "open_source"]
 
@@ -176,7 +177,7 @@ class Source:
         elif media_type == _content.NPY:
             from fastkmeans.io._npy import read_npy
 
-            for batch in read_npy(path, block_bytes=BLOCK_BYTES):
+            for batch in prefetch(lambda: read_npy(path, block_bytes=BLOCK_BYTES)):
                 if self.columns is not None:
                     batch = Batch(np.ascontiguousarray(batch.rows[:, _positions(path, self.columns, batch)]),
                                   batch.name, batch.first, batch.unit)
@@ -184,11 +185,11 @@ class Source:
         elif media_type == _content.PARQUET:
             from fastkmeans.io._parquet import read_parquet
 
-            yield from read_parquet(path, columns=self.columns, block_bytes=BLOCK_BYTES)
+            yield from prefetch(lambda: read_parquet(path, columns=self.columns, block_bytes=BLOCK_BYTES))
         else:
             from fastkmeans.io._recordio_source import read_recordio_rows
 
-            yield from read_recordio_rows(path)
+            yield from prefetch(lambda: read_recordio_rows(path))
 
 
 def _positions(path: str, columns: Sequence[Union[int, str]], batch: Batch) -> List[int]:
