@@ -301,6 +301,10 @@ def test_other_bad_inputs_name_the_file(tmp_path, blobs):
     np.save(tmp_path / "nan.npy", np.where(np.arange(12).reshape(6, 2) == 9, np.nan, 1.0))
     with pytest.raises(DataError, match=r"nan\.npy, row 4, column 2: NaN or infinity"):
         KMeans(k=2).fit(tmp_path / "nan.npy")
+    for name in ("zero.npy", "zero.pbr", "zero.parquet"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(DataError, match=rf"{name} is empty"):
+            KMeans(k=2).fit(tmp_path / name)
     (tmp_path / "broken.parquet").write_bytes(b"PAR1" + bytes(100))
     with pytest.raises(DataError, match=r"broken\.parquet is not a readable Parquet file"):
         KMeans(k=2).fit(tmp_path / "broken.parquet")

@@ -166,6 +166,8 @@ class Source:
     def _read_file(self, path: str, media_type: str) -> Iterator[Batch]:
         if not os.path.exists(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        if os.path.getsize(path) == 0:
+            raise DataError(f"{path} is empty.")
         if media_type in (_content.CSV, _content.TEXT):
             from fastkmeans.io._csv import read_text
 
