@@ -8,12 +8,12 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-deps wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas ruff ziglang \
+	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
 		"pymdown-extensions>=10"
 	touch $@
@@ -64,6 +64,10 @@ $(BENCH_DEPS): $(DEPS)
 bench: develop $(BENCH_DEPS)
 	$(PY) benches/compare.py
 	cargo bench -p fastkmeans-core --bench kernels
+
+# Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
+bench-io: develop
+	$(PY) benches/io_bench.py
 
 # An abi3 manylinux2014 x86-64 wheel (release profile, fat LTO; zig links against glibc 2.17)
 # and an sdist, in dist/.

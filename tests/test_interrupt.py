@@ -62,3 +62,30 @@ def test_an_interrupted_partial_fit_merges_nothing(monkeypatch):
     assert len(calls) == 2
     for key, value in before.items():
         np.testing.assert_array_equal(model._state[key], value)
+
+
+def test_argument_conversion_runs_no_python_code_where_a_ctrl_c_could_be_lost():
+    # Python code run inside a core call (numpy's dtype.__str__ for an error message, say) handles
+    # a pending Ctrl-C there, and the KeyboardInterrupt is discarded; a loop of short calls (a
+    # streamed fit, partial_fit) then misses the Ctrl-C now and then.
+    import numpy as np
+
+    from fastkmeans import _core
+
+    calls = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            calls.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+
+    for dtype in (np.float32, np.float64):
+        X, centers = np.zeros((10, 3), dtype), np.ones((2, 3), dtype)
+        state = _core.minibatch_seed(X, n_centers=2, init_method="random", seed=0)["state"]
+        _core.assign(X, centers)  # first calls may import numpy's helpers once
+        sys.setprofile(profile)
+        try:
+            _core.assign(X, centers)
+            _core.minibatch_update(X, state=state, half_life_time_size=0)
+        finally:
+            sys.setprofile(None)
+        assert calls == [], calls

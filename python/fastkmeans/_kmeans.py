@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 import warnings
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from fastkmeans import _core
+from fastkmeans import _core, _streaming
 from fastkmeans._hyperparameters import (
     Hyperparameters,
     check_hyperparameters,
@@ -19,6 +19,7 @@ from fastkmeans._hyperparameters import (
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
 from fastkmeans._validation import NotFittedError, as_float_matrix, feature_names
+from fastkmeans.io import Batch, DataError, Source, as_source
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -222,15 +223,30 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # Training ------------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> KMeans:
+    def fit(self, X: Any, y: Any = None, *, test: Any = None) -> KMeans:
         """Train on ``X`` from scratch.
+
+        ``X`` is an array in memory, or data that is streamed: a path, a list of paths, a directory
+        (a SageMaker channel), an iterable of arrays, or a ``fastkmeans.io.Source`` (see
+        ``fastkmeans.io.open_source``). Streamed training holds only the shuffle buffer, a few
+        blocks of rows and the K centres: it seeds from a random sample of the first buffer fill,
+        then makes ``epochs`` passes, each re-reading the source. After a streamed fit
+        ``labels_`` and ``cluster_sizes_`` are absent (there is no training array to label:
+        ``predict(X)`` labels it in one more pass), and ``inertia_`` and ``train_metrics_`` are
+        SageMaker's train metrics, those of the reduction: the weighted ssd / msd of the K
+        streaming centres to the final k, smaller than the ssd of the data itself, which
+        ``evaluate(X)`` computes. With ``algorithm="lloyd"`` (full-batch) a source is read into
+        memory first.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (converted once to C-contiguous float32/float64 if needed).
+        X : array-like of shape (n_samples, n_features), path, list of paths, Source or iterable of arrays
+            Training data (arrays are converted once to C-contiguous float32/float64 if needed).
         y : None
             Ignored; present for scikit-learn's API.
+        test : array-like, path, Source, ... or None, default=None
+            SageMaker's test channel: when given, the ``eval_metrics`` of the final model on it
+            are stored in ``test_metrics_`` (SageMaker's ``test:msd`` / ``test:ssd``).
 
         Returns
         -------
@@ -240,7 +256,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For invalid data (NaN, wrong shape, fewer rows than ``k``, ...) or hyperparameters.
+            For invalid data (NaN, wrong shape, fewer rows than ``k``, ...) or hyperparameters; for
+            files, a ``fastkmeans.io.DataError`` naming the file and the line or record. A failed
+            fit leaves the estimator as it was.
+        FileNotFoundError
+            For a path that does not exist.
 
         Examples
         --------
@@ -254,6 +274,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         1000
         """
         hp = self._checked()
+        source = as_source(X)
+        if source is not None and hp.algorithm == "minibatch":
+            return self._fit_source(source, hp, test)
+        if source is not None:  # full-batch Lloyd needs every row in memory
+            X = source.read()
         X, names = self._validate_new(X)
         self._require_rows(X, hp.k)
         seed = _seed(self.random_state)
@@ -275,11 +300,24 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             state = {**out["state"], "seed": seed}
             n_steps = out["n_batches"]
             weights = _streaming_weights(state, out["centers"])
+        test_metrics = self._test_metrics(test, out["centers"], X.shape[1], hp)
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
         # estimator as it was.
         self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
         self.n_steps_, self.cluster_weights_ = n_steps, weights
         self._set_fitted(X, names, out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
+        self._set_test_metrics(test_metrics)
+        return self
+
+    def _fit_source(self, source: Source, hp: Hyperparameters, test: Any) -> KMeans:
+        """Streamed training (see ``fit``); stores nothing until the last pass and the test channel succeed."""
+        seed = _seed(self.random_state)
+        trained = _streaming.train(source, hp, seed=seed, epochs=hp.epochs, check_first=self._feature_dim_check(),
+                                   resolve=lambda rows: self._resolve_minibatch(hp, first_batch_rows=rows))
+        reduced = self._reduce(trained.state, hp, trained.trials)
+        test_metrics = self._test_metrics(test, reduced["centers"], trained.n_features, hp)
+        self._set_streamed(trained, reduced, hp)
+        self._set_test_metrics(test_metrics)
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> KMeans:
@@ -291,9 +329,15 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         predict at once. ``labels_`` and ``inertia_`` describe ``X``. A ``fit`` with
         ``algorithm="minibatch"`` leaves a state that ``partial_fit`` continues.
 
+        ``X`` may also be streamed data (a path, a list of paths, a directory, an iterable of
+        arrays or a ``fastkmeans.io.Source``): it is read once, in random mini-batches from the
+        source's shuffle buffer (the first call seeds from the first buffer fill, as ``fit`` does,
+        so it equals ``fit`` with ``epochs=1``). ``labels_`` and ``cluster_sizes_`` are then absent
+        and ``inertia_`` / ``train_metrics_`` are the reduction's, as after a streamed ``fit``.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), path, list of paths, Source or iterable of arrays
             One chunk of the stream.
         y : None
             Ignored; present for scikit-learn's API.
@@ -327,6 +371,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if hp.algorithm != "minibatch":
             raise ValueError(f"partial_fit streams mini-batches: it needs algorithm='minibatch', not {hp.algorithm!r}.")
         previous: Optional[Dict[str, Any]] = getattr(self, "_state", None)
+        source = as_source(X)
+        if source is not None:
+            return self._partial_fit_source(source, hp, previous)
         if previous is None:
             X, names = self._validate_new(X)
             self._require_rows(X, hp.k)
@@ -349,13 +396,25 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                                             half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
             state.update(merged["state"])
             n_steps += 1
-        reduced = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
-                               num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
-                               seed=state["seed"], n_threads=hp.n_threads)
+        reduced = self._reduce(state, hp, trials)
         labels, dist2 = _core.assign(X, reduced["centers"], n_threads=hp.n_threads)
         self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
         self.n_steps_, self.cluster_weights_ = n_steps, _streaming_weights(state, reduced["centers"])
         self._set_fitted(X, names, reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
+        return self
+
+    def _partial_fit_source(self, source: Source, hp: Hyperparameters, previous: Optional[Dict[str, Any]]) -> KMeans:
+        if previous is None:
+            seed = _seed(self.random_state)
+            trained = _streaming.train(source, hp, seed=seed, epochs=1, check_first=self._feature_dim_check(),
+                                       resolve=lambda rows: self._resolve_minibatch(hp, first_batch_rows=rows))
+        else:
+            start = _streaming.Trained(dict(previous), self.n_steps_, self.extra_center_factor_,
+                                       self.local_lloyd_num_trials_, self.n_features_in_)
+            trained = _streaming.train(source, hp, seed=previous["seed"], epochs=1, check_first=self._width_check(),
+                                       resolve=lambda rows: (start.factor, start.trials), previous=start)
+        reduced = self._reduce(trained.state, hp, trained.trials)
+        self._set_streamed(trained, reduced, hp)
         return self
 
     # Inference -----------------------------------------------------------------------------------
@@ -456,12 +515,16 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
          [19.105  5.   ]]
         """
         self._require_fitted()
-        X = self._validate_known(X)
-        centers = self.cluster_centers_.astype(X.dtype, copy=False)
-        # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
-        squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
-        distances: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
-        return distances
+        source = as_source(X)
+        if source is None:
+            return _distances(self._validate_known(X), self.cluster_centers_)
+        check = self._width_check()
+        parts = []
+        for batch in source.batches():
+            check(batch)
+            parts.append(_distances(batch.rows, self.cluster_centers_))
+            check = _no_check
+        return np.concatenate(parts)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Return the opposite of the sum of squared distances of ``X`` to its closest centres (−ssd).
@@ -487,7 +550,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> KMeans(k=2, random_state=0).fit(X).score(X)
         -16.0
         """
-        return -float(self._assign(X)[1].sum())
+        return -self._ssd_and_count(X)[0]
 
     def evaluate(self, X: Any) -> Dict[str, float]:
         """Compute the ``eval_metrics`` on ``X``, as SageMaker does for its test channel.
@@ -515,8 +578,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> model.evaluate([[1, 1], [1, 3], [14, 15]])
         {'msd': 9.666666666666666, 'ssd': 29.0}
         """
-        dist2 = self._assign(X)[1]
-        return self._metrics(float(dist2.sum()), dist2.shape[0])
+        self._require_fitted()
+        return self._metrics(*self._ssd_and_count(X))
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """Fit, then return ``labels_``: the closest cluster of every training row.
@@ -533,6 +596,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             int32 cluster indices.
         """
+        source = as_source(X)
+        if source is not None:  # a streamed fit keeps no labels: one more pass assigns the rows
+            return self.fit(source).predict(source)
         return self.fit(X).labels_
 
     # Helpers -------------------------------------------------------------------------------------
@@ -597,8 +663,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.cluster_sizes_ = np.bincount(labels, minlength=hp.k)
         self.train_metrics_ = self._metrics(self.inertia_, labels.shape[0])
 
-    def _metrics(self, ssd: float, n: int) -> Dict[str, float]:
-        values = {"msd": ssd / n if n else 0.0, "ssd": ssd}
+    def _metrics(self, ssd: float, n: int, msd: Optional[float] = None) -> Dict[str, float]:
+        values = {"msd": msd if msd is not None else ssd / n if n else 0.0, "ssd": ssd}
         metrics = check_hyperparameters(eval_metrics=self.eval_metrics).eval_metrics
         return {name: values[name] for name in metrics}
 
@@ -609,8 +675,114 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
         self._require_fitted()
-        X = self._validate_known(X)
-        return _core.assign(X, self.cluster_centers_.astype(X.dtype, copy=False), n_threads=self.n_threads)
+        source = as_source(X)
+        if source is None:
+            X = self._validate_known(X)
+            return _core.assign(X, self.cluster_centers_.astype(X.dtype, copy=False), n_threads=self.n_threads)
+        labels, dist2 = [], []
+        for _, batch_labels, batch_dist2 in _streaming.assign_batches(source, self.cluster_centers_,
+                                                                       self._width_check(), self.n_threads):
+            labels.append(batch_labels)
+            dist2.append(batch_dist2)
+        return np.concatenate(labels), np.concatenate(dist2)
+
+    def _ssd_and_count(self, X: Any) -> Tuple[float, int]:
+        """Sum of squared distances to the closest centres, and rows, of data for a fitted model."""
+        self._require_fitted()
+        source = as_source(X)
+        if source is None:
+            dist2 = self._assign(X)[1]
+            return float(dist2.sum()), dist2.shape[0]
+        return _streamed_ssd(source, self.cluster_centers_, self._width_check(), self.n_threads)
+
+    def _test_metrics(self, test: Any, centers: np.ndarray, n_features: int,
+                      hp: Hyperparameters) -> Optional[Dict[str, float]]:
+        """Return the eval_metrics of new centres on the test channel, or None without one."""
+        if test is None:
+            return None
+        source = as_source(test)
+        if source is None:
+            X = as_float_matrix(test, name="test")
+            if X.shape[1] != n_features:
+                raise ValueError(f"test has {X.shape[1]} features, but the training data has {n_features}.")
+            dist2 = _core.assign(X, centers.astype(X.dtype, copy=False), n_threads=hp.n_threads)[1]
+            return self._metrics(float(dist2.sum()), dist2.shape[0])
+        return self._metrics(*_streamed_ssd(source, centers, _width_check(n_features, "the training data has"),
+                                            hp.n_threads))
+
+    def _set_test_metrics(self, metrics: Optional[Dict[str, float]]) -> None:
+        if metrics is not None:
+            self.test_metrics_ = metrics
+        elif hasattr(self, "test_metrics_"):
+            del self.test_metrics_
+
+    def _reduce(self, state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dict[str, Any]:
+        reduced: Dict[str, Any] = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
+                                               num_trials=trials, max_iter=hp.local_lloyd_max_iter,
+                                               tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
+        return reduced
+
+    def _set_streamed(self, trained: _streaming.Trained, reduced: Dict[str, Any], hp: Hyperparameters) -> None:
+        """Store a streamed training's result: no labels; the reduction's ssd / msd as train metrics."""
+        weights = _streaming_weights(trained.state, reduced["centers"])
+        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = (trained.state, trained.factor,
+                                                                                trained.trials)
+        self.n_steps_, self.cluster_weights_ = trained.n_steps, weights
+        self.n_features_in_ = trained.n_features
+        for stale in ("feature_names_in_", "labels_", "cluster_sizes_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+        self.cluster_centers_ = reduced["centers"]
+        self.inertia_ = float(reduced["ssd"])
+        self.n_iter_ = int(reduced["n_iter"])
+        self.train_metrics_ = self._metrics(float(reduced["ssd"]), 0, msd=float(reduced["msd"]))
+
+    def _feature_dim_check(self) -> Callable[[Batch], None]:
+        """Check of a training source's first block against feature_dim."""
+        feature_dim = self.feature_dim
+
+        def check(batch: Batch) -> None:
+            width = batch.rows.shape[1]
+            if feature_dim is not None and width != feature_dim:
+                raise DataError(f"{batch.where()}: the data has {width} features, but feature_dim={feature_dim}.")
+
+        return check
+
+    def _width_check(self) -> Callable[[Batch], None]:
+        """Check of a source's first block against the features seen during fit."""
+        return _width_check(self.n_features_in_, f"{type(self).__name__} is expecting")
+
+
+def _distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Euclidean distances of every row of ``X`` to every centre, in the dtype of ``X``."""
+    centers = centers.astype(X.dtype, copy=False)
+    # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
+    squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
+    distances: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
+    return distances
+
+
+def _width_check(n_features: int, expecting: str) -> Callable[[Batch], None]:
+    def check(batch: Batch) -> None:
+        width = batch.rows.shape[1]
+        if width != n_features:
+            raise DataError(f"{batch.where()}: X has {width} features, but {expecting} {n_features} features "
+                            "as input.")
+
+    return check
+
+
+def _no_check(batch: Batch) -> None:
+    """Blocks after the first: the source has checked that they are as wide as the first."""
+
+
+def _streamed_ssd(source: Source, centers: np.ndarray, check: Callable[[Batch], None],
+                  n_threads: Optional[int]) -> Tuple[float, int]:
+    ssd, n = 0.0, 0
+    for _, _, dist2 in _streaming.assign_batches(source, centers, check, n_threads):
+        ssd += float(dist2.sum())
+        n += dist2.shape[0]
+    return ssd, n
 
 
 def _streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:

@@ -2,14 +2,32 @@
 
 use fastkmeans_core::{self as core, InitMethod, Points, Scalar};
 use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 /// A 2-D float32 or float64 NumPy array, borrowed read-only.
-#[derive(FromPyObject)]
 pub enum Matrix<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// The dtype is tested with a cast (numpy's C API) before borrowing. Extracting a float64 array
+/// as float32 first, as a derived `FromPyObject` does, builds a type error that calls numpy's
+/// Python-level `dtype.__str__`: Python code in the middle of argument conversion, where a pending
+/// Ctrl-C raises a KeyboardInterrupt that is then discarded ("Exception ignored in: dtype(...)"),
+/// so a loop of short core calls could miss a Ctrl-C.
+impl<'a, 'py> FromPyObject<'a, 'py> for Matrix<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(array) = obj.cast::<PyArray2<f32>>() {
+            return Ok(Matrix::F32(array.try_readonly()?));
+        }
+        if let Ok(array) = obj.cast::<PyArray2<f64>>() {
+            return Ok(Matrix::F64(array.try_readonly()?));
+        }
+        Err(PyTypeError::new_err("expected a 2-D float32 or float64 NumPy array"))
+    }
 }
 
 /// Borrows a C-contiguous array as [`Points`] (no copy).

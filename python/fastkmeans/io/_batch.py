@@ -1,0 +1,134 @@
+"""What every reader yields: a block of rows and where in the input its first row came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from fastkmeans import _core
+
+__all__ = ["Batch", "DataError", "densify", "require_finite"]
+
+
+class DataError(ValueError):
+    r"""Bad data in a file or an iterable, with the file and the line, record or row in the message.
+
+    A ``ValueError``, so ``except ValueError`` catches it as it catches bad in-memory arrays.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from fastkmeans import KMeans
+    >>> from fastkmeans.io import DataError
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "bad.csv"
+    >>> _ = path.write_text("1,2\n3,4\n5,x\n")
+    >>> try:
+    ...     KMeans(k=1).fit(path)
+    ... except DataError as error:
+    ...     print(str(error).replace(str(path), "bad.csv"))
+    bad.csv, line 3, column 2: 'x' is not a number
+    """
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A block of rows read from a source.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features)
+        C-contiguous float32 or float64 rows, all finite.
+    name : str
+        The file the rows came from, or ``"item 3 of the iterable"``.
+    first : int
+        Position of ``rows[0]`` in it, counted in ``unit``.
+    unit : {"line", "record", "row"}
+        ``line``: a 1-based line of a text file; ``record``: a 0-based RecordIO record; ``row``:
+        a 0-based row of an array, a .npy or a Parquet file.
+    lines : ndarray of shape (n_rows,) or None, default=None
+        The line of every row, where rows and lines do not follow one another (a text file with
+        blank lines); None means row ``i`` is at ``first + i``.
+    """
+
+    rows: np.ndarray
+    name: str
+    first: int
+    unit: str = "row"
+    lines: Optional[np.ndarray] = None
+
+    def position(self, i: int = 0) -> int:
+        """Return the line, record or row number of ``rows[i]`` in its file (see ``unit``).
+
+        Parameters
+        ----------
+        i : int, default=0
+            Index of the row in this batch.
+
+        Returns
+        -------
+        int
+            Its position in the file.
+        """
+        if self.lines is not None:
+            return int(self.lines[i])
+        return self.first + i
+
+    def where(self, i: int = 0) -> str:
+        """Return ``"<file>, <unit> <number>"`` for ``rows[i]``, the prefix of every error message.
+
+        Parameters
+        ----------
+        i : int, default=0
+            Index of the row in this batch.
+
+        Returns
+        -------
+        str
+            For example ``"/data/train.csv, line 12"``.
+        """
+        return f"{self.name}, {self.unit} {self.position(i)}"
+
+
+def require_finite(rows: np.ndarray, where: Callable[[int], str]) -> None:
+    """Raise a DataError naming the first row of ``rows`` holding NaN or infinity (and its column).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features)
+        C-contiguous float32/float64 rows.
+    where : callable
+        ``where(i)`` names row ``i`` (file and line, record or row).
+    """
+    row = _core.first_non_finite_row(rows)
+    if row is not None:
+        column = int(np.flatnonzero(~np.isfinite(rows[row]))[0])
+        raise DataError(f"{where(row)}, column {column + 1}: NaN or infinity ({rows[row, column]}); every value "
+                        "must be a finite number")
+
+
+def densify(rows: Any) -> np.ndarray:
+    """Return a batch as a dense C-contiguous float array.
+
+    The one place where sparse batches (``scipy.sparse`` matrices, from sparse RecordIO or an
+    iterable) become dense, one batch at a time, until the core has sparse kernels.
+
+    Parameters
+    ----------
+    rows : ndarray or scipy.sparse matrix of shape (n_rows, n_features)
+        A batch.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features)
+        Dense float32/float64 rows (other dtypes become float64, float16 becomes float32).
+    """
+    if hasattr(rows, "toarray"):
+        rows = rows.toarray()
+    array = np.asarray(rows)
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
+    elif array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    return np.ascontiguousarray(array)

@@ -1,0 +1,189 @@
+"""The shuffle buffer: random mini-batches from a stream, in memory bounded by the buffer.
+
+SageMaker's mini-batches are random subsets of the data. A stream that does not fit in memory
+cannot be permuted, so the rows pass through a pool of ``capacity`` rows: once the pool is full,
+each mini-batch is ``mini_batch_size`` rows drawn uniformly at random from it, and the next rows
+of the stream take their slots. When the stream ends, the rows left in the pool are permuted and
+cut into the last mini-batches, so every row is used exactly once per pass.
+
+This is a *local* shuffle. A row leaves the pool after a geometrically distributed wait, about
+``capacity`` rows on average, so two rows farther apart in the stream than a few buffer lengths
+never meet in a mini-batch, and a file sorted by cluster is seen roughly in order (blurred over
+a window of a few ``capacity`` rows) -- the trade-off every streaming shuffle makes (SageMaker's
+``ShuffleConfig`` shuffles whole S3 objects, not rows). A stream shorter than the buffer is
+permuted completely: an exact shuffle, as for data in memory.
+
+The mini-batches depend only on the sequence of rows and the random generator, not on how the
+source cuts the rows into blocks, so a CSV, a .npy and an array give the same batches.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import numpy as np
+
+from fastkmeans.io._batch import Batch
+
+__all__ = ["MAX_BUFFER_BYTES", "MIN_BUFFER_ROWS", "ShuffleBuffer", "default_buffer_rows"]
+
+MIN_BUFFER_ROWS = 50_000
+"""Rows in the default buffer, at least (and at least 10 mini-batches)."""
+MAX_BUFFER_BYTES = 128 << 20
+"""Bytes in the default buffer, at most (but never fewer than 2 mini-batches)."""
+
+
+def default_buffer_rows(mini_batch_size: int, n_features: int, itemsize: int) -> int:
+    """Return the default buffer size: ``max(10 * mini_batch_size, 50,000)`` rows, at most 128 MiB.
+
+    Parameters
+    ----------
+    mini_batch_size : int
+        Rows per mini-batch.
+    n_features : int
+        Features per row.
+    itemsize : int
+        Bytes per value (4 or 8).
+
+    Returns
+    -------
+    int
+        Rows in the buffer; never fewer than ``2 * mini_batch_size``.
+
+    Examples
+    --------
+    >>> from fastkmeans.io import default_buffer_rows
+    >>> default_buffer_rows(5000, 50, 8)     # 50,000 rows of 50 float64: 20 MB
+    50000
+    >>> default_buffer_rows(5000, 784, 8)    # MNIST-sized rows: capped at 128 MiB
+    21399
+    """
+    wanted = max(10 * mini_batch_size, MIN_BUFFER_ROWS)
+    cap = max(2 * mini_batch_size, MAX_BUFFER_BYTES // max(1, n_features * itemsize))
+    return min(wanted, cap)
+
+
+class ShuffleBuffer:
+    """Random mini-batches of ``batch_rows`` rows from a stream of batches, through a pool of rows.
+
+    Parameters
+    ----------
+    batches : iterator of Batch
+        The stream (all of the same width).
+    batch_rows : int
+        Rows per mini-batch.
+    capacity : int or None
+        Rows in the pool; None: ``default_buffer_rows``. A capacity of at most ``batch_rows``
+        gives the mini-batches in stream order (no shuffle).
+    rng : numpy.random.Generator
+        The draws.
+    dtype : numpy dtype or None, default=None
+        Type of the pool (and mini-batches); None: that of the first batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastkmeans.io import Batch, ShuffleBuffer
+    >>> stream = (Batch(np.arange(i, i + 4, dtype=float).reshape(2, 2), "x", i) for i in range(0, 20, 4))
+    >>> buffer = ShuffleBuffer(stream, batch_rows=3, capacity=6, rng=np.random.default_rng(0))
+    >>> batches = list(buffer)
+    >>> [len(b) for b in batches], buffer.rows_read
+    ([3, 3, 3, 1], 10)
+    >>> sorted(np.concatenate(batches)[:, 0].tolist()) == list(range(0, 20, 2))
+    True
+    """
+
+    def __init__(self, batches: Iterator[Batch], *, batch_rows: int, capacity: Optional[int],
+                 rng: np.random.Generator, dtype: Optional[np.dtype] = None) -> None:
+        self._batches = batches
+        self._batch_rows = batch_rows
+        self._capacity = capacity
+        self._rng = rng
+        self._dtype = dtype
+        self._pool: Optional[np.ndarray] = None
+        self._held = 0  # rows in pool[:held] (before the first draw)
+        self._pending: Optional[np.ndarray] = None
+        self._offset = 0
+        self._exhausted = False
+        self.rows_read = 0
+        """Rows taken from the stream so far."""
+        self.first: Optional[Batch] = None
+        """The stream's first batch (its name and position), once read."""
+
+    @property
+    def capacity(self) -> int:
+        """Rows in the pool (known once the first batch is read)."""
+        return 0 if self._pool is None else self._pool.shape[0]
+
+    def fill(self) -> np.ndarray:
+        """Read until the pool is full or the stream ends; return the rows held (a view).
+
+        Returns
+        -------
+        ndarray of shape (n_held, n_features)
+            The pool's rows, for the seeding sample; empty (0 x 0) if the stream is empty.
+        """
+        while not self._exhausted and (self._pool is None or self._held < self._pool.shape[0]):
+            rows = self._take(self.capacity - self._held if self._pool is not None else 0)
+            if rows is None:
+                break
+            assert self._pool is not None
+            self._pool[self._held:self._held + len(rows)] = rows
+            self._held += len(rows)
+        return self._pool[:self._held] if self._pool is not None else np.empty((0, 0))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield the mini-batches of one pass, C-contiguous, in the pool's dtype."""
+        self.fill()
+        if self._pool is None:
+            return
+        pool, size, b = self._pool, self._pool.shape[0], self._batch_rows
+        in_order = size <= b
+        while self._held == size:
+            chosen = np.arange(b) if in_order else self._rng.choice(size, b, replace=False)
+            yield pool[chosen]
+            refilled = 0
+            while refilled < b:
+                rows = self._take(b - refilled)
+                if rows is None:
+                    break
+                pool[chosen[refilled:refilled + len(rows)]] = rows
+                refilled += len(rows)
+            if refilled < b:  # the stream ended: the chosen slots past `refilled` are empty
+                keep = np.ones(size, dtype=bool)
+                keep[chosen[refilled:]] = False
+                yield from self._drain(np.flatnonzero(keep), in_order)
+                return
+        yield from self._drain(np.arange(self._held), in_order)
+
+    def _drain(self, slots: np.ndarray, in_order: bool) -> Iterator[np.ndarray]:
+        assert self._pool is not None
+        order = slots if in_order else slots[self._rng.permutation(len(slots))]
+        for start in range(0, len(order), self._batch_rows):
+            yield self._pool[order[start:start + self._batch_rows]]
+
+    def _take(self, most: int) -> Optional[np.ndarray]:
+        """Up to ``most`` next rows of the stream (``most=0``: the first batch, to size the pool)."""
+        while self._pending is None or self._offset >= len(self._pending):
+            batch = next(self._batches, None)
+            if batch is None:
+                self._exhausted = True
+                return None
+            if self._pool is None:
+                self._start(batch)
+            self._pending, self._offset = batch.rows, 0
+        if most == 0:
+            return self._pending[:0]
+        rows = self._pending[self._offset:self._offset + most]
+        self._offset += len(rows)
+        self.rows_read += len(rows)
+        return rows
+
+    def _start(self, batch: Batch) -> None:
+        self.first = batch
+        n_features = batch.rows.shape[1]
+        dtype = np.dtype(self._dtype if self._dtype is not None else batch.rows.dtype)
+        capacity = self._capacity
+        if capacity is None:
+            capacity = default_buffer_rows(self._batch_rows, n_features, dtype.itemsize)
+        self._pool = np.empty((max(capacity, self._batch_rows), n_features), dtype=dtype)
