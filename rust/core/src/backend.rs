@@ -6,6 +6,7 @@ use crate::distance;
 use crate::error::Result;
 use crate::points::Points;
 use crate::scalar::Scalar;
+use crate::sparse::{self, Csr};
 use crate::sums::{self, Bounds, ClusterSums};
 
 /// A place that can assign points to their nearest centres.
@@ -51,6 +52,31 @@ pub trait Backend: Sync {
     ) -> Result<ClusterSums> {
         *bounds = Bounds::new();
         self.assign_and_sum(x, weights, centers, labels, dist2)
+    }
+
+    /// [`Backend::assign`] for sparse rows. The default is the CPU's sparse × dense kernel
+    /// ([`crate::sparse`]); a backend may run its own.
+    fn assign_sparse<F: Scalar>(
+        &self,
+        x: Csr<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        sparse::assign(x, centers, labels, dist2);
+        Ok(())
+    }
+
+    /// [`Backend::assign_and_sum`] for sparse rows (the default: the CPU's, as above).
+    fn assign_and_sum_sparse<F: Scalar>(
+        &self,
+        x: Csr<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        Ok(sparse::assign_and_sum(x, weights, centers, labels, dist2))
     }
 }
 

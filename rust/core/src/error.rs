@@ -20,6 +20,9 @@ pub enum Error {
     /// A parameter outside its range.
     #[error("invalid value {value} for {name}: expected {rule}")]
     InvalidParameter { name: &'static str, value: String, rule: &'static str },
+    /// CSR arrays that do not fit together.
+    #[error("invalid sparse matrix: {0}")]
+    BadSparse(String),
     /// A value that is NaN or infinite.
     #[error("{what} contains NaN or infinity (row {row})")]
     NonFinite { what: &'static str, row: usize },

@@ -5,16 +5,16 @@ use rayon::prelude::*;
 use crate::distance::ROW_BLOCK;
 use crate::parallel::min_items;
 use crate::params::InitMethod;
-use crate::points::{gather, Points};
 use crate::rng::Rng;
+use crate::rows::Rows;
 use crate::scalar::Scalar;
 
 /// Chooses `k` initial centres among the rows of `x` (`k <= x.n()`), returned row-major.
 ///
 /// With weights, only rows of positive weight are chosen while any are left (a zero-weight row
 /// carries no data), and k-means++ draws proportionally to weight × squared distance.
-pub fn init_centers<F: Scalar>(
-    x: Points<'_, F>,
+pub fn init_centers<F: Scalar, R: Rows<F>>(
+    x: R,
     weights: Option<&[f64]>,
     k: usize,
     method: InitMethod,
@@ -25,7 +25,12 @@ pub fn init_centers<F: Scalar>(
         InitMethod::Random => random_rows(x.n(), weights, k, rng),
         InitMethod::KMeansPlusPlus { local_trials } => kmeans_pp(x, weights, k, local_trials.max(1), rng),
     };
-    gather(x, &chosen)
+    let d = x.d();
+    let mut centers = vec![F::ZERO; chosen.len() * d];
+    for (center, &i) in centers.chunks_exact_mut(d).zip(&chosen) {
+        x.copy_row(i, center);
+    }
+    centers
 }
 
 /// `k` distinct rows chosen uniformly, preferring rows of positive weight.
@@ -41,8 +46,8 @@ fn random_rows(n: usize, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Ve
 
 /// k-means++ (Arthur & Vassilvitskii 2007). With `local_trials > 1` each step draws that many
 /// candidates and keeps the one that lowers the potential Σ w·D² the most (greedy k-means++).
-fn kmeans_pp<F: Scalar>(
-    x: Points<'_, F>,
+fn kmeans_pp<F: Scalar, R: Rows<F>>(
+    x: R,
     weights: Option<&[f64]>,
     k: usize,
     local_trials: usize,
@@ -60,7 +65,9 @@ fn kmeans_pp<F: Scalar>(
     chosen.push(first);
     taken[first] = true;
     closest.set_all(f64::INFINITY);
-    closest.update(x, x.row(first));
+    let mut center = vec![F::ZERO; x.d()];
+    x.copy_row(first, &mut center);
+    closest.update(x, &center);
 
     while chosen.len() < k {
         let best = match closest.draw(rng) {
@@ -75,7 +82,8 @@ fn kmeans_pp<F: Scalar>(
                 let mut best = (candidates[0], f64::INFINITY);
                 for &c in &candidates {
                     trial.copy_from(&closest);
-                    trial.update(x, x.row(c));
+                    x.copy_row(c, &mut center);
+                    trial.update(x, &center);
                     if trial.total() < best.1 {
                         best = (c, trial.total());
                     }
@@ -85,7 +93,8 @@ fn kmeans_pp<F: Scalar>(
         };
         chosen.push(best);
         taken[best] = true;
-        closest.update(x, x.row(best));
+        x.copy_row(best, &mut center);
+        closest.update(x, &center);
     }
     chosen
 }
@@ -123,15 +132,15 @@ impl<'w> Potential<'w> {
     }
 
     /// d2[i] = min(d2[i], ||x_i − c||²), block sums refreshed; blocks in parallel when it pays.
-    fn update<F: Scalar>(&mut self, x: Points<'_, F>, center: &[F]) {
+    fn update<F: Scalar, R: Rows<F>>(&mut self, x: R, center: &[F]) {
         let weights = self.weights;
+        let center_norm: f64 = center.iter().map(|v| v.to_f64() * v.to_f64()).sum();
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
         blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
             let start = block * ROW_BLOCK;
-            let rows = x.rows(start, start + d2.len()).as_slice().chunks_exact(x.d());
-            for (row, best) in rows.zip(d2.iter_mut()) {
+            for (r, best) in d2.iter_mut().enumerate() {
                 // A select, not a branch: which rows move closer is unpredictable.
-                let candidate = sq_dist(row, center);
+                let candidate = x.sq_dist_to(start + r, center, center_norm);
                 *best = if candidate < *best { candidate } else { *best };
             }
             *sum = match weights {
@@ -207,7 +216,7 @@ fn sum_lanes(values: &[f64]) -> f64 {
 /// ||a − b||² in the data's precision, widened to `f64`: a plain loop for a few features, eight
 /// independent partial sums (vectorisable) for more.
 #[inline]
-fn sq_dist<F: Scalar>(a: &[F], b: &[F]) -> f64 {
+pub(crate) fn sq_dist<F: Scalar>(a: &[F], b: &[F]) -> f64 {
     if a.len() < 8 {
         let mut sum = F::ZERO;
         for (&u, &v) in a.iter().zip(b) {

@@ -9,6 +9,9 @@
 //!   saved and resumed.
 //! * [`lloyd`]: full-batch (optionally weighted) Lloyd iterations, also used by the reduction.
 //!
+//! Both take dense ([`Points`]) or sparse ([`Csr`]) rows through the [`Rows`] trait; sparse rows
+//! are assigned and summed sparse × dense ([`sparse`]), never densified.
+//!
 //! The heavy lifting (nearest-centre assignment) goes through the [`Backend`] seam; [`Cpu`] is the
 //! multithreaded rayon implementation. Every result is a function of the inputs and the seed only:
 //! work is split into blocks of fixed size and reduced in a fixed order, so the thread count never
@@ -31,7 +34,9 @@ pub mod params;
 pub mod points;
 pub mod reduce;
 pub mod rng;
+pub mod rows;
 pub mod scalar;
+pub mod sparse;
 pub mod sums;
 
 pub use backend::{Backend, Cpu};
@@ -41,4 +46,6 @@ pub use minibatch::{fit_minibatch, MiniBatchFit, MiniBatchState};
 pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
 pub use points::Points;
 pub use reduce::{reduce, Reduced};
+pub use rows::{Data, Gathered, Rows};
 pub use scalar::Scalar;
+pub use sparse::{Csr, CsrBuf};

@@ -20,6 +20,7 @@ use crate::parallel::min_items;
 use crate::params::{Checked, LloydParams, ReduceParams};
 use crate::points::Points;
 use crate::rng::{Purpose, Rng};
+use crate::rows::Rows;
 use crate::scalar::Scalar;
 use crate::sums::Bounds;
 
@@ -38,8 +39,8 @@ pub struct LloydFit<F> {
 
 /// Lloyd's algorithm from the given initial centres, stopping after `max_iter` updates or once
 /// the loss falls by less than `tol` × its previous value.
-pub fn lloyd<F: Scalar, B: Backend>(
-    x: Points<'_, F>,
+pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
     weights: Option<&[f64]>,
     mut centers: Vec<F>,
     params: &Checked<LloydParams>,
@@ -53,7 +54,7 @@ pub fn lloyd<F: Scalar, B: Backend>(
     // bounds let later passes skip rows that provably keep their centre (same results).
     let mut bounds = Bounds::new();
     let mut pass = |centers: &[F], labels: &mut [u32], dist2: &mut [f64]| {
-        backend.assign_and_sum_bounded(x, weights, Points::from_rows(centers, d)?, labels, dist2, &mut bounds)
+        x.assign_and_sum_bounded(backend, weights, Points::from_rows(centers, d)?, labels, dist2, &mut bounds)
     };
     let mut sums = pass(&centers, &mut labels, &mut dist2)?;
     let mut loss = weighted_ssd(&dist2, weights);
@@ -79,8 +80,8 @@ pub fn lloyd<F: Scalar, B: Backend>(
 
 /// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.
 /// Trials run in parallel; the lowest loss wins, ties to the earliest trial.
-pub fn fit_lloyd<F: Scalar, B: Backend>(
-    x: Points<'_, F>,
+pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
     weights: Option<&[f64]>,
     params: &Checked<ReduceParams>,
     backend: &B,
@@ -185,8 +186,8 @@ pub(crate) fn cluster_means<F: Scalar>(
 
 /// The M step when a cluster is empty: empty clusters first take over the rows that contribute
 /// most to the loss (see the module docs), then every centre becomes the weighted mean of its rows.
-fn update_centers<F: Scalar>(
-    x: Points<'_, F>,
+fn update_centers<F: Scalar, R: Rows<F>>(
+    x: R,
     weights: Option<&[f64]>,
     labels: &[u32],
     dist2: &[f64],
@@ -218,12 +219,7 @@ fn update_centers<F: Scalar>(
             }
         }
     }
-    let (means, totals) = cluster_means(x, weights, &labels, k);
-    for c in (0..k).filter(|&c| totals[c] > 0.0) {
-        for (dst, &m) in centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
-            *dst = F::from_f64(m);
-        }
-    }
+    x.move_to_means(weights, &labels, centers);
 }
 
 /// Rows of positive contribution weight × squared distance, largest first (ties: lowest row).

@@ -42,9 +42,10 @@ use crate::init::init_centers;
 use crate::lloyd::rows_by_contribution;
 use crate::metrics::weighted_ssd;
 use crate::params::{Checked, InitMethod, MiniBatchParams, ReduceParams};
-use crate::points::{gather, gather_into, Points};
+use crate::points::Points;
 use crate::reduce::{reduce, Reduced};
 use crate::rng::{Purpose, Rng};
+use crate::rows::{Gathered, Rows};
 use crate::scalar::Scalar;
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
@@ -72,7 +73,7 @@ pub struct MiniBatchState<F> {
 impl<F: Scalar> MiniBatchState<F> {
     /// Seeds `n_centers` centres from `sample` (SageMaker's sampled first batch) with `init`;
     /// every count starts at zero, so a centre's first batch moves it onto that batch's mean.
-    pub fn seed(sample: Points<'_, F>, n_centers: usize, init: InitMethod, seed: u64) -> Result<Self> {
+    pub fn seed<R: Rows<F>>(sample: R, n_centers: usize, init: InitMethod, seed: u64) -> Result<Self> {
         sample.require_non_empty()?;
         if sample.n() < n_centers {
             return Err(Error::TooFewPoints { n_samples: sample.n(), k: n_centers });
@@ -125,15 +126,15 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 
     /// Merges one mini-batch; returns its ssd against the centres as they were before the merge.
-    pub fn update<B: Backend>(&mut self, batch: Points<'_, F>, half_life_time_size: u64, backend: &B) -> Result<f64> {
-        batch.require_same_d(&self.centers())?;
+    pub fn update<R: Rows<F>, B: Backend>(&mut self, batch: R, half_life_time_size: u64, backend: &B) -> Result<f64> {
+        batch.require_d(self.d)?;
         let (b, k, d) = (batch.n(), self.n_centers(), self.d);
         if b == 0 {
             return Ok(0.0);
         }
         let mut labels = vec![0u32; b];
         let mut dist2 = vec![0f64; b];
-        let sums = backend.assign_and_sum(batch, None, self.centers(), &mut labels, &mut dist2)?;
+        let sums = batch.assign_and_sum(backend, None, self.centers(), &mut labels, &mut dist2)?;
         if half_life_time_size > 0 {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
             self.counts.iter_mut().chain(self.far_weights.iter_mut()).for_each(|c| *c *= decay);
@@ -151,7 +152,7 @@ impl<F: Scalar> MiniBatchState<F> {
         let dead = self.dead_centers();
         if !dead.is_empty() {
             for (c, i) in dead.into_iter().zip(rows_by_contribution(&dist2, None)) {
-                self.centers[c * d..(c + 1) * d].copy_from_slice(batch.row(i));
+                batch.copy_row(i, &mut self.centers[c * d..(c + 1) * d]);
             }
         }
         self.points_seen += b as u64;
@@ -178,7 +179,7 @@ impl<F: Scalar> MiniBatchState<F> {
 
     /// Merges the batch's far rows (see the module docs) into the far set, keeping the K largest
     /// distances (ties: rows kept earlier first, then batch order).
-    fn keep_far_points(&mut self, batch: Points<'_, F>, dist2: &[f64]) {
+    fn keep_far_points<R: Rows<F>>(&mut self, batch: R, dist2: &[f64]) {
         let capacity = self.n_centers();
         let far_enough = FAR_FACTOR * weighted_ssd(dist2, None) / dist2.len() as f64;
         let full = self.far_dist2.len() == capacity;
@@ -190,11 +191,15 @@ impl<F: Scalar> MiniBatchState<F> {
         }
         fresh.sort_by(|&a, &b| dist2[b].total_cmp(&dist2[a]));
         fresh.truncate(capacity);
-        // (distance, weight, row): the kept rows first, so the stable sort prefers them on ties.
         let d = self.d;
+        let mut fresh_rows = vec![F::ZERO; fresh.len() * d];
+        for (row, &i) in fresh_rows.chunks_exact_mut(d).zip(&fresh) {
+            batch.copy_row(i, row);
+        }
+        // (distance, weight, row): the kept rows first, so the stable sort prefers them on ties.
         let mut entries: Vec<(f64, f64, &[F])> = (0..self.far_dist2.len())
             .map(|j| (self.far_dist2[j], self.far_weights[j], &self.far_points[j * d..(j + 1) * d]))
-            .chain(fresh.iter().map(|&i| (dist2[i], 1.0, batch.row(i))))
+            .chain(fresh.iter().zip(fresh_rows.chunks_exact(d)).map(|(&i, row)| (dist2[i], 1.0, row)))
             .collect();
         entries.sort_by(|a, b| b.0.total_cmp(&a.0));
         entries.truncate(capacity);
@@ -239,8 +244,8 @@ pub struct MiniBatchFit<F> {
 
 /// Trains on an in-memory data set: seeds K centres from a random sample of `mini_batch_size`
 /// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data.
-pub fn fit_minibatch<F: Scalar, B: Backend>(
-    x: Points<'_, F>,
+pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
     params: &Checked<MiniBatchParams>,
     backend: &B,
     stop: &AtomicBool,
@@ -253,24 +258,24 @@ pub fn fit_minibatch<F: Scalar, B: Backend>(
     let batch_size = params.mini_batch_size.min(n);
     let seed = params.reduce.seed;
     let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch_size);
-    let sample = gather(x, &sample_rows);
-    let mut state = MiniBatchState::seed(Points::from_rows(&sample, x.d())?, params.n_centers, params.init, seed)?;
+    let sample = x.gather(&sample_rows);
+    let mut state = MiniBatchState::seed(sample.view(), params.n_centers, params.init, seed)?;
 
-    let mut batch = Vec::with_capacity(batch_size * x.d());
+    let mut batch = Gathered::Dense { data: Vec::with_capacity(batch_size * x.d()), d: x.d() };
     let mut n_batches = 0;
     for epoch in 0..params.epochs as u64 {
         let order = Rng::new(seed, Purpose::Epoch(epoch)).permutation(n);
         for rows in order.chunks(batch_size) {
             check_stop(stop)?;
-            gather_into(x, rows, &mut batch);
-            state.update(Points::from_rows(&batch, x.d())?, params.half_life_time_size, backend)?;
+            x.gather_into(rows, &mut batch);
+            state.update(batch.view(), params.half_life_time_size, backend)?;
             n_batches += 1;
         }
     }
     let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
     let mut labels = vec![0u32; n];
     let mut dist2 = vec![0f64; n];
-    backend.assign(x, Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
+    x.assign(backend, Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
     let inertia = weighted_ssd(&dist2, None);
     Ok(MiniBatchFit { state, reduced, labels, inertia, n_batches })
 }

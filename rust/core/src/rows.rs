@@ -1,0 +1,311 @@
+//! What the algorithms need of their data, whether dense ([`Points`]) or sparse ([`Csr`]).
+//!
+//! Seeding, Lloyd and the mini-batch trainer are generic over [`Rows`]: they read the data only
+//! through it, so a sparse matrix is never densified (only the centres, K × d, are dense). Each
+//! kind of data brings its own assignment (through the [`Backend`]), its own distances to a dense
+//! centre, and its own per-cluster means.
+
+use rayon::prelude::*;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::points::Points;
+use crate::scalar::Scalar;
+use crate::sparse::{Csr, CsrBuf};
+use crate::sums::{Bounds, ClusterSums};
+
+/// Rows of `d` features, dense or sparse, borrowed from the caller.
+pub trait Rows<F: Scalar>: Copy + Send + Sync {
+    /// Number of rows.
+    fn n(&self) -> usize;
+    /// Features per row.
+    fn d(&self) -> usize;
+    /// Row `i`, written densely into `out` (`d` values).
+    fn copy_row(&self, i: usize, out: &mut [F]);
+    /// ||row i − center||², accumulated in `f64`; `center_norm` is ||center||² in `f64`.
+    fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64;
+    /// The first row holding NaN or infinity, if any.
+    fn first_non_finite_row(&self) -> Option<usize>;
+    /// The rows named by `indices`, copied into `out` (reused; dense stays dense, sparse stays
+    /// sparse).
+    fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>);
+    /// [`Rows::gather_into`] a new buffer.
+    fn gather(&self, indices: &[usize]) -> Gathered<F> {
+        let mut out = Gathered::Dense { data: Vec::new(), d: 0 };
+        self.gather_into(indices, &mut out);
+        out
+    }
+
+    /// [`Backend::assign`] for these rows.
+    fn assign<B: Backend>(
+        &self,
+        backend: &B,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()>;
+    /// [`Backend::assign_and_sum`] for these rows.
+    fn assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums>;
+    /// [`Backend::assign_and_sum_bounded`] for these rows; the default ignores the bounds.
+    fn assign_and_sum_bounded<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        bounds: &mut Bounds,
+    ) -> Result<ClusterSums> {
+        *bounds = Bounds::new();
+        self.assign_and_sum(backend, weights, centers, labels, dist2)
+    }
+    /// Moves every centre that holds rows of positive weight (by `labels`) to their weighted
+    /// mean; the others keep their place.
+    fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]);
+
+    /// Fails with [`Error::Empty`] unless there is at least one row and one feature.
+    fn require_non_empty(&self) -> Result<()> {
+        if self.n() == 0 || self.d() == 0 {
+            return Err(Error::Empty { rows: self.n(), cols: self.d() });
+        }
+        Ok(())
+    }
+
+    /// Fails with [`Error::FeatureMismatch`] unless the rows have `d` features.
+    fn require_d(&self, d: usize) -> Result<()> {
+        if self.d() != d {
+            return Err(Error::FeatureMismatch { expected: d, got: self.d() });
+        }
+        Ok(())
+    }
+
+    /// Fails with [`Error::NonFinite`] naming the first row holding NaN or infinity.
+    fn require_finite(&self, what: &'static str) -> Result<()> {
+        match self.first_non_finite_row() {
+            Some(row) => Err(Error::NonFinite { what, row }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Rows copied out of a [`Rows`] (a mini-batch, a seeding sample), dense or sparse like their
+/// source.
+#[derive(Clone, Debug)]
+pub enum Gathered<F> {
+    Dense { data: Vec<F>, d: usize },
+    Sparse(CsrBuf<F>),
+}
+
+impl<F: Scalar> Gathered<F> {
+    /// The rows as a borrowed view.
+    pub fn view(&self) -> Data<'_, F> {
+        match self {
+            Gathered::Dense { data, d } => Data::Dense(Points::from_rows(data, *d).expect("whole rows")),
+            Gathered::Sparse(buf) => Data::Sparse(buf.view()),
+        }
+    }
+}
+
+/// Either kind of rows, chosen at run time (what [`Gathered::view`] gives).
+#[derive(Clone, Copy, Debug)]
+pub enum Data<'a, F> {
+    Dense(Points<'a, F>),
+    Sparse(Csr<'a, F>),
+}
+
+macro_rules! each {
+    ($self:expr, |$x:ident| $body:expr) => {
+        match $self {
+            Data::Dense($x) => $body,
+            Data::Sparse($x) => $body,
+        }
+    };
+}
+
+impl<F: Scalar> Rows<F> for Data<'_, F> {
+    fn n(&self) -> usize {
+        each!(self, |x| Rows::n(x))
+    }
+    fn d(&self) -> usize {
+        each!(self, |x| Rows::d(x))
+    }
+    fn copy_row(&self, i: usize, out: &mut [F]) {
+        each!(self, |x| x.copy_row(i, out))
+    }
+    fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64 {
+        each!(self, |x| x.sq_dist_to(i, center, center_norm))
+    }
+    fn first_non_finite_row(&self) -> Option<usize> {
+        each!(self, |x| Rows::first_non_finite_row(x))
+    }
+    fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
+        each!(self, |x| Rows::gather_into(x, indices, out))
+    }
+    fn assign<B: Backend>(
+        &self,
+        backend: &B,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        each!(self, |x| Rows::assign(x, backend, centers, labels, dist2))
+    }
+    fn assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        each!(self, |x| Rows::assign_and_sum(x, backend, weights, centers, labels, dist2))
+    }
+    fn assign_and_sum_bounded<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        bounds: &mut Bounds,
+    ) -> Result<ClusterSums> {
+        each!(self, |x| Rows::assign_and_sum_bounded(x, backend, weights, centers, labels, dist2, bounds))
+    }
+    fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
+        each!(self, |x| x.move_to_means(weights, labels, centers))
+    }
+}
+
+impl<F: Scalar> Rows<F> for Points<'_, F> {
+    fn n(&self) -> usize {
+        Points::n(self)
+    }
+    fn d(&self) -> usize {
+        Points::d(self)
+    }
+    fn copy_row(&self, i: usize, out: &mut [F]) {
+        out.copy_from_slice(self.row(i));
+    }
+    #[inline(always)]
+    fn sq_dist_to(&self, i: usize, center: &[F], _center_norm: f64) -> f64 {
+        crate::init::sq_dist(self.row(i), center)
+    }
+    fn first_non_finite_row(&self) -> Option<usize> {
+        Points::first_non_finite_row(self)
+    }
+    fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
+        if !matches!(out, Gathered::Dense { .. }) {
+            *out = Gathered::Dense { data: Vec::new(), d: 0 };
+        }
+        if let Gathered::Dense { data, d } = out {
+            crate::points::gather_into(*self, indices, data);
+            *d = Points::d(self);
+        }
+    }
+    fn assign<B: Backend>(
+        &self,
+        backend: &B,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        backend.assign(*self, centers, labels, dist2)
+    }
+    fn assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        backend.assign_and_sum(*self, weights, centers, labels, dist2)
+    }
+    fn assign_and_sum_bounded<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        bounds: &mut Bounds,
+    ) -> Result<ClusterSums> {
+        backend.assign_and_sum_bounded(*self, weights, centers, labels, dist2, bounds)
+    }
+    fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
+        let d = Points::d(self);
+        let k = centers.len() / d;
+        let (means, totals) = crate::lloyd::cluster_means(*self, weights, labels, k);
+        for c in (0..k).filter(|&c| totals[c] > 0.0) {
+            for (dst, &m) in centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
+                *dst = F::from_f64(m);
+            }
+        }
+    }
+}
+
+impl<F: Scalar> Rows<F> for Csr<'_, F> {
+    fn n(&self) -> usize {
+        Csr::n(self)
+    }
+    fn d(&self) -> usize {
+        Csr::d(self)
+    }
+    fn copy_row(&self, i: usize, out: &mut [F]) {
+        out.fill(F::ZERO);
+        let (cols, vals) = self.row(i);
+        for (&j, &v) in cols.iter().zip(vals) {
+            out[j as usize] = v;
+        }
+    }
+    fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64 {
+        crate::sparse::sq_dist_to_dense(self.row(i), center, center_norm)
+    }
+    fn first_non_finite_row(&self) -> Option<usize> {
+        Csr::first_non_finite_row(self)
+    }
+    fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
+        if !matches!(out, Gathered::Sparse(_)) {
+            *out = Gathered::Sparse(CsrBuf::default());
+        }
+        if let Gathered::Sparse(buf) = out {
+            Csr::gather_into(self, indices, buf);
+        }
+    }
+    fn assign<B: Backend>(
+        &self,
+        backend: &B,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        backend.assign_sparse(*self, centers, labels, dist2)
+    }
+    fn assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        backend.assign_and_sum_sparse(*self, weights, centers, labels, dist2)
+    }
+    fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
+        let d = Csr::d(self);
+        let k = centers.len() / d;
+        let (sums, totals, _) = crate::sparse::weighted_sums(*self, weights, labels, k);
+        centers.par_chunks_mut(d).zip(sums.par_chunks(d)).zip(&totals).for_each(|((center, sum), &total)| {
+            if total > 0.0 {
+                center.iter_mut().zip(sum).for_each(|(c, s)| *c = F::from_f64(s / total));
+            }
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! Sparse rows in CSR form (scipy's `csr_matrix`, sparse RecordIO), assigned and summed without
+//! ever being densified.
+//!
+//! Assignment uses the same identity as the dense kernel, `||x − c||² = ||x||² − 2 x·c + ||c||²`,
+//! with the dot products taken over the row's non-zeros only: the centres are transposed once per
+//! pass (d × k), so each non-zero `(j, v)` adds `−2v · Cᵀ[j, :]` to a row of k scores that starts
+//! at `||c||²`. The cost is O(nnz · k) instead of O(n · d · k). Scores are accumulated in `f64`;
+//! the winner's squared distance is then `||c||² + Σ_nz ((x_j − c_j)² − c_j²)`, also in `f64`.
+//!
+//! The per-cluster sums of the next M step are taken cluster by cluster (rows grouped by label,
+//! each cluster summed in row order, clusters in parallel), so they too are the same on any number
+//! of threads. Only the centres and the sums (k × d) are dense.
+
+use rayon::prelude::*;
+
+use crate::distance::ROW_BLOCK;
+use crate::error::{Error, Result};
+use crate::parallel::min_items;
+use crate::points::Points;
+use crate::scalar::Scalar;
+use crate::sums::ClusterSums;
+
+/// `n` sparse rows of `d` features: row `i` holds the values `data[indptr[i]..indptr[i + 1]]` at
+/// the columns `indices[indptr[i]..indptr[i + 1]]` (scipy's CSR layout), borrowed, validated.
+///
+/// Column indices need not be sorted; a column that appears twice in a row counts as the sum of
+/// its values in the dot products but not in the norms, so callers sum duplicates first
+/// (`fastkmeans` does).
+#[derive(Clone, Copy, Debug)]
+pub struct Csr<'a, F> {
+    indptr: &'a [i64],
+    indices: &'a [i32],
+    data: &'a [F],
+    d: usize,
+}
+
+impl<'a, F: Scalar> Csr<'a, F> {
+    /// Views the three CSR arrays as `indptr.len() − 1` rows of `d` features, checking that they
+    /// fit together: `indptr` starts at 0, never decreases and ends at the number of values, and
+    /// every column index is in `0..d`.
+    pub fn new(indptr: &'a [i64], indices: &'a [i32], data: &'a [F], d: usize) -> Result<Self> {
+        let bad = |message: String| Err(Error::BadSparse(message));
+        if indptr.is_empty() {
+            return bad("indptr is empty (it holds n_rows + 1 offsets)".into());
+        }
+        if indices.len() != data.len() {
+            return bad(format!("{} column indices for {} values", indices.len(), data.len()));
+        }
+        if indptr[0] != 0 {
+            return bad(format!("indptr starts at {}, not 0", indptr[0]));
+        }
+        if let Some(i) = indptr.windows(2).position(|w| w[1] < w[0]) {
+            return bad(format!("indptr decreases at row {i} ({} then {})", indptr[i], indptr[i + 1]));
+        }
+        let last = indptr[indptr.len() - 1];
+        if last != data.len() as i64 {
+            return bad(format!("indptr ends at {last}, but there are {} values", data.len()));
+        }
+        let out_of_range = |&j: &i32| j < 0 || j as usize >= d;
+        if let Some(p) = indices.par_iter().position_first(out_of_range) {
+            let row = indptr.partition_point(|&o| o <= p as i64) - 1;
+            return bad(format!("column index {} of row {row} is outside 0..{d}", indices[p]));
+        }
+        Ok(Self { indptr, indices, data, d })
+    }
+
+    pub fn n(&self) -> usize {
+        self.indptr.len() - 1
+    }
+    pub fn d(&self) -> usize {
+        self.d
+    }
+    /// Stored values (non-zeros).
+    pub fn nnz(&self) -> usize {
+        (self.indptr[self.n()] - self.indptr[0]) as usize
+    }
+
+    /// The column indices and values of row `i`.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> (&'a [i32], &'a [F]) {
+        let (a, b) = (self.indptr[i] as usize, self.indptr[i + 1] as usize);
+        (&self.indices[a..b], &self.data[a..b])
+    }
+
+    /// Rows `start..end` as their own view.
+    pub fn rows(&self, start: usize, end: usize) -> Csr<'a, F> {
+        Csr { indptr: &self.indptr[start..=end], ..*self }
+    }
+
+    /// The first row holding NaN or infinity, if any (scanned in parallel).
+    pub fn first_non_finite_row(&self) -> Option<usize> {
+        (0..self.n()).into_par_iter().with_min_len(1024).find_first(|&i| !self.row(i).1.iter().all(|v| v.is_finite()))
+    }
+
+    /// The rows named by `indices`, copied into a new CSR matrix.
+    pub fn gather(&self, indices: &[usize]) -> CsrBuf<F> {
+        let mut out = CsrBuf { indptr: Vec::new(), indices: Vec::new(), data: Vec::new(), d: self.d };
+        self.gather_into(indices, &mut out);
+        out
+    }
+
+    /// [`Csr::gather`] into a reused buffer.
+    pub fn gather_into(&self, rows: &[usize], out: &mut CsrBuf<F>) {
+        out.d = self.d;
+        out.indptr.clear();
+        out.indices.clear();
+        out.data.clear();
+        out.indptr.push(0);
+        for &i in rows {
+            let (cols, vals) = self.row(i);
+            out.indices.extend_from_slice(cols);
+            out.data.extend_from_slice(vals);
+            out.indptr.push(out.data.len() as i64);
+        }
+    }
+}
+
+/// An owned CSR matrix (a gathered mini-batch or sample).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CsrBuf<F> {
+    pub indptr: Vec<i64>,
+    pub indices: Vec<i32>,
+    pub data: Vec<F>,
+    pub d: usize,
+}
+
+impl<F: Scalar> CsrBuf<F> {
+    /// The matrix as a borrowed view.
+    pub fn view(&self) -> Csr<'_, F> {
+        Csr { indptr: &self.indptr, indices: &self.indices, data: &self.data, d: self.d }
+    }
+}
+
+/// ||x − c||² for a sparse row `x` and a dense centre `c` with ||c||² = `center_norm`, in `f64`
+/// (never negative).
+#[inline]
+pub(crate) fn sq_dist_to_dense<F: Scalar>((cols, vals): (&[i32], &[F]), center: &[F], center_norm: f64) -> f64 {
+    let mut sum = center_norm;
+    for (&j, &v) in cols.iter().zip(vals) {
+        let (x, c) = (v.to_f64(), center[j as usize].to_f64());
+        sum += (x - c) * (x - c) - c * c;
+    }
+    sum.max(0.0)
+}
+
+/// The centres, transposed (d × k) for the sparse dot products, with their squared norms.
+struct Transposed<F> {
+    columns: Vec<F>,
+    norms: Vec<f64>,
+    k: usize,
+}
+
+impl<F: Scalar> Transposed<F> {
+    fn new(centers: Points<'_, F>) -> Self {
+        let (k, d) = (centers.n(), centers.d());
+        let mut columns = vec![F::ZERO; k * d];
+        for c in 0..k {
+            for (j, &v) in centers.row(c).iter().enumerate() {
+                columns[j * k + c] = v;
+            }
+        }
+        let norms = (0..k).map(|c| centers.row(c).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect();
+        Self { columns, norms, k }
+    }
+
+    /// The nearest centre of one sparse row (ties to the lowest index); `scores` holds k values.
+    #[inline]
+    fn label_row(&self, (cols, vals): (&[i32], &[F]), scores: &mut [f64]) -> u32 {
+        scores.copy_from_slice(&self.norms);
+        for (&j, &v) in cols.iter().zip(vals) {
+            let m = -2.0 * v.to_f64();
+            let column = &self.columns[j as usize * self.k..(j as usize + 1) * self.k];
+            scores.iter_mut().zip(column).for_each(|(s, &c)| *s += m * c.to_f64());
+        }
+        let mut best = 0;
+        for c in 1..self.k {
+            if scores[c] < scores[best] {
+                best = c;
+            }
+        }
+        best as u32
+    }
+}
+
+/// Assigns each sparse row of `x` to its nearest centre; see [`crate::Backend::assign`].
+pub fn assign<F: Scalar>(x: Csr<'_, F>, centers: Points<'_, F>, labels: &mut [u32], dist2: &mut [f64]) {
+    assert!(labels.len() == x.n() && dist2.len() == x.n(), "one label and distance per row");
+    assert_eq!(x.d(), centers.d(), "x and centers must share the feature dimension");
+    let t = Transposed::new(centers);
+    let k = centers.n();
+    let work = ROW_BLOCK * (x.nnz() / x.n().max(1) + 1) * k;
+    let blocks = labels.par_chunks_mut(ROW_BLOCK).zip(dist2.par_chunks_mut(ROW_BLOCK)).enumerate();
+    blocks.with_min_len(min_items(work)).for_each_init(
+        || vec![0f64; k],
+        |scores, (b, (labels, dist2))| {
+            for (r, (label, d2)) in labels.iter_mut().zip(dist2.iter_mut()).enumerate() {
+                let row = x.row(b * ROW_BLOCK + r);
+                *label = t.label_row(row, scores);
+                let l = *label as usize;
+                *d2 = sq_dist_to_dense(row, centers.row(l), t.norms[l]);
+            }
+        },
+    );
+}
+
+/// Per-cluster Σ w·x (k × d), Σ w and rows of positive weight, for given labels: each cluster
+/// summed in row order, clusters in parallel.
+pub(crate) fn weighted_sums<F: Scalar>(
+    x: Csr<'_, F>,
+    weights: Option<&[f64]>,
+    labels: &[u32],
+    k: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<u64>) {
+    let d = x.d();
+    let (offsets, order) = crate::lloyd::group_by_label(labels, k);
+    let mut sums = vec![0f64; k * d];
+    let mut totals = vec![0f64; k];
+    let mut members = vec![0u64; k];
+    let per_cluster = x.nnz() / k.max(1) + d;
+    sums.par_chunks_mut(d.max(1))
+        .zip(totals.par_iter_mut().zip(members.par_iter_mut()))
+        .enumerate()
+        .with_min_len(min_items(per_cluster))
+        .for_each(|(c, (sum, (total, count)))| {
+            for &i in &order[offsets[c]..offsets[c + 1]] {
+                let w = weights.map_or(1.0, |w| w[i as usize]);
+                if w == 0.0 {
+                    continue;
+                }
+                let (cols, vals) = x.row(i as usize);
+                for (&j, &v) in cols.iter().zip(vals) {
+                    sum[j as usize] += w * v.to_f64();
+                }
+                *total += w;
+                *count += 1;
+            }
+        });
+    (sums, totals, members)
+}
+
+/// The sums of the next M step ([`ClusterSums`]: Σ w·(x − c) = Σ w·x − (Σ w)·c) for given labels.
+pub fn sum_by_label<F: Scalar>(
+    x: Csr<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &[u32],
+) -> ClusterSums {
+    let (k, d) = (centers.n(), centers.d());
+    let (mut deltas, totals, members) = weighted_sums(x, weights, labels, k);
+    deltas.par_chunks_mut(d.max(1)).zip(&totals).enumerate().for_each(|(c, (delta, &total))| {
+        delta.iter_mut().zip(centers.row(c)).for_each(|(s, &m)| *s -= total * m.to_f64());
+    });
+    ClusterSums { deltas, weights: totals, members }
+}
+
+/// [`assign`], then the sums of the next M step; see [`crate::Backend::assign_and_sum`].
+pub fn assign_and_sum<F: Scalar>(
+    x: Csr<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) -> ClusterSums {
+    assign(x, centers, labels, dist2);
+    sum_by_label(x, weights, centers, labels)
+}
