@@ -1,7 +1,10 @@
 """Type stubs for the Rust extension ``fastkmeans._core`` (the PyO3 bindings of fastkmeans-core).
 
 Arrays are borrowed without copying and must be C-contiguous float32 or float64; arrays passed
-together must share their dtype. Every function releases the GIL and stops with KeyboardInterrupt
+together must share their dtype. Wherever rows are taken (``x``, ``sample``, ``batch``) a sparse
+matrix may be passed as the tuple ``(data, indices, indptr, n_features)`` of its CSR arrays
+(float32/float64 values, int32 column indices, int64 row offsets, duplicates summed): it is
+assigned and summed sparse x dense, never densified. Every function releases the GIL and stops with KeyboardInterrupt
 on Ctrl-C. ``n_threads=None`` uses the global pool (every core). A bad value raises ValueError.
 """
 
@@ -25,8 +28,14 @@ BACKENDS: List[str]
 # that stubtest does not look for it in the extension.
 _State = Dict[str, Any]
 
+# Dense rows, or the CSR arrays of sparse rows: (data, indices, indptr, n_features).
+_Rows = Union[
+    npt.NDArray[np.floating[Any]],
+    Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int32], npt.NDArray[np.int64], int],
+]
+
 def assign(
-    x: npt.NDArray[np.floating[Any]], centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
 ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """Return the closest centre (ties to the lowest index) and squared distance of every row.
 
@@ -47,7 +56,7 @@ def assign(
         float64 squared Euclidean distance to it.
     """
 
-def first_non_finite_row(x: npt.NDArray[np.floating[Any]]) -> Optional[int]:
+def first_non_finite_row(x: _Rows) -> Optional[int]:
     """Return the index of the first row holding NaN or infinity, or None.
 
     Parameters
@@ -62,7 +71,7 @@ def first_non_finite_row(x: npt.NDArray[np.floating[Any]]) -> Optional[int]:
     """
 
 def fit_minibatch(
-    x: npt.NDArray[np.floating[Any]],
+    x: _Rows,
     *,
     k: int,
     n_centers: int,
@@ -105,7 +114,7 @@ def fit_minibatch(
     """
 
 def fit_lloyd(
-    x: npt.NDArray[np.floating[Any]],
+    x: _Rows,
     *,
     k: int,
     init_method: str,
@@ -146,7 +155,7 @@ def fit_lloyd(
     """
 
 def minibatch_seed(
-    sample: npt.NDArray[np.floating[Any]],
+    sample: _Rows,
     *,
     n_centers: int,
     init_method: str,
@@ -175,7 +184,7 @@ def minibatch_seed(
     """
 
 def minibatch_update(
-    batch: npt.NDArray[np.floating[Any]],
+    batch: _Rows,
     *,
     state: _State,
     half_life_time_size: int,

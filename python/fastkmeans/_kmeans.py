@@ -18,7 +18,7 @@ from fastkmeans._hyperparameters import (
     resolve_local_lloyd_num_trials,
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
-from fastkmeans._validation import NotFittedError, as_float_matrix, feature_names
+from fastkmeans._validation import NotFittedError, as_float_rows, core_rows, feature_names, is_sparse, take_rows
 from fastkmeans.io import Batch, DataError, Source, as_source
 
 
@@ -36,6 +36,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``. With
     ``algorithm="lloyd"`` it runs full-batch Lloyd on the data instead (scikit-learn's KMeans),
     seeded with ``local_lloyd_init_method`` and stopped by the ``local_lloyd_*`` rules.
+
+    Sparse data (any ``scipy.sparse`` matrix, e.g. TF-IDF document vectors) stays sparse: the core
+    assigns and sums it sparse x dense, so only the centres are dense, and the same numbers give
+    the same centres and predictions sparse or dense.
 
     Parameters
     ----------
@@ -240,7 +244,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), path, list of paths, Source or iterable of arrays
+        X : array-like or sparse matrix of shape (n_samples, n_features), path, list of paths, Source or iterable
             Training data (arrays are converted once to C-contiguous float32/float64 if needed).
         y : None
             Ignored; present for scikit-learn's API.
@@ -284,7 +288,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = _seed(self.random_state)
         if hp.algorithm == "lloyd":
             trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
-            out = _core.fit_lloyd(X, k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
+            out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
                                   max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
                                   n_threads=hp.n_threads)
             state, factor, n_steps = None, 1, 0
@@ -292,7 +296,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             factor, trials = self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
             out = _core.fit_minibatch(
-                X, k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
+                core_rows(X), k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
                 init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
                 local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
                 local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
@@ -337,7 +341,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), path, list of paths, Source or iterable of arrays
+        X : array-like or sparse matrix of shape (n_samples, n_features), path, list of paths, Source or iterable
             One chunk of the stream.
         y : None
             Ignored; present for scikit-learn's API.
@@ -381,7 +385,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             factor, trials = self._resolve_minibatch(hp, first_batch_rows=sample_rows)
             seed = _seed(self.random_state)
             chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
-            seeded = _core.minibatch_seed(np.ascontiguousarray(X[chosen]), n_centers=hp.k * factor,
+            seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,
                                           init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
             state = {**seeded["state"], "seed": seed}
             n_steps = 0
@@ -392,12 +396,13 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
         X = X.astype(state["centers"].dtype, copy=False)
         for start in range(0, X.shape[0], hp.mini_batch_size):
-            merged = _core.minibatch_update(np.ascontiguousarray(X[start:start + hp.mini_batch_size]), state=state,
+            batch = take_rows(X, slice(start, start + hp.mini_batch_size))
+            merged = _core.minibatch_update(core_rows(batch), state=state,
                                             half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
             state.update(merged["state"])
             n_steps += 1
         reduced = self._reduce(state, hp, trials)
-        labels, dist2 = _core.assign(X, reduced["centers"], n_threads=hp.n_threads)
+        labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
         self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
         self.n_steps_, self.cluster_weights_ = n_steps, _streaming_weights(state, reduced["centers"])
         self._set_fitted(X, names, reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
@@ -424,7 +429,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             New data, with the features seen during fit.
 
         Returns
@@ -456,7 +461,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             New data, with the features seen during fit.
 
         Returns
@@ -490,7 +495,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             New data, with the features seen during fit.
 
         Returns
@@ -531,7 +536,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             New data, with the features seen during fit.
         y : None
             Ignored; present for scikit-learn's API.
@@ -560,7 +565,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             Test data, with the features seen during fit.
 
         Returns
@@ -586,7 +591,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             Training data.
         y : None
             Ignored; present for scikit-learn's API.
@@ -601,6 +606,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return self.fit(source).predict(source)
         return self.fit(X).labels_
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags: sparse input is accepted."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     # Helpers -------------------------------------------------------------------------------------
 
     def _checked(self) -> Hyperparameters:
@@ -608,18 +619,18 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         params.pop("random_state")
         return check_hyperparameters(**params)
 
-    def _validate_new(self, X: Any) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Training data and its column names; checks feature_dim, stores nothing."""
+    def _validate_new(self, X: Any) -> Tuple[Any, Optional[np.ndarray]]:
+        """Training data (an array, or CSR when sparse) and its column names; checks feature_dim, stores nothing."""
         names = feature_names(X)
-        array = as_float_matrix(X)
+        array = as_float_rows(X)
         if self.feature_dim is not None and array.shape[1] != self.feature_dim:
             raise ValueError(f"X has {array.shape[1]} features, but feature_dim={self.feature_dim}.")
         return array, names
 
-    def _validate_known(self, X: Any) -> np.ndarray:
+    def _validate_known(self, X: Any) -> Any:
         """Check data for a fitted model: the same number of features, and names as scikit-learn checks them."""
         names = feature_names(X)
-        array = as_float_matrix(X)
+        array = as_float_rows(X)
         if array.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {array.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
@@ -678,7 +689,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         source = as_source(X)
         if source is None:
             X = self._validate_known(X)
-            return _core.assign(X, self.cluster_centers_.astype(X.dtype, copy=False), n_threads=self.n_threads)
+            return _core.assign(core_rows(X), self.cluster_centers_.astype(X.dtype, copy=False),
+                                n_threads=self.n_threads)
         labels, dist2 = [], []
         for _, batch_labels, batch_dist2 in _streaming.assign_batches(source, self.cluster_centers_,
                                                                        self._width_check(), self.n_threads):
@@ -702,10 +714,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return None
         source = as_source(test)
         if source is None:
-            X = as_float_matrix(test, name="test")
+            X = as_float_rows(test, name="test")
             if X.shape[1] != n_features:
                 raise ValueError(f"test has {X.shape[1]} features, but the training data has {n_features}.")
-            dist2 = _core.assign(X, centers.astype(X.dtype, copy=False), n_threads=hp.n_threads)[1]
+            dist2 = _core.assign(core_rows(X), centers.astype(X.dtype, copy=False), n_threads=hp.n_threads)[1]
             return self._metrics(float(dist2.sum()), dist2.shape[0])
         return self._metrics(*_streamed_ssd(source, centers, _width_check(n_features, "the training data has"),
                                             hp.n_threads))
@@ -753,11 +765,16 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return _width_check(self.n_features_in_, f"{type(self).__name__} is expecting")
 
 
-def _distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Euclidean distances of every row of ``X`` to every centre, in the dtype of ``X``."""
+def _distances(X: Any, centers: np.ndarray) -> np.ndarray:
+    """Euclidean distances of every row of ``X`` (dense, or sparse CSR) to every centre, in the dtype of ``X``."""
     centers = centers.astype(X.dtype, copy=False)
     # ||x - c||² = ||x||² - 2 x·c + ||c||², clamped at zero where roundoff makes it negative.
-    squared = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ centers.T) + np.einsum("ij,ij->i", centers, centers)
+    if is_sparse(X):  # sparse x dense products: the n x k result is the only dense part
+        row_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=X.dtype).reshape(-1, 1)
+        products = np.asarray(X @ centers.T)
+    else:
+        row_norms, products = np.einsum("ij,ij->i", X, X)[:, None], X @ centers.T
+    squared = row_norms - 2.0 * products + np.einsum("ij,ij->i", centers, centers)
     distances: np.ndarray = np.sqrt(np.maximum(squared, 0.0))
     return distances
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from fastkmeans import _core
 from fastkmeans._hyperparameters import Hyperparameters
+from fastkmeans._validation import core_rows
 from fastkmeans.io import Batch, ShuffleBuffer, Source
 
 __all__ = ["Trained", "assign_batches", "train"]
@@ -76,8 +77,8 @@ def train(source: Source, hp: Hyperparameters, *, seed: int, epochs: int, check_
             key = [seed, _EPOCH, epoch] if previous is None else [seed, _PARTIAL, run.state["points_seen"], epoch]
             buffer = _buffer(source, hp, check_first, np.random.default_rng(key), dtype=run.state["centers"].dtype)
         for batch in buffer:
-            merged = _core.minibatch_update(batch, state=run.state, half_life_time_size=hp.half_life_time_size,
-                                            n_threads=hp.n_threads)
+            merged = _core.minibatch_update(core_rows(batch), state=run.state,
+                                            half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
             run.state.update(merged["state"])
             run.n_steps += 1
     assert run is not None
@@ -108,8 +109,8 @@ def _seed(buffer: ShuffleBuffer, hp: Hyperparameters, seed: int, resolve: Resolv
     sample_rows = min(hp.mini_batch_size, held.shape[0])
     factor, trials = resolve(sample_rows)
     chosen = np.sort(np.random.default_rng([seed, _SEED_SAMPLE]).choice(held.shape[0], sample_rows, replace=False))
-    seeded = _core.minibatch_seed(held[chosen], n_centers=hp.k * factor, init_method=hp.init_method, seed=seed,
-                                  n_threads=hp.n_threads)
+    seeded = _core.minibatch_seed(core_rows(held[chosen]), n_centers=hp.k * factor, init_method=hp.init_method,
+                                  seed=seed, n_threads=hp.n_threads)
     return Trained({**seeded["state"], "seed": seed}, 0, factor, trials, held.shape[1])
 
 
@@ -138,5 +139,5 @@ def assign_batches(source: Source, centers: np.ndarray, check_first: Callable[[B
         rows = batch.rows
         if rows.dtype not in cast:
             cast[rows.dtype] = np.ascontiguousarray(centers.astype(rows.dtype, copy=False))
-        labels, dist2 = _core.assign(rows, cast[rows.dtype], n_threads=n_threads)
+        labels, dist2 = _core.assign(core_rows(rows), cast[rows.dtype], n_threads=n_threads)
         yield batch, labels, dist2

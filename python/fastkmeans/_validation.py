@@ -3,17 +3,21 @@
 The core reads C-contiguous float32 or float64 arrays without copying. Anything else (lists,
 Fortran order, integers, booleans, float16, pandas DataFrames) is converted here, once: integers
 and booleans to float64, float16 to float32. Every error is a ValueError naming the problem.
+
+Sparse matrices (any ``scipy.sparse`` format) stay sparse: they become CSR with float32/float64
+values and duplicate entries summed, and the core computes on them sparse x dense.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from fastkmeans import _core
 
-__all__ = ["NonNumericDataError", "NotFittedError", "as_float_matrix", "feature_names"]
+__all__ = ["NonNumericDataError", "NotFittedError", "as_float_matrix", "as_float_rows", "core_rows", "feature_names",
+           "is_sparse", "take_rows"]
 
 try:  # scikit-learn is optional; when present its NotFittedError is the one users catch.
     from sklearn.exceptions import NotFittedError
@@ -54,6 +58,91 @@ def feature_names(X: Any) -> Optional[np.ndarray]:
     if len(names) and all(isinstance(name, str) for name in names):
         return names
     return None
+
+
+def is_sparse(X: Any) -> bool:
+    """Whether ``X`` is a scipy.sparse matrix or array."""
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - without scipy nothing is a scipy matrix
+        return False
+    return bool(scipy.sparse.issparse(X))
+
+
+def as_float_rows(X: Any, *, name: str = "X") -> Any:
+    """Return ``X`` checked and converted for the core: dense as ``as_float_matrix``, sparse as CSR.
+
+    Parameters
+    ----------
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+        Data.
+    name : str
+        How the data is called in error messages.
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_features)
+        Finite, non-empty float32/float64 rows; a sparse input stays sparse (CSR, no duplicates).
+    """
+    if not is_sparse(X):
+        return as_float_matrix(X, name=name)
+    import scipy.sparse
+
+    if len(X.shape) != 2:
+        raise ValueError(f"Expected 2D array, got {len(X.shape)}D array instead: {name} has shape {X.shape}.")
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    if X.dtype.kind not in "fiub":
+        raise NonNumericDataError(f"{name} is a sparse matrix of dtype {X.dtype}, not of numbers.")
+    csr = scipy.sparse.csr_matrix(X)
+    n_samples, n_features = csr.shape
+    if n_samples == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={csr.shape}) while a minimum of 1 is required.")
+    if n_features == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={csr.shape}) while a minimum of 1 is required.")
+    if n_features >= 2**31:
+        raise ValueError(f"{name} has {n_features} features; at most 2**31 - 1 are supported.")
+    if csr.dtype == np.float16:
+        csr = csr.astype(np.float32)
+    elif csr.dtype not in (np.float32, np.float64):
+        csr = csr.astype(np.float64)
+    if not csr.has_canonical_format:  # summed in a copy: the caller's matrix is left as it is
+        csr = csr.copy()
+        csr.sum_duplicates()
+    row = _core.first_non_finite_row(core_rows(csr))
+    if row is not None:
+        raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")
+    return csr
+
+
+SparseArgs = Tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+
+def core_rows(X: Any) -> Union[np.ndarray, SparseArgs]:
+    """Return checked rows as the core takes them: the array, or a CSR matrix's arrays.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse.csr_matrix
+        Rows from ``as_float_rows``.
+
+    Returns
+    -------
+    ndarray or tuple
+        The array itself, or ``(data, indices, indptr, n_features)`` with int32 column indices and
+        int64 row offsets (the core's CSR layout; usually a copy of ``indptr`` only).
+    """
+    if not is_sparse(X):
+        return np.asarray(X)
+    return (np.ascontiguousarray(X.data), np.ascontiguousarray(X.indices, dtype=np.int32),
+            np.ascontiguousarray(X.indptr, dtype=np.int64), int(X.shape[1]))
+
+
+def take_rows(X: Any, rows: Union[slice, np.ndarray]) -> Any:
+    """Return the rows ``rows`` of checked data (C-contiguous when dense, CSR when sparse)."""
+    if is_sparse(X):
+        return X[rows]
+    return np.ascontiguousarray(X[rows])
 
 
 def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:

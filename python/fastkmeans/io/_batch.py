@@ -8,8 +8,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from fastkmeans import _core
+from fastkmeans._validation import core_rows, is_sparse
 
-__all__ = ["Batch", "DataError", "densify", "require_finite"]
+__all__ = ["Batch", "DataError", "batch_rows", "densify", "require_finite"]
 
 
 class DataError(ValueError):
@@ -38,8 +39,9 @@ class Batch:
 
     Parameters
     ----------
-    rows : ndarray of shape (n_rows, n_features)
-        C-contiguous float32 or float64 rows, all finite.
+    rows : ndarray or scipy.sparse.csr_matrix of shape (n_rows, n_features)
+        C-contiguous float32 or float64 rows, all finite; sparse sources (sparse RecordIO, an
+        iterable of sparse matrices) give CSR rows with duplicates summed.
     name : str
         The file the rows came from, or ``"item 3 of the iterable"``.
     first : int
@@ -52,7 +54,7 @@ class Batch:
         blank lines); None means row ``i`` is at ``first + i``.
     """
 
-    rows: np.ndarray
+    rows: Any
     name: str
     first: int
     unit: str = "row"
@@ -101,18 +103,50 @@ def require_finite(rows: np.ndarray, where: Callable[[int], str]) -> None:
     where : callable
         ``where(i)`` names row ``i`` (file and line, record or row).
     """
-    row = _core.first_non_finite_row(rows)
+    row = _core.first_non_finite_row(core_rows(rows))
     if row is not None:
-        column = int(np.flatnonzero(~np.isfinite(rows[row]))[0])
-        raise DataError(f"{where(row)}, column {column + 1}: NaN or infinity ({rows[row, column]}); every value "
+        values = rows[row].toarray()[0] if is_sparse(rows) else rows[row]
+        column = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise DataError(f"{where(row)}, column {column + 1}: NaN or infinity ({values[column]}); every value "
                         "must be a finite number")
+
+
+def batch_rows(rows: Any) -> Any:
+    """Return a batch as the core takes it: dense rows as ``densify``, sparse ones as CSR.
+
+    Sparse rows stay sparse (float32/float64 values, duplicates summed) and are computed on
+    sparse x dense.
+
+    Parameters
+    ----------
+    rows : ndarray or scipy.sparse matrix of shape (n_rows, n_features)
+        A batch.
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix of shape (n_rows, n_features)
+        The rows, float32/float64.
+    """
+    if not is_sparse(rows):
+        return densify(rows)
+    import scipy.sparse
+
+    csr = scipy.sparse.csr_matrix(rows)
+    if csr.dtype == np.float16:
+        csr = csr.astype(np.float32)
+    elif csr.dtype not in (np.float32, np.float64):
+        csr = csr.astype(np.float64)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    return csr
 
 
 def densify(rows: Any) -> np.ndarray:
     """Return a batch as a dense C-contiguous float array.
 
-    The one place where sparse batches (``scipy.sparse`` matrices, from sparse RecordIO or an
-    iterable) become dense, one batch at a time, until the core has sparse kernels.
+    For readers whose rows are dense anyway (.npy blocks); sparse batches go through
+    ``batch_rows`` and stay sparse.
 
     Parameters
     ----------

@@ -6,7 +6,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from fastkmeans.io._batch import Batch, DataError, densify, require_finite
+from fastkmeans._validation import is_sparse
+from fastkmeans.io._batch import Batch, DataError, batch_rows, require_finite
 
 __all__ = ["read_iterable"]
 
@@ -17,8 +18,8 @@ def read_iterable(items: Iterable[Any]) -> Iterator[Batch]:
     Parameters
     ----------
     items : iterable of array-like of shape (n_rows, n_features)
-        NumPy arrays, DataFrames, nested lists or ``scipy.sparse`` matrices (densified one item at a
-        time). Items with no rows are skipped.
+        NumPy arrays, DataFrames, nested lists or ``scipy.sparse`` matrices (which stay sparse).
+        Items with no rows are skipped.
 
     Yields
     ------
@@ -28,14 +29,14 @@ def read_iterable(items: Iterable[Any]) -> Iterator[Batch]:
     """
     for index, item in enumerate(items):
         name = f"item {index} of the iterable"
-        if not hasattr(item, "toarray"):
+        if not is_sparse(item):
             array = np.asarray(item)
             if array.dtype.kind not in "fiub":
                 raise DataError(f"{name} holds {array.dtype} values; expecting numbers.")
             if array.ndim != 2:
                 raise DataError(f"{name} has shape {array.shape}; expecting 2-D arrays (rows x features).")
             item = array
-        rows = densify(item)
+        rows = batch_rows(item)
         if rows.shape[0] == 0:
             continue
         batch = Batch(rows, name, 0, "row")

@@ -15,14 +15,20 @@ permuted completely: an exact shuffle, as for data in memory.
 
 The mini-batches depend only on the sequence of rows and the random generator, not on how the
 source cuts the rows into blocks, so a CSV, a .npy and an array give the same batches.
+
+Sparse streams (sparse RecordIO, sparse matrices) keep a sparse pool, drawn from in the same way
+(the same rows for the same draws); the default pool is sized by the first block's bytes per row
+(values and column indices), and each refill rebuilds the pool's CSR arrays, a copy of the pool
+per mini-batch.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import numpy as np
 
+from fastkmeans._validation import is_sparse
 from fastkmeans.io._batch import Batch
 
 __all__ = ["MAX_BUFFER_BYTES", "MIN_BUFFER_ROWS", "ShuffleBuffer", "default_buffer_rows"]
@@ -100,9 +106,13 @@ class ShuffleBuffer:
         self._capacity = capacity
         self._rng = rng
         self._dtype = dtype
-        self._pool: Optional[np.ndarray] = None
+        self._size = 0  # rows in the pool; 0 until the first batch is read
+        self._sparse = False
+        self._pool: Any = None  # dense: the (size x d) pool; sparse: a CSR matrix of the rows held
+        self._parts: List[Any] = []  # sparse rows read but not yet stacked into the pool
+        self._pool_dtype = np.dtype(np.float64)  # set from the first batch
         self._held = 0  # rows in pool[:held] (before the first draw)
-        self._pending: Optional[np.ndarray] = None
+        self._pending: Any = None
         self._offset = 0
         self._exhausted = False
         self.rows_read = 0
@@ -113,42 +123,59 @@ class ShuffleBuffer:
     @property
     def capacity(self) -> int:
         """Rows in the pool (known once the first batch is read)."""
-        return 0 if self._pool is None else self._pool.shape[0]
+        return self._size
 
-    def fill(self) -> np.ndarray:
-        """Read until the pool is full or the stream ends; return the rows held (a view).
+    def fill(self) -> Any:
+        """Read until the pool is full or the stream ends; return the rows held.
 
         Returns
         -------
-        ndarray of shape (n_held, n_features)
-            The pool's rows, for the seeding sample; empty (0 x 0) if the stream is empty.
+        ndarray or scipy.sparse.csr_matrix of shape (n_held, n_features)
+            The pool's rows (a view when dense), for the seeding sample; empty (0 x 0) if the
+            stream is empty.
         """
-        while not self._exhausted and (self._pool is None or self._held < self._pool.shape[0]):
-            rows = self._take(self.capacity - self._held if self._pool is not None else 0)
+        while not self._exhausted and (self._size == 0 or self._held < self._size):
+            rows = self._take(self._size - self._held if self._size else 0)
             if rows is None:
                 break
-            assert self._pool is not None
-            self._pool[self._held:self._held + len(rows)] = rows
-            self._held += len(rows)
-        return self._pool[:self._held] if self._pool is not None else np.empty((0, 0))
+            if self._sparse:
+                self._parts.append(rows)
+            else:
+                self._pool[self._held:self._held + rows.shape[0]] = rows
+            self._held += rows.shape[0]
+        if self._size == 0:
+            return np.empty((0, 0))
+        if not self._sparse:
+            return self._pool[:self._held]
+        if self._parts:
+            import scipy.sparse
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Yield the mini-batches of one pass, C-contiguous, in the pool's dtype."""
+            held = self._parts if self._pool is None else [self._pool, *self._parts]
+            self._pool, self._parts = scipy.sparse.vstack(held, format="csr"), []
+        return self._pool
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the mini-batches of one pass in the pool's dtype (C-contiguous, or CSR when sparse)."""
         self.fill()
-        if self._pool is None:
+        if self._size == 0:
             return
-        pool, size, b = self._pool, self._pool.shape[0], self._batch_rows
+        size, b = self._size, self._batch_rows
         in_order = size <= b
         while self._held == size:
             chosen = np.arange(b) if in_order else self._rng.choice(size, b, replace=False)
-            yield pool[chosen]
-            refilled = 0
+            yield self._pool[chosen]
+            refilled, parts = 0, []
             while refilled < b:
                 rows = self._take(b - refilled)
                 if rows is None:
                     break
-                pool[chosen[refilled:refilled + len(rows)]] = rows
-                refilled += len(rows)
+                if self._sparse:
+                    parts.append(rows)
+                else:
+                    self._pool[chosen[refilled:refilled + rows.shape[0]]] = rows
+                refilled += rows.shape[0]
+            if parts:
+                self._replace(chosen[:refilled], parts)
             if refilled < b:  # the stream ended: the chosen slots past `refilled` are empty
                 keep = np.ones(size, dtype=bool)
                 keep[chosen[refilled:]] = False
@@ -156,34 +183,65 @@ class ShuffleBuffer:
                 return
         yield from self._drain(np.arange(self._held), in_order)
 
-    def _drain(self, slots: np.ndarray, in_order: bool) -> Iterator[np.ndarray]:
-        assert self._pool is not None
+    def _replace(self, slots: np.ndarray, parts: List[Any]) -> None:
+        """Put sparse rows into the pool's ``slots`` (a CSR matrix is rebuilt: O(pool) per mini-batch)."""
+        import scipy.sparse
+
+        order = np.arange(self._size)
+        order[slots] = self._size + np.arange(len(slots))
+        self._pool = scipy.sparse.vstack([self._pool, *parts], format="csr")[order]
+
+    def _drain(self, slots: np.ndarray, in_order: bool) -> Iterator[Any]:
         order = slots if in_order else slots[self._rng.permutation(len(slots))]
         for start in range(0, len(order), self._batch_rows):
             yield self._pool[order[start:start + self._batch_rows]]
 
-    def _take(self, most: int) -> Optional[np.ndarray]:
-        """Up to ``most`` next rows of the stream (``most=0``: the first batch, to size the pool)."""
-        while self._pending is None or self._offset >= len(self._pending):
+    def _take(self, most: int) -> Any:
+        """Up to ``most`` next rows of the stream (``most=0``: the first batch, to size the pool); None at its end."""
+        while self._pending is None or self._offset >= self._pending.shape[0]:
             batch = next(self._batches, None)
             if batch is None:
                 self._exhausted = True
                 return None
-            if self._pool is None:
+            if self._size == 0:
                 self._start(batch)
-            self._pending, self._offset = batch.rows, 0
+            rows = batch.rows
+            if self._sparse:
+                if not is_sparse(rows):  # an iterable may mix dense and sparse items
+                    rows = scipy_csr(rows)
+                rows = rows.astype(self._pool_dtype, copy=False)
+            elif is_sparse(rows):
+                rows = rows.toarray()
+            self._pending, self._offset = rows, 0
         if most == 0:
             return self._pending[:0]
         rows = self._pending[self._offset:self._offset + most]
-        self._offset += len(rows)
-        self.rows_read += len(rows)
+        self._offset += rows.shape[0]
+        self.rows_read += rows.shape[0]
         return rows
 
     def _start(self, batch: Batch) -> None:
         self.first = batch
-        n_features = batch.rows.shape[1]
-        dtype = np.dtype(self._dtype if self._dtype is not None else batch.rows.dtype)
+        rows = batch.rows
+        n_features = rows.shape[1]
+        self._sparse = is_sparse(rows)
+        dtype = np.dtype(self._dtype if self._dtype is not None else rows.dtype)
+        self._pool_dtype = dtype
         capacity = self._capacity
         if capacity is None:
-            capacity = default_buffer_rows(self._batch_rows, n_features, dtype.itemsize)
-        self._pool = np.empty((max(capacity, self._batch_rows), n_features), dtype=dtype)
+            # A sparse row costs its values and their int32 column indices: size the pool by that.
+            width = n_features
+            if self._sparse:
+                per_row = rows.nnz / max(1, rows.shape[0])
+                width = max(1, int(np.ceil(per_row * (dtype.itemsize + 4) / dtype.itemsize)))
+            capacity = default_buffer_rows(self._batch_rows, width, dtype.itemsize)
+        self._size = max(capacity, self._batch_rows)
+        if not self._sparse:
+            self._pool = np.empty((self._size, n_features), dtype=dtype)
+
+
+def scipy_csr(rows: Any) -> Any:
+    """``rows`` as a scipy CSR matrix."""
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(rows)

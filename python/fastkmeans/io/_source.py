@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
+from fastkmeans._validation import is_sparse
 from fastkmeans.io import _content
 from fastkmeans.io._batch import Batch, DataError
 from fastkmeans.io._content import ContentType, parse_content_type
@@ -115,13 +116,14 @@ class Source:
         if width is None:
             raise DataError(f"{self} holds no rows.")
 
-    def read(self) -> np.ndarray:
+    def read(self) -> Any:
         """Read all the data into one array (it must fit in memory).
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
-            The rows, C-contiguous, float32 if every block is float32, else float64.
+        ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_features)
+            The rows, C-contiguous, float32 if every block is float32, else float64; a CSR matrix
+            when every block is sparse (sparse RecordIO, sparse matrices).
 
         Examples
         --------
@@ -130,7 +132,12 @@ class Source:
         >>> open_source([np.ones((2, 3)), np.zeros((1, 3))]).read().shape
         (3, 3)
         """
-        return np.ascontiguousarray(np.concatenate([batch.rows for batch in self.batches()]))
+        parts = [batch.rows for batch in self.batches()]
+        if all(is_sparse(part) for part in parts):
+            import scipy.sparse
+
+            return scipy.sparse.vstack(parts, format="csr")
+        return np.ascontiguousarray(np.concatenate([p.toarray() if is_sparse(p) else p for p in parts]))
 
     def __repr__(self) -> str:
         """Return ``Source(<what>)``."""

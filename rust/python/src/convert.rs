@@ -1,9 +1,12 @@
 //! Conversions between Python objects and the core's types.
 
-use fastkmeans_core::{self as core, InitMethod, Points, Scalar};
-use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use fastkmeans_core::{self as core, Csr, InitMethod, Points, Scalar};
+use numpy::{
+    Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// A 2-D float32 or float64 NumPy array, borrowed read-only.
 pub enum Matrix<'py> {
@@ -28,6 +31,102 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Matrix<'py> {
         }
         Err(PyTypeError::new_err("expected a 2-D float32 or float64 NumPy array"))
     }
+}
+
+/// The rows of a training or inference call: a [`Matrix`], or a sparse matrix passed as the tuple
+/// `(data, indices, indptr, n_features)` of its CSR arrays (float32/float64 data, int32 column
+/// indices, int64 row offsets; Python converts scipy's matrices to exactly that).
+pub enum Input<'py> {
+    Dense(Matrix<'py>),
+    Sparse32(PyReadonlyArray1<'py, f32>, PyReadonlyArray1<'py, i32>, PyReadonlyArray1<'py, i64>, usize),
+    Sparse64(PyReadonlyArray1<'py, f64>, PyReadonlyArray1<'py, i32>, PyReadonlyArray1<'py, i64>, usize),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Input<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let Ok(parts) = obj.cast::<PyTuple>() else {
+            return Ok(Input::Dense(obj.extract()?));
+        };
+        if parts.len() != 4 {
+            return Err(PyTypeError::new_err("a sparse matrix is passed as (data, indices, indptr, n_features)"));
+        }
+        let (data, indices, indptr) = (parts.get_item(0)?, parts.get_item(1)?, parts.get_item(2)?);
+        let indices = indices
+            .cast::<PyArray1<i32>>()
+            .map_err(|_| PyTypeError::new_err("sparse column indices must be a 1-D int32 array"))?
+            .try_readonly()?;
+        let indptr = indptr
+            .cast::<PyArray1<i64>>()
+            .map_err(|_| PyTypeError::new_err("sparse row offsets (indptr) must be a 1-D int64 array"))?
+            .try_readonly()?;
+        let d: usize = parts.get_item(3)?.extract()?;
+        if let Ok(data) = data.cast::<PyArray1<f32>>() {
+            return Ok(Input::Sparse32(data.try_readonly()?, indices, indptr, d));
+        }
+        if let Ok(data) = data.cast::<PyArray1<f64>>() {
+            return Ok(Input::Sparse64(data.try_readonly()?, indices, indptr, d));
+        }
+        Err(PyTypeError::new_err("sparse values must be a 1-D float32 or float64 array"))
+    }
+}
+
+/// Borrows validated CSR arrays as [`Csr`] (no copy).
+pub fn csr<'a, F: Scalar + Element>(
+    data: &'a PyReadonlyArray1<'_, F>,
+    indices: &'a PyReadonlyArray1<'_, i32>,
+    indptr: &'a PyReadonlyArray1<'_, i64>,
+    d: usize,
+) -> PyResult<Csr<'a, F>> {
+    let contiguous = |_| PyValueError::new_err("sparse arrays must be contiguous");
+    Csr::new(
+        indptr.as_slice().map_err(contiguous)?,
+        indices.as_slice().map_err(contiguous)?,
+        data.as_slice().map_err(contiguous)?,
+        d,
+    )
+    .map_err(to_py_err)
+}
+
+/// Runs `$body` with `$x` bound to the [`Points`] or [`Csr`] view of an [`Input`], whichever its
+/// kind and dtype (the body is compiled for all four).
+#[macro_export]
+macro_rules! dispatch_rows {
+    ($m:expr, |$x:ident| $body:expr) => {
+        match &$m {
+            $crate::convert::Input::Dense(matrix) => $crate::dispatch!(matrix, |$x| $body),
+            $crate::convert::Input::Sparse32(data, indices, indptr, d) => {
+                let $x = $crate::convert::csr(data, indices, indptr, *d)?;
+                $body
+            }
+            $crate::convert::Input::Sparse64(data, indices, indptr, d) => {
+                let $x = $crate::convert::csr(data, indices, indptr, *d)?;
+                $body
+            }
+        }
+    };
+}
+
+/// [`dispatch_rows!`] for rows and a matrix of centres that must share their dtype.
+#[macro_export]
+macro_rules! dispatch_rows_pair {
+    ($m1:expr, $m2:expr, |$x:ident, $y:ident| $body:expr) => {
+        match (&$m1, &$m2) {
+            ($crate::convert::Input::Dense(a), b) => $crate::dispatch_pair!(a, b, |$x, $y| $body),
+            ($crate::convert::Input::Sparse32(data, indices, indptr, d), $crate::convert::Matrix::F32(b)) => {
+                let ($x, $y) = ($crate::convert::csr(data, indices, indptr, *d)?, $crate::convert::points(b)?);
+                $body
+            }
+            ($crate::convert::Input::Sparse64(data, indices, indptr, d), $crate::convert::Matrix::F64(b)) => {
+                let ($x, $y) = ($crate::convert::csr(data, indices, indptr, *d)?, $crate::convert::points(b)?);
+                $body
+            }
+            _ => Err(pyo3::exceptions::PyValueError::new_err(
+                "the data and the centres must have the same dtype (float32 or float64)",
+            )),
+        }
+    };
 }
 
 /// Borrows a C-contiguous array as [`Points`] (no copy).
@@ -116,6 +215,7 @@ pub fn to_py_err(e: core::Error) -> PyErr {
         | core::Error::TooFewPoints { .. }
         | core::Error::InvalidParameter { .. }
         | core::Error::NonFinite { .. }
+        | core::Error::BadSparse(_)
         | core::Error::BadWeights(_) => PyValueError::new_err(e.to_string()),
     }
 }

@@ -9,11 +9,12 @@ mod io;
 mod run;
 
 use fastkmeans_core as core;
+use fastkmeans_core::Rows;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{init_method, labels_to_py, matrix_to_py, Matrix};
+use crate::convert::{init_method, labels_to_py, matrix_to_py, Input, Matrix};
 use crate::run::run;
 
 /// Nearest centre and squared distance of every row of `x`.
@@ -21,17 +22,16 @@ use crate::run::run;
 #[pyo3(signature = (x, centers, n_threads=None))]
 fn assign<'py>(
     py: Python<'py>,
-    x: Matrix<'py>,
+    x: Input<'py>,
     centers: Matrix<'py>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    dispatch_pair!(x, centers, |x, centers| {
-        x.require_same_d(&centers).map_err(convert::to_py_err)?;
+    dispatch_rows_pair!(x, centers, |x, centers| {
+        x.require_d(centers.d()).map_err(convert::to_py_err)?;
         let (labels, dist2) = run(py, n_threads, |_| {
-            use core::Backend;
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
-            core::Cpu.assign(x, centers, &mut labels, &mut dist2)?;
+            x.assign(&core::Cpu, centers, &mut labels, &mut dist2)?;
             Ok((labels, dist2))
         })?;
         Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
@@ -40,8 +40,8 @@ fn assign<'py>(
 
 /// The index of the first row of `x` holding NaN or infinity, or None.
 #[pyfunction]
-fn first_non_finite_row(py: Python<'_>, x: Matrix<'_>) -> PyResult<Option<usize>> {
-    dispatch!(x, |x| Ok(py.detach(|| x.first_non_finite_row())))
+fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>> {
+    dispatch_rows!(x, |x| Ok(py.detach(|| x.first_non_finite_row())))
 }
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label.
@@ -51,7 +51,7 @@ fn first_non_finite_row(py: Python<'_>, x: Matrix<'_>) -> PyResult<Option<usize>
     local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed, n_threads=None))]
 fn fit_minibatch<'py>(
     py: Python<'py>,
-    x: Matrix<'py>,
+    x: Input<'py>,
     k: usize,
     n_centers: usize,
     mini_batch_size: usize,
@@ -77,7 +77,7 @@ fn fit_minibatch<'py>(
     }
     .check()
     .map_err(convert::to_py_err)?;
-    dispatch!(x, |x| {
+    dispatch_rows!(x, |x| {
         let fit = run(py, n_threads, |stop| core::fit_minibatch(x, &params, &core::Cpu, stop))?;
         let out = PyDict::new(py);
         out.set_item("centers", matrix_to_py(py, fit.reduced.centers, x.d())?)?;
@@ -98,7 +98,7 @@ fn fit_minibatch<'py>(
 #[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None))]
 fn fit_lloyd<'py>(
     py: Python<'py>,
-    x: Matrix<'py>,
+    x: Input<'py>,
     k: usize,
     init_method: &str,
     num_trials: usize,
@@ -112,12 +112,12 @@ fn fit_lloyd<'py>(
     let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
-        None => dispatch!(x, |x| {
+        None => dispatch_rows!(x, |x| {
             let fit = run(py, n_threads, |stop| core::fit_lloyd(x, weights, &params, &core::Cpu, stop))?;
             lloyd_to_py(py, fit, x.d())
         }),
-        Some(init) => dispatch_pair!(x, init, |x, init| {
-            x.require_same_d(&init).map_err(convert::to_py_err)?;
+        Some(init) => dispatch_rows_pair!(x, init, |x, init| {
+            x.require_d(init.d()).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
             let fit =
                 run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
@@ -144,14 +144,14 @@ fn lloyd_to_py<F: core::Scalar + numpy::Element>(
 #[pyo3(signature = (sample, *, n_centers, init_method, seed, n_threads=None))]
 fn minibatch_seed<'py>(
     py: Python<'py>,
-    sample: Matrix<'py>,
+    sample: Input<'py>,
     n_centers: usize,
     init_method: &str,
     seed: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let init = convert::seeding_method(init_method)?;
-    dispatch!(sample, |sample| {
+    dispatch_rows!(sample, |sample| {
         let state = run(py, n_threads, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
         let out = PyDict::new(py);
         set_state(&out, state)?;
@@ -165,13 +165,13 @@ fn minibatch_seed<'py>(
 #[pyo3(signature = (batch, *, state, half_life_time_size, n_threads=None))]
 fn minibatch_update<'py>(
     py: Python<'py>,
-    batch: Matrix<'py>,
+    batch: Input<'py>,
     state: &Bound<'py, PyDict>,
     half_life_time_size: u64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let centers: Matrix<'py> = required(state, "centers")?;
-    dispatch_pair!(batch, centers, |batch, centers| {
+    dispatch_rows_pair!(batch, centers, |batch, centers| {
         let mut state = get_state(state, centers)?;
         let ssd = run(py, n_threads, |_| state.update(batch, half_life_time_size, &core::Cpu))?;
         let out = PyDict::new(py);
