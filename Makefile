@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse wheel wheel-test clean
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ $(BENCH_DEPS): $(DEPS)
 bench: develop $(BENCH_DEPS)
 	$(PY) benches/compare.py
 	cargo bench -p fastkmeans-core --bench kernels
+
+# Sparse document vectors: CSR against the same numbers dense and against scikit-learn (a minute).
+bench-sparse: develop
+	$(PY) benches/sparse_bench.py
 
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop

@@ -20,6 +20,9 @@ use crate::points::Points;
 use crate::scalar::Scalar;
 use crate::sums::ClusterSums;
 
+/// Values per task when scanning the CSR arrays.
+const SCAN_CHUNK: usize = 1 << 16;
+
 /// `n` sparse rows of `d` features: row `i` holds the values `data[indptr[i]..indptr[i + 1]]` at
 /// the columns `indices[indptr[i]..indptr[i + 1]]` (scipy's CSR layout), borrowed, validated.
 ///
@@ -56,8 +59,13 @@ impl<'a, F: Scalar> Csr<'a, F> {
         if last != data.len() as i64 {
             return bad(format!("indptr ends at {last}, but there are {} values", data.len()));
         }
-        let out_of_range = |&j: &i32| j < 0 || j as usize >= d;
-        if let Some(p) = indices.par_iter().position_first(out_of_range) {
+        // Chunks scanned whole (a branch-free loop), in parallel; the first bad chunk is searched.
+        let out_of_range = |j: i32| j < 0 || j as usize >= d;
+        let bad_chunk = indices
+            .par_chunks(SCAN_CHUNK)
+            .position_first(|chunk| chunk.iter().fold(false, |b, &j| b | out_of_range(j)));
+        if let Some(c) = bad_chunk {
+            let p = c * SCAN_CHUNK + indices[c * SCAN_CHUNK..].iter().position(|&j| out_of_range(j)).expect("found");
             let row = indptr.partition_point(|&o| o <= p as i64) - 1;
             return bad(format!("column index {} of row {row} is outside 0..{d}", indices[p]));
         }
@@ -89,7 +97,14 @@ impl<'a, F: Scalar> Csr<'a, F> {
 
     /// The first row holding NaN or infinity, if any (scanned in parallel).
     pub fn first_non_finite_row(&self) -> Option<usize> {
-        (0..self.n()).into_par_iter().with_min_len(1024).find_first(|&i| !self.row(i).1.iter().all(|v| v.is_finite()))
+        let (start, end) = (self.indptr[0] as usize, self.indptr[self.n()] as usize);
+        let values = &self.data[start..end];
+        let bad_chunk =
+            values.par_chunks(SCAN_CHUNK).position_first(|c| !c.iter().fold(true, |ok, v| ok & v.is_finite()))?;
+        let p = (start
+            + bad_chunk * SCAN_CHUNK
+            + values[bad_chunk * SCAN_CHUNK..].iter().position(|v| !v.is_finite())?) as i64;
+        Some(self.indptr.partition_point(|&o| o <= p) - 1)
     }
 
     /// The rows named by `indices`, copied into a new CSR matrix.
@@ -133,7 +148,7 @@ impl<F: Scalar> CsrBuf<F> {
 
 /// ||x − c||² for a sparse row `x` and a dense centre `c` with ||c||² = `center_norm`, in `f64`
 /// (never negative).
-#[inline]
+#[inline(always)]
 pub(crate) fn sq_dist_to_dense<F: Scalar>((cols, vals): (&[i32], &[F]), center: &[F], center_norm: f64) -> f64 {
     let mut sum = center_norm;
     for (&j, &v) in cols.iter().zip(vals) {
@@ -164,7 +179,7 @@ impl<F: Scalar> Transposed<F> {
     }
 
     /// The nearest centre of one sparse row (ties to the lowest index); `scores` holds k values.
-    #[inline]
+    #[inline(always)]
     fn label_row(&self, (cols, vals): (&[i32], &[F]), scores: &mut [f64]) -> u32 {
         scores.copy_from_slice(&self.norms);
         for (&j, &v) in cols.iter().zip(vals) {
@@ -193,14 +208,57 @@ pub fn assign<F: Scalar>(x: Csr<'_, F>, centers: Points<'_, F>, labels: &mut [u3
     blocks.with_min_len(min_items(work)).for_each_init(
         || vec![0f64; k],
         |scores, (b, (labels, dist2))| {
-            for (r, (label, d2)) in labels.iter_mut().zip(dist2.iter_mut()).enumerate() {
-                let row = x.row(b * ROW_BLOCK + r);
-                *label = t.label_row(row, scores);
-                let l = *label as usize;
-                *d2 = sq_dist_to_dense(row, centers.row(l), t.norms[l]);
-            }
+            assign_block(&t, x.rows(b * ROW_BLOCK, b * ROW_BLOCK + labels.len()), centers, scores, labels, dist2)
         },
     );
+}
+
+/// Labels and squared distances of a block of rows, compiled for AVX2/FMA where the CPU has them
+/// (the same operations in the same order, so the same bits; only the instructions are wider).
+fn assign_block<F: Scalar>(
+    t: &Transposed<F>,
+    rows: Csr<'_, F>,
+    centers: Points<'_, F>,
+    scores: &mut [f64],
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { assign_block_avx2(t, rows, centers, scores, labels, dist2) };
+    }
+    assign_block_portable(t, rows, centers, scores, labels, dist2)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn assign_block_avx2<F: Scalar>(
+    t: &Transposed<F>,
+    rows: Csr<'_, F>,
+    centers: Points<'_, F>,
+    scores: &mut [f64],
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) {
+    assign_block_portable(t, rows, centers, scores, labels, dist2)
+}
+
+#[inline(always)]
+fn assign_block_portable<F: Scalar>(
+    t: &Transposed<F>,
+    rows: Csr<'_, F>,
+    centers: Points<'_, F>,
+    scores: &mut [f64],
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) {
+    for (r, (label, d2)) in labels.iter_mut().zip(dist2.iter_mut()).enumerate() {
+        let row = rows.row(r);
+        *label = t.label_row(row, scores);
+        let l = *label as usize;
+        *d2 = sq_dist_to_dense(row, centers.row(l), t.norms[l]);
+    }
 }
 
 /// Per-cluster Σ w·x (k × d), Σ w and rows of positive weight, for given labels: each cluster
@@ -245,15 +303,17 @@ pub fn sum_by_label<F: Scalar>(
     centers: Points<'_, F>,
     labels: &[u32],
 ) -> ClusterSums {
-    let (k, d) = (centers.n(), centers.d());
-    let (mut deltas, totals, members) = weighted_sums(x, weights, labels, k);
-    deltas.par_chunks_mut(d.max(1)).zip(&totals).enumerate().for_each(|(c, (delta, &total))| {
-        delta.iter_mut().zip(centers.row(c)).for_each(|(s, &m)| *s -= total * m.to_f64());
-    });
+    let (mut deltas, totals, members) = weighted_sums(x, weights, labels, centers.n());
+    subtract_centers(&mut deltas, &totals, centers);
     ClusterSums { deltas, weights: totals, members }
 }
 
-/// [`assign`], then the sums of the next M step; see [`crate::Backend::assign_and_sum`].
+/// [`assign`] and the sums of the next M step; see [`crate::Backend::assign_and_sum`].
+///
+/// Like the dense pass ([`crate::sums::assign_and_sum`]), rows are cut into chunks whose size
+/// depends on n, k and d only; each chunk is summed in row order right after it is assigned, and
+/// the chunks' partial sums are added in chunk order. Where k × d partial sums per chunk would be
+/// too large, the rows are assigned first and summed cluster by cluster ([`sum_by_label`]).
 pub fn assign_and_sum<F: Scalar>(
     x: Csr<'_, F>,
     weights: Option<&[f64]>,
@@ -261,6 +321,54 @@ pub fn assign_and_sum<F: Scalar>(
     labels: &mut [u32],
     dist2: &mut [f64],
 ) -> ClusterSums {
-    assign(x, centers, labels, dist2);
-    sum_by_label(x, weights, centers, labels)
+    let (n, d, k) = (x.n(), x.d(), centers.n());
+    let Some(chunk) = crate::sums::chunk_rows(n, k, d) else {
+        assign(x, centers, labels, dist2);
+        return sum_by_label(x, weights, centers, labels);
+    };
+    let t = Transposed::new(centers);
+    let partials: Vec<(Vec<f64>, Vec<f64>, Vec<u64>)> = labels
+        .par_chunks_mut(chunk)
+        .zip(dist2.par_chunks_mut(chunk))
+        .enumerate()
+        .map_init(
+            || vec![0f64; k],
+            |scores, (i, (labels, dist2))| {
+                let start = i * chunk;
+                let rows = x.rows(start, start + labels.len());
+                assign_block(&t, rows, centers, scores, labels, dist2);
+                let (mut sums, mut totals, mut members) = (vec![0f64; k * d], vec![0f64; k], vec![0u64; k]);
+                for (r, &label) in labels.iter().enumerate() {
+                    let w = weights.map_or(1.0, |w| w[start + r]);
+                    if w == 0.0 {
+                        continue;
+                    }
+                    let (l, (cols, vals)) = (label as usize, rows.row(r));
+                    let sum = &mut sums[l * d..(l + 1) * d];
+                    for (&j, &v) in cols.iter().zip(vals) {
+                        sum[j as usize] += w * v.to_f64();
+                    }
+                    totals[l] += w;
+                    members[l] += 1;
+                }
+                (sums, totals, members)
+            },
+        )
+        .collect();
+    let (mut deltas, mut totals, mut members) = (vec![0f64; k * d], vec![0f64; k], vec![0u64; k]);
+    for (sums, t, m) in &partials {
+        deltas.iter_mut().zip(sums).for_each(|(a, b)| *a += b);
+        totals.iter_mut().zip(t).for_each(|(a, b)| *a += b);
+        members.iter_mut().zip(m).for_each(|(a, b)| *a += b);
+    }
+    subtract_centers(&mut deltas, &totals, centers);
+    ClusterSums { deltas, weights: totals, members }
+}
+
+/// Σ w·x − (Σ w)·c, cluster by cluster, in place.
+fn subtract_centers<F: Scalar>(deltas: &mut [f64], totals: &[f64], centers: Points<'_, F>) {
+    let d = centers.d().max(1);
+    deltas.par_chunks_mut(d).zip(totals).enumerate().for_each(|(c, (delta, &total))| {
+        delta.iter_mut().zip(centers.row(c)).for_each(|(s, &m)| *s -= total * m.to_f64());
+    });
 }

@@ -136,7 +136,7 @@ impl ClusterSums {
 
 /// Rows per chunk for an n × d problem with k centres, or None when the sums are too large to
 /// keep enough chunks in flight (then assign first and sum afterwards).
-fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
+pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
     let per_chunk = k * (d + 2) * std::mem::size_of::<f64>();
     let chunks = (PARTIAL_BUDGET / per_chunk.max(1)).min(MAX_CHUNKS);
     if chunks < MIN_CHUNKS {

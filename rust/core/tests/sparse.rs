@@ -100,7 +100,12 @@ proptest! {
         let dense = sum_by_label(xs, Some(&weights), centers, &labels);
         let sparse = sparse::sum_by_label(csr.view(), Some(&weights), centers, &labels);
         // Small integers: both forms are exact.
-        prop_assert_eq!(dense, sparse);
+        prop_assert_eq!(&dense, &sparse);
+        // The fused pass (assign and sum in row chunks) gives the same labels and sums.
+        let (mut fused_labels, mut dist2) = (vec![0; xs.n()], vec![0.0; xs.n()]);
+        let fused = sparse::assign_and_sum(csr.view(), Some(&weights), centers, &mut fused_labels, &mut dist2);
+        prop_assert_eq!(fused_labels, labels);
+        prop_assert_eq!(fused, sparse);
     }
 }
 
