@@ -190,8 +190,9 @@ def test_sparse_files_are_byte_identical_to_the_sdk_writer(tmp_path, dtype):
     assert (tmp_path / "x.pbr").read_bytes() == sdk_write_sparse(X, labels)
 
 
+@pytest.mark.slow  # needs the SageMaker SDK: pip install sagemaker, then pytest -m slow
 def test_byte_identical_to_the_installed_sagemaker_sdk(tmp_path):
-    serializers = pytest.importorskip("sagemaker.amazon.common")  # only where the SDK is installed
+    from sagemaker.amazon import common as serializers
     X = np.random.default_rng(2).normal(size=(20, 5)).astype(np.float32)
     f = io.BytesIO()
     serializers.write_numpy_to_dense_tensor(f, X, np.arange(20, dtype=np.float32))
