@@ -120,6 +120,18 @@ proptest! {
     }
 
     #[test]
+    fn float64_kernels_equal_the_naive_triple_loop_on_exact_inputs(
+        // Up to 60 centres: both the few-centre scorer (k <= 32) and the GEMM tiles, ties included.
+        (d, x, c) in (1usize..24).prop_flat_map(|d| (Just(d), integer_matrix(1..300, d), integer_matrix(1..60, d)))
+    ) {
+        let (x, c): (Vec<f64>, Vec<f64>) = (x.iter().map(|&v| v as f64).collect(), c.iter().map(|&v| v as f64).collect());
+        let (labels, dist2) = assign(&x, &c, d);
+        let (naive_labels, naive_dist2) = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+        prop_assert_eq!(labels, naive_labels);
+        prop_assert_eq!(dist2, naive_dist2);
+    }
+
+    #[test]
     fn kernel_finds_the_nearest_centre_on_real_valued_f64_inputs(
         (d, x, c) in (1usize..20).prop_flat_map(|d| (
             Just(d),
