@@ -178,3 +178,32 @@ def test_the_sparse_shuffle_buffer_draws_the_rows_the_dense_one_draws(docs):
     # Every row exactly once per pass.
     together = np.concatenate([s.toarray() for s in sparse])
     assert sorted(map(bytes, together)) == sorted(map(bytes, docs.toarray()))
+
+
+def test_centres_too_large_for_memory_are_refused_with_the_numbers():
+    # 16 non-zeros, but 8 dense centres of 2**31 - 1 features would need ~170 GB per float64 copy.
+    X = sp.csr_matrix((np.ones(16), (np.arange(16), np.arange(16))), shape=(16, 2**31 - 1))
+    for algorithm, what in (("lloyd", "k = 8 centres"), ("minibatch", "k \\* extra_center_factor = 16 centres")):
+        with pytest.raises(ValueError, match=f"{what} of 2147483647 features need about .* GB"):
+            KMeans(k=8, algorithm=algorithm).fit(X)
+    with pytest.raises(ValueError, match="GB"):
+        KMeans(k=8).partial_fit(X)
+    with pytest.raises(ValueError, match="GB"):
+        KMeans(k=8).fit([X])  # streamed
+
+
+def test_more_features_than_int32_indices_name_are_refused_not_wrapped():
+    X = sp.csr_matrix((np.ones(3), (np.arange(3), np.array([0, 2**32 + 1, 5]))), shape=(3, 2**32 + 5))
+    with pytest.raises(ValueError, match="at most 2147483647"):
+        KMeans(k=1).fit(X)
+    with pytest.raises(ValueError, match="at most 2147483647"):
+        KMeans(k=1).fit([X])
+    with pytest.raises(ValueError, match="int32 column indices name at most 2147483647"):
+        _core.first_non_finite_row((np.ones(1), np.zeros(1, np.int32), np.array([0, 1], np.int64), 2**62))
+
+
+def test_the_core_checks_weights_on_every_lloyd_path():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="5 weights for 20 rows"):
+        _core.fit_lloyd(X, k=2, init_method="random", num_trials=1, max_iter=5, tol=0.0, seed=0,
+                        weights=np.ones(5), init_centers=X[:2].copy())

@@ -18,7 +18,15 @@ from fastkmeans._hyperparameters import (
     resolve_local_lloyd_num_trials,
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
-from fastkmeans._validation import NotFittedError, as_float_rows, core_rows, feature_names, is_sparse, take_rows
+from fastkmeans._validation import (
+    NotFittedError,
+    as_float_rows,
+    check_centers_fit,
+    core_rows,
+    feature_names,
+    is_sparse,
+    take_rows,
+)
 from fastkmeans.io import Batch, DataError, Source, as_source
 
 
@@ -39,7 +47,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Sparse data (any ``scipy.sparse`` matrix, e.g. TF-IDF document vectors) stays sparse: the core
     assigns and sums it sparse x dense, so only the centres are dense, and the same numbers give
-    the same centres and predictions sparse or dense.
+    the same model sparse or dense, up to float rounding.
 
     Parameters
     ----------
@@ -288,6 +296,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = _seed(self.random_state)
         if hp.algorithm == "lloyd":
             trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
+            check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
             out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
                                   max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
                                   n_threads=hp.n_threads)
@@ -295,6 +304,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         else:
             factor, trials = self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
+            check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
+                              what=f"k * extra_center_factor = {hp.k * factor}")
             out = _core.fit_minibatch(
                 core_rows(X), k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
                 init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
@@ -383,6 +394,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             self._require_rows(X, hp.k)
             sample_rows = min(hp.mini_batch_size, X.shape[0])
             factor, trials = self._resolve_minibatch(hp, first_batch_rows=sample_rows)
+            check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
+                              what=f"k * extra_center_factor = {hp.k * factor}")
             seed = _seed(self.random_state)
             chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
             seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,

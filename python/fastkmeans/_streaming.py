@@ -15,7 +15,7 @@ import numpy as np
 
 from fastkmeans import _core
 from fastkmeans._hyperparameters import Hyperparameters
-from fastkmeans._validation import core_rows
+from fastkmeans._validation import check_centers_fit, core_rows
 from fastkmeans.io import Batch, ShuffleBuffer, Source
 
 __all__ = ["Trained", "assign_batches", "train"]
@@ -108,6 +108,8 @@ def _seed(buffer: ShuffleBuffer, hp: Hyperparameters, seed: int, resolve: Resolv
         raise ValueError(f"n_samples={held.shape[0]} should be >= k={hp.k} (the data from {buffer.first.name}).")
     sample_rows = min(hp.mini_batch_size, held.shape[0])
     factor, trials = resolve(sample_rows)
+    check_centers_fit(hp.k * factor, held.shape[1], held.dtype.itemsize,
+                      what=f"k * extra_center_factor = {hp.k * factor}")
     chosen = np.sort(np.random.default_rng([seed, _SEED_SAMPLE]).choice(held.shape[0], sample_rows, replace=False))
     seeded = _core.minibatch_seed(core_rows(held[chosen]), n_centers=hp.k * factor, init_method=hp.init_method,
                                   seed=seed, n_threads=hp.n_threads)

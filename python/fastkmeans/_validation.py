@@ -10,14 +10,15 @@ values and duplicate entries summed, and the core computes on them sparse x dens
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from fastkmeans import _core
 
-__all__ = ["NonNumericDataError", "NotFittedError", "as_float_matrix", "as_float_rows", "core_rows", "feature_names",
-           "is_sparse", "take_rows"]
+__all__ = ["MAX_SPARSE_FEATURES", "NonNumericDataError", "NotFittedError", "as_float_matrix", "as_float_rows",
+           "check_centers_fit", "core_rows", "feature_names", "is_sparse", "take_rows"]
 
 try:  # scikit-learn is optional; when present its NotFittedError is the one users catch.
     from sklearn.exceptions import NotFittedError
@@ -100,8 +101,8 @@ def as_float_rows(X: Any, *, name: str = "X") -> Any:
         raise ValueError(f"Found array with 0 sample(s) (shape={csr.shape}) while a minimum of 1 is required.")
     if n_features == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={csr.shape}) while a minimum of 1 is required.")
-    if n_features >= 2**31:
-        raise ValueError(f"{name} has {n_features} features; at most 2**31 - 1 are supported.")
+    if n_features > MAX_SPARSE_FEATURES:
+        raise ValueError(f"{name} has {n_features} features; at most {MAX_SPARSE_FEATURES} are supported.")
     if csr.dtype == np.float16:
         csr = csr.astype(np.float32)
     elif csr.dtype not in (np.float32, np.float64):
@@ -116,6 +117,39 @@ def as_float_rows(X: Any, *, name: str = "X") -> Any:
 
 
 SparseArgs = Tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+MAX_SPARSE_FEATURES = 2**31 - 1
+"""The most features a sparse matrix may have (the core's column indices are int32)."""
+
+
+def check_centers_fit(n_centers: int, n_features: int, itemsize: int, *, what: str) -> None:
+    """Raise a ValueError when ``n_centers`` dense centres of ``n_features`` cannot fit in memory.
+
+    Dense data already holds n_samples x n_features values, but a sparse matrix of millions of
+    features can be small while its centres are not: each centre is dense, and training keeps the
+    centres, a transposed or packed copy and float64 sums (about ``2 * itemsize + 8`` bytes per
+    value). Refusing up front gives an error that names the numbers instead of a failed allocation.
+
+    Parameters
+    ----------
+    n_centers : int
+        Centres kept during training (K for the web-scale trainer, k for Lloyd).
+    n_features : int
+        Features per row.
+    itemsize : int
+        Bytes per value of the data (4 or 8).
+    what : str
+        How the centres are called in the message, e.g. ``"k * extra_center_factor = 80"``.
+    """
+    needed = n_centers * n_features * (2 * itemsize + 8)
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return
+    if needed > available:
+        raise ValueError(f"{what} centres of {n_features} features need about {needed / 1e9:.3g} GB while training, "
+                         f"more than this machine's {available / 1e9:.3g} GB of memory; use fewer features or "
+                         "a smaller k.")
 
 
 def core_rows(X: Any) -> Union[np.ndarray, SparseArgs]:
@@ -134,6 +168,8 @@ def core_rows(X: Any) -> Union[np.ndarray, SparseArgs]:
     """
     if not is_sparse(X):
         return np.asarray(X)
+    if X.shape[1] > MAX_SPARSE_FEATURES:  # the core's column indices are int32: never wrap them
+        raise ValueError(f"the sparse data has {X.shape[1]} features; at most {MAX_SPARSE_FEATURES} are supported.")
     return (np.ascontiguousarray(X.data), np.ascontiguousarray(X.indices, dtype=np.int32),
             np.ascontiguousarray(X.indptr, dtype=np.int64), int(X.shape[1]))
 

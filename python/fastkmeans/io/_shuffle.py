@@ -111,6 +111,7 @@ class ShuffleBuffer:
         self._pool: Any = None  # dense: the (size x d) pool; sparse: a CSR matrix of the rows held
         self._parts: List[Any] = []  # sparse rows read but not yet stacked into the pool
         self._pool_dtype = np.dtype(np.float64)  # set from the first batch
+        self._n_features = 0
         self._held = 0  # rows in pool[:held] (before the first draw)
         self._pending: Any = None
         self._offset = 0
@@ -147,11 +148,13 @@ class ShuffleBuffer:
             return np.empty((0, 0))
         if not self._sparse:
             return self._pool[:self._held]
-        if self._parts:
-            import scipy.sparse
+        import scipy.sparse
 
+        if self._parts:
             held = self._parts if self._pool is None else [self._pool, *self._parts]
             self._pool, self._parts = scipy.sparse.vstack(held, format="csr"), []
+        if self._pool is None:
+            self._pool = scipy.sparse.csr_matrix((0, self._n_features), dtype=self._pool_dtype)
         return self._pool
 
     def __iter__(self) -> Iterator[Any]:
@@ -223,7 +226,7 @@ class ShuffleBuffer:
     def _start(self, batch: Batch) -> None:
         self.first = batch
         rows = batch.rows
-        n_features = rows.shape[1]
+        n_features = self._n_features = rows.shape[1]
         self._sparse = is_sparse(rows)
         dtype = np.dtype(self._dtype if self._dtype is not None else rows.dtype)
         self._pool_dtype = dtype

@@ -20,6 +20,9 @@ use crate::points::Points;
 use crate::scalar::Scalar;
 use crate::sums::ClusterSums;
 
+/// The most features a sparse matrix may have: its column indices are int32.
+pub const MAX_FEATURES: usize = i32::MAX as usize;
+
 /// Values per task when scanning the CSR arrays.
 const SCAN_CHUNK: usize = 1 << 16;
 
@@ -43,6 +46,9 @@ impl<'a, F: Scalar> Csr<'a, F> {
     /// every column index is in `0..d`.
     pub fn new(indptr: &'a [i64], indices: &'a [i32], data: &'a [F], d: usize) -> Result<Self> {
         let bad = |message: String| Err(Error::BadSparse(message));
+        if d > MAX_FEATURES {
+            return bad(format!("{d} features; int32 column indices name at most {MAX_FEATURES}"));
+        }
         if indptr.is_empty() {
             return bad("indptr is empty (it holds n_rows + 1 offsets)".into());
         }
@@ -155,6 +161,8 @@ pub(crate) fn sq_dist_to_dense<F: Scalar>((cols, vals): (&[i32], &[F]), center: 
         let (x, c) = (v.to_f64(), center[j as usize].to_f64());
         sum += (x - c) * (x - c) - c * c;
     }
+    // ||c||² minus the c_j² of the row's columns cancels: for a row that sits on its centre,
+    // roundoff can leave a tiny negative value.
     sum.max(0.0)
 }
 

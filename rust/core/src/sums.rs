@@ -143,10 +143,7 @@ pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
         return None;
     }
     let blocks = n.div_ceil(ROW_BLOCK).max(1);
-    // A chunk folds at least as many rows as its partial sums hold centres, so that zeroing and
-    // adding up the partials never costs more than the folding (a mini-batch of 5,000 rows against
-    // K = 1,000 centres: 5 chunks, not 40).
-    Some((blocks.div_ceil(chunks) * ROW_BLOCK).max(k.next_multiple_of(ROW_BLOCK)))
+    Some(blocks.div_ceil(chunks) * ROW_BLOCK)
 }
 
 /// Assigns every row of `x` to its nearest centre (as [`crate::distance::assign`]) and returns

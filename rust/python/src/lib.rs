@@ -118,6 +118,7 @@ fn fit_lloyd<'py>(
         }),
         Some(init) => dispatch_rows_pair!(x, init, |x, init| {
             x.require_d(init.d()).map_err(convert::to_py_err)?;
+            core::lloyd::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
             let fit =
                 run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
