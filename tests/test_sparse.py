@@ -162,16 +162,19 @@ def test_a_streamed_sparse_fit_hands_the_core_sparse_batches(tmp_path, docs, mon
     assert kinds == {"tuple"}  # (data, indices, indptr, n_features): never densified
 
 
-def test_the_sparse_shuffle_buffer_draws_the_rows_the_dense_one_draws(docs):
+@pytest.mark.parametrize(("batch_rows", "capacity"), [(250, 1000), (7, 50), (300, 300)])
+def test_the_sparse_shuffle_buffer_draws_the_rows_the_dense_one_draws(docs, batch_rows, capacity):
     def batches(X, cut):
         return (Batch(X[i:i + cut], "x", i) for i in range(0, X.shape[0], cut))
 
     def run(X, cut):
-        buffer = ShuffleBuffer(batches(X, cut), batch_rows=250, capacity=1000, rng=np.random.default_rng(4))
+        buffer = ShuffleBuffer(batches(X, cut), batch_rows=batch_rows, capacity=capacity,
+                               rng=np.random.default_rng(4))
         return list(buffer)
 
+    # The sparse pool stores rows in append-only arrays and compacts them every few refills.
     sparse, dense = run(docs, 700), run(docs.toarray(), 300)
-    assert len(sparse) == len(dense) == 12
+    assert len(sparse) == len(dense) == -(-docs.shape[0] // batch_rows)
     for s, d in zip(sparse, dense):
         assert sp.issparse(s)
         np.testing.assert_array_equal(s.toarray(), d)

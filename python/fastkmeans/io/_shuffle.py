@@ -18,13 +18,12 @@ source cuts the rows into blocks, so a CSV, a .npy and an array give the same ba
 
 Sparse streams (sparse RecordIO, sparse matrices) keep a sparse pool, drawn from in the same way
 (the same rows for the same draws); the default pool is sized by the first block's bytes per row
-(values and column indices), and each refill rebuilds the pool's CSR arrays, a copy of the pool
-per mini-batch.
+(values and column indices). Drawing and refilling cost the rows drawn and read, as for dense.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -108,8 +107,7 @@ class ShuffleBuffer:
         self._dtype = dtype
         self._size = 0  # rows in the pool; 0 until the first batch is read
         self._sparse = False
-        self._pool: Any = None  # dense: the (size x d) pool; sparse: a CSR matrix of the rows held
-        self._parts: List[Any] = []  # sparse rows read but not yet stacked into the pool
+        self._pool: Any = None  # the (size x d) pool: an ndarray, or a _SparsePool
         self._pool_dtype = np.dtype(np.float64)  # set from the first batch
         self._n_features = 0
         self._held = 0  # rows in pool[:held] (before the first draw)
@@ -139,23 +137,11 @@ class ShuffleBuffer:
             rows = self._take(self._size - self._held if self._size else 0)
             if rows is None:
                 break
-            if self._sparse:
-                self._parts.append(rows)
-            else:
-                self._pool[self._held:self._held + rows.shape[0]] = rows
+            self._pool[self._held:self._held + rows.shape[0]] = rows
             self._held += rows.shape[0]
         if self._size == 0:
             return np.empty((0, 0))
-        if not self._sparse:
-            return self._pool[:self._held]
-        import scipy.sparse
-
-        if self._parts:
-            held = self._parts if self._pool is None else [self._pool, *self._parts]
-            self._pool, self._parts = scipy.sparse.vstack(held, format="csr"), []
-        if self._pool is None:
-            self._pool = scipy.sparse.csr_matrix((0, self._n_features), dtype=self._pool_dtype)
-        return self._pool
+        return self._pool[:self._held]
 
     def __iter__(self) -> Iterator[Any]:
         """Yield the mini-batches of one pass in the pool's dtype (C-contiguous, or CSR when sparse)."""
@@ -167,32 +153,19 @@ class ShuffleBuffer:
         while self._held == size:
             chosen = np.arange(b) if in_order else self._rng.choice(size, b, replace=False)
             yield self._pool[chosen]
-            refilled, parts = 0, []
+            refilled = 0
             while refilled < b:
                 rows = self._take(b - refilled)
                 if rows is None:
                     break
-                if self._sparse:
-                    parts.append(rows)
-                else:
-                    self._pool[chosen[refilled:refilled + rows.shape[0]]] = rows
+                self._pool[chosen[refilled:refilled + rows.shape[0]]] = rows
                 refilled += rows.shape[0]
-            if parts:
-                self._replace(chosen[:refilled], parts)
             if refilled < b:  # the stream ended: the chosen slots past `refilled` are empty
                 keep = np.ones(size, dtype=bool)
                 keep[chosen[refilled:]] = False
                 yield from self._drain(np.flatnonzero(keep), in_order)
                 return
         yield from self._drain(np.arange(self._held), in_order)
-
-    def _replace(self, slots: np.ndarray, parts: List[Any]) -> None:
-        """Put sparse rows into the pool's ``slots`` (a CSR matrix is rebuilt: O(pool) per mini-batch)."""
-        import scipy.sparse
-
-        order = np.arange(self._size)
-        order[slots] = self._size + np.arange(len(slots))
-        self._pool = scipy.sparse.vstack([self._pool, *parts], format="csr")[order]
 
     def _drain(self, slots: np.ndarray, in_order: bool) -> Iterator[Any]:
         order = slots if in_order else slots[self._rng.permutation(len(slots))]
@@ -239,8 +212,68 @@ class ShuffleBuffer:
                 width = max(1, int(np.ceil(per_row * (dtype.itemsize + 4) / dtype.itemsize)))
             capacity = default_buffer_rows(self._batch_rows, width, dtype.itemsize)
         self._size = max(capacity, self._batch_rows)
-        if not self._sparse:
+        if self._sparse:
+            self._pool = _SparsePool(self._size, n_features, dtype)
+        else:
             self._pool = np.empty((self._size, n_features), dtype=dtype)
+
+
+class _SparsePool:
+    """A pool of sparse rows indexed like the dense pool: ``pool[slots]`` reads them (a CSR
+    matrix), ``pool[slots] = rows`` replaces them.
+
+    The rows live in append-only CSR arrays, and each slot names its row there, so replacing rows
+    costs the new rows only and reading costs the rows read, however large the pool. Once the
+    arrays hold twice the pool's rows, the live rows are copied out (amortised O(1) per row).
+    """
+
+    def __init__(self, size: int, n_features: int, dtype: np.dtype) -> None:
+        import scipy.sparse
+
+        self._csr = scipy.sparse.csr_matrix
+        self._shape = (size, n_features)
+        # One index type for offsets and columns, so that scipy never converts (copies) them.
+        self._index = np.dtype(np.int32 if n_features < 2**31 else np.int64)
+        self._data = np.empty(1024, dtype)
+        self._indices = np.empty(1024, self._index)
+        self._indptr = np.zeros(2 * size + 2, self._index)
+        self._rows = 0
+        self._slots = np.zeros(size, np.int64)  # the row of every slot
+
+    def __getitem__(self, slots: Any) -> Any:
+        nnz = int(self._indptr[self._rows])
+        rows = self._csr((self._data[:nnz], self._indices[:nnz], self._indptr[:self._rows + 1]),
+                         shape=(self._rows, self._shape[1]), copy=False)
+        return rows[self._slots[slots]]
+
+    def __setitem__(self, slots: Any, rows: Any) -> None:
+        n = rows.shape[0]
+        if self._rows + n > 2 * self._shape[0]:
+            self._compact()
+        start, nnz = int(self._indptr[self._rows]), rows.nnz
+        if start + nnz > np.iinfo(self._index).max:
+            raise ValueError(f"the sparse shuffle buffer would hold more than {np.iinfo(self._index).max} values; "
+                             "open the source with a smaller shuffle_buffer_rows.")
+        if start + nnz > len(self._data):
+            grown = max(2 * len(self._data), start + nnz)
+            self._data = np.concatenate([self._data[:start], np.empty(grown - start, self._data.dtype)])
+            self._indices = np.concatenate([self._indices[:start], np.empty(grown - start, self._index)])
+        first = rows.indptr[0]
+        self._data[start:start + nnz] = rows.data[first:first + nnz]
+        self._indices[start:start + nnz] = rows.indices[first:first + nnz]
+        self._indptr[self._rows + 1:self._rows + n + 1] = rows.indptr[1:] - first + start
+        self._slots[slots] = np.arange(self._rows, self._rows + n)
+        self._rows += n
+
+    def _compact(self) -> None:
+        """Keep only the rows that slots name, in slot order."""
+        live = self[np.arange(self._shape[0])]
+        nnz = live.nnz
+        self._data[:nnz] = live.data
+        self._indices[:nnz] = live.indices
+        self._indptr[:self._shape[0] + 1] = live.indptr
+        self._rows = self._shape[0]
+        self._slots = np.arange(self._shape[0])
 
 
 def scipy_csr(rows: Any) -> Any:
