@@ -234,6 +234,7 @@ class _SparsePool:
         self._shape = (size, n_features)
         # One index type for offsets and columns, so that scipy never converts (copies) them.
         self._index = np.dtype(np.int32 if n_features < 2**31 else np.int64)
+        self._most_values = 2**31 - 1 if n_features < 2**31 else 2**63 - 1
         self._data = np.empty(1024, dtype)
         self._indices = np.empty(1024, self._index)
         self._indptr = np.zeros(2 * size + 2, self._index)
@@ -251,8 +252,8 @@ class _SparsePool:
         if self._rows + n > 2 * self._shape[0]:
             self._compact()
         start, nnz = int(self._indptr[self._rows]), rows.nnz
-        if start + nnz > np.iinfo(self._index).max:
-            raise ValueError(f"the sparse shuffle buffer would hold more than {np.iinfo(self._index).max} values; "
+        if start + nnz > self._most_values:
+            raise ValueError(f"the sparse shuffle buffer would hold more than {self._most_values} values; "
                              "open the source with a smaller shuffle_buffer_rows.")
         if start + nnz > len(self._data):
             grown = max(2 * len(self._data), start + nnz)
