@@ -221,9 +221,10 @@ class ShuffleBuffer:
 class _SparsePool:
     """A pool of sparse rows, indexed like the dense pool.
 
-    ``pool[slots]`` reads rows (a CSR matrix), ``pool[slots] = rows`` replaces them. The rows live in append-only CSR arrays, and each slot names its row there, so replacing rows
-    costs the new rows only and reading costs the rows read, however large the pool. Once the
-    arrays hold twice the pool's rows, the live rows are copied out (amortised O(1) per row).
+    ``pool[slots]`` reads rows (a CSR matrix), ``pool[slots] = rows`` replaces them. The rows live
+    in append-only CSR arrays, and each slot names its row there, so replacing rows costs the new
+    rows only and reading costs the rows read, however large the pool. Once the arrays hold twice
+    the pool's rows, the live rows are copied out (amortised O(1) per row).
     """
 
     def __init__(self, size: int, n_features: int, dtype: np.dtype) -> None:
