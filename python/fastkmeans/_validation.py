@@ -197,7 +197,7 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
         ``X`` itself when it is already C-contiguous float32/float64, else a converted copy.
     """
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise TypeError(f"{name} is a sparse matrix; fastkmeans.KMeans needs dense data (use X.toarray()).")
+        raise TypeError(f"{name} is a sparse matrix; as_float_matrix is for dense data (use as_float_rows).")
     try:
         array = np.asarray(X)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
