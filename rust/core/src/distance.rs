@@ -14,8 +14,8 @@
 //! directly as Σ(x - c)² in `f64`: it is exact to `f64` rounding, never negative, and does not
 //! suffer the cancellation of the expanded form for points near their centre.
 //!
-//! On x86-64 with AVX2 and FMA, float32 runs a microkernel that keeps the dot products and the
-//! argmin in registers instead ([`crate::avx2`]).
+//! On x86-64 with AVX2 and FMA, float32 and float64 run microkernels that keep the dot products
+//! and the argmin in registers instead ([`crate::avx2`], [`crate::avx2_f64`]).
 //!
 //! Blocks have a fixed size, independent of the thread count, and each row's result depends on
 //! that row alone, so labels and distances are bit-identical on any number of threads.
@@ -58,6 +58,9 @@ pub(crate) struct Kernel<'a, F> {
     norms: Vec<F>,
     #[cfg(target_arch = "x86_64")]
     packed: Option<crate::avx2::Packed>,
+    /// The float64 microkernel's panels ([`crate::avx2_f64`]).
+    #[cfg(target_arch = "x86_64")]
+    packed_f64: Option<crate::avx2_f64::Packed>,
 }
 
 impl<'a, F: Scalar> Kernel<'a, F> {
@@ -69,18 +72,25 @@ impl<'a, F: Scalar> Kernel<'a, F> {
             (Some(c), Some(n)) if crate::avx2::available() => Some(crate::avx2::Packed::new(c, n, centers.d())),
             _ => None,
         };
+        #[cfg(target_arch = "x86_64")]
+        let packed_f64 = match (F::as_f64(centers.as_slice()), F::as_f64(&norms)) {
+            (Some(c), Some(n)) if crate::avx2::available() => Some(crate::avx2_f64::Packed::new(c, n, centers.d())),
+            _ => None,
+        };
         Self {
             centers,
             norms,
             #[cfg(target_arch = "x86_64")]
             packed,
+            #[cfg(target_arch = "x86_64")]
+            packed_f64,
         }
     }
 
     /// Scratch space for one thread's [`Kernel::assign_block`] calls.
     pub(crate) fn tile(&self) -> Vec<F> {
         #[cfg(target_arch = "x86_64")]
-        if self.packed.is_some() {
+        if self.packed.is_some() || self.packed_f64.is_some() {
             return Vec::new();
         }
         vec![F::ZERO; ROW_BLOCK * CENTER_BLOCK.min(self.centers.n())]
@@ -94,11 +104,20 @@ impl<'a, F: Scalar> Kernel<'a, F> {
 
     /// Labels and second-smallest scores `||c||² − 2 x·c` of at most `ROW_BLOCK` rows, where the
     /// float32 AVX2 kernel runs; `None` (nothing written) elsewhere.
-    pub(crate) fn label_block_top2(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f32]) -> Option<()> {
+    pub(crate) fn label_block_top2(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f64]) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
+            let mut scores = [0f32; ROW_BLOCK];
+            let scores = &mut scores[..labels.len()];
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2::assign_rows_top2(packed, x, labels, second) };
+            unsafe { crate::avx2::assign_rows_top2(packed, x, labels, scores) };
+            second.iter_mut().zip(scores.iter()).for_each(|(s, &v)| *s = v as f64);
+            return Some(());
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
+            // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
+            unsafe { crate::avx2_f64::assign_rows_top2(packed, x, labels, second) };
             return Some(());
         }
         let _ = (rows, labels, second);
@@ -108,7 +127,7 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     /// Whether [`Kernel::label_block_top2`] runs here.
     pub(crate) fn has_top2(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return self.packed.is_some();
+        return self.packed.is_some() || self.packed_f64.is_some();
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -120,6 +139,12 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
             unsafe { crate::avx2::assign_rows(packed, x, labels) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
+            // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
+            unsafe { crate::avx2_f64::assign_rows(packed, x, labels) };
             return;
         }
         label_block(rows, self.centers, &self.norms, tile, labels);

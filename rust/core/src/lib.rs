@@ -22,6 +22,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx2_f64;
 pub mod backend;
 pub mod distance;
 pub mod error;

@@ -20,12 +20,16 @@ pub trait Scalar:
     const INFINITY: Self;
     /// Name used in messages ("float32", "float64").
     const NAME: &'static str;
+    /// The unit roundoff: half the distance from 1 to the next value (2⁻²⁴ for f32, 2⁻⁵³ for f64).
+    const UNIT_ROUNDOFF: f64;
 
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
     fn is_finite(self) -> bool;
     /// The slice as `f32`, when `Self` is `f32` (the type the SIMD kernel handles).
     fn as_f32(values: &[Self]) -> Option<&[f32]>;
+    /// The slice as `f64`, when `Self` is `f64`.
+    fn as_f64(values: &[Self]) -> Option<&[f64]>;
 
     /// `c[i, j] = Σ_p a[i, p] · b[j, p]` for an `m × d` block `a` (row stride `lda`) and an
     /// `n × d` block `b` (row stride `ldb`), i.e. `C = A · Bᵀ`, written to `c` (row stride `ldc`).
@@ -47,11 +51,12 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:path, $as_f32:expr) => {
+    ($t:ty, $name:literal, $gemm:path, $as_f32:expr, $as_f64:expr) => {
         impl Scalar for $t {
             const ZERO: Self = 0.0;
             const INFINITY: Self = <$t>::INFINITY;
             const NAME: &'static str = $name;
+            const UNIT_ROUNDOFF: f64 = <$t>::EPSILON as f64 / 2.0;
 
             #[inline(always)]
             fn to_f64(self) -> f64 {
@@ -68,6 +73,10 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn as_f32(values: &[Self]) -> Option<&[f32]> {
                 $as_f32(values)
+            }
+            #[inline(always)]
+            fn as_f64(values: &[Self]) -> Option<&[f64]> {
+                $as_f64(values)
             }
             unsafe fn gemm_abt(
                 m: usize,
@@ -91,5 +100,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "float32", matrixmultiply::sgemm, Some);
-impl_scalar!(f64, "float64", matrixmultiply::dgemm, |_: &[f64]| None);
+impl_scalar!(f32, "float32", matrixmultiply::sgemm, Some, |_: &[f32]| None);
+impl_scalar!(f64, "float64", matrixmultiply::dgemm, |_: &[f64]| None, Some);

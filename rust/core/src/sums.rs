@@ -204,7 +204,7 @@ pub fn sum_by_label<F: Scalar>(
 /// For every row: a lower bound on its distance to every centre other than its own, and its norm.
 /// When the centres move, a row's bound drops by the largest move of any other centre (triangle
 /// inequality). A row whose exact distance to its own centre stays below that bound, by more
-/// than the float32 kernel's rounding could ever blur, keeps its label without being compared to
+/// than the SIMD kernel's rounding could ever blur, keeps its label without being compared to
 /// the other centres: the brute-force kernel would pick the same centre. All other rows are
 /// scanned as usual. The sums and distances are then folded exactly as in [`assign_and_sum`]
 /// (same chunks, same order), so the results are bit-identical to the unpruned pass.
@@ -225,8 +225,8 @@ impl Bounds {
     }
 }
 
-/// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where the float32 AVX2
-/// kernel runs (elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
+/// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where an AVX2 microkernel
+/// runs (float32 or float64; elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
 /// the previous pass's labels when `bounds` come from that pass.
 pub fn assign_and_sum_bounded<F: Scalar>(
     x: Points<'_, F>,
@@ -263,9 +263,10 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         }
     });
     let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
-    // The float32 score ||c||² − 2x·c of any centre is within (d + 2)·2⁻²⁴·(||x|| + ||c||)² of
-    // its exact value; this is twice that, and comparisons keep twice this again as a gap.
-    let eps = (d + 4) as f64 * f64::powi(2.0, -23);
+    // The kernel's score ||c||² − 2x·c of any centre (in the data's precision, unit roundoff u)
+    // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
+    // comparisons keep twice this again as a gap.
+    let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
     if first {
         bounds.lower = vec![0.0; n];
         bounds.norms = vec![0.0; n];
@@ -283,7 +284,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
             let mut flagged: Vec<usize> = Vec::with_capacity(ROW_BLOCK);
             let mut gathered: Vec<F> = Vec::with_capacity(ROW_BLOCK * d);
             let mut new_labels = vec![0u32; ROW_BLOCK];
-            let mut second = vec![0f32; ROW_BLOCK];
+            let mut second = vec![0f64; ROW_BLOCK];
             let start = i * chunk;
             let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
             let bounds_blocks = lower.chunks_mut(ROW_BLOCK).zip(norms.chunks_mut(ROW_BLOCK));
@@ -314,7 +315,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                     kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
                     for (j, &r) in flagged.iter().enumerate() {
                         labels[r] = new_labels[j];
-                        let square = norms[r] * norms[r] + second[j] as f64 - eps * (norms[r] + radius).powi(2);
+                        let square = norms[r] * norms[r] + second[j] - eps * (norms[r] + radius).powi(2);
                         lower[r] = square.max(0.0).sqrt();
                     }
                 }

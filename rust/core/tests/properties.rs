@@ -195,6 +195,13 @@ fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
         assert_eq!(pruned.centers, plain.centers, "n={n} d={d} k={k}");
         assert_eq!(pruned.labels, plain.labels);
         assert_eq!(pruned.loss.to_bits(), plain.loss.to_bits());
+        // The float64 kernel prunes with its own (much smaller) rounding margin.
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let points64 = Points::from_rows(&x64, d).unwrap();
+        let pruned = fit_lloyd(points64, None, &params, &Cpu, &NEVER).unwrap();
+        let plain = fit_lloyd(points64, None, &params, &Unpruned, &NEVER).unwrap();
+        assert_eq!((&pruned.centers, &pruned.labels), (&plain.centers, &plain.labels), "f64, n={n} d={d} k={k}");
+        assert_eq!(pruned.loss.to_bits(), plain.loss.to_bits());
         let w: Vec<f64> = (0..n).map(|i| (i % 5) as f64 * 0.5).collect();
         let pruned = fit_lloyd(points, Some(&w), &params, &Cpu, &NEVER).unwrap();
         let plain = fit_lloyd(points, Some(&w), &params, &Unpruned, &NEVER).unwrap();
@@ -216,9 +223,23 @@ fn bounds_skip_most_rows_once_the_centres_settle() {
         scanned.push(bounds.scanned);
         sums.move_centers(&mut centers);
     }
+    // The same in float64.
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let points64 = Points::from_rows(&x64, d).unwrap();
+    let mut centers64: Vec<f64> = x64[..k * d].to_vec();
+    let mut bounds64 = Bounds::new();
+    let mut scanned64 = Vec::new();
+    for _ in 0..8 {
+        let c = Points::from_rows(&centers64, d).unwrap();
+        let sums = assign_and_sum_bounded(points64, None, c, &mut labels, &mut dist2, &mut bounds64);
+        scanned64.push(bounds64.scanned);
+        sums.move_centers(&mut centers64);
+    }
     if fastkmeans_core::avx2::available() {
-        assert_eq!(scanned[0], n, "the first pass scans every row");
-        assert!(*scanned.last().unwrap() < n / 10, "rows scanned per pass: {scanned:?}");
+        for scanned in [scanned, scanned64] {
+            assert_eq!(scanned[0], n, "the first pass scans every row");
+            assert!(*scanned.last().unwrap() < n / 10, "rows scanned per pass: {scanned:?}");
+        }
     }
 }
 
