@@ -13,3 +13,16 @@ pub const MIN_TASK_WORK: usize = 1 << 16;
 pub fn min_items(work_per_item: usize) -> usize {
     (MIN_TASK_WORK / work_per_item.max(1)).max(1)
 }
+
+/// Values per task when scanning a whole buffer for a bad value.
+const SCAN_CHUNK: usize = 1 << 16;
+
+/// The position of the first value for which `bad` holds, if any. Chunks are scanned whole (a
+/// branch-free loop at memory speed), in parallel; only the first chunk holding a bad value is
+/// searched for it.
+pub fn first_position<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+    use rayon::prelude::*;
+    let chunk = values.par_chunks(SCAN_CHUNK).position_first(|c| c.iter().fold(false, |b, v| b | bad(v)))?;
+    let start = chunk * SCAN_CHUNK;
+    values[start..].iter().position(bad).map(|p| start + p)
+}

@@ -56,13 +56,7 @@ impl<'a, F: Scalar> Points<'a, F> {
 
     /// The first row holding NaN or infinity, if any (scanned in parallel).
     pub fn first_non_finite_row(&self) -> Option<usize> {
-        use rayon::prelude::*;
-        // Chunks of values scanned whole (a branch-free loop at memory speed), in parallel; only
-        // the first chunk holding a bad value is searched for it.
-        const CHUNK: usize = 1 << 16;
-        let finite = |c: &[F]| c.iter().fold(true, |ok, v| ok & v.is_finite());
-        let chunk = self.data.par_chunks(CHUNK).position_first(|c| !finite(c))?;
-        let at = chunk * CHUNK + self.data[chunk * CHUNK..].iter().position(|v| !v.is_finite())?;
+        let at = crate::parallel::first_position(self.data, |v| !v.is_finite())?;
         Some(at / self.d.max(1))
     }
 

@@ -301,11 +301,13 @@ impl<F: Scalar> Rows<F> for Csr<'_, F> {
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
         let d = Csr::d(self);
         let k = centers.len() / d;
-        let (sums, totals, _) = crate::sparse::weighted_sums(*self, weights, labels, k);
-        centers.par_chunks_mut(d).zip(sums.par_chunks(d)).zip(&totals).for_each(|((center, sum), &total)| {
-            if total > 0.0 {
-                center.iter_mut().zip(sum).for_each(|(c, s)| *c = F::from_f64(s / total));
-            }
-        });
+        let sums = crate::sparse::weighted_sums(*self, weights, labels, k);
+        centers.par_chunks_mut(d).zip(sums.deltas.par_chunks(d)).zip(&sums.weights).for_each(
+            |((center, sum), &total)| {
+                if total > 0.0 {
+                    center.iter_mut().zip(sum).for_each(|(c, s)| *c = F::from_f64(s / total));
+                }
+            },
+        );
     }
 }

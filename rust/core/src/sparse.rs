@@ -15,16 +15,13 @@ use rayon::prelude::*;
 
 use crate::distance::ROW_BLOCK;
 use crate::error::{Error, Result};
-use crate::parallel::min_items;
+use crate::parallel::{first_position, min_items};
 use crate::points::Points;
 use crate::scalar::Scalar;
 use crate::sums::ClusterSums;
 
 /// The most features a sparse matrix may have: its column indices are int32.
 pub const MAX_FEATURES: usize = i32::MAX as usize;
-
-/// Values per task when scanning the CSR arrays.
-const SCAN_CHUNK: usize = 1 << 16;
 
 /// `n` sparse rows of `d` features: row `i` holds the values `data[indptr[i]..indptr[i + 1]]` at
 /// the columns `indices[indptr[i]..indptr[i + 1]]` (scipy's CSR layout), borrowed, validated.
@@ -65,13 +62,7 @@ impl<'a, F: Scalar> Csr<'a, F> {
         if last != data.len() as i64 {
             return bad(format!("indptr ends at {last}, but there are {} values", data.len()));
         }
-        // Chunks scanned whole (a branch-free loop), in parallel; the first bad chunk is searched.
-        let out_of_range = |j: i32| j < 0 || j as usize >= d;
-        let bad_chunk = indices
-            .par_chunks(SCAN_CHUNK)
-            .position_first(|chunk| chunk.iter().fold(false, |b, &j| b | out_of_range(j)));
-        if let Some(c) = bad_chunk {
-            let p = c * SCAN_CHUNK + indices[c * SCAN_CHUNK..].iter().position(|&j| out_of_range(j)).expect("found");
+        if let Some(p) = first_position(indices, |&j| j < 0 || j as usize >= d) {
             let row = indptr.partition_point(|&o| o <= p as i64) - 1;
             return bad(format!("column index {} of row {row} is outside 0..{d}", indices[p]));
         }
@@ -104,23 +95,11 @@ impl<'a, F: Scalar> Csr<'a, F> {
     /// The first row holding NaN or infinity, if any (scanned in parallel).
     pub fn first_non_finite_row(&self) -> Option<usize> {
         let (start, end) = (self.indptr[0] as usize, self.indptr[self.n()] as usize);
-        let values = &self.data[start..end];
-        let bad_chunk =
-            values.par_chunks(SCAN_CHUNK).position_first(|c| !c.iter().fold(true, |ok, v| ok & v.is_finite()))?;
-        let p = (start
-            + bad_chunk * SCAN_CHUNK
-            + values[bad_chunk * SCAN_CHUNK..].iter().position(|v| !v.is_finite())?) as i64;
+        let p = (start + first_position(&self.data[start..end], |v| !v.is_finite())?) as i64;
         Some(self.indptr.partition_point(|&o| o <= p) - 1)
     }
 
-    /// The rows named by `indices`, copied into a new CSR matrix.
-    pub fn gather(&self, indices: &[usize]) -> CsrBuf<F> {
-        let mut out = CsrBuf { indptr: Vec::new(), indices: Vec::new(), data: Vec::new(), d: self.d };
-        self.gather_into(indices, &mut out);
-        out
-    }
-
-    /// [`Csr::gather`] into a reused buffer.
+    /// The rows named by `rows`, copied into `out` (a reused buffer).
     pub fn gather_into(&self, rows: &[usize], out: &mut CsrBuf<F>) {
         out.d = self.d;
         out.indptr.clear();
@@ -269,22 +248,29 @@ fn assign_block_portable<F: Scalar>(
     }
 }
 
-/// Per-cluster Σ w·x (k × d), Σ w and rows of positive weight, for given labels: each cluster
-/// summed in row order, clusters in parallel.
+/// Adds `w · row` to a dense row of sums.
+#[inline]
+fn add_row<F: Scalar>(sum: &mut [f64], (cols, vals): (&[i32], &[F]), w: f64) {
+    for (&j, &v) in cols.iter().zip(vals) {
+        sum[j as usize] += w * v.to_f64();
+    }
+}
+
+/// Per-cluster Σ w·x (in `deltas`, k × d), Σ w and rows of positive weight, for given labels:
+/// each cluster summed in row order, clusters in parallel.
 pub(crate) fn weighted_sums<F: Scalar>(
     x: Csr<'_, F>,
     weights: Option<&[f64]>,
     labels: &[u32],
     k: usize,
-) -> (Vec<f64>, Vec<f64>, Vec<u64>) {
+) -> ClusterSums {
     let d = x.d();
     let (offsets, order) = crate::lloyd::group_by_label(labels, k);
-    let mut sums = vec![0f64; k * d];
-    let mut totals = vec![0f64; k];
-    let mut members = vec![0u64; k];
+    let mut sums = ClusterSums::zeros(k, d);
     let per_cluster = x.nnz() / k.max(1) + d;
-    sums.par_chunks_mut(d.max(1))
-        .zip(totals.par_iter_mut().zip(members.par_iter_mut()))
+    sums.deltas
+        .par_chunks_mut(d.max(1))
+        .zip(sums.weights.par_iter_mut().zip(sums.members.par_iter_mut()))
         .enumerate()
         .with_min_len(min_items(per_cluster))
         .for_each(|(c, (sum, (total, count)))| {
@@ -293,15 +279,12 @@ pub(crate) fn weighted_sums<F: Scalar>(
                 if w == 0.0 {
                     continue;
                 }
-                let (cols, vals) = x.row(i as usize);
-                for (&j, &v) in cols.iter().zip(vals) {
-                    sum[j as usize] += w * v.to_f64();
-                }
+                add_row(sum, x.row(i as usize), w);
                 *total += w;
                 *count += 1;
             }
         });
-    (sums, totals, members)
+    sums
 }
 
 /// The sums of the next M step ([`ClusterSums`]: Σ w·(x − c) = Σ w·x − (Σ w)·c) for given labels.
@@ -311,9 +294,9 @@ pub fn sum_by_label<F: Scalar>(
     centers: Points<'_, F>,
     labels: &[u32],
 ) -> ClusterSums {
-    let (mut deltas, totals, members) = weighted_sums(x, weights, labels, centers.n());
-    subtract_centers(&mut deltas, &totals, centers);
-    ClusterSums { deltas, weights: totals, members }
+    let mut sums = weighted_sums(x, weights, labels, centers.n());
+    subtract_centers(&mut sums, centers);
+    sums
 }
 
 /// [`assign`] and the sums of the next M step; see [`crate::Backend::assign_and_sum`].
@@ -335,7 +318,7 @@ pub fn assign_and_sum<F: Scalar>(
         return sum_by_label(x, weights, centers, labels);
     };
     let t = Transposed::new(centers);
-    let partials: Vec<(Vec<f64>, Vec<f64>, Vec<u64>)> = labels
+    let partials: Vec<ClusterSums> = labels
         .par_chunks_mut(chunk)
         .zip(dist2.par_chunks_mut(chunk))
         .enumerate()
@@ -345,38 +328,31 @@ pub fn assign_and_sum<F: Scalar>(
                 let start = i * chunk;
                 let rows = x.rows(start, start + labels.len());
                 assign_block(&t, rows, centers, scores, labels, dist2);
-                let (mut sums, mut totals, mut members) = (vec![0f64; k * d], vec![0f64; k], vec![0u64; k]);
+                let mut sums = ClusterSums::zeros(k, d);
                 for (r, &label) in labels.iter().enumerate() {
                     let w = weights.map_or(1.0, |w| w[start + r]);
                     if w == 0.0 {
                         continue;
                     }
-                    let (l, (cols, vals)) = (label as usize, rows.row(r));
-                    let sum = &mut sums[l * d..(l + 1) * d];
-                    for (&j, &v) in cols.iter().zip(vals) {
-                        sum[j as usize] += w * v.to_f64();
-                    }
-                    totals[l] += w;
-                    members[l] += 1;
+                    let l = label as usize;
+                    add_row(&mut sums.deltas[l * d..(l + 1) * d], rows.row(r), w);
+                    sums.weights[l] += w;
+                    sums.members[l] += 1;
                 }
-                (sums, totals, members)
+                sums
             },
         )
         .collect();
-    let (mut deltas, mut totals, mut members) = (vec![0f64; k * d], vec![0f64; k], vec![0u64; k]);
-    for (sums, t, m) in &partials {
-        deltas.iter_mut().zip(sums).for_each(|(a, b)| *a += b);
-        totals.iter_mut().zip(t).for_each(|(a, b)| *a += b);
-        members.iter_mut().zip(m).for_each(|(a, b)| *a += b);
-    }
-    subtract_centers(&mut deltas, &totals, centers);
-    ClusterSums { deltas, weights: totals, members }
+    let mut total = ClusterSums::zeros(k, d);
+    partials.iter().for_each(|p| total.add(p));
+    subtract_centers(&mut total, centers);
+    total
 }
 
-/// Σ w·x − (Σ w)·c, cluster by cluster, in place.
-fn subtract_centers<F: Scalar>(deltas: &mut [f64], totals: &[f64], centers: Points<'_, F>) {
+/// Turns sums of Σ w·x into Σ w·x − (Σ w)·c, cluster by cluster, in place.
+fn subtract_centers<F: Scalar>(sums: &mut ClusterSums, centers: Points<'_, F>) {
     let d = centers.d().max(1);
-    deltas.par_chunks_mut(d).zip(totals).enumerate().for_each(|(c, (delta, &total))| {
+    sums.deltas.par_chunks_mut(d).zip(&sums.weights).enumerate().for_each(|(c, (delta, &total))| {
         delta.iter_mut().zip(centers.row(c)).for_each(|(s, &m)| *s -= total * m.to_f64());
     });
 }

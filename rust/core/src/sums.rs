@@ -42,11 +42,11 @@ pub struct ClusterSums {
 }
 
 impl ClusterSums {
-    fn zeros(k: usize, d: usize) -> Self {
+    pub(crate) fn zeros(k: usize, d: usize) -> Self {
         Self { deltas: vec![0.0; k * d], weights: vec![0.0; k], members: vec![0; k] }
     }
 
-    fn add(&mut self, other: &Self) {
+    pub(crate) fn add(&mut self, other: &Self) {
         self.deltas.iter_mut().zip(&other.deltas).for_each(|(a, b)| *a += b);
         self.weights.iter_mut().zip(&other.weights).for_each(|(a, b)| *a += b);
         self.members.iter_mut().zip(&other.members).for_each(|(a, b)| *a += b);
