@@ -17,6 +17,7 @@
 use std::arch::x86_64::*;
 
 use crate::distance::ROW_BLOCK;
+use crate::scalar::Scalar;
 
 /// Rows per microtile.
 const MR: usize = 6;
@@ -44,19 +45,26 @@ pub struct Packed {
 impl Packed {
     /// Packs k × d row-major `centers` whose squared norms are `norms`.
     pub fn new(centers: &[f32], norms: &[f32], d: usize) -> Self {
-        let k = norms.len();
-        let panels = k.div_ceil(NR);
-        let mut data = vec![0f32; panels * d * NR];
-        let mut padded = vec![f32::INFINITY; panels * NR];
-        for (j, (row, &norm)) in centers.chunks_exact(d).zip(norms).enumerate() {
-            let (panel, lane) = (j / NR, j % NR);
-            for (p, &v) in row.iter().enumerate() {
-                data[(panel * d + p) * NR + lane] = v;
-            }
-            padded[j] = norm;
-        }
-        Self { data, norms: padded, panels, d }
+        let (data, norms, panels) = pack_panels(centers, norms, d, NR);
+        Self { data, norms, panels, d }
     }
+}
+
+/// k × d row-major `centers` as panels of `nr` (for each feature, the panel's `nr` values side
+/// by side), and their `norms` padded with +∞ to whole panels: `(data, norms, panels)`. The
+/// padding centres are zeros of norm +∞, which never win.
+pub(crate) fn pack_panels<T: Scalar>(centers: &[T], norms: &[T], d: usize, nr: usize) -> (Vec<T>, Vec<T>, usize) {
+    let panels = norms.len().div_ceil(nr);
+    let mut data = vec![T::ZERO; panels * d * nr];
+    let mut padded = vec![T::INFINITY; panels * nr];
+    for (j, (row, &norm)) in centers.chunks_exact(d).zip(norms).enumerate() {
+        let (panel, lane) = (j / nr, j % nr);
+        for (p, &v) in row.iter().enumerate() {
+            data[(panel * d + p) * nr + lane] = v;
+        }
+        padded[j] = norm;
+    }
+    (data, padded, panels)
 }
 
 /// Nearest centre of each of the `labels.len()` (at most `ROW_BLOCK`) rows of `rows` (row-major,

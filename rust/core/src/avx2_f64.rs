@@ -41,18 +41,8 @@ pub struct Packed {
 impl Packed {
     /// Packs k × d row-major `centers` whose squared norms are `norms`.
     pub fn new(centers: &[f64], norms: &[f64], d: usize) -> Self {
-        let k = norms.len();
-        let panels = k.div_ceil(NR);
-        let mut data = vec![0f64; panels * d * NR];
-        let mut padded = vec![f64::INFINITY; panels * NR];
-        for (j, (row, &norm)) in centers.chunks_exact(d).zip(norms).enumerate() {
-            let (panel, lane) = (j / NR, j % NR);
-            for (p, &v) in row.iter().enumerate() {
-                data[(panel * d + p) * NR + lane] = v;
-            }
-            padded[j] = norm;
-        }
-        Self { data, norms: padded, panels, d }
+        let (data, norms, panels) = crate::avx2::pack_panels(centers, norms, d, NR);
+        Self { data, norms, panels, d }
     }
 }
 
