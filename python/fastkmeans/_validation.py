@@ -17,8 +17,8 @@ import numpy as np
 
 from fastkmeans import _core
 
-__all__ = ["MAX_SPARSE_FEATURES", "NonNumericDataError", "NotFittedError", "as_float_matrix", "as_float_rows",
-           "check_centers_fit", "core_rows", "feature_names", "is_sparse", "take_rows"]
+__all__ = ["MAX_SPARSE_FEATURES", "NonNumericDataError", "NotFittedError", "as_csr", "as_float_matrix", "as_float_rows",
+           "check_centers_fit", "core_rows", "feature_names", "float_dtype", "is_sparse", "take_rows"]
 
 try:  # scikit-learn is optional; when present its NotFittedError is the one users catch.
     from sklearn.exceptions import NotFittedError
@@ -103,16 +103,36 @@ def as_float_rows(X: Any, *, name: str = "X") -> Any:
         raise ValueError(f"Found array with 0 feature(s) (shape={csr.shape}) while a minimum of 1 is required.")
     if n_features > MAX_SPARSE_FEATURES:
         raise ValueError(f"{name} has {n_features} features; at most {MAX_SPARSE_FEATURES} are supported.")
-    if csr.dtype == np.float16:
-        csr = csr.astype(np.float32)
-    elif csr.dtype not in (np.float32, np.float64):
-        csr = csr.astype(np.float64)
-    if not csr.has_canonical_format:  # summed in a copy: the caller's matrix is left as it is
-        csr = csr.copy()
-        csr.sum_duplicates()
+    csr = as_csr(csr)
     row = _core.first_non_finite_row(core_rows(csr))
     if row is not None:
         raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")
+    return csr
+
+
+def float_dtype(dtype: Any) -> np.dtype:
+    """Return the float type the core computes in for data of ``dtype``.
+
+    float32 and float64 stay as they are, float16 becomes float32, anything else float64.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def as_csr(X: Any) -> Any:
+    """Return a scipy.sparse matrix as CSR with ``float_dtype`` values and duplicates summed.
+
+    The caller's matrix is never modified: duplicates are summed in a copy.
+    """
+    import scipy.sparse
+
+    csr = scipy.sparse.csr_matrix(X)
+    csr = csr.astype(float_dtype(csr.dtype), copy=False)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
     return csr
 
 
@@ -218,11 +238,7 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
         raise ValueError(f"Found array with 0 sample(s) (shape={array.shape}) while a minimum of 1 is required.")
     if n_features == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
-    if array.dtype == np.float16:
-        array = array.astype(np.float32)
-    elif array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    array = np.ascontiguousarray(array)
+    array = np.ascontiguousarray(array, dtype=float_dtype(array.dtype))
     row = _core.first_non_finite_row(array)
     if row is not None:
         raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")

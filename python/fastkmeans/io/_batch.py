@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from fastkmeans import _core
-from fastkmeans._validation import core_rows, is_sparse
+from fastkmeans._validation import as_csr, core_rows, float_dtype, is_sparse
 
 __all__ = ["Batch", "DataError", "batch_rows", "densify", "require_finite"]
 
@@ -127,19 +127,7 @@ def batch_rows(rows: Any) -> Any:
     ndarray or scipy.sparse.csr_matrix of shape (n_rows, n_features)
         The rows, float32/float64.
     """
-    if not is_sparse(rows):
-        return densify(rows)
-    import scipy.sparse
-
-    csr = scipy.sparse.csr_matrix(rows)
-    if csr.dtype == np.float16:
-        csr = csr.astype(np.float32)
-    elif csr.dtype not in (np.float32, np.float64):
-        csr = csr.astype(np.float64)
-    if not csr.has_canonical_format:
-        csr = csr.copy()
-        csr.sum_duplicates()
-    return csr
+    return as_csr(rows) if is_sparse(rows) else densify(rows)
 
 
 def densify(rows: Any) -> np.ndarray:
@@ -161,8 +149,4 @@ def densify(rows: Any) -> np.ndarray:
     if hasattr(rows, "toarray"):
         rows = rows.toarray()
     array = np.asarray(rows)
-    if array.dtype == np.float16:
-        array = array.astype(np.float32)
-    elif array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array, dtype=float_dtype(array.dtype))

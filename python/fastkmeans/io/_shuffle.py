@@ -27,7 +27,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from fastkmeans._validation import is_sparse
+from fastkmeans._validation import as_csr, is_sparse
 from fastkmeans.io._batch import Batch
 
 __all__ = ["MAX_BUFFER_BYTES", "MIN_BUFFER_ROWS", "ShuffleBuffer", "default_buffer_rows"]
@@ -184,7 +184,7 @@ class ShuffleBuffer:
             rows = batch.rows
             if self._sparse:
                 if not is_sparse(rows):  # an iterable may mix dense and sparse items
-                    rows = scipy_csr(rows)
+                    rows = as_csr(rows)
                 rows = rows.astype(self._pool_dtype, copy=False)
             elif is_sparse(rows):
                 rows = rows.toarray()
@@ -275,10 +275,3 @@ class _SparsePool:
         self._indptr[:self._shape[0] + 1] = live.indptr
         self._rows = self._shape[0]
         self._slots = np.arange(self._shape[0])
-
-
-def scipy_csr(rows: Any) -> Any:
-    """``rows`` as a scipy CSR matrix."""
-    import scipy.sparse
-
-    return scipy.sparse.csr_matrix(rows)
