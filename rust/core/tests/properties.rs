@@ -10,6 +10,9 @@ use fastkmeans_core::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::{in_pool, reduce_params, uniform};
+
 static NEVER: AtomicBool = AtomicBool::new(false);
 
 fn assign<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize) -> (Vec<u32>, Vec<f64>) {
@@ -24,16 +27,6 @@ fn assign<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize) -> (Vec<u32>, 
 /// agree with the triple loop to the bit, ties included.
 fn integer_matrix(rows: std::ops::Range<usize>, d: usize) -> impl Strategy<Value = Vec<f32>> {
     rows.prop_flat_map(move |n| proptest::collection::vec((-8i32..=8).prop_map(|v| v as f32), n * d))
-}
-
-fn reduce_params(k: usize, trials: usize, seed: u64) -> ReduceParams {
-    ReduceParams {
-        k,
-        init: InitMethod::greedy_kmeans_pp(k),
-        num_trials: trials,
-        lloyd: LloydParams { max_iter: 100, tol: 1e-6 },
-        seed,
-    }
 }
 
 /// The CPU backend without the bounded passes: plain Lloyd, the reference for pruning.
@@ -63,13 +56,7 @@ impl Backend for Unpruned {
 
 /// Real-valued float32 blobs: `groups` centres in [-50, 50)^d with unit-ish noise.
 fn blobs(n: usize, d: usize, groups: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = uniform(seed);
     let means: Vec<f64> = (0..groups * d).map(|_| next() * 100.0 - 50.0).collect();
     (0..n)
         .flat_map(|_| {
@@ -77,10 +64,6 @@ fn blobs(n: usize, d: usize, groups: usize, seed: u64) -> Vec<f32> {
             (0..d).map(|p| (means[g * d + p] + (next() - 0.5) * 6.0) as f32).collect::<Vec<_>>()
         })
         .collect()
-}
-
-fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 proptest! {

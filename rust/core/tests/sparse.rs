@@ -5,10 +5,11 @@ use std::sync::atomic::AtomicBool;
 use fastkmeans_core::distance::assign_naive;
 use fastkmeans_core::sparse::{self, Csr, CsrBuf};
 use fastkmeans_core::sums::sum_by_label;
-use fastkmeans_core::{
-    fit_lloyd, fit_minibatch, Cpu, Error, InitMethod, LloydParams, MiniBatchParams, Points, ReduceParams,
-};
+use fastkmeans_core::{fit_lloyd, fit_minibatch, Cpu, Error, InitMethod, MiniBatchParams, Points};
 use proptest::prelude::*;
+
+mod common;
+use common::{in_pool, reduce_params, uniform};
 
 static NEVER: AtomicBool = AtomicBool::new(false);
 
@@ -29,13 +30,7 @@ fn to_csr<F: fastkmeans_core::Scalar>(x: &[F], d: usize) -> CsrBuf<F> {
 
 /// Non-negative, mostly zero rows (like word counts): `groups` topics, each using its own columns.
 fn documents(n: usize, d: usize, groups: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = uniform(seed);
     let mut x = vec![0f32; n * d];
     let width = d / groups;
     for row in x.chunks_exact_mut(d) {
@@ -46,20 +41,6 @@ fn documents(n: usize, d: usize, groups: usize, seed: u64) -> Vec<f32> {
         }
     }
     x
-}
-
-fn reduce_params(k: usize, trials: usize, seed: u64) -> ReduceParams {
-    ReduceParams {
-        k,
-        init: InitMethod::greedy_kmeans_pp(k),
-        num_trials: trials,
-        lloyd: LloydParams { max_iter: 100, tol: 1e-6 },
-        seed,
-    }
-}
-
-fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
