@@ -127,7 +127,8 @@ pub fn sum_of_squares(t: &[f64]) -> f64 {
     fold_lanes(lanes) + tail.sum::<f64>()
 }
 
+/// The eight lanes of [`sq_dist_f64`] added up in its fixed order.
 #[inline(always)]
-fn fold_lanes(l: [f64; 8]) -> f64 {
+pub(crate) fn fold_lanes(l: [f64; 8]) -> f64 {
     ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
 }

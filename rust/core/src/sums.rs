@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{sq_dist_f64, sum_of_squares, Points};
+use crate::points::{fold_lanes, sq_dist_f64, sum_of_squares, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -53,12 +53,13 @@ impl ClusterSums {
     }
 
     /// Folds rows into the sums, given their labels, and writes each row's exact squared
-    /// distance to its centre (`x − c` is computed once, in `f64`, for both).
+    /// distance to its centre (`x − c` is computed once, in `f64`, for both). `centers` are the
+    /// k × d centres converted to `f64`.
     fn fold<F: Scalar>(
         &mut self,
         rows: Points<'_, F>,
         weights: Option<&[f64]>,
-        centers: Points<'_, F>,
+        centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
     ) {
@@ -78,39 +79,37 @@ impl ClusterSums {
         &mut self,
         rows: Points<'_, F>,
         weights: Option<&[f64]>,
-        centers: Points<'_, F>,
+        centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
     ) {
         self.fold_portable(rows, weights, centers, labels, dist2)
     }
 
+    /// One loop per row: `t = x − c`, then `t²` into eight lanes (the order of
+    /// [`sq_dist_f64`], so the distance has its bits) and `w·t` into the cluster's sums.
     #[inline(always)]
     fn fold_portable<F: Scalar>(
         &mut self,
         rows: Points<'_, F>,
         weights: Option<&[f64]>,
-        centers: Points<'_, F>,
+        centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
     ) {
         let d = rows.d();
-        let mut diff = vec![0f64; d];
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
             let l = label as usize;
-            for ((t, &v), &m) in diff.iter_mut().zip(rows.row(r)).zip(centers.row(l)) {
-                *t = v.to_f64() - m.to_f64();
-            }
-            *d2 = sum_of_squares(&diff);
+            let (x, c) = (rows.row(r), &centers[l * d..(l + 1) * d]);
             let w = weights.map_or(1.0, |w| w[r]);
+            let sums = &mut self.deltas[l * d..(l + 1) * d];
+            *d2 = match (w == 0.0, weights) {
+                (true, _) => fold_row::<F, false>(x, c, sums, None),
+                (false, None) => fold_row::<F, true>(x, c, sums, None),
+                (false, Some(_)) => fold_row::<F, true>(x, c, sums, Some(w)),
+            };
             if w == 0.0 {
                 continue;
-            }
-            let sums = &mut self.deltas[l * d..(l + 1) * d];
-            if weights.is_none() {
-                sums.iter_mut().zip(&diff).for_each(|(s, t)| *s += t);
-            } else {
-                sums.iter_mut().zip(&diff).for_each(|(s, t)| *s += w * t);
             }
             self.weights[l] += w;
             self.members[l] += 1;
@@ -132,6 +131,110 @@ impl ClusterSums {
             }
         }
     }
+}
+
+/// `Σ (x − c)²` in [`sq_dist_f64`]'s eight-lane order (so it has the same bits), adding
+/// `x − c` (times `w`, when given) to `sums` on the way when `ADD`.
+#[inline(always)]
+fn fold_row<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::avx2::available() {
+        // SAFETY: the CPU has AVX2; the slices have the same length.
+        if let Some(x) = F::as_f32(x) {
+            return unsafe { fold_row_avx2::<_, ADD>(x, c, sums, w) };
+        }
+        if let Some(x) = F::as_f64(x) {
+            return unsafe { fold_row_avx2::<_, ADD>(x, c, sums, w) };
+        }
+    }
+    let mut lanes = [0f64; 8];
+    let (xs, cs, ss) = (x.chunks_exact(8), c.chunks_exact(8), sums.chunks_exact_mut(8));
+    for ((x, c), s) in xs.zip(cs).zip(ss) {
+        for i in 0..8 {
+            let t = x[i].to_f64() - c[i];
+            lanes[i] += t * t;
+            if ADD {
+                s[i] += w.map_or(t, |w| w * t);
+            }
+        }
+    }
+    fold_lanes(lanes) + fold_tail::<F, ADD>(x, c, sums, w)
+}
+
+/// The features past the last whole eight of [`fold_row`], in order.
+#[inline(always)]
+fn fold_tail<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    let start = x.len() - x.len() % 8;
+    let tail = x[start..].iter().zip(&c[start..]).zip(&mut sums[start..]).map(|((&u, &v), s)| {
+        let t = u.to_f64() - v;
+        if ADD {
+            *s += w.map_or(t, |w| w * t);
+        }
+        t * t
+    });
+    tail.sum::<f64>()
+}
+
+/// Four values of a row as `f64`.
+#[cfg(target_arch = "x86_64")]
+trait Load4: Scalar {
+    /// # Safety
+    /// `p` must be valid for four reads; the CPU must have AVX.
+    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        // SAFETY: forwarded.
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f64 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
+        // SAFETY: forwarded.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
+}
+
+/// [`fold_row`] in AVX2 registers: lanes 0–3 and 4–7 of its eight are two ymm sums, and the
+/// products and sums are rounded exactly as there (multiply, then add; no FMA).
+///
+/// # Safety
+/// The CPU must have AVX2; `c` and `sums` must be at least as long as `x`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    use std::arch::x86_64::*;
+    assert!(c.len() >= x.len() && sums.len() >= x.len());
+    let whole = x.len() - x.len() % 8;
+    let (xp, cp, sp) = (x.as_ptr(), c.as_ptr(), sums.as_mut_ptr());
+    // SAFETY: every offset below is under `whole` <= the length of all three slices.
+    let lanes = unsafe {
+        let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let wv = _mm256_set1_pd(w.unwrap_or(1.0));
+        for i in (0..whole).step_by(8) {
+            let t0 = _mm256_sub_pd(F::load4(xp.add(i)), _mm256_loadu_pd(cp.add(i)));
+            let t1 = _mm256_sub_pd(F::load4(xp.add(i + 4)), _mm256_loadu_pd(cp.add(i + 4)));
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(t0, t0));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(t1, t1));
+            if ADD {
+                let (a0, a1) = if w.is_some() { (_mm256_mul_pd(wv, t0), _mm256_mul_pd(wv, t1)) } else { (t0, t1) };
+                _mm256_storeu_pd(sp.add(i), _mm256_add_pd(_mm256_loadu_pd(sp.add(i)), a0));
+                _mm256_storeu_pd(sp.add(i + 4), _mm256_add_pd(_mm256_loadu_pd(sp.add(i + 4)), a1));
+            }
+        }
+        let mut lanes = [0f64; 8];
+        _mm256_storeu_pd(lanes.as_mut_ptr(), lo);
+        _mm256_storeu_pd(lanes.as_mut_ptr().add(4), hi);
+        lanes
+    };
+    fold_lanes(lanes) + fold_tail::<F, ADD>(x, c, sums, w)
 }
 
 /// Rows per chunk for an n × d problem with k centres, or None when the sums are too large to
@@ -161,6 +264,7 @@ pub fn assign_and_sum<F: Scalar>(
         return sum_by_label(x, weights, centers, labels);
     };
     let kernel = Kernel::new(centers);
+    let centers64 = to_f64(centers);
     let partials: Vec<ClusterSums> = labels
         .par_chunks_mut(chunk)
         .zip(dist2.par_chunks_mut(chunk))
@@ -175,7 +279,7 @@ pub fn assign_and_sum<F: Scalar>(
                     let from = start + b * ROW_BLOCK;
                     let rows = x.rows(from, from + labels.len());
                     kernel.label_block(rows, tile, labels);
-                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), centers, labels, dist2);
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &centers64, labels, dist2);
                 }
                 sums
             },
@@ -195,7 +299,7 @@ pub fn sum_by_label<F: Scalar>(
 ) -> ClusterSums {
     let mut sums = ClusterSums::zeros(centers.n(), x.d());
     let mut dist2 = vec![0.0; x.n()];
-    sums.fold(x, weights, centers, labels, &mut dist2);
+    sums.fold(x, weights, &to_f64(centers), labels, &mut dist2);
     sums
 }
 
@@ -244,7 +348,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         *bounds = Bounds::new();
         return assign_and_sum(x, weights, centers, labels, dist2);
     };
-    let now: Vec<f64> = centers.as_slice().iter().map(|v| v.to_f64()).collect();
+    let now = to_f64(centers);
     let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;
     // The largest and second-largest move: a row's bound drops by the largest move of a centre
     // other than its own.
@@ -319,7 +423,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                         lower[r] = square.max(0.0).sqrt();
                     }
                 }
-                sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), centers, labels, dist2);
+                sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2);
             }
             sums
         })
@@ -329,6 +433,11 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     let mut total = ClusterSums::zeros(k, d);
     partials.iter().for_each(|p| total.add(p));
     total
+}
+
+/// The centres as `f64`, k × d.
+fn to_f64<F: Scalar>(centers: Points<'_, F>) -> Vec<f64> {
+    centers.as_slice().iter().map(|v| v.to_f64()).collect()
 }
 
 fn sum_of_squares_diff(a: &[f64], b: &[f64]) -> f64 {

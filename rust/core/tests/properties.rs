@@ -103,6 +103,45 @@ proptest! {
     }
 
     #[test]
+    fn fused_distances_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_values(
+        d in 1usize..40,
+        n in 1usize..700,
+        k in 1usize..20,
+        seed in any::<u64>(),
+        weighted in any::<bool>(),
+    ) {
+        let mut next = uniform(seed);
+        let x64: Vec<f64> = (0..n * d).map(|_| next() * 200.0 - 100.0).collect();
+        let c64: Vec<f64> = (0..k * d).map(|_| next() * 200.0 - 100.0).collect();
+        let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { next() * 3.0 }).collect();
+        let weights = weighted.then_some(&w[..]);
+        let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+        let c32: Vec<f32> = c64.iter().map(|&v| v as f32).collect();
+        fn check<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize, w: Option<&[f64]>) -> Result<(), TestCaseError> {
+            let (xs, cs) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
+            let (mut labels, mut dist2) = (vec![0; xs.n()], vec![0.0; xs.n()]);
+            let fused = assign_and_sum(xs, w, cs, &mut labels, &mut dist2);
+            let (plain_labels, plain_dist2) = assign(x, c, d);
+            prop_assert_eq!(&labels, &plain_labels);
+            let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&dist2), bits(&plain_dist2));
+            let mut deltas = vec![0f64; cs.n() * d];
+            for (r, &l) in labels.iter().enumerate() {
+                let (l, wr) = (l as usize, w.map_or(1.0, |w| w[r]));
+                for j in 0..d {
+                    deltas[l * d + j] += wr * (xs.row(r)[j].to_f64() - cs.row(l)[j].to_f64());
+                }
+            }
+            for (a, b) in fused.deltas.iter().zip(&deltas) {
+                prop_assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{} vs {}", a, b);
+            }
+            Ok(())
+        }
+        check(&x32, &c32, d, weights)?;
+        check(&x64, &c64, d, weights)?;
+    }
+
+    #[test]
     fn float64_kernels_equal_the_naive_triple_loop_on_exact_inputs(
         // Up to 60 centres: both the few-centre scorer (k <= 32) and the GEMM tiles, ties included.
         (d, x, c) in (1usize..24).prop_flat_map(|d| (Just(d), integer_matrix(1..300, d), integer_matrix(1..60, d)))
