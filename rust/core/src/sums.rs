@@ -27,6 +27,8 @@ const PARTIAL_BUDGET: usize = 16 << 20;
 const MAX_CHUNKS: usize = 64;
 /// Below this many chunks the fused pass would starve the threads: assign, then sum by cluster.
 const MIN_CHUNKS: usize = 8;
+/// Fewer row blocks per chunk than this: assign, then sum by cluster (see [`chunk_rows`]).
+const MIN_BLOCKS_PER_CHUNK: usize = 4;
 /// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
 const MIN_CENTERS_TO_PRUNE: usize = 16;
 
@@ -63,56 +65,15 @@ impl ClusterSums {
         labels: &[u32],
         dist2: &mut [f64],
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::avx2::available() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { self.fold_avx2(rows, weights, centers, labels, dist2) };
-        }
-        self.fold_portable(rows, weights, centers, labels, dist2)
-    }
-
-    /// [`ClusterSums::fold`] compiled for AVX2 (same operations in the same order, so the same
-    /// bits; only the instructions are wider).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn fold_avx2<F: Scalar>(
-        &mut self,
-        rows: Points<'_, F>,
-        weights: Option<&[f64]>,
-        centers: &[f64],
-        labels: &[u32],
-        dist2: &mut [f64],
-    ) {
-        self.fold_portable(rows, weights, centers, labels, dist2)
-    }
-
-    /// One loop per row: `t = x − c`, then `t²` into eight lanes (the order of
-    /// [`sq_dist_f64`], so the distance has its bits) and `w·t` into the cluster's sums.
-    #[inline(always)]
-    fn fold_portable<F: Scalar>(
-        &mut self,
-        rows: Points<'_, F>,
-        weights: Option<&[f64]>,
-        centers: &[f64],
-        labels: &[u32],
-        dist2: &mut [f64],
-    ) {
         let d = rows.d();
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
             let l = label as usize;
-            let (x, c) = (rows.row(r), &centers[l * d..(l + 1) * d]);
-            let w = weights.map_or(1.0, |w| w[r]);
-            let sums = &mut self.deltas[l * d..(l + 1) * d];
-            *d2 = match (w == 0.0, weights) {
-                (true, _) => fold_row::<F, false>(x, c, sums, None),
-                (false, None) => fold_row::<F, true>(x, c, sums, None),
-                (false, Some(_)) => fold_row::<F, true>(x, c, sums, Some(w)),
-            };
-            if w == 0.0 {
-                continue;
+            let w = weights.map(|w| w[r]);
+            *d2 = fold_weighted_row(rows.row(r), &centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d], w);
+            if w != Some(0.0) {
+                self.weights[l] += w.unwrap_or(1.0);
+                self.members[l] += 1;
             }
-            self.weights[l] += w;
-            self.members[l] += 1;
         }
     }
 
@@ -130,6 +91,17 @@ impl ClusterSums {
                 *dst = F::from_f64(dst.to_f64() + delta / total);
             }
         }
+    }
+}
+
+/// One row's exact squared distance to its centre `c` (as `f64`), adding `w·(x − c)` (`x − c`
+/// when unweighted) to the cluster's `sums` unless the weight is zero.
+#[inline(always)]
+fn fold_weighted_row<F: Scalar>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    match w {
+        Some(0.0) => fold_row::<F, false>(x, c, sums, None),
+        None => fold_row::<F, true>(x, c, sums, None),
+        w => fold_row::<F, true>(x, c, sums, w),
     }
 }
 
@@ -238,15 +210,19 @@ unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mu
 }
 
 /// Rows per chunk for an n × d problem with k centres, or None when the sums are too large to
-/// keep enough chunks in flight (then assign first and sum afterwards).
+/// keep enough chunks in flight, or the rows too few to fill chunks worth their partial sums
+/// (then the rows are labelled first and summed cluster by cluster: [`sum_by_label`]).
 pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
     let per_chunk = k * (d + 2) * std::mem::size_of::<f64>();
     let chunks = (PARTIAL_BUDGET / per_chunk.max(1)).min(MAX_CHUNKS);
     if chunks < MIN_CHUNKS {
         return None;
     }
-    let blocks = n.div_ceil(ROW_BLOCK).max(1);
-    Some(blocks.div_ceil(chunks) * ROW_BLOCK)
+    let blocks_per_chunk = n.div_ceil(ROW_BLOCK).max(1).div_ceil(chunks);
+    // Each chunk zeroes and merges k × d partial sums; below a few blocks of rows that costs more
+    // than it saves (a mini-batch of 5,000 rows against 1,000 centres would zero and add 40 of
+    // them, 10 MB, per batch).
+    (blocks_per_chunk >= MIN_BLOCKS_PER_CHUNK).then_some(blocks_per_chunk * ROW_BLOCK)
 }
 
 /// Assigns every row of `x` to its nearest centre (as [`crate::distance::assign`]) and returns
@@ -259,12 +235,18 @@ pub fn assign_and_sum<F: Scalar>(
     dist2: &mut [f64],
 ) -> ClusterSums {
     let (n, d, k) = (x.n(), x.d(), centers.n());
-    let Some(chunk) = chunk_rows(n, k, d) else {
-        crate::distance::assign(x, centers, labels, dist2);
-        return sum_by_label(x, weights, centers, labels);
-    };
     let kernel = Kernel::new(centers);
     let centers64 = to_f64(centers);
+    let Some(chunk) = chunk_rows(n, k, d) else {
+        let blocks = labels.par_chunks_mut(ROW_BLOCK).enumerate().with_min_len(min_items(ROW_BLOCK * k * d));
+        blocks.for_each_init(
+            || kernel.tile(),
+            |tile, (b, labels)| {
+                kernel.label_block(x.rows(b * ROW_BLOCK, b * ROW_BLOCK + labels.len()), tile, labels);
+            },
+        );
+        return sums_by_cluster(x, weights, &centers64, labels, dist2);
+    };
     let partials: Vec<ClusterSums> = labels
         .par_chunks_mut(chunk)
         .zip(dist2.par_chunks_mut(chunk))
@@ -290,16 +272,65 @@ pub fn assign_and_sum<F: Scalar>(
     total
 }
 
-/// The sums for given labels, in row order (the unfused path, and the reference in tests).
+/// The sums for given labels (the unfused path, and the reference in tests).
 pub fn sum_by_label<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
     centers: Points<'_, F>,
     labels: &[u32],
 ) -> ClusterSums {
-    let mut sums = ClusterSums::zeros(centers.n(), x.d());
     let mut dist2 = vec![0.0; x.n()];
-    sums.fold(x, weights, &to_f64(centers), labels, &mut dist2);
+    sums_by_cluster(x, weights, &to_f64(centers), labels, &mut dist2)
+}
+
+/// The sums for given labels and every row's exact squared distance, computed cluster by cluster
+/// in parallel. Each cluster adds its own rows in row order, so the sums are those of one pass
+/// over the rows in order, on any number of threads; nothing is zeroed or merged but the k × d
+/// result.
+fn sums_by_cluster<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: &[f64],
+    labels: &[u32],
+    dist2: &mut [f64],
+) -> ClusterSums {
+    let d = x.d();
+    let k = centers.len() / d.max(1);
+    let mut sums = ClusterSums::zeros(k, d);
+    if d == 0 {
+        return sums;
+    }
+    let (offsets, order) = crate::lloyd::group_by_label(labels, k);
+    // Each cluster's distances, in its rows' order, then scattered back to row order.
+    let mut grouped = vec![0f64; labels.len()];
+    let mut segments = Vec::with_capacity(k);
+    let mut rest = &mut grouped[..];
+    for c in 0..k {
+        let (segment, tail) = rest.split_at_mut(offsets[c + 1] - offsets[c]);
+        segments.push(segment);
+        rest = tail;
+    }
+    let per_cluster = (labels.len() / k.max(1)).max(1) * d;
+    sums.deltas
+        .par_chunks_mut(d)
+        .zip(sums.weights.par_iter_mut().zip(sums.members.par_iter_mut()))
+        .zip(segments)
+        .enumerate()
+        .with_min_len(min_items(per_cluster))
+        .for_each(|(c, ((deltas, (weight, members)), segment))| {
+            let center = &centers[c * d..(c + 1) * d];
+            for (d2, &r) in segment.iter_mut().zip(&order[offsets[c]..offsets[c + 1]]) {
+                let w = weights.map(|w| w[r as usize]);
+                *d2 = fold_weighted_row(x.row(r as usize), center, deltas, w);
+                if w != Some(0.0) {
+                    *weight += w.unwrap_or(1.0);
+                    *members += 1;
+                }
+            }
+        });
+    for (&r, &v) in order.iter().zip(&grouped) {
+        dist2[r as usize] = v;
+    }
     sums
 }
 
@@ -342,12 +373,15 @@ pub fn assign_and_sum_bounded<F: Scalar>(
 ) -> ClusterSums {
     let (n, d, k) = (x.n(), x.d(), centers.n());
     let kernel = Kernel::new(centers);
-    let chunk = chunk_rows(n, k, d);
     // With few centres a full scan costs little more than the bound test itself (one distance).
-    let (Some(chunk), true) = (chunk, kernel.has_top2() && k >= MIN_CENTERS_TO_PRUNE) else {
+    if !(kernel.has_top2() && k >= MIN_CENTERS_TO_PRUNE) {
         *bounds = Bounds::new();
         return assign_and_sum(x, weights, centers, labels, dist2);
-    };
+    }
+    // Where assign_and_sum would not fuse (see chunk_rows), this pass only labels the rows, and
+    // they are summed cluster by cluster afterwards, as there.
+    let fused = chunk_rows(n, k, d);
+    let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
     let now = to_f64(centers);
     let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;
     // The largest and second-largest move: a row's bound drops by the largest move of a centre
@@ -384,7 +418,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         .enumerate()
         .with_min_len(min_items(chunk * k * d))
         .map(|(i, (((labels, dist2), (lower, norms)), scanned))| {
-            let mut sums = ClusterSums::zeros(k, d);
+            let mut sums = ClusterSums::zeros(if fused.is_some() { k } else { 0 }, d);
             let mut flagged: Vec<usize> = Vec::with_capacity(ROW_BLOCK);
             let mut gathered: Vec<F> = Vec::with_capacity(ROW_BLOCK * d);
             let mut new_labels = vec![0u32; ROW_BLOCK];
@@ -423,15 +457,22 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                         lower[r] = square.max(0.0).sqrt();
                     }
                 }
-                sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2);
+                if fused.is_some() {
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2);
+                }
             }
             sums
         })
         .collect();
+    let total = if fused.is_some() {
+        let mut total = ClusterSums::zeros(k, d);
+        partials.iter().for_each(|p| total.add(p));
+        total
+    } else {
+        sums_by_cluster(x, weights, &now, labels, dist2)
+    };
     bounds.centers = now;
     bounds.scanned = scanned_rows.iter().sum();
-    let mut total = ClusterSums::zeros(k, d);
-    partials.iter().for_each(|p| total.add(p));
     total
 }
 

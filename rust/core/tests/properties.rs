@@ -206,7 +206,14 @@ proptest! {
 #[test]
 fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
     for (n, d, k, groups, seed) in
-        [(6000, 5, 40, 30, 1), (3000, 33, 120, 200, 2), (2000, 2, 17, 7, 3), (5000, 17, 300, 50, 4)]
+        // Few rows (labelled, then summed cluster by cluster) and enough for the fused pass.
+        [
+            (6000, 5, 40, 30, 1),
+            (3000, 33, 120, 200, 2),
+            (2000, 2, 17, 7, 3),
+            (5000, 17, 300, 50, 4),
+            (40_000, 6, 60, 40, 5),
+        ]
     {
         let x = blobs(n, d, groups, seed);
         let points = Points::from_rows(&x, d).unwrap();
@@ -281,10 +288,15 @@ fn one_thread_and_many_threads_give_identical_bits() {
     }
     .check()
     .unwrap();
+    // Enough rows for the fused pass, whose partial sums are merged in chunk order.
+    let big: Vec<f32> = (0..300 * ROW_BLOCK * d).map(|i| ((i * 7919 % 1013) as f32).sin() * 50.0).collect();
+    let big = Points::from_rows(&big, d).unwrap();
     let run = || {
         let mb = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
         let ll = fit_lloyd(points, None, &reduce_params(30, 3, 7).check().unwrap(), &Cpu, &NEVER).unwrap();
-        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), ll.centers, ll.labels, ll.loss.to_bits())
+        let fused = fit_lloyd(big, None, &reduce_params(30, 1, 8).check().unwrap(), &Cpu, &NEVER).unwrap();
+        let lloyd = (ll.centers, ll.labels, ll.loss.to_bits(), fused.centers, fused.labels, fused.loss.to_bits());
+        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), lloyd)
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 5] {
