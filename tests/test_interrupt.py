@@ -37,31 +37,40 @@ def test_ctrl_c_stops_a_long_fit_within_a_second():
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 
-def test_an_interrupted_partial_fit_merges_nothing(monkeypatch):
-    import numpy as np
-
-    from fastkmeans import KMeans, _kmeans
-
-    data = np.random.default_rng(0).standard_normal((3000, 3))
-    model = KMeans(k=3, mini_batch_size=1000, random_state=0).partial_fit(data)
+LONG_PARTIAL_FIT = textwrap.dedent("""
+    import numpy as np, sys
+    from fastkmeans import KMeans
+    X = np.random.default_rng(0).standard_normal((2_000_000, 32), dtype=np.float32)
+    model = KMeans(k=500, extra_center_factor=10, mini_batch_size=5000, random_state=0).partial_fit(X[:5000])
     before = {key: np.copy(value) for key, value in model._state.items()}
-    calls = []
-    real_update = _kmeans._core.minibatch_update
-
-    def interrupted_on_the_second_batch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_update(*args, **kwargs)
-
-    monkeypatch.setattr(_kmeans._core, "minibatch_update", interrupted_on_the_second_batch)
+    steps = model.n_steps_
+    print("ready", flush=True)
     try:
-        model.partial_fit(data)
+        model.partial_fit(X)  # 400 mini-batches against 5,000 centres (seconds), merged in one core call
     except KeyboardInterrupt:
-        pass
-    assert len(calls) == 2
-    for key, value in before.items():
-        np.testing.assert_array_equal(model._state[key], value)
+        same = all(np.array_equal(model._state[key], value) for key, value in before.items())
+        print("interrupted", "unchanged" if same and model.n_steps_ == steps else "changed", flush=True)
+        sys.exit(3)
+    print("finished", flush=True)
+""")
+
+
+def test_an_interrupted_partial_fit_merges_nothing():
+    # partial_fit merges all of X's mini-batches in one core call; Ctrl-C in the middle of it
+    # leaves the estimator's state exactly as it was.
+    process = subprocess.Popen([sys.executable, "-c", LONG_PARTIAL_FIT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        assert process.poll() is None, "the partial_fit should take seconds"
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=10)
+        elapsed = time.perf_counter() - sent
+    finally:
+        process.kill()
+    assert out.strip() == "interrupted unchanged" and process.returncode == 3
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 
 def test_argument_conversion_runs_no_python_code_where_a_ctrl_c_could_be_lost():

@@ -158,6 +158,51 @@ def test_partial_fit_streams_chunks_and_continues_a_fit():
     assert adjusted_rand_score(y, resumed.predict(X)) == 1.0
 
 
+def _fresh_state(X, k):
+    seeded = _core.minibatch_seed(X[:200], n_centers=k, init_method="kmeans++", seed=3)
+    return seeded["state"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("half_life", [0, 700])
+def test_the_cores_batch_loop_merges_what_batches_fed_one_call_each_merge(dtype, half_life):
+    X, _ = make_blobs(n_samples=5003, n_features=6, centers=8, random_state=1)
+    X = X.astype(dtype)
+    order = np.random.default_rng(0).permutation(len(X))
+    order = np.concatenate([order, order[:100]])  # rows may come back
+    state = _fresh_state(X, 40)
+    looped = _core.minibatch_update(X, state=state, half_life_time_size=half_life, mini_batch_size=250, order=order)
+    fed, ssd = dict(state), 0.0
+    for start in range(0, len(order), 250):
+        merged = _core.minibatch_update(X[order[start:start + 250]], state=fed, half_life_time_size=half_life)
+        fed, ssd = merged["state"], ssd + merged["batch_ssd"]
+    assert looped["n_batches"] == 21
+    assert looped["batch_ssd"] == pytest.approx(ssd, rel=1e-12)
+    for key in ("centers", "counts", "far_points", "far_weights", "far_dist2"):
+        np.testing.assert_array_equal(looped["state"][key], fed[key])
+    assert looped["state"]["points_seen"] == len(order)
+    # Without an order, every row in turn.
+    in_turn = _core.minibatch_update(X, state=state, half_life_time_size=half_life, mini_batch_size=250,
+                                     order=np.arange(len(X)))
+    plain = _core.minibatch_update(X, state=state, half_life_time_size=half_life, mini_batch_size=250)
+    np.testing.assert_array_equal(plain["state"]["centers"], in_turn["state"]["centers"])
+    untouched = _fresh_state(X, 40)  # the caller's state is not modified
+    for key in ("centers", "counts"):
+        np.testing.assert_array_equal(state[key], untouched[key])
+
+
+def test_the_cores_batch_loop_names_a_bad_order_or_batch_size():
+    X = np.random.default_rng(0).standard_normal((300, 3))
+    state = _fresh_state(X, 5)
+    with pytest.raises(ValueError, match="row index 300 is out of range for 300 rows"):
+        _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=10,
+                               order=np.array([0, 5, 300, 2]))
+    with pytest.raises(ValueError, match="negative row index"):
+        _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=10, order=np.array([0, -1]))
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=0)
+
+
 def test_half_life_makes_the_model_follow_a_drifting_stream():
     rng = np.random.default_rng(0)
     old = rng.normal(0.0, 0.1, size=(5000, 2))

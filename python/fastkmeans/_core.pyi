@@ -188,25 +188,34 @@ def minibatch_update(
     *,
     state: _State,
     half_life_time_size: int,
+    mini_batch_size: Optional[int] = None,
+    order: Optional[npt.NDArray[np.int64]] = None,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Merge one mini-batch into a copy of the state.
+    """Merge rows into a copy of the state, as one mini-batch or in mini-batches.
 
     Parameters
     ----------
-    batch : ndarray of shape (n_batch, d)
-        The mini-batch, with the dtype of the state's centres.
+    batch : ndarray of shape (n, d)
+        The rows, with the dtype of the state's centres.
     state : dict
         The streaming state; it is not modified.
     half_life_time_size : int
         SageMaker's decay (0: none).
+    mini_batch_size : int or None, default=None
+        Merge the rows in mini-batches of this many rows, the loop running in the core; None
+        merges them as one mini-batch.
+    order : ndarray of shape (m,) int64 or None, default=None
+        Take the rows in this order (row indices, any of them any number of times); None takes
+        every row in turn.
     n_threads : int or None, default=None
         Threads to use.
 
     Returns
     -------
     dict
-        ``batch_ssd`` (against the centres before the merge) and the new state under ``state``.
+        ``batch_ssd`` (the sum over the mini-batches, each against the centres before its
+        merge), ``n_batches`` and the new state under ``state``.
     """
 
 def reduce(

@@ -408,12 +408,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             factor, trials = self.extra_center_factor_, self.local_lloyd_num_trials_
         # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
         X = X.astype(state["centers"].dtype, copy=False)
-        for start in range(0, X.shape[0], hp.mini_batch_size):
-            batch = take_rows(X, slice(start, start + hp.mini_batch_size))
-            merged = _core.minibatch_update(core_rows(batch), state=state,
-                                            half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
-            state.update(merged["state"])
-            n_steps += 1
+        # Every mini-batch of X in one call: the core loops over them without a round trip each.
+        merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
+                                        mini_batch_size=hp.mini_batch_size, n_threads=hp.n_threads)
+        state.update(merged["state"])
+        n_steps += merged["n_batches"]
         reduced = self._reduce(state, hp, trials)
         labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
         self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials

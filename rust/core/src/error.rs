@@ -29,6 +29,9 @@ pub enum Error {
     /// A weight array that does not fit its points.
     #[error("weights must be finite, non-negative and one per row: {0}")]
     BadWeights(String),
+    /// A row index past the end of the data.
+    #[error("row index {index} is out of range for {rows} rows")]
+    RowIndex { index: usize, rows: usize },
     /// The caller's stop flag was set (Ctrl-C).
     #[error("interrupted")]
     Interrupted,

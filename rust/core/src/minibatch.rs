@@ -160,7 +160,63 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 }
 
+/// What [`MiniBatchState::update_batches`] merged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Merged {
+    /// Mini-batches merged.
+    pub n_batches: usize,
+    /// The sum of their ssds, each against the centres as they were before its merge.
+    pub ssd: f64,
+}
+
 impl<F: Scalar> MiniBatchState<F> {
+    /// Merges the rows of `x` in mini-batches of `batch_size` rows, one [`update`] each: the rows
+    /// `order[..batch_size]`, then the next `batch_size`, and so on, or every row of `x` in turn
+    /// when `order` is None (a row may appear in `order` any number of times). The whole loop
+    /// runs here, so an in-memory pass pays for no per-batch round trip to the caller; each
+    /// batch is gathered into one reused buffer. Polls `stop` before every batch.
+    ///
+    /// [`update`]: MiniBatchState::update
+    pub fn update_batches<R: Rows<F>, B: Backend>(
+        &mut self,
+        x: R,
+        order: Option<&[usize]>,
+        batch_size: usize,
+        half_life_time_size: u64,
+        backend: &B,
+        stop: &AtomicBool,
+    ) -> Result<Merged> {
+        x.require_d(self.d)?;
+        if batch_size == 0 {
+            return Err(Error::InvalidParameter {
+                name: "mini_batch_size",
+                value: "0".into(),
+                rule: "an integer >= 1",
+            });
+        }
+        let mut merged = Merged { n_batches: 0, ssd: 0.0 };
+        let Some(order) = order else {
+            for start in (0..x.n()).step_by(batch_size) {
+                check_stop(stop)?;
+                merged.ssd +=
+                    self.update(x.rows(start, (start + batch_size).min(x.n())), half_life_time_size, backend)?;
+                merged.n_batches += 1;
+            }
+            return Ok(merged);
+        };
+        if let Some(&index) = order.iter().find(|&&i| i >= x.n()) {
+            return Err(Error::RowIndex { index, rows: x.n() });
+        }
+        let mut batch = Gathered::Dense { data: Vec::with_capacity(batch_size.min(order.len()) * x.d()), d: x.d() };
+        for rows in order.chunks(batch_size) {
+            check_stop(stop)?;
+            x.gather_into(rows, &mut batch);
+            merged.ssd += self.update(batch.view(), half_life_time_size, backend)?;
+            merged.n_batches += 1;
+        }
+        Ok(merged)
+    }
+
     /// Shrinks the K centres (weighted by their counts) and the far points (weighted by theirs)
     /// to the final k centres; see [`reduce`].
     pub fn reduce<B: Backend>(
@@ -261,16 +317,11 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     let sample = x.gather(&sample_rows);
     let mut state = MiniBatchState::seed(sample.view(), params.n_centers, params.init, seed)?;
 
-    let mut batch = Gathered::Dense { data: Vec::with_capacity(batch_size * x.d()), d: x.d() };
     let mut n_batches = 0;
     for epoch in 0..params.epochs as u64 {
         let order = Rng::new(seed, Purpose::Epoch(epoch)).permutation(n);
-        for rows in order.chunks(batch_size) {
-            check_stop(stop)?;
-            x.gather_into(rows, &mut batch);
-            state.update(batch.view(), params.half_life_time_size, backend)?;
-            n_batches += 1;
-        }
+        let merged = state.update_batches(x, Some(&order), batch_size, params.half_life_time_size, backend, stop)?;
+        n_batches += merged.n_batches;
     }
     let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
     let mut labels = vec![0u32; n];

@@ -88,12 +88,20 @@ pub fn gather<F: Scalar>(x: Points<'_, F>, indices: &[usize]) -> Vec<F> {
 pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec<F>) {
     use rayon::prelude::*;
     let d = x.d();
+    let len = indices.len() * d;
     out.clear();
-    out.resize(indices.len() * d, F::ZERO);
     if d == 0 {
         return;
     }
-    out.par_chunks_mut(d).with_min_len(512).zip(indices).for_each(|(dst, &i)| dst.copy_from_slice(x.row(i)));
+    out.reserve(len);
+    // Written straight into the spare capacity: no zero fill of a buffer about to be overwritten.
+    out.spare_capacity_mut()[..len].par_chunks_mut(d).with_min_len(512).zip(indices).for_each(|(dst, &i)| {
+        let row = x.row(i);
+        // SAFETY: `dst` and `row` both hold d values and do not overlap (one is spare capacity).
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
+    });
+    // SAFETY: every one of the `len` values was written above.
+    unsafe { out.set_len(len) };
 }
 
 /// Squared Euclidean distance between two rows, accumulated in `f64`.

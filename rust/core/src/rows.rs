@@ -20,6 +20,8 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
     fn n(&self) -> usize;
     /// Features per row.
     fn d(&self) -> usize;
+    /// Rows `start..end`, borrowed.
+    fn rows(&self, start: usize, end: usize) -> Self;
     /// Row `i`, written densely into `out` (`d` values).
     fn copy_row(&self, i: usize, out: &mut [F]);
     /// ||row i − center||², accumulated in `f64`; `center_norm` is ||center||² in `f64`.
@@ -136,6 +138,12 @@ impl<F: Scalar> Rows<F> for Data<'_, F> {
     fn d(&self) -> usize {
         each!(self, |x| Rows::d(x))
     }
+    fn rows(&self, start: usize, end: usize) -> Self {
+        match self {
+            Data::Dense(x) => Data::Dense(x.rows(start, end)),
+            Data::Sparse(x) => Data::Sparse(x.rows(start, end)),
+        }
+    }
     fn copy_row(&self, i: usize, out: &mut [F]) {
         each!(self, |x| x.copy_row(i, out))
     }
@@ -189,6 +197,9 @@ impl<F: Scalar> Rows<F> for Points<'_, F> {
     }
     fn d(&self) -> usize {
         Points::d(self)
+    }
+    fn rows(&self, start: usize, end: usize) -> Self {
+        Points::rows(self, start, end)
     }
     fn copy_row(&self, i: usize, out: &mut [F]) {
         out.copy_from_slice(self.row(i));
@@ -257,6 +268,9 @@ impl<F: Scalar> Rows<F> for Csr<'_, F> {
     }
     fn d(&self) -> usize {
         Csr::d(self)
+    }
+    fn rows(&self, start: usize, end: usize) -> Self {
+        Csr::rows(self, start, end)
     }
     fn copy_row(&self, i: usize, out: &mut [F]) {
         out.fill(F::ZERO);

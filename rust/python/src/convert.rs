@@ -216,6 +216,7 @@ pub fn to_py_err(e: core::Error) -> PyErr {
         | core::Error::InvalidParameter { .. }
         | core::Error::NonFinite { .. }
         | core::Error::BadSparse(_)
+        | core::Error::RowIndex { .. }
         | core::Error::BadWeights(_) => PyValueError::new_err(e.to_string()),
     }
 }

@@ -160,23 +160,42 @@ fn minibatch_seed<'py>(
     })
 }
 
-/// Merges one mini-batch into a saved streaming state; returns the new state and the batch's
-/// ssd (against the centres before the merge).
+/// Merges rows into a saved streaming state: as one mini-batch, or in mini-batches of
+/// `mini_batch_size` rows (taken in `order` when given), the whole loop in the core. Returns the
+/// new state, the summed batch ssd (each against the centres before its merge) and the number of
+/// batches.
 #[pyfunction]
-#[pyo3(signature = (batch, *, state, half_life_time_size, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (batch, *, state, half_life_time_size, mini_batch_size=None, order=None, n_threads=None))]
 fn minibatch_update<'py>(
     py: Python<'py>,
     batch: Input<'py>,
     state: &Bound<'py, PyDict>,
     half_life_time_size: u64,
+    mini_batch_size: Option<usize>,
+    order: Option<PyReadonlyArray1<'py, i64>>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let centers: Matrix<'py> = required(state, "centers")?;
+    let order: Option<Vec<usize>> = match &order {
+        None => None,
+        Some(o) => Some(
+            o.as_slice()?
+                .iter()
+                .map(|&i| usize::try_from(i))
+                .collect::<Result<_, _>>()
+                .map_err(|_| pyo3::exceptions::PyValueError::new_err("order holds a negative row index"))?,
+        ),
+    };
     dispatch_rows_pair!(batch, centers, |batch, centers| {
         let mut state = get_state(state, centers)?;
-        let ssd = run(py, n_threads, |_| state.update(batch, half_life_time_size, &core::Cpu))?;
+        let size = mini_batch_size.unwrap_or(batch.n().max(1));
+        let merged = run(py, n_threads, |stop| {
+            state.update_batches(batch, order.as_deref(), size, half_life_time_size, &core::Cpu, stop)
+        })?;
         let out = PyDict::new(py);
-        out.set_item("batch_ssd", ssd)?;
+        out.set_item("batch_ssd", merged.ssd)?;
+        out.set_item("n_batches", merged.n_batches)?;
         set_state(&out, state)?;
         Ok(out)
     })

@@ -1,0 +1,229 @@
+//! Profiling aid: the mini-batch epoch of `make bench` (1,000,000 x 32 float32, k = 100, batches
+//! of 5,000, extra_center_factor = 1) and the brute-force assignment of the same shape.
+//! `cargo run --release -p fastkmeans-core --example minibatch_profile [assign|fit]` (or under perf).
+use std::time::Instant;
+
+use fastkmeans_core::{Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, Points, ReduceParams};
+
+fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f32 / (1u64 << 53) as f32
+    };
+    let means: Vec<f32> = (0..k * d).map(|_| uniform() * 20.0 - 10.0).collect();
+    let mut x = Vec::with_capacity(n * d);
+    for _ in 0..n {
+        let owner = (uniform() * k as f32) as usize % k;
+        for j in 0..d {
+            // A sum of uniforms: roughly Gaussian, spread about 1.
+            let noise = (0..4).map(|_| uniform()).sum::<f32>() - 2.0;
+            x.push(means[owner * d + j] + 1.7 * noise);
+        }
+    }
+    x
+}
+
+fn main() {
+    rayon::ThreadPoolBuilder::new().build().unwrap().install(run);
+}
+
+fn run() {
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let reps: usize = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(5);
+    if only == "lloyd" {
+        // Raw float32 files written by hand from benches/compare.py's data (70,000 x 784, k = 10).
+        let read = |path: &str| -> Vec<f32> {
+            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        let x = huge_copy(&read("/tmp/fmnist.f32"));
+        let c0 = read("/tmp/fmnist_c0.f32");
+        let points = Points::from_rows(x, 784).unwrap();
+        let params = LloydParams { max_iter: 10, tol: 0.0 }.check().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        for _ in 0..reps {
+            let start = Instant::now();
+            let fit = fastkmeans_core::lloyd(points, None, c0.clone(), &params, &Cpu, &stop).unwrap();
+            println!(
+                "lloyd: {:.2} ms per pass ({} passes)",
+                start.elapsed().as_secs_f64() * 1e3 / 11.0,
+                fit.n_iter + 1
+            );
+        }
+        return;
+    }
+    let (n, d, k) = (1_000_000, 32, 100);
+    let x = blobs(n, d, k);
+    // numpy asks for transparent huge pages on large arrays; so does this copy.
+    let x = huge_copy(&x);
+    let points = Points::from_rows(x, d).unwrap();
+    if only.is_empty() || only == "assign" {
+        let centers = points.rows(0, k);
+        let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
+        for _ in 0..reps {
+            let start = Instant::now();
+            Cpu.assign(points, centers, &mut labels, &mut dist2).unwrap();
+            println!("assign: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    if only == "gather" {
+        for _ in 0..reps {
+            gather_test(points);
+        }
+    }
+    if only == "breakdown" {
+        for _ in 0..reps {
+            breakdown(points, k);
+        }
+    }
+    if only == "defaults" {
+        // SageMaker's defaults for k = 100: K = 1000 streaming centres, 10 reduction trials.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let reduce = ReduceParams {
+            k,
+            init: InitMethod::greedy_kmeans_pp(k),
+            num_trials: 10,
+            lloyd: LloydParams { max_iter: 300, tol: 1e-4 },
+            seed: 0,
+        }
+        .check()
+        .unwrap();
+        for _ in 0..reps {
+            let t = Instant::now();
+            let sample = points.rows(0, 5000);
+            let mut state =
+                fastkmeans_core::MiniBatchState::seed(sample, 10 * k, InitMethod::PLAIN_KMEANS_PP, 0).unwrap();
+            let seeded = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
+            state.update_batches(points, Some(&order), 5000, 0, &Cpu, &stop).unwrap();
+            let epoch = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let reduced = state.reduce(&reduce, &Cpu, &stop).unwrap();
+            let reduction = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
+            Cpu.assign(points, Points::from_rows(&reduced.centers, d).unwrap(), &mut labels, &mut dist2).unwrap();
+            let labelling = t.elapsed().as_secs_f64() * 1e3;
+            println!("defaults: seed {seeded:.1} ms, epoch {epoch:.1} ms, reduce {reduction:.1} ms ({} iterations), labels {labelling:.1} ms", reduced.n_iter);
+        }
+    }
+    if only.is_empty() || only == "epoch" {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let seeded =
+            fastkmeans_core::MiniBatchState::seed(points.rows(0, 5000), k, InitMethod::PLAIN_KMEANS_PP, 0).unwrap();
+        for _ in 0..reps {
+            let mut state = seeded.clone();
+            let start = Instant::now();
+            let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
+            let shuffled = start.elapsed().as_secs_f64() * 1e3;
+            state.update_batches(points, Some(&order), 5000, 0, &Cpu, &stop).unwrap();
+            println!("epoch: {:.1} ms (permutation {shuffled:.1} ms)", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    if only.is_empty() || only == "fit" {
+        let params = MiniBatchParams {
+            n_centers: k,
+            mini_batch_size: 5000,
+            epochs: 1,
+            init: InitMethod::PLAIN_KMEANS_PP,
+            half_life_time_size: 0,
+            reduce: ReduceParams {
+                k,
+                init: InitMethod::greedy_kmeans_pp(k),
+                num_trials: 1,
+                lloyd: LloydParams { max_iter: 300, tol: 1e-4 },
+                seed: 0,
+            },
+        }
+        .check()
+        .unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        for _ in 0..reps {
+            let start = Instant::now();
+            fastkmeans_core::fit_minibatch(points, &params, &Cpu, &stop).unwrap();
+            println!("fit (factor 1): {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+}
+
+#[allow(dead_code)]
+pub fn breakdown(points: Points<'_, f32>, k: usize) {
+    use fastkmeans_core::{Gathered, MiniBatchState, Rows};
+    let n = points.n();
+    let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
+    let mut state = MiniBatchState::seed(points.rows(0, 5000), k, InitMethod::PLAIN_KMEANS_PP, 0).unwrap();
+    let mut batch = Gathered::Dense { data: Vec::new(), d: points.d() };
+    let (mut t_gather, mut t_assign, mut t_update) = (0.0, 0.0, 0.0);
+    let (mut labels, mut dist2) = (vec![0u32; 5000], vec![0f64; 5000]);
+    for rows in order.chunks(5000) {
+        let t = Instant::now();
+        points.gather_into(rows, &mut batch);
+        t_gather += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        batch.view().assign_and_sum(&Cpu, None, state.centers(), &mut labels, &mut dist2).unwrap();
+        t_assign += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        state.update(batch.view(), 0, &Cpu).unwrap();
+        t_update += t.elapsed().as_secs_f64();
+    }
+    println!(
+        "gather {:.1} ms, assign_and_sum {:.1} ms, update (incl. its assign) {:.1} ms",
+        t_gather * 1e3,
+        t_assign * 1e3,
+        t_update * 1e3
+    );
+}
+
+#[allow(dead_code)]
+pub fn gather_test(points: Points<'_, f32>) {
+    let n = points.n();
+    let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
+    let mut out = Vec::new();
+    let t = Instant::now();
+    for rows in order.chunks(5000) {
+        fastkmeans_core::points::gather_into(points, rows, &mut out);
+    }
+    let par = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let mut sum = 0.0f32;
+    for rows in order.chunks(5000) {
+        out.clear();
+        for &i in rows {
+            out.extend_from_slice(points.row(i));
+        }
+        sum += out[7];
+    }
+    let serial = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    for rows in order.chunks(5000) {
+        for &i in rows {
+            sum += points.row(i)[0] + points.row(i)[31];
+        }
+    }
+    let touch = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    for rows in order.chunks(5000) {
+        out.clear();
+        out.extend_from_slice(points.rows(rows[0] / 2, rows[0] / 2 + 5000).as_slice());
+    }
+    let seq = t.elapsed().as_secs_f64() * 1e3;
+    println!("gather: parallel {par:.1} ms, serial {serial:.1} ms, touch only {touch:.1} ms, sequential copy {seq:.1} ms ({sum})");
+}
+
+/// A copy of `x` in memory advised for transparent huge pages (as numpy allocates large arrays).
+fn huge_copy(x: &[f32]) -> &'static [f32] {
+    let bytes = x.len() * 4;
+    let align = 2 << 20;
+    let layout = std::alloc::Layout::from_size_align(bytes.div_ceil(align) * align, align).unwrap();
+    // SAFETY: a fresh allocation of the layout's size, filled before use and never freed.
+    unsafe {
+        let ptr = std::alloc::alloc(layout);
+        libc::madvise(ptr.cast(), layout.size(), libc::MADV_HUGEPAGE);
+        let out = std::slice::from_raw_parts_mut(ptr.cast::<f32>(), x.len());
+        out.copy_from_slice(x);
+        out
+    }
+}
