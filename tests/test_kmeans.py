@@ -191,6 +191,21 @@ def test_the_cores_batch_loop_merges_what_batches_fed_one_call_each_merge(dtype,
         np.testing.assert_array_equal(state[key], untouched[key])
 
 
+def test_the_cores_batch_loop_shuffles_by_seed_deterministically():
+    X, _ = make_blobs(n_samples=3001, n_features=5, centers=6, random_state=2)
+    state = _fresh_state(X, 30)
+    run = lambda seed: _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=300,
+                                              shuffle_seed=seed)
+    first, again, other = run(7), run(7), run(8)
+    in_turn = _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=300)
+    assert first["n_batches"] == 11 and first["state"]["points_seen"] == len(X)
+    np.testing.assert_array_equal(first["state"]["centers"], again["state"]["centers"])
+    assert not np.array_equal(first["state"]["centers"], other["state"]["centers"])
+    assert not np.array_equal(first["state"]["centers"], in_turn["state"]["centers"])
+    # Every row once: the counts add up to the rows merged.
+    assert first["state"]["counts"].sum() == pytest.approx(len(X))
+
+
 def test_the_cores_batch_loop_names_a_bad_order_or_batch_size():
     X = np.random.default_rng(0).standard_normal((300, 3))
     state = _fresh_state(X, 5)
@@ -201,6 +216,8 @@ def test_the_cores_batch_loop_names_a_bad_order_or_batch_size():
         _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=10, order=np.array([0, -1]))
     with pytest.raises(ValueError, match="mini_batch_size"):
         _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=0)
+    with pytest.raises(ValueError, match="order or shuffle_seed, not both"):
+        _core.minibatch_update(X, state=state, half_life_time_size=0, order=np.arange(3), shuffle_seed=1)
 
 
 def test_half_life_makes_the_model_follow_a_drifting_stream():

@@ -190,6 +190,7 @@ def minibatch_update(
     half_life_time_size: int,
     mini_batch_size: Optional[int] = None,
     order: Optional[npt.NDArray[np.int64]] = None,
+    shuffle_seed: Optional[int] = None,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Merge rows into a copy of the state, as one mini-batch or in mini-batches.
@@ -208,6 +209,9 @@ def minibatch_update(
     order : ndarray of shape (m,) int64 or None, default=None
         Take the rows in this order (row indices, any of them any number of times); None takes
         every row in turn.
+    shuffle_seed : int or None, default=None
+        Instead of ``order``: take the rows in a random order drawn in the core from this seed
+        (the order of an in-memory ``fit``'s first epoch with the same seed): one shuffled epoch.
     n_threads : int or None, default=None
         Threads to use.
 

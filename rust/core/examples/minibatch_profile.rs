@@ -33,6 +33,34 @@ fn main() {
 fn run() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let reps: usize = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(5);
+    if only == "permutation" {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::{Rng as _, SeedableRng};
+        for _ in 0..reps {
+            let t = Instant::now();
+            let new = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(1_000_000);
+            let t_new = t.elapsed().as_secs_f64() * 1e3;
+            // The previous draw: the rejection threshold divided out on every call.
+            let t = Instant::now();
+            let mut inner = ChaCha8Rng::seed_from_u64(0);
+            inner.set_stream(1 << 32);
+            let mut old: Vec<usize> = (0..1_000_000).collect();
+            for i in (1..old.len()).rev() {
+                let n = (i + 1) as u64;
+                let j = loop {
+                    let m = (inner.next_u64() as u128) * (n as u128);
+                    if m as u64 >= n.wrapping_neg() % n {
+                        break (m >> 64) as usize;
+                    }
+                };
+                old.swap(i, j);
+            }
+            let t_old = t.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(new, old);
+            println!("permutation of 1M: {t_new:.1} ms, with a division per draw {t_old:.1} ms");
+        }
+        return;
+    }
     if only == "lloyd" {
         // Raw float32 files written by hand from benches/compare.py's data (70,000 x 784, k = 10).
         let read = |path: &str| -> Vec<f32> {

@@ -65,11 +65,44 @@ impl ClusterSums {
         labels: &[u32],
         dist2: &mut [f64],
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::avx2::available() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { self.fold_avx2(rows, weights, centers, labels, dist2) };
+        }
+        self.fold_portable(rows, weights, centers, labels, dist2)
+    }
+
+    /// [`ClusterSums::fold`] compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into
+    /// it rather than called once per row.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fold_avx2<F: Scalar>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+    ) {
+        self.fold_portable(rows, weights, centers, labels, dist2)
+    }
+
+    #[inline(always)]
+    fn fold_portable<F: Scalar>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+    ) {
         let d = rows.d();
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
             let l = label as usize;
+            let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let w = weights.map(|w| w[r]);
-            *d2 = fold_weighted_row(rows.row(r), &centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d], w);
+            *d2 = fold_weighted_row(rows.row(r), c, sums, w);
             if w != Some(0.0) {
                 self.weights[l] += w.unwrap_or(1.0);
                 self.members[l] += 1;
@@ -92,6 +125,57 @@ impl ClusterSums {
             }
         }
     }
+}
+
+/// Folds the `rows` of one cluster (centre `center`) into its `deltas`, writing their distances
+/// to `dist2` in the same order; returns the cluster's weight and members.
+fn fold_cluster<F: Scalar>(
+    x: Points<'_, F>,
+    rows: &[u32],
+    weights: Option<&[f64]>,
+    center: &[f64],
+    deltas: &mut [f64],
+    dist2: &mut [f64],
+) -> (f64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::avx2::available() {
+        /// Compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into it.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fold_cluster_avx2<F: Scalar>(
+            x: Points<'_, F>,
+            rows: &[u32],
+            weights: Option<&[f64]>,
+            center: &[f64],
+            deltas: &mut [f64],
+            dist2: &mut [f64],
+        ) -> (f64, u64) {
+            fold_cluster_portable(x, rows, weights, center, deltas, dist2)
+        }
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { fold_cluster_avx2(x, rows, weights, center, deltas, dist2) };
+    }
+    fold_cluster_portable(x, rows, weights, center, deltas, dist2)
+}
+
+#[inline(always)]
+fn fold_cluster_portable<F: Scalar>(
+    x: Points<'_, F>,
+    rows: &[u32],
+    weights: Option<&[f64]>,
+    center: &[f64],
+    deltas: &mut [f64],
+    dist2: &mut [f64],
+) -> (f64, u64) {
+    let (mut weight, mut members) = (0.0, 0);
+    for (d2, &r) in dist2.iter_mut().zip(rows) {
+        let w = weights.map(|w| w[r as usize]);
+        *d2 = fold_weighted_row(x.row(r as usize), center, deltas, w);
+        if w != Some(0.0) {
+            weight += w.unwrap_or(1.0);
+            members += 1;
+        }
+    }
+    (weight, members)
 }
 
 /// One row's exact squared distance to its centre `c` (as `f64`), adding `w·(x − c)` (`x − c`
@@ -181,6 +265,7 @@ impl Load4 for f64 {
 /// The CPU must have AVX2; `c` and `sums` must be at least as long as `x`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
     use std::arch::x86_64::*;
     assert!(c.len() >= x.len() && sums.len() >= x.len());
@@ -318,15 +403,8 @@ fn sums_by_cluster<F: Scalar>(
         .enumerate()
         .with_min_len(min_items(per_cluster))
         .for_each(|(c, ((deltas, (weight, members)), segment))| {
-            let center = &centers[c * d..(c + 1) * d];
-            for (d2, &r) in segment.iter_mut().zip(&order[offsets[c]..offsets[c + 1]]) {
-                let w = weights.map(|w| w[r as usize]);
-                *d2 = fold_weighted_row(x.row(r as usize), center, deltas, w);
-                if w != Some(0.0) {
-                    *weight += w.unwrap_or(1.0);
-                    *members += 1;
-                }
-            }
+            let rows = &order[offsets[c]..offsets[c + 1]];
+            (*weight, *members) = fold_cluster(x, rows, weights, &centers[c * d..(c + 1) * d], deltas, segment);
         });
     for (&r, &v) in order.iter().zip(&grouped) {
         dist2[r as usize] = v;

@@ -166,7 +166,8 @@ fn minibatch_seed<'py>(
 /// batches.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (batch, *, state, half_life_time_size, mini_batch_size=None, order=None, n_threads=None))]
+#[pyo3(signature = (batch, *, state, half_life_time_size, mini_batch_size=None, order=None, shuffle_seed=None,
+    n_threads=None))]
 fn minibatch_update<'py>(
     py: Python<'py>,
     batch: Input<'py>,
@@ -174,12 +175,16 @@ fn minibatch_update<'py>(
     half_life_time_size: u64,
     mini_batch_size: Option<usize>,
     order: Option<PyReadonlyArray1<'py, i64>>,
+    shuffle_seed: Option<u64>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let centers: Matrix<'py> = required(state, "centers")?;
-    let order: Option<Vec<usize>> = match &order {
-        None => None,
-        Some(o) => Some(
+    let order: Option<Vec<usize>> = match (&order, shuffle_seed) {
+        (Some(_), Some(_)) => {
+            return Err(pyo3::exceptions::PyValueError::new_err("pass order or shuffle_seed, not both"));
+        }
+        (None, _) => None,
+        (Some(o), None) => Some(
             o.as_slice()?
                 .iter()
                 .map(|&i| usize::try_from(i))
@@ -191,7 +196,11 @@ fn minibatch_update<'py>(
         let mut state = get_state(state, centers)?;
         let size = mini_batch_size.unwrap_or(batch.n().max(1));
         let merged = run(py, n_threads, |stop| {
-            state.update_batches(batch, order.as_deref(), size, half_life_time_size, &core::Cpu, stop)
+            // The order of the first epoch of an in-memory fit with this seed.
+            let shuffled =
+                shuffle_seed.map(|seed| core::rng::Rng::new(seed, core::rng::Purpose::Epoch(0)).permutation(batch.n()));
+            let order = order.as_deref().or(shuffled.as_deref());
+            state.update_batches(batch, order, size, half_life_time_size, &core::Cpu, stop)
         })?;
         let out = PyDict::new(py);
         out.set_item("batch_ssd", merged.ssd)?;
