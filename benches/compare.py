@@ -54,7 +54,15 @@ if faiss is not None:
     faiss.omp_set_num_threads(THREADS)
 
 
+# Idle time before every timed run. After a call, the anchors' worker threads (OpenMP, TBB,
+# OpenBLAS) keep spinning for up to ~0.1 s; on a 2-core machine whoever runs next would lose
+# cores to them. Measured: fastkmeans' Fashion-MNIST iteration ran at 26.6 ms right after FAISS,
+# 20.0 ms alone, so every contender now starts on a quiet machine.
+QUIET_SECONDS = 0.3
+
+
 def timed(fn: Callable[..., object], *args) -> Tuple[float, object]:
+    time.sleep(QUIET_SECONDS)
     start = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - start, out

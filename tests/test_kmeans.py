@@ -194,8 +194,10 @@ def test_the_cores_batch_loop_merges_what_batches_fed_one_call_each_merge(dtype,
 def test_the_cores_batch_loop_shuffles_by_seed_deterministically():
     X, _ = make_blobs(n_samples=3001, n_features=5, centers=6, random_state=2)
     state = _fresh_state(X, 30)
-    run = lambda seed: _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=300,
-                                              shuffle_seed=seed)
+
+    def run(seed):
+        return _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=300, shuffle_seed=seed)
+
     first, again, other = run(7), run(7), run(8)
     in_turn = _core.minibatch_update(X, state=state, half_life_time_size=0, mini_batch_size=300)
     assert first["n_batches"] == 11 and first["state"]["points_seen"] == len(X)
