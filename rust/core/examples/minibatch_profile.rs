@@ -1,6 +1,10 @@
-//! Profiling aid: the mini-batch epoch of `make bench` (1,000,000 x 32 float32, k = 100, batches
-//! of 5,000, extra_center_factor = 1) and the brute-force assignment of the same shape.
-//! `cargo run --release -p fastkmeans-core --example minibatch_profile [assign|fit]` (or under perf).
+//! Profiling aid for the shapes of `make bench`, on 1,000,000 x 32 float32 blobs with k = 100:
+//! `assign` (brute force), `epoch` (one shuffled mini-batch epoch, K = 100, batches of 5,000),
+//! `fit` (the same with seeding, reduction and labels), `defaults` (SageMaker's defaults, K = 1,000,
+//! timed part by part), and `lloyd` (10 Lloyd iterations on raw float32 files /tmp/fmnist.f32 and
+//! /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784, written by hand from benches/compare.py's data).
+//! `cargo run --release -p fastkmeans-core --example minibatch_profile [MODE [REPS]]`; for perf,
+//! build with `CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1`.
 use std::time::Instant;
 
 use fastkmeans_core::{Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, Points, ReduceParams};
@@ -33,34 +37,6 @@ fn main() {
 fn run() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let reps: usize = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(5);
-    if only == "permutation" {
-        use rand_chacha::ChaCha8Rng;
-        use rand_core::{Rng as _, SeedableRng};
-        for _ in 0..reps {
-            let t = Instant::now();
-            let new = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(1_000_000);
-            let t_new = t.elapsed().as_secs_f64() * 1e3;
-            // The previous draw: the rejection threshold divided out on every call.
-            let t = Instant::now();
-            let mut inner = ChaCha8Rng::seed_from_u64(0);
-            inner.set_stream(1 << 32);
-            let mut old: Vec<usize> = (0..1_000_000).collect();
-            for i in (1..old.len()).rev() {
-                let n = (i + 1) as u64;
-                let j = loop {
-                    let m = (inner.next_u64() as u128) * (n as u128);
-                    if m as u64 >= n.wrapping_neg() % n {
-                        break (m >> 64) as usize;
-                    }
-                };
-                old.swap(i, j);
-            }
-            let t_old = t.elapsed().as_secs_f64() * 1e3;
-            assert_eq!(new, old);
-            println!("permutation of 1M: {t_new:.1} ms, with a division per draw {t_old:.1} ms");
-        }
-        return;
-    }
     if only == "lloyd" {
         // Raw float32 files written by hand from benches/compare.py's data (70,000 x 784, k = 10).
         let read = |path: &str| -> Vec<f32> {
@@ -94,16 +70,6 @@ fn run() {
             let start = Instant::now();
             Cpu.assign(points, centers, &mut labels, &mut dist2).unwrap();
             println!("assign: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    if only == "gather" {
-        for _ in 0..reps {
-            gather_test(points);
-        }
-    }
-    if only == "breakdown" {
-        for _ in 0..reps {
-            breakdown(points, k);
         }
     }
     if only == "defaults" {
@@ -175,70 +141,6 @@ fn run() {
             println!("fit (factor 1): {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
-}
-
-#[allow(dead_code)]
-pub fn breakdown(points: Points<'_, f32>, k: usize) {
-    use fastkmeans_core::{Gathered, MiniBatchState, Rows};
-    let n = points.n();
-    let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
-    let mut state = MiniBatchState::seed(points.rows(0, 5000), k, InitMethod::PLAIN_KMEANS_PP, 0).unwrap();
-    let mut batch = Gathered::Dense { data: Vec::new(), d: points.d() };
-    let (mut t_gather, mut t_assign, mut t_update) = (0.0, 0.0, 0.0);
-    let (mut labels, mut dist2) = (vec![0u32; 5000], vec![0f64; 5000]);
-    for rows in order.chunks(5000) {
-        let t = Instant::now();
-        points.gather_into(rows, &mut batch);
-        t_gather += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        batch.view().assign_and_sum(&Cpu, None, state.centers(), &mut labels, &mut dist2).unwrap();
-        t_assign += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        state.update(batch.view(), 0, &Cpu).unwrap();
-        t_update += t.elapsed().as_secs_f64();
-    }
-    println!(
-        "gather {:.1} ms, assign_and_sum {:.1} ms, update (incl. its assign) {:.1} ms",
-        t_gather * 1e3,
-        t_assign * 1e3,
-        t_update * 1e3
-    );
-}
-
-#[allow(dead_code)]
-pub fn gather_test(points: Points<'_, f32>) {
-    let n = points.n();
-    let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
-    let mut out = Vec::new();
-    let t = Instant::now();
-    for rows in order.chunks(5000) {
-        fastkmeans_core::points::gather_into(points, rows, &mut out);
-    }
-    let par = t.elapsed().as_secs_f64() * 1e3;
-    let t = Instant::now();
-    let mut sum = 0.0f32;
-    for rows in order.chunks(5000) {
-        out.clear();
-        for &i in rows {
-            out.extend_from_slice(points.row(i));
-        }
-        sum += out[7];
-    }
-    let serial = t.elapsed().as_secs_f64() * 1e3;
-    let t = Instant::now();
-    for rows in order.chunks(5000) {
-        for &i in rows {
-            sum += points.row(i)[0] + points.row(i)[31];
-        }
-    }
-    let touch = t.elapsed().as_secs_f64() * 1e3;
-    let t = Instant::now();
-    for rows in order.chunks(5000) {
-        out.clear();
-        out.extend_from_slice(points.rows(rows[0] / 2, rows[0] / 2 + 5000).as_slice());
-    }
-    let seq = t.elapsed().as_secs_f64() * 1e3;
-    println!("gather: parallel {par:.1} ms, serial {serial:.1} ms, touch only {touch:.1} ms, sequential copy {seq:.1} ms ({sum})");
 }
 
 /// A copy of `x` in memory advised for transparent huge pages (as numpy allocates large arrays).
