@@ -211,7 +211,8 @@ def fastkmeans_epoch(x: np.ndarray, c0: np.ndarray, batch: int) -> np.ndarray:
 
 
 def fastkmeans_epoch_python(x: np.ndarray, c0: np.ndarray, batch: int) -> np.ndarray:
-    """The same epoch fed batch by batch from Python, as a caller with its own batches would."""
+    """An epoch fed batch by batch from Python, as a caller with its own batches would: numpy
+    shuffles (so the order, and the final loss, differ from the core's) and gathers each batch."""
     k, d = c0.shape
     state = {"centers": c0.copy(), "counts": np.zeros(k), "points_seen": 0,
              "far_points": np.empty((0, d), x.dtype), "far_weights": np.empty(0), "far_dist2": np.empty(0)}

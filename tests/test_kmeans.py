@@ -186,6 +186,11 @@ def test_the_cores_batch_loop_merges_what_batches_fed_one_call_each_merge(dtype,
                                      order=np.arange(len(X)))
     plain = _core.minibatch_update(X, state=state, half_life_time_size=half_life, mini_batch_size=250)
     np.testing.assert_array_equal(plain["state"]["centers"], in_turn["state"]["centers"])
+    # No mini_batch_size: everything given is one batch; an order may be any integer view.
+    whole = _core.minibatch_update(X, state=state, half_life_time_size=half_life, order=order[::-1])
+    one = _core.minibatch_update(X[order[::-1]], state=state, half_life_time_size=half_life)
+    assert whole["n_batches"] == 1
+    np.testing.assert_array_equal(whole["state"]["centers"], one["state"]["centers"])
     untouched = _fresh_state(X, 40)  # the caller's state is not modified
     for key in ("centers", "counts"):
         np.testing.assert_array_equal(state[key], untouched[key])

@@ -205,7 +205,7 @@ def minibatch_update(
         SageMaker's decay (0: none).
     mini_batch_size : int or None, default=None
         Merge the rows in mini-batches of this many rows, the loop running in the core; None
-        merges them as one mini-batch.
+        merges all of them (all of ``order``, when given) as one mini-batch.
     order : ndarray of shape (m,) int64 or None, default=None
         Take the rows in this order (row indices, any of them any number of times); None takes
         every row in turn.

@@ -178,14 +178,14 @@ unsafe fn fold(lo: __m256, hi: __m256, norms: &[f32], first: i32, best: &mut [f3
         let i_hi = _mm256_add_epi32(_mm256_set1_epi32(first + 8), lane);
         // The upper half wins a lane only when strictly smaller (its indices are higher).
         let hi_wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s_hi, s_lo);
-        // min, not a blend: equal scores are equal values, and LLVM turns a stored blend into a
-        // masked store (vmaskmov), which is slow on AMD.
-        let s = _mm256_min_ps(s_lo, s_hi);
+        // min(a, b) is `a < b ? a : b`, the blend it replaces (NaN and ±0 included); LLVM turned
+        // the stored blend into a masked store (vmaskmov), which is slow on AMD.
+        let s = _mm256_min_ps(s_hi, s_lo);
         let i = _mm256_blendv_epi8(i_lo, i_hi, _mm256_castps_si256(hi_wins));
         let old = _mm256_loadu_ps(best.as_ptr());
         let old_i = _mm256_loadu_si256(best_index.as_ptr().cast());
         let wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s, old);
-        _mm256_storeu_ps(best.as_mut_ptr(), _mm256_min_ps(old, s));
+        _mm256_storeu_ps(best.as_mut_ptr(), _mm256_min_ps(s, old));
         _mm256_storeu_si256(best_index.as_mut_ptr().cast(), _mm256_blendv_epi8(old_i, i, _mm256_castps_si256(wins)));
     }
 }
@@ -216,7 +216,7 @@ unsafe fn fold_top2(
             let wins = _mm256_cmp_ps::<_CMP_LT_OQ>(s, b);
             // The runner-up becomes the old best when s wins, else s if it beats the runner-up.
             r = _mm256_min_ps(r, _mm256_max_ps(b, s));
-            b = _mm256_min_ps(b, s);
+            b = _mm256_min_ps(s, b);
             bi = _mm256_blendv_epi8(bi, i, _mm256_castps_si256(wins));
         }
         _mm256_storeu_ps(best.as_mut_ptr(), b);

@@ -174,7 +174,9 @@ impl<F: Scalar> MiniBatchState<F> {
     /// `order[..batch_size]`, then the next `batch_size`, and so on, or every row of `x` in turn
     /// when `order` is None (a row may appear in `order` any number of times). The whole loop
     /// runs here, so an in-memory pass pays for no per-batch round trip to the caller; each
-    /// batch is gathered into one reused buffer. Polls `stop` before every batch.
+    /// batch is gathered into one reused buffer. Polls `stop` before every batch; on an error
+    /// (`Interrupted` included) the batches before it stay merged, so a caller that must merge
+    /// all or nothing works on a copy of the state, as the Python bindings do.
     ///
     /// [`update`]: MiniBatchState::update
     pub fn update_batches<R: Rows<F>, B: Backend>(
@@ -207,7 +209,8 @@ impl<F: Scalar> MiniBatchState<F> {
         if let Some(&index) = order.iter().find(|&&i| i >= x.n()) {
             return Err(Error::RowIndex { index, rows: x.n() });
         }
-        let mut batch = Gathered::Dense { data: Vec::with_capacity(batch_size.min(order.len()) * x.d()), d: x.d() };
+        // Grown by the first gather to the batch's size, dense or sparse like `x`.
+        let mut batch = Gathered::Dense { data: Vec::new(), d: x.d() };
         for rows in order.chunks(batch_size) {
             check_stop(stop)?;
             x.gather_into(rows, &mut batch);

@@ -10,9 +10,14 @@
 //! centre is `c + Σ w·(x − c) / Σ w`: no cancellation for data far from the origin, and a centre
 //! that already sits on all its (identical) rows gets sums of exactly zero and stays put.
 //!
+//! Inputs too small to fill enough chunks of partial sums (a mini-batch, the K → k reduction) are
+//! labelled first and then summed cluster by cluster ([`sum_by_label`]): their rows are still in
+//! cache, and k × d partial sums per small chunk would cost more to zero and merge than the rows.
+//!
 //! Determinism: rows are cut into chunks whose size depends on n, k and d only. Each chunk sums
-//! its rows in row order, and the chunks' partial sums are added in chunk order, so the result is
-//! the same on any number of threads.
+//! its rows in row order, and the chunks' partial sums are added in chunk order; summed cluster by
+//! cluster, each cluster adds its rows in row order. Either way the result is the same on any
+//! number of threads.
 
 use rayon::prelude::*;
 
@@ -311,7 +316,8 @@ pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
 }
 
 /// Assigns every row of `x` to its nearest centre (as [`crate::distance::assign`]) and returns
-/// the per-cluster sums for the next M step, reading `x` once.
+/// the per-cluster sums for the next M step, reading `x` once from memory (small inputs twice,
+/// the second time from cache: see the module docs).
 pub fn assign_and_sum<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
@@ -330,7 +336,7 @@ pub fn assign_and_sum<F: Scalar>(
                 kernel.label_block(x.rows(b * ROW_BLOCK, b * ROW_BLOCK + labels.len()), tile, labels);
             },
         );
-        return sums_by_cluster(x, weights, &centers64, labels, dist2);
+        return sums_by_cluster(x, weights, &centers64, k, labels, dist2);
     };
     let partials: Vec<ClusterSums> = labels
         .par_chunks_mut(chunk)
@@ -357,7 +363,8 @@ pub fn assign_and_sum<F: Scalar>(
     total
 }
 
-/// The sums for given labels (the unfused path, and the reference in tests).
+/// The sums for given labels, cluster by cluster (the path of small inputs, and the reference
+/// in tests).
 pub fn sum_by_label<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
@@ -365,7 +372,7 @@ pub fn sum_by_label<F: Scalar>(
     labels: &[u32],
 ) -> ClusterSums {
     let mut dist2 = vec![0.0; x.n()];
-    sums_by_cluster(x, weights, &to_f64(centers), labels, &mut dist2)
+    sums_by_cluster(x, weights, &to_f64(centers), centers.n(), labels, &mut dist2)
 }
 
 /// The sums for given labels and every row's exact squared distance, computed cluster by cluster
@@ -376,13 +383,22 @@ fn sums_by_cluster<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
     centers: &[f64],
+    k: usize,
     labels: &[u32],
     dist2: &mut [f64],
 ) -> ClusterSums {
     let d = x.d();
-    let k = centers.len() / d.max(1);
     let mut sums = ClusterSums::zeros(k, d);
     if d == 0 {
+        // No features: every distance is zero; the weights still count.
+        dist2.fill(0.0);
+        for (r, &l) in labels.iter().enumerate() {
+            let w = weights.map_or(1.0, |w| w[r]);
+            if w != 0.0 {
+                sums.weights[l as usize] += w;
+                sums.members[l as usize] += 1;
+            }
+        }
         return sums;
     }
     let (offsets, order) = crate::lloyd::group_by_label(labels, k);
@@ -547,7 +563,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         partials.iter().for_each(|p| total.add(p));
         total
     } else {
-        sums_by_cluster(x, weights, &now, labels, dist2)
+        sums_by_cluster(x, weights, &now, k, labels, dist2)
     };
     bounds.centers = now;
     bounds.scanned = scanned_rows.iter().sum();

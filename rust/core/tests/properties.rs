@@ -29,6 +29,116 @@ fn integer_matrix(rows: std::ops::Range<usize>, d: usize) -> impl Strategy<Value
     rows.prop_flat_map(move |n| proptest::collection::vec((-8i32..=8).prop_map(|v| v as f32), n * d))
 }
 
+/// Real values in [-100, 100): `assign_and_sum` gives `assign`'s labels and the bits of its
+/// distances, and sums within rounding of a naive loop, in float32 and float64.
+fn sums_and_distances_match_assign_and_a_naive_loop(
+    n: usize,
+    d: usize,
+    k: usize,
+    seed: u64,
+    weighted: bool,
+) -> Result<(), TestCaseError> {
+    let mut next = uniform(seed);
+    let x64: Vec<f64> = (0..n * d).map(|_| next() * 200.0 - 100.0).collect();
+    let c64: Vec<f64> = (0..k * d).map(|_| next() * 200.0 - 100.0).collect();
+    let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { next() * 3.0 }).collect();
+    let weights = weighted.then_some(&w[..]);
+    let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+    let c32: Vec<f32> = c64.iter().map(|&v| v as f32).collect();
+    fn check<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize, w: Option<&[f64]>) -> Result<(), TestCaseError> {
+        let (xs, cs) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
+        let (mut labels, mut dist2) = (vec![0; xs.n()], vec![0.0; xs.n()]);
+        let summed = assign_and_sum(xs, w, cs, &mut labels, &mut dist2);
+        let (plain_labels, plain_dist2) = assign(x, c, d);
+        prop_assert_eq!(&labels, &plain_labels);
+        let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&dist2), bits(&plain_dist2));
+        let mut deltas = vec![0f64; cs.n() * d];
+        let mut totals = vec![0f64; cs.n()];
+        for (r, &l) in labels.iter().enumerate() {
+            let (l, wr) = (l as usize, w.map_or(1.0, |w| w[r]));
+            totals[l] += wr;
+            for j in 0..d {
+                deltas[l * d + j] += wr * (xs.row(r)[j].to_f64() - cs.row(l)[j].to_f64());
+            }
+        }
+        for (a, b) in summed.deltas.iter().zip(&deltas).chain(summed.weights.iter().zip(&totals)) {
+            prop_assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{} vs {}", a, b);
+        }
+        Ok(())
+    }
+    check(&x32, &c32, d, weights)?;
+    check(&x64, &c64, d, weights)
+}
+
+#[test]
+fn fused_chunks_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_values() {
+    // Enough rows (over 24,576 for these k and d) for the fused pass, weighted and not, with a
+    // tail of features past the last eight.
+    for (d, k, seed, weighted) in [(13, 7, 1, false), (13, 7, 2, true), (32, 20, 3, true), (5, 3, 4, false)] {
+        sums_and_distances_match_assign_and_a_naive_loop(30_000, d, k, seed, weighted).unwrap();
+    }
+}
+
+/// A scalar product that overflows float32 makes a score NaN (∞ − ∞); it must never displace a
+/// real score from its lane. Centre 1 and centre 9 share a lane of the 16-centre panel.
+#[test]
+fn a_nan_score_never_wins_a_lane() {
+    let x = [1.5e19f32, 0.0];
+    let mut c = vec![0f32; 10 * 2];
+    c[2] = 1e19;
+    c[18] = 3e19;
+    c[19] = 3e19;
+    let (labels, dist2) = assign(&x, &c, 2);
+    assert_eq!(labels, vec![1], "the nearest centre, not one whose score is NaN");
+    assert_eq!(dist2[0], (x[0] as f64 - c[2] as f64).powi(2));
+}
+
+#[test]
+fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    /// The CPU backend, setting the stop flag while it assigns the second batch.
+    struct StopAfterTwo<'a>(&'a AtomicBool, AtomicUsize);
+    impl Backend for StopAfterTwo<'_> {
+        fn assign<F: fastkmeans_core::Scalar>(
+            &self,
+            x: Points<'_, F>,
+            c: Points<'_, F>,
+            labels: &mut [u32],
+            dist2: &mut [f64],
+        ) -> fastkmeans_core::Result<()> {
+            Cpu.assign(x, c, labels, dist2)
+        }
+        fn assign_and_sum<F: fastkmeans_core::Scalar>(
+            &self,
+            x: Points<'_, F>,
+            weights: Option<&[f64]>,
+            c: Points<'_, F>,
+            labels: &mut [u32],
+            dist2: &mut [f64],
+        ) -> fastkmeans_core::Result<ClusterSums> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 1 {
+                self.0.store(true, Ordering::SeqCst);
+            }
+            Cpu.assign_and_sum(x, weights, c, labels, dist2)
+        }
+    }
+    let x = blobs(1000, 3, 4, 5);
+    let points = Points::from_rows(&x, 3).unwrap();
+    let seeded = MiniBatchState::seed(points.rows(0, 50), 6, InitMethod::PLAIN_KMEANS_PP, 1).unwrap();
+    let order: Vec<usize> = (0..1000).rev().collect();
+    let stop = AtomicBool::new(false);
+    let mut state = seeded.clone();
+    let backend = StopAfterTwo(&stop, AtomicUsize::new(0));
+    let err = state.update_batches(points, Some(&order), 100, 0, &backend, &stop).unwrap_err();
+    assert_eq!(err, fastkmeans_core::Error::Interrupted);
+    assert_eq!(state.points_seen, 200, "two batches merged, then the stop was seen");
+    // The same two batches merged without a stop give the same state.
+    let mut two = seeded;
+    two.update_batches(points, Some(&order[..200]), 100, 0, &Cpu, &NEVER).unwrap();
+    assert_eq!(state, two);
+}
+
 /// The CPU backend without the bounded passes: plain Lloyd, the reference for pruning.
 struct Unpruned;
 
@@ -103,42 +213,15 @@ proptest! {
     }
 
     #[test]
-    fn fused_distances_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_values(
+    fn summed_distances_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_values(
         d in 1usize..40,
         n in 1usize..700,
         k in 1usize..20,
         seed in any::<u64>(),
         weighted in any::<bool>(),
     ) {
-        let mut next = uniform(seed);
-        let x64: Vec<f64> = (0..n * d).map(|_| next() * 200.0 - 100.0).collect();
-        let c64: Vec<f64> = (0..k * d).map(|_| next() * 200.0 - 100.0).collect();
-        let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { next() * 3.0 }).collect();
-        let weights = weighted.then_some(&w[..]);
-        let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
-        let c32: Vec<f32> = c64.iter().map(|&v| v as f32).collect();
-        fn check<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize, w: Option<&[f64]>) -> Result<(), TestCaseError> {
-            let (xs, cs) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
-            let (mut labels, mut dist2) = (vec![0; xs.n()], vec![0.0; xs.n()]);
-            let fused = assign_and_sum(xs, w, cs, &mut labels, &mut dist2);
-            let (plain_labels, plain_dist2) = assign(x, c, d);
-            prop_assert_eq!(&labels, &plain_labels);
-            let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            prop_assert_eq!(bits(&dist2), bits(&plain_dist2));
-            let mut deltas = vec![0f64; cs.n() * d];
-            for (r, &l) in labels.iter().enumerate() {
-                let (l, wr) = (l as usize, w.map_or(1.0, |w| w[r]));
-                for j in 0..d {
-                    deltas[l * d + j] += wr * (xs.row(r)[j].to_f64() - cs.row(l)[j].to_f64());
-                }
-            }
-            for (a, b) in fused.deltas.iter().zip(&deltas) {
-                prop_assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()), "{} vs {}", a, b);
-            }
-            Ok(())
-        }
-        check(&x32, &c32, d, weights)?;
-        check(&x64, &c64, d, weights)?;
+        // Few rows: labelled, then summed cluster by cluster (the fused chunks: see below).
+        sums_and_distances_match_assign_and_a_naive_loop(n, d, k, seed, weighted)?;
     }
 
     #[test]

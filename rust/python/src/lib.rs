@@ -185,7 +185,7 @@ fn minibatch_update<'py>(
         }
         (None, _) => None,
         (Some(o), None) => Some(
-            o.as_slice()?
+            o.as_array()
                 .iter()
                 .map(|&i| usize::try_from(i))
                 .collect::<Result<_, _>>()
@@ -194,7 +194,8 @@ fn minibatch_update<'py>(
     };
     dispatch_rows_pair!(batch, centers, |batch, centers| {
         let mut state = get_state(state, centers)?;
-        let size = mini_batch_size.unwrap_or(batch.n().max(1));
+        // None: everything given (all of `order`, or every row) as one mini-batch.
+        let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
         let merged = run(py, n_threads, |stop| {
             // The order of the first epoch of an in-memory fit with this seed.
             let shuffled =
