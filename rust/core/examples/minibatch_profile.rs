@@ -91,8 +91,7 @@ fn run() {
                 fastkmeans_core::MiniBatchState::seed(sample, 10 * k, InitMethod::PLAIN_KMEANS_PP, 0).unwrap();
             let seeded = t.elapsed().as_secs_f64() * 1e3;
             let t = Instant::now();
-            let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
-            state.update_batches(points, Some(&order), 5000, 0, &Cpu, &stop).unwrap();
+            state.update_epoch(points, 0, 0, 5000, 0, &Cpu, &stop).unwrap();
             let epoch = t.elapsed().as_secs_f64() * 1e3;
             let t = Instant::now();
             let reduced = state.reduce(&reduce, &Cpu, &stop).unwrap();
@@ -111,10 +110,8 @@ fn run() {
         for _ in 0..reps {
             let mut state = seeded.clone();
             let start = Instant::now();
-            let order = fastkmeans_core::rng::Rng::new(0, fastkmeans_core::rng::Purpose::Epoch(0)).permutation(n);
-            let shuffled = start.elapsed().as_secs_f64() * 1e3;
-            state.update_batches(points, Some(&order), 5000, 0, &Cpu, &stop).unwrap();
-            println!("epoch: {:.1} ms (permutation {shuffled:.1} ms)", start.elapsed().as_secs_f64() * 1e3);
+            state.update_epoch(points, 0, 0, 5000, 0, &Cpu, &stop).unwrap();
+            println!("epoch: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
     if only.is_empty() || only == "fit" {

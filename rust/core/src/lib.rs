@@ -44,7 +44,7 @@ pub mod sums;
 pub use backend::{Backend, Cpu};
 pub use error::{Error, Result};
 pub use lloyd::{fit_lloyd, lloyd, LloydFit};
-pub use minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState};
+pub use minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex};
 pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
 pub use points::Points;
 pub use reduce::{reduce, Reduced};

@@ -179,10 +179,10 @@ impl<F: Scalar> MiniBatchState<F> {
     /// all or nothing works on a copy of the state, as the Python bindings do.
     ///
     /// [`update`]: MiniBatchState::update
-    pub fn update_batches<R: Rows<F>, B: Backend>(
+    pub fn update_batches<R: Rows<F>, B: Backend, I: RowIndex>(
         &mut self,
         x: R,
-        order: Option<&[usize]>,
+        order: Option<&[I]>,
         batch_size: usize,
         half_life_time_size: u64,
         backend: &B,
@@ -206,18 +206,44 @@ impl<F: Scalar> MiniBatchState<F> {
             }
             return Ok(merged);
         };
-        if let Some(&index) = order.iter().find(|&&i| i >= x.n()) {
+        if let Some(index) = order.iter().map(|&i| i.index()).find(|&i| i >= x.n()) {
             return Err(Error::RowIndex { index, rows: x.n() });
         }
         // Grown by the first gather to the batch's size, dense or sparse like `x`.
         let mut batch = Gathered::Dense { data: Vec::new(), d: x.d() };
+        let mut indices = Vec::with_capacity(batch_size.min(order.len()));
         for rows in order.chunks(batch_size) {
             check_stop(stop)?;
-            x.gather_into(rows, &mut batch);
+            indices.clear();
+            indices.extend(rows.iter().map(|&i| i.index()));
+            x.gather_into(&indices, &mut batch);
             merged.ssd += self.update(batch.view(), half_life_time_size, backend)?;
             merged.n_batches += 1;
         }
         Ok(merged)
+    }
+
+    /// One epoch: [`MiniBatchState::update_batches`] over every row of `x` in the order epoch
+    /// `epoch` of `seed` draws (the order of an in-memory fit's epochs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_epoch<R: Rows<F>, B: Backend>(
+        &mut self,
+        x: R,
+        seed: u64,
+        epoch: u64,
+        batch_size: usize,
+        half_life_time_size: u64,
+        backend: &B,
+        stop: &AtomicBool,
+    ) -> Result<Merged> {
+        let mut rng = Rng::new(seed, Purpose::Epoch(epoch));
+        if x.n() <= u32::MAX as usize {
+            let order = rng.permutation_u32(x.n());
+            self.update_batches(x, Some(&order), batch_size, half_life_time_size, backend, stop)
+        } else {
+            let order = rng.permutation(x.n());
+            self.update_batches(x, Some(&order), batch_size, half_life_time_size, backend, stop)
+        }
     }
 
     /// Shrinks the K centres (weighted by their counts) and the far points (weighted by theirs)
@@ -286,6 +312,24 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 }
 
+/// A row index in an order given to [`MiniBatchState::update_batches`]: `usize`, or `u32` for the
+/// shuffled orders of in-memory epochs (half the memory).
+pub trait RowIndex: Copy + Send + Sync {
+    fn index(self) -> usize;
+}
+
+impl RowIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
+
+impl RowIndex for u32 {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The result of [`fit_minibatch`].
 #[derive(Clone, Debug)]
 pub struct MiniBatchFit<F> {
@@ -322,8 +366,7 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
 
     let mut n_batches = 0;
     for epoch in 0..params.epochs as u64 {
-        let order = Rng::new(seed, Purpose::Epoch(epoch)).permutation(n);
-        let merged = state.update_batches(x, Some(&order), batch_size, params.half_life_time_size, backend, stop)?;
+        let merged = state.update_epoch(x, seed, epoch, batch_size, params.half_life_time_size, backend, stop)?;
         n_batches += merged.n_batches;
     }
     let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;

@@ -60,7 +60,18 @@ impl Rng {
 
     /// `0..n` in random order (Fisher–Yates).
     pub fn permutation(&mut self, n: usize) -> Vec<usize> {
-        let mut p: Vec<usize> = (0..n).collect();
+        self.permutation_of(n, |i| i)
+    }
+
+    /// [`Rng::permutation`] as `u32` (`n <= 2³²`): the same order in half the memory, which an
+    /// epoch over a million rows writes and reads at random.
+    pub fn permutation_u32(&mut self, n: usize) -> Vec<u32> {
+        assert!(n <= 1 << 32, "u32 indices name at most 2^32 rows");
+        self.permutation_of(n, |i| i as u32)
+    }
+
+    fn permutation_of<I>(&mut self, n: usize, index: impl Fn(usize) -> I) -> Vec<I> {
+        let mut p: Vec<I> = (0..n).map(index).collect();
         for i in (1..n).rev() {
             p.swap(i, self.below(i + 1));
         }

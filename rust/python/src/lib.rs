@@ -196,12 +196,10 @@ fn minibatch_update<'py>(
         let mut state = get_state(state, centers)?;
         // None: everything given (all of `order`, or every row) as one mini-batch.
         let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
-        let merged = run(py, n_threads, |stop| {
+        let merged = run(py, n_threads, |stop| match shuffle_seed {
             // The order of the first epoch of an in-memory fit with this seed.
-            let shuffled =
-                shuffle_seed.map(|seed| core::rng::Rng::new(seed, core::rng::Purpose::Epoch(0)).permutation(batch.n()));
-            let order = order.as_deref().or(shuffled.as_deref());
-            state.update_batches(batch, order, size, half_life_time_size, &core::Cpu, stop)
+            Some(seed) => state.update_epoch(batch, seed, 0, size, half_life_time_size, &core::Cpu, stop),
+            None => state.update_batches(batch, order.as_deref(), size, half_life_time_size, &core::Cpu, stop),
         })?;
         let out = PyDict::new(py);
         out.set_item("batch_ssd", merged.ssd)?;
