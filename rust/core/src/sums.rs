@@ -69,13 +69,14 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
+        ahead: &[F],
     ) {
         #[cfg(target_arch = "x86_64")]
         if crate::avx2::available() {
             // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { self.fold_avx2(rows, weights, centers, labels, dist2) };
+            return unsafe { self.fold_avx2(rows, weights, centers, labels, dist2, ahead) };
         }
-        self.fold_portable(rows, weights, centers, labels, dist2)
+        self.fold_portable(rows, weights, centers, labels, dist2, ahead)
     }
 
     /// [`ClusterSums::fold`] compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into
@@ -89,8 +90,9 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
+        ahead: &[F],
     ) {
-        self.fold_portable(rows, weights, centers, labels, dist2)
+        self.fold_portable(rows, weights, centers, labels, dist2, ahead)
     }
 
     #[inline(always)]
@@ -101,9 +103,16 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
+        ahead: &[F],
     ) {
         let d = rows.d();
+        // While a row is folded, an equal share of the next block's rows is fetched, so memory
+        // keeps streaming while the fold computes.
+        let share = ahead.len().div_ceil(labels.len().max(1));
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
+            if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
+                prefetch(next);
+            }
             let l = label as usize;
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let w = weights.map(|w| w[r]);
@@ -181,6 +190,21 @@ fn fold_cluster_portable<F: Scalar>(
         }
     }
     (weight, members)
+}
+
+/// Asks for every cache line of `values` (into L2), without waiting for them.
+#[inline(always)]
+fn prefetch<T>(values: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = values.as_ptr().cast::<i8>();
+        for offset in (0..std::mem::size_of_val(values)).step_by(64) {
+            // SAFETY: a prefetch reads nothing; the address is inside the slice.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(start.add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
 }
 
 /// One row's exact squared distance to its centre `c` (as `f64`), adding `w·(x − c)` (`x − c`
@@ -347,12 +371,14 @@ pub fn assign_and_sum<F: Scalar>(
             || kernel.tile(),
             |tile, (i, (labels, dist2))| {
                 let mut sums = ClusterSums::zeros(k, d);
-                let start = i * chunk;
+                let (start, chunk_len) = (i * chunk, labels.len());
                 for (b, (labels, dist2)) in labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK)).enumerate() {
                     let from = start + b * ROW_BLOCK;
                     let rows = x.rows(from, from + labels.len());
                     kernel.label_block(rows, tile, labels);
-                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &centers64, labels, dist2);
+                    let next = (from + labels.len()).min(start + chunk_len);
+                    let ahead = x.rows(next, (next + ROW_BLOCK).min(start + chunk_len)).as_slice();
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &centers64, labels, dist2, ahead);
                 }
                 sums
             },
@@ -552,7 +578,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                     }
                 }
                 if fused.is_some() {
-                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2);
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2, &[]);
                 }
             }
             sums
