@@ -44,8 +44,11 @@ pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut 
     blocks.with_min_len(min_items(ROW_BLOCK * centers.n() * x.d())).for_each_init(
         || kernel.tile(),
         |tile, (block, (labels, dist2))| {
-            let start = block * ROW_BLOCK;
-            kernel.assign_block(x.rows(start, start + labels.len()), tile, labels, dist2);
+            let (start, end) = (block * ROW_BLOCK, block * ROW_BLOCK + labels.len());
+            // The next block is (almost always) this thread's next: fetched while this one's
+            // distances are computed.
+            let ahead = x.rows(end, (end + ROW_BLOCK).min(x.n())).as_slice();
+            kernel.assign_block(x.rows(start, end), tile, labels, dist2, ahead);
         },
     );
 }
@@ -97,9 +100,18 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     }
 
     /// Labels and exact squared distances of at most `ROW_BLOCK` rows.
-    pub(crate) fn assign_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32], dist2: &mut [f64]) {
+    /// Labels and exact squared distances of at most `ROW_BLOCK` rows; `ahead` (the rows to come)
+    /// is prefetched while the distances are computed.
+    pub(crate) fn assign_block(
+        &self,
+        rows: Points<'_, F>,
+        tile: &mut [F],
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        ahead: &[F],
+    ) {
         self.label_block(rows, tile, labels);
-        exact_distances(rows, self.centers, labels, dist2);
+        exact_distances(rows, self.centers, labels, dist2, ahead);
     }
 
     /// Labels and second-smallest scores `||c||² − 2 x·c` of at most `ROW_BLOCK` rows, where the
@@ -152,13 +164,19 @@ impl<'a, F: Scalar> Kernel<'a, F> {
 }
 
 /// `dist2[r]` = Σ(x − c)² in `f64` between row `r` and its labelled centre.
-fn exact_distances<F: Scalar>(rows: Points<'_, F>, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
+fn exact_distances<F: Scalar>(
+    rows: Points<'_, F>,
+    centers: Points<'_, F>,
+    labels: &[u32],
+    dist2: &mut [f64],
+    ahead: &[F],
+) {
     #[cfg(target_arch = "x86_64")]
     if crate::avx2::available() {
         // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { exact_distances_avx2(rows, centers, labels, dist2) };
+        return unsafe { exact_distances_avx2(rows, centers, labels, dist2, ahead) };
     }
-    exact_distances_portable(rows, centers, labels, dist2)
+    exact_distances_portable(rows, centers, labels, dist2, ahead)
 }
 
 /// [`exact_distances`] compiled for AVX2: the same operations in the same order, wider.
@@ -169,13 +187,24 @@ unsafe fn exact_distances_avx2<F: Scalar>(
     centers: Points<'_, F>,
     labels: &[u32],
     dist2: &mut [f64],
+    ahead: &[F],
 ) {
-    exact_distances_portable(rows, centers, labels, dist2)
+    exact_distances_portable(rows, centers, labels, dist2, ahead)
 }
 
 #[inline(always)]
-fn exact_distances_portable<F: Scalar>(rows: Points<'_, F>, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
+fn exact_distances_portable<F: Scalar>(
+    rows: Points<'_, F>,
+    centers: Points<'_, F>,
+    labels: &[u32],
+    dist2: &mut [f64],
+    ahead: &[F],
+) {
+    let share = ahead.len().div_ceil(labels.len().max(1));
     for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
+        if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
+            crate::points::prefetch(next);
+        }
         *d2 = sq_dist_f64(rows.row(r), centers.row(label as usize));
     }
 }

@@ -104,6 +104,21 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
     unsafe { out.set_len(len) };
 }
 
+/// Asks for every cache line of `values` (into L2), without waiting for them.
+#[inline(always)]
+pub(crate) fn prefetch<T>(values: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = values.as_ptr().cast::<i8>();
+        for offset in (0..std::mem::size_of_val(values)).step_by(64) {
+            // SAFETY: a prefetch reads nothing; the address is inside the slice.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(start.add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
 /// Squared Euclidean distance between two rows, accumulated in `f64`.
 #[inline(always)]
 pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {

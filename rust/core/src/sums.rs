@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{fold_lanes, sq_dist_f64, sum_of_squares, Points};
+use crate::points::{fold_lanes, prefetch, sq_dist_f64, sum_of_squares, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -190,21 +190,6 @@ fn fold_cluster_portable<F: Scalar>(
         }
     }
     (weight, members)
-}
-
-/// Asks for every cache line of `values` (into L2), without waiting for them.
-#[inline(always)]
-fn prefetch<T>(values: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let start = values.as_ptr().cast::<i8>();
-        for offset in (0..std::mem::size_of_val(values)).step_by(64) {
-            // SAFETY: a prefetch reads nothing; the address is inside the slice.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(start.add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = values;
 }
 
 /// One row's exact squared distance to its centre `c` (as `f64`), adding `w·(x − c)` (`x − c`
