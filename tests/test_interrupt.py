@@ -21,19 +21,24 @@ LONG_FIT = textwrap.dedent("""
 """)
 
 
-def test_ctrl_c_stops_a_long_fit_within_a_second():
-    process = subprocess.Popen([sys.executable, "-c", LONG_FIT], stdout=subprocess.PIPE, text=True)
+def _interrupted(script: str, after: float):
+    """Run `script`, send SIGINT `after` seconds past its "ready" line: (output, exit code, seconds it took to stop)."""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "ready"
-        time.sleep(1.0)  # well inside the fit, which takes minutes
-        assert process.poll() is None
+        time.sleep(after)
+        assert process.poll() is None, "the work should still be running"
         sent = time.perf_counter()
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=10)
-        elapsed = time.perf_counter() - sent
+        return out.strip(), process.returncode, time.perf_counter() - sent
     finally:
         process.kill()
-    assert out.strip() == "interrupted" and process.returncode == 3
+
+
+def test_ctrl_c_stops_a_long_fit_within_a_second():
+    out, code, elapsed = _interrupted(LONG_FIT, after=1.0)  # well inside the fit, which takes minutes
+    assert out == "interrupted" and code == 3
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 
@@ -58,18 +63,8 @@ LONG_PARTIAL_FIT = textwrap.dedent("""
 def test_an_interrupted_partial_fit_merges_nothing():
     # partial_fit merges all of X's mini-batches in one core call; Ctrl-C in the middle of it
     # leaves the estimator's state exactly as it was.
-    process = subprocess.Popen([sys.executable, "-c", LONG_PARTIAL_FIT], stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        assert process.poll() is None, "the partial_fit should take seconds"
-        sent = time.perf_counter()
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=10)
-        elapsed = time.perf_counter() - sent
-    finally:
-        process.kill()
-    assert out.strip() == "interrupted unchanged" and process.returncode == 3
+    out, code, elapsed = _interrupted(LONG_PARTIAL_FIT, after=0.5)
+    assert out == "interrupted unchanged" and code == 3
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 

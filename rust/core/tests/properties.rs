@@ -96,40 +96,20 @@ fn a_nan_score_never_wins_a_lane() {
 
 #[test]
 fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    /// The CPU backend, setting the stop flag while it assigns the second batch.
-    struct StopAfterTwo<'a>(&'a AtomicBool, AtomicUsize);
-    impl Backend for StopAfterTwo<'_> {
-        fn assign<F: fastkmeans_core::Scalar>(
-            &self,
-            x: Points<'_, F>,
-            c: Points<'_, F>,
-            labels: &mut [u32],
-            dist2: &mut [f64],
-        ) -> fastkmeans_core::Result<()> {
-            Cpu.assign(x, c, labels, dist2)
-        }
-        fn assign_and_sum<F: fastkmeans_core::Scalar>(
-            &self,
-            x: Points<'_, F>,
-            weights: Option<&[f64]>,
-            c: Points<'_, F>,
-            labels: &mut [u32],
-            dist2: &mut [f64],
-        ) -> fastkmeans_core::Result<ClusterSums> {
-            if self.1.fetch_add(1, Ordering::SeqCst) == 1 {
-                self.0.store(true, Ordering::SeqCst);
-            }
-            Cpu.assign_and_sum(x, weights, c, labels, dist2)
-        }
-    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let x = blobs(1000, 3, 4, 5);
     let points = Points::from_rows(&x, 3).unwrap();
     let seeded = MiniBatchState::seed(points.rows(0, 50), 6, InitMethod::PLAIN_KMEANS_PP, 1).unwrap();
     let order: Vec<usize> = (0..1000).rev().collect();
     let stop = AtomicBool::new(false);
     let mut state = seeded.clone();
-    let backend = StopAfterTwo(&stop, AtomicUsize::new(0));
+    // The stop flag is set while the second batch is assigned.
+    let calls = AtomicUsize::new(0);
+    let backend = Unpruned(|| {
+        if calls.fetch_add(1, Ordering::SeqCst) == 1 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
     let err = state.update_batches(points, Some(&order), 100, 0, &backend, &stop).unwrap_err();
     assert_eq!(err, fastkmeans_core::Error::Interrupted);
     assert_eq!(state.points_seen, 200, "two batches merged, then the stop was seen");
@@ -139,10 +119,14 @@ fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     assert_eq!(state, two);
 }
 
-/// The CPU backend without the bounded passes: plain Lloyd, the reference for pruning.
-struct Unpruned;
+/// The CPU backend without the bounded passes (plain Lloyd, the reference for pruning), calling
+/// its hook before every assign-and-sum.
+struct Unpruned<H: Fn() + Sync>(H);
 
-impl Backend for Unpruned {
+/// [`Unpruned`] with no hook.
+const PLAIN: Unpruned<fn()> = Unpruned(|| {});
+
+impl<H: Fn() + Sync> Backend for Unpruned<H> {
     fn assign<F: fastkmeans_core::Scalar>(
         &self,
         x: Points<'_, F>,
@@ -160,6 +144,7 @@ impl Backend for Unpruned {
         labels: &mut [u32],
         dist2: &mut [f64],
     ) -> fastkmeans_core::Result<ClusterSums> {
+        (self.0)();
         Cpu.assign_and_sum(x, weights, c, labels, dist2)
     }
 }
@@ -302,7 +287,7 @@ fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
         let points = Points::from_rows(&x, d).unwrap();
         let params = reduce_params(k, 2, seed).check().unwrap();
         let pruned = fit_lloyd(points, None, &params, &Cpu, &NEVER).unwrap();
-        let plain = fit_lloyd(points, None, &params, &Unpruned, &NEVER).unwrap();
+        let plain = fit_lloyd(points, None, &params, &PLAIN, &NEVER).unwrap();
         assert!(pruned.n_iter >= 2, "n={n} d={d} k={k}: only {} iterations", pruned.n_iter);
         assert_eq!(pruned.centers, plain.centers, "n={n} d={d} k={k}");
         assert_eq!(pruned.labels, plain.labels);
@@ -311,12 +296,12 @@ fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let points64 = Points::from_rows(&x64, d).unwrap();
         let pruned = fit_lloyd(points64, None, &params, &Cpu, &NEVER).unwrap();
-        let plain = fit_lloyd(points64, None, &params, &Unpruned, &NEVER).unwrap();
+        let plain = fit_lloyd(points64, None, &params, &PLAIN, &NEVER).unwrap();
         assert_eq!((&pruned.centers, &pruned.labels), (&plain.centers, &plain.labels), "f64, n={n} d={d} k={k}");
         assert_eq!(pruned.loss.to_bits(), plain.loss.to_bits());
         let w: Vec<f64> = (0..n).map(|i| (i % 5) as f64 * 0.5).collect();
         let pruned = fit_lloyd(points, Some(&w), &params, &Cpu, &NEVER).unwrap();
-        let plain = fit_lloyd(points, Some(&w), &params, &Unpruned, &NEVER).unwrap();
+        let plain = fit_lloyd(points, Some(&w), &params, &PLAIN, &NEVER).unwrap();
         assert_eq!((pruned.centers, pruned.labels), (plain.centers, plain.labels), "weighted, n={n} d={d} k={k}");
     }
 }
