@@ -115,12 +115,8 @@ impl ClusterSums {
             }
             let l = label as usize;
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
-            let w = weights.map(|w| w[r]);
-            *d2 = fold_weighted_row(rows.row(r), c, sums, w);
-            if w != Some(0.0) {
-                self.weights[l] += w.unwrap_or(1.0);
-                self.members[l] += 1;
-            }
+            let (weight, members) = (&mut self.weights[l], &mut self.members[l]);
+            *d2 = fold_weighted_row(rows.row(r), c, weights.map(|w| w[r]), sums, weight, members);
         }
     }
 
@@ -183,24 +179,29 @@ fn fold_cluster_portable<F: Scalar>(
     let (mut weight, mut members) = (0.0, 0);
     for (d2, &r) in dist2.iter_mut().zip(rows) {
         let w = weights.map(|w| w[r as usize]);
-        *d2 = fold_weighted_row(x.row(r as usize), center, deltas, w);
-        if w != Some(0.0) {
-            weight += w.unwrap_or(1.0);
-            members += 1;
-        }
+        *d2 = fold_weighted_row(x.row(r as usize), center, w, deltas, &mut weight, &mut members);
     }
     (weight, members)
 }
 
-/// One row's exact squared distance to its centre `c` (as `f64`), adding `w·(x − c)` (`x − c`
-/// when unweighted) to the cluster's `sums` unless the weight is zero.
+/// One row's exact squared distance to its centre `c` (as `f64`). Unless the row's weight `w`
+/// is zero, the row joins the cluster: `w·(x − c)` (`x − c` when unweighted) is added to its
+/// `sums`, `w` (1) to its `weight` and one to its `members`.
 #[inline(always)]
-fn fold_weighted_row<F: Scalar>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
-    match w {
-        Some(0.0) => fold_row::<F, false>(x, c, sums, None),
-        None => fold_row::<F, true>(x, c, sums, None),
-        w => fold_row::<F, true>(x, c, sums, w),
+fn fold_weighted_row<F: Scalar>(
+    x: &[F],
+    c: &[f64],
+    w: Option<f64>,
+    sums: &mut [f64],
+    weight: &mut f64,
+    members: &mut u64,
+) -> f64 {
+    if w == Some(0.0) {
+        return fold_row::<F, false>(x, c, sums, None);
     }
+    *weight += w.unwrap_or(1.0);
+    *members += 1;
+    fold_row::<F, true>(x, c, sums, w)
 }
 
 /// `Σ (x − c)²` in [`sq_dist_f64`]'s eight-lane order (so it has the same bits), adding
