@@ -68,8 +68,13 @@ def timed(fn: Callable[..., object], *args) -> Tuple[float, object]:
     return time.perf_counter() - start, out
 
 
+def best_run(reps: int, fn: Callable[[], object]) -> Tuple[float, object]:
+    """The fastest of `reps` timed runs, with its result (every contender gets the same rule)."""
+    return min((timed(fn) for _ in range(reps)), key=lambda run: run[0])
+
+
 def best_of(reps: int, fn: Callable[..., object], *args) -> float:
-    return min(timed(fn, *args)[0] for _ in range(reps))
+    return best_run(reps, lambda: fn(*args))[0]
 
 
 def lloyd_fastkmeans(x, c0, iters):
@@ -200,31 +205,29 @@ def lloyd_table(name: str, x: np.ndarray, k: int, iters: int, peak: float, only:
     return table
 
 
+def fresh_state(c0: np.ndarray) -> dict:
+    """A streaming state holding the centres c0, nothing merged yet."""
+    k, d = c0.shape
+    return {"centers": c0.copy(), "counts": np.zeros(k), "points_seen": 0,
+            "far_points": np.empty((0, d), c0.dtype), "far_weights": np.empty(0), "far_dist2": np.empty(0)}
+
+
 def fastkmeans_epoch(x: np.ndarray, c0: np.ndarray, batch: int) -> np.ndarray:
     """One streaming epoch from the centres c0 (SageMaker's update with extra_center_factor=1):
     the core shuffles the rows and merges their batches one after another."""
-    k, d = c0.shape
-    state = {"centers": c0.copy(), "counts": np.zeros(k), "points_seen": 0,
-             "far_points": np.empty((0, d), x.dtype), "far_weights": np.empty(0), "far_dist2": np.empty(0)}
-    merged = _core.minibatch_update(x, state=state, half_life_time_size=0, mini_batch_size=batch, shuffle_seed=0)
+    merged = _core.minibatch_update(x, state=fresh_state(c0), half_life_time_size=0, mini_batch_size=batch,
+                                    shuffle_seed=0)
     return merged["state"]["centers"]
 
 
 def fastkmeans_epoch_python(x: np.ndarray, c0: np.ndarray, batch: int) -> np.ndarray:
     """An epoch fed batch by batch from Python, as a caller with its own batches would: numpy
     shuffles (so the order, and the final loss, differ from the core's) and gathers each batch."""
-    k, d = c0.shape
-    state = {"centers": c0.copy(), "counts": np.zeros(k), "points_seen": 0,
-             "far_points": np.empty((0, d), x.dtype), "far_weights": np.empty(0), "far_dist2": np.empty(0)}
+    state = fresh_state(c0)
     order = np.random.default_rng(0).permutation(x.shape[0])
     for start in range(0, x.shape[0], batch):
         state = _core.minibatch_update(x[order[start:start + batch]], state=state, half_life_time_size=0)["state"]
     return state["centers"]
-
-
-def best_run(reps: int, fn: Callable[[], object]) -> Tuple[float, object]:
-    """The fastest of `reps` timed runs, with its result (every contender gets the same rule)."""
-    return min((timed(fn) for _ in range(reps)), key=lambda run: run[0])
 
 
 def minibatch_table(x: np.ndarray, k: int, results: dict, reps: int = 3) -> Table:
