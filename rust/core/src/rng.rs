@@ -98,3 +98,31 @@ impl Rng {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fisher–Yates written out: the order both permutations must give, draw for draw.
+    fn plain_permutation(rng: &mut Rng, n: usize) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            p.swap(i, rng.below(i + 1));
+        }
+        p
+    }
+
+    #[test]
+    fn u32_and_usize_permutations_are_one_order_and_use_the_same_draws() {
+        for n in [0, 1, 2, 31, 32, 33, 34, 1000, 100_003] {
+            let (mut a, mut b, mut c) =
+                (Rng::new(7, Purpose::Epoch(3)), Rng::new(7, Purpose::Epoch(3)), Rng::new(7, Purpose::Epoch(3)));
+            let expected = plain_permutation(&mut a, n);
+            assert_eq!(b.permutation(n), expected, "n = {n}");
+            let as_u32: Vec<usize> = c.permutation_u32(n).into_iter().map(|i| i as usize).collect();
+            assert_eq!(as_u32, expected, "n = {n}");
+            let next = a.uniform();
+            assert_eq!((b.uniform(), c.uniform()), (next, next), "n = {n}: draws after the permutation");
+        }
+    }
+}
