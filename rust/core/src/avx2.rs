@@ -4,9 +4,11 @@
 //! Same identity as [`crate::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
 //! are packed once per call into panels of `NR` = 16 (feature-major: for each feature, the 16
 //! centres' values side by side, two ymm registers), the last panel padded with centres of norm
-//! +∞ that never win. A 6-row × 16-centre microtile keeps its twelve accumulators in registers
-//! for the whole dot product (the BLIS Haswell sgemm shape: 12 FMAs per 2 loads + 6
-//! broadcasts), then folds `||c||² − 2 x·c` into a running best per row and lane.
+//! +∞ that never win; when its upper eight are all padding (k = 100 ends in a panel of four) it
+//! is scanned at half width, skipping their multiply-adds. A 6-row × 16-centre microtile keeps
+//! its twelve accumulators in registers for the whole dot product (the BLIS Haswell sgemm shape:
+//! 12 FMAs per 2 loads + 6 broadcasts), then folds `||c||² − 2 x·c` into a running best per row
+//! and lane.
 //!
 //! Ties: lane `l` of a row's running best only ever sees centres `16p + l` and `16p + 8 + l` in
 //! increasing order and replaces its best only on a strictly smaller score, so it keeps the lowest
@@ -40,13 +42,17 @@ pub struct Packed {
     norms: Vec<f32>,
     panels: usize,
     d: usize,
+    /// Whether the last panel holds at most `NR / 2` centres (its upper half all padding).
+    half_last: bool,
 }
 
 impl Packed {
     /// Packs k × d row-major `centers` whose squared norms are `norms`.
     pub fn new(centers: &[f32], norms: &[f32], d: usize) -> Self {
+        let tail = norms.len() % NR;
+        let half_last = tail != 0 && tail <= NR / 2;
         let (data, norms, panels) = pack_panels(centers, norms, d, NR);
-        Self { data, norms, panels, d }
+        Self { data, norms, panels, d, half_last }
     }
 }
 
@@ -75,7 +81,19 @@ pub(crate) fn pack_panels<T: Scalar>(centers: &[T], norms: &[T], d: usize, nr: u
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
     // SAFETY: forwarded.
-    unsafe { scan::<false>(packed, rows, labels, &mut []) }
+    unsafe { scan::<false>(packed, rows, labels, &mut [], |_, _| ()) }
+}
+
+/// [`assign_rows`], calling `fetch(step, steps)` once for each of its `steps` groups of rows
+/// (before the group's dot products), so that a caller can spread prefetches of other rows over
+/// the scan instead of stalling on a burst of them.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`available`]).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn assign_rows_fetching(packed: &Packed, rows: &[f32], labels: &mut [u32], fetch: impl Fn(usize, usize)) {
+    // SAFETY: forwarded.
+    unsafe { scan::<false>(packed, rows, labels, &mut [], fetch) }
 }
 
 /// [`assign_rows`], plus each row's second-smallest score `||c||² − 2 x·c` over the centres
@@ -87,11 +105,17 @@ pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
 pub unsafe fn assign_rows_top2(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
     assert_eq!(second.len(), labels.len());
     // SAFETY: forwarded.
-    unsafe { scan::<true>(packed, rows, labels, second) }
+    unsafe { scan::<true>(packed, rows, labels, second, |_, _| ()) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
+unsafe fn scan<const TOP2: bool>(
+    packed: &Packed,
+    rows: &[f32],
+    labels: &mut [u32],
+    second: &mut [f32],
+    fetch: impl Fn(usize, usize),
+) {
     let (m, d) = (labels.len(), packed.d);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
     // Running best (and second best) per row: 8 lanes of score and centre index.
@@ -103,11 +127,19 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u3
         for r0 in (0..m).step_by(MR) {
             // A short last microtile repeats its first row; the extra results are not stored.
             let live = MR.min(m - r0);
+            if block == 0 {
+                fetch(r0 / MR, m.div_ceil(MR));
+            }
             let row_ptr: [*const f32; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             for panel in block..block_end {
                 // SAFETY: every row pointer has d readable values, the panel d × NR.
-                let scores = unsafe { microtile(row_ptr, packed.data[panel * d * NR..].as_ptr(), d) };
+                let panel_data = packed.data[panel * d * NR..].as_ptr();
+                let scores = if packed.half_last && panel + 1 == packed.panels {
+                    unsafe { microtile_half(row_ptr, panel_data, d) }
+                } else {
+                    unsafe { microtile(row_ptr, panel_data, d) }
+                };
                 let norms = &packed.norms[panel * NR..(panel + 1) * NR];
                 let first = (panel * NR) as i32;
                 for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
@@ -162,6 +194,27 @@ unsafe fn microtile(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__
         }
     }
     acc
+}
+
+/// [`microtile`] for a panel whose upper eight centres are all padding: their products are
+/// the zeros the full tile would compute for those zero centres, without the multiply-adds.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn microtile_half(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__m256; 2]; MR] {
+    let mut acc = [_mm256_setzero_ps(); MR];
+    let mut c = panel;
+    for p in 0..d {
+        // SAFETY: p < d, so every read is inside its row and the panel.
+        unsafe {
+            let c0 = _mm256_loadu_ps(c);
+            for i in 0..MR {
+                let x = _mm256_broadcast_ss(&*rows[i].add(p));
+                acc[i] = _mm256_fmadd_ps(x, c0, acc[i]);
+            }
+            c = c.add(NR);
+        }
+    }
+    acc.map(|lo| [lo, _mm256_setzero_ps()])
 }
 
 /// Folds one row's 16 dot products into its running best (8 lanes).

@@ -37,6 +37,26 @@ pub trait Backend: Sync {
         Ok(sums::sum_by_label(x, weights, centers, labels))
     }
 
+    /// [`Backend::assign_and_sum`] (unweighted) of the rows `indices` of `x`, copied into `batch`
+    /// (cleared first; `indices.len()` × d values after), where the caller keeps them: a
+    /// mini-batch. `next` names the rows the caller will gather next (or is empty); a backend may
+    /// start fetching them. The default gathers, then assigns and sums.
+    #[allow(clippy::too_many_arguments)]
+    fn gather_assign_and_sum<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        indices: &[usize],
+        next: &[usize],
+        batch: &mut Vec<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        let _ = next;
+        crate::points::gather_into(x, indices, batch);
+        self.assign_and_sum(Points::new(batch, indices.len(), x.d())?, None, centers, labels, dist2)
+    }
+
     /// [`Backend::assign_and_sum`] for the passes of one Lloyd run: `bounds` (and `labels`) come
     /// from the previous pass and let a backend skip rows that provably keep their centre
     /// ([`crate::sums::Bounds`]). The results must equal [`Backend::assign_and_sum`]'s exactly.
@@ -107,6 +127,21 @@ impl Backend for Cpu {
         dist2: &mut [f64],
     ) -> Result<ClusterSums> {
         Ok(sums::assign_and_sum(x, weights, centers, labels, dist2))
+    }
+
+    /// One pass: each block of rows is copied, assigned and summed by one task, and the next
+    /// batch's rows are fetched meanwhile.
+    fn gather_assign_and_sum<F: Scalar>(
+        &self,
+        x: Points<'_, F>,
+        indices: &[usize],
+        next: &[usize],
+        batch: &mut Vec<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        Ok(sums::gather_assign_and_sum(x, indices, next, batch, centers, labels, dist2))
     }
 
     fn assign_and_sum_bounded<F: Scalar>(

@@ -47,6 +47,7 @@ use crate::reduce::{reduce, Reduced};
 use crate::rng::{Purpose, Rng};
 use crate::rows::{Gathered, Rows};
 use crate::scalar::Scalar;
+use crate::sums::ClusterSums;
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
 pub const FAR_FACTOR: f64 = 30.0;
@@ -128,18 +129,25 @@ impl<F: Scalar> MiniBatchState<F> {
     /// Merges one mini-batch; returns its ssd against the centres as they were before the merge.
     pub fn update<R: Rows<F>, B: Backend>(&mut self, batch: R, half_life_time_size: u64, backend: &B) -> Result<f64> {
         batch.require_d(self.d)?;
-        let (b, k, d) = (batch.n(), self.n_centers(), self.d);
+        let b = batch.n();
         if b == 0 {
             return Ok(0.0);
         }
         let mut labels = vec![0u32; b];
         let mut dist2 = vec![0f64; b];
         let sums = batch.assign_and_sum(backend, None, self.centers(), &mut labels, &mut dist2)?;
+        Ok(self.merge(batch, &sums, &dist2, half_life_time_size))
+    }
+
+    /// Merges a batch whose rows were assigned to the current centres with distances `dist2`
+    /// and sums `sums`; returns its ssd.
+    fn merge<R: Rows<F>>(&mut self, batch: R, sums: &ClusterSums, dist2: &[f64], half_life_time_size: u64) -> f64 {
+        let (b, k, d) = (batch.n(), self.n_centers(), self.d);
         if half_life_time_size > 0 {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
             self.counts.iter_mut().chain(self.far_weights.iter_mut()).for_each(|c| *c *= decay);
         }
-        self.keep_far_points(batch, &dist2);
+        self.keep_far_points(batch, dist2);
         for c in (0..k).filter(|&c| sums.weights[c] > 0.0) {
             let total = self.counts[c] + sums.weights[c];
             // (1 − p)·c + p·m with p = n_new / total and m = c + Σ(x − c) / n_new is
@@ -151,12 +159,12 @@ impl<F: Scalar> MiniBatchState<F> {
         }
         let dead = self.dead_centers();
         if !dead.is_empty() {
-            for (c, i) in dead.into_iter().zip(rows_by_contribution(&dist2, None)) {
+            for (c, i) in dead.into_iter().zip(rows_by_contribution(dist2, None)) {
                 batch.copy_row(i, &mut self.centers[c * d..(c + 1) * d]);
             }
         }
         self.points_seen += b as u64;
-        Ok(weighted_ssd(&dist2, None))
+        weighted_ssd(dist2, None)
     }
 }
 
@@ -174,7 +182,8 @@ impl<F: Scalar> MiniBatchState<F> {
     /// `order[..batch_size]`, then the next `batch_size`, and so on, or every row of `x` in turn
     /// when `order` is None (a row may appear in `order` any number of times). The whole loop
     /// runs here, so an in-memory pass pays for no per-batch round trip to the caller; each
-    /// batch is gathered into one reused buffer. Polls `stop` before every batch; on an error
+    /// batch is gathered into one reused buffer, in the same parallel pass that assigns it
+    /// ([`Rows::gather_assign_and_sum`]), while the next batch's rows are fetched from memory. Polls `stop` before every batch; on an error
     /// (`Interrupted` included) the batches before it stay merged, so a caller that must merge
     /// all or nothing works on a copy of the state, as the Python bindings do.
     ///
@@ -211,13 +220,33 @@ impl<F: Scalar> MiniBatchState<F> {
         }
         // Grown by the first gather to the batch's size, dense or sparse like `x`.
         let mut batch = Gathered::Dense { data: Vec::new(), d: x.d() };
-        let mut indices = Vec::with_capacity(batch_size.min(order.len()));
-        for rows in order.chunks(batch_size) {
+        let size = batch_size.min(order.len());
+        let (mut labels, mut dist2) = (vec![0u32; size], vec![0f64; size]);
+        // This batch's rows and the next's, which the gather starts fetching.
+        let (mut indices, mut next) = (Vec::with_capacity(size), Vec::with_capacity(size));
+        let mut batches = order.chunks(batch_size).peekable();
+        let read = |rows: Option<&&[I]>, into: &mut Vec<usize>| {
+            into.clear();
+            if let Some(rows) = rows {
+                into.extend(rows.iter().map(|&i| i.index()));
+            }
+        };
+        read(batches.peek(), &mut next);
+        while batches.next().is_some() {
             check_stop(stop)?;
-            indices.clear();
-            indices.extend(rows.iter().map(|&i| i.index()));
-            x.gather_into(&indices, &mut batch);
-            merged.ssd += self.update(batch.view(), half_life_time_size, backend)?;
+            std::mem::swap(&mut indices, &mut next);
+            read(batches.peek(), &mut next);
+            let b = indices.len();
+            let sums = x.gather_assign_and_sum(
+                backend,
+                &indices,
+                &next,
+                &mut batch,
+                self.centers(),
+                &mut labels[..b],
+                &mut dist2[..b],
+            )?;
+            merged.ssd += self.merge(batch.view(), &sums, &dist2[..b], half_life_time_size);
             merged.n_batches += 1;
         }
         Ok(merged)

@@ -104,6 +104,37 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
     unsafe { out.set_len(len) };
 }
 
+/// Rows to fetch from memory while a block is computed: the next block's rows, or the rows a
+/// coming gather will read.
+#[derive(Clone, Copy)]
+pub(crate) enum Ahead<'a, F> {
+    /// Contiguous rows, fetched in equal shares of their bytes.
+    Rows(&'a [F]),
+    /// The rows `indices` of `x`, fetched in equal shares of rows.
+    Picked { x: Points<'a, F>, indices: &'a [usize] },
+}
+
+impl<F: Scalar> Ahead<'_, F> {
+    /// Fetches share `part` of `parts` equal shares (while the `part`-th of `parts` steps runs).
+    #[inline(always)]
+    pub(crate) fn fetch(&self, part: usize, parts: usize) {
+        match *self {
+            Ahead::Rows(values) => {
+                let share = values.len().div_ceil(parts.max(1));
+                if let Some(next) = values.get(part * share..((part + 1) * share).min(values.len())) {
+                    prefetch(next);
+                }
+            }
+            Ahead::Picked { x, indices } => {
+                let share = indices.len().div_ceil(parts.max(1));
+                for &i in indices.get(part * share..((part + 1) * share).min(indices.len())).unwrap_or(&[]) {
+                    prefetch(x.row(i));
+                }
+            }
+        }
+    }
+}
+
 /// Asks for every cache line of `values` (into L2), without waiting for them.
 #[inline(always)]
 pub(crate) fn prefetch<T>(values: &[T]) {

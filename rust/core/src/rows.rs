@@ -55,6 +55,24 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
         labels: &mut [u32],
         dist2: &mut [f64],
     ) -> Result<ClusterSums>;
+    /// The rows `indices` gathered into `out` (as [`Rows::gather_into`]), then assigned and
+    /// summed unweighted (as [`Rows::assign_and_sum`]): a mini-batch. `next` names the rows the
+    /// caller gathers next, which dense rows start fetching ([`Backend::gather_assign_and_sum`]).
+    #[allow(clippy::too_many_arguments)]
+    fn gather_assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        indices: &[usize],
+        next: &[usize],
+        out: &mut Gathered<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        let _ = next;
+        self.gather_into(indices, out);
+        out.view().assign_and_sum(backend, None, centers, labels, dist2)
+    }
     /// [`Backend::assign_and_sum_bounded`] for these rows; the default ignores the bounds.
     fn assign_and_sum_bounded<B: Backend>(
         &self,
@@ -106,6 +124,21 @@ pub enum Gathered<F> {
 }
 
 impl<F: Scalar> Gathered<F> {
+    /// The buffer of dense rows of `d` features (made dense first if it was sparse), for a
+    /// gather to fill.
+    fn dense(&mut self, d: usize) -> &mut Vec<F> {
+        if let Gathered::Sparse(_) = self {
+            *self = Gathered::Dense { data: Vec::new(), d };
+        }
+        match self {
+            Gathered::Dense { data, d: features } => {
+                *features = d;
+                data
+            }
+            Gathered::Sparse(_) => unreachable!("made dense above"),
+        }
+    }
+
     /// The rows as a borrowed view.
     pub fn view(&self) -> Data<'_, F> {
         match self {
@@ -186,6 +219,18 @@ impl<F: Scalar> Rows<F> for Data<'_, F> {
     ) -> Result<ClusterSums> {
         each!(self, |x| Rows::assign_and_sum_bounded(x, backend, weights, centers, labels, dist2, bounds))
     }
+    fn gather_assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        indices: &[usize],
+        next: &[usize],
+        out: &mut Gathered<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        each!(self, |x| Rows::gather_assign_and_sum(x, backend, indices, next, out, centers, labels, dist2))
+    }
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
         each!(self, |x| x.move_to_means(weights, labels, centers))
     }
@@ -212,13 +257,20 @@ impl<F: Scalar> Rows<F> for Points<'_, F> {
         Points::first_non_finite_row(self)
     }
     fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
-        if !matches!(out, Gathered::Dense { .. }) {
-            *out = Gathered::Dense { data: Vec::new(), d: 0 };
-        }
-        if let Gathered::Dense { data, d } = out {
-            crate::points::gather_into(*self, indices, data);
-            *d = Points::d(self);
-        }
+        crate::points::gather_into(*self, indices, out.dense(Points::d(self)));
+    }
+    fn gather_assign_and_sum<B: Backend>(
+        &self,
+        backend: &B,
+        indices: &[usize],
+        next: &[usize],
+        out: &mut Gathered<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        let data = out.dense(Points::d(self));
+        backend.gather_assign_and_sum(*self, indices, next, data, centers, labels, dist2)
     }
     fn assign<B: Backend>(
         &self,

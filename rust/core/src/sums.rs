@@ -10,9 +10,12 @@
 //! centre is `c + Σ w·(x − c) / Σ w`: no cancellation for data far from the origin, and a centre
 //! that already sits on all its (identical) rows gets sums of exactly zero and stays put.
 //!
-//! Inputs too small to fill enough chunks of partial sums (a mini-batch, the K → k reduction) are
-//! labelled first and then summed cluster by cluster ([`sum_by_label`]): their rows are still in
-//! cache, and k × d partial sums per small chunk would cost more to zero and merge than the rows.
+//! Inputs too small to fill enough chunks of partial sums (a mini-batch against many centres, the
+//! K → k reduction) are labelled first and then summed cluster by cluster ([`sum_by_label`]):
+//! their rows are still in cache, and k × d partial sums per small chunk would cost more to zero
+//! and merge than the rows. A mini-batch against few centres (5,000 rows, 100 centres) still
+//! fuses, in chunks of a few row blocks ([`chunk_rows`]); [`gather_assign_and_sum`] also copies
+//! its rows out of the data in the same pass.
 //!
 //! Determinism: rows are cut into chunks whose size depends on n, k and d only. Each chunk sums
 //! its rows in row order, and the chunks' partial sums are added in chunk order; summed cluster by
@@ -23,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{fold_lanes, prefetch, sq_dist_f64, sum_of_squares, Points};
+use crate::points::{fold_lanes, sq_dist_f64, sum_of_squares, Ahead, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -53,6 +56,13 @@ impl ClusterSums {
         Self { deltas: vec![0.0; k * d], weights: vec![0.0; k], members: vec![0; k] }
     }
 
+    /// The sum of chunks' partial sums, added in chunk order.
+    fn total(k: usize, d: usize, partials: &[Self]) -> Self {
+        let mut total = Self::zeros(k, d);
+        partials.iter().for_each(|p| total.add(p));
+        total
+    }
+
     pub(crate) fn add(&mut self, other: &Self) {
         self.deltas.iter_mut().zip(&other.deltas).for_each(|(a, b)| *a += b);
         self.weights.iter_mut().zip(&other.weights).for_each(|(a, b)| *a += b);
@@ -69,7 +79,7 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: &[F],
+        ahead: Ahead<'_, F>,
     ) {
         #[cfg(target_arch = "x86_64")]
         if crate::avx2::available() {
@@ -90,7 +100,7 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: &[F],
+        ahead: Ahead<'_, F>,
     ) {
         self.fold_portable(rows, weights, centers, labels, dist2, ahead)
     }
@@ -103,16 +113,13 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: &[F],
+        ahead: Ahead<'_, F>,
     ) {
         let d = rows.d();
-        // While a row is folded, an equal share of the next block's rows is fetched, so memory
-        // keeps streaming while the fold computes.
-        let share = ahead.len().div_ceil(labels.len().max(1));
+        // While a row is folded, an equal share of the rows to come is fetched, so memory keeps
+        // streaming while the fold computes.
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
-            if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
-                prefetch(next);
-            }
+            ahead.fetch(r, labels.len());
             let l = label as usize;
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let (weight, members) = (&mut self.weights[l], &mut self.members[l]);
@@ -276,11 +283,14 @@ impl Load4 for f64 {
 /// [`fold_row`] in AVX2 registers: lanes 0–3 and 4–7 of its eight are two ymm sums, and the
 /// products and sums are rounded exactly as there (multiply, then add; no FMA).
 ///
+/// Not itself compiled for AVX2 (a `#[target_feature]` function cannot be forced inline), but
+/// always inlined: inside the AVX2-compiled row loops its intrinsics become single
+/// instructions, with no call per row.
+///
 /// # Safety
 /// The CPU must have AVX2; `c` and `sums` must be at least as long as `x`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
+#[inline(always)]
 unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
     use std::arch::x86_64::*;
     assert!(c.len() >= x.len() && sums.len() >= x.len());
@@ -318,11 +328,19 @@ pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
     if chunks < MIN_CHUNKS {
         return None;
     }
-    let blocks_per_chunk = n.div_ceil(ROW_BLOCK).max(1).div_ceil(chunks);
+    let blocks = n.div_ceil(ROW_BLOCK).max(1);
+    let blocks_per_chunk = blocks.div_ceil(chunks);
+    if blocks_per_chunk >= MIN_BLOCKS_PER_CHUNK {
+        return Some(blocks_per_chunk * ROW_BLOCK);
+    }
     // Each chunk zeroes and merges k × d partial sums; below a few blocks of rows that costs more
     // than it saves (a mini-batch of 5,000 rows against 1,000 centres would zero and add 40 of
-    // them, 10 MB, per batch).
-    (blocks_per_chunk >= MIN_BLOCKS_PER_CHUNK).then_some(blocks_per_chunk * ROW_BLOCK)
+    // them, 10 MB, per batch). Fewer rows still fuse, in chunks of that many blocks, while there
+    // are enough chunks and their partial sums are small beside the rows (5,000 rows against 100
+    // centres in 32 dimensions: ten chunks, 0.27 MB of sums for 0.64 MB of float32 rows).
+    let chunks = blocks.div_ceil(MIN_BLOCKS_PER_CHUNK);
+    let small = chunks * per_chunk <= n * d * std::mem::size_of::<f32>() / 2;
+    (chunks >= MIN_CHUNKS && small).then_some(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK)
 }
 
 /// Assigns every row of `x` to its nearest centre (as [`crate::distance::assign`]) and returns
@@ -363,16 +381,74 @@ pub fn assign_and_sum<F: Scalar>(
                     let rows = x.rows(from, from + labels.len());
                     kernel.label_block(rows, tile, labels);
                     let next = (from + labels.len()).min(start + chunk_len);
-                    let ahead = x.rows(next, (next + ROW_BLOCK).min(start + chunk_len)).as_slice();
+                    let ahead = Ahead::Rows(x.rows(next, (next + ROW_BLOCK).min(start + chunk_len)).as_slice());
                     sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &centers64, labels, dist2, ahead);
                 }
                 sums
             },
         )
         .collect();
-    let mut total = ClusterSums::zeros(k, d);
-    partials.iter().for_each(|p| total.add(p));
-    total
+    ClusterSums::total(k, d, &partials)
+}
+
+/// [`assign_and_sum`] of the rows `indices` of `x`, unweighted (a mini-batch), copied into `batch`
+/// on the way, where the caller keeps them: each task copies a block of rows, labels it and
+/// folds it while it is in cache, so the batch costs one parallel pass. While a block is folded,
+/// the same share of the rows `next` (the next batch's, when the caller knows them) is fetched,
+/// so that the next call copies them from cache: the picks are random rows, and copying them
+/// from memory one at a time would wait on each. The results equal `assign_and_sum` on the
+/// gathered rows.
+pub fn gather_assign_and_sum<F: Scalar>(
+    x: Points<'_, F>,
+    indices: &[usize],
+    next: &[usize],
+    batch: &mut Vec<F>,
+    centers: Points<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) -> ClusterSums {
+    let (n, d, k) = (indices.len(), x.d(), centers.n());
+    let Some(chunk) = chunk_rows(n, k, d) else {
+        crate::points::gather_into(x, indices, batch);
+        return assign_and_sum(Points::new(batch, n, d).expect("whole rows"), None, centers, labels, dist2);
+    };
+    let kernel = Kernel::new(centers);
+    let centers64 = to_f64(centers);
+    batch.clear();
+    batch.reserve(n * d);
+    // Written straight into the spare capacity, every value once (d > 0: chunk_rows checks it).
+    let partials: Vec<ClusterSums> = batch.spare_capacity_mut()[..n * d]
+        .par_chunks_mut(chunk * d)
+        .zip(labels.par_chunks_mut(chunk).zip(dist2.par_chunks_mut(chunk)))
+        .enumerate()
+        .with_min_len(min_items(chunk * k * d))
+        .map_init(
+            || kernel.tile(),
+            |tile, (i, (out, (labels, dist2)))| {
+                let mut sums = ClusterSums::zeros(k, d);
+                let blocks =
+                    out.chunks_mut(ROW_BLOCK * d).zip(labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK)));
+                for (b, (out, (labels, dist2))) in blocks.enumerate() {
+                    let from = i * chunk + b * ROW_BLOCK;
+                    for (dst, &row) in out.chunks_exact_mut(d).zip(&indices[from..from + labels.len()]) {
+                        // SAFETY: `dst` and the row both hold d values; `dst` is spare capacity.
+                        unsafe { std::ptr::copy_nonoverlapping(x.row(row).as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
+                    }
+                    // SAFETY: every value of `out` was written just above.
+                    let rows = unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<F>(), out.len()) };
+                    let rows = Points::new(rows, labels.len(), d).expect("whole rows");
+                    // The same share of the next batch's rows, fetched while these are scanned.
+                    let picked = next.get(from..(from + labels.len()).min(next.len())).unwrap_or(&[]);
+                    kernel.label_block_fetching(rows, tile, labels, Ahead::Picked { x, indices: picked });
+                    sums.fold(rows, None, &centers64, labels, dist2, Ahead::Rows(&[]));
+                }
+                sums
+            },
+        )
+        .collect();
+    // SAFETY: the chunks above wrote all n × d values.
+    unsafe { batch.set_len(n * d) };
+    ClusterSums::total(k, d, &partials)
 }
 
 /// The sums for given labels, cluster by cluster (the path of small inputs, and the reference
@@ -564,16 +640,21 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                     }
                 }
                 if fused.is_some() {
-                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2, &[]);
+                    sums.fold(
+                        rows,
+                        weights.map(|w| &w[from..from + labels.len()]),
+                        &now,
+                        labels,
+                        dist2,
+                        Ahead::Rows(&[]),
+                    );
                 }
             }
             sums
         })
         .collect();
     let total = if fused.is_some() {
-        let mut total = ClusterSums::zeros(k, d);
-        partials.iter().for_each(|p| total.add(p));
-        total
+        ClusterSums::total(k, d, &partials)
     } else {
         sums_by_cluster(x, weights, &now, k, labels, dist2)
     };

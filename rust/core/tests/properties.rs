@@ -94,6 +94,23 @@ fn a_nan_score_never_wins_a_lane() {
     assert_eq!(dist2[0], (x[0] as f64 - c[2] as f64).powi(2));
 }
 
+/// The last panel of 16 centres is scanned at half width when its upper eight are all padding:
+/// every width of that panel (k = 1 to 34) gives the triple loop's labels and distances, ties
+/// included (small integers make every product exact).
+#[test]
+fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
+    let mut next = uniform(11);
+    for d in [1, 7, 32] {
+        let x: Vec<f32> = (0..300 * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+        for k in 1..=34 {
+            let c: Vec<f32> = (0..k * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+            let (labels, dist2) = assign(&x, &c, d);
+            let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+            assert_eq!((labels, dist2), naive, "d = {d}, k = {k}");
+        }
+    }
+}
+
 #[test]
 fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,6 +134,45 @@ fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     let mut two = seeded;
     two.update_batches(points, Some(&order[..200]), 100, 0, &Cpu, &NEVER).unwrap();
     assert_eq!(state, two);
+}
+
+/// A mini-batch gathered, assigned and summed in one pass (with the next batch's rows fetched
+/// meanwhile) gives what gathering it and then assigning and summing gives, to the bit, on both
+/// paths: fused chunks (enough rows for the centres) and labels-then-sums (too few).
+#[test]
+fn batches_gathered_in_the_pass_equal_batches_gathered_first() {
+    for (n, d, k, batch, half_life) in [(20_000, 7, 20, 4100, 0), (9000, 32, 100, 5000, 3000), (3000, 5, 300, 700, 0)] {
+        let x = blobs(n, d, k, 3);
+        let points = Points::from_rows(&x, d).unwrap();
+        // Every row once, then some twice.
+        let order: Vec<u32> =
+            (0..n).map(|i| (i * 7919 % n) as u32).chain((0..n / 3).map(|i| (i * 13 % n) as u32)).collect();
+        let seeded = MiniBatchState::seed(points.rows(0, 2 * k), k, InitMethod::PLAIN_KMEANS_PP, 5).unwrap();
+        let mut fused = seeded.clone();
+        let merged = fused.update_batches(points, Some(&order), batch, half_life, &Cpu, &NEVER).unwrap();
+        let mut plain = seeded;
+        let mut ssd = 0.0;
+        for rows in order.chunks(batch) {
+            let indices: Vec<usize> = rows.iter().map(|&i| i as usize).collect();
+            let gathered = fastkmeans_core::points::gather(points, &indices);
+            ssd += plain.update(Points::from_rows(&gathered, d).unwrap(), half_life, &Cpu).unwrap();
+        }
+        assert_eq!(fused, plain, "n = {n}, d = {d}, k = {k}, batches of {batch}");
+        assert_eq!(merged.ssd.to_bits(), ssd.to_bits());
+        assert_eq!(merged.n_batches, order.len().div_ceil(batch));
+        // The batch buffer itself, and the labels, distances and sums, against the parts.
+        let indices: Vec<usize> = order[..batch].iter().map(|&i| i as usize).collect();
+        let next: Vec<usize> = order[batch..2 * batch].iter().map(|&i| i as usize).collect();
+        let c = Points::from_rows(&x[..k * d], d).unwrap();
+        let (mut labels, mut dist2, mut out) = (vec![0; batch], vec![0.0; batch], vec![1.5f32; 3]);
+        let sums =
+            fastkmeans_core::sums::gather_assign_and_sum(points, &indices, &next, &mut out, c, &mut labels, &mut dist2);
+        let gathered = fastkmeans_core::points::gather(points, &indices);
+        assert_eq!(out, gathered);
+        let (mut want_labels, mut want_dist2) = (vec![0; batch], vec![0.0; batch]);
+        let want = assign_and_sum(Points::from_rows(&gathered, d).unwrap(), None, c, &mut want_labels, &mut want_dist2);
+        assert_eq!((labels, dist2, sums), (want_labels, want_dist2, want));
+    }
 }
 
 /// The CPU backend without the bounded passes (plain Lloyd, the reference for pruning), calling
@@ -346,25 +402,27 @@ fn one_thread_and_many_threads_give_identical_bits() {
     let (n, d) = (40 * ROW_BLOCK + 17, 7);
     let x: Vec<f32> = (0..n * d).map(|i| ((i * 7919 % 1013) as f32).sin() * 50.0).collect();
     let points = Points::from_rows(&x, d).unwrap();
-    let params = MiniBatchParams {
+    let unchecked = MiniBatchParams {
         n_centers: 300,
         mini_batch_size: 700,
         epochs: 2,
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 1000,
         reduce: reduce_params(12, 4, 42),
-    }
-    .check()
-    .unwrap();
+    };
+    let params = unchecked.check().unwrap();
     // Enough rows for the fused pass, whose partial sums are merged in chunk order.
     let big: Vec<f32> = (0..300 * ROW_BLOCK * d).map(|i| ((i * 7919 % 1013) as f32).sin() * 50.0).collect();
     let big = Points::from_rows(&big, d).unwrap();
+    // Mini-batches large enough to gather in the fused pass.
+    let gathered = MiniBatchParams { n_centers: 20, mini_batch_size: 4100, epochs: 1, ..unchecked }.check().unwrap();
     let run = || {
         let mb = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
+        let mb_fused = fit_minibatch(big, &gathered, &Cpu, &NEVER).unwrap();
         let ll = fit_lloyd(points, None, &reduce_params(30, 3, 7).check().unwrap(), &Cpu, &NEVER).unwrap();
         let fused = fit_lloyd(big, None, &reduce_params(30, 1, 8).check().unwrap(), &Cpu, &NEVER).unwrap();
         let lloyd = (ll.centers, ll.labels, ll.loss.to_bits(), fused.centers, fused.labels, fused.loss.to_bits());
-        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), lloyd)
+        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), mb_fused.state, lloyd)
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 5] {
