@@ -103,6 +103,28 @@ fn run() {
             println!("defaults: seed {seeded:.1} ms, epoch {epoch:.1} ms, reduce {reduction:.1} ms ({} iterations), labels {labelling:.1} ms", reduced.n_iter);
         }
     }
+    if only == "bench_epoch" {
+        let read = |path: &str| -> Vec<f32> {
+            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        let x = huge_copy(&read("/tmp/bx.f32"));
+        let c0 = read("/tmp/bc0.f32");
+        let points = Points::from_rows(x, d).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let seeded =
+            fastkmeans_core::MiniBatchState::from_parts(c0, vec![0.0; k], d, 0, vec![], vec![], vec![]).unwrap();
+        for _ in 0..reps {
+            let mut state = seeded.clone();
+            let start = Instant::now();
+            state.update_epoch(points, 0, 0, 5000, 0, &Cpu, &stop).unwrap();
+            println!(
+                "bench epoch: {:.1} ms, far points {}",
+                start.elapsed().as_secs_f64() * 1e3,
+                state.far_weights.len()
+            );
+        }
+        return;
+    }
     if only.is_empty() || only == "epoch" {
         let stop = std::sync::atomic::AtomicBool::new(false);
         let seeded =

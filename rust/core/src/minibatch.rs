@@ -147,7 +147,8 @@ impl<F: Scalar> MiniBatchState<F> {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
             self.counts.iter_mut().chain(self.far_weights.iter_mut()).for_each(|c| *c *= decay);
         }
-        self.keep_far_points(batch, dist2);
+        let ssd = weighted_ssd(dist2, None);
+        self.keep_far_points(batch, dist2, ssd);
         for c in (0..k).filter(|&c| sums.weights[c] > 0.0) {
             let total = self.counts[c] + sums.weights[c];
             // (1 − p)·c + p·m with p = n_new / total and m = c + Σ(x − c) / n_new is
@@ -164,7 +165,7 @@ impl<F: Scalar> MiniBatchState<F> {
             }
         }
         self.points_seen += b as u64;
-        weighted_ssd(dist2, None)
+        ssd
     }
 }
 
@@ -292,10 +293,10 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 
     /// Merges the batch's far rows (see the module docs) into the far set, keeping the K largest
-    /// distances (ties: rows kept earlier first, then batch order).
-    fn keep_far_points<R: Rows<F>>(&mut self, batch: R, dist2: &[f64]) {
+    /// distances (ties: rows kept earlier first, then batch order); `ssd` is the batch's.
+    fn keep_far_points<R: Rows<F>>(&mut self, batch: R, dist2: &[f64], ssd: f64) {
         let capacity = self.n_centers();
-        let far_enough = FAR_FACTOR * weighted_ssd(dist2, None) / dist2.len() as f64;
+        let far_enough = FAR_FACTOR * ssd / dist2.len() as f64;
         let full = self.far_dist2.len() == capacity;
         let floor = if full { self.far_dist2.iter().copied().fold(f64::INFINITY, f64::min) } else { 0.0 };
         let floor = floor.max(far_enough);
