@@ -81,17 +81,23 @@ pub(crate) fn pack_panels<T: Scalar>(centers: &[T], norms: &[T], d: usize, nr: u
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
     // SAFETY: forwarded.
-    unsafe { scan::<false>(packed, rows, labels, &mut [], |_, _| ()) }
+    unsafe { scan::<false>(packed, rows, labels, &mut [], |_, _, _| ()) }
 }
 
-/// [`assign_rows`], calling `fetch(step, steps)` once for each of its `steps` groups of rows
+/// [`assign_rows`], calling `fetch(from, to, rows)` once for each group of rows `from..to` it
+/// scans (of its `rows`)
 /// (before the group's dot products), so that a caller can spread prefetches of other rows over
 /// the scan instead of stalling on a burst of them.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn assign_rows_fetching(packed: &Packed, rows: &[f32], labels: &mut [u32], fetch: impl Fn(usize, usize)) {
+pub unsafe fn assign_rows_fetching(
+    packed: &Packed,
+    rows: &[f32],
+    labels: &mut [u32],
+    fetch: impl Fn(usize, usize, usize),
+) {
     // SAFETY: forwarded.
     unsafe { scan::<false>(packed, rows, labels, &mut [], fetch) }
 }
@@ -105,7 +111,7 @@ pub unsafe fn assign_rows_fetching(packed: &Packed, rows: &[f32], labels: &mut [
 pub unsafe fn assign_rows_top2(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
     assert_eq!(second.len(), labels.len());
     // SAFETY: forwarded.
-    unsafe { scan::<true>(packed, rows, labels, second, |_, _| ()) }
+    unsafe { scan::<true>(packed, rows, labels, second, |_, _, _| ()) }
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -114,7 +120,7 @@ unsafe fn scan<const TOP2: bool>(
     rows: &[f32],
     labels: &mut [u32],
     second: &mut [f32],
-    fetch: impl Fn(usize, usize),
+    fetch: impl Fn(usize, usize, usize),
 ) {
     let (m, d) = (labels.len(), packed.d);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
@@ -124,22 +130,23 @@ unsafe fn scan<const TOP2: bool>(
     let mut runner_up = [f32::INFINITY; ROW_BLOCK * 8];
     for block in (0..packed.panels).step_by(PANELS_PER_BLOCK) {
         let block_end = (block + PANELS_PER_BLOCK).min(packed.panels);
-        for r0 in (0..m).step_by(MR) {
-            // A short last microtile repeats its first row; the extra results are not stored.
-            let live = MR.min(m - r0);
+        let mut r0 = 0;
+        while r0 < m {
+            // Groups of six rows; the last seven or eight as 4 + 3 or 4 + 4 (a block of 128 is
+            // 20 × 6 + 4 + 4), and one or two last rows in a 2-row tile: a 6-row tile for them
+            // would compute rows only to drop them.
+            let left = m - r0;
+            let live = if left >= MR && left != 7 && left != 8 { MR } else { left.min(4) };
             if block == 0 {
-                fetch(r0 / MR, m.div_ceil(MR));
+                fetch(r0, r0 + live, m);
             }
+            // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const f32; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             for panel in block..block_end {
+                let half = packed.half_last && panel + 1 == packed.panels;
                 // SAFETY: every row pointer has d readable values, the panel d × NR.
-                let panel_data = packed.data[panel * d * NR..].as_ptr();
-                let scores = if packed.half_last && panel + 1 == packed.panels {
-                    unsafe { microtile_half(row_ptr, panel_data, d) }
-                } else {
-                    unsafe { microtile(row_ptr, panel_data, d) }
-                };
+                let scores = unsafe { panel_scores(row_ptr, live, packed.data[panel * d * NR..].as_ptr(), d, half) };
                 let norms = &packed.norms[panel * NR..(panel + 1) * NR];
                 let first = (panel * NR) as i32;
                 for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
@@ -155,6 +162,7 @@ unsafe fn scan<const TOP2: bool>(
                     }
                 }
             }
+            r0 += live;
         }
     }
     for (r, label) in labels.iter_mut().enumerate() {
@@ -174,18 +182,63 @@ unsafe fn scan<const TOP2: bool>(
     }
 }
 
-/// The MR × NR dot products of `MR` rows with one panel, as two ymm halves per row.
+/// The dot products of the first `live` rows with one panel (`half`: its upper eight centres
+/// are padding): the 6-row tile, or a 2- or 4-row one for the short last group of a block (128 =
+/// 21 × 6 + 2), which would otherwise compute six rows to keep two. Rows past `live` are unset.
+///
+/// Not itself compiled for AVX2, but always inlined into the scan, which is: there the tiles'
+/// intrinsics are single instructions.
+#[inline(always)]
+unsafe fn panel_scores(
+    rows: [*const f32; MR],
+    live: usize,
+    panel: *const f32,
+    d: usize,
+    half: bool,
+) -> [[__m256; 2]; MR] {
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(
+        rows: [*const f32; MR],
+        panel: *const f32,
+        d: usize,
+        half: bool,
+    ) -> [[__m256; 2]; MR] {
+        let first: [*const f32; R] = std::array::from_fn(|i| rows[i]);
+        // SAFETY: forwarded; the caller has AVX2 and FMA.
+        let scores = unsafe {
+            if half {
+                microtile_half(first, panel, d)
+            } else {
+                microtile(first, panel, d)
+            }
+        };
+        // SAFETY: an all-zero bit pattern is a valid __m256.
+        let mut out: [[__m256; 2]; MR] = unsafe { std::mem::zeroed() };
+        out[..R].copy_from_slice(&scores);
+        out
+    }
+    // SAFETY: forwarded.
+    unsafe {
+        match live {
+            0..=2 => tile::<2>(rows, panel, d, half),
+            3..=4 => tile::<4>(rows, panel, d, half),
+            _ => tile::<MR>(rows, panel, d, half),
+        }
+    }
+}
+
+/// The R × NR dot products of `R` rows with one panel, as two ymm halves per row.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn microtile(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__m256; 2]; MR] {
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+unsafe fn microtile<const R: usize>(rows: [*const f32; R], panel: *const f32, d: usize) -> [[__m256; 2]; R] {
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
     let mut c = panel;
     for p in 0..d {
         // SAFETY: p < d, so every read is inside its row and the panel.
         unsafe {
             let c0 = _mm256_loadu_ps(c);
             let c1 = _mm256_loadu_ps(c.add(8));
-            for i in 0..MR {
+            for i in 0..R {
                 let x = _mm256_broadcast_ss(&*rows[i].add(p));
                 acc[i][0] = _mm256_fmadd_ps(x, c0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(x, c1, acc[i][1]);
@@ -200,14 +253,14 @@ unsafe fn microtile(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__
 /// the zeros the full tile would compute for those zero centres, without the multiply-adds.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn microtile_half(rows: [*const f32; MR], panel: *const f32, d: usize) -> [[__m256; 2]; MR] {
-    let mut acc = [_mm256_setzero_ps(); MR];
+unsafe fn microtile_half<const R: usize>(rows: [*const f32; R], panel: *const f32, d: usize) -> [[__m256; 2]; R] {
+    let mut acc = [_mm256_setzero_ps(); R];
     let mut c = panel;
     for p in 0..d {
         // SAFETY: p < d, so every read is inside its row and the panel.
         unsafe {
             let c0 = _mm256_loadu_ps(c);
-            for i in 0..MR {
+            for i in 0..R {
                 let x = _mm256_broadcast_ss(&*rows[i].add(p));
                 acc[i] = _mm256_fmadd_ps(x, c0, acc[i]);
             }

@@ -162,10 +162,12 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2::assign_rows_fetching(packed, x, labels, |step, steps| ahead.fetch(step, steps)) };
+            unsafe {
+                crate::avx2::assign_rows_fetching(packed, x, labels, |from, to, rows| ahead.fetch(from, to, rows))
+            };
             return;
         }
-        ahead.fetch(0, 1);
+        ahead.fetch(0, 1, 1);
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
             // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.

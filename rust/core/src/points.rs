@@ -115,22 +115,14 @@ pub(crate) enum Ahead<'a, F> {
 }
 
 impl<F: Scalar> Ahead<'_, F> {
-    /// Fetches share `part` of `parts` equal shares (while the `part`-th of `parts` steps runs).
+    /// Fetches the share of these rows that goes with steps `from..to` of `steps` (the rows
+    /// split in proportion), while those steps run.
     #[inline(always)]
-    pub(crate) fn fetch(&self, part: usize, parts: usize) {
+    pub(crate) fn fetch(&self, from: usize, to: usize, steps: usize) {
+        let share = |len: usize| (from * len / steps.max(1)).min(len)..(to * len / steps.max(1)).min(len);
         match *self {
-            Ahead::Rows(values) => {
-                let share = values.len().div_ceil(parts.max(1));
-                if let Some(next) = values.get(part * share..((part + 1) * share).min(values.len())) {
-                    prefetch(next);
-                }
-            }
-            Ahead::Picked { x, indices } => {
-                let share = indices.len().div_ceil(parts.max(1));
-                for &i in indices.get(part * share..((part + 1) * share).min(indices.len())).unwrap_or(&[]) {
-                    prefetch(x.row(i));
-                }
-            }
+            Ahead::Rows(values) => prefetch(&values[share(values.len())]),
+            Ahead::Picked { x, indices } => indices[share(indices.len())].iter().for_each(|&i| prefetch(x.row(i))),
         }
     }
 }

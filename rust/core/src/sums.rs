@@ -119,7 +119,7 @@ impl ClusterSums {
         // While a row is folded, an equal share of the rows to come is fetched, so memory keeps
         // streaming while the fold computes.
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
-            ahead.fetch(r, labels.len());
+            ahead.fetch(r, r + 1, labels.len());
             let l = label as usize;
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let (weight, members) = (&mut self.weights[l], &mut self.members[l]);

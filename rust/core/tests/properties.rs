@@ -111,6 +111,21 @@ fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
     }
 }
 
+/// Every number of rows in a block (1 to 128, and past it) is cut into 6-, 4- and 2-row tiles
+/// that give the triple loop's labels and distances.
+#[test]
+fn every_block_length_gives_the_naive_result() {
+    let mut next = uniform(12);
+    let d = 5;
+    let c: Vec<f32> = (0..20 * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+    for n in 1..=2 * ROW_BLOCK + 9 {
+        let x: Vec<f32> = (0..n * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+        let (labels, dist2) = assign(&x, &c, d);
+        let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+        assert_eq!((labels, dist2), naive, "n = {n}");
+    }
+}
+
 #[test]
 fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     use std::sync::atomic::{AtomicUsize, Ordering};
