@@ -5,6 +5,7 @@
 //! /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784, written by hand from benches/compare.py's data)
 //! and `bench_epoch` (the `epoch` of `make bench` itself: its 1,000,000 x 32 blobs and 100 starting
 //! centres as raw float32 files /tmp/bx.f32 and /tmp/bc0.f32, written the same way).
+//! With `MISALIGN=1` the data starts 16 bytes into a cache line, as numpy's large arrays do.
 //! `cargo run --release -p fastkmeans-core --example minibatch_profile [MODE [REPS]]`; for perf,
 //! build with `CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1`.
 use std::time::Instant;
@@ -168,12 +169,14 @@ fn run() {
 fn huge_copy(x: &[f32]) -> &'static [f32] {
     let bytes = x.len() * 4;
     let align = 2 << 20;
-    let layout = std::alloc::Layout::from_size_align(bytes.div_ceil(align) * align, align).unwrap();
+    let layout = std::alloc::Layout::from_size_align((bytes + 64).div_ceil(align) * align, align).unwrap();
     // SAFETY: a fresh allocation of the layout's size, filled before use and never freed.
     unsafe {
         let ptr = std::alloc::alloc(layout);
         libc::madvise(ptr.cast(), layout.size(), libc::MADV_HUGEPAGE);
-        let out = std::slice::from_raw_parts_mut(ptr.cast::<f32>(), x.len());
+        // MISALIGN: start 16 bytes into the allocation, as numpy's large arrays do.
+        let skip = if std::env::var_os("MISALIGN").is_some() { 4 } else { 0 };
+        let out = std::slice::from_raw_parts_mut(ptr.cast::<f32>().add(skip), x.len());
         out.copy_from_slice(x);
         out
     }

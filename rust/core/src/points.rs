@@ -110,8 +110,8 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
 pub(crate) enum Ahead<'a, F> {
     /// Contiguous rows, fetched in equal shares of their bytes.
     Rows(&'a [F]),
-    /// The rows `indices` of `x`, fetched in equal shares of rows.
-    Picked { x: Points<'a, F>, indices: &'a [usize] },
+    /// The rows of `x` named by either list, fetched in equal shares of each.
+    Picked { x: Points<'a, F>, lists: [&'a [usize]; 2] },
 }
 
 impl<F: Scalar> Ahead<'_, F> {
@@ -122,20 +122,33 @@ impl<F: Scalar> Ahead<'_, F> {
         let share = |len: usize| (from * len / steps.max(1)).min(len)..(to * len / steps.max(1)).min(len);
         match *self {
             Ahead::Rows(values) => prefetch(&values[share(values.len())]),
-            Ahead::Picked { x, indices } => indices[share(indices.len())].iter().for_each(|&i| prefetch(x.row(i))),
+            Ahead::Picked { x, lists } => {
+                for list in lists {
+                    list[share(list.len())].iter().for_each(|&i| prefetch(x.row(i)));
+                }
+            }
         }
     }
 }
 
-/// Asks for every cache line of `values` (into L2), without waiting for them.
+/// Asks for every cache line of `values` (into L2), without waiting for them: every line the
+/// slice touches, from the one holding its first byte to the one holding its last, so rows that
+/// do not start on a line (numpy's arrays start 16 bytes into one) are fetched whole.
 #[inline(always)]
 pub(crate) fn prefetch<T>(values: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
-        let start = values.as_ptr().cast::<i8>();
-        for offset in (0..std::mem::size_of_val(values)).step_by(64) {
-            // SAFETY: a prefetch reads nothing; the address is inside the slice.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(start.add(offset)) };
+        const LINE: usize = 64;
+        let start = values.as_ptr() as usize;
+        let bytes = std::mem::size_of_val(values);
+        if bytes == 0 {
+            return;
+        }
+        let first = start & !(LINE - 1);
+        let last = (start + bytes - 1) & !(LINE - 1);
+        for line in (first..=last).step_by(LINE) {
+            // SAFETY: a prefetch reads nothing and cannot fault; the lines overlap the slice.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line as *const i8) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -426,10 +426,14 @@ pub fn gather_assign_and_sum<F: Scalar>(
             || kernel.tile(),
             |tile, (i, (out, (labels, dist2)))| {
                 let mut sums = ClusterSums::zeros(k, d);
+                let (start, end) = (i * chunk, i * chunk + labels.len());
+                let n_blocks = labels.len().div_ceil(ROW_BLOCK);
+                // The next batch's first block of this chunk, a share per block of this one.
+                let next_first = next.get(start..(start + ROW_BLOCK).min(next.len())).unwrap_or(&[]);
                 let blocks =
                     out.chunks_mut(ROW_BLOCK * d).zip(labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK)));
                 for (b, (out, (labels, dist2))) in blocks.enumerate() {
-                    let from = i * chunk + b * ROW_BLOCK;
+                    let from = start + b * ROW_BLOCK;
                     for (dst, &row) in out.chunks_exact_mut(d).zip(&indices[from..from + labels.len()]) {
                         // SAFETY: `dst` and the row both hold d values; `dst` is spare capacity.
                         unsafe { std::ptr::copy_nonoverlapping(x.row(row).as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
@@ -437,9 +441,13 @@ pub fn gather_assign_and_sum<F: Scalar>(
                     // SAFETY: every value of `out` was written just above.
                     let rows = unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<F>(), out.len()) };
                     let rows = Points::new(rows, labels.len(), d).expect("whole rows");
-                    // The same share of the next batch's rows, fetched while these are scanned.
-                    let picked = next.get(from..(from + labels.len()).min(next.len())).unwrap_or(&[]);
-                    kernel.label_block_fetching(rows, tile, labels, Ahead::Picked { x, indices: picked });
+                    // Fetched while these rows are scanned: this chunk's next block (this thread's
+                    // next copy) and a share of the next batch's first block of this chunk. Rows
+                    // fetched further ahead would crowd this batch's rows out of the core's cache.
+                    let to = from + labels.len();
+                    let next_block = &indices[to..(to + ROW_BLOCK).min(end)];
+                    let share = &next_first[b * next_first.len() / n_blocks..(b + 1) * next_first.len() / n_blocks];
+                    kernel.label_block_fetching(rows, tile, labels, Ahead::Picked { x, lists: [next_block, share] });
                     sums.fold(rows, None, &centers64, labels, dist2, Ahead::Rows(&[]));
                 }
                 sums
