@@ -81,25 +81,7 @@ pub(crate) fn pack_panels<T: Scalar>(centers: &[T], norms: &[T], d: usize, nr: u
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows(packed: &Packed, rows: &[f32], labels: &mut [u32]) {
     // SAFETY: forwarded.
-    unsafe { scan::<false>(packed, rows, labels, &mut [], |_, _, _| ()) }
-}
-
-/// [`assign_rows`], calling `fetch(from, to, rows)` once for each group of rows `from..to` it
-/// scans (of its `rows`)
-/// (before the group's dot products), so that a caller can spread prefetches of other rows over
-/// the scan instead of stalling on a burst of them.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA ([`available`]).
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn assign_rows_fetching(
-    packed: &Packed,
-    rows: &[f32],
-    labels: &mut [u32],
-    fetch: impl Fn(usize, usize, usize),
-) {
-    // SAFETY: forwarded.
-    unsafe { scan::<false>(packed, rows, labels, &mut [], fetch) }
+    unsafe { scan::<false>(packed, rows, labels, &mut []) }
 }
 
 /// [`assign_rows`], plus each row's second-smallest score `||c||² − 2 x·c` over the centres
@@ -111,17 +93,11 @@ pub unsafe fn assign_rows_fetching(
 pub unsafe fn assign_rows_top2(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
     assert_eq!(second.len(), labels.len());
     // SAFETY: forwarded.
-    unsafe { scan::<true>(packed, rows, labels, second, |_, _, _| ()) }
+    unsafe { scan::<true>(packed, rows, labels, second) }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scan<const TOP2: bool>(
-    packed: &Packed,
-    rows: &[f32],
-    labels: &mut [u32],
-    second: &mut [f32],
-    fetch: impl Fn(usize, usize, usize),
-) {
+unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u32], second: &mut [f32]) {
     let (m, d) = (labels.len(), packed.d);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
     // Running best (and second best) per row: 8 lanes of score and centre index.
@@ -137,9 +113,6 @@ unsafe fn scan<const TOP2: bool>(
             // would compute rows only to drop them.
             let left = m - r0;
             let live = if left >= MR && left != 7 && left != 8 { MR } else { left.min(4) };
-            if block == 0 {
-                fetch(r0, r0 + live, m);
-            }
             // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const f32; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());

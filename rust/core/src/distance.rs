@@ -23,7 +23,7 @@
 use rayon::prelude::*;
 
 use crate::parallel::min_items;
-use crate::points::{sq_dist_f64, Ahead, Points};
+use crate::points::{sq_dist_f64, Points};
 use crate::scalar::Scalar;
 
 /// Rows per tile (and per rayon task).
@@ -146,28 +146,13 @@ impl<'a, F: Scalar> Kernel<'a, F> {
 
     /// Labels only, of at most `ROW_BLOCK` rows (the caller computes the distances it needs).
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
-        self.label_block_fetching(rows, tile, labels, Ahead::Rows(&[]));
-    }
-
-    /// [`Kernel::label_block`], fetching the rows `ahead` meanwhile (spread over the scan where
-    /// the float32 AVX2 kernel runs, up front elsewhere).
-    pub(crate) fn label_block_fetching(
-        &self,
-        rows: Points<'_, F>,
-        tile: &mut [F],
-        labels: &mut [u32],
-        ahead: Ahead<'_, F>,
-    ) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe {
-                crate::avx2::assign_rows_fetching(packed, x, labels, |from, to, rows| ahead.fetch(from, to, rows))
-            };
+            unsafe { crate::avx2::assign_rows(packed, x, labels) };
             return;
         }
-        ahead.fetch(0, 1, 1);
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
             // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.

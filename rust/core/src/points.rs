@@ -104,33 +104,6 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
     unsafe { out.set_len(len) };
 }
 
-/// Rows to fetch from memory while a block is computed: the next block's rows, or the rows a
-/// coming gather will read.
-#[derive(Clone, Copy)]
-pub(crate) enum Ahead<'a, F> {
-    /// Contiguous rows, fetched in equal shares of their bytes.
-    Rows(&'a [F]),
-    /// The rows of `x` named by either list, fetched in equal shares of each.
-    Picked { x: Points<'a, F>, lists: [&'a [usize]; 2] },
-}
-
-impl<F: Scalar> Ahead<'_, F> {
-    /// Fetches the share of these rows that goes with steps `from..to` of `steps` (the rows
-    /// split in proportion), while those steps run.
-    #[inline(always)]
-    pub(crate) fn fetch(&self, from: usize, to: usize, steps: usize) {
-        let share = |len: usize| (from * len / steps.max(1)).min(len)..(to * len / steps.max(1)).min(len);
-        match *self {
-            Ahead::Rows(values) => prefetch(&values[share(values.len())]),
-            Ahead::Picked { x, lists } => {
-                for list in lists {
-                    list[share(list.len())].iter().for_each(|&i| prefetch(x.row(i)));
-                }
-            }
-        }
-    }
-}
-
 /// Asks for every cache line of `values` (into L2), without waiting for them: every line the
 /// slice touches, from the one holding its first byte to the one holding its last, so rows that
 /// do not start on a line (numpy's arrays start 16 bytes into one) are fetched whole.

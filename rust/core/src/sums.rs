@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{fold_lanes, sq_dist_f64, sum_of_squares, Ahead, Points};
+use crate::points::{fold_lanes, prefetch, sq_dist_f64, sum_of_squares, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -79,7 +79,7 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: Ahead<'_, F>,
+        ahead: &[F],
     ) {
         #[cfg(target_arch = "x86_64")]
         if crate::avx2::available() {
@@ -100,7 +100,7 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: Ahead<'_, F>,
+        ahead: &[F],
     ) {
         self.fold_portable(rows, weights, centers, labels, dist2, ahead)
     }
@@ -113,13 +113,16 @@ impl ClusterSums {
         centers: &[f64],
         labels: &[u32],
         dist2: &mut [f64],
-        ahead: Ahead<'_, F>,
+        ahead: &[F],
     ) {
         let d = rows.d();
-        // While a row is folded, an equal share of the rows to come is fetched, so memory keeps
-        // streaming while the fold computes.
+        // While a row is folded, an equal share of the next block's rows is fetched, so memory
+        // keeps streaming while the fold computes.
+        let share = ahead.len().div_ceil(labels.len().max(1));
         for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
-            ahead.fetch(r, r + 1, labels.len());
+            if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
+                prefetch(next);
+            }
             let l = label as usize;
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let (weight, members) = (&mut self.weights[l], &mut self.members[l]);
@@ -381,7 +384,7 @@ pub fn assign_and_sum<F: Scalar>(
                     let rows = x.rows(from, from + labels.len());
                     kernel.label_block(rows, tile, labels);
                     let next = (from + labels.len()).min(start + chunk_len);
-                    let ahead = Ahead::Rows(x.rows(next, (next + ROW_BLOCK).min(start + chunk_len)).as_slice());
+                    let ahead = x.rows(next, (next + ROW_BLOCK).min(start + chunk_len)).as_slice();
                     sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &centers64, labels, dist2, ahead);
                 }
                 sums
@@ -447,8 +450,9 @@ pub fn gather_assign_and_sum<F: Scalar>(
                     let to = from + labels.len();
                     let next_block = &indices[to..(to + ROW_BLOCK).min(end)];
                     let share = &next_first[b * next_first.len() / n_blocks..(b + 1) * next_first.len() / n_blocks];
-                    kernel.label_block_fetching(rows, tile, labels, Ahead::Picked { x, lists: [next_block, share] });
-                    sums.fold(rows, None, &centers64, labels, dist2, Ahead::Rows(&[]));
+                    next_block.iter().chain(share).for_each(|&row| prefetch(x.row(row)));
+                    kernel.label_block(rows, tile, labels);
+                    sums.fold(rows, None, &centers64, labels, dist2, &[]);
                 }
                 sums
             },
@@ -648,14 +652,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                     }
                 }
                 if fused.is_some() {
-                    sums.fold(
-                        rows,
-                        weights.map(|w| &w[from..from + labels.len()]),
-                        &now,
-                        labels,
-                        dist2,
-                        Ahead::Rows(&[]),
-                    );
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2, &[]);
                 }
             }
             sums
