@@ -396,11 +396,11 @@ pub fn assign_and_sum<F: Scalar>(
 
 /// [`assign_and_sum`] of the rows `indices` of `x`, unweighted (a mini-batch), copied into `batch`
 /// on the way, where the caller keeps them: each task copies a block of rows, labels it and
-/// folds it while it is in cache, so the batch costs one parallel pass. While a block is folded,
-/// the same share of the rows `next` (the next batch's, when the caller knows them) is fetched,
-/// so that the next call copies them from cache: the picks are random rows, and copying them
-/// from memory one at a time would wait on each. The results equal `assign_and_sum` on the
-/// gathered rows.
+/// folds it while it is in cache, so the batch costs one parallel pass. The picks are random
+/// rows, and copying them from memory one at a time would wait on each, so before scanning a
+/// block a task fetches the rows it copies next: its chunk's next block, and a share of the
+/// first block of its chunk in `next` (the next batch's rows, when the caller knows them). The
+/// results equal `assign_and_sum` on the gathered rows.
 pub fn gather_assign_and_sum<F: Scalar>(
     x: Points<'_, F>,
     indices: &[usize],
