@@ -179,22 +179,22 @@ class Table:
 
 
 def lloyd_table(name: str, x: np.ndarray, k: int, iters: int, peak: float, only: Optional[List[str]],
-                results: dict) -> Table:
+                results: dict, reps: int = 2) -> Table:
     n, d = x.shape
     c0 = x[np.random.default_rng(1).choice(n, k, replace=False)].copy()
-    print(f"\n{name}: {n} x {d}, k = {k}, {iters} iterations from the same centres", flush=True)
+    print(f"\n{name}: {n} x {d}, k = {k}, {iters} iterations from the same centres, best of {reps}", flush=True)
+    contenders = {who: (lambda run=run: run(x, c0, iters)) for who, run in lloyd_contenders().items()
+                  if not only or who == "fastkmeans" or any(o in who for o in only)}
     times: Dict[str, float] = {}
     losses: Dict[str, float] = {}
-    for who, run in lloyd_contenders().items():
-        if only and who != "fastkmeans" and not any(o in who for o in only):
-            continue
-        seconds, (centers, n_iter) = timed(run, x, c0, iters)
+    for who, (seconds, (centers, n_iter)) in best_interleaved(reps, contenders).items():
         times[who] = seconds * 1e3 / max(int(n_iter), 1)
         losses[who] = loss(x, centers)
         print(f"  {who}: {times[who]:.1f} ms/iteration ({n_iter} iterations)", flush=True)
     ref = losses.get("sklearn lloyd", losses["fastkmeans"])
     flops = 2.0 * n * k * d
-    table = Table(f"Lloyd, {name} ({n:,} × {d}, k = {k}), float32, {THREADS} threads",
+    table = Table(f"Lloyd, {name} ({n:,} × {d}, k = {k}), float32, {THREADS} threads, best of {reps} runs each, "
+                  "taking turns",
                   ["contender", "ms / iteration", "GFLOP/s", "of sgemm peak", "loss / sklearn",
                    "fastkmeans speed-up"])
     for who in times:
