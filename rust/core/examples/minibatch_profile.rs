@@ -1,5 +1,5 @@
 //! Profiling aid for the shapes of `make bench`, on 1,000,000 x 32 float32 blobs with k = 100:
-//! `assign` (brute force), `epoch` (one shuffled mini-batch epoch, K = 100, batches of 5,000),
+//! `assign` (brute force; `assign64` the same rows as float64), `epoch` (one shuffled mini-batch epoch, K = 100, batches of 5,000),
 //! `fit` (the same with seeding, reduction and labels), `defaults` (SageMaker's defaults, K = 1,000,
 //! timed part by part), `lloyd` (10 Lloyd iterations on raw float32 files /tmp/fmnist.f32 and
 //! /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784, written by hand from benches/compare.py's data)
@@ -73,6 +73,16 @@ fn run() {
             let start = Instant::now();
             Cpu.assign(points, centers, &mut labels, &mut dist2).unwrap();
             println!("assign: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    if only == "assign64" {
+        let x64: Vec<f64> = points.as_slice().iter().map(|&v| v as f64).collect();
+        let points64 = Points::from_rows(&x64, d).unwrap();
+        let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
+        for _ in 0..reps {
+            let start = Instant::now();
+            Cpu.assign(points64, points64.rows(0, k), &mut labels, &mut dist2).unwrap();
+            println!("assign64: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
     if only == "defaults" {

@@ -21,8 +21,8 @@ use std::arch::x86_64::*;
 use crate::distance::ROW_BLOCK;
 use crate::scalar::Scalar;
 
-/// Rows per microtile.
-const MR: usize = 6;
+/// Rows per microtile (the float64 kernel's too).
+pub(crate) const MR: usize = 6;
 /// Centres per panel.
 const NR: usize = 16;
 /// Panels per centre block: 256 centres, whose packed values stay in L2 while every microtile
@@ -106,13 +106,7 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u3
     let mut runner_up = [f32::INFINITY; ROW_BLOCK * 8];
     for block in (0..packed.panels).step_by(PANELS_PER_BLOCK) {
         let block_end = (block + PANELS_PER_BLOCK).min(packed.panels);
-        let mut r0 = 0;
-        while r0 < m {
-            // Groups of six rows; the last seven or eight as 4 + 3 or 4 + 4 (a block of 128 is
-            // 20 × 6 + 4 + 4), and one or two last rows in a 2-row tile: a 6-row tile for them
-            // would compute rows only to drop them.
-            let left = m - r0;
-            let live = if left >= MR && left != 7 && left != 8 { MR } else { left.min(4) };
+        for (r0, live) in row_groups(m) {
             // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const f32; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
@@ -135,7 +129,6 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u3
                     }
                 }
             }
-            r0 += live;
         }
     }
     for (r, label) in labels.iter_mut().enumerate() {
@@ -153,6 +146,20 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f32], labels: &mut [u3
             second[r] = runner_up[r * 8..r * 8 + 8].iter().copied().chain(others).fold(f32::INFINITY, f32::min);
         }
     }
+}
+
+/// The groups of rows `(first, rows)` a block of `m` rows is scanned in, by this kernel and the
+/// float64 one: six at a time, the last seven or eight as 4 + 3 or 4 + 4 (a block of 128 is
+/// 20 × 6 + 4 + 4), one or two last rows on their own. A group runs a tile of 2, 4 or 6 rows: a
+/// 6-row tile for a short group would compute rows only to drop them.
+pub(crate) fn row_groups(m: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut r0 = 0;
+    std::iter::from_fn(move || {
+        let left = m.checked_sub(r0).filter(|&left| left > 0)?;
+        let live = if left >= MR && left != 7 && left != 8 { MR } else { left.min(4) };
+        r0 += live;
+        Some((r0 - live, live))
+    })
 }
 
 /// The dot products of the first `live` rows with one panel (`half`: its upper eight centres

@@ -16,10 +16,9 @@
 
 use std::arch::x86_64::*;
 
+use crate::avx2::{row_groups, MR};
 use crate::distance::ROW_BLOCK;
 
-/// Rows per microtile.
-const MR: usize = 6;
 /// Centres per panel.
 const NR: usize = 8;
 /// Lanes per register.
@@ -79,14 +78,13 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f64], labels: &mut [u3
     let mut runner_up = [f64::INFINITY; ROW_BLOCK * LANES];
     for block in (0..packed.panels).step_by(PANELS_PER_BLOCK) {
         let block_end = (block + PANELS_PER_BLOCK).min(packed.panels);
-        for r0 in (0..m).step_by(MR) {
-            // A short last microtile repeats its first row; the extra results are not stored.
-            let live = MR.min(m - r0);
+        for (r0, live) in row_groups(m) {
+            // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const f64; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             for panel in block..block_end {
                 // SAFETY: every row pointer has d readable values, the panel d × NR.
-                let scores = unsafe { microtile(row_ptr, packed.data[panel * d * NR..].as_ptr(), d) };
+                let scores = unsafe { panel_scores(row_ptr, live, packed.data[panel * d * NR..].as_ptr(), d) };
                 let norms = &packed.norms[panel * NR..(panel + 1) * NR];
                 let first = (panel * NR) as i64;
                 for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
@@ -122,18 +120,42 @@ unsafe fn scan<const TOP2: bool>(packed: &Packed, rows: &[f64], labels: &mut [u3
     }
 }
 
-/// The MR × NR dot products of `MR` rows with one panel, as two ymm halves per row.
+/// The dot products of the first `live` rows with one panel, by a tile of 2, 4 or 6 rows
+/// ([`row_groups`]); rows past `live` are unset. Always inlined into the scan (compiled for AVX2).
+#[inline(always)]
+unsafe fn panel_scores(rows: [*const f64; MR], live: usize, panel: *const f64, d: usize) -> [[__m256d; 2]; MR] {
+    #[inline(always)]
+    unsafe fn tile<const R: usize>(rows: [*const f64; MR], panel: *const f64, d: usize) -> [[__m256d; 2]; MR] {
+        let first: [*const f64; R] = std::array::from_fn(|i| rows[i]);
+        // SAFETY: forwarded; the caller has AVX2 and FMA.
+        let scores = unsafe { microtile(first, panel, d) };
+        // SAFETY: an all-zero bit pattern is a valid __m256d.
+        let mut out: [[__m256d; 2]; MR] = unsafe { std::mem::zeroed() };
+        out[..R].copy_from_slice(&scores);
+        out
+    }
+    // SAFETY: forwarded.
+    unsafe {
+        match live {
+            0..=2 => tile::<2>(rows, panel, d),
+            3..=4 => tile::<4>(rows, panel, d),
+            _ => tile::<MR>(rows, panel, d),
+        }
+    }
+}
+
+/// The R × NR dot products of `R` rows with one panel, as two ymm halves per row.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn microtile(rows: [*const f64; MR], panel: *const f64, d: usize) -> [[__m256d; 2]; MR] {
-    let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+unsafe fn microtile<const R: usize>(rows: [*const f64; R], panel: *const f64, d: usize) -> [[__m256d; 2]; R] {
+    let mut acc = [[_mm256_setzero_pd(); 2]; R];
     let mut c = panel;
     for p in 0..d {
         // SAFETY: p < d, so every read is inside its row and the panel.
         unsafe {
             let c0 = _mm256_loadu_pd(c);
             let c1 = _mm256_loadu_pd(c.add(LANES));
-            for i in 0..MR {
+            for i in 0..R {
                 let x = _mm256_broadcast_sd(&*rows[i].add(p));
                 acc[i][0] = _mm256_fmadd_pd(x, c0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_pd(x, c1, acc[i][1]);

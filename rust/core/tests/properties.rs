@@ -112,7 +112,7 @@ fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
 }
 
 /// Every number of rows in a block (1 to 128, and past it) is cut into 6-, 4- and 2-row tiles
-/// that give the triple loop's labels and distances.
+/// that give the triple loop's labels and distances, in float32 and float64.
 #[test]
 fn every_block_length_gives_the_naive_result() {
     let mut next = uniform(12);
@@ -123,6 +123,10 @@ fn every_block_length_gives_the_naive_result() {
         let (labels, dist2) = assign(&x, &c, d);
         let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
         assert_eq!((labels, dist2), naive, "n = {n}");
+        // The float64 kernel cuts its blocks the same way.
+        let (x64, c64): (Vec<f64>, Vec<f64>) =
+            (x.iter().map(|&v| v as f64).collect(), c.iter().map(|&v| v as f64).collect());
+        assert_eq!(assign(&x64, &c64, d), naive, "float64, n = {n}");
     }
 }
 
