@@ -95,13 +95,30 @@ pub fn gather_into<F: Scalar>(x: Points<'_, F>, indices: &[usize], out: &mut Vec
     }
     out.reserve(len);
     // Written straight into the spare capacity: no zero fill of a buffer about to be overwritten.
-    out.spare_capacity_mut()[..len].par_chunks_mut(d).with_min_len(512).zip(indices).for_each(|(dst, &i)| {
-        let row = x.row(i);
-        // SAFETY: `dst` and `row` both hold d values and do not overlap (one is spare capacity).
-        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
+    const ROWS: usize = 512;
+    out.spare_capacity_mut()[..len].par_chunks_mut(ROWS * d).zip(indices.par_chunks(ROWS)).for_each(|(dst, rows)| {
+        copy_rows(x, rows, dst);
     });
-    // SAFETY: every one of the `len` values was written above.
+    // SAFETY: copy_rows wrote every one of the `len` values.
     unsafe { out.set_len(len) };
+}
+
+/// Copies the rows `indices` of `x` into `out` (uninitialised, `indices.len()` × d values) and
+/// returns them, now initialised.
+pub(crate) fn copy_rows<'o, F: Scalar>(
+    x: Points<'_, F>,
+    indices: &[usize],
+    out: &'o mut [std::mem::MaybeUninit<F>],
+) -> &'o [F] {
+    let d = x.d();
+    assert_eq!(out.len(), indices.len() * d, "room for every row");
+    for (dst, &i) in out.chunks_exact_mut(d.max(1)).zip(indices) {
+        let row = x.row(i);
+        // SAFETY: `dst` and `row` both hold d values and do not overlap (one is uninitialised).
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
+    }
+    // SAFETY: every value of `out` was written above.
+    unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<F>(), out.len()) }
 }
 
 /// Asks for every cache line of `values` (into L2), without waiting for them: every line the

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::distance::{Kernel, ROW_BLOCK};
 use crate::parallel::min_items;
-use crate::points::{fold_lanes, prefetch, sq_dist_f64, sum_of_squares, Points};
+use crate::points::{copy_rows, fold_lanes, prefetch, sq_dist_f64, sum_of_squares, Points};
 use crate::scalar::Scalar;
 
 /// Bytes of partial sums all chunks may hold at once.
@@ -437,12 +437,7 @@ pub fn gather_assign_and_sum<F: Scalar>(
                     out.chunks_mut(ROW_BLOCK * d).zip(labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK)));
                 for (b, (out, (labels, dist2))) in blocks.enumerate() {
                     let from = start + b * ROW_BLOCK;
-                    for (dst, &row) in out.chunks_exact_mut(d).zip(&indices[from..from + labels.len()]) {
-                        // SAFETY: `dst` and the row both hold d values; `dst` is spare capacity.
-                        unsafe { std::ptr::copy_nonoverlapping(x.row(row).as_ptr(), dst.as_mut_ptr().cast::<F>(), d) };
-                    }
-                    // SAFETY: every value of `out` was written just above.
-                    let rows = unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<F>(), out.len()) };
+                    let rows = copy_rows(x, &indices[from..from + labels.len()], out);
                     let rows = Points::new(rows, labels.len(), d).expect("whole rows");
                     // Fetched while these rows are scanned: this chunk's next block (this thread's
                     // next copy) and a share of the next batch's first block of this chunk. Rows
@@ -458,7 +453,7 @@ pub fn gather_assign_and_sum<F: Scalar>(
             },
         )
         .collect();
-    // SAFETY: the chunks above wrote all n × d values.
+    // SAFETY: the chunks above (copy_rows) wrote all n × d values.
     unsafe { batch.set_len(n * d) };
     ClusterSums::total(k, d, &partials)
 }
