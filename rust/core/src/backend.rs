@@ -129,8 +129,8 @@ impl Backend for Cpu {
         Ok(sums::assign_and_sum(x, weights, centers, labels, dist2))
     }
 
-    /// One pass: each block of rows is copied, assigned and summed by one task, and the next
-    /// batch's rows are fetched meanwhile.
+    /// One pass: each block of rows is copied, assigned and summed by one task, which fetches
+    /// the rows it copies next (of this batch, then of `next`) while it scans.
     fn gather_assign_and_sum<F: Scalar>(
         &self,
         x: Points<'_, F>,
