@@ -72,7 +72,11 @@ def test_training_on_permuted_rows_from_the_same_centres_gives_the_same_centres(
     b = _core.fit_lloyd(X[perm], init_centers=init, **common)
     np.testing.assert_array_equal(b["labels"], a["labels"][perm])
     np.testing.assert_allclose(b["centers"], a["centers"], rtol=1e-12)
-    assert b["n_iter"] == a["n_iter"]
+    assert b["inertia"] == pytest.approx(a["inertia"], rel=1e-12)
+    # With tol=0 a run stops once the loss stops falling. Once the labels settle, a pass moves
+    # the centres only by rounding, which depends on the order the rows are summed in, so the two
+    # orders may stop a pass or two apart; both stop soon after the labels settle.
+    assert abs(b["n_iter"] - a["n_iter"]) <= 2 and max(a["n_iter"], b["n_iter"]) < 100
 
 
 @pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
