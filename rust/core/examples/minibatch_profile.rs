@@ -1,11 +1,12 @@
 //! Profiling aid for the shapes of `make bench`, on 1,000,000 x 32 float32 blobs with k = 100:
-//! `assign` (brute force; `assign64` the same rows as float64), `epoch` (one shuffled mini-batch epoch, K = 100, batches of 5,000),
-//! `fit` (the same with seeding, reduction and labels), `defaults` (SageMaker's defaults, K = 1,000,
-//! timed part by part), `lloyd` (10 Lloyd iterations on raw float32 files /tmp/fmnist.f32 and
-//! /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784, written by hand from benches/compare.py's data)
-//! and `bench_epoch` (the `epoch` of `make bench` itself: its 1,000,000 x 32 blobs and 100 starting
-//! centres as raw float32 files /tmp/bx.f32 and /tmp/bc0.f32, written the same way).
-//! With `MISALIGN=1` the data starts 16 bytes into a cache line, as numpy's large arrays do.
+//! `assign` (brute force; `assign64` the same rows as float64), `epoch` (one shuffled mini-batch
+//! epoch, K = 100, batches of 5,000), `fit` (the same with seeding, reduction and labels),
+//! `defaults` (SageMaker's defaults, K = 1,000, timed part by part), `lloyd` (10 Lloyd iterations
+//! on raw float32 files /tmp/fmnist.f32 and /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784,
+//! written by hand from benches/compare.py's data) and `bench_epoch` (the `epoch` of `make bench`
+//! itself: its 1,000,000 x 32 blobs and 100 starting centres as raw float32 files /tmp/bx.f32 and
+//! /tmp/bc0.f32, written the same way). With `MISALIGN=1` the data starts 16 bytes into a cache
+//! line, as numpy's large arrays do.
 //! `cargo run --release -p fastkmeans-core --example minibatch_profile [MODE [REPS]]`; for perf,
 //! build with `CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1`.
 use std::time::Instant;

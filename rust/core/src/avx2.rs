@@ -163,8 +163,7 @@ pub(crate) fn row_groups(m: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// The dot products of the first `live` rows with one panel (`half`: its upper eight centres
-/// are padding): the 6-row tile, or a 2- or 4-row one for the short last group of a block (128 =
-/// 21 × 6 + 2), which would otherwise compute six rows to keep two. Rows past `live` are unset.
+/// are padding), by a tile of 2, 4 or 6 rows ([`row_groups`]). Rows past `live` are unset.
 ///
 /// Not itself compiled for AVX2, but always inlined into the scan, which is: there the tiles'
 /// intrinsics are single instructions.
@@ -177,21 +176,14 @@ unsafe fn panel_scores(
     half: bool,
 ) -> [[__m256; 2]; MR] {
     #[inline(always)]
-    unsafe fn tile<const R: usize>(
+    unsafe fn tile<const R: usize, const HALF: bool>(
         rows: [*const f32; MR],
         panel: *const f32,
         d: usize,
-        half: bool,
     ) -> [[__m256; 2]; MR] {
         let first: [*const f32; R] = std::array::from_fn(|i| rows[i]);
         // SAFETY: forwarded; the caller has AVX2 and FMA.
-        let scores = unsafe {
-            if half {
-                microtile_half(first, panel, d)
-            } else {
-                microtile(first, panel, d)
-            }
-        };
+        let scores = unsafe { microtile::<R, HALF>(first, panel, d) };
         // SAFETY: an all-zero bit pattern is a valid __m256.
         let mut out: [[__m256; 2]; MR] = unsafe { std::mem::zeroed() };
         out[..R].copy_from_slice(&scores);
@@ -199,55 +191,45 @@ unsafe fn panel_scores(
     }
     // SAFETY: forwarded.
     unsafe {
-        match live {
-            0..=2 => tile::<2>(rows, panel, d, half),
-            3..=4 => tile::<4>(rows, panel, d, half),
-            _ => tile::<MR>(rows, panel, d, half),
+        match (live, half) {
+            (0..=2, false) => tile::<2, false>(rows, panel, d),
+            (0..=2, true) => tile::<2, true>(rows, panel, d),
+            (3..=4, false) => tile::<4, false>(rows, panel, d),
+            (3..=4, true) => tile::<4, true>(rows, panel, d),
+            (_, false) => tile::<MR, false>(rows, panel, d),
+            (_, true) => tile::<MR, true>(rows, panel, d),
         }
     }
 }
 
-/// The R × NR dot products of `R` rows with one panel, as two ymm halves per row.
+/// The R × NR dot products of `R` rows with one panel, as two ymm halves per row. With `HALF`
+/// the panel's upper eight centres are all padding: their products are the zeros the full tile
+/// would compute for those zero centres, without the multiply-adds.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn microtile<const R: usize>(rows: [*const f32; R], panel: *const f32, d: usize) -> [[__m256; 2]; R] {
+unsafe fn microtile<const R: usize, const HALF: bool>(
+    rows: [*const f32; R],
+    panel: *const f32,
+    d: usize,
+) -> [[__m256; 2]; R] {
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     let mut c = panel;
     for p in 0..d {
         // SAFETY: p < d, so every read is inside its row and the panel.
         unsafe {
             let c0 = _mm256_loadu_ps(c);
-            let c1 = _mm256_loadu_ps(c.add(8));
+            let c1 = if HALF { _mm256_setzero_ps() } else { _mm256_loadu_ps(c.add(8)) };
             for i in 0..R {
                 let x = _mm256_broadcast_ss(&*rows[i].add(p));
                 acc[i][0] = _mm256_fmadd_ps(x, c0, acc[i][0]);
-                acc[i][1] = _mm256_fmadd_ps(x, c1, acc[i][1]);
+                if !HALF {
+                    acc[i][1] = _mm256_fmadd_ps(x, c1, acc[i][1]);
+                }
             }
             c = c.add(NR);
         }
     }
     acc
-}
-
-/// [`microtile`] for a panel whose upper eight centres are all padding: their products are
-/// the zeros the full tile would compute for those zero centres, without the multiply-adds.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn microtile_half<const R: usize>(rows: [*const f32; R], panel: *const f32, d: usize) -> [[__m256; 2]; R] {
-    let mut acc = [_mm256_setzero_ps(); R];
-    let mut c = panel;
-    for p in 0..d {
-        // SAFETY: p < d, so every read is inside its row and the panel.
-        unsafe {
-            let c0 = _mm256_loadu_ps(c);
-            for i in 0..R {
-                let x = _mm256_broadcast_ss(&*rows[i].add(p));
-                acc[i] = _mm256_fmadd_ps(x, c0, acc[i]);
-            }
-            c = c.add(NR);
-        }
-    }
-    acc.map(|lo| [lo, _mm256_setzero_ps()])
 }
 
 /// Folds one row's 16 dot products into its running best (8 lanes).

@@ -39,8 +39,10 @@ pub trait Backend: Sync {
 
     /// [`Backend::assign_and_sum`] (unweighted) of the rows `indices` of `x`, copied into `batch`
     /// (cleared first; `indices.len()` × d values after), where the caller keeps them: a
-    /// mini-batch. `next` names the rows the caller will gather next (or is empty); a backend may
-    /// start fetching them. The default gathers, then assigns and sums.
+    /// mini-batch. The results must equal gathering the rows, then [`Backend::assign_and_sum`] on
+    /// them, exactly. `next` names the rows the caller will gather next (or is empty); a backend
+    /// may start fetching them. Both lists hold valid row indices of `x`; `labels` and `dist2`
+    /// have `indices.len()` elements. The default gathers, then assigns and sums.
     #[allow(clippy::too_many_arguments)]
     fn gather_assign_and_sum<F: Scalar>(
         &self,

@@ -19,7 +19,7 @@ pub fn weighted_ssd(dist2: &[f64], weights: Option<&[f64]>) -> f64 {
             lanes.iter_mut().zip(rest).for_each(|(lane, &v)| *lane += v);
         }
         Some(w) => {
-            debug_assert_eq!(w.len(), dist2.len(), "one weight per distance");
+            assert_eq!(w.len(), dist2.len(), "one weight per distance");
             let w_chunks = w.chunks_exact(8);
             let w_rest = w_chunks.remainder();
             for (chunk, w) in chunks.zip(w_chunks) {

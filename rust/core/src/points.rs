@@ -129,16 +129,15 @@ pub(crate) fn prefetch<T>(values: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         const LINE: usize = 64;
-        let start = values.as_ptr() as usize;
         let bytes = std::mem::size_of_val(values);
-        if bytes == 0 {
-            return;
-        }
-        let first = start & !(LINE - 1);
-        let last = (start + bytes - 1) & !(LINE - 1);
-        for line in (first..=last).step_by(LINE) {
+        // From the start of the line holding the first byte, one address per line.
+        let base = values.as_ptr().cast::<i8>();
+        let offset = base as usize % LINE;
+        let end = if bytes == 0 { 0 } else { offset + bytes };
+        for at in (0..end).step_by(LINE) {
+            let line = base.wrapping_sub(offset).wrapping_add(at);
             // SAFETY: a prefetch reads nothing and cannot fault; the lines overlap the slice.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line as *const i8) };
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(line) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -313,7 +313,8 @@ pub fn assign_and_sum<F: Scalar>(
     dist2: &mut [f64],
 ) -> ClusterSums {
     let (n, d, k) = (x.n(), x.d(), centers.n());
-    let Some(chunk) = crate::sums::chunk_rows(n, k, d) else {
+    let bytes = x.nnz() * (std::mem::size_of::<F>() + std::mem::size_of::<i32>());
+    let Some(chunk) = crate::sums::chunk_rows(n, k, d, bytes) else {
         assign(x, centers, labels, dist2);
         return sum_by_label(x, weights, centers, labels);
     };

@@ -322,10 +322,15 @@ unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mu
     fold_lanes(lanes) + fold_tail::<F, ADD>(x, c, sums, w)
 }
 
-/// Rows per chunk for an n × d problem with k centres, or None when the sums are too large to
-/// keep enough chunks in flight, or the rows too few to fill chunks worth their partial sums
-/// (then the rows are labelled first and summed cluster by cluster: [`sum_by_label`]).
-pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
+/// Rows per chunk for n rows of d features (`data_bytes` in all: dense or sparse) and k
+/// centres, or None when the sums are too large to keep enough chunks in flight, or the rows too
+/// few to fill chunks worth their partial sums, or d = 0 (then the rows are labelled first and
+/// summed cluster by cluster: [`sum_by_label`]). The answer depends on the shape of the data
+/// alone, never on the thread count.
+pub(crate) fn chunk_rows(n: usize, k: usize, d: usize, data_bytes: usize) -> Option<usize> {
+    if d == 0 {
+        return None;
+    }
     let per_chunk = k * (d + 2) * std::mem::size_of::<f64>();
     let chunks = (PARTIAL_BUDGET / per_chunk.max(1)).min(MAX_CHUNKS);
     if chunks < MIN_CHUNKS {
@@ -339,10 +344,10 @@ pub(crate) fn chunk_rows(n: usize, k: usize, d: usize) -> Option<usize> {
     // Each chunk zeroes and merges k × d partial sums; below a few blocks of rows that costs more
     // than it saves (a mini-batch of 5,000 rows against 1,000 centres would zero and add 40 of
     // them, 10 MB, per batch). Fewer rows still fuse, in chunks of that many blocks, while there
-    // are enough chunks and their partial sums are small beside the rows (5,000 rows against 100
-    // centres in 32 dimensions: ten chunks, 0.27 MB of sums for 0.64 MB of float32 rows).
+    // are enough chunks and their partial sums are at most half the bytes of the rows (5,000
+    // float32 rows of 32 features against 100 centres: ten chunks, 0.27 MB of sums for 0.64 MB).
     let chunks = blocks.div_ceil(MIN_BLOCKS_PER_CHUNK);
-    let small = chunks * per_chunk <= n * d * std::mem::size_of::<f32>() / 2;
+    let small = chunks * per_chunk <= data_bytes / 2;
     (chunks >= MIN_CHUNKS && small).then_some(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK)
 }
 
@@ -359,7 +364,7 @@ pub fn assign_and_sum<F: Scalar>(
     let (n, d, k) = (x.n(), x.d(), centers.n());
     let kernel = Kernel::new(centers);
     let centers64 = to_f64(centers);
-    let Some(chunk) = chunk_rows(n, k, d) else {
+    let Some(chunk) = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice())) else {
         let blocks = labels.par_chunks_mut(ROW_BLOCK).enumerate().with_min_len(min_items(ROW_BLOCK * k * d));
         blocks.for_each_init(
             || kernel.tile(),
@@ -411,7 +416,8 @@ pub fn gather_assign_and_sum<F: Scalar>(
     dist2: &mut [f64],
 ) -> ClusterSums {
     let (n, d, k) = (indices.len(), x.d(), centers.n());
-    let Some(chunk) = chunk_rows(n, k, d) else {
+    assert!(labels.len() == n && dist2.len() == n, "one label and distance per row");
+    let Some(chunk) = chunk_rows(n, k, d, n * d * std::mem::size_of::<F>()) else {
         crate::points::gather_into(x, indices, batch);
         return assign_and_sum(Points::new(batch, n, d).expect("whole rows"), None, centers, labels, dist2);
     };
@@ -419,7 +425,8 @@ pub fn gather_assign_and_sum<F: Scalar>(
     let centers64 = to_f64(centers);
     batch.clear();
     batch.reserve(n * d);
-    // Written straight into the spare capacity, every value once (d > 0: chunk_rows checks it).
+    // Written straight into the spare capacity, every value once (d > 0: chunk_rows checks it;
+    // every chunk is written, since labels and dist2 have a place for every row).
     let partials: Vec<ClusterSums> = batch.spare_capacity_mut()[..n * d]
         .par_chunks_mut(chunk * d)
         .zip(labels.par_chunks_mut(chunk).zip(dist2.par_chunks_mut(chunk)))
@@ -569,7 +576,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     }
     // Where assign_and_sum would not fuse (see chunk_rows), this pass only labels the rows, and
     // they are summed cluster by cluster afterwards, as there.
-    let fused = chunk_rows(n, k, d);
+    let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
     let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
     let now = to_f64(centers);
     let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;

@@ -194,6 +194,22 @@ fn batches_gathered_in_the_pass_equal_batches_gathered_first() {
     }
 }
 
+/// Outputs shorter than the batch are refused: the batch buffer is only ever exposed whole.
+#[test]
+fn the_gathered_pass_refuses_outputs_shorter_than_the_batch() {
+    let x = blobs(6000, 4, 5, 1);
+    let points = Points::from_rows(&x, 4).unwrap();
+    let c = Points::from_rows(&x[..20], 4).unwrap();
+    let indices: Vec<usize> = (0..5000).collect();
+    for (labels, dist2) in [(5000, 4999), (4999, 5000), (5000, 0)] {
+        let short = std::panic::catch_unwind(|| {
+            let (mut labels, mut dist2, mut out) = (vec![0; labels], vec![0.0; dist2], Vec::new());
+            fastkmeans_core::sums::gather_assign_and_sum(points, &indices, &[], &mut out, c, &mut labels, &mut dist2);
+        });
+        assert!(short.is_err(), "{labels} labels and {dist2} distances for 5000 rows must be refused");
+    }
+}
+
 /// The CPU backend without the bounded passes (plain Lloyd, the reference for pruning), calling
 /// its hook before every assign-and-sum.
 struct Unpruned<H: Fn() + Sync>(H);
