@@ -5,8 +5,10 @@
 //! on raw float32 files /tmp/fmnist.f32 and /tmp/fmnist_c0.f32, 70,000 x 784 and 10 x 784,
 //! written by hand from benches/compare.py's data) and `bench_epoch` (the `epoch` of `make bench`
 //! itself: its 1,000,000 x 32 blobs and 100 starting centres as raw float32 files /tmp/bx.f32 and
-//! /tmp/bc0.f32, written the same way). With `MISALIGN=1` the data starts 16 bytes into a cache
-//! line, as numpy's large arrays do.
+//! /tmp/bc0.f32, written the same way) and `k1000` (11 bounded Lloyd passes over the bench's
+//! 200,000 x 128 blobs from its 1,000 centres, /tmp/b3x.f32 and /tmp/b3c0.f32, with the time and
+//! the rows scanned per pass). With `MISALIGN=1` the data starts 16 bytes into a cache line, as
+//! numpy's large arrays do.
 //! `cargo run --release -p fastkmeans-core --example minibatch_profile [MODE [REPS]]`; for perf,
 //! build with `CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=1`.
 use std::time::Instant;
@@ -41,6 +43,38 @@ fn main() {
 fn run() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let reps: usize = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(5);
+    if only == "k1000" {
+        let read = |path: &str| -> Vec<f32> {
+            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        let x = huge_copy(&read("/tmp/b3x.f32"));
+        let c0 = read("/tmp/b3c0.f32");
+        let points = Points::from_rows(x, 128).unwrap();
+        let (n, d) = (points.n(), 128);
+        for _ in 0..reps {
+            let mut centers = c0.clone();
+            let (mut labels, mut dist2, mut bounds) =
+                (vec![0u32; n], vec![0f64; n], fastkmeans_core::sums::Bounds::new());
+            let mut line = String::new();
+            let start = Instant::now();
+            for _ in 0..11 {
+                let t = Instant::now();
+                let c = Points::from_rows(&centers, d).unwrap();
+                let sums = fastkmeans_core::sums::assign_and_sum_bounded(
+                    points,
+                    None,
+                    c,
+                    &mut labels,
+                    &mut dist2,
+                    &mut bounds,
+                );
+                sums.move_centers(&mut centers);
+                line += &format!(" {:.0}ms/{}k", t.elapsed().as_secs_f64() * 1e3, bounds.scanned / 1000);
+            }
+            println!("k1000: {:.1} ms per pass;{line}", start.elapsed().as_secs_f64() * 1e3 / 11.0);
+        }
+        return;
+    }
     if only == "lloyd" {
         // Raw float32 files written by hand from benches/compare.py's data (70,000 x 784, k = 10).
         let read = |path: &str| -> Vec<f32> {
