@@ -642,10 +642,16 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                 }
                 *scanned += flagged.len();
                 if !flagged.is_empty() {
-                    gathered.clear();
-                    flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
                     let m = flagged.len();
-                    let block = Points::new(&gathered, m, d).expect("m rows of d");
+                    // A block scanned whole is scanned in place; otherwise its flagged rows are
+                    // gathered first.
+                    let block = if m == labels.len() {
+                        rows
+                    } else {
+                        gathered.clear();
+                        flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
+                        Points::new(&gathered, m, d).expect("m rows of d")
+                    };
                     kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
                     for (j, &r) in flagged.iter().enumerate() {
                         labels[r] = new_labels[j];
