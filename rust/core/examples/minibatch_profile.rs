@@ -44,11 +44,8 @@ fn run() {
     let only = std::env::args().nth(1).unwrap_or_default();
     let reps: usize = std::env::args().nth(2).and_then(|r| r.parse().ok()).unwrap_or(5);
     if only == "k1000" {
-        let read = |path: &str| -> Vec<f32> {
-            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
-        };
-        let x = huge_copy(&read("/tmp/b3x.f32"));
-        let c0 = read("/tmp/b3c0.f32");
+        let x = huge_copy(&read_f32("/tmp/b3x.f32"));
+        let c0 = read_f32("/tmp/b3c0.f32");
         let points = Points::from_rows(x, 128).unwrap();
         let (n, d) = (points.n(), 128);
         for _ in 0..reps {
@@ -77,11 +74,8 @@ fn run() {
     }
     if only == "lloyd" {
         // Raw float32 files written by hand from benches/compare.py's data (70,000 x 784, k = 10).
-        let read = |path: &str| -> Vec<f32> {
-            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
-        };
-        let x = huge_copy(&read("/tmp/fmnist.f32"));
-        let c0 = read("/tmp/fmnist_c0.f32");
+        let x = huge_copy(&read_f32("/tmp/fmnist.f32"));
+        let c0 = read_f32("/tmp/fmnist_c0.f32");
         let points = Points::from_rows(x, 784).unwrap();
         let params = LloydParams { max_iter: 10, tol: 0.0 }.check().unwrap();
         let stop = std::sync::atomic::AtomicBool::new(false);
@@ -152,11 +146,8 @@ fn run() {
         }
     }
     if only == "bench_epoch" {
-        let read = |path: &str| -> Vec<f32> {
-            std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
-        };
-        let x = huge_copy(&read("/tmp/bx.f32"));
-        let c0 = read("/tmp/bc0.f32");
+        let x = huge_copy(&read_f32("/tmp/bx.f32"));
+        let c0 = read_f32("/tmp/bc0.f32");
         let points = Points::from_rows(x, d).unwrap();
         let stop = std::sync::atomic::AtomicBool::new(false);
         let seeded =
@@ -208,6 +199,11 @@ fn run() {
             println!("fit (factor 1): {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
+}
+
+/// A raw little-endian float32 file, written by hand from benches/compare.py's data.
+fn read_f32(path: &str) -> Vec<f32> {
+    std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
 }
 
 /// A copy of `x` in memory advised for transparent huge pages (as numpy allocates large arrays).
