@@ -68,13 +68,22 @@ def timed(fn: Callable[..., object], *args) -> Tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def best_run(reps: int, fn: Callable[[], object]) -> Tuple[float, object]:
-    """The fastest of `reps` timed runs, with its result (every contender gets the same rule)."""
-    return min((timed(fn) for _ in range(reps)), key=lambda run: run[0])
+def best_interleaved(reps: int, contenders: Dict[str, Callable[[], object]]) -> Dict[str, Tuple[float, object]]:
+    """The fastest of `reps` timed runs of each contender, with its result, the contenders taking
+    turns run by run: a slow spell of this shared machine then falls on all of them, not on
+    whichever happened to be running."""
+    best: Dict[str, Tuple[float, object]] = {}
+    for _ in range(reps):
+        for who, fn in contenders.items():
+            run = timed(fn)
+            if who not in best or run[0] < best[who][0]:
+                best[who] = run
+    return best
 
 
 def best_of(reps: int, fn: Callable[..., object], *args) -> float:
-    return best_run(reps, lambda: fn(*args))[0]
+    """The fastest of `reps` timed runs of one contender, in seconds (the same rule as above)."""
+    return best_interleaved(reps, {"": lambda: fn(*args)})[""][0]
 
 
 def lloyd_fastkmeans(x, c0, iters):
@@ -228,19 +237,6 @@ def fastkmeans_epoch_python(x: np.ndarray, c0: np.ndarray, batch: int) -> np.nda
     for start in range(0, x.shape[0], batch):
         state = _core.minibatch_update(x[order[start:start + batch]], state=state, half_life_time_size=0)["state"]
     return state["centers"]
-
-
-def best_interleaved(reps: int, contenders: Dict[str, Callable[[], object]]) -> Dict[str, Tuple[float, object]]:
-    """The fastest of `reps` timed runs of each contender, with its result, the contenders taking
-    turns run by run: a slow spell of this shared machine then falls on all of them, not on
-    whichever happened to be running."""
-    best: Dict[str, Tuple[float, object]] = {}
-    for _ in range(reps):
-        for who, fn in contenders.items():
-            run = timed(fn)
-            if who not in best or run[0] < best[who][0]:
-                best[who] = run
-    return best
 
 
 def minibatch_table(x: np.ndarray, k: int, results: dict, reps: int = 5) -> Table:
