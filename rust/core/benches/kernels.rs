@@ -30,11 +30,13 @@ fn assignment(c: &mut Criterion) {
         let mut dist2 = vec![0f64; n];
         group.throughput(Throughput::Elements((n * k * d * 2) as u64));
         group.bench_function(format!("{n}x{d}_k{k}"), |b| {
-            b.iter(|| Cpu.assign(black_box(x), black_box(centers), &mut labels, &mut dist2).unwrap())
+            b.iter(|| Cpu.assign(black_box(x).into(), black_box(centers), &mut labels, &mut dist2).unwrap())
         });
         // One Lloyd pass: the same assignment, plus the sums of the next M step.
         group.bench_function(format!("{n}x{d}_k{k}_with_sums"), |b| {
-            b.iter(|| Cpu.assign_and_sum(black_box(x), None, black_box(centers), &mut labels, &mut dist2).unwrap())
+            b.iter(|| {
+                Cpu.assign_and_sum(black_box(x).into(), None, black_box(centers), &mut labels, &mut dist2).unwrap()
+            })
         });
     }
     group.finish();

@@ -51,13 +51,13 @@ fn run() {
         for _ in 0..reps {
             let mut centers = c0.clone();
             let (mut labels, mut dist2, mut bounds) =
-                (vec![0u32; n], vec![0f64; n], fastkmeans_core::sums::Bounds::new());
+                (vec![0u32; n], vec![0f64; n], fastkmeans_core::kernels::bounds::Bounds::new());
             let mut line = String::new();
             let start = Instant::now();
             for _ in 0..11 {
                 let t = Instant::now();
                 let c = Points::from_rows(&centers, d).unwrap();
-                let sums = fastkmeans_core::sums::assign_and_sum_bounded(
+                let sums = fastkmeans_core::kernels::bounds::assign_and_sum_bounded(
                     points,
                     None,
                     c,
@@ -100,7 +100,7 @@ fn run() {
         let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
         for _ in 0..reps {
             let start = Instant::now();
-            Cpu.assign(points, centers, &mut labels, &mut dist2).unwrap();
+            Cpu.assign(points.into(), centers, &mut labels, &mut dist2).unwrap();
             println!("assign: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
@@ -110,7 +110,7 @@ fn run() {
         let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
         for _ in 0..reps {
             let start = Instant::now();
-            Cpu.assign(points64, points64.rows(0, k), &mut labels, &mut dist2).unwrap();
+            Cpu.assign(points64.into(), points64.rows(0, k), &mut labels, &mut dist2).unwrap();
             println!("assign64: {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
         }
     }
@@ -140,7 +140,8 @@ fn run() {
             let reduction = t.elapsed().as_secs_f64() * 1e3;
             let t = Instant::now();
             let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
-            Cpu.assign(points, Points::from_rows(&reduced.centers, d).unwrap(), &mut labels, &mut dist2).unwrap();
+            Cpu.assign(points.into(), Points::from_rows(&reduced.centers, d).unwrap(), &mut labels, &mut dist2)
+                .unwrap();
             let labelling = t.elapsed().as_secs_f64() * 1e3;
             println!("defaults: seed {seeded:.1} ms, epoch {epoch:.1} ms, reduce {reduction:.1} ms ({} iterations), labels {labelling:.1} ms", reduced.n_iter);
         }

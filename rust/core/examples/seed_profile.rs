@@ -16,9 +16,9 @@ fn run() {
         use fastkmeans_core::Backend;
         for _ in 0..20 {
             let p = Points::from_rows(&x, 10).unwrap();
-            Cpu.assign(p.rows(0, 500), p.rows(1000, 1010), &mut labels[..500], &mut dist2[..500]).unwrap();
+            Cpu.assign(p.rows(0, 500).into(), p.rows(1000, 1010), &mut labels[..500], &mut dist2[..500]).unwrap();
             let p = Points::from_rows(&s1, 2).unwrap();
-            Cpu.assign(p, p.rows(0, 150), &mut labels, &mut dist2).unwrap();
+            Cpu.assign(p.into(), p.rows(0, 150), &mut labels, &mut dist2).unwrap();
         }
         return;
     }
@@ -76,7 +76,7 @@ fn run() {
     let start = std::time::Instant::now();
     for _ in 0..1000 {
         use fastkmeans_core::Backend;
-        Cpu.assign(batch, state.centers(), &mut labels, &mut dist2).unwrap();
+        Cpu.assign(batch.into(), state.centers(), &mut labels, &mut dist2).unwrap();
     }
     println!("assign 500x10 K=10: {:.1} us", start.elapsed().as_secs_f64() * 1e6 / 1000.0);
     let start = std::time::Instant::now();

@@ -20,34 +20,19 @@
 //! Long loops poll a caller-owned stop flag (an [`AtomicBool`](std::sync::atomic::AtomicBool)) once
 //! per batch or iteration and return [`Error::Interrupted`] when it is set.
 
-#[cfg(target_arch = "x86_64")]
-pub mod avx2;
-#[cfg(target_arch = "x86_64")]
-pub mod avx2_f64;
+pub mod algo;
 pub mod backend;
-pub mod distance;
 pub mod error;
-pub mod init;
-pub mod lloyd;
-pub mod metrics;
-pub mod minibatch;
-pub mod parallel;
+pub mod kernels;
 pub mod params;
-pub mod points;
-pub mod reduce;
 pub mod rng;
-pub mod rows;
-pub mod scalar;
-pub mod sparse;
-pub mod sums;
 
-pub use backend::{Backend, Cpu};
+pub use algo::lloyd::{fit_lloyd, lloyd, LloydFit};
+pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex};
+pub use algo::reduce::{reduce, Reduced};
+pub use backend::{Backend, Cpu, Data, Gathered, Rows};
 pub use error::{Error, Result};
-pub use lloyd::{fit_lloyd, lloyd, LloydFit};
-pub use minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex};
+pub use kernels::points::Points;
+pub use kernels::scalar::Scalar;
+pub use kernels::sparse::{Csr, CsrBuf};
 pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
-pub use points::Points;
-pub use reduce::{reduce, Reduced};
-pub use rows::{Data, Gathered, Rows};
-pub use scalar::Scalar;
-pub use sparse::{Csr, CsrBuf};

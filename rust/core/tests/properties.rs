@@ -2,8 +2,11 @@
 
 use std::sync::atomic::AtomicBool;
 
-use fastkmeans_core::distance::{assign_naive, ROW_BLOCK};
-use fastkmeans_core::sums::{assign_and_sum, assign_and_sum_bounded, sum_by_label, Bounds, ClusterSums};
+use fastkmeans_core::kernels::bounds::{assign_and_sum_bounded, Bounds};
+use fastkmeans_core::kernels::distance::assign_naive;
+use fastkmeans_core::kernels::fused::assign_and_sum;
+use fastkmeans_core::kernels::parallel::ROW_BLOCK;
+use fastkmeans_core::kernels::sums::{sum_by_label, ClusterSums};
 use fastkmeans_core::{
     fit_lloyd, fit_minibatch, lloyd, Backend, Cpu, InitMethod, LloydParams, MiniBatchParams, MiniBatchState, Points,
     ReduceParams,
@@ -19,7 +22,7 @@ fn assign<F: fastkmeans_core::Scalar>(x: &[F], c: &[F], d: usize) -> (Vec<u32>, 
     let (x, c) = (Points::from_rows(x, d).unwrap(), Points::from_rows(c, d).unwrap());
     let mut labels = vec![0; x.n()];
     let mut dist2 = vec![0.0; x.n()];
-    Cpu.assign(x, c, &mut labels, &mut dist2).unwrap();
+    Cpu.assign(x.into(), c, &mut labels, &mut dist2).unwrap();
     (labels, dist2)
 }
 
@@ -173,7 +176,7 @@ fn batches_gathered_in_the_pass_equal_batches_gathered_first() {
         let mut ssd = 0.0;
         for rows in order.chunks(batch) {
             let indices: Vec<usize> = rows.iter().map(|&i| i as usize).collect();
-            let gathered = fastkmeans_core::points::gather(points, &indices);
+            let gathered = fastkmeans_core::kernels::points::gather(points, &indices);
             ssd += plain.update(Points::from_rows(&gathered, d).unwrap(), half_life, &Cpu).unwrap();
         }
         assert_eq!(fused, plain, "n = {n}, d = {d}, k = {k}, batches of {batch}");
@@ -184,9 +187,16 @@ fn batches_gathered_in_the_pass_equal_batches_gathered_first() {
         let next: Vec<usize> = order[batch..2 * batch].iter().map(|&i| i as usize).collect();
         let c = Points::from_rows(&x[..k * d], d).unwrap();
         let (mut labels, mut dist2, mut out) = (vec![0; batch], vec![0.0; batch], vec![1.5f32; 3]);
-        let sums =
-            fastkmeans_core::sums::gather_assign_and_sum(points, &indices, &next, &mut out, c, &mut labels, &mut dist2);
-        let gathered = fastkmeans_core::points::gather(points, &indices);
+        let sums = fastkmeans_core::kernels::fused::gather_assign_and_sum(
+            points,
+            &indices,
+            &next,
+            &mut out,
+            c,
+            &mut labels,
+            &mut dist2,
+        );
+        let gathered = fastkmeans_core::kernels::points::gather(points, &indices);
         assert_eq!(out, gathered);
         let (mut want_labels, mut want_dist2) = (vec![0; batch], vec![0.0; batch]);
         let want = assign_and_sum(Points::from_rows(&gathered, d).unwrap(), None, c, &mut want_labels, &mut want_dist2);
@@ -204,7 +214,15 @@ fn the_gathered_pass_refuses_outputs_shorter_than_the_batch() {
     for (labels, dist2) in [(5000, 4999), (4999, 5000), (5000, 0)] {
         let short = std::panic::catch_unwind(|| {
             let (mut labels, mut dist2, mut out) = (vec![0; labels], vec![0.0; dist2], Vec::new());
-            fastkmeans_core::sums::gather_assign_and_sum(points, &indices, &[], &mut out, c, &mut labels, &mut dist2);
+            fastkmeans_core::kernels::fused::gather_assign_and_sum(
+                points,
+                &indices,
+                &[],
+                &mut out,
+                c,
+                &mut labels,
+                &mut dist2,
+            );
         });
         assert!(short.is_err(), "{labels} labels and {dist2} distances for 5000 rows must be refused");
     }
@@ -220,7 +238,7 @@ const PLAIN: Unpruned<fn()> = Unpruned(|| {});
 impl<H: Fn() + Sync> Backend for Unpruned<H> {
     fn assign<F: fastkmeans_core::Scalar>(
         &self,
-        x: Points<'_, F>,
+        x: fastkmeans_core::Data<'_, F>,
         c: Points<'_, F>,
         labels: &mut [u32],
         dist2: &mut [f64],
@@ -229,7 +247,7 @@ impl<H: Fn() + Sync> Backend for Unpruned<H> {
     }
     fn assign_and_sum<F: fastkmeans_core::Scalar>(
         &self,
-        x: Points<'_, F>,
+        x: fastkmeans_core::Data<'_, F>,
         weights: Option<&[f64]>,
         c: Points<'_, F>,
         labels: &mut [u32],
@@ -423,7 +441,7 @@ fn bounds_skip_most_rows_once_the_centres_settle() {
         scanned64.push(bounds64.scanned);
         sums.move_centers(&mut centers64);
     }
-    if fastkmeans_core::avx2::available() {
+    if fastkmeans_core::kernels::avx2::available() {
         for scanned in [scanned, scanned64] {
             assert_eq!(scanned[0], n, "the first pass scans every row");
             assert!(*scanned.last().unwrap() < n / 10, "rows scanned per pass: {scanned:?}");

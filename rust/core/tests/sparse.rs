@@ -2,9 +2,9 @@
 
 use std::sync::atomic::AtomicBool;
 
-use fastkmeans_core::distance::assign_naive;
-use fastkmeans_core::sparse::{self, Csr, CsrBuf};
-use fastkmeans_core::sums::sum_by_label;
+use fastkmeans_core::kernels::distance::assign_naive;
+use fastkmeans_core::kernels::sparse::{self, Csr, CsrBuf};
+use fastkmeans_core::kernels::sums::sum_by_label;
 use fastkmeans_core::{fit_lloyd, fit_minibatch, Cpu, Error, InitMethod, MiniBatchParams, Points};
 use proptest::prelude::*;
 

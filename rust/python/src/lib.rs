@@ -9,7 +9,7 @@ mod io;
 mod run;
 
 use fastkmeans_core as core;
-use fastkmeans_core::Rows;
+use fastkmeans_core::{Backend, Rows};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -31,7 +31,7 @@ fn assign<'py>(
         let (labels, dist2) = run(py, n_threads, |_| {
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
-            x.assign(&core::Cpu, centers, &mut labels, &mut dist2)?;
+            core::Cpu.assign(x.data(), centers, &mut labels, &mut dist2)?;
             Ok((labels, dist2))
         })?;
         Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
@@ -118,7 +118,7 @@ fn fit_lloyd<'py>(
         }),
         Some(init) => dispatch_rows_pair!(x, init, |x, init| {
             x.require_d(init.d()).map_err(convert::to_py_err)?;
-            core::lloyd::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
+            core::kernels::metrics::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
             let fit =
                 run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;

@@ -36,18 +36,18 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 
+use crate::algo::empty::rows_by_contribution;
+use crate::algo::init::init_centers;
+use crate::algo::reduce::{reduce, Reduced};
 use crate::backend::Backend;
+use crate::backend::{Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
-use crate::init::init_centers;
-use crate::lloyd::rows_by_contribution;
-use crate::metrics::weighted_ssd;
+use crate::kernels::metrics::{check_weights, weighted_ssd};
+use crate::kernels::points::Points;
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sums::ClusterSums;
 use crate::params::{Checked, InitMethod, MiniBatchParams, ReduceParams};
-use crate::points::Points;
-use crate::reduce::{reduce, Reduced};
 use crate::rng::{Purpose, Rng};
-use crate::rows::{Gathered, Rows};
-use crate::scalar::Scalar;
-use crate::sums::ClusterSums;
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
 pub const FAR_FACTOR: f64 = 30.0;
@@ -105,11 +105,11 @@ impl<F: Scalar> MiniBatchState<F> {
         let view = Points::from_rows(&centers, d)?;
         view.require_non_empty()?;
         view.require_finite("the saved centres")?;
-        crate::lloyd::check_weights(view.n(), Some(&counts))?;
+        check_weights(view.n(), Some(&counts))?;
         let far = Points::from_rows(&far_points, d)?;
         far.require_finite("the saved far points")?;
-        crate::lloyd::check_weights(far.n(), Some(&far_weights))?;
-        crate::lloyd::check_weights(far.n(), Some(&far_dist2))?;
+        check_weights(far.n(), Some(&far_weights))?;
+        check_weights(far.n(), Some(&far_dist2))?;
         if far.n() > view.n() {
             return Err(Error::BadShape { len: far_points.len(), rows: view.n(), cols: d });
         }
@@ -135,7 +135,7 @@ impl<F: Scalar> MiniBatchState<F> {
         }
         let mut labels = vec![0u32; b];
         let mut dist2 = vec![0f64; b];
-        let sums = batch.assign_and_sum(backend, None, self.centers(), &mut labels, &mut dist2)?;
+        let sums = backend.assign_and_sum(batch.data(), None, self.centers(), &mut labels, &mut dist2)?;
         Ok(self.merge(batch, &sums, &dist2, half_life_time_size))
     }
 
@@ -239,8 +239,8 @@ impl<F: Scalar> MiniBatchState<F> {
             std::mem::swap(&mut indices, &mut next);
             read(batches.peek(), &mut next);
             let b = indices.len();
-            let sums = x.gather_assign_and_sum(
-                backend,
+            let sums = backend.gather_assign_and_sum(
+                x.data(),
                 &indices,
                 &next,
                 &mut batch,
@@ -403,7 +403,7 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
     let mut labels = vec![0u32; n];
     let mut dist2 = vec![0f64; n];
-    x.assign(backend, Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
+    backend.assign(x.data(), Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
     let inertia = weighted_ssd(&dist2, None);
     Ok(MiniBatchFit { state, reduced, labels, inertia, n_batches })
 }

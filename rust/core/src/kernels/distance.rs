@@ -15,21 +15,16 @@
 //! suffer the cancellation of the expanded form for points near their centre.
 //!
 //! On x86-64 with AVX2 and FMA, float32 and float64 run microkernels that keep the dot products
-//! and the argmin in registers instead ([`crate::avx2`], [`crate::avx2_f64`]).
+//! and the argmin in registers instead ([`crate::kernels::avx2`], [`crate::kernels::avx2::f64`]).
 //!
 //! Blocks have a fixed size, independent of the thread count, and each row's result depends on
 //! that row alone, so labels and distances are bit-identical on any number of threads.
 
 use rayon::prelude::*;
 
-use crate::parallel::min_items;
-use crate::points::{sq_dist_f64, Points};
-use crate::scalar::Scalar;
-
-/// Rows per tile (and per rayon task).
-pub const ROW_BLOCK: usize = 128;
-/// Centres per tile: a 128 × 256 f32 tile is 128 KiB, comfortably inside a 512 KiB L2.
-pub const CENTER_BLOCK: usize = 256;
+use crate::kernels::parallel::{min_items, CENTER_BLOCK, ROW_BLOCK};
+use crate::kernels::points::{sq_dist_f64, Points};
+use crate::kernels::scalar::Scalar;
 
 /// `||c||²` for every row of `centers`, summed in `f64` and rounded once to `F`.
 pub fn squared_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<F> {
@@ -54,16 +49,16 @@ pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut 
 }
 
 /// The centres, prepared once per assignment for whichever kernel runs: the AVX2/FMA float32
-/// microkernel ([`crate::avx2`]) where the CPU has it, else GEMM tiles (matrixmultiply) with a
+/// microkernel ([`crate::kernels::avx2`]) where the CPU has it, else GEMM tiles (matrixmultiply) with a
 /// separate argmin pass.
 pub(crate) struct Kernel<'a, F> {
     centers: Points<'a, F>,
     norms: Vec<F>,
     #[cfg(target_arch = "x86_64")]
-    packed: Option<crate::avx2::Packed>,
-    /// The float64 microkernel's panels ([`crate::avx2_f64`]).
+    packed: Option<crate::kernels::avx2::Packed>,
+    /// The float64 microkernel's panels ([`crate::kernels::avx2::f64`]).
     #[cfg(target_arch = "x86_64")]
-    packed_f64: Option<crate::avx2_f64::Packed>,
+    packed_f64: Option<crate::kernels::avx2::f64::Packed>,
 }
 
 impl<'a, F: Scalar> Kernel<'a, F> {
@@ -72,12 +67,16 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         let norms = squared_norms(centers);
         #[cfg(target_arch = "x86_64")]
         let packed = match (F::as_f32(centers.as_slice()), F::as_f32(&norms)) {
-            (Some(c), Some(n)) if crate::avx2::available() => Some(crate::avx2::Packed::new(c, n, centers.d())),
+            (Some(c), Some(n)) if crate::kernels::avx2::available() => {
+                Some(crate::kernels::avx2::Packed::new(c, n, centers.d()))
+            }
             _ => None,
         };
         #[cfg(target_arch = "x86_64")]
         let packed_f64 = match (F::as_f64(centers.as_slice()), F::as_f64(&norms)) {
-            (Some(c), Some(n)) if crate::avx2::available() => Some(crate::avx2_f64::Packed::new(c, n, centers.d())),
+            (Some(c), Some(n)) if crate::kernels::avx2::available() => {
+                Some(crate::kernels::avx2::f64::Packed::new(c, n, centers.d()))
+            }
             _ => None,
         };
         Self {
@@ -122,14 +121,14 @@ impl<'a, F: Scalar> Kernel<'a, F> {
             let mut scores = [0f32; ROW_BLOCK];
             let scores = &mut scores[..labels.len()];
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2::assign_rows_top2(packed, x, labels, scores) };
+            unsafe { crate::kernels::avx2::assign_rows_top2(packed, x, labels, scores) };
             second.iter_mut().zip(scores.iter()).for_each(|(s, &v)| *s = v as f64);
             return Some(());
         }
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
             // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2_f64::assign_rows_top2(packed, x, labels, second) };
+            unsafe { crate::kernels::avx2::f64::assign_rows_top2(packed, x, labels, second) };
             return Some(());
         }
         let _ = (rows, labels, second);
@@ -150,13 +149,13 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
             // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2::assign_rows(packed, x, labels) };
+            unsafe { crate::kernels::avx2::assign_rows(packed, x, labels) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
             // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::avx2_f64::assign_rows(packed, x, labels) };
+            unsafe { crate::kernels::avx2::f64::assign_rows(packed, x, labels) };
             return;
         }
         label_block(rows, self.centers, &self.norms, tile, labels);
@@ -172,7 +171,7 @@ fn exact_distances<F: Scalar>(
     ahead: &[F],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::avx2::available() {
+    if crate::kernels::avx2::available() {
         // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { exact_distances_avx2(rows, centers, labels, dist2, ahead) };
     }
@@ -203,7 +202,7 @@ fn exact_distances_portable<F: Scalar>(
     let share = ahead.len().div_ceil(labels.len().max(1));
     for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
         if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
-            crate::points::prefetch(next);
+            crate::kernels::points::prefetch(next);
         }
         *d2 = sq_dist_f64(rows.row(r), centers.row(label as usize));
     }

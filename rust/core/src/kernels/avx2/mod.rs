@@ -1,7 +1,7 @@
 //! The float32 assignment microkernel for x86-64 with AVX2 and FMA: dot products and the argmin
 //! in registers, no tile written to memory.
 //!
-//! Same identity as [`crate::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
+//! Same identity as [`crate::kernels::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
 //! are packed once per call into panels of `NR` = 16 (feature-major: for each feature, the 16
 //! centres' values side by side, two ymm registers), the last panel padded with centres of norm
 //! +∞ that never win; when its upper eight are all padding (k = 100 ends in a panel of four) it
@@ -16,10 +16,12 @@
 //! lanes that hold it, the lowest index. Rows are independent, so results do not depend on how
 //! rows are split across threads.
 
+pub mod f64;
+
 use std::arch::x86_64::*;
 
-use crate::distance::ROW_BLOCK;
-use crate::scalar::Scalar;
+use crate::kernels::parallel::ROW_BLOCK;
+use crate::kernels::scalar::Scalar;
 
 /// Rows per microtile (the float64 kernel's too).
 pub(crate) const MR: usize = 6;

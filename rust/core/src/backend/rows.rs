@@ -2,17 +2,16 @@
 //!
 //! Seeding, Lloyd and the mini-batch trainer are generic over [`Rows`]: they read the data only
 //! through it, so a sparse matrix is never densified (only the centres, K × d, are dense). Each
-//! kind of data brings its own assignment (through the [`Backend`]), its own distances to a dense
-//! centre, and its own per-cluster means.
+//! kind of data brings its own distances to a dense centre and its own per-cluster means; the
+//! O(n·k·d) work goes to a [`Backend`](crate::Backend), which takes the rows as [`Data`].
 
 use rayon::prelude::*;
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::points::Points;
-use crate::scalar::Scalar;
-use crate::sparse::{Csr, CsrBuf};
-use crate::sums::{Bounds, ClusterSums};
+use crate::kernels::points::{gather_into, sq_dist_f64, Points};
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sparse::{self, sq_dist_to_dense, weighted_sums, Csr, CsrBuf};
+use crate::kernels::sums::{self, cluster_means, ClusterSums};
 
 /// Rows of `d` features, dense or sparse, borrowed from the caller.
 pub trait Rows<F: Scalar>: Copy + Send + Sync {
@@ -38,54 +37,8 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
         out
     }
 
-    /// [`Backend::assign`] for these rows.
-    fn assign<B: Backend>(
-        &self,
-        backend: &B,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<()>;
-    /// [`Backend::assign_and_sum`] for these rows.
-    fn assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums>;
-    /// The rows `indices` gathered into `out` (as [`Rows::gather_into`]), then assigned and
-    /// summed unweighted (as [`Rows::assign_and_sum`]): a mini-batch. `next` names the rows the
-    /// caller gathers next, which dense rows start fetching ([`Backend::gather_assign_and_sum`]).
-    #[allow(clippy::too_many_arguments)]
-    fn gather_assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        indices: &[usize],
-        next: &[usize],
-        out: &mut Gathered<F>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        let _ = next;
-        self.gather_into(indices, out);
-        out.view().assign_and_sum(backend, None, centers, labels, dist2)
-    }
-    /// [`Backend::assign_and_sum_bounded`] for these rows; the default ignores the bounds.
-    fn assign_and_sum_bounded<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-        bounds: &mut Bounds,
-    ) -> Result<ClusterSums> {
-        *bounds = Bounds::new();
-        self.assign_and_sum(backend, weights, centers, labels, dist2)
-    }
+    /// These rows as dense or sparse: what a [`Backend`](crate::Backend) takes.
+    fn data(&self) -> Data<'_, F>;
     /// Moves every centre that holds rows of positive weight (by `labels`) to their weighted
     /// mean; the others keep their place.
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]);
@@ -126,7 +79,7 @@ pub enum Gathered<F> {
 impl<F: Scalar> Gathered<F> {
     /// The buffer of dense rows of `d` features (made dense first if it was sparse), for a
     /// gather to fill.
-    fn dense(&mut self, d: usize) -> &mut Vec<F> {
+    pub(crate) fn dense(&mut self, d: usize) -> &mut Vec<F> {
         if let Gathered::Sparse(_) = self {
             *self = Gathered::Dense { data: Vec::new(), d };
         }
@@ -153,6 +106,29 @@ impl<F: Scalar> Gathered<F> {
 pub enum Data<'a, F> {
     Dense(Points<'a, F>),
     Sparse(Csr<'a, F>),
+}
+
+impl<F: Scalar> Data<'_, F> {
+    /// The per-cluster sums of the next M step for given labels, cluster by cluster (what
+    /// [`Backend::assign_and_sum`](crate::Backend::assign_and_sum) adds to an assignment by default).
+    pub fn sum_by_label(&self, weights: Option<&[f64]>, centers: Points<'_, F>, labels: &[u32]) -> ClusterSums {
+        match self {
+            Data::Dense(x) => sums::sum_by_label(*x, weights, centers, labels),
+            Data::Sparse(x) => sparse::sum_by_label(*x, weights, centers, labels),
+        }
+    }
+}
+
+impl<'a, F> From<Points<'a, F>> for Data<'a, F> {
+    fn from(x: Points<'a, F>) -> Self {
+        Data::Dense(x)
+    }
+}
+
+impl<'a, F> From<Csr<'a, F>> for Data<'a, F> {
+    fn from(x: Csr<'a, F>) -> Self {
+        Data::Sparse(x)
+    }
 }
 
 macro_rules! each {
@@ -189,50 +165,11 @@ impl<F: Scalar> Rows<F> for Data<'_, F> {
     fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
         each!(self, |x| Rows::gather_into(x, indices, out))
     }
-    fn assign<B: Backend>(
-        &self,
-        backend: &B,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<()> {
-        each!(self, |x| Rows::assign(x, backend, centers, labels, dist2))
-    }
-    fn assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        each!(self, |x| Rows::assign_and_sum(x, backend, weights, centers, labels, dist2))
-    }
-    fn assign_and_sum_bounded<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-        bounds: &mut Bounds,
-    ) -> Result<ClusterSums> {
-        each!(self, |x| Rows::assign_and_sum_bounded(x, backend, weights, centers, labels, dist2, bounds))
-    }
-    fn gather_assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        indices: &[usize],
-        next: &[usize],
-        out: &mut Gathered<F>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        each!(self, |x| Rows::gather_assign_and_sum(x, backend, indices, next, out, centers, labels, dist2))
-    }
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
         each!(self, |x| x.move_to_means(weights, labels, centers))
+    }
+    fn data(&self) -> Data<'_, F> {
+        *self
     }
 }
 
@@ -251,61 +188,21 @@ impl<F: Scalar> Rows<F> for Points<'_, F> {
     }
     #[inline(always)]
     fn sq_dist_to(&self, i: usize, center: &[F], _center_norm: f64) -> f64 {
-        crate::init::sq_dist(self.row(i), center)
+        sq_dist_f64(self.row(i), center)
     }
     fn first_non_finite_row(&self) -> Option<usize> {
         Points::first_non_finite_row(self)
     }
+    fn data(&self) -> Data<'_, F> {
+        Data::Dense(*self)
+    }
     fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
-        crate::points::gather_into(*self, indices, out.dense(Points::d(self)));
-    }
-    fn gather_assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        indices: &[usize],
-        next: &[usize],
-        out: &mut Gathered<F>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        let data = out.dense(Points::d(self));
-        backend.gather_assign_and_sum(*self, indices, next, data, centers, labels, dist2)
-    }
-    fn assign<B: Backend>(
-        &self,
-        backend: &B,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<()> {
-        backend.assign(*self, centers, labels, dist2)
-    }
-    fn assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        backend.assign_and_sum(*self, weights, centers, labels, dist2)
-    }
-    fn assign_and_sum_bounded<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-        bounds: &mut Bounds,
-    ) -> Result<ClusterSums> {
-        backend.assign_and_sum_bounded(*self, weights, centers, labels, dist2, bounds)
+        gather_into(*self, indices, out.dense(Points::d(self)));
     }
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
         let d = Points::d(self);
         let k = centers.len() / d;
-        let (means, totals) = crate::lloyd::cluster_means(*self, weights, labels, k);
+        let (means, totals) = cluster_means(*self, weights, labels, k);
         for c in (0..k).filter(|&c| totals[c] > 0.0) {
             for (dst, &m) in centers[c * d..(c + 1) * d].iter_mut().zip(&means[c * d..(c + 1) * d]) {
                 *dst = F::from_f64(m);
@@ -332,10 +229,13 @@ impl<F: Scalar> Rows<F> for Csr<'_, F> {
         }
     }
     fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64 {
-        crate::sparse::sq_dist_to_dense(self.row(i), center, center_norm)
+        sq_dist_to_dense(self.row(i), center, center_norm)
     }
     fn first_non_finite_row(&self) -> Option<usize> {
         Csr::first_non_finite_row(self)
+    }
+    fn data(&self) -> Data<'_, F> {
+        Data::Sparse(*self)
     }
     fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>) {
         if !matches!(out, Gathered::Sparse(_)) {
@@ -345,29 +245,10 @@ impl<F: Scalar> Rows<F> for Csr<'_, F> {
             Csr::gather_into(self, indices, buf);
         }
     }
-    fn assign<B: Backend>(
-        &self,
-        backend: &B,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<()> {
-        backend.assign_sparse(*self, centers, labels, dist2)
-    }
-    fn assign_and_sum<B: Backend>(
-        &self,
-        backend: &B,
-        weights: Option<&[f64]>,
-        centers: Points<'_, F>,
-        labels: &mut [u32],
-        dist2: &mut [f64],
-    ) -> Result<ClusterSums> {
-        backend.assign_and_sum_sparse(*self, weights, centers, labels, dist2)
-    }
     fn move_to_means(&self, weights: Option<&[f64]>, labels: &[u32], centers: &mut [F]) {
         let d = Csr::d(self);
         let k = centers.len() / d;
-        let sums = crate::sparse::weighted_sums(*self, weights, labels, k);
+        let sums = weighted_sums(*self, weights, labels, k);
         centers.par_chunks_mut(d).zip(sums.deltas.par_chunks(d)).zip(&sums.weights).for_each(
             |((center, sum), &total)| {
                 if total > 0.0 {

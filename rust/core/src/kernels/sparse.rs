@@ -13,12 +13,11 @@
 
 use rayon::prelude::*;
 
-use crate::distance::ROW_BLOCK;
 use crate::error::{Error, Result};
-use crate::parallel::{first_position, min_items};
-use crate::points::Points;
-use crate::scalar::Scalar;
-use crate::sums::ClusterSums;
+use crate::kernels::parallel::{first_position, min_items, ROW_BLOCK};
+use crate::kernels::points::Points;
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sums::{group_by_label, ClusterSums};
 
 /// The most features a sparse matrix may have: its column indices are int32.
 pub const MAX_FEATURES: usize = i32::MAX as usize;
@@ -211,7 +210,7 @@ fn assign_block<F: Scalar>(
     dist2: &mut [f64],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::avx2::available() {
+    if crate::kernels::avx2::available() {
         // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { assign_block_avx2(t, rows, centers, scores, labels, dist2) };
     }
@@ -265,7 +264,7 @@ pub(crate) fn weighted_sums<F: Scalar>(
     k: usize,
 ) -> ClusterSums {
     let d = x.d();
-    let (offsets, order) = crate::lloyd::group_by_label(labels, k);
+    let (offsets, order) = group_by_label(labels, k);
     let mut sums = ClusterSums::zeros(k, d);
     let per_cluster = x.nnz() / k.max(1) + d;
     sums.deltas
@@ -301,7 +300,7 @@ pub fn sum_by_label<F: Scalar>(
 
 /// [`assign`] and the sums of the next M step; see [`crate::Backend::assign_and_sum`].
 ///
-/// Like the dense pass ([`crate::sums::assign_and_sum`]), rows are cut into chunks whose size
+/// Like the dense pass ([`crate::kernels::sums::assign_and_sum`]), rows are cut into chunks whose size
 /// depends on n, k and d only; each chunk is summed in row order right after it is assigned, and
 /// the chunks' partial sums are added in chunk order. Where k × d partial sums per chunk would be
 /// too large, the rows are assigned first and summed cluster by cluster ([`sum_by_label`]).
@@ -314,7 +313,7 @@ pub fn assign_and_sum<F: Scalar>(
 ) -> ClusterSums {
     let (n, d, k) = (x.n(), x.d(), centers.n());
     let bytes = x.nnz() * (std::mem::size_of::<F>() + std::mem::size_of::<i32>());
-    let Some(chunk) = crate::sums::chunk_rows(n, k, d, bytes) else {
+    let Some(chunk) = crate::kernels::fused::chunk_rows(n, k, d, bytes) else {
         assign(x, centers, labels, dist2);
         return sum_by_label(x, weights, centers, labels);
     };

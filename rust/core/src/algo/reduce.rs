@@ -2,13 +2,13 @@
 
 use std::sync::atomic::AtomicBool;
 
+use crate::algo::lloyd::fit_lloyd;
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::lloyd::fit_lloyd;
-use crate::metrics::{msd, total_weight};
+use crate::kernels::metrics::{msd, total_weight};
+use crate::kernels::points::Points;
+use crate::kernels::scalar::Scalar;
 use crate::params::{Checked, ReduceParams};
-use crate::points::Points;
-use crate::scalar::Scalar;
 
 /// The final k centres and the reduction's loss.
 #[derive(Clone, Debug)]

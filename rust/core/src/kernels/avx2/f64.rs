@@ -1,7 +1,7 @@
-//! The float64 assignment microkernel for x86-64 with AVX2 and FMA: [`crate::avx2`]'s design at
+//! The float64 assignment microkernel for x86-64 with AVX2 and FMA: [`crate::kernels::avx2`]'s design at
 //! four lanes per register instead of eight.
 //!
-//! Same identity as [`crate::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
+//! Same identity as [`crate::kernels::distance`]: the nearest centre minimises `||c||² − 2 x·c`. Centres
 //! are packed once per call into panels of `NR` = 8 (feature-major: for each feature, the 8
 //! centres' values side by side, two ymm registers of 4 doubles), the last panel padded with
 //! centres of norm +∞ that never win. A 6-row × 8-centre microtile keeps its twelve accumulators
@@ -16,8 +16,8 @@
 
 use std::arch::x86_64::*;
 
-use crate::avx2::{row_groups, MR};
-use crate::distance::ROW_BLOCK;
+use super::{row_groups, MR};
+use crate::kernels::parallel::ROW_BLOCK;
 
 /// Centres per panel.
 const NR: usize = 8;
@@ -40,7 +40,7 @@ pub struct Packed {
 impl Packed {
     /// Packs k × d row-major `centers` whose squared norms are `norms`.
     pub fn new(centers: &[f64], norms: &[f64], d: usize) -> Self {
-        let (data, norms, panels) = crate::avx2::pack_panels(centers, norms, d, NR);
+        let (data, norms, panels) = super::pack_panels(centers, norms, d, NR);
         Self { data, norms, panels, d }
     }
 }
@@ -49,7 +49,7 @@ impl Packed {
 /// `d` = the packed `d`).
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA ([`crate::avx2::available`]).
+/// The CPU must support AVX2 and FMA ([`crate::kernels::avx2::available`]).
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows(packed: &Packed, rows: &[f64], labels: &mut [u32]) {
     // SAFETY: forwarded.
@@ -60,7 +60,7 @@ pub unsafe fn assign_rows(packed: &Packed, rows: &[f64], labels: &mut [u32]) {
 /// (+∞ with a single centre): what a lower bound on the distance to every other centre needs.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA ([`crate::avx2::available`]).
+/// The CPU must support AVX2 and FMA ([`crate::kernels::avx2::available`]).
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn assign_rows_top2(packed: &Packed, rows: &[f64], labels: &mut [u32], second: &mut [f64]) {
     assert_eq!(second.len(), labels.len());

@@ -6,6 +6,12 @@
 //! k-means++ step over 5,000 rows) run inline on the calling thread. Task boundaries never change
 //! results: every output element is computed from its own inputs alone.
 
+/// Rows per tile, per rayon task and per seeding block: every kernel cuts rows at these fixed
+/// boundaries, whatever the thread count.
+pub const ROW_BLOCK: usize = 128;
+/// Centres per tile: a 128 × 256 f32 tile is 128 KiB, comfortably inside a 512 KiB L2.
+pub const CENTER_BLOCK: usize = 256;
+
 /// Work per rayon task below which splitting further costs more than it saves.
 pub const MIN_TASK_WORK: usize = 1 << 16;
 

@@ -2,12 +2,11 @@
 
 use rayon::prelude::*;
 
-use crate::distance::ROW_BLOCK;
-use crate::parallel::min_items;
+use crate::backend::Rows;
+use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::scalar::Scalar;
 use crate::params::InitMethod;
 use crate::rng::Rng;
-use crate::rows::Rows;
-use crate::scalar::Scalar;
 
 /// Chooses `k` initial centres among the rows of `x` (`k <= x.n()`), returned row-major.
 ///
@@ -211,29 +210,4 @@ fn sum_lanes(values: &[f64]) -> f64 {
         }
     }
     (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
-}
-
-/// ||a − b||² in the data's precision, widened to `f64`: a plain loop for a few features, eight
-/// independent partial sums (vectorisable) for more.
-#[inline]
-pub(crate) fn sq_dist<F: Scalar>(a: &[F], b: &[F]) -> f64 {
-    if a.len() < 8 {
-        let mut sum = F::ZERO;
-        for (&u, &v) in a.iter().zip(b) {
-            sum = sum + (u - v) * (u - v);
-        }
-        return sum.to_f64();
-    }
-    let mut lanes = [F::ZERO; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let mut tail = F::ZERO;
-    for (&u, &v) in ca.remainder().iter().zip(cb.remainder()) {
-        tail = tail + (u - v) * (u - v);
-    }
-    for (u, v) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] = lanes[l] + (u[l] - v[l]) * (u[l] - v[l]);
-        }
-    }
-    lanes.iter().map(|v| v.to_f64()).sum::<f64>() + tail.to_f64()
 }

@@ -1,6 +1,7 @@
 //! Losses, accumulated in `f64` in a fixed order (so they do not depend on the thread count).
 
-use crate::points::fold_lanes;
+use crate::error::{Error, Result};
+use crate::kernels::points::fold_lanes;
 
 /// Σ dist2[i] · weights[i] (weights default to 1): the sum of squared distances (ssd).
 ///
@@ -43,6 +44,18 @@ pub fn msd(ssd: f64, total_weight: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Fails unless `weights` (if given) has one finite, non-negative value per row.
+pub fn check_weights(n: usize, weights: Option<&[f64]>) -> Result<()> {
+    let Some(w) = weights else { return Ok(()) };
+    if w.len() != n {
+        return Err(Error::BadWeights(format!("{} weights for {} rows", w.len(), n)));
+    }
+    if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::BadWeights(format!("weight {} of row {}", w[i], i)));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

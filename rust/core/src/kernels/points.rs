@@ -1,7 +1,7 @@
 //! A borrowed, row-major `n × d` matrix: the data, a batch or a set of centres.
 
 use crate::error::{Error, Result};
-use crate::scalar::Scalar;
+use crate::kernels::scalar::Scalar;
 
 /// Rows of `d` features stored contiguously (C order), borrowed from the caller (a NumPy buffer).
 #[derive(Clone, Copy, Debug)]
@@ -56,7 +56,7 @@ impl<'a, F: Scalar> Points<'a, F> {
 
     /// The first row holding NaN or infinity, if any (scanned in parallel).
     pub fn first_non_finite_row(&self) -> Option<usize> {
-        let at = crate::parallel::first_position(self.data, |v| !v.is_finite())?;
+        let at = crate::kernels::parallel::first_position(self.data, |v| !v.is_finite())?;
         Some(at / self.d.max(1))
     }
 

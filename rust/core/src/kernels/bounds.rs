@@ -1,0 +1,164 @@
+//! The bounded Lloyd pass: Hamerly's bounds skip the rows that provably keep their centre, with
+//! results bit-identical to the fused pass of [`crate::kernels::fused`].
+
+use rayon::prelude::*;
+
+use crate::kernels::distance::Kernel;
+use crate::kernels::fused::{assign_and_sum, chunk_rows, MIN_BLOCKS_PER_CHUNK};
+use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
+
+/// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
+const MIN_CENTERS_TO_PRUNE: usize = 16;
+
+/// What the bounded pass carries from one Lloyd iteration to the next (Hamerly's bounds).
+///
+/// For every row: a lower bound on its distance to every centre other than its own, and its norm.
+/// When the centres move, a row's bound drops by the largest move of any other centre (triangle
+/// inequality). A row whose exact distance to its own centre stays below that bound, by more
+/// than the SIMD kernel's rounding could ever blur, keeps its label without being compared to
+/// the other centres: the brute-force kernel would pick the same centre. All other rows are
+/// scanned as usual. The sums and distances are then folded exactly as in [`assign_and_sum`]
+/// (same chunks, same order), so the results are bit-identical to the unpruned pass.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    lower: Vec<f64>,
+    norms: Vec<f64>,
+    /// The centres (as f64) the bounds refer to; empty before the first pass.
+    centers: Vec<f64>,
+    /// Rows scanned against every centre in the last pass (for tests and profiling).
+    pub scanned: usize,
+}
+
+impl Bounds {
+    /// Bounds that know nothing yet: the next pass scans every row.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where an AVX2 microkernel
+/// runs (float32 or float64; elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
+/// the previous pass's labels when `bounds` come from that pass.
+pub fn assign_and_sum_bounded<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+    bounds: &mut Bounds,
+) -> ClusterSums {
+    let (n, d, k) = (x.n(), x.d(), centers.n());
+    let kernel = Kernel::new(centers);
+    // With few centres a full scan costs little more than the bound test itself (one distance).
+    if !(kernel.has_top2() && k >= MIN_CENTERS_TO_PRUNE) {
+        *bounds = Bounds::new();
+        return assign_and_sum(x, weights, centers, labels, dist2);
+    }
+    // Where assign_and_sum would not fuse (see chunk_rows), this pass only labels the rows, and
+    // they are summed cluster by cluster afterwards, as there.
+    let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
+    let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
+    let now = to_f64(centers);
+    let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;
+    // The largest and second-largest move: a row's bound drops by the largest move of a centre
+    // other than its own.
+    let moves: Vec<f64> = if first {
+        vec![0.0; k]
+    } else {
+        (0..k)
+            .map(|j| sum_of_squares_diff(&now[j * d..(j + 1) * d], &bounds.centers[j * d..(j + 1) * d]).sqrt())
+            .collect()
+    };
+    let (top, top_at, runner) = moves.iter().enumerate().fold((0.0f64, usize::MAX, 0.0f64), |(m1, at, m2), (j, &v)| {
+        if v > m1 {
+            (v, j, m1)
+        } else {
+            (m1, at, m2.max(v))
+        }
+    });
+    let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
+    // The kernel's score ||c||² − 2x·c of any centre (in the data's precision, unit roundoff u)
+    // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
+    // comparisons keep twice this again as a gap.
+    let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
+    if first {
+        bounds.lower = vec![0.0; n];
+        bounds.norms = vec![0.0; n];
+    }
+    let mut scanned_rows = vec![0usize; n.div_ceil(chunk)];
+    let partials: Vec<ClusterSums> = labels
+        .par_chunks_mut(chunk)
+        .zip(dist2.par_chunks_mut(chunk))
+        .zip(bounds.lower.par_chunks_mut(chunk).zip(bounds.norms.par_chunks_mut(chunk)))
+        .zip(scanned_rows.par_iter_mut())
+        .enumerate()
+        .with_min_len(min_items(chunk * k * d))
+        .map(|(i, (((labels, dist2), (lower, norms)), scanned))| {
+            let mut sums = ClusterSums::zeros(if fused.is_some() { k } else { 0 }, d);
+            let mut flagged: Vec<usize> = Vec::with_capacity(ROW_BLOCK);
+            let mut gathered: Vec<F> = Vec::with_capacity(ROW_BLOCK * d);
+            let mut new_labels = vec![0u32; ROW_BLOCK];
+            let mut second = vec![0f64; ROW_BLOCK];
+            let start = i * chunk;
+            let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
+            let bounds_blocks = lower.chunks_mut(ROW_BLOCK).zip(norms.chunks_mut(ROW_BLOCK));
+            for (b, ((labels, dist2), (lower, norms))) in blocks.zip(bounds_blocks).enumerate() {
+                let from = start + b * ROW_BLOCK;
+                let rows = x.rows(from, from + labels.len());
+                flagged.clear();
+                for (r, label) in labels.iter().enumerate() {
+                    if first {
+                        norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+                        flagged.push(r);
+                        continue;
+                    }
+                    let a = *label as usize;
+                    lower[r] -= if a == top_at { runner } else { top };
+                    let gap = 2.0 * eps * (norms[r] + radius).powi(2);
+                    let own = sq_dist_f64(rows.row(r), centers.row(a));
+                    if !(lower[r] > 0.0 && own + gap < lower[r] * lower[r]) {
+                        flagged.push(r);
+                    }
+                }
+                *scanned += flagged.len();
+                if !flagged.is_empty() {
+                    let m = flagged.len();
+                    // A block scanned whole is scanned in place; otherwise its flagged rows are
+                    // gathered first.
+                    let block = if m == labels.len() {
+                        rows
+                    } else {
+                        gathered.clear();
+                        flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
+                        Points::new(&gathered, m, d).expect("m rows of d")
+                    };
+                    kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
+                    for (j, &r) in flagged.iter().enumerate() {
+                        labels[r] = new_labels[j];
+                        let square = norms[r] * norms[r] + second[j] - eps * (norms[r] + radius).powi(2);
+                        lower[r] = square.max(0.0).sqrt();
+                    }
+                }
+                if fused.is_some() {
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2, &[]);
+                }
+            }
+            sums
+        })
+        .collect();
+    let total = if fused.is_some() {
+        ClusterSums::total(k, d, &partials)
+    } else {
+        sums_by_cluster(x, weights, &now, k, labels, dist2)
+    };
+    bounds.centers = now;
+    bounds.scanned = scanned_rows.iter().sum();
+    total
+}
+
+fn sum_of_squares_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+}

@@ -1,0 +1,430 @@
+//! Per-cluster sums for the Lloyd M step, and the helpers every pass that sums shares.
+//!
+//! A Lloyd iteration needs, for every cluster, the weighted mean of its rows. The sums are taken
+//! relative to the centre each row was assigned to, `Σ w·(x − c)`, so the new centre is
+//! `c + Σ w·(x − c) / Σ w`: no cancellation for data far from the origin, and a centre that
+//! already sits on all its (identical) rows gets sums of exactly zero and stays put.
+//!
+//! [`ClusterSums::fold`] folds labelled rows into sums (the fused passes of [`crate::kernels::fused`]
+//! and [`crate::kernels::bounds`] call it block by block); [`sum_by_label`] sums labelled rows
+//! cluster by cluster, each cluster in row order, so the result is the same on any number of
+//! threads.
+
+use rayon::prelude::*;
+
+use crate::kernels::parallel::min_items;
+use crate::kernels::points::{fold_lanes, prefetch, Points};
+use crate::kernels::scalar::Scalar;
+
+/// Per-cluster sums of one assignment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSums {
+    /// k × d: Σ w·(x − c) over the rows assigned to each centre c.
+    pub deltas: Vec<f64>,
+    /// Σ w per cluster.
+    pub weights: Vec<f64>,
+    /// Rows of positive weight per cluster.
+    pub members: Vec<u64>,
+}
+
+impl ClusterSums {
+    pub(crate) fn zeros(k: usize, d: usize) -> Self {
+        Self { deltas: vec![0.0; k * d], weights: vec![0.0; k], members: vec![0; k] }
+    }
+
+    /// The sum of chunks' partial sums, added in chunk order.
+    pub(crate) fn total(k: usize, d: usize, partials: &[Self]) -> Self {
+        let mut total = Self::zeros(k, d);
+        partials.iter().for_each(|p| total.add(p));
+        total
+    }
+
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.deltas.iter_mut().zip(&other.deltas).for_each(|(a, b)| *a += b);
+        self.weights.iter_mut().zip(&other.weights).for_each(|(a, b)| *a += b);
+        self.members.iter_mut().zip(&other.members).for_each(|(a, b)| *a += b);
+    }
+
+    /// Folds rows into the sums, given their labels, and writes each row's exact squared
+    /// distance to its centre (`x − c` is computed once, in `f64`, for both). `centers` are the
+    /// k × d centres converted to `f64`.
+    pub(crate) fn fold<F: Scalar>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+        ahead: &[F],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx2::available() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { self.fold_avx2(rows, weights, centers, labels, dist2, ahead) };
+        }
+        self.fold_portable(rows, weights, centers, labels, dist2, ahead)
+    }
+
+    /// [`ClusterSums::fold`] compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into
+    /// it rather than called once per row.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fold_avx2<F: Scalar>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+        ahead: &[F],
+    ) {
+        self.fold_portable(rows, weights, centers, labels, dist2, ahead)
+    }
+
+    #[inline(always)]
+    fn fold_portable<F: Scalar>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+        ahead: &[F],
+    ) {
+        let d = rows.d();
+        // While a row is folded, an equal share of the next block's rows is fetched, so memory
+        // keeps streaming while the fold computes.
+        let share = ahead.len().div_ceil(labels.len().max(1));
+        for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
+            if let Some(next) = ahead.get(r * share..((r + 1) * share).min(ahead.len())) {
+                prefetch(next);
+            }
+            let l = label as usize;
+            let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
+            let (weight, members) = (&mut self.weights[l], &mut self.members[l]);
+            *d2 = fold_weighted_row(rows.row(r), c, weights.map(|w| w[r]), sums, weight, members);
+        }
+    }
+
+    /// Whether every cluster holds a row of positive weight.
+    pub fn none_empty(&self) -> bool {
+        self.members.iter().all(|&m| m > 0)
+    }
+
+    /// The M step: every centre with weight moves to the weighted mean of its rows.
+    pub fn move_centers<F: Scalar>(&self, centers: &mut [F]) {
+        let d = self.deltas.len() / self.weights.len().max(1);
+        for (c, &total) in self.weights.iter().enumerate().filter(|(_, &t)| t > 0.0) {
+            let deltas = &self.deltas[c * d..(c + 1) * d];
+            for (dst, &delta) in centers[c * d..(c + 1) * d].iter_mut().zip(deltas) {
+                *dst = F::from_f64(dst.to_f64() + delta / total);
+            }
+        }
+    }
+}
+
+/// Folds the `rows` of one cluster (centre `center`) into its `deltas`, writing their distances
+/// to `dist2` in the same order; returns the cluster's weight and members.
+fn fold_cluster<F: Scalar>(
+    x: Points<'_, F>,
+    rows: &[u32],
+    weights: Option<&[f64]>,
+    center: &[f64],
+    deltas: &mut [f64],
+    dist2: &mut [f64],
+) -> (f64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::avx2::available() {
+        /// Compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into it.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fold_cluster_avx2<F: Scalar>(
+            x: Points<'_, F>,
+            rows: &[u32],
+            weights: Option<&[f64]>,
+            center: &[f64],
+            deltas: &mut [f64],
+            dist2: &mut [f64],
+        ) -> (f64, u64) {
+            fold_cluster_portable(x, rows, weights, center, deltas, dist2)
+        }
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { fold_cluster_avx2(x, rows, weights, center, deltas, dist2) };
+    }
+    fold_cluster_portable(x, rows, weights, center, deltas, dist2)
+}
+
+#[inline(always)]
+fn fold_cluster_portable<F: Scalar>(
+    x: Points<'_, F>,
+    rows: &[u32],
+    weights: Option<&[f64]>,
+    center: &[f64],
+    deltas: &mut [f64],
+    dist2: &mut [f64],
+) -> (f64, u64) {
+    let (mut weight, mut members) = (0.0, 0);
+    for (d2, &r) in dist2.iter_mut().zip(rows) {
+        let w = weights.map(|w| w[r as usize]);
+        *d2 = fold_weighted_row(x.row(r as usize), center, w, deltas, &mut weight, &mut members);
+    }
+    (weight, members)
+}
+
+/// One row's exact squared distance to its centre `c` (as `f64`). Unless the row's weight `w`
+/// is zero, the row joins the cluster: `w·(x − c)` (`x − c` when unweighted) is added to its
+/// `sums`, `w` (1) to its `weight` and one to its `members`.
+#[inline(always)]
+fn fold_weighted_row<F: Scalar>(
+    x: &[F],
+    c: &[f64],
+    w: Option<f64>,
+    sums: &mut [f64],
+    weight: &mut f64,
+    members: &mut u64,
+) -> f64 {
+    if w == Some(0.0) {
+        return fold_row::<F, false>(x, c, sums, None);
+    }
+    *weight += w.unwrap_or(1.0);
+    *members += 1;
+    fold_row::<F, true>(x, c, sums, w)
+}
+
+/// `Σ (x − c)²` in [`sq_dist_f64`]'s eight-lane order (so it has the same bits), adding
+/// `x − c` (times `w`, when given) to `sums` on the way when `ADD`.
+#[inline(always)]
+fn fold_row<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::avx2::available() {
+        // SAFETY: the CPU has AVX2; the slices have the same length.
+        if let Some(x) = F::as_f32(x) {
+            return unsafe { fold_row_avx2::<_, ADD>(x, c, sums, w) };
+        }
+        if let Some(x) = F::as_f64(x) {
+            return unsafe { fold_row_avx2::<_, ADD>(x, c, sums, w) };
+        }
+    }
+    let mut lanes = [0f64; 8];
+    let (xs, cs, ss) = (x.chunks_exact(8), c.chunks_exact(8), sums.chunks_exact_mut(8));
+    for ((x, c), s) in xs.zip(cs).zip(ss) {
+        for i in 0..8 {
+            let t = x[i].to_f64() - c[i];
+            lanes[i] += t * t;
+            if ADD {
+                s[i] += w.map_or(t, |w| w * t);
+            }
+        }
+    }
+    fold_lanes(lanes) + fold_tail::<F, ADD>(x, c, sums, w)
+}
+
+/// The features past the last whole eight of [`fold_row`], in order.
+#[inline(always)]
+fn fold_tail<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    let start = x.len() - x.len() % 8;
+    let tail = x[start..].iter().zip(&c[start..]).zip(&mut sums[start..]).map(|((&u, &v), s)| {
+        let t = u.to_f64() - v;
+        if ADD {
+            *s += w.map_or(t, |w| w * t);
+        }
+        t * t
+    });
+    tail.sum::<f64>()
+}
+
+/// Four values of a row as `f64`.
+#[cfg(target_arch = "x86_64")]
+trait Load4: Scalar {
+    /// # Safety
+    /// `p` must be valid for four reads; the CPU must have AVX.
+    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        // SAFETY: forwarded.
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f64 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
+        // SAFETY: forwarded.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
+}
+
+/// [`fold_row`] in AVX2 registers: lanes 0–3 and 4–7 of its eight are two ymm sums, and the
+/// products and sums are rounded exactly as there (multiply, then add; no FMA).
+///
+/// Not itself compiled for AVX2 (a `#[target_feature]` function cannot be forced inline), but
+/// always inlined: inside the AVX2-compiled row loops its intrinsics become single
+/// instructions, with no call per row.
+///
+/// # Safety
+/// The CPU must have AVX2; `c` and `sums` must be at least as long as `x`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn fold_row_avx2<F: Load4, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+    use std::arch::x86_64::*;
+    assert!(c.len() >= x.len() && sums.len() >= x.len());
+    let whole = x.len() - x.len() % 8;
+    let (xp, cp, sp) = (x.as_ptr(), c.as_ptr(), sums.as_mut_ptr());
+    // SAFETY: every offset below is under `whole` <= the length of all three slices.
+    let lanes = unsafe {
+        let (mut lo, mut hi) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let wv = _mm256_set1_pd(w.unwrap_or(1.0));
+        for i in (0..whole).step_by(8) {
+            let t0 = _mm256_sub_pd(F::load4(xp.add(i)), _mm256_loadu_pd(cp.add(i)));
+            let t1 = _mm256_sub_pd(F::load4(xp.add(i + 4)), _mm256_loadu_pd(cp.add(i + 4)));
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(t0, t0));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(t1, t1));
+            if ADD {
+                let (a0, a1) = if w.is_some() { (_mm256_mul_pd(wv, t0), _mm256_mul_pd(wv, t1)) } else { (t0, t1) };
+                _mm256_storeu_pd(sp.add(i), _mm256_add_pd(_mm256_loadu_pd(sp.add(i)), a0));
+                _mm256_storeu_pd(sp.add(i + 4), _mm256_add_pd(_mm256_loadu_pd(sp.add(i + 4)), a1));
+            }
+        }
+        let mut lanes = [0f64; 8];
+        _mm256_storeu_pd(lanes.as_mut_ptr(), lo);
+        _mm256_storeu_pd(lanes.as_mut_ptr().add(4), hi);
+        lanes
+    };
+    fold_lanes(lanes) + fold_tail::<F, ADD>(x, c, sums, w)
+}
+
+/// The sums for given labels, cluster by cluster (the path of small inputs, and the reference
+/// in tests).
+pub fn sum_by_label<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &[u32],
+) -> ClusterSums {
+    let mut dist2 = vec![0.0; x.n()];
+    sums_by_cluster(x, weights, &to_f64(centers), centers.n(), labels, &mut dist2)
+}
+
+/// The sums for given labels and every row's exact squared distance, computed cluster by cluster
+/// in parallel. Each cluster adds its own rows in row order, so the sums are those of one pass
+/// over the rows in order, on any number of threads; nothing is zeroed or merged but the k × d
+/// result.
+pub(crate) fn sums_by_cluster<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: &[f64],
+    k: usize,
+    labels: &[u32],
+    dist2: &mut [f64],
+) -> ClusterSums {
+    let d = x.d();
+    let mut sums = ClusterSums::zeros(k, d);
+    if d == 0 {
+        // No features: every distance is zero; the weights still count.
+        dist2.fill(0.0);
+        for (r, &l) in labels.iter().enumerate() {
+            let w = weights.map_or(1.0, |w| w[r]);
+            if w != 0.0 {
+                sums.weights[l as usize] += w;
+                sums.members[l as usize] += 1;
+            }
+        }
+        return sums;
+    }
+    let (offsets, order) = group_by_label(labels, k);
+    // Each cluster's distances, in its rows' order, then scattered back to row order.
+    let mut grouped = vec![0f64; labels.len()];
+    let mut segments = Vec::with_capacity(k);
+    let mut rest = &mut grouped[..];
+    for c in 0..k {
+        let (segment, tail) = rest.split_at_mut(offsets[c + 1] - offsets[c]);
+        segments.push(segment);
+        rest = tail;
+    }
+    let per_cluster = (labels.len() / k.max(1)).max(1) * d;
+    sums.deltas
+        .par_chunks_mut(d)
+        .zip(sums.weights.par_iter_mut().zip(sums.members.par_iter_mut()))
+        .zip(segments)
+        .enumerate()
+        .with_min_len(min_items(per_cluster))
+        .for_each(|(c, ((deltas, (weight, members)), segment))| {
+            let rows = &order[offsets[c]..offsets[c + 1]];
+            (*weight, *members) = fold_cluster(x, rows, weights, &centers[c * d..(c + 1) * d], deltas, segment);
+        });
+    for (&r, &v) in order.iter().zip(&grouped) {
+        dist2[r as usize] = v;
+    }
+    sums
+}
+
+/// Rows grouped by label (a counting sort): the rows of cluster `c`, in row order, are
+/// `order[offsets[c]..offsets[c + 1]]`.
+pub(crate) fn group_by_label(labels: &[u32], k: usize) -> (Vec<usize>, Vec<u32>) {
+    let mut offsets = vec![0usize; k + 1];
+    for &l in labels {
+        offsets[l as usize + 1] += 1;
+    }
+    for c in 0..k {
+        offsets[c + 1] += offsets[c];
+    }
+    let mut next = offsets.clone();
+    let mut order = vec![0u32; labels.len()];
+    for (i, &l) in labels.iter().enumerate() {
+        order[next[l as usize]] = i as u32;
+        next[l as usize] += 1;
+    }
+    (offsets, order)
+}
+
+/// Per-cluster weighted means (k × d, `f64`) and total weights, each summed in row order with
+/// clusters in parallel, so the result is the same on any number of threads.
+///
+/// Sums are taken relative to the cluster's first row, mean = ref + Σ w·(x − ref) / Σ w: this
+/// avoids cancellation for data far from the origin, and a cluster of identical rows gets exactly
+/// that row as its mean. A cluster of zero total weight gets a mean of zeros (callers skip it).
+pub(crate) fn cluster_means<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    labels: &[u32],
+    k: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let d = x.d();
+    let (offsets, order) = group_by_label(labels, k);
+    let mut means = vec![0f64; k * d];
+    let mut totals = vec![0f64; k];
+    let rows_per_cluster = labels.len() / k.max(1) + 1;
+    means
+        .par_chunks_mut(d)
+        .zip(totals.par_iter_mut())
+        .enumerate()
+        .with_min_len(min_items(rows_per_cluster * d))
+        .for_each(|(c, (mean, total))| {
+            let members = &order[offsets[c]..offsets[c + 1]];
+            let Some(&first) = members.first() else { return };
+            let reference = x.row(first as usize);
+            for &i in members {
+                let w = weights.map_or(1.0, |w| w[i as usize]);
+                for ((m, &v), &r) in mean.iter_mut().zip(x.row(i as usize)).zip(reference) {
+                    *m += w * (v.to_f64() - r.to_f64());
+                }
+                *total += w;
+            }
+            if *total > 0.0 {
+                for (m, &r) in mean.iter_mut().zip(reference) {
+                    *m = r.to_f64() + *m / *total;
+                }
+            }
+        });
+    (means, totals)
+}
+
+/// The centres as `f64`, k × d.
+pub(crate) fn to_f64<F: Scalar>(centers: Points<'_, F>) -> Vec<f64> {
+    centers.as_slice().iter().map(|v| v.to_f64()).collect()
+}
