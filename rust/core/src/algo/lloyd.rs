@@ -6,8 +6,7 @@ use rayon::prelude::*;
 
 use crate::algo::empty::update_centers;
 use crate::algo::init::init_centers;
-use crate::backend::Backend;
-use crate::backend::Rows;
+use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::bounds::Bounds;
 use crate::kernels::metrics::{check_weights, weighted_ssd};

@@ -1,7 +1,8 @@
 //! The multithreaded CPU backend: every method of [`Backend`] overridden by the kernels'
 //! fused passes.
 
-use crate::backend::{Backend, Data, Gathered, Rows};
+use crate::backend::contract::Backend;
+use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::Result;
 use crate::kernels::bounds::{self, Bounds};
 use crate::kernels::points::Points;

@@ -15,13 +15,15 @@
 //! suffer the cancellation of the expanded form for points near their centre.
 //!
 //! On x86-64 with AVX2 and FMA, float32 and float64 run microkernels that keep the dot products
-//! and the argmin in registers instead ([`crate::kernels::avx2`], [`crate::kernels::avx2::f64`]).
+//! and the argmin in registers instead ([`crate::kernels::avx2`]).
 //!
 //! Blocks have a fixed size, independent of the thread count, and each row's result depends on
 //! that row alone, so labels and distances are bit-identical on any number of threads.
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::avx2;
 use crate::kernels::parallel::{min_items, CENTER_BLOCK, ROW_BLOCK};
 use crate::kernels::points::{sq_dist_f64, Points};
 use crate::kernels::scalar::Scalar;
@@ -48,17 +50,21 @@ pub fn assign<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>, labels: &mut 
     );
 }
 
-/// The centres, prepared once per assignment for whichever kernel runs: the AVX2/FMA float32
-/// microkernel ([`crate::kernels::avx2`]) where the CPU has it, else GEMM tiles (matrixmultiply) with a
-/// separate argmin pass.
+/// The centres, prepared once per assignment for whichever kernel runs: the AVX2/FMA
+/// microkernel ([`crate::kernels::avx2`]) where the CPU has it, else GEMM tiles (matrixmultiply)
+/// with a separate argmin pass.
 pub(crate) struct Kernel<'a, F> {
     centers: Points<'a, F>,
     norms: Vec<F>,
     #[cfg(target_arch = "x86_64")]
-    packed: Option<crate::kernels::avx2::Packed>,
-    /// The float64 microkernel's panels ([`crate::kernels::avx2::f64`]).
-    #[cfg(target_arch = "x86_64")]
-    packed_f64: Option<crate::kernels::avx2::f64::Packed>,
+    micro: Option<Micro>,
+}
+
+/// The microkernel's panels, in the centres' precision.
+#[cfg(target_arch = "x86_64")]
+enum Micro {
+    F32(avx2::Packed<f32>),
+    F64(avx2::Packed<f64>),
 }
 
 impl<'a, F: Scalar> Kernel<'a, F> {
@@ -66,39 +72,31 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         assert!(centers.n() >= 1, "at least one centre is required");
         let norms = squared_norms(centers);
         #[cfg(target_arch = "x86_64")]
-        let packed = match (F::as_f32(centers.as_slice()), F::as_f32(&norms)) {
-            (Some(c), Some(n)) if crate::kernels::avx2::available() => {
-                Some(crate::kernels::avx2::Packed::new(c, n, centers.d()))
-            }
-            _ => None,
-        };
-        #[cfg(target_arch = "x86_64")]
-        let packed_f64 = match (F::as_f64(centers.as_slice()), F::as_f64(&norms)) {
-            (Some(c), Some(n)) if crate::kernels::avx2::available() => {
-                Some(crate::kernels::avx2::f64::Packed::new(c, n, centers.d()))
-            }
-            _ => None,
+        let micro = if !avx2::available() {
+            None
+        } else if let (Some(c), Some(n)) = (F::as_f32(centers.as_slice()), F::as_f32(&norms)) {
+            Some(Micro::F32(avx2::Packed::new(c, n, centers.d())))
+        } else if let (Some(c), Some(n)) = (F::as_f64(centers.as_slice()), F::as_f64(&norms)) {
+            Some(Micro::F64(avx2::Packed::new(c, n, centers.d())))
+        } else {
+            None
         };
         Self {
             centers,
             norms,
             #[cfg(target_arch = "x86_64")]
-            packed,
-            #[cfg(target_arch = "x86_64")]
-            packed_f64,
+            micro,
         }
     }
 
     /// Scratch space for one thread's [`Kernel::assign_block`] calls.
     pub(crate) fn tile(&self) -> Vec<F> {
-        #[cfg(target_arch = "x86_64")]
-        if self.packed.is_some() || self.packed_f64.is_some() {
+        if self.has_top2() {
             return Vec::new();
         }
         vec![F::ZERO; ROW_BLOCK * CENTER_BLOCK.min(self.centers.n())]
     }
 
-    /// Labels and exact squared distances of at most `ROW_BLOCK` rows.
     /// Labels and exact squared distances of at most `ROW_BLOCK` rows; `ahead` (the rows to come)
     /// is prefetched while the distances are computed.
     pub(crate) fn assign_block(
@@ -114,31 +112,29 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     }
 
     /// Labels and second-smallest scores `||c||² − 2 x·c` of at most `ROW_BLOCK` rows, where the
-    /// float32 AVX2 kernel runs; `None` (nothing written) elsewhere.
+    /// AVX2 microkernel runs; `None` (nothing written) elsewhere.
     pub(crate) fn label_block_top2(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f64]) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
-        if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
-            let mut scores = [0f32; ROW_BLOCK];
-            let scores = &mut scores[..labels.len()];
-            // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::kernels::avx2::assign_rows_top2(packed, x, labels, scores) };
-            second.iter_mut().zip(scores.iter()).for_each(|(s, &v)| *s = v as f64);
-            return Some(());
+        match &self.micro {
+            // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+            Some(Micro::F32(p)) => unsafe { avx2::assign_rows_top2(p, as_f32(rows), labels, second) },
+            // SAFETY: as above.
+            Some(Micro::F64(p)) => unsafe { avx2::assign_rows_top2(p, as_f64(rows), labels, second) },
+            None => return None,
         }
-        #[cfg(target_arch = "x86_64")]
-        if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
-            // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::kernels::avx2::f64::assign_rows_top2(packed, x, labels, second) };
-            return Some(());
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (rows, labels, second);
+            return None;
         }
-        let _ = (rows, labels, second);
-        None
+        #[allow(unreachable_code)]
+        Some(())
     }
 
     /// Whether [`Kernel::label_block_top2`] runs here.
     pub(crate) fn has_top2(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return self.packed.is_some() || self.packed_f64.is_some();
+        return self.micro.is_some();
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -147,19 +143,27 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
         #[cfg(target_arch = "x86_64")]
-        if let (Some(packed), Some(x)) = (&self.packed, F::as_f32(rows.as_slice())) {
-            // SAFETY: `packed` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::kernels::avx2::assign_rows(packed, x, labels) };
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let (Some(packed), Some(x)) = (&self.packed_f64, F::as_f64(rows.as_slice())) {
-            // SAFETY: `packed_f64` only exists when the CPU has AVX2 and FMA.
-            unsafe { crate::kernels::avx2::f64::assign_rows(packed, x, labels) };
-            return;
+        match &self.micro {
+            // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+            Some(Micro::F32(p)) => return unsafe { avx2::assign_rows(p, as_f32(rows), labels) },
+            // SAFETY: as above.
+            Some(Micro::F64(p)) => return unsafe { avx2::assign_rows(p, as_f64(rows), labels) },
+            None => {}
         }
         label_block(rows, self.centers, &self.norms, tile, labels);
     }
+}
+
+/// The rows as float32, where the centres (and so the rows) are.
+#[cfg(target_arch = "x86_64")]
+fn as_f32<F: Scalar>(rows: Points<'_, F>) -> &[f32] {
+    F::as_f32(rows.as_slice()).expect("rows in the centres' precision")
+}
+
+/// The rows as float64, where the centres (and so the rows) are.
+#[cfg(target_arch = "x86_64")]
+fn as_f64<F: Scalar>(rows: Points<'_, F>) -> &[f64] {
+    F::as_f64(rows.as_slice()).expect("rows in the centres' precision")
 }
 
 /// `dist2[r]` = Σ(x − c)² in `f64` between row `r` and its labelled centre.
@@ -171,7 +175,7 @@ fn exact_distances<F: Scalar>(
     ahead: &[F],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::avx2::available() {
+    if avx2::available() {
         // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { exact_distances_avx2(rows, centers, labels, dist2, ahead) };
     }

@@ -1,0 +1,174 @@
+//! The registers the microkernel runs on: [`Lanes`] gives float32 (eight to a ymm register) and
+//! float64 (four) the same operations, each one AVX2/FMA instruction, so that one kernel body
+//! serves both precisions.
+//!
+//! The methods are `#[inline(always)]` but not compiled for AVX2 themselves: they are only
+//! called from the kernel's `#[target_feature(enable = "avx2,fma")]` functions, where, inlined,
+//! each intrinsic is a single instruction.
+
+use std::arch::x86_64::*;
+
+use crate::kernels::scalar::Scalar;
+
+/// A float type with an AVX2 register of [`Lanes::LANES`] values.
+///
+/// # Safety
+/// Every method needs a CPU with AVX2 and FMA; pointers must be valid for the values read or
+/// written (`LANES` values, or one for [`Lanes::splat`]).
+pub(crate) trait Lanes: Scalar {
+    /// One ymm register of this type's values.
+    type V: Copy;
+    /// Values per register.
+    const LANES: usize;
+    /// All lanes zero.
+    unsafe fn zero() -> Self::V;
+    /// All lanes `v`.
+    unsafe fn set(v: Self) -> Self::V;
+    /// `LANES` values from memory (no alignment needed).
+    unsafe fn load(p: *const Self) -> Self::V;
+    /// The value at `p` in every lane.
+    unsafe fn splat(p: *const Self) -> Self::V;
+    /// `a · b + c`, rounded once.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a < b ? a : b`, lane by lane (so a NaN in `a` gives `b`).
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    /// `a > b ? a : b`, lane by lane.
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    /// All ones in the lanes where `a < b` (ordered, quiet), zeros elsewhere, as integers.
+    unsafe fn less(a: Self::V, b: Self::V) -> __m256i;
+    /// The indices `first`, `first + 1`, …, `first + LANES − 1`, in integers of this type's
+    /// width (so that [`less`](Lanes::less)'s masks select them).
+    unsafe fn indices(first: i64) -> __m256i;
+    /// The lanes, widened to `f64` (the first `LANES` of eight).
+    unsafe fn spill(v: Self::V) -> [f64; 8];
+    /// The indices of [`indices`](Lanes::indices)' layout (the first `LANES` of eight).
+    unsafe fn spill_indices(i: __m256i) -> [i64; 8];
+}
+
+impl Lanes for f32 {
+    type V = __m256;
+    const LANES: usize = 8;
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn set(v: f32) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_set1_ps(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> __m256 {
+        // SAFETY: the caller's.
+        unsafe { _mm256_broadcast_ss(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_min_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn less(a: __m256, b: __m256) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(a, b)) }
+    }
+    #[inline(always)]
+    unsafe fn indices(first: i64) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_add_epi32(_mm256_set1_epi32(first as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) }
+    }
+    #[inline(always)]
+    unsafe fn spill(v: __m256) -> [f64; 8] {
+        let mut out = [0f32; 8];
+        // SAFETY: out holds eight values.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
+        out.map(f64::from)
+    }
+    #[inline(always)]
+    unsafe fn spill_indices(i: __m256i) -> [i64; 8] {
+        let mut out = [0i32; 8];
+        // SAFETY: out holds eight values.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), i) };
+        out.map(i64::from)
+    }
+}
+
+impl Lanes for f64 {
+    type V = __m256d;
+    const LANES: usize = 4;
+    #[inline(always)]
+    unsafe fn zero() -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn set(v: f64) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_set1_pd(v) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f64) -> __m256d {
+        // SAFETY: the caller's.
+        unsafe { _mm256_broadcast_sd(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_min_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn max(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_max_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn less(a: __m256d, b: __m256d) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_LT_OQ>(a, b)) }
+    }
+    #[inline(always)]
+    unsafe fn indices(first: i64) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_add_epi64(_mm256_set1_epi64x(first), _mm256_setr_epi64x(0, 1, 2, 3)) }
+    }
+    #[inline(always)]
+    unsafe fn spill(v: __m256d) -> [f64; 8] {
+        let mut out = [0f64; 8];
+        // SAFETY: out holds eight values.
+        unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
+        out
+    }
+    #[inline(always)]
+    unsafe fn spill_indices(i: __m256i) -> [i64; 8] {
+        let mut out = [0i64; 8];
+        // SAFETY: out holds eight values.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), i) };
+        out
+    }
+}
