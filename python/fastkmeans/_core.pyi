@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
+    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce", "reduce_shards",
     "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
 ]
 
@@ -254,6 +254,35 @@ def reduce(
     -------
     dict
         ``centers`` (k, d) in the dtype of the state, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+def reduce_shards(
+    centers: List[npt.NDArray[np.floating[Any]]],
+    weights: List[npt.NDArray[np.float64]],
+    *,
+    k: int,
+    init_method: str,
+    num_trials: int,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Shrink the weighted centres of several shards, taken in order, to k by weighted Lloyd trials.
+
+    Parameters
+    ----------
+    centers : list of ndarray of shape (n_i, d)
+        Each shard's centres, C-contiguous, all float32 or all float64.
+    weights : list of ndarray of shape (n_i,)
+        One finite, non-negative float64 weight per centre.
+    k, init_method, num_trials, max_iter, tol, seed, n_threads
+        As for ``reduce``.
+
+    Returns
+    -------
+    dict
+        ``centers`` (k, d) in the shards' dtype, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
     """
 
 # A sparse batch: data (float32 or float64), indices (int64), indptr (int64), (n_rows, n_cols).

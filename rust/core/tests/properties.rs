@@ -97,9 +97,10 @@ fn a_nan_score_never_wins_a_lane() {
     assert_eq!(dist2[0], (x[0] as f64 - c[2] as f64).powi(2));
 }
 
-/// The last panel of 16 centres is scanned at half width when its upper eight are all padding:
-/// every width of that panel (k = 1 to 34) gives the triple loop's labels and distances, ties
-/// included (small integers make every product exact).
+/// The last panel (16 float32 or 8 float64 centres) is scanned at half width when its upper
+/// register is all padding: every width of that panel (k = 1 to 34) gives the triple loop's
+/// labels and distances in both precisions, ties included (small integers make every product
+/// exact).
 #[test]
 fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
     let mut next = uniform(11);
@@ -110,6 +111,9 @@ fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
             let (labels, dist2) = assign(&x, &c, d);
             let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
             assert_eq!((labels, dist2), naive, "d = {d}, k = {k}");
+            let (x64, c64): (Vec<f64>, Vec<f64>) =
+                (x.iter().map(|&v| v as f64).collect(), c.iter().map(|&v| v as f64).collect());
+            assert_eq!(assign(&x64, &c64, d), naive, "float64, d = {d}, k = {k}");
         }
     }
 }
@@ -571,4 +575,29 @@ fn far_points_are_kept_for_the_reduction_and_tails_are_not() {
     let mut plain = MiniBatchState::seed(x.rows(0, 2000), 4, InitMethod::PLAIN_KMEANS_PP, 3).unwrap();
     plain.update(x.rows(0, 2000), 0, &Cpu).unwrap();
     assert!(plain.far_points.is_empty());
+}
+
+/// Shards of weighted centres reduce as their concatenation does (in shard order, empty shards
+/// skipped), and a shard that does not fit is named in the error.
+#[test]
+fn reduce_shards_is_reduce_over_the_shards_together() {
+    use fastkmeans_core::{reduce, reduce_shards, Error, Shard};
+    let x = blobs(300, 4, 5, 21);
+    let mut next = uniform(22);
+    let w: Vec<f64> = (0..300).map(|_| 1.0 + (next() * 10.0).floor()).collect();
+    let params = reduce_params(5, 3, 4).check().unwrap();
+    let all = reduce(Points::from_rows(&x, 4).unwrap(), &w, &params, &Cpu, &NEVER).unwrap();
+    let shard = |a: usize, b: usize| Shard { centers: Points::from_rows(&x[a * 4..b * 4], 4).unwrap(), weights: &w[a..b] };
+    let split = reduce_shards(&[shard(0, 120), shard(120, 120), shard(120, 300)], &params, &Cpu, &NEVER).unwrap();
+    assert_eq!((&all.centers, all.ssd.to_bits(), all.n_iter), (&split.centers, split.ssd.to_bits(), split.n_iter));
+    let one = reduce_shards(&[shard(0, 300)], &params, &Cpu, &NEVER).unwrap();
+    assert_eq!(all.centers, one.centers);
+
+    let narrow = Shard { centers: Points::from_rows(&x[..30], 3).unwrap(), weights: &w[..10] };
+    let err = reduce_shards(&[shard(0, 100), narrow], &params, &Cpu, &NEVER).unwrap_err();
+    assert_eq!(err, Error::FeatureMismatch { expected: 4, got: 3 });
+    let bad = [f64::NAN; 5];
+    let err = reduce_shards(&[Shard { weights: &bad, ..shard(0, 5) }], &params, &Cpu, &NEVER).unwrap_err();
+    assert!(matches!(err, Error::BadWeights(_)), "{err}");
+    assert!(matches!(reduce_shards::<f32, _>(&[], &params, &Cpu, &NEVER), Err(Error::Empty { .. })));
 }

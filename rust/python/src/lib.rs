@@ -11,6 +11,7 @@ mod run;
 use fastkmeans_core as core;
 use fastkmeans_core::{Backend, Rows};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -239,6 +240,53 @@ fn reduce<'py>(
     })
 }
 
+/// Shrinks the weighted centres of several shards (each a `centers` matrix with one weight per
+/// row, all of one dtype) to `k` centres by weighted Lloyd trials, the shards taken in order.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (centers, weights, *, k, init_method, num_trials, max_iter, tol, seed, n_threads=None))]
+fn reduce_shards<'py>(
+    py: Python<'py>,
+    centers: Vec<Matrix<'py>>,
+    weights: Vec<PyReadonlyArray1<'py, f64>>,
+    k: usize,
+    init_method: &str,
+    num_trials: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if centers.len() != weights.len() {
+        return Err(PyValueError::new_err(format!("{} centre arrays but {} weight arrays", centers.len(), weights.len())));
+    }
+    let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
+    let weights = weights.iter().map(|w| w.as_slice()).collect::<Result<Vec<_>, _>>()?;
+    macro_rules! shards {
+        ($variant:ident) => {{
+            let mut shards = Vec::with_capacity(centers.len());
+            for (matrix, &w) in centers.iter().zip(&weights) {
+                let Matrix::$variant(a) = matrix else {
+                    return Err(PyValueError::new_err("every shard's centres must share one dtype"));
+                };
+                shards.push(core::Shard { centers: convert::points(a)?, weights: w });
+            }
+            let reduced = run(py, n_threads, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
+            let d = shards.first().map_or(0, |s| s.centers.d());
+            let out = PyDict::new(py);
+            out.set_item("centers", matrix_to_py(py, reduced.centers, d)?)?;
+            out.set_item("ssd", reduced.ssd)?;
+            out.set_item("msd", reduced.msd)?;
+            out.set_item("n_iter", reduced.n_iter)?;
+            Ok(out)
+        }};
+    }
+    match centers.first() {
+        Some(Matrix::F32(_)) => shards!(F32),
+        _ => shards!(F64),
+    }
+}
+
 /// An item of a state dict, with the key named in the error when it is missing.
 fn required<'py, T: for<'a> FromPyObject<'a, 'py, Error = PyErr>>(
     state: &Bound<'py, PyDict>,
@@ -313,6 +361,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_seed, m)?)?;
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
     m.add("BACKENDS", vec!["cpu"])?;
     io::register(m)
 }

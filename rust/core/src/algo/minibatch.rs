@@ -38,7 +38,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::reduce::{reduce, Reduced};
+use crate::algo::reduce::{reduce_shards, Reduced, Shard};
 use crate::backend::{Backend, Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::{check_weights, weighted_ssd};
@@ -277,19 +277,15 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 
     /// Shrinks the K centres (weighted by their counts) and the far points (weighted by theirs)
-    /// to the final k centres; see [`reduce`].
+    /// to the final k centres, as two shards of [`reduce_shards`].
     pub fn reduce<B: Backend>(
         &self,
         params: &Checked<ReduceParams>,
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Reduced<F>> {
-        if self.far_weights.is_empty() {
-            return reduce(self.centers(), &self.counts, params, backend, stop);
-        }
-        let points: Vec<F> = self.centers.iter().chain(&self.far_points).copied().collect();
-        let weights: Vec<f64> = self.counts.iter().chain(&self.far_weights).copied().collect();
-        reduce(Points::from_rows(&points, self.d)?, &weights, params, backend, stop)
+        let far = Shard { centers: Points::new(&self.far_points, self.far_weights.len(), self.d)?, weights: &self.far_weights };
+        reduce_shards(&[Shard { centers: self.centers(), weights: &self.counts }, far], params, backend, stop)
     }
 
     /// Merges the batch's far rows (see the module docs) into the far set, keeping the K largest

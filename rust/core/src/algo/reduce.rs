@@ -1,11 +1,13 @@
-//! Shrinking the K streaming centres to the final k: weighted Lloyd, best of several trials.
+//! Shrinking weighted centres to the final k: weighted Lloyd, best of several trials. One
+//! mini-batch state's K centres ([`reduce`]), or the weighted centres of any number of shards
+//! ([`reduce_shards`]: SageMaker's multi-instance merge, and the distributed drivers').
 
 use std::sync::atomic::AtomicBool;
 
 use crate::algo::lloyd::fit_lloyd;
 use crate::backend::Backend;
-use crate::error::Result;
-use crate::kernels::metrics::{msd, total_weight};
+use crate::error::{Error, Result};
+use crate::kernels::metrics::{check_weights, msd, total_weight};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::params::{Checked, ReduceParams};
@@ -39,4 +41,40 @@ pub fn reduce<F: Scalar, B: Backend>(
     }
     let fit = fit_lloyd(centers, Some(counts), params, backend, stop)?;
     Ok(Reduced { centers: fit.centers, ssd: fit.loss, msd: msd(fit.loss, total), n_iter: fit.n_iter })
+}
+
+/// Weighted centres from one shard of the data: a mini-batch state's K centres with their
+/// counts, its far points with theirs, or any weighted points.
+#[derive(Clone, Copy, Debug)]
+pub struct Shard<'a, F> {
+    pub centers: Points<'a, F>,
+    /// One finite, non-negative weight per centre.
+    pub weights: &'a [f64],
+}
+
+/// [`reduce`] over the weighted centres of every shard together, taken in shard order: the
+/// merge of centres trained apart (by SageMaker's instances, or Dask's partitions). Empty shards
+/// are skipped; one non-empty shard is reduced in place, without a copy.
+pub fn reduce_shards<F: Scalar, B: Backend>(
+    shards: &[Shard<'_, F>],
+    params: &Checked<ReduceParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<Reduced<F>> {
+    let Some(first) = shards.first() else { return Err(Error::Empty { rows: 0, cols: 0 }) };
+    let d = first.centers.d();
+    for shard in shards {
+        shard.centers.require_same_d(&first.centers)?;
+        check_weights(shard.centers.n(), Some(shard.weights))?;
+    }
+    let filled: Vec<&Shard<'_, F>> = shards.iter().filter(|s| s.centers.n() > 0).collect();
+    match filled[..] {
+        [] => Err(Error::Empty { rows: 0, cols: d }),
+        [one] => reduce(one.centers, one.weights, params, backend, stop),
+        _ => {
+            let centers: Vec<F> = filled.iter().flat_map(|s| s.centers.as_slice()).copied().collect();
+            let weights: Vec<f64> = filled.iter().flat_map(|s| s.weights).copied().collect();
+            reduce(Points::from_rows(&centers, d)?, &weights, params, backend, stop)
+        }
+    }
 }

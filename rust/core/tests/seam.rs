@@ -1,0 +1,134 @@
+//! The algorithms run through the seam alone: a backend that implements nothing but a scalar
+//! triple loop for `assign` (every other method is the trait's default) trains the same models,
+//! to the bit, as the CPU backend with its SIMD kernels, fused and bounded passes.
+//!
+//! The data are well-separated blobs (no row near a tie, where the SIMD kernel's rounded scores
+//! and exact distances could disagree) of fewer rows than the CPU's fused pass needs, so the CPU
+//! sums cluster by cluster in row order, as the default does.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use fastkmeans_core::{
+    fit_lloyd, fit_minibatch, reduce, Backend, Cpu, CsrBuf, Data, InitMethod, MiniBatchParams, Points, Rows, Scalar,
+};
+
+mod common;
+use common::{reduce_params, uniform};
+
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+/// The simplest backend there is: every row against every centre, exact squared distances
+/// ([`Rows::sq_dist_to`]), ties to the lowest index. It counts its calls.
+#[derive(Default)]
+struct Naive {
+    calls: AtomicUsize,
+}
+
+impl Backend for Naive {
+    fn assign<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> fastkmeans_core::Result<()> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let norms: Vec<f64> =
+            (0..centers.n()).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect();
+        for i in 0..x.n() {
+            let mut best = (0u32, f64::INFINITY);
+            for (j, &norm) in norms.iter().enumerate() {
+                let d = x.sq_dist_to(i, centers.row(j), norm);
+                if d < best.1 {
+                    best = (j as u32, d);
+                }
+            }
+            (labels[i], dist2[i]) = best;
+        }
+        Ok(())
+    }
+}
+
+/// `groups` blobs of integer-valued rows, their means 40 apart on a grid, noise within ±3.
+fn blobs<F: Scalar>(n: usize, d: usize, groups: usize, seed: u64) -> Vec<F> {
+    let mut next = uniform(seed);
+    (0..n)
+        .flat_map(|_| {
+            let g = (next() * groups as f64) as usize;
+            let noise: Vec<f64> = (0..d).map(|_| (next() * 7.0).floor() - 3.0).collect();
+            (0..d).map(move |p| F::from_f64(40.0 * ((g >> p) & 3) as f64 + noise[p]))
+        })
+        .collect()
+}
+
+/// The dense rows as CSR (zeros dropped).
+fn to_csr<F: Scalar>(x: &[F], d: usize) -> CsrBuf<F> {
+    let mut buf = CsrBuf { indptr: vec![0], indices: Vec::new(), data: Vec::new(), d };
+    for row in x.chunks_exact(d) {
+        for (j, &v) in row.iter().enumerate().filter(|(_, v)| **v != F::ZERO) {
+            buf.indices.push(j as i32);
+            buf.data.push(v);
+        }
+        buf.indptr.push(buf.data.len() as i64);
+    }
+    buf
+}
+
+fn minibatch_params(k: usize) -> fastkmeans_core::Checked<MiniBatchParams> {
+    MiniBatchParams {
+        n_centers: 4 * k,
+        mini_batch_size: 300,
+        epochs: 2,
+        init: InitMethod::PLAIN_KMEANS_PP,
+        half_life_time_size: 0,
+        reduce: reduce_params(k, 3, 7),
+    }
+    .check()
+    .unwrap()
+}
+
+/// Lloyd (20 centres: the CPU's bounded pass prunes), the mini-batch trainer and the reduction
+/// give the same bits through both backends, and the naive one was really called.
+fn same_through_both<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>) {
+    let naive = Naive::default();
+    let params = reduce_params(20, 2, 3).check().unwrap();
+    let (a, b) = (fit_lloyd(x, weights, &params, &Cpu, &NEVER).unwrap(), fit_lloyd(x, weights, &params, &naive, &NEVER).unwrap());
+    assert_eq!((a.centers, a.labels, a.loss.to_bits(), a.n_iter), (b.centers, b.labels, b.loss.to_bits(), b.n_iter));
+    assert!(b.n_iter >= 1);
+
+    let params = minibatch_params(6);
+    let (a, b) = (fit_minibatch(x, &params, &Cpu, &NEVER).unwrap(), fit_minibatch(x, &params, &naive, &NEVER).unwrap());
+    assert_eq!(a.state, b.state);
+    assert_eq!((&a.reduced.centers, &a.labels, a.inertia.to_bits()), (&b.reduced.centers, &b.labels, b.inertia.to_bits()));
+
+    let k = a.state.n_centers();
+    let counts: Vec<f64> = (0..k).map(|i| 1.0 + (i % 5) as f64).collect();
+    let params = reduce_params(6, 4, 9).check().unwrap();
+    let (a, b) = (
+        reduce(a.state.centers(), &counts, &params, &Cpu, &NEVER).unwrap(),
+        reduce(a.state.centers(), &counts, &params, &naive, &NEVER).unwrap(),
+    );
+    assert_eq!((a.centers, a.ssd.to_bits()), (b.centers, b.ssd.to_bits()));
+    assert!(naive.calls.load(Ordering::Relaxed) > 10, "the naive backend did the assigning");
+}
+
+#[test]
+fn dense_float32_trains_the_same_bits_through_a_naive_backend() {
+    let x: Vec<f32> = blobs(2000, 5, 24, 1);
+    same_through_both(Points::from_rows(&x, 5).unwrap(), None);
+}
+
+#[test]
+fn dense_float64_weighted_trains_the_same_bits_through_a_naive_backend() {
+    let x: Vec<f64> = blobs(2000, 6, 30, 2);
+    let mut next = uniform(3);
+    let w: Vec<f64> = (0..2000).map(|_| (next() * 4.0).floor()).collect();
+    same_through_both(Points::from_rows(&x, 6).unwrap(), Some(&w));
+}
+
+#[test]
+fn sparse_trains_the_same_bits_through_a_naive_backend() {
+    let x: Vec<f64> = blobs(1500, 7, 40, 4);
+    let csr = to_csr(&x, 7);
+    same_through_both(csr.view(), None);
+}
