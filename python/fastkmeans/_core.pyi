@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce", "reduce_shards",
-    "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
+    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
+    "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
 ]
 
 BACKENDS: List[str]

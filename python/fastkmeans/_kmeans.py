@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import secrets
 import warnings
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from fastkmeans import _core, _streaming
+from fastkmeans import _core, _streaming, _training
 from fastkmeans._hyperparameters import (
     Hyperparameters,
     check_hyperparameters,
     format_hyperparameters,
     parse_hyperparameters,
-    resolve_extra_center_factor,
-    resolve_local_lloyd_num_trials,
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
 from fastkmeans._validation import (
     NotFittedError,
     as_float_rows,
-    check_centers_fit,
     core_rows,
     feature_names,
     is_sparse,
-    take_rows,
 )
 from fastkmeans.io import Batch, DataError, Source, as_source
 
@@ -292,44 +287,20 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if source is not None:  # full-batch Lloyd needs every row in memory
             X = source.read()
         X, names = self._validate_new(X)
-        self._require_rows(X, hp.k)
-        seed = _seed(self.random_state)
-        if hp.algorithm == "lloyd":
-            trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
-            check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
-            out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
-                                  max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
-                                  n_threads=hp.n_threads)
-            state, factor, n_steps = None, 1, 0
-            weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
-        else:
-            factor, trials = self._resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
-            check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
-                              what=f"k * extra_center_factor = {hp.k * factor}")
-            out = _core.fit_minibatch(
-                core_rows(X), k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
-                init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
-                local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
-                local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
-                n_threads=hp.n_threads)
-            state = {**out["state"], "seed": seed}
-            n_steps = out["n_batches"]
-            weights = _streaming_weights(state, out["centers"])
-        test_metrics = self._test_metrics(test, out["centers"], X.shape[1], hp)
+        trained = _training.fit_arrays(X, hp, _training.seed_of(self.random_state))
+        test_metrics = self._test_metrics(test, trained.centers, X.shape[1], hp)
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
         # estimator as it was.
-        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
-        self.n_steps_, self.cluster_weights_ = n_steps, weights
-        self._set_fitted(X, names, out["centers"], out["labels"], out["inertia"], out["n_iter"], hp)
+        self._set_trained(X, names, trained, hp)
         self._set_test_metrics(test_metrics)
         return self
 
     def _fit_source(self, source: Source, hp: Hyperparameters, test: Any) -> KMeans:
         """Streamed training (see ``fit``); stores nothing until the last pass and the test channel succeed."""
-        seed = _seed(self.random_state)
+        seed = _training.seed_of(self.random_state)
         trained = _streaming.train(source, hp, seed=seed, epochs=hp.epochs, check_first=self._feature_dim_check(),
-                                   resolve=lambda rows: self._resolve_minibatch(hp, first_batch_rows=rows))
-        reduced = self._reduce(trained.state, hp, trained.trials)
+                                   resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows))
+        reduced = _training.reduce_state(trained.state, hp, trained.trials)
         test_metrics = self._test_metrics(test, reduced["centers"], trained.n_features, hp)
         self._set_streamed(trained, reduced, hp)
         self._set_test_metrics(test_metrics)
@@ -391,46 +362,23 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return self._partial_fit_source(source, hp, previous)
         if previous is None:
             X, names = self._validate_new(X)
-            self._require_rows(X, hp.k)
-            sample_rows = min(hp.mini_batch_size, X.shape[0])
-            factor, trials = self._resolve_minibatch(hp, first_batch_rows=sample_rows)
-            check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
-                              what=f"k * extra_center_factor = {hp.k * factor}")
-            seed = _seed(self.random_state)
-            chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
-            seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,
-                                          init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
-            state = {**seeded["state"], "seed": seed}
-            n_steps = 0
+            start, seed = None, _training.seed_of(self.random_state)
         else:
             X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
-            state, n_steps = dict(previous), self.n_steps_
-            factor, trials = self.extra_center_factor_, self.local_lloyd_num_trials_
-        # The state is updated in a copy and committed at the end, so an interrupted call merges nothing.
-        X = X.astype(state["centers"].dtype, copy=False)
-        # Every mini-batch of X in one call: the core loops over them without a round trip each.
-        merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
-                                        mini_batch_size=hp.mini_batch_size, n_threads=hp.n_threads)
-        state.update(merged["state"])
-        n_steps += merged["n_batches"]
-        reduced = self._reduce(state, hp, trials)
-        labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
-        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = state, factor, trials
-        self.n_steps_, self.cluster_weights_ = n_steps, _streaming_weights(state, reduced["centers"])
-        self._set_fitted(X, names, reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], hp)
+            start, seed = self._stream(previous), previous["seed"]
+        self._set_trained(X, names, _training.merge_arrays(X, hp, start, seed), hp)
         return self
 
     def _partial_fit_source(self, source: Source, hp: Hyperparameters, previous: Optional[Dict[str, Any]]) -> KMeans:
         if previous is None:
-            seed = _seed(self.random_state)
+            seed = _training.seed_of(self.random_state)
             trained = _streaming.train(source, hp, seed=seed, epochs=1, check_first=self._feature_dim_check(),
-                                       resolve=lambda rows: self._resolve_minibatch(hp, first_batch_rows=rows))
+                                       resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows))
         else:
-            start = _streaming.Trained(dict(previous), self.n_steps_, self.extra_center_factor_,
-                                       self.local_lloyd_num_trials_, self.n_features_in_)
+            start = self._stream(previous)
             trained = _streaming.train(source, hp, seed=previous["seed"], epochs=1, check_first=self._width_check(),
                                        resolve=lambda rows: (start.factor, start.trials), previous=start)
-        reduced = self._reduce(trained.state, hp, trained.trials)
+        reduced = _training.reduce_state(trained.state, hp, trained.trials)
         self._set_streamed(trained, reduced, hp)
         return self
 
@@ -658,33 +606,28 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                              f"Fitted with: {list(fitted_names)}\nGot: {list(names)}")
         return array
 
-    @staticmethod
-    def _require_rows(X: np.ndarray, k: int) -> None:
-        if X.shape[0] < k:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= k={k}.")
+    def _stream(self, state: Dict[str, Any]) -> _streaming.Trained:
+        """Return the streaming state to continue, with what was resolved when it was seeded."""
+        return _streaming.Trained(dict(state), self.n_steps_, self.extra_center_factor_, self.local_lloyd_num_trials_,
+                                  self.n_features_in_)
 
-    @staticmethod
-    def _resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, int]:
-        """extra_center_factor and local_lloyd_num_trials as used (see the class docstring)."""
-        factor = resolve_extra_center_factor(hp.extra_center_factor, hp.k, first_batch_rows)
-        if isinstance(hp.extra_center_factor, int) and factor < hp.extra_center_factor:
-            warnings.warn(f"extra_center_factor={hp.extra_center_factor} would keep more centres than the "
-                          f"{first_batch_rows} rows of the seeding batch; using {factor}.", UserWarning, stacklevel=3)
-        return factor, resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
-
-    def _set_fitted(self, X: np.ndarray, names: Optional[np.ndarray], centers: np.ndarray, labels: np.ndarray,
-                    inertia: float, n_iter: int, hp: Hyperparameters) -> None:
+    def _set_trained(self, X: Any, names: Optional[np.ndarray], trained: _training.Fitted,
+                     hp: Hyperparameters) -> None:
+        """Store an in-memory fit or merge of ``X``."""
+        self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = (trained.state, trained.factor,
+                                                                                trained.trials)
+        self.n_steps_, self.cluster_weights_ = trained.n_steps, trained.weights
         self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.cluster_centers_ = centers
-        self.labels_ = labels
-        self.inertia_ = float(inertia)
-        self.n_iter_ = int(n_iter)
-        self.cluster_sizes_ = np.bincount(labels, minlength=hp.k)
-        self.train_metrics_ = self._metrics(self.inertia_, labels.shape[0])
+        self.cluster_centers_ = trained.centers
+        self.labels_ = trained.labels
+        self.inertia_ = float(trained.inertia)
+        self.n_iter_ = int(trained.n_iter)
+        self.cluster_sizes_ = np.bincount(trained.labels, minlength=hp.k)
+        self.train_metrics_ = self._metrics(self.inertia_, trained.labels.shape[0])
 
     def _metrics(self, ssd: float, n: int, msd: Optional[float] = None) -> Dict[str, float]:
         values = {"msd": msd if msd is not None else ssd / n if n else 0.0, "ssd": ssd}
@@ -740,15 +683,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         elif hasattr(self, "test_metrics_"):
             del self.test_metrics_
 
-    def _reduce(self, state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dict[str, Any]:
-        reduced: Dict[str, Any] = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
-                                               num_trials=trials, max_iter=hp.local_lloyd_max_iter,
-                                               tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
-        return reduced
-
     def _set_streamed(self, trained: _streaming.Trained, reduced: Dict[str, Any], hp: Hyperparameters) -> None:
         """Store a streamed training's result: no labels; the reduction's ssd / msd as train metrics."""
-        weights = _streaming_weights(trained.state, reduced["centers"])
+        weights = _training.streaming_weights(trained.state, reduced["centers"])
         self._state, self.extra_center_factor_, self.local_lloyd_num_trials_ = (trained.state, trained.factor,
                                                                                 trained.trials)
         self.n_steps_, self.cluster_weights_ = trained.n_steps, weights
@@ -813,23 +750,3 @@ def _streamed_ssd(source: Source, centers: np.ndarray, check: Callable[[Batch], 
         n += dist2.shape[0]
     return ssd, n
 
-
-def _streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:
-    """Total streaming count of the K centres that each final centre absorbed."""
-    owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
-    return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
-
-
-def _seed(random_state: Any) -> int:
-    """Return a 64-bit seed for the core from scikit-learn's random_state conventions."""
-    if random_state is None:
-        return secrets.randbits(63)
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be a non-negative integer, not {random_state}.")
-        return int(random_state) % 2**64
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(2**63))
-    raise ValueError(f"random_state must be None, an int, a numpy RandomState or Generator, not {random_state!r}.")

@@ -92,14 +92,20 @@ fn minibatch_params(k: usize) -> fastkmeans_core::Checked<MiniBatchParams> {
 fn same_through_both<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>) {
     let naive = Naive::default();
     let params = reduce_params(20, 2, 3).check().unwrap();
-    let (a, b) = (fit_lloyd(x, weights, &params, &Cpu, &NEVER).unwrap(), fit_lloyd(x, weights, &params, &naive, &NEVER).unwrap());
+    let (a, b) = (
+        fit_lloyd(x, weights, &params, &Cpu, &NEVER).unwrap(),
+        fit_lloyd(x, weights, &params, &naive, &NEVER).unwrap(),
+    );
     assert_eq!((a.centers, a.labels, a.loss.to_bits(), a.n_iter), (b.centers, b.labels, b.loss.to_bits(), b.n_iter));
     assert!(b.n_iter >= 1);
 
     let params = minibatch_params(6);
     let (a, b) = (fit_minibatch(x, &params, &Cpu, &NEVER).unwrap(), fit_minibatch(x, &params, &naive, &NEVER).unwrap());
     assert_eq!(a.state, b.state);
-    assert_eq!((&a.reduced.centers, &a.labels, a.inertia.to_bits()), (&b.reduced.centers, &b.labels, b.inertia.to_bits()));
+    assert_eq!(
+        (&a.reduced.centers, &a.labels, a.inertia.to_bits()),
+        (&b.reduced.centers, &b.labels, b.inertia.to_bits())
+    );
 
     let k = a.state.n_centers();
     let counts: Vec<f64> = (0..k).map(|i| 1.0 + (i % 5) as f64).collect();

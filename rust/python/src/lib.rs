@@ -258,7 +258,11 @@ fn reduce_shards<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if centers.len() != weights.len() {
-        return Err(PyValueError::new_err(format!("{} centre arrays but {} weight arrays", centers.len(), weights.len())));
+        return Err(PyValueError::new_err(format!(
+            "{} centre arrays but {} weight arrays",
+            centers.len(),
+            weights.len()
+        )));
     }
     let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
     let weights = weights.iter().map(|w| w.as_slice()).collect::<Result<Vec<_>, _>>()?;

@@ -284,7 +284,10 @@ impl<F: Scalar> MiniBatchState<F> {
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Reduced<F>> {
-        let far = Shard { centers: Points::new(&self.far_points, self.far_weights.len(), self.d)?, weights: &self.far_weights };
+        let far = Shard {
+            centers: Points::new(&self.far_points, self.far_weights.len(), self.d)?,
+            weights: &self.far_weights,
+        };
         reduce_shards(&[Shard { centers: self.centers(), weights: &self.counts }, far], params, backend, stop)
     }
 

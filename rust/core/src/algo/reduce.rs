@@ -63,9 +63,12 @@ pub fn reduce_shards<F: Scalar, B: Backend>(
 ) -> Result<Reduced<F>> {
     let Some(first) = shards.first() else { return Err(Error::Empty { rows: 0, cols: 0 }) };
     let d = first.centers.d();
-    for shard in shards {
+    for (i, shard) in shards.iter().enumerate() {
         shard.centers.require_same_d(&first.centers)?;
-        check_weights(shard.centers.n(), Some(shard.weights))?;
+        check_weights(shard.centers.n(), Some(shard.weights)).map_err(|e| match e {
+            Error::BadWeights(what) => Error::BadWeights(format!("shard {i}: {what}")),
+            other => other,
+        })?;
     }
     let filled: Vec<&Shard<'_, F>> = shards.iter().filter(|s| s.centers.n() > 0).collect();
     match filled[..] {

@@ -86,7 +86,12 @@ pub(crate) unsafe fn assign_rows<T: Lanes>(packed: &Packed<T>, rows: &[T], label
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn assign_rows_top2<T: Lanes>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
+pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
+    packed: &Packed<T>,
+    rows: &[T],
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
     assert_eq!(second.len(), labels.len());
     // SAFETY: forwarded.
     unsafe { scan::<T, true>(packed, rows, labels, second) }

@@ -1,0 +1,248 @@
+"""The training drivers behind ``KMeans``, and ``reduce_centers``.
+
+In-memory fits and merges, the K -> k reduction, and ``reduce_centers``: the same reduction for
+weighted centres trained apart. Each driver returns what it trained without touching the
+estimator, which stores the result only once everything has succeeded (a failed or interrupted fit
+leaves it as it was). Streamed training (a ``fastkmeans.io.Source``) is in ``_streaming``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from fastkmeans import _core
+from fastkmeans._hyperparameters import (
+    Hyperparameters,
+    check_hyperparameters,
+    resolve_extra_center_factor,
+    resolve_local_lloyd_num_trials,
+)
+from fastkmeans._streaming import Trained
+from fastkmeans._validation import check_centers_fit, core_rows, take_rows
+
+__all__ = ["Fitted", "Reduction", "fit_arrays", "merge_arrays", "reduce_centers", "reduce_state", "resolve_minibatch",
+           "seed_of", "streaming_weights"]
+
+
+@dataclass
+class Fitted:
+    """The outcome of an in-memory fit or merge, not yet stored on the estimator."""
+
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+    state: Optional[Dict[str, Any]]
+    factor: int
+    trials: int
+    n_steps: int
+    weights: np.ndarray
+
+
+def fit_arrays(X: Any, hp: Hyperparameters, seed: int) -> Fitted:
+    """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``."""
+    require_rows(X, hp.k)
+    if hp.algorithm == "lloyd":
+        trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
+        check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
+        out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
+                              max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
+                              n_threads=hp.n_threads)
+        weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
+        return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, trials, 0, weights)
+    factor, trials = resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
+    check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize, what=f"k * extra_center_factor = {hp.k * factor}")
+    out = _core.fit_minibatch(
+        core_rows(X), k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
+        init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
+        local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
+        local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
+        n_threads=hp.n_threads)
+    state = {**out["state"], "seed": seed}
+    return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
+                   out["n_batches"], streaming_weights(state, out["centers"]))
+
+
+def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], seed: int) -> Fitted:
+    """``partial_fit`` on rows in memory.
+
+    Seeds a new streaming state from a sample of ``X`` (or continues ``previous``), merges every
+    mini-batch of ``X`` in order, reduces K to k and labels ``X``.
+    """
+    if previous is None:
+        require_rows(X, hp.k)
+        sample_rows = min(hp.mini_batch_size, X.shape[0])
+        factor, trials = resolve_minibatch(hp, first_batch_rows=sample_rows)
+        check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
+                          what=f"k * extra_center_factor = {hp.k * factor}")
+        chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
+        seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,
+                                      init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
+        state, n_steps = {**seeded["state"], "seed": seed}, 0
+    else:
+        state, n_steps = dict(previous.state), previous.n_steps
+        factor, trials = previous.factor, previous.trials
+    # The state is updated in a copy and returned, so an interrupted call merges nothing.
+    X = X.astype(state["centers"].dtype, copy=False)
+    # Every mini-batch of X in one call: the core loops over them without a round trip each.
+    merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
+                                    mini_batch_size=hp.mini_batch_size, n_threads=hp.n_threads)
+    state.update(merged["state"])
+    reduced = reduce_state(state, hp, trials)
+    labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
+    return Fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], state, factor, trials,
+                   n_steps + merged["n_batches"], streaming_weights(state, reduced["centers"]))
+
+
+def require_rows(X: Any, k: int) -> None:
+    """Fail unless there are at least ``k`` rows."""
+    if X.shape[0] < k:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= k={k}.")
+
+
+def resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, int]:
+    """extra_center_factor and local_lloyd_num_trials as used (see the ``KMeans`` docstring)."""
+    factor = resolve_extra_center_factor(hp.extra_center_factor, hp.k, first_batch_rows)
+    if isinstance(hp.extra_center_factor, int) and factor < hp.extra_center_factor:
+        warnings.warn(f"extra_center_factor={hp.extra_center_factor} would keep more centres than the "
+                      f"{first_batch_rows} rows of the seeding batch; using {factor}.", UserWarning, stacklevel=4)
+    return factor, resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+
+
+def reduce_state(state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dict[str, Any]:
+    """Reduce the K streaming centres (and far points) of ``state`` to ``hp.k``.
+
+    Returns ``centers``, ``ssd``, ``msd`` and ``n_iter``.
+    """
+    reduced: Dict[str, Any] = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
+                                           num_trials=trials, max_iter=hp.local_lloyd_max_iter,
+                                           tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
+    return reduced
+
+
+def streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:
+    """Total streaming count of the K centres that each final centre absorbed."""
+    owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
+    return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
+
+
+def seed_of(random_state: Any) -> int:
+    """Return a 64-bit seed for the core from scikit-learn's random_state conventions."""
+    if random_state is None:
+        return secrets.randbits(63)
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, not {random_state}.")
+        return int(random_state) % 2**64
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    raise ValueError(f"random_state must be None, an int, a numpy RandomState or Generator, not {random_state!r}.")
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """The result of ``reduce_centers``."""
+
+    centers: np.ndarray
+    """(k, n_features): the final centres, in the dtype of the shards' centres."""
+    ssd: float
+    """Sum over the input centres of weight × squared distance to their final centre."""
+    msd: float
+    """``ssd`` over the total weight: SageMaker's "mean square distance" of the reduction."""
+    n_iter: int
+    """Lloyd iterations of the winning trial."""
+
+
+ArrayOrShards = Union[npt.ArrayLike, Sequence[npt.ArrayLike]]
+
+
+def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, random_state: Any = None,
+                   local_lloyd_init_method: str = "kmeans++", local_lloyd_num_trials: Union[int, str] = "auto",
+                   local_lloyd_max_iter: int = 300, local_lloyd_tol: float = 1e-4,
+                   n_threads: Optional[int] = None) -> Reduction:
+    """Reduce weighted centres, from one place or many, to ``k`` centres: SageMaker's final step.
+
+    This is the merge of centres trained apart: SageMaker's instances, or Dask partitions, each
+    stream their shard into K weighted centres (``KMeans.partial_fit`` leaves them in its state),
+    and the weighted centres of all shards together are reduced to k by weighted Lloyd runs, best of
+    ``local_lloyd_num_trials`` (the estimator's own reduction, through the same core entry point).
+
+    Parameters
+    ----------
+    centers : array-like of shape (n, d), or a sequence of them (one per shard)
+        The centres. Shards are taken in order; float32 stays float32 when every shard is.
+    weights : array-like of shape (n,), or a sequence of them matching ``centers``
+        One finite, non-negative weight per centre (a streaming count).
+    k : int
+        The number of final centres (at most the number of centres given).
+    random_state : int, numpy RandomState or Generator, or None, default=None
+        Seeds the trials' k-means++ or random seeding.
+    local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol
+        As the ``KMeans`` hyperparameters of the same names ("auto" trials: as for ``k``).
+    n_threads : int or None, default=None
+        Threads to use (None: all cores).
+
+    Returns
+    -------
+    Reduction
+        ``centers`` (k, d), ``ssd``, ``msd`` and ``n_iter``.
+
+    Raises
+    ------
+    ValueError
+        For shards of different widths, weights that are not one finite non-negative value per
+        centre, fewer centres than ``k``, or invalid hyperparameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastkmeans import reduce_centers
+    >>> a = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 10.0]])
+    >>> b = np.array([[10.0, 11.0], [1.0, 0.0]])
+    >>> result = reduce_centers([a, b], [np.array([3.0, 1.0, 2.0]), np.array([2.0, 1.0])], k=2, random_state=0)
+    >>> print(np.sort(result.centers, axis=0))
+    [[ 0.2  0.2]
+     [10.  10.5]]
+    >>> round(result.msd, 4)
+    0.2889
+    """
+    # A list of 2-D arrays is shards (weights then a list as long); anything else is one array.
+    if isinstance(centers, (list, tuple)) and centers and all(np.ndim(c) == 2 for c in centers):
+        shards, weight_shards = list(centers), list(weights)  # type: ignore[arg-type]
+    else:
+        shards, weight_shards = [centers], [weights]
+    if len(shards) != len(weight_shards):
+        raise ValueError(f"{len(shards)} centre shards but {len(weight_shards)} weight arrays.")
+    arrays = [np.asarray(c) for c in shards]
+    for i, array in enumerate(arrays):
+        if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+            raise ValueError(f"centers shard {i} must be a 2-D numeric array, not shape {array.shape} "
+                             f"of {array.dtype}.")
+    dtype = np.float32 if arrays and all(a.dtype == np.float32 for a in arrays) else np.float64
+    arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+    weight_arrays = [np.ascontiguousarray(w, dtype=np.float64).reshape(-1) for w in weight_shards]
+    for i, (array, w) in enumerate(zip(arrays, weight_arrays)):
+        if array.shape[1] != arrays[0].shape[1]:
+            raise ValueError(f"shard {i} has {array.shape[1]} features, but shard 0 has {arrays[0].shape[1]}.")
+        if w.shape[0] != array.shape[0]:
+            raise ValueError(f"shard {i} has {array.shape[0]} centres but {w.shape[0]} weights.")
+    total = sum(a.shape[0] for a in arrays)
+    hp = check_hyperparameters(k=k, local_lloyd_init_method=local_lloyd_init_method,
+                               local_lloyd_num_trials=local_lloyd_num_trials, local_lloyd_max_iter=local_lloyd_max_iter,
+                               local_lloyd_tol=local_lloyd_tol, n_threads=n_threads)
+    if total < hp.k:
+        raise ValueError(f"{total} centres cannot be reduced to k={hp.k}.")
+    trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+    out = _core.reduce_shards(arrays, weight_arrays, k=hp.k, init_method=hp.local_lloyd_init_method,
+                              num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
+                              seed=seed_of(random_state), n_threads=hp.n_threads)
+    return Reduction(out["centers"], float(out["ssd"]), float(out["msd"]), int(out["n_iter"]))
+
