@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastkmeans._hyperparameters import HyperparameterError
 from fastkmeans._kmeans import KMeans
+from fastkmeans._persist import load
 from fastkmeans._validation import NotFittedError
 
 try:
@@ -16,4 +17,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "__version__"]
+__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "__version__", "load"]
