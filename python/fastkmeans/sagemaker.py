@@ -138,7 +138,7 @@ def load_model(path: PathLike, *, hyperparameters: Optional[Mapping[str, Any]] =
     centers = arrays[0] if len(arrays) == 1 and not names else None
     if centers is None or centers.ndim != 2 or centers.dtype not in (np.float32, np.float64) or 0 in centers.shape:
         found = "a dict" if names else f"{len(arrays)} arrays" if len(arrays) != 1 else (
-            "a none array" if arrays[0] is None else f"a {arrays[0].dtype} array of shape {arrays[0].shape}")
+            "a none array" if arrays[0] is None else f"an array of shape {arrays[0].shape} and dtype {arrays[0].dtype}")
         raise ValueError(f"{name}: {MODEL_MEMBER} should hold a list of one (k, feature_dim) float32 or float64 "
                          f"array, the centres; it holds {found}.")
     if not np.isfinite(centers).all():
@@ -175,6 +175,10 @@ def _read_member(name: str, wanted: str, max_bytes: int) -> bytes:
                     extracted = archive.extractfile(member)
                     assert extracted is not None
                     found = extracted.read()
+                # Read to the end, so that gzip checks its CRC-32 and length: the only checksum
+                # SageMaker's artifact has catches a damaged or truncated download here.
+                while capped.read(1 << 16):
+                    pass
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             raise ValueError(f"{name}: is not a readable model.tar.gz: {error}.") from None
     if found is None:
@@ -191,7 +195,7 @@ def _check_member(member: tarfile.TarInfo, name: str, max_bytes: int) -> None:
         raise ValueError(f"{name}: member {member.name!r} climbs out of the archive's folder ('..'): refused.")
     if not (member.isfile() or member.isdir()):
         kind = ("a symbolic link" if member.issym() else "a hard link" if member.islnk() else
-                "a device" if member.isdev() else f"of tar type {member.type!r}")
+                "a device or FIFO" if member.isdev() else f"of tar type {member.type!r}")
         raise ValueError(f"{name}: member {member.name!r} is {kind}: only regular files are read.")
     if member.size > max_bytes:
         raise ValueError(f"{name}: member {member.name!r} has {member.size} bytes, more than max_bytes={max_bytes}.")
