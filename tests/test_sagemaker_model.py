@@ -155,8 +155,8 @@ def test_none_arrays_are_read_as_none():
 BAD_NDARRAYS = {
     "another kind of file": (b"PK\x03\x04" + bytes(40), "not an MXNet NDArray file"),
     "absurd array count": (struct.pack("<QQQ", 0x112, 0, 2**60), "claims 1152921504606846976 arrays"),
-    "absurd shape": (ndarray_file([struct.pack("<Iii2q", 0xF993FAC9, 0, 2, 2**40, 2**40) + struct.pack("<iii", 1, 0, 0)]),
-                     r"claims shape \(1099511627776, 1099511627776\)"),
+    "absurd shape": (ndarray_file([struct.pack("<Iii2q", 0xF993FAC9, 0, 2, 2**40, 2**40)
+                                   + struct.pack("<iii", 1, 0, 0)]), r"claims shape \(1099511627776, 1099511627776\)"),
     "negative dimension": (ndarray_file([struct.pack("<Iii2q", 0xF993FAC9, 0, 2, -1, 3)]), "negative dimension"),
     "absurd ndim": (ndarray_file([struct.pack("<Iii", 0xF993FAC9, 0, 10**6)]), "has ndim 1000000"),
     "sparse storage": (ndarray_file([struct.pack("<Ii", 0xF993FAC9, 2)]), "csr storage"),
@@ -324,7 +324,7 @@ def test_fuzz_the_ndarray_reader_with_mutated_files(content, data):
     content = bytearray(content)
     for _ in range(data.draw(st.integers(1, 6))):
         position = data.draw(st.integers(0, len(content) - 1))
-        content[position] = data.draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xC9, 0xFF, data.draw(st.integers(0, 255))]))
+        content[position] = data.draw(st.sampled_from([0, 1, 2, 0x7F, 0x80, 0xC9, 0xFF]) | st.integers(0, 255))
     try:
         arrays, names = load_ndarray_list(bytes(content[:data.draw(st.integers(0, len(content)))]), "fuzzed")
     except NDArrayError:

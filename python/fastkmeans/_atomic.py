@@ -71,8 +71,11 @@ def write_atomically(path: PathLike, chunks: Iterable[Union[bytes, bytearray, me
 
 
 def _fsync_folder(folder: str) -> None:
-    """Make the rename durable. The new file is already complete at its name, so a folder that
-    cannot be fsync'ed (Windows, some network file systems) costs durability only, not integrity."""
+    """Make the rename durable.
+
+    The new file is already complete at its name, so a folder that cannot be fsync'ed (Windows,
+    some network file systems) costs durability only, not integrity.
+    """
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
     with contextlib.suppress(OSError):
         descriptor = os.open(folder, flags)

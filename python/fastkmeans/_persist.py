@@ -124,8 +124,11 @@ def _describe(model: KMeans) -> Tuple[Dict[str, Any], List[Tuple[str, np.ndarray
 
 
 def _params(params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Hyperparameters as JSON values. A RandomState or Generator is not data: it is stored as null
-    (the fitted state keeps the seed the run drew from it, so resuming is unaffected)."""
+    """Return the hyperparameters as JSON values.
+
+    A RandomState or Generator is not data: it is stored as null (the fitted state keeps the seed
+    the run drew from it, so resuming is unaffected).
+    """
     out: Dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, (np.integer, np.floating)):
@@ -146,7 +149,7 @@ def _chunks(header: bytes, encoded: bytes, data_start: int,
     for _, array in arrays:
         start = data_start + _aligned(position - data_start)
         yield bytes(start - position)
-        yield memoryview(array.reshape(-1)).cast("B")
+        yield array.reshape(-1).view(np.uint8).data
         position = start + array.nbytes
 
 
@@ -260,7 +263,7 @@ def _check_header(head: bytes, size: int, name: str) -> None:
 
 
 def _what_it_is(head: bytes) -> str:
-    """A guess at the kind of a file that is not ours, for the error message."""
+    """Guess the kind of a file that is not ours, for the error message."""
     if head.startswith(b"\x1f\x8b"):
         return "it is gzip-compressed: a SageMaker model.tar.gz? Use fastkmeans.sagemaker.load_model"
     if head.startswith(struct.pack("<Q", 0x112)):
@@ -302,7 +305,7 @@ class _Reader:
         return float(value)
 
     def array(self, name: str, entry: Any, allowed: Tuple[str, ...], shape: Tuple[Optional[int], ...]) -> np.ndarray:
-        """The array described by ``entry``; ``shape`` gives each dimension, None where any size goes."""
+        """Return the array described by ``entry``; ``shape`` gives each dimension, None for any size."""
         entry = self.table(entry, f"array {name}")
         dtype = entry.get("dtype")
         if dtype not in allowed:
@@ -375,7 +378,8 @@ def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
             metrics = read.table(fitted[attribute], attribute)
             if not set(metrics) <= {"msd", "ssd"}:
                 raise read.fail(f"{attribute} names {sorted(metrics)}; expected msd and ssd")
-            setattr(model, attribute, {key: read.real(value, f"{attribute}[{key!r}]") for key, value in metrics.items()})
+            setattr(model, attribute, {key: read.real(value, f"{attribute}[{key!r}]")
+                                       for key, value in metrics.items()})
     if "feature_names_in_" in fitted:
         names = fitted["feature_names_in_"]
         if not isinstance(names, list) or len(names) != n_features or not all(isinstance(n, str) for n in names):

@@ -24,8 +24,8 @@ from typing import IO, Any, Mapping, Optional, Union
 
 import numpy as np
 
-from fastkmeans._atomic import write_atomically
 from fastkmeans import KMeans
+from fastkmeans._atomic import write_atomically
 from fastkmeans._ndarray import load_ndarray_list, save_ndarray_list
 
 __all__ = ["DEFAULT_MAX_BYTES", "MODEL_MEMBER", "load_model", "save_model"]
@@ -161,7 +161,7 @@ def _read_member(name: str, wanted: str, max_bytes: int) -> bytes:
     with open(name, "rb") as raw:
         magic = raw.read(2)
         raw.seek(0)
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
         capped = _Capped(stream, max_bytes, name)
         found: Optional[bytes] = None
         try:
