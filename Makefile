@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse wheel wheel-test clean mxnet-venv
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models wheel wheel-test clean mxnet-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench: develop $(BENCH_DEPS)
 # Sparse document vectors: CSR against the same numbers dense and against scikit-learn (a minute).
 bench-sparse: develop
 	$(PY) benches/sparse_bench.py
+
+# Save / load times of a 1,000 x 1,000 model: fastkmeans' file, pickle, SageMaker's model.tar.gz (seconds).
+bench-models: develop
+	$(PY) benches/models_bench.py
 
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop

@@ -7,6 +7,7 @@ a multithreaded Rust core. ``KMeans`` is also a scikit-learn estimator.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from fastkmeans import sagemaker
 from fastkmeans._hyperparameters import HyperparameterError
 from fastkmeans._kmeans import KMeans
 from fastkmeans._persist import load
@@ -17,4 +18,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "__version__", "load"]
+__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "__version__", "load", "sagemaker"]

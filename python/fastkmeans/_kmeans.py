@@ -665,6 +665,15 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         -------
         onnx.ModelProto
             The graph.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [10, 10], [10, 12]], dtype=np.float32)
+        >>> graph = KMeans(k=2, random_state=0).fit(X).to_onnx()
+        >>> [output.name for output in graph.graph.output]
+        ['label', 'scores', 'distance_to_cluster']
         """
         from fastkmeans import _onnx
 

@@ -20,13 +20,15 @@ import re
 import tarfile
 import time
 import zlib
-from typing import IO, Any, Mapping, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import numpy as np
 
-from fastkmeans import KMeans
 from fastkmeans._atomic import write_atomically
 from fastkmeans._ndarray import load_ndarray_list, save_ndarray_list
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastkmeans import KMeans
 
 __all__ = ["DEFAULT_MAX_BYTES", "MODEL_MEMBER", "load_model", "save_model"]
 
@@ -132,6 +134,8 @@ def load_model(path: PathLike, *, hyperparameters: Optional[Mapping[str, Any]] =
     >>> model.cluster_centers_.shape  # doctest: +SKIP
     (8, 7)
     """
+    from fastkmeans import KMeans  # imported here: the package imports this module first
+
     name = os.fspath(path)
     content = _read_member(name, MODEL_MEMBER, max_bytes)
     arrays, names = load_ndarray_list(content, f"{name}: {MODEL_MEMBER}")
