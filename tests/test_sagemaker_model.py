@@ -19,8 +19,10 @@ from fastkmeans import KMeans
 from fastkmeans._ndarray import NDArrayError, load_ndarray_list, save_ndarray_list
 from fastkmeans.sagemaker import load_model, save_model
 
-ARTIFACTS = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sagemaker-artifacts"
-REAL = sorted(ARTIFACTS.glob("*/model.tar.gz"))
+ARTIFACTS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sagemaker-artifacts"
+REAL = [ARTIFACTS / "pca-segmentation-2020" / "model.tar.gz", ARTIFACTS / "us-population-2021" / "model.tar.gz"]
+# The real artifacts are in ../shared/data, which only the project's own machines have (not the release CI's).
+needs_artifacts = pytest.mark.skipif(not ARTIFACTS.is_dir(), reason="../shared/data is not beside the checkout")
 
 
 def members(path):
@@ -38,10 +40,12 @@ def nearest(X, centers):
 # The real artifacts --------------------------------------------------------------------------------
 
 
+@needs_artifacts
 def test_both_real_artifacts_are_present():
-    assert [p.parent.name for p in REAL] == ["pca-segmentation-2020", "us-population-2021"]
+    assert sorted(ARTIFACTS.glob("*/model.tar.gz")) == REAL
 
 
+@needs_artifacts
 @pytest.mark.parametrize("artifact", REAL, ids=lambda p: p.parent.name)
 def test_a_real_artifact_loads_predicts_and_saves_back_byte_for_byte(tmp_path, artifact):
     original = members(artifact)["model_algo-1"][1]
@@ -68,6 +72,7 @@ def test_a_real_artifact_loads_predicts_and_saves_back_byte_for_byte(tmp_path, a
     assert os.listdir(tmp_path) == ["model.tar.gz"]
 
 
+@needs_artifacts
 def test_the_2020_artifact_has_a_state_member_that_is_ignored():
     found = members(REAL[0])
     assert len(found) == 2 and any(name.startswith("state_") for name in found)
@@ -75,12 +80,14 @@ def test_the_2020_artifact_has_a_state_member_that_is_ignored():
     assert sorted(names) == ["0", "1"] and sorted(a.shape for a in arrays) == [(80, 1), (80, 7)]
 
 
+@needs_artifacts
 def test_a_model_whose_feature_dim_differs_from_the_data_is_refused():
     model = load_model(REAL[1])
     with pytest.raises(ValueError, match="X has 5 features, but KMeans is expecting 7 features"):
         model.predict(np.zeros((3, 5)))
 
 
+@needs_artifacts
 def test_hyperparameters_are_checked_against_the_centres():
     model = load_model(REAL[1], hyperparameters={"k": "8", "feature_dim": "7", "mini_batch_size": "500"})
     assert model.mini_batch_size == 500
