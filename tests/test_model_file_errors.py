@@ -135,6 +135,7 @@ CRAFTED = {
     "bad hyperparameter": (lambda m: m["params"].update(k=0), "hyperparameters are invalid: Invalid hyperparameter "
                                                               "value 0 for k"),
     "unknown hyperparameter": (lambda m: m["params"].update(evil=1), "Unknown hyperparameter names: 'evil'"),
+    "a million threads": (lambda m: m["params"].update(n_threads=10**6), "n_threads=1000000 is more than the 1024"),
     "negative random_state": (lambda m: m["params"].update(random_state=-1), "random_state should be an integer"),
     "k differs from the centres": (lambda m: m["params"].update(k=4), r"shape \(3, 4\), but the model needs \(4, 4\)"),
     "feature_dim differs": (lambda m: m["params"].update(feature_dim=9), r"feature_dim=9, but the centres have 4"),

@@ -7,7 +7,12 @@ import hashlib
 import json
 import os
 import pickle
+import signal
 import struct
+import subprocess
+import sys
+import textwrap
+import time
 import warnings
 
 import joblib
@@ -349,3 +354,72 @@ def test_saving_onto_a_folder_fails_cleanly(tmp_path):
     with pytest.raises(OSError):
         KMeans(k=2, random_state=0).fit(blobs(n=100)).save(tmp_path / "model.fkm")
     assert os.listdir(tmp_path) == ["model.fkm"]
+
+
+# Real signals in a real process ---------------------------------------------------------------------
+
+SAVE_LOOP = textwrap.dedent("""
+    import sys
+    import fastkmeans
+    path, first, second = sys.argv[1:]
+    models = [fastkmeans.load(first), fastkmeans.load(second)]
+    models[0].save(path)
+    print("ready", flush=True)
+    saves = 0
+    try:
+        while True:
+            models[saves % 2].save(path)
+            saves += 1
+    except KeyboardInterrupt:
+        print("interrupted", saves, flush=True)
+        sys.exit(3)
+""")
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    """Two saved models of a few MB each (k = 200 and 201), for a process to save over and over."""
+    folder = tmp_path_factory.mktemp("two_models")
+    X = np.random.default_rng(0).standard_normal((3000, 300))
+    for k in (200, 201):
+        KMeans(k=k, mini_batch_size=3000, extra_center_factor=2, local_lloyd_num_trials=1, local_lloyd_max_iter=5,
+               random_state=0).fit(X).save(folder / f"{k}.fkm")
+    return folder / "200.fkm", folder / "201.fkm"
+
+
+def save_loop(path, two_models):
+    process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(path), *map(str, two_models)],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_real_ctrl_c_during_repeated_saves_leaves_a_whole_model_and_no_temporary_file(tmp_path, two_models):
+    path = tmp_path / "model.fkm"
+    for delay in (0.2, 0.6):
+        process = save_loop(path, two_models)
+        try:
+            time.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            out, _ = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        words = out.split()
+        assert process.returncode == 3 and words[0] == "interrupted" and int(words[1]) > 0
+        assert os.listdir(tmp_path) == ["model.fkm"]
+        assert fastkmeans.load(path).k in (200, 201)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_process_killed_mid_save_never_leaves_a_half_written_model(tmp_path, two_models):
+    path = tmp_path / "model.fkm"
+    for delay in (0.1, 0.3, 0.5):
+        process = save_loop(path, two_models)
+        time.sleep(delay)
+        process.kill()  # SIGKILL: no cleanup runs
+        process.wait(timeout=30)
+        assert fastkmeans.load(path).k in (200, 201)
+        # All a kill can leave is a temporary file of the documented name, never mistaken for the model.
+        for name in os.listdir(tmp_path):
+            assert name == "model.fkm" or (name.startswith(".model.fkm.") and name.endswith(_atomic.TEMPORARY_SUFFIX))

@@ -54,9 +54,10 @@ def write_atomically(path: PathLike, chunks: Iterable[Union[bytes, bytearray, me
     target = os.path.abspath(os.fspath(path))
     folder, base = os.path.split(target)
     temporary = os.path.join(folder, f".{base}.{secrets.token_hex(8)}{TEMPORARY_SUFFIX}")
-    # 0o666 less the umask, as for any new file (mkstemp would make it 0o600).
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        # Opened inside the try: a Ctrl-C landing just after the file exists still removes it.
+        # 0o666 less the umask, as for any new file (mkstemp would make it 0o600).
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with open(descriptor, "wb", closefd=True) as file:
             for chunk in chunks:
                 file.write(chunk)

@@ -63,6 +63,9 @@ _STATE_ARRAYS: Dict[str, Tuple[str, ...]] = {
     "far_weights": ("<f8",), "far_dist2": ("<f8",),
 }
 _STATE_SCALARS = ("points_seen", "seed")
+# n_threads is the one hyperparameter that acts at predict time: a crafted file must not make
+# predict start a million threads.
+MAX_THREADS = 1024
 # Fitted attributes left out on purpose: labels_ describes the training rows, not the model (and
 # has one entry per row); predict(X_train) gives it back.
 OMITTED = ("labels_",)
@@ -341,6 +344,8 @@ def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
         check_hyperparameters(**params)
     except ValueError as error:
         raise read.fail(f"its hyperparameters are invalid: {error}") from None
+    if isinstance(params.get("n_threads"), int) and params["n_threads"] > MAX_THREADS:
+        raise read.fail(f"n_threads={params['n_threads']} is more than the {MAX_THREADS} a model file may ask for")
     if params.get("random_state") is not None:
         read.integer(params["random_state"], "random_state")
     if isinstance(params.get("eval_metrics"), list):
