@@ -352,3 +352,20 @@ def test_fuzz_load_model_with_mutated_archives(tmp_path_factory, data):
     except ValueError:
         return
     assert model.cluster_centers_.ndim == 2
+
+
+def test_a_sagemaker_model_saves_natively_and_partial_fit_starts_a_new_training(tmp_path):
+    import fastkmeans
+
+    X = np.random.default_rng(2).normal(size=(1500, 4))
+    save_model(KMeans(k=3, mini_batch_size=300, random_state=0).fit(X), tmp_path / "model.tar.gz")
+    sagemaker = load_model(tmp_path / "model.tar.gz")
+    sagemaker.save(tmp_path / "model.fkm")
+    native = fastkmeans.load(tmp_path / "model.fkm")
+    np.testing.assert_array_equal(native.cluster_centers_, sagemaker.cluster_centers_)
+    assert getattr(native, "_state", None) is None and native.get_params() == sagemaker.get_params()
+    np.testing.assert_array_equal(native.predict(X), sagemaker.predict(X))
+    # No streaming state came with model_algo-1: partial_fit seeds afresh, as a new estimator would.
+    sagemaker.set_params(random_state=5, mini_batch_size=300)
+    fresh = KMeans(k=3, feature_dim=4, mini_batch_size=300, random_state=5)
+    np.testing.assert_array_equal(sagemaker.partial_fit(X).cluster_centers_, fresh.partial_fit(X).cluster_centers_)
