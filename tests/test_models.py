@@ -423,3 +423,13 @@ def test_a_process_killed_mid_save_never_leaves_a_half_written_model(tmp_path, t
         # All a kill can leave is a temporary file of the documented name, never mistaken for the model.
         for name in os.listdir(tmp_path):
             assert name == "model.fkm" or (name.startswith(".model.fkm.") and name.endswith(_atomic.TEMPORARY_SUFFIX))
+
+
+def test_arrays_in_other_integer_or_byte_orders_are_stored_in_the_file_types(tmp_path):
+    model = KMeans(k=3, random_state=0).fit(blobs(n=300))
+    model.cluster_sizes_ = model.cluster_sizes_.astype(np.int32)  # what np.bincount gives on some platforms
+    model.cluster_centers_ = model.cluster_centers_.astype(">f8")
+    loaded = round_trip(model, tmp_path)
+    assert loaded.cluster_sizes_.dtype == np.int64 and loaded.cluster_centers_.dtype == np.dtype("<f8")
+    np.testing.assert_array_equal(loaded.cluster_sizes_, model.cluster_sizes_)
+    np.testing.assert_array_equal(loaded.cluster_centers_, model.cluster_centers_)

@@ -86,11 +86,11 @@ def _describe(model: KMeans) -> Tuple[Dict[str, Any], List[Tuple[str, np.ndarray
     """Return the JSON metadata and the arrays, in file order, of a fitted estimator."""
     from fastkmeans import __version__
 
-    arrays: List[Tuple[str, np.ndarray]] = []
+    arrays: List[Tuple[str, np.ndarray, Tuple[str, ...]]] = []
     fitted: Dict[str, Any] = {}
-    for name in _ARRAYS:
+    for name, allowed in _ARRAYS.items():
         if hasattr(model, name):
-            arrays.append((name, getattr(model, name)))
+            arrays.append((name, getattr(model, name), allowed))
     for name, kind in _SCALARS.items():
         if hasattr(model, name):
             fitted[name] = kind(getattr(model, name))
@@ -103,11 +103,13 @@ def _describe(model: KMeans) -> Tuple[Dict[str, Any], List[Tuple[str, np.ndarray
     state_scalars = None
     if state is not None:
         state_scalars = {name: int(state[name]) for name in _STATE_SCALARS}
-        arrays.extend((f"state.{name}", state[name]) for name in _STATE_ARRAYS)
+        arrays.extend((f"state.{name}", state[name], allowed) for name, allowed in _STATE_ARRAYS.items())
     described, offset = {}, 0
     little: List[Tuple[str, np.ndarray]] = []
-    for name, array in arrays:
-        array = np.ascontiguousarray(array, dtype=np.asarray(array).dtype.newbyteorder("<"))
+    for name, array, allowed in arrays:
+        # Little-endian, and in a dtype the reader takes (int32 cluster sizes, say, become int64).
+        dtype = np.asarray(array).dtype.newbyteorder("<")
+        array = np.ascontiguousarray(array, dtype=dtype if dtype.str in allowed else allowed[0])
         offset = _aligned(offset)
         described[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset,
                            "bytes": array.nbytes}
@@ -333,13 +335,26 @@ class _Reader:
 
 def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
     from fastkmeans import KMeans
-    from fastkmeans._hyperparameters import check_hyperparameters
 
     read = _Reader(name, data)
     metadata = read.table(metadata, "the metadata")
     if metadata.get("kind") != KIND:
         raise read.fail(f"it holds {metadata.get('kind')!r}, not a {KIND}")
-    params = read.table(metadata.get("params"), "params")
+    model = KMeans(**_checked_params(read, metadata.get("params")))
+    described = read.table(metadata.get("arrays"), "arrays")
+    unknown = sorted(set(described) - set(_ARRAYS) - {f"state.{key}" for key in _STATE_ARRAYS})
+    if unknown:
+        raise read.fail(f"unknown arrays {unknown}")
+    _build_fitted(read, model, read.table(metadata.get("fitted"), "fitted"), described)
+    _build_state(read, model, metadata.get("state"), described, model.cluster_centers_.dtype.str)
+    return model
+
+
+def _checked_params(read: _Reader, found: Any) -> Dict[str, Any]:
+    """Return the file's hyperparameters, checked as the constructor's are (and n_threads bounded)."""
+    from fastkmeans._hyperparameters import check_hyperparameters
+
+    params: Dict[str, Any] = dict(read.table(found, "params"))
     try:
         check_hyperparameters(**params)
     except ValueError as error:
@@ -350,13 +365,11 @@ def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
         read.integer(params["random_state"], "random_state")
     if isinstance(params.get("eval_metrics"), list):
         params["eval_metrics"] = tuple(params["eval_metrics"])
-    model = KMeans(**params)
-    described = read.table(metadata.get("arrays"), "arrays")
-    known = set(_ARRAYS) | {f"state.{key}" for key in _STATE_ARRAYS}
-    unknown = sorted(set(described) - known)
-    if unknown:
-        raise read.fail(f"unknown arrays {unknown}")
-    fitted = read.table(metadata.get("fitted"), "fitted")
+    return params
+
+
+def _build_fitted(read: _Reader, model: KMeans, fitted: Dict[str, Any], described: Dict[str, Any]) -> None:
+    """Restore the centres and every fitted attribute the file holds, each checked against k and d."""
     unknown = sorted(set(fitted) - set(_SCALARS) - set(_METRICS) - {"feature_names_in_"})
     if unknown:
         raise read.fail(f"unknown fitted attributes {unknown}")
@@ -375,9 +388,8 @@ def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
             setattr(model, attribute, read.array(attribute, described[attribute], _ARRAYS[attribute], (model.k,)))
     for attribute, kind in _SCALARS.items():
         if attribute in fitted:
-            value = read.real(fitted[attribute], attribute) if kind is float else read.integer(fitted[attribute],
-                                                                                                 attribute)
-            setattr(model, attribute, value)
+            value = fitted[attribute]
+            setattr(model, attribute, read.real(value, attribute) if kind is float else read.integer(value, attribute))
     for attribute in _METRICS:
         if attribute in fitted:
             metrics = read.table(fitted[attribute], attribute)
@@ -390,8 +402,6 @@ def _build(metadata: Any, data: memoryview, name: str) -> KMeans:
         if not isinstance(names, list) or len(names) != n_features or not all(isinstance(n, str) for n in names):
             raise read.fail(f"feature_names_in_ should be a list of {n_features} strings")
         model.feature_names_in_ = np.array(names, dtype=object)
-    _build_state(read, model, metadata.get("state"), described, centers.dtype.str)
-    return model
 
 
 def _build_state(read: _Reader, model: KMeans, scalars: Any, described: Dict[str, Any], dtype: str) -> None:
