@@ -8,14 +8,14 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse wheel wheel-test clean
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models wheel wheel-test clean mxnet-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
-		"pymdown-extensions>=10"
+		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16"
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -69,6 +69,10 @@ bench: develop $(BENCH_DEPS)
 bench-sparse: develop
 	$(PY) benches/sparse_bench.py
 
+# Save / load times of a 1,000 x 1,000 model: fastkmeans' file, pickle, SageMaker's model.tar.gz (seconds).
+bench-models: develop
+	$(PY) benches/models_bench.py
+
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop
 	$(PY) benches/io_bench.py
@@ -89,5 +93,16 @@ wheel-test: wheel
 	cd /tmp && env PATH=/usr/bin:/bin FASTKMEANS_REQUIRE_NO_RUST=1 \
 		"$(CURDIR)/$(WHEEL_VENV)/bin/python" "$(CURDIR)/.ci/wheel_smoke.py"
 
+# Real MXNet 1.9.1, in its own environment, for the slow interoperability test
+# (tests/test_mxnet_interop.py, `pytest -m slow`): its wheel needs numpy < 1.24, whose wheels stop at
+# Python 3.11. The test builds it on first use and skips, saying why, where it cannot be installed.
+MXNET_VENV := .mxnet-venv
+MXNET_PYTHON ?= $(shell command -v python3.11 || command -v python3.10 || command -v python3.9 || echo python3)
+mxnet-venv: $(MXNET_VENV)/.installed
+$(MXNET_VENV)/.installed:
+	$(MXNET_PYTHON) -m venv $(MXNET_VENV)
+	$(MXNET_VENV)/bin/python -m pip install --quiet "mxnet==1.9.1" "numpy==1.23.5"
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(WHEEL_VENV) $(DIST) target
+	rm -rf $(VENV) $(WHEEL_VENV) $(MXNET_VENV) $(DIST) target

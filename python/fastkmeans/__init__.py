@@ -7,8 +7,10 @@ a multithreaded Rust core. ``KMeans`` is also a scikit-learn estimator.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from fastkmeans import sagemaker
 from fastkmeans._hyperparameters import HyperparameterError
 from fastkmeans._kmeans import KMeans
+from fastkmeans._persist import load
 from fastkmeans._training import Reduction, reduce_centers
 from fastkmeans._validation import NotFittedError
 
@@ -17,4 +19,5 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "Reduction", "__version__", "reduce_centers"]
+__all__ = ["HyperparameterError", "KMeans", "NotFittedError", "Reduction", "__version__", "load", "reduce_centers",
+           "sagemaker"]

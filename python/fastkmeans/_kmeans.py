@@ -566,6 +566,67 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return self.fit(source).predict(source)
         return self.fit(X).labels_
 
+    # Models out (the formats live in _persist, _onnx and fastkmeans.sagemaker) ------------------
+
+    def save(self, path: Any) -> None:
+        """Write the fitted model to one file, atomically; ``fastkmeans.load`` reads it back.
+
+        The file holds the centres, the per-centre weights, the streaming state that ``partial_fit``
+        continues, the hyperparameters, the training metrics and the versions, with a SHA-256
+        checksum; it is raw arrays and JSON, never pickle. ``labels_`` is not stored.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to create or replace (a complete old file stays until the new one is complete).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import fastkmeans
+        >>> X = np.array([[0, 0], [0, 2], [10, 10], [10, 12]], dtype=np.float64)
+        >>> model = fastkmeans.KMeans(k=2, random_state=0).fit(X)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     model.save(os.path.join(folder, "model.fkm"))
+        ...     loaded = fastkmeans.load(os.path.join(folder, "model.fkm"))
+        >>> bool((loaded.predict(X) == model.predict(X)).all()), loaded.train_metrics_ == model.train_metrics_
+        (True, True)
+        """
+        from fastkmeans import _persist
+
+        _persist.save(self, path)
+
+    def to_onnx(self, path: Any = None) -> Any:
+        """Return (and write, given ``path``) an ONNX graph of ``predict``, ``transform`` and ``assign``.
+
+        Needs the ``onnx`` package (``pip install fastkmeans[onnx]``). The graph maps a float32
+        batch ``X`` (n, d) to ``label`` (int64, [n]) and ``scores`` (float32 Euclidean distances,
+        [n, k]), as skl2onnx's KMeans converter names them, and ``distance_to_cluster`` (float32, [n]).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or None, default=None
+            Where to write the model (atomically); None only returns it.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The graph.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastkmeans import KMeans
+        >>> X = np.array([[0, 0], [0, 2], [10, 10], [10, 12]], dtype=np.float32)
+        >>> graph = KMeans(k=2, random_state=0).fit(X).to_onnx()
+        >>> [output.name for output in graph.graph.output]
+        ['label', 'scores', 'distance_to_cluster']
+        """
+        from fastkmeans import _onnx
+
+        return _onnx.to_onnx(self, path)
+
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags: sparse input is accepted."""
         tags = super().__sklearn_tags__()
