@@ -16,6 +16,14 @@
 //! so it keeps the lowest index among its equal scores; the final horizontal step takes the
 //! smallest score and, among lanes that hold it, the lowest index. Rows are independent, so
 //! results do not depend on how rows are split across threads.
+//!
+//! Cost of the one body (measured against the two hand-written kernels it replaced, same data,
+//! builds alternated six times, best of 10 each): brute-force assignment of 1M × 32, k = 100,
+//! float32 45.0–46.5 ms against 44.1–45.3, float64 76.3–78.2 ms against 73.7–75.4 (the float64
+//! half-width last panel is new and saves about 1 ms of that); one mini-batch epoch unchanged
+//! within noise. Tried and slower: spilling the running bests in their own precision for the
+//! final horizontal step (float32 assignment 52–54 ms), and the tiles and folds forced inline
+//! without their own `target_feature`.
 
 mod lanes;
 
