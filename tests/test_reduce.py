@@ -53,11 +53,24 @@ def test_nested_lists_are_one_array_and_mixed_dtypes_become_float64() -> None:
     (np.zeros((3, 2)), np.array([1.0, np.nan, 1.0]), "shard 0: weight NaN of row 1"),
     ([np.zeros((3, 2)), np.zeros((2, 2))], [np.ones(3), np.array([1.0, -1.0])], "shard 1: weight -1 of row 1"),
     (np.zeros((2, 2)), np.ones(2), "2 centres cannot be reduced to k=3"),
-    (np.zeros(3), np.ones(3), "centers shard 0 must be a 2-D numeric array"),
+    (np.zeros(3), np.ones(3), "centers shard 0 must be a 2-D array of real numbers"),
+    (np.zeros((4, 2)), np.ones((2, 2)), "weights shard 0 must be a 1-D array"),
+    (np.zeros((3, 2), complex), np.ones(3), "centers shard 0 must be a 2-D array of real numbers"),
+    ([np.zeros((3, 2)), np.array([[0.0, np.inf]])], [np.ones(3), np.ones(1)], r"centers shard 1 contains NaN .*row 0"),
 ])
 def test_bad_shards_are_named(centers: object, weights: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         reduce_centers(centers, weights, k=3)  # type: ignore[arg-type]
+
+
+def test_models_fitted_apart_merge_through_their_centres_and_weights() -> None:
+    X = _blobs(6000, 3)
+    parts = [KMeans(k=6, random_state=s).fit(part) for s, part in enumerate(np.array_split(X, 3))]
+    merged = reduce_centers([m.cluster_centers_ for m in parts], [m.cluster_weights_ for m in parts], k=6,
+                            random_state=0)
+    whole = KMeans(k=6, random_state=0).fit(X)
+    assert -whole.score(X) <= 1.05 * float(((X[:, None] - merged.centers[None]) ** 2).sum(-1).min(1).sum())
+    assert float(((X[:, None] - merged.centers[None]) ** 2).sum(-1).min(1).sum()) <= 1.05 * -whole.score(X)
 
 
 def test_bad_hyperparameters_are_named() -> None:

@@ -287,7 +287,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if source is not None:  # full-batch Lloyd needs every row in memory
             X = source.read()
         X, names = self._validate_new(X)
-        trained = _training.fit_arrays(X, hp, _training.seed_of(self.random_state))
+        trained = _training.fit_arrays(X, hp, self.random_state)
         test_metrics = self._test_metrics(test, trained.centers, X.shape[1], hp)
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
         # estimator as it was.
@@ -362,11 +362,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return self._partial_fit_source(source, hp, previous)
         if previous is None:
             X, names = self._validate_new(X)
-            start, seed = None, _training.seed_of(self.random_state)
+            start = None
         else:
             X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
-            start, seed = self._stream(previous), previous["seed"]
-        self._set_trained(X, names, _training.merge_arrays(X, hp, start, seed), hp)
+            start = self._stream(previous)
+        self._set_trained(X, names, _training.merge_arrays(X, hp, start, self.random_state), hp)
         return self
 
     def _partial_fit_source(self, source: Source, hp: Hyperparameters, previous: Optional[Dict[str, Any]]) -> KMeans:

@@ -45,9 +45,10 @@ class Fitted:
     weights: np.ndarray
 
 
-def fit_arrays(X: Any, hp: Hyperparameters, seed: int) -> Fitted:
+def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any) -> Fitted:
     """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``."""
     require_rows(X, hp.k)
+    seed = seed_of(random_state)
     if hp.algorithm == "lloyd":
         trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
         check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
@@ -69,11 +70,11 @@ def fit_arrays(X: Any, hp: Hyperparameters, seed: int) -> Fitted:
                    out["n_batches"], streaming_weights(state, out["centers"]))
 
 
-def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], seed: int) -> Fitted:
+def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], random_state: Any) -> Fitted:
     """``partial_fit`` on rows in memory.
 
-    Seeds a new streaming state from a sample of ``X`` (or continues ``previous``), merges every
-    mini-batch of ``X`` in order, reduces K to k and labels ``X``.
+    Seeds a new streaming state from a sample of ``X`` (or continues ``previous``, with its own
+    seed), merges every mini-batch of ``X`` in order, reduces K to k and labels ``X``.
     """
     if previous is None:
         require_rows(X, hp.k)
@@ -81,6 +82,7 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], seed:
         factor, trials = resolve_minibatch(hp, first_batch_rows=sample_rows)
         check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize,
                           what=f"k * extra_center_factor = {hp.k * factor}")
+        seed = seed_of(random_state)
         chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
         seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,
                                       init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
@@ -171,9 +173,10 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
     """Reduce weighted centres, from one place or many, to ``k`` centres: SageMaker's final step.
 
     This is the merge of centres trained apart: SageMaker's instances, or Dask partitions, each
-    stream their shard into K weighted centres (``KMeans.partial_fit`` leaves them in its state),
-    and the weighted centres of all shards together are reduced to k by weighted Lloyd runs, best of
-    ``local_lloyd_num_trials`` (the estimator's own reduction, through the same core entry point).
+    stream their shard into weighted centres, and the weighted centres of all shards together are
+    reduced to k by weighted Lloyd runs, best of ``local_lloyd_num_trials`` (the estimator's own
+    reduction, through the same core entry point). From fitted models, a shard is a model's
+    ``cluster_centers_`` with its ``cluster_weights_`` (the streaming count each centre absorbed).
 
     Parameters
     ----------
@@ -214,7 +217,7 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
     >>> round(result.msd, 4)
     0.2889
     """
-    # A list of 2-D arrays is shards (weights then a list as long); anything else is one array.
+    # A list or tuple of 2-D arrays is shards (weights then as many arrays); anything else is one.
     shards: List[Any]
     weight_shards: List[Any]
     if isinstance(centers, (list, tuple)) and centers and all(np.ndim(c) == 2 for c in centers):
@@ -223,19 +226,19 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
         shards, weight_shards = [centers], [weights]
     if len(shards) != len(weight_shards):
         raise ValueError(f"{len(shards)} centre shards but {len(weight_shards)} weight arrays.")
-    arrays = [np.asarray(c) for c in shards]
-    for i, array in enumerate(arrays):
-        if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
-            raise ValueError(f"centers shard {i} must be a 2-D numeric array, not shape {array.shape} "
-                             f"of {array.dtype}.")
-    dtype = np.float32 if arrays and all(a.dtype == np.float32 for a in arrays) else np.float64
+    arrays = [_real_array(c, f"centers shard {i}", ndim=2) for i, c in enumerate(shards)]
+    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
     arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
-    weight_arrays = [np.ascontiguousarray(w, dtype=np.float64).reshape(-1) for w in weight_shards]
+    weight_arrays = [np.ascontiguousarray(_real_array(w, f"weights shard {i}", ndim=1), dtype=np.float64)
+                     for i, w in enumerate(weight_shards)]
     for i, (array, w) in enumerate(zip(arrays, weight_arrays)):
         if array.shape[1] != arrays[0].shape[1]:
             raise ValueError(f"shard {i} has {array.shape[1]} features, but shard 0 has {arrays[0].shape[1]}.")
         if w.shape[0] != array.shape[0]:
             raise ValueError(f"shard {i} has {array.shape[0]} centres but {w.shape[0]} weights.")
+        if not np.isfinite(array).all():
+            row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+            raise ValueError(f"centers shard {i} contains NaN or infinity (row {row}).")
     total = sum(a.shape[0] for a in arrays)
     hp = check_hyperparameters(k=k, local_lloyd_init_method=local_lloyd_init_method,
                                local_lloyd_num_trials=local_lloyd_num_trials, local_lloyd_max_iter=local_lloyd_max_iter,
@@ -248,3 +251,11 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
                               seed=seed_of(random_state), n_threads=hp.n_threads)
     return Reduction(out["centers"], float(out["ssd"]), float(out["msd"]), int(out["n_iter"]))
 
+
+def _real_array(value: Any, what: str, ndim: int) -> np.ndarray:
+    """``value`` as an array of real numbers with ``ndim`` dimensions, or a ValueError naming ``what``."""
+    array = np.asarray(value)
+    if array.ndim != ndim or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        shape = "2-D" if ndim == 2 else "1-D"
+        raise ValueError(f"{what} must be a {shape} array of real numbers, not shape {array.shape} of {array.dtype}.")
+    return array

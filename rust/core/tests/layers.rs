@@ -3,8 +3,9 @@
 //!
 //! Layers, bottom up: the foundation (`error`, `params`, `rng`), `kernels/`, `backend/` (the
 //! seam), `algo/`. `lib.rs` is the facade and may name anything. A file depends on another when
-//! it names it by a `crate::` or `super::` path, or (a `mod.rs`) declares or re-exports it
-//! (`mod x;`, `pub use x::…`). Comment lines and inline test modules are not read.
+//! it names it by a `crate::` or `super::` path (use-trees with nested groups and `super::super`
+//! included; a name lib.rs re-exports is followed to its module), or (a `mod.rs`) declares or
+//! uses a child (`mod x;`, `pub use x::…`). Comment lines and the inline test module are not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,77 +38,153 @@ fn modules(root: &Path, dir: &Path, out: &mut BTreeMap<String, PathBuf>) {
     }
 }
 
-/// The identifiers of the `::`-separated path starting at `text` (`a::b::{c, d}` gives `a::b::c`
-/// and `a::b::d`).
-fn paths_at(text: &str) -> Vec<String> {
+/// The source without comment lines and without its inline test module (`#[cfg(test)]` then
+/// `mod tests { … }`, whose `super` is the file itself).
+fn code(source: &str) -> String {
+    let mut text: String =
+        source.lines().filter(|l| !l.trim_start().starts_with("//")).flat_map(|l| [l, "\n"]).collect();
+    while let Some(at) = text.find("#[cfg(test)]") {
+        let rest = &text[at + "#[cfg(test)]".len()..];
+        let Some(open) = rest.trim_start().strip_prefix("mod tests").and_then(|r| r.trim_start().strip_prefix('{'))
+        else {
+            // Some other item under cfg(test): keep reading past the attribute.
+            text.replace_range(at..at + "#[cfg(test)]".len(), "");
+            continue;
+        };
+        let body_start = text.len() - open.len();
+        let mut depth = 1;
+        let mut end = body_start;
+        for (i, c) in text[body_start..].char_indices() {
+            depth += match c {
+                '{' => 1,
+                '}' => -1,
+                _ => 0,
+            };
+            if depth == 0 {
+                end = body_start + i + 1;
+                break;
+            }
+        }
+        text.replace_range(at..end.max(body_start), "");
+    }
+    text
+}
+
+/// The paths of the use-tree at the start of `text` (`a::b::{c, d::{e, f}}` gives `a::b::c`,
+/// `a::b::d::e`, `a::b::d::f`; whitespace and newlines allowed), each prefixed by `prefix`.
+fn tree(text: &str, prefix: &[String], out: &mut Vec<String>) -> usize {
     let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
-    let mut parts = Vec::new();
-    let mut rest = text;
+    let skip_ws = |s: &str, at: usize| at + s[at..].len() - s[at..].trim_start().len();
+    let mut path = prefix.to_vec();
+    let mut at = skip_ws(text, 0);
     loop {
-        if let Some(group) = rest.strip_prefix('{') {
-            let inner = &group[..group.find('}').unwrap_or(group.len())];
-            let base = parts.iter().map(|p| format!("{p}::")).collect::<String>();
-            return inner.split(',').map(|item| format!("{base}{}", ident(item.trim()))).collect();
+        if text[at..].starts_with('{') {
+            at += 1;
+            loop {
+                at = skip_ws(text, at);
+                if text[at..].starts_with('}') || at >= text.len() {
+                    return at + 1;
+                }
+                at += tree(&text[at..], &path, out);
+                at = skip_ws(text, at);
+                if text[at..].starts_with(',') {
+                    at += 1;
+                }
+            }
         }
-        let name = ident(rest);
+        let name = ident(&text[at..]);
         if name.is_empty() {
-            break;
+            // `*`, or the end of a path such as `self`: the prefix itself.
+            out.push(path.join("::"));
+            return at;
         }
-        rest = &rest[name.len()..];
-        parts.push(name);
-        match rest.strip_prefix("::") {
-            Some(r) => rest = r,
-            None => break,
+        at += name.len();
+        if name != "self" {
+            path.push(name);
+        }
+        let after = skip_ws(text, at);
+        match text[after..].strip_prefix("::") {
+            Some(_) => at = skip_ws(text, after + 2),
+            None => {
+                out.push(path.join("::"));
+                return at;
+            }
         }
     }
-    vec![parts.join("::")]
 }
 
 /// The module paths a file names (absolute, not yet resolved to a file).
 fn references(module: &str, is_mod_rs: bool, source: &str) -> Vec<String> {
-    // `super` of a mod.rs is its folder's parent; of a plain file, its folder.
-    let mut parent: Vec<&str> = module.split("::").collect();
-    if !is_mod_rs {
-        parent.pop();
-    }
-    let sup = parent[..parent.len().saturating_sub(if is_mod_rs { 1 } else { 0 })].join("::");
+    let text = code(source);
+    // Each `super` is one module up from this file's module (a mod.rs is its folder's module).
+    let here: Vec<String> = module.split("::").filter(|p| !p.is_empty()).map(str::to_owned).collect();
     let mut found = Vec::new();
-    // An inline test module (from `#[cfg(test)]` on) names its own file as `super`: not read.
-    let lines = source.lines().map(str::trim).take_while(|l| *l != "#[cfg(test)]");
-    for line in lines.filter(|l| !l.starts_with("//")) {
-        for (prefix, base) in [("crate::", String::new()), ("super::", sup.clone())] {
-            let mut from = 0;
-            while let Some(at) = line[from..].find(prefix) {
-                let start = from + at + prefix.len();
-                let preceded = line[..from + at].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_');
-                if !preceded {
-                    for path in paths_at(&line[start..]) {
-                        found.push(if base.is_empty() { path } else { format!("{base}::{path}") });
-                    }
-                }
-                from = start;
-            }
+    let boundary = |at: usize| text[..at].chars().last().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
+    let mut from = 0;
+    while let Some(at) = text[from..].find("crate::").map(|a| a + from) {
+        if boundary(at) {
+            tree(&text[at + "crate::".len()..], &[], &mut found);
         }
-        // A mod.rs depends on the children it declares or re-exports.
-        if is_mod_rs {
-            let child = line.strip_prefix("pub mod ").or_else(|| line.strip_prefix("mod "));
-            let reexport = line.strip_prefix("pub use ").filter(|r| !r.starts_with("crate::"));
-            if let Some(rest) = child.or(reexport) {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                found.push(format!("{module}::{name}"));
+        from = at + 1;
+    }
+    let mut from = 0;
+    while let Some(at) = text[from..].find("super::").map(|a| a + from) {
+        if boundary(at) {
+            let mut base = here.clone();
+            let mut rest = &text[at..];
+            while let Some(r) = rest.strip_prefix("super::") {
+                base.pop();
+                rest = r;
+            }
+            let consumed = text.len() - rest.len();
+            tree(rest, &base, &mut found);
+            from = consumed;
+        } else {
+            from = at + 1;
+        }
+    }
+    // A mod.rs depends on the children it declares, re-exports or uses by relative path.
+    if is_mod_rs {
+        for line in text.lines().map(str::trim) {
+            let line = line.strip_prefix("pub(crate) ").or_else(|| line.strip_prefix("pub ")).unwrap_or(line);
+            if let Some(rest) = line.strip_prefix("mod ").or_else(|| line.strip_prefix("use ")) {
+                if !rest.starts_with("crate::") && !rest.starts_with("super::") && !rest.starts_with("std::") {
+                    let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    found.push(format!("{module}::{name}"));
+                }
             }
         }
     }
     found
 }
 
-/// The file module a path lives in: its longest prefix that is a module.
-fn resolve<'m>(path: &str, modules: &'m BTreeMap<String, PathBuf>) -> Option<&'m str> {
-    let parts: Vec<&str> = path.split("::").collect();
+/// The file module a path lives in: its longest prefix that is a module; a name the crate root
+/// re-exports (`crate::Rows`) is followed to where it lives.
+fn resolve<'m>(path: &str, modules: &'m BTreeMap<String, PathBuf>, root: &BTreeMap<String, String>) -> Option<&'m str> {
+    let mut parts: Vec<&str> = path.split("::").collect();
+    let first = parts.first().copied().unwrap_or_default();
+    let target;
+    if !modules.contains_key(first) {
+        if let Some(home) = root.get(first) {
+            target = home.clone();
+            parts = target.split("::").collect();
+        }
+    }
     (1..=parts.len())
         .rev()
         .map(|n| parts[..n].join("::"))
         .find_map(|p| modules.get_key_value(&p).map(|(k, _)| k.as_str()))
+}
+
+/// What lib.rs re-exports: item name -> the module path it comes from.
+fn root_reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut paths = Vec::new();
+    for statement in code(lib).split(';') {
+        if let Some(tree_text) = statement.trim().strip_prefix("pub use ") {
+            tree(tree_text, &[], &mut paths);
+        }
+    }
+    paths.into_iter().filter_map(|p| p.rsplit_once("::").map(|(m, name)| (name.to_owned(), m.to_owned()))).collect()
 }
 
 /// File-to-file dependencies of the core, lib.rs left out.
@@ -115,13 +192,14 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = BTreeMap::new();
     modules(&root, &root, &mut files);
+    let root = root_reexports(&std::fs::read_to_string(&files[""]).unwrap());
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, file) in files.iter().filter(|(m, _)| !m.is_empty()) {
         let is_mod_rs = file.file_name().is_some_and(|f| f == "mod.rs");
         let source = std::fs::read_to_string(file).unwrap();
         let targets = edges.entry(module.clone()).or_default();
         for path in references(module, is_mod_rs, &source) {
-            if let Some(target) = resolve(&path, &files).filter(|t| !t.is_empty() && t != module) {
+            if let Some(target) = resolve(&path, &files, &root).filter(|t| !t.is_empty() && t != module) {
                 targets.insert(target.to_owned());
             }
         }
@@ -185,13 +263,38 @@ fn no_files_import_each_other_in_a_circle() {
 
 #[test]
 fn the_checker_sees_an_upward_import_and_a_circle() {
-    // The parser, on made-up sources.
-    let refs = references("kernels::sums", false, "use crate::backend::rows::{Data, Rows};\n// crate::algo::x");
-    assert_eq!(refs, ["backend::rows::Data", "backend::rows::Rows"]);
-    let refs = references("kernels::avx2::f64", false, "use super::{row_groups, MR};");
-    assert_eq!(refs, ["kernels::avx2::row_groups", "kernels::avx2::MR"]);
-    let refs = references("kernels::avx2", true, "pub mod f64;\nuse super::parallel::ROW_BLOCK;");
-    assert_eq!(refs, ["kernels::avx2::f64", "kernels::parallel::ROW_BLOCK"]);
+    // The parser, on made-up sources (sorted: the order found does not matter).
+    let refs = |module: &str, is_mod_rs: bool, source: &str| {
+        let mut found = references(module, is_mod_rs, source);
+        found.sort();
+        found
+    };
+    let source = "use crate::backend::rows::{Data, Rows};\n// crate::algo::x";
+    assert_eq!(refs("kernels::sums", false, source), ["backend::rows::Data", "backend::rows::Rows"]);
+    assert_eq!(
+        refs("kernels::avx2::f64", false, "use super::{row_groups, MR};"),
+        ["kernels::avx2::MR", "kernels::avx2::row_groups"]
+    );
+    assert_eq!(
+        refs("kernels::avx2", true, "pub(crate) mod f64;\nuse super::parallel::ROW_BLOCK;"),
+        ["kernels::avx2::f64", "kernels::parallel::ROW_BLOCK"]
+    );
+    // Nested and multi-line groups, `super::super`, an inline path in code.
+    let source = "use crate::{\n    kernels::{points::P, sums},\n    algo::lloyd::fit,\n};\nfn f() { super::super::super::algo::x(); }";
+    assert_eq!(
+        refs("kernels::avx2::f64", false, source),
+        ["algo::lloyd::fit", "algo::x", "kernels::points::P", "kernels::sums"]
+    );
+    // Only the test module is skipped; code after it is read.
+    let source =
+        "#[cfg(test)]\nmod tests {\n    use super::*;\n    fn g() { crate::algo::y(); }\n}\nuse crate::backend::Z;";
+    assert_eq!(refs("kernels::sums", false, source), ["backend::Z"]);
+    // A name re-exported by lib.rs is followed to its module.
+    let root = root_reexports("pub use algo::lloyd::{fit_lloyd, lloyd};\npub use backend::{Backend, Rows};");
+    assert_eq!(root.get("fit_lloyd").map(String::as_str), Some("algo::lloyd"));
+    assert_eq!(root.get("Rows").map(String::as_str), Some("backend"));
+    assert_eq!(layer("kernels::sums"), Some(1));
+    assert_eq!(layer("algo::lloyd"), Some(3));
     // The checks, on made-up graphs.
     let graph = |pairs: &[(&str, &str)]| {
         let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use fastkmeans_core::kernels::points::sq_dist_f64;
 use fastkmeans_core::{
     fit_lloyd, fit_minibatch, reduce, Backend, Cpu, CsrBuf, Data, InitMethod, MiniBatchParams, Points, Rows, Scalar,
 };
@@ -17,8 +18,8 @@ use common::{reduce_params, uniform};
 
 static NEVER: AtomicBool = AtomicBool::new(false);
 
-/// The simplest backend there is: every row against every centre, exact squared distances
-/// ([`Rows::sq_dist_to`]), ties to the lowest index. It counts its calls.
+/// The simplest backend there is: every row against every centre, exact squared distances as the
+/// contract defines them, ties to the lowest index. It counts its calls.
 #[derive(Default)]
 struct Naive {
     calls: AtomicUsize,
@@ -38,7 +39,10 @@ impl Backend for Naive {
         for i in 0..x.n() {
             let mut best = (0u32, f64::INFINITY);
             for (j, &norm) in norms.iter().enumerate() {
-                let d = x.sq_dist_to(i, centers.row(j), norm);
+                let d = match x {
+                    Data::Dense(x) => sq_dist_f64(x.row(i), centers.row(j)),
+                    Data::Sparse(_) => x.sq_dist_to(i, centers.row(j), norm),
+                };
                 if d < best.1 {
                     best = (j as u32, d);
                 }

@@ -183,7 +183,7 @@ impl<F: Scalar> MiniBatchState<F> {
     /// when `order` is None (a row may appear in `order` any number of times). The whole loop
     /// runs here, so an in-memory pass pays for no per-batch round trip to the caller; each
     /// batch is gathered into one reused buffer in the parallel pass that assigns it
-    /// ([`Rows::gather_assign_and_sum`]), which also starts fetching the next batch's rows.
+    /// ([`Backend::gather_assign_and_sum`]), which also starts fetching the next batch's rows.
     /// Polls `stop` before every batch; on an error (`Interrupted` included) the batches before it
     /// stay merged, so a caller that must merge all or nothing works on a copy of the state, as
     /// the Python bindings do.

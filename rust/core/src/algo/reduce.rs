@@ -65,6 +65,7 @@ pub fn reduce_shards<F: Scalar, B: Backend>(
     let d = first.centers.d();
     for (i, shard) in shards.iter().enumerate() {
         shard.centers.require_same_d(&first.centers)?;
+        shard.centers.require_finite("the shards' centres")?;
         check_weights(shard.centers.n(), Some(shard.weights)).map_err(|e| match e {
             Error::BadWeights(what) => Error::BadWeights(format!("shard {i}: {what}")),
             other => other,

@@ -5,24 +5,35 @@
 //!
 //! # The contract a backend implements
 //!
-//! Every method gets the data as [`Data`] (dense [`Points`] or sparse [`Csr`](crate::Csr) rows)
-//! and the centres as dense `k × d` [`Points`] of the same precision, with `k >= 1` and the same
-//! `d`. `labels` and `dist2` have one element per row.
+//! Every method gets the data as [`Data`] (dense [`Points`](crate::Points) or sparse
+//! [`Csr`](crate::Csr) rows) and the centres as dense `k × d` [`Points`](crate::Points) of the
+//! same precision, with `k >= 1` and the same `d`. `labels` and `dist2` have one element per row.
 //!
-//! * [`Backend::assign`] is the one required method. For every row `i`: `labels[i]` is the index
-//!   of the nearest centre, ties to the lowest index, and `dist2[i]` is the squared Euclidean
-//!   distance to it, accumulated in `f64` in [`sq_dist_f64`](crate::kernels::points::sq_dist_f64)'s
-//!   order (for sparse rows, [`sq_dist_to_dense`](crate::kernels::sparse::sq_dist_to_dense)'s).
-//!   The label must be the exact argmin of the kernel's scores `||c||² − 2 x·c` in the data's
-//!   precision where two centres are far apart; near-ties may only go to the lower index.
-//! * The other three have defaults built on `assign` and the CPU's sums, and a backend overrides
-//!   them to fuse work. An override must give *exactly* the default's results (labels, `dist2`
-//!   and every bit of the [`ClusterSums`]): the sums are taken relative to each row's centre,
-//!   per cluster in row order (see [`crate::kernels::sums`]); a faster order must still add in
-//!   that order.
+//! * [`Backend::assign`] is the one required method. For every row `i`, `labels[i]` is its
+//!   nearest centre and `dist2[i]` the squared Euclidean distance to that centre, accumulated in
+//!   `f64` exactly as [`sq_dist_f64`](crate::kernels::points::sq_dist_f64) (dense rows) or
+//!   [`sq_dist_to_dense`](crate::kernels::sparse::sq_dist_to_dense) with the centre's norm summed
+//!   in `f64` in feature order (sparse rows) computes it, so that a label fixes the distance's
+//!   bits.
+//!   Where two centres are nearly equidistant (within the rounding of the backend's scores) a
+//!   backend may pick either; elsewhere the label is the exact nearest centre, and among centres
+//!   at exactly equal distance, the lowest index. (The CPU ranks by `||c||² − 2 x·c` in the data's
+//!   precision for dense rows, in `f64` for sparse rows.)
+//! * [`Backend::assign_and_sum`] adds the per-cluster sums of the next M step
+//!   ([`ClusterSums`](crate::kernels::sums::ClusterSums): `Σ w·(x − c)` per cluster, the weights
+//!   and the rows of positive weight). The default sums cluster by cluster, each cluster in row
+//!   order ([`Data::sum_by_label`]); a backend may add in another order (the CPU's fused pass
+//!   adds rows in order within fixed chunks, then the chunks in order), as long as that order is
+//!   fixed.
+//! * [`Backend::gather_assign_and_sum`] and [`Backend::assign_and_sum_bounded`] have defaults
+//!   built on `assign_and_sum`. An override must give exactly the backend's own `assign_and_sum`
+//!   results (labels, `dist2` and every bit of the sums) for the same rows.
 //!
-//! Determinism: the results must not depend on the number of threads, streams or blocks (fixed
-//! block boundaries, fixed-order reductions, no order-dependent float atomics).
+//! Determinism: the results must not depend on the number of threads, streams or blocks in
+//! flight (fixed block boundaries, fixed-order reductions, no order-dependent float atomics).
+//! Two backends that rank near-ties or add sums differently give centres that differ in the last
+//! bits; on data without near-ties whose sums are exact they agree to the bit
+//! (`tests/seam.rs`).
 //!
 //! A backend may return [`Error::Backend`](crate::Error::Backend) (a device failure); the
 //! algorithms pass it up untouched.

@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::points::{gather_into, sq_dist_f64, Points};
+use crate::kernels::points::{gather_into, sq_dist_in, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sparse::{self, sq_dist_to_dense, weighted_sums, Csr, CsrBuf};
 use crate::kernels::sums::{self, cluster_means, ClusterSums};
@@ -23,7 +23,9 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
     fn rows(&self, start: usize, end: usize) -> Self;
     /// Row `i`, written densely into `out` (`d` values).
     fn copy_row(&self, i: usize, out: &mut [F]);
-    /// ||row i − center||², accumulated in `f64`; `center_norm` is ||center||² in `f64`.
+    /// ||row i − center||² as `f64`, for comparing distances (seeding's running minimum): dense
+    /// rows accumulate in the data's precision ([`sq_dist_in`]), sparse rows in `f64`.
+    /// `center_norm` is ||center||² in `f64`.
     fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64;
     /// The first row holding NaN or infinity, if any.
     fn first_non_finite_row(&self) -> Option<usize>;
@@ -188,7 +190,7 @@ impl<F: Scalar> Rows<F> for Points<'_, F> {
     }
     #[inline(always)]
     fn sq_dist_to(&self, i: usize, center: &[F], _center_norm: f64) -> f64 {
-        sq_dist_f64(self.row(i), center)
+        sq_dist_in::<F, F>(self.row(i), center)
     }
     fn first_non_finite_row(&self) -> Option<usize> {
         Points::first_non_finite_row(self)

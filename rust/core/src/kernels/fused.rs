@@ -11,10 +11,10 @@
 //! that already sits on all its (identical) rows gets sums of exactly zero and stays put.
 //!
 //! Inputs too small to fill enough chunks of partial sums (a mini-batch against many centres, the
-//! K → k reduction) are labelled first and then summed cluster by cluster ([`sum_by_label`]):
+//! K → k reduction) are labelled first and then summed cluster by cluster ([`sum_by_label`](crate::kernels::sums::sum_by_label)):
 //! their rows are still in cache, and k × d partial sums per small chunk would cost more to zero
 //! and merge than the rows. A mini-batch against few centres (5,000 rows, 100 centres) still
-//! fuses, in chunks of a few row blocks ([`chunk_rows`]); [`gather_assign_and_sum`] also copies
+//! fuses, in chunks of a few row blocks (`chunk_rows`); [`gather_assign_and_sum`] also copies
 //! its rows out of the data in the same pass.
 //!
 //! Determinism: rows are cut into chunks whose size depends on n, k and d only. Each chunk sums

@@ -144,21 +144,39 @@ pub(crate) fn prefetch<T>(values: &[T]) {
     let _ = values;
 }
 
-/// Squared Euclidean distance between two rows, accumulated in `f64`.
+/// Squared Euclidean distance between two rows, accumulated in `f64`: the exact distance every
+/// result reports.
 #[inline(always)]
 pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
-    // Eight independent partial sums (added up in a fixed order at the end): one running sum
-    // would make every add wait for the previous one; eight let the compiler use packed adds.
-    let mut lanes = [0f64; 8];
+    sq_dist_in::<f64, F>(a, b)
+}
+
+/// Squared Euclidean distance between two rows, with the differences, squares and partial sums
+/// in precision `A` and the result widened to `f64`: the one squared distance. `A = f64` is
+/// [`sq_dist_f64`]; `A = F` keeps float32 data in float32 registers, twice the lanes, where only
+/// comparisons of distances matter (seeding's running minimum).
+///
+/// Eight independent partial sums, folded in a fixed order at the end ([`fold_lanes`]): one
+/// running sum would make every add wait for the previous one; eight let the compiler use packed
+/// adds. The features past the last whole eight are summed in order and added last.
+#[inline(always)]
+pub fn sq_dist_in<A: Scalar, F: Scalar>(a: &[F], b: &[F]) -> f64 {
+    // F -> f64 -> A is exact, and folds away when A is F.
+    let widen = |v: F| A::from_f64(v.to_f64());
+    let mut lanes = [A::ZERO; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(&u, &v)| (u.to_f64() - v.to_f64()).powi(2));
+    let mut tail = A::ZERO;
+    for (&u, &v) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
+        let t = widen(u) - widen(v);
+        tail = tail + t * t;
+    }
     for (u, v) in a_chunks.zip(b_chunks) {
         for ((lane, &u), &v) in lanes.iter_mut().zip(u).zip(v) {
-            let t = u.to_f64() - v.to_f64();
-            *lane += t * t;
+            let t = widen(u) - widen(v);
+            *lane = *lane + t * t;
         }
     }
-    fold_lanes(lanes) + tail.sum::<f64>()
+    fold_lanes(lanes.map(|l| l.to_f64())) + tail.to_f64()
 }
 
 /// Σ t², with the same eight-lane order as [`sq_dist_f64`] (so both give the same bits).

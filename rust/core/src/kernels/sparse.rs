@@ -133,7 +133,7 @@ impl<F: Scalar> CsrBuf<F> {
 /// ||x − c||² for a sparse row `x` and a dense centre `c` with ||c||² = `center_norm`, in `f64`
 /// (never negative).
 #[inline(always)]
-pub(crate) fn sq_dist_to_dense<F: Scalar>((cols, vals): (&[i32], &[F]), center: &[F], center_norm: f64) -> f64 {
+pub fn sq_dist_to_dense<F: Scalar>((cols, vals): (&[i32], &[F]), center: &[F], center_norm: f64) -> f64 {
     let mut sum = center_norm;
     for (&j, &v) in cols.iter().zip(vals) {
         let (x, c) = (v.to_f64(), center[j as usize].to_f64());
@@ -300,7 +300,7 @@ pub fn sum_by_label<F: Scalar>(
 
 /// [`assign`] and the sums of the next M step; see [`crate::Backend::assign_and_sum`].
 ///
-/// Like the dense pass ([`crate::kernels::sums::assign_and_sum`]), rows are cut into chunks whose size
+/// Like the dense pass ([`crate::kernels::fused::assign_and_sum`]), rows are cut into chunks whose size
 /// depends on n, k and d only; each chunk is summed in row order right after it is assigned, and
 /// the chunks' partial sums are added in chunk order. Where k × d partial sums per chunk would be
 /// too large, the rows are assigned first and summed cluster by cluster ([`sum_by_label`]).

@@ -5,7 +5,7 @@
 //! `c + Σ w·(x − c) / Σ w`: no cancellation for data far from the origin, and a centre that
 //! already sits on all its (identical) rows gets sums of exactly zero and stays put.
 //!
-//! [`ClusterSums::fold`] folds labelled rows into sums (the fused passes of [`crate::kernels::fused`]
+//! `ClusterSums::fold` folds labelled rows into sums (the fused passes of [`crate::kernels::fused`]
 //! and [`crate::kernels::bounds`] call it block by block); [`sum_by_label`] sums labelled rows
 //! cluster by cluster, each cluster in row order, so the result is the same on any number of
 //! threads.

@@ -14,8 +14,10 @@ use crate::kernels::scalar::Scalar;
 ///
 /// # Safety
 /// Every method needs a CPU with AVX2 and FMA; pointers must be valid for the values read or
-/// written (`LANES` values, or one for [`Lanes::splat`]).
-pub(crate) trait Lanes: Scalar {
+/// written (`LANES` values, or one for [`Lanes::splat`]). An implementation must make `LANES`
+/// the register's true width and `spill` / `spill_indices` return exactly `LANES` values in lane
+/// order: the kernel's pointer arithmetic trusts them.
+pub(crate) unsafe trait Lanes: Scalar {
     /// One ymm register of this type's values.
     type V: Copy;
     /// Values per register.
@@ -45,7 +47,8 @@ pub(crate) trait Lanes: Scalar {
     unsafe fn spill_indices(i: __m256i) -> [i64; 8];
 }
 
-impl Lanes for f32 {
+// SAFETY: eight f32 lanes in a __m256, eight i32 indices in a __m256i, spilled in lane order.
+unsafe impl Lanes for f32 {
     type V = __m256;
     const LANES: usize = 8;
     #[inline(always)]
@@ -109,7 +112,8 @@ impl Lanes for f32 {
     }
 }
 
-impl Lanes for f64 {
+// SAFETY: four f64 lanes in a __m256d, four i64 indices in a __m256i, spilled in lane order.
+unsafe impl Lanes for f64 {
     type V = __m256d;
     const LANES: usize = 4;
     #[inline(always)]

@@ -1,6 +1,6 @@
 //! The assignment microkernel for x86-64 with AVX2 and FMA: dot products and the argmin in
 //! registers, no tile written to memory. One body serves float32 (eight lanes to a register) and
-//! float64 (four), through [`Lanes`].
+//! float64 (four), through a `Lanes` trait (lanes.rs).
 //!
 //! Same identity as [`crate::kernels::distance`]: the nearest centre minimises `||c||² − 2 x·c`.
 //! Centres are packed once per call into panels of `NR` = two registers (16 float32 or 8 float64
@@ -17,11 +17,12 @@
 //! smallest score and, among lanes that hold it, the lowest index. Rows are independent, so
 //! results do not depend on how rows are split across threads.
 //!
-//! Cost of the one body (measured against the two hand-written kernels it replaced, same data,
-//! builds alternated six times, best of 10 each): brute-force assignment of 1M × 32, k = 100,
-//! float32 45.0–46.5 ms against 44.1–45.3, float64 76.3–78.2 ms against 73.7–75.4 (the float64
-//! half-width last panel is new and saves about 1 ms of that); one mini-batch epoch unchanged
-//! within noise. Tried and slower: spilling the running bests in their own precision for the
+//! Cost of the one body, measured against the two hand-written kernels it replaced (same data,
+//! builds alternated six times, best of 10 each): brute-force assignment of 1M × 32, k = 100, is
+//! about 2% slower in float32 (45.0–46.5 ms against 44.1–45.3) and about 3.5% slower in float64
+//! (76.3–78.2 ms against 73.7–75.4; without the new float64 half-width last panel it was 5%); one
+//! mini-batch epoch is unchanged within noise. We keep the one body for what it saves: every
+//! change to the scan, the tiles or the folds is made, and tested, once. Tried and slower: spilling the running bests in their own precision for the
 //! final horizontal step (float32 assignment 52–54 ms), and the tiles and folds forced inline
 //! without their own `target_feature`.
 
