@@ -227,8 +227,10 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
             raise ValueError(f"centers shard {i} must be a 2-D numeric array, not shape {array.shape} "
                              f"of {array.dtype}.")
     dtype = np.float32 if arrays and all(a.dtype == np.float32 for a in arrays) else np.float64
-    arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
-    weight_arrays = [np.ascontiguousarray(w, dtype=np.float64).reshape(-1) for w in weight_shards]
+    # Aligned too: centres gathered over a network (Dask) may start at any byte.
+    arrays = [np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"]) for a in arrays]
+    weight_arrays = [np.require(np.asarray(w, dtype=np.float64).reshape(-1), None, ["C_CONTIGUOUS", "ALIGNED"])
+                     for w in weight_shards]
     for i, (array, w) in enumerate(zip(arrays, weight_arrays)):
         if array.shape[1] != arrays[0].shape[1]:
             raise ValueError(f"shard {i} has {array.shape[1]} features, but shard 0 has {arrays[0].shape[1]}.")

@@ -13,6 +13,7 @@ iteration): O(partitions x K x d), never the rows.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -21,7 +22,7 @@ from fastkmeans import _core, _training
 from fastkmeans._hyperparameters import Hyperparameters
 from fastkmeans._validation import as_float_rows, core_rows
 from fastkmeans.dask import _lloyd, _minibatch
-from fastkmeans.dask._partitions import Partitions, as_dask_array, partition_rows, partitions
+from fastkmeans.dask._partitions import Partitions, aligned, as_dask_array, partition_rows, partitions
 
 if TYPE_CHECKING:
     from fastkmeans._kmeans import KMeans
@@ -111,7 +112,13 @@ def _check_known(model: KMeans, parts: Partitions) -> None:
         raise ValueError(f"X has {parts.n_features} features, but {type(model).__name__} is expecting "
                          f"{model.n_features_in_} features as input.")
     fitted = getattr(model, "feature_names_in_", None)
-    if parts.names is not None and fitted is not None and not np.array_equal(parts.names, fitted):
+    if fitted is not None and parts.names is None:
+        warnings.warn(f"X does not have valid feature names, but {type(model).__name__} was fitted with feature "
+                      "names", UserWarning, stacklevel=4)
+    elif parts.names is not None and fitted is None:
+        warnings.warn(f"X has feature names, but {type(model).__name__} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+    elif parts.names is not None and fitted is not None and not np.array_equal(parts.names, fitted):
         raise ValueError("The feature names should match those that were passed during fit.\n"
                          f"Fitted with: {list(fitted)}\nGot: {list(parts.names)}")
 
@@ -166,7 +173,7 @@ def _assign_block(block: Any, centers: np.ndarray, n_threads: Optional[int],
     if block.shape[0] == 0:
         return np.zeros((0, 2))
     rows = as_float_rows(block, name=f"partition {_block_index(block_info)}")
-    labels, dist2 = _core.assign(core_rows(rows), centers.astype(rows.dtype, copy=False), n_threads=n_threads)
+    labels, dist2 = _core.assign(core_rows(rows), aligned(centers).astype(rows.dtype, copy=False), n_threads=n_threads)
     return np.column_stack([labels.astype(np.float64), dist2])
 
 
@@ -175,7 +182,7 @@ def _transform_block(block: Any, centers: np.ndarray, distances: Any,
     if block.shape[0] == 0:
         return np.zeros((0, centers.shape[0]))
     rows = as_float_rows(block, name=f"partition {_block_index(block_info)}")
-    return np.asarray(distances(rows, centers))
+    return np.asarray(distances(rows, aligned(centers)))
 
 
 def _ssd_block(block: Any, index: int, dtype: np.dtype, centers: np.ndarray,
@@ -183,5 +190,5 @@ def _ssd_block(block: Any, index: int, dtype: np.dtype, centers: np.ndarray,
     rows = partition_rows(block, index, dtype)
     if rows is None:
         return 0.0, 0
-    dist2 = _core.assign(core_rows(rows), centers.astype(dtype, copy=False), n_threads=n_threads)[1]
+    dist2 = _core.assign(core_rows(rows), aligned(centers).astype(dtype, copy=False), n_threads=n_threads)[1]
     return float(dist2.sum()), int(dist2.shape[0])

@@ -27,7 +27,7 @@ import numpy as np
 from fastkmeans import _core
 from fastkmeans._hyperparameters import Hyperparameters, resolve_local_lloyd_num_trials
 from fastkmeans._validation import core_rows, take_rows
-from fastkmeans.dask._partitions import Partitions, partition_rows, seed_for, sizeof
+from fastkmeans.dask._partitions import Partitions, aligned, partition_rows, seed_for, sizeof
 
 __all__ = ["Result", "seed_centers", "train"]
 
@@ -59,7 +59,7 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int) -> Result:
 
     def one_pass(centers: np.ndarray) -> Dict[str, Any]:
         shared = dask.delayed(centers, pure=True)
-        results = [r for r in dask.compute(*[dask.delayed(_partition_sums, pure=True)(r, i, shared, hp.n_threads)
+        results = [aligned(r) for r in dask.compute(*[dask.delayed(_partition_sums, pure=True)(r, i, shared, hp.n_threads)
                                               for i, r in enumerate(rows)]) if r is not None]
         moved.append(sum(sizeof(r) for r in results) + sizeof(centers) * len(rows))
         return _total(results)
@@ -92,7 +92,7 @@ def seed_centers(rows: List[Any], hp: Hyperparameters, seed: int, trials: int) -
             break
         sample = dask.compute(dask.delayed(_sample, pure=True)(part, want, seed_for(seed, _SAMPLE, i)))[0]
         if sample is not None:
-            samples.append(sample)
+            samples.append(aligned(sample))
     sample = np.concatenate(samples) if samples else None
     if sample is None or sample.shape[0] < hp.k:
         raise ValueError(f"n_samples={0 if sample is None else sample.shape[0]} should be >= k={hp.k}.")
@@ -114,7 +114,8 @@ def _partition_sums(rows: Optional[Any], index: int, centers: np.ndarray,
     """One partition's share of an iteration (runs on a worker): sums, ssd, and its k farthest rows."""
     if rows is None:
         return None
-    out = _core.assign_and_sum(core_rows(rows), centers.astype(rows.dtype, copy=False), n_threads=n_threads)
+    centers = aligned(centers).astype(rows.dtype, copy=False)
+    out = _core.assign_and_sum(core_rows(rows), centers, n_threads=n_threads)
     dist2 = out["dist2"]
     far = np.argsort(-dist2, kind="stable")[:centers.shape[0]]
     far_rows = take_rows(rows, far)

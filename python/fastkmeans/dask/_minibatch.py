@@ -26,7 +26,7 @@ from fastkmeans._hyperparameters import Hyperparameters, resolve_extra_center_fa
 from fastkmeans._streaming import Trained
 from fastkmeans._training import reduce_centers
 from fastkmeans._validation import core_rows, take_rows
-from fastkmeans.dask._partitions import Partitions, partition_rows, seed_for, sizeof
+from fastkmeans.dask._partitions import Partitions, aligned, partition_rows, seed_for, sizeof
 
 __all__ = ["Result", "train"]
 
@@ -61,7 +61,7 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int, previous: Optional[
         tasks = [dask.delayed(_train_partition, pure=True)(block, i, parts.dtype, _settings(hp), seed, epoch, start,
                                                             partial_key)
                  for i, block in enumerate(parts.blocks)]
-        results = [r for r in dask.compute(*tasks) if r is not None]
+        results = [aligned(r) for r in dask.compute(*tasks) if r is not None]
         if not results:
             raise ValueError("Every partition of the data is empty.")
         n_steps += sum(r["n_batches"] for r in results)
@@ -150,8 +150,9 @@ def _train_partition(block: Any, index: int, dtype: np.dtype, hp: Dict[str, Any]
         state = seeded["state"]
         shuffle = seed_for(seed, _SHUFFLE, index, epoch)
     else:
-        state = {**start, "centers": np.ascontiguousarray(start["centers"], dtype=dtype),
-                 "far_points": np.ascontiguousarray(start["far_points"], dtype=dtype)}
+        start = aligned(start)
+        state = {**start, "centers": start["centers"].astype(dtype, copy=False),
+                 "far_points": start["far_points"].astype(dtype, copy=False)}
         n_centers = state["centers"].shape[0]
         shuffle = seed_for(seed, _SHUFFLE, index, epoch) if partial_key is None else seed_for(
             seed, _PARTIAL, partial_key, index)

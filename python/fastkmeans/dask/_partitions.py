@@ -9,7 +9,7 @@ import numpy as np
 
 from fastkmeans._validation import as_float_rows, feature_names, float_dtype
 
-__all__ = ["Partitions", "as_dask_array", "partition_rows", "partitions", "seed_for", "sizeof"]
+__all__ = ["Partitions", "aligned", "as_dask_array", "partition_rows", "partitions", "seed_for", "sizeof"]
 
 
 @dataclass
@@ -44,7 +44,8 @@ def partitions(X: Any) -> Partitions:
     dtypes = list(X.dtypes)
     for name, dtype in zip(columns, dtypes):
         _require_numeric(dtype, f"column {name!r}")
-    dtype = float_dtype(np.result_type(*dtypes)) if dtypes else np.dtype(np.float64)
+    dtype = float_dtype(np.result_type(*[getattr(d, "numpy_dtype", d) for d in dtypes])) if dtypes else np.dtype(
+        np.float64)
     return Partitions(list(X.to_delayed()), len(columns), dtype, feature_names(X))
 
 
@@ -61,7 +62,7 @@ def as_dask_array(X: Any) -> Any:
 
 
 def _require_numeric(dtype: Any, what: str) -> None:
-    if np.dtype(dtype).kind not in "fiub":
+    if getattr(dtype, "kind", "O") not in "fiub":  # pandas' extension dtypes have a kind too
         raise ValueError(f"{what} has dtype {dtype}, not numbers: KMeans needs numeric data.")
 
 
@@ -77,6 +78,22 @@ def partition_rows(block: Any, index: int, dtype: np.dtype) -> Optional[np.ndarr
     if hasattr(rows, "toarray"):
         return rows.astype(dtype)
     return np.ascontiguousarray(rows, dtype=dtype)
+
+
+def aligned(value: Any) -> Any:
+    """``value`` with every array in it (or in a dict or list of it) C-contiguous and aligned.
+
+    Dask rebuilds the arrays it moves on top of the received bytes, where they may start at any
+    address; the core borrows only aligned arrays, so those are copied (they are small: centres,
+    counts, sums).
+    """
+    if isinstance(value, np.ndarray):
+        return np.require(value, None, ["C_CONTIGUOUS", "ALIGNED"])
+    if isinstance(value, dict):
+        return {key: aligned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [aligned(item) for item in value]
+    return value
 
 
 def seed_for(seed: int, *key: int) -> int:
