@@ -15,7 +15,8 @@ $(DEPS): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
-		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16"
+		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "dask[array,dataframe]>=2024.1" "distributed>=2024.1" \
+		"fsspec>=2023.1"
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.

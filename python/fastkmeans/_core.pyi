@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
-    "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
+    "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
+    "minibatch_update", "reduce", "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader",
+    "write_recordio_dense", "write_recordio_sparse",
 ]
 
 BACKENDS: List[str]

@@ -15,7 +15,6 @@ from fastkmeans._hyperparameters import (
     parse_hyperparameters,
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
-from fastkmeans.dask import is_dask_collection
 from fastkmeans._validation import (
     NotFittedError,
     as_float_rows,
@@ -23,6 +22,7 @@ from fastkmeans._validation import (
     feature_names,
     is_sparse,
 )
+from fastkmeans.dask import is_dask_collection
 from fastkmeans.io import Batch, DataError, Source, as_source
 
 
@@ -492,7 +492,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if is_dask_collection(X):
             from fastkmeans.dask import _estimator
 
-            return _estimator.transform(self, X)
+            distances: np.ndarray = _estimator.transform(self, X)  # a Dask array, in fact
+            return distances
         source = as_source(X)
         if source is None:
             return _distances(self._validate_known(X), self.cluster_centers_)
@@ -719,7 +720,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if is_dask_collection(X):  # lazy Dask arrays, computed on the workers
             from fastkmeans.dask import _estimator
 
-            return _estimator.assign(self, X)  # type: ignore[no-any-return]
+            return _estimator.assign(self, X)
         source = as_source(X)
         if source is None:
             X = self._validate_known(X)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -215,6 +215,8 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
     0.2889
     """
     # A list of 2-D arrays is shards (weights then a list as long); anything else is one array.
+    shards: List[Any]
+    weight_shards: List[Any]
     if isinstance(centers, (list, tuple)) and centers and all(np.ndim(c) == 2 for c in centers):
         shards, weight_shards = list(centers), list(weights)  # type: ignore[arg-type]
     else:
@@ -229,8 +231,8 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
     dtype = np.float32 if arrays and all(a.dtype == np.float32 for a in arrays) else np.float64
     # Aligned too: centres gathered over a network (Dask) may start at any byte.
     arrays = [np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"]) for a in arrays]
-    weight_arrays = [np.require(np.asarray(w, dtype=np.float64).reshape(-1), None, ["C_CONTIGUOUS", "ALIGNED"])
-                     for w in weight_shards]
+    weight_arrays = [np.require(np.ascontiguousarray(w, dtype=np.float64).reshape(-1), None,
+                                ["C_CONTIGUOUS", "ALIGNED"]) for w in weight_shards]
     for i, (array, w) in enumerate(zip(arrays, weight_arrays)):
         if array.shape[1] != arrays[0].shape[1]:
             raise ValueError(f"shard {i} has {array.shape[1]} features, but shard 0 has {arrays[0].shape[1]}.")

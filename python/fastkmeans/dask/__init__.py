@@ -30,7 +30,7 @@ reproducible for a fixed partitioning.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Dict, Optional, Sequence, Union
 
 __all__ = ["is_dask_collection", "read"]
 
@@ -64,23 +64,60 @@ def is_dask_collection(X: Any) -> bool:
     return bool(dask.is_dask_collection(X))
 
 
-def read(paths: Any, **options: Any) -> Any:
+def read(paths: Any, *, content_type: Optional[str] = None, header: Optional[bool] = None,
+         columns: Optional[Sequence[Union[int, str]]] = None, dtype: Any = None,
+         storage_options: Optional[Dict[str, Any]] = None) -> Any:
     """Open files as a Dask array with one partition per file, read on the workers.
 
-    See ``fastkmeans.dask._read.read`` for the parameters.
+    The client lists the files and nothing more: each partition is a task that reads its file
+    with ``fastkmeans.io`` on a worker and checks its rows there, so a bad file (a ragged line, a
+    cell that is not a number, NaN) fails the computation with a ``fastkmeans.io.DataError``
+    naming the file and the line, record or row. A task also reads the first block of the first
+    file, for the number of features and the dtype. Sparse RecordIO files become dense partitions.
 
     Parameters
     ----------
     paths : str, os.PathLike, or list of them
-        Files, directories (every data file in them) or glob patterns; local paths or fsspec URLs.
-    **options
-        ``content_type``, ``header``, ``columns``, ``dtype`` and ``storage_options``.
+        Files; directories (every file in them, sorted, skipping names that start with ``.`` or
+        ``_``: a SageMaker channel); glob patterns; or fsspec URLs (``s3://bucket/train/``,
+        ``gs://...``, ``https://...``, ``file://...``), which the workers copy to their temporary
+        directory before reading (the URL is named in errors). Every worker must reach them.
+    content_type, header, columns, dtype
+        As for ``fastkmeans.io.open_source``: CSV, whitespace-separated text, RecordIO-protobuf,
+        .npy and Parquet are told apart by extension or first bytes unless ``content_type`` says.
+    storage_options : dict or None, default=None
+        Passed to fsspec for URLs (credentials, endpoint, ...).
 
     Returns
     -------
     dask.array.Array of shape (n_samples, n_features)
-        One partition per file, with unknown row counts.
-    """
-    from fastkmeans.dask._read import read as _read
+        One partition per file, their row counts unknown until computed.
 
-    return _read(paths, **options)
+    Raises
+    ------
+    FileNotFoundError
+        For a path or pattern that names no file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from fastkmeans import KMeans
+    >>> from fastkmeans.dask import read
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> rng = np.random.default_rng(0)
+    >>> for i in range(3):
+    ...     np.savetxt(folder / f"part-{i}.csv", rng.normal(10 * (i % 2), 1, (200, 2)), delimiter=",")
+    >>> X = read(folder)
+    >>> X.numblocks
+    (3, 1)
+    >>> model = KMeans(k=2, random_state=0).fit(X)
+    >>> print(np.abs(np.sort(model.cluster_centers_[:, 0])).round(0))
+    [ 0. 10.]
+    >>> model.predict(X).compute().shape
+    (600,)
+    """
+    from fastkmeans.dask._read import read_files
+
+    return read_files(paths, content_type=content_type, header=header, columns=columns, dtype=dtype,
+                      storage_options=storage_options)

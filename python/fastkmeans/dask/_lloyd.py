@@ -59,8 +59,8 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int) -> Result:
 
     def one_pass(centers: np.ndarray) -> Dict[str, Any]:
         shared = dask.delayed(centers, pure=True)
-        results = [aligned(r) for r in dask.compute(*[dask.delayed(_partition_sums, pure=True)(r, i, shared, hp.n_threads)
-                                              for i, r in enumerate(rows)]) if r is not None]
+        tasks = [dask.delayed(_partition_sums, pure=True)(r, i, shared, hp.n_threads) for i, r in enumerate(rows)]
+        results = [aligned(r) for r in dask.compute(*tasks) if r is not None]
         moved.append(sum(sizeof(r) for r in results) + sizeof(centers) * len(rows))
         return _total(results)
 
@@ -78,7 +78,7 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int) -> Result:
 
 
 def seed_centers(rows: List[Any], hp: Hyperparameters, seed: int, trials: int) -> np.ndarray:
-    """The k starting centres: Lloyd on a random sample of the first partitions (up to ``mini_batch_size`` rows).
+    """Return the k starting centres: Lloyd on a random sample of the first partitions (``mini_batch_size`` rows).
 
     Partitions are sampled in order until the sample holds ``mini_batch_size`` rows (one partition,
     usually). k-means|| (one pass over every partition per round) will replace this.
@@ -106,7 +106,8 @@ def _sample(rows: Optional[Any], size: int, seed: int) -> Optional[np.ndarray]:
         return None
     chosen = np.sort(np.random.default_rng(seed).choice(rows.shape[0], min(size, rows.shape[0]), replace=False))
     sample = take_rows(rows, chosen)
-    return sample.toarray() if hasattr(sample, "toarray") else sample
+    dense: np.ndarray = sample.toarray() if hasattr(sample, "toarray") else sample
+    return dense
 
 
 def _partition_sums(rows: Optional[Any], index: int, centers: np.ndarray,
@@ -126,7 +127,7 @@ def _partition_sums(rows: Optional[Any], index: int, centers: np.ndarray,
 
 
 def _total(results: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The sums of all partitions, added in partition order, and their farthest rows, farthest first."""
+    """Add up the sums of all partitions, in partition order, and list their farthest rows, farthest first."""
     total: Dict[str, Any] = {key: sum(r[key] for r in results) for key in ("deltas", "weights", "members", "ssd",
                                                                              "n_rows")}
     candidates: List[Tuple[float, Tuple[int, int], np.ndarray, int]] = [
@@ -138,8 +139,11 @@ def _total(results: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _move(centers: np.ndarray, sums: Dict[str, Any]) -> np.ndarray:
-    """The M step: empty clusters take the rows that contribute most (see the module docs), then every
-    centre with rows moves to their mean."""
+    """Return the centres after the M step.
+
+    Empty clusters first take the rows that contribute most (see the module docs), then every
+    centre with rows moves to their mean.
+    """
     deltas, weights = sums["deltas"].copy(), sums["weights"].copy()
     members = sums["members"].astype(np.int64)
     new = centers.astype(np.float64)

@@ -86,7 +86,7 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int, previous: Optional[
 
 def merge(results: List[Dict[str, Any]], n_centers: int, hp: Hyperparameters, seed: int,
           points_seen: int) -> Dict[str, Any]:
-    """The weighted centres and far points of every partition merged into (at most) ``n_centers`` centres.
+    """Merge the weighted centres and far points of every partition into (at most) ``n_centers`` centres.
 
     Returns a streaming state (no far points: they are merged in) whose counts are the weight each
     merged centre absorbed.
@@ -111,15 +111,18 @@ def merge(results: List[Dict[str, Any]], n_centers: int, hp: Hyperparameters, se
 
 
 def _shared(state: Dict[str, Any], n_partitions: int) -> Dict[str, Any]:
-    """The state every partition starts its next pass from: the centres and far points, with 1 / n_partitions
-    of their weights (so that the partitions' weights add up to the total again when they are merged)."""
+    """Return the state every partition starts its next pass from.
+
+    The centres and far points, with 1 / n_partitions of their weights, so that the partitions'
+    weights add up to the total again when they are merged.
+    """
     return {"centers": state["centers"], "counts": state["counts"] / n_partitions, "points_seen": 0,
             "far_points": state["far_points"], "far_weights": state["far_weights"] / n_partitions,
             "far_dist2": state["far_dist2"]}
 
 
 def _settings(hp: Hyperparameters) -> Dict[str, Any]:
-    """The hyperparameters a partition needs, as plain values (cheap to ship to the workers)."""
+    """Return the hyperparameters a partition needs, as plain values (cheap to ship to the workers)."""
     return {"k": hp.k, "mini_batch_size": hp.mini_batch_size, "init_method": hp.init_method,
             "extra_center_factor": hp.extra_center_factor, "half_life_time_size": hp.half_life_time_size,
             "n_threads": hp.n_threads}

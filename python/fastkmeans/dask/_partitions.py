@@ -50,7 +50,7 @@ def partitions(X: Any) -> Partitions:
 
 
 def as_dask_array(X: Any) -> Any:
-    """A Dask DataFrame's values as a Dask array of the same partitions; a Dask array as it is."""
+    """Return a Dask DataFrame's values as a Dask array of the same partitions; a Dask array as it is."""
     import dask.array as da
 
     if isinstance(X, da.Array):
@@ -66,8 +66,10 @@ def _require_numeric(dtype: Any, what: str) -> None:
         raise ValueError(f"{what} has dtype {dtype}, not numbers: KMeans needs numeric data.")
 
 
-def partition_rows(block: Any, index: int, dtype: np.dtype) -> Optional[np.ndarray]:
-    """A partition's rows checked (finite numbers) and converted for the core, on its worker; None if empty.
+def partition_rows(block: Any, index: int, dtype: np.dtype) -> Optional[Any]:
+    """Return a partition's rows checked and converted for the core, on its worker; None if it is empty.
+
+    Finite numbers only: an ndarray, or CSR when sparse.
 
     Errors name the partition; partitions from ``fastkmeans.dask.read`` have been checked already
     by the reader, whose errors name the file and line.
@@ -75,9 +77,8 @@ def partition_rows(block: Any, index: int, dtype: np.dtype) -> Optional[np.ndarr
     if getattr(block, "shape", (1,))[0] == 0:
         return None
     rows = as_float_rows(block, name=f"partition {index}")
-    if hasattr(rows, "toarray"):
-        return rows.astype(dtype)
-    return np.ascontiguousarray(rows, dtype=dtype)
+    converted: np.ndarray = rows.astype(dtype) if hasattr(rows, "toarray") else np.ascontiguousarray(rows, dtype=dtype)
+    return converted
 
 
 def aligned(value: Any) -> Any:
@@ -97,7 +98,7 @@ def aligned(value: Any) -> Any:
 
 
 def seed_for(seed: int, *key: int) -> int:
-    """A 64-bit seed for one partition's random stream: a function of the fit's seed and ``key`` only.
+    """Return a 64-bit seed for one partition's random stream: a function of the fit's seed and ``key`` only.
 
     ``key`` holds the purpose, the partition's index and the epoch, so a task that Dask retries
     draws the same numbers, whichever worker runs it.

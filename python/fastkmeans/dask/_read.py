@@ -20,12 +20,12 @@ import numpy as np
 from fastkmeans.io import DataError, Source, parse_content_type
 from fastkmeans.io._source import _list_files
 
-__all__ = ["list_files", "read"]
+__all__ = ["list_files", "read_files"]
 
 
-def read(paths: Any, *, content_type: Optional[str] = None, header: Optional[bool] = None,
-         columns: Optional[Sequence[Union[int, str]]] = None, dtype: Any = None,
-         storage_options: Optional[Dict[str, Any]] = None) -> Any:
+def read_files(paths: Any, *, content_type: Optional[str] = None, header: Optional[bool] = None,
+               columns: Optional[Sequence[Union[int, str]]] = None, dtype: Any = None,
+               storage_options: Optional[Dict[str, Any]] = None) -> Any:
     """Open files as a Dask array with one partition per file (see ``fastkmeans.dask.read``)."""
     import dask
     import dask.array as da
@@ -85,7 +85,7 @@ def _list_url(url: str, storage_options: Dict[str, Any]) -> List[str]:
 
 
 def _open_local(path: str, storage_options: Optional[Dict[str, Any]]) -> Tuple[str, Optional[str]]:
-    """A local path to read ``path`` from, and the temporary directory holding a copy (or None)."""
+    """Return a local path to read ``path`` from, and the temporary directory holding a copy (or None)."""
     if not _is_url(path):
         return path, None
     import fsspec
@@ -122,7 +122,7 @@ def _source_rows(path: str, options: Dict[str, Any], storage_options: Optional[D
 
 
 def _peek(path: str, options: Dict[str, Any], storage_options: Optional[Dict[str, Any]]) -> Tuple[int, str]:
-    """The number of features and the dtype of the first block of ``path`` (runs on a worker)."""
+    """Return the number of features and the dtype of the first block of ``path`` (runs on a worker)."""
     rows = _source_rows(path, options, storage_options, first_only=True)
     return int(rows.shape[1]), np.dtype(rows.dtype).name
 
