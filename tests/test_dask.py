@@ -274,3 +274,13 @@ def test_feature_names_are_checked_as_scikit_learn_checks_them(client):
     unnamed = KMeans(k=2, random_state=0).fit(frame.to_numpy())
     with pytest.warns(UserWarning, match="X has feature names"):
         unnamed.predict(dd.from_pandas(frame, npartitions=2))
+
+
+def test_persisted_rows_that_dask_moved_unaligned_are_summed_all_the_same():
+    buffer = np.zeros(8 * 300 + 1, dtype=np.uint8)
+    rows = np.frombuffer(buffer.data[1:], dtype=np.float64).reshape(100, 3)
+    rows[:] = blobs(n=100, d=3)
+    centers = rows[:4].copy()
+    sums = _lloyd._partition_sums(rows, 0, centers, None)
+    np.testing.assert_allclose(sums["weights"].sum(), 100)
+    assert sums["ssd"] == pytest.approx(float(fastkmeans._core.assign(rows.copy(), centers)[1].sum()))

@@ -14,7 +14,9 @@ partitions' candidates and takes it out of its old cluster's sums.
 
 Seeding: the first partition's random sample of up to ``mini_batch_size`` rows (SageMaker seeds
 from its first batch), clustered by the best of ``local_lloyd_num_trials`` Lloyd runs seeded
-with ``local_lloyd_init_method``; ``seed_centers`` is the seam where k-means|| will plug in.
+with ``local_lloyd_init_method`` ("auto": as many as the web-scale reduction runs, 10 for
+k <= 100, since runs on a sample are cheap); ``seed_centers`` is the seam where k-means|| will
+plug in.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from fastkmeans import _core
 from fastkmeans._hyperparameters import Hyperparameters, resolve_local_lloyd_num_trials
 from fastkmeans._validation import core_rows, take_rows
-from fastkmeans.dask._partitions import Partitions, aligned, partition_rows, seed_for, sizeof
+from fastkmeans.dask._partitions import Partitions, aligned, aligned_rows, partition_rows, seed_for, sizeof
 
 __all__ = ["Result", "seed_centers", "train"]
 
@@ -54,7 +56,9 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int) -> Result:
     rows = dask.persist(*[dask.delayed(partition_rows, pure=True)(block, i, parts.dtype)
                           for i, block in enumerate(parts.blocks)])
     trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
-    centers = seed_centers(list(rows), hp, seed, trials)
+    # Trials on a sample are cheap: "auto" seeds with as many as the web-scale reduction runs.
+    sample_trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+    centers = seed_centers(list(rows), hp, seed, sample_trials)
     moved: List[int] = []
 
     def one_pass(centers: np.ndarray) -> Dict[str, Any]:
@@ -115,6 +119,7 @@ def _partition_sums(rows: Optional[Any], index: int, centers: np.ndarray,
     """One partition's share of an iteration (runs on a worker): sums, ssd, and its k farthest rows."""
     if rows is None:
         return None
+    rows = aligned_rows(rows)  # persisted rows that Dask moved to this worker lie in a network buffer
     centers = aligned(centers).astype(rows.dtype, copy=False)
     out = _core.assign_and_sum(core_rows(rows), centers, n_threads=n_threads)
     dist2 = out["dist2"]

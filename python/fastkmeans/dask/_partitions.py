@@ -9,7 +9,8 @@ import numpy as np
 
 from fastkmeans._validation import as_float_rows, feature_names, float_dtype
 
-__all__ = ["Partitions", "aligned", "as_dask_array", "partition_rows", "partitions", "seed_for", "sizeof"]
+__all__ = ["Partitions", "aligned", "aligned_rows", "as_dask_array", "partition_rows", "partitions", "seed_for",
+           "sizeof"]
 
 
 @dataclass
@@ -95,6 +96,14 @@ def aligned(value: Any) -> Any:
     if isinstance(value, list):
         return [aligned(item) for item in value]
     return value
+
+
+def aligned_rows(rows: Any) -> Any:
+    """Return checked rows (ndarray or CSR) aligned for the core: copied when Dask moved them between workers."""
+    if hasattr(rows, "indptr"):
+        parts = (rows.data, rows.indices, rows.indptr)
+        return rows if all(p.flags.aligned for p in parts) else rows.copy()
+    return aligned(rows)
 
 
 def seed_for(seed: int, *key: int) -> int:
