@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models wheel wheel-test clean mxnet-venv
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask wheel wheel-test clean mxnet-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,16 @@ bench-sparse: develop
 # Save / load times of a 1,000 x 1,000 model: fastkmeans' file, pickle, SageMaker's model.tar.gz (seconds).
 bench-models: develop
 	$(PY) benches/models_bench.py
+
+# dask-ml, the anchor of `make bench-dask`, installed once (the bench runs without it, saying so).
+DASK_BENCH_DEPS := $(VENV)/.dask-bench-deps-installed
+$(DASK_BENCH_DEPS): $(DEPS)
+	$(PY) -m pip install --quiet dask-ml
+	touch $@
+
+# fastkmeans on a Dask LocalCluster (1 and 2 worker processes) against dask-ml's KMeans (minutes).
+bench-dask: develop $(DASK_BENCH_DEPS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benches/dask_bench.py
 
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop
