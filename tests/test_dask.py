@@ -45,9 +45,12 @@ def client():
 
 
 def within(seconds, function, *args, **kwargs):
-    """Run ``function`` in a thread; fail the test if it has not returned within ``seconds``."""
-    with ThreadPoolExecutor(1) as pool:
+    """Run ``function`` in a thread; fail the test (TimeoutError) if it has not returned within ``seconds``."""
+    pool = ThreadPoolExecutor(1)
+    try:
         return pool.submit(function, *args, **kwargs).result(timeout=seconds)
+    finally:
+        pool.shutdown(wait=False)  # a hung fit must not hang the test run too
 
 
 def blobs(n=24_000, d=6, k=8, seed=0, dtype=np.float64):
@@ -244,7 +247,8 @@ def test_a_worker_killed_during_the_fit_is_survived_with_the_same_answer(client,
     params = dict(k=8, mini_batch_size=500, algorithm=algorithm, random_state=7)
     expected = within(TIMEOUT, KMeans(**params).fit, X)
     pids = client.run(os.getpid)
-    with ThreadPoolExecutor(1) as pool:
+    pool = ThreadPoolExecutor(1)
+    try:
         fitting = pool.submit(KMeans(**params).fit, X)
         deadline = time.monotonic() + 30
         while not any(client.processing().values()):
@@ -253,6 +257,8 @@ def test_a_worker_killed_during_the_fit_is_survived_with_the_same_answer(client,
         busy = next(address for address, tasks in client.processing().items() if tasks)
         os.kill(pids[busy], signal.SIGKILL)
         model = fitting.result(timeout=TIMEOUT)
+    finally:
+        pool.shutdown(wait=False)
     client.wait_for_workers(2, timeout=60)
     assert busy not in client.scheduler_info()["workers"] or client.run(os.getpid)[busy] != pids[busy]
     np.testing.assert_array_equal(model.cluster_centers_, expected.cluster_centers_)
