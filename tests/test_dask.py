@@ -290,3 +290,19 @@ def test_persisted_rows_that_dask_moved_unaligned_are_summed_all_the_same():
     sums = _lloyd._partition_sums(rows, 0, centers, None)
     np.testing.assert_allclose(sums["weights"].sum(), 100)
     assert sums["ssd"] == pytest.approx(float(fastkmeans._core.assign(rows.copy(), centers)[1].sum()))
+
+
+def test_a_large_npy_file_is_read_in_blocks_of_rows(client, tmp_path):
+    X = blobs(n=5000, d=4).astype(np.float32)
+    np.save(tmp_path / "big.npy", X)
+    data = read(tmp_path / "big.npy", rows_per_partition=1200)
+    assert data.chunks[0] == (1200, 1200, 1200, 1200, 200) and data.dtype == np.float32
+    np.testing.assert_array_equal(data.compute(), X)
+    np.testing.assert_array_equal(read(tmp_path / "big.npy", rows_per_partition=1200, columns=[0, 2]).compute(),
+                                  X[:, [0, 2]])
+    X[3000, 2] = np.inf
+    np.save(tmp_path / "bad.npy", X)
+    with pytest.raises(DataError, match=r"bad\.npy, row 3000, column 3"):
+        within(TIMEOUT, KMeans(k=2).fit, read(tmp_path / "bad.npy", rows_per_partition=1200))
+    with pytest.raises(ValueError, match="rows_per_partition must be a positive integer"):
+        read(tmp_path / "big.npy", rows_per_partition=0)

@@ -66,8 +66,8 @@ def is_dask_collection(X: Any) -> bool:
 
 def read(paths: Any, *, content_type: Optional[str] = None, header: Optional[bool] = None,
          columns: Optional[Sequence[Union[int, str]]] = None, dtype: Any = None,
-         storage_options: Optional[Dict[str, Any]] = None) -> Any:
-    """Open files as a Dask array with one partition per file, read on the workers.
+         storage_options: Optional[Dict[str, Any]] = None, rows_per_partition: Optional[int] = None) -> Any:
+    """Open files as a Dask array with one partition per file (or block), read on the workers.
 
     The client lists the files and nothing more: each partition is a task that reads its file
     with ``fastkmeans.io`` on a worker and checks its rows there, so a bad file (a ragged line, a
@@ -87,6 +87,10 @@ def read(paths: Any, *, content_type: Optional[str] = None, header: Optional[boo
         .npy and Parquet are told apart by extension or first bytes unless ``content_type`` says.
     storage_options : dict or None, default=None
         Passed to fsspec for URLs (credentials, endpoint, ...).
+    rows_per_partition : int or None, default=None
+        Split local .npy files into partitions of this many rows (their headers are read on the
+        client for the row counts; each partition memory-maps its rows on a worker), so that one
+        large file trains in parallel. None, and every other format: one partition per file.
 
     Returns
     -------
@@ -120,4 +124,4 @@ def read(paths: Any, *, content_type: Optional[str] = None, header: Optional[boo
     from fastkmeans.dask._read import read_files
 
     return read_files(paths, content_type=content_type, header=header, columns=columns, dtype=dtype,
-                      storage_options=storage_options)
+                      storage_options=storage_options, rows_per_partition=rows_per_partition)

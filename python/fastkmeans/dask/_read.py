@@ -1,4 +1,4 @@
-"""``fastkmeans.dask.read``: files as a Dask array of one partition per file, read on the workers.
+"""``fastkmeans.dask.read``: files as a Dask array of one partition per file (or .npy block), read on the workers.
 
 The client only lists the files (metadata); every partition is a task that opens its file with
 ``fastkmeans.io`` on a worker, so its rows are checked there (a ragged line, a cell that is not a
@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from fastkmeans.io import DataError, Source, parse_content_type
+from fastkmeans.io import NPY, DataError, Source, densify, detect, parse_content_type
+from fastkmeans.io._batch import require_finite
 from fastkmeans.io._source import _list_files
 
 __all__ = ["list_files", "read_files"]
@@ -25,8 +26,8 @@ __all__ = ["list_files", "read_files"]
 
 def read_files(paths: Any, *, content_type: Optional[str] = None, header: Optional[bool] = None,
                columns: Optional[Sequence[Union[int, str]]] = None, dtype: Any = None,
-               storage_options: Optional[Dict[str, Any]] = None) -> Any:
-    """Open files as a Dask array with one partition per file (see ``fastkmeans.dask.read``)."""
+               storage_options: Optional[Dict[str, Any]] = None, rows_per_partition: Optional[int] = None) -> Any:
+    """Open files as a Dask array with one partition per file or block (see ``fastkmeans.dask.read``)."""
     import dask
     import dask.array as da
 
@@ -38,9 +39,46 @@ def read_files(paths: Any, *, content_type: Optional[str] = None, header: Option
     # The width and dtype come from the first file, read on a worker like every partition.
     n_features, found = dask.compute(dask.delayed(_peek, pure=True)(files[0], options, storage_options))[0]
     options["dtype"] = found
-    parts = [da.from_delayed(dask.delayed(_read_partition, pure=True)(path, options, storage_options, n_features),
-                             shape=(np.nan, n_features), dtype=np.dtype(found)) for path in files]
+    if rows_per_partition is not None and (isinstance(rows_per_partition, bool) or
+                                           not isinstance(rows_per_partition, (int, np.integer)) or
+                                           rows_per_partition < 1):
+        raise ValueError(f"rows_per_partition must be a positive integer or None, not {rows_per_partition!r}.")
+    parts = []
+    for path in files:
+        blocks = _npy_blocks(path, options, rows_per_partition) if rows_per_partition is not None else None
+        if blocks is None:
+            parts.append(da.from_delayed(
+                dask.delayed(_read_partition, pure=True)(path, options, storage_options, n_features),
+                shape=(np.nan, n_features), dtype=np.dtype(found)))
+            continue
+        parts.extend(da.from_delayed(dask.delayed(_read_npy_rows, pure=True)(path, start, stop, options, n_features),
+                                     shape=(stop - start, n_features), dtype=np.dtype(found)) for start, stop in blocks)
     return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _npy_blocks(path: str, options: Dict[str, Any], rows: int) -> Optional[List[Tuple[int, int]]]:
+    """Row ranges of ``rows`` rows of a local .npy file (its header only is read here), or None for other files."""
+    content_type = options["content_type"]
+    media_type = parse_content_type(content_type).media_type if content_type else detect(path)
+    if _is_url(path) or media_type != NPY:
+        return None
+    try:
+        n_rows = int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+    except (ValueError, OSError, EOFError, IndexError):
+        return None  # the partition's reader names the problem
+    return [(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
+
+
+def _read_npy_rows(path: str, start: int, stop: int, options: Dict[str, Any], n_features: int) -> np.ndarray:
+    """Rows ``start:stop`` of a local .npy file, checked (runs on a worker: one partition)."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    columns = options["columns"]
+    block = np.asarray(array[start:stop] if columns is None else array[start:stop, columns])
+    if block.ndim != 2 or block.shape[1] != n_features:
+        raise DataError(f"{path}: rows of shape {block.shape[1:]}, but the first file has {n_features} features.")
+    rows = np.ascontiguousarray(densify(block), dtype=options["dtype"])
+    require_finite(rows, lambda i: f"{path}, row {start + i}")
+    return rows
 
 
 def list_files(paths: Any, storage_options: Dict[str, Any]) -> List[str]:
