@@ -306,3 +306,15 @@ def test_a_large_npy_file_is_read_in_blocks_of_rows(client, tmp_path):
         within(TIMEOUT, KMeans(k=2).fit, read(tmp_path / "bad.npy", rows_per_partition=1200))
     with pytest.raises(ValueError, match="rows_per_partition must be a positive integer"):
         read(tmp_path / "big.npy", rows_per_partition=0)
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
+def test_the_bytes_moved_per_round_do_not_grow_with_the_rows(client, algorithm):
+    moved = []
+    for n in (8_000, 64_000):
+        X = da.from_array(blobs(n=n), chunks=n // 4)
+        model = within(TIMEOUT, KMeans(k=8, mini_batch_size=1000, algorithm=algorithm, random_state=0).fit, X)
+        moved.append(max(model.sync_bytes_))
+    # Eight times the rows, the same four partitions: the same centres, counts and sums move.
+    assert moved[1] <= 1.25 * moved[0]
+    assert moved[1] < 64_000 * 6 * 8 / 20
