@@ -101,6 +101,7 @@ def test_epochs_synchronise_and_only_centres_move(client):
     model = within(TIMEOUT, KMeans(k=8, mini_batch_size=1000, epochs=3, random_state=0).fit, X)
     assert len(model.sync_bytes_) == 3
     K, d = model._state["centers"].shape
+    assert (model.extra_center_factor_, K, d) == (10, 80, 6)
     # Four partitions, each returning K centres + counts and at most K far points; the state goes back
     # to each: a few times partitions * K * d values, far below the 40,000 * 6 * 8 bytes of the data.
     assert max(model.sync_bytes_) < 4 * 4 * (2 * K * d + 3 * K) * 8 + 10_000
@@ -318,3 +319,16 @@ def test_the_bytes_moved_per_round_do_not_grow_with_the_rows(client, algorithm):
     # Eight times the rows, the same four partitions: the same centres, counts and sums move.
     assert moved[1] <= 1.25 * moved[0]
     assert moved[1] < 64_000 * 6 * 8 / 20
+
+
+@pytest.mark.parametrize("algorithm", ["minibatch", "lloyd"])
+def test_sparse_partitions_stay_sparse_and_train_as_well(client, algorithm):
+    sparse = pytest.importorskip("scipy.sparse")
+    X = sparse.random(4000, 50, density=0.1, random_state=0, format="csr")
+    parts = [da.from_delayed(dask.delayed(X.__getitem__)(slice(i, i + 1000)), shape=(1000, 50), dtype=np.float64,
+                             meta=sparse.csr_matrix((0, 50))) for i in range(0, 4000, 1000)]
+    dX = da.concatenate(parts)
+    model = within(TIMEOUT, KMeans(k=5, algorithm=algorithm, random_state=0).fit, dX)
+    assert ssd(model, X) <= 1.01 * ssd(KMeans(k=5, algorithm=algorithm, random_state=0).fit(X), X)
+    np.testing.assert_array_equal(model.predict(dX).compute(), model.predict(X))
+    np.testing.assert_allclose(model.transform(dX).compute(), model.transform(X))

@@ -54,6 +54,7 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int, previous: Optional[
     partial_key = None if previous is None else int(previous.state["points_seen"])
     n_steps = 0 if previous is None else previous.n_steps
     seen = 0 if previous is None else int(previous.state["points_seen"])
+    factor = 1
     moved: List[int] = []
     results: List[Dict[str, Any]] = []
     for epoch in range(hp.epochs if previous is None else 1):
@@ -66,11 +67,12 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int, previous: Optional[
             raise ValueError("Every partition of the data is empty.")
         n_steps += sum(r["n_batches"] for r in results)
         n_centers = max(r["n_centers"] for r in results) if previous is None else previous.state["centers"].shape[0]
+        factor = factor if epoch else n_centers // hp.k  # what extra_center_factor resolved to
         seen += sum(int(r["state"]["points_seen"]) for r in results)
         merged = merge(results, n_centers, hp, seed_for(seed, _MERGE, epoch), seen)
         moved.append(sum(sizeof(r) for r in results) + (sizeof(share) * len(tasks) if share is not None else 0))
         share = _shared(merged, len(results))
-    factor = previous.factor if previous is not None else max(1, merged["centers"].shape[0] // hp.k)
+    factor = previous.factor if previous is not None else factor
     n_rows = sum(r["n_rows"] for r in results)
     if n_rows < hp.k:
         raise ValueError(f"n_samples={n_rows} should be >= k={hp.k}.")
