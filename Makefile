@@ -8,14 +8,15 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models wheel wheel-test clean mxnet-venv
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask wheel wheel-test clean mxnet-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
-		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16"
+		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "dask[array,dataframe]>=2024.1" "distributed>=2024.1" \
+		"fsspec>=2023.1"
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -72,6 +73,16 @@ bench-sparse: develop
 # Save / load times of a 1,000 x 1,000 model: fastkmeans' file, pickle, SageMaker's model.tar.gz (seconds).
 bench-models: develop
 	$(PY) benches/models_bench.py
+
+# dask-ml, the anchor of `make bench-dask`, installed once (the bench runs without it, saying so).
+DASK_BENCH_DEPS := $(VENV)/.dask-bench-deps-installed
+$(DASK_BENCH_DEPS): $(DEPS)
+	$(PY) -m pip install --quiet dask-ml
+	touch $@
+
+# fastkmeans on a Dask LocalCluster (1 and 2 worker processes) against dask-ml's KMeans (minutes).
+bench-dask: develop $(DASK_BENCH_DEPS)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benches/dask_bench.py
 
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop

@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed", "minibatch_update", "reduce",
-    "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
+    "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
+    "minibatch_update", "reduce", "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader",
+    "write_recordio_dense", "write_recordio_sparse",
 ]
 
 BACKENDS: List[str]
@@ -54,6 +55,32 @@ def assign(
         int32 index of the closest centre.
     dist2 : ndarray of shape (n_samples,)
         float64 squared Euclidean distance to it.
+    """
+
+def assign_and_sum(
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
+) -> Dict[str, Any]:
+    """Assign every row (as ``assign``) and sum the rows of each cluster for the next Lloyd M step.
+
+    One partition's share of a distributed Lloyd iteration: the sums of several partitions,
+    taken against the same centres, add up to those of all their rows.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows to assign.
+    centers : ndarray of shape (k, d)
+        Centres, with the dtype of ``x``.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``labels`` (n_samples,) int32 and ``dist2`` (n_samples,) float64 as ``assign`` returns
+        them; ``deltas`` (k, d) float64, the sum over each cluster's rows of ``x - center`` (so
+        the new centre is ``center + deltas / weights``); ``weights`` (k,) float64, the rows of
+        each cluster; ``members`` (k,) uint64, the same count as an integer.
     """
 
 def first_non_finite_row(x: _Rows) -> Optional[int]:

@@ -22,6 +22,7 @@ from fastkmeans._validation import (
     feature_names,
     is_sparse,
 )
+from fastkmeans.dask import is_dask_collection
 from fastkmeans.io import Batch, DataError, Source, as_source
 
 
@@ -280,6 +281,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> int(model.cluster_sizes_.sum())
         1000
         """
+        if is_dask_collection(X):  # trained on the workers: fastkmeans.dask
+            from fastkmeans.dask import _estimator
+
+            return _estimator.fit(self, X, test)
         hp = self._checked()
         source = as_source(X)
         if source is not None and hp.algorithm == "minibatch":
@@ -356,6 +361,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         hp = self._checked()
         if hp.algorithm != "minibatch":
             raise ValueError(f"partial_fit streams mini-batches: it needs algorithm='minibatch', not {hp.algorithm!r}.")
+        if is_dask_collection(X):
+            from fastkmeans.dask import _estimator
+
+            return _estimator.partial_fit(self, X, hp)
         previous: Optional[Dict[str, Any]] = getattr(self, "_state", None)
         source = as_source(X)
         if source is not None:
@@ -480,6 +489,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
          [19.105  5.   ]]
         """
         self._require_fitted()
+        if is_dask_collection(X):
+            from fastkmeans.dask import _estimator
+
+            distances: np.ndarray = _estimator.transform(self, X)  # a Dask array, in fact
+            return distances
         source = as_source(X)
         if source is None:
             return _distances(self._validate_known(X), self.cluster_centers_)
@@ -562,8 +576,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             int32 cluster indices.
         """
         source = as_source(X)
-        if source is not None:  # a streamed fit keeps no labels: one more pass assigns the rows
-            return self.fit(source).predict(source)
+        if source is not None or is_dask_collection(X):  # no labels kept: one more pass assigns the rows
+            data = X if source is None else source
+            return self.fit(data).predict(data)
         return self.fit(X).labels_
 
     # Models out (the formats live in _persist, _onnx and fastkmeans.sagemaker) ------------------
@@ -702,6 +717,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _assign(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
         self._require_fitted()
+        if is_dask_collection(X):  # lazy Dask arrays, computed on the workers
+            from fastkmeans.dask import _estimator
+
+            return _estimator.assign(self, X)
         source = as_source(X)
         if source is None:
             X = self._validate_known(X)
@@ -717,6 +736,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _ssd_and_count(self, X: Any) -> Tuple[float, int]:
         """Sum of squared distances to the closest centres, and rows, of data for a fitted model."""
         self._require_fitted()
+        if is_dask_collection(X):
+            from fastkmeans.dask import _estimator
+
+            return _estimator.ssd_and_count(self, X)
         source = as_source(X)
         if source is None:
             dist2 = self._assign(X)[1]

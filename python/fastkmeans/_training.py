@@ -228,8 +228,9 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
         raise ValueError(f"{len(shards)} centre shards but {len(weight_shards)} weight arrays.")
     arrays = [_real_array(c, f"centers shard {i}", ndim=2) for i, c in enumerate(shards)]
     dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
-    arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
-    weight_arrays = [np.ascontiguousarray(_real_array(w, f"weights shard {i}", ndim=1), dtype=np.float64)
+    # Aligned too: centres gathered over a network (Dask) may start at any byte.
+    arrays = [np.require(a, dtype, ["C_CONTIGUOUS", "ALIGNED"]) for a in arrays]
+    weight_arrays = [np.require(_real_array(w, f"weights shard {i}", ndim=1), np.float64, ["C_CONTIGUOUS", "ALIGNED"])
                      for i, w in enumerate(weight_shards)]
     for i, (array, w) in enumerate(zip(arrays, weight_arrays)):
         if array.shape[1] != arrays[0].shape[1]:

@@ -238,7 +238,8 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
         raise ValueError(f"Found array with 0 sample(s) (shape={array.shape}) while a minimum of 1 is required.")
     if n_features == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
-    array = np.ascontiguousarray(array, dtype=float_dtype(array.dtype))
+    # Aligned too: arrays rebuilt from a network buffer (Dask moves partitions so) may start at any byte.
+    array = np.require(array, float_dtype(array.dtype), ["C_CONTIGUOUS", "ALIGNED"])
     row = _core.first_non_finite_row(array)
     if row is not None:
         raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")

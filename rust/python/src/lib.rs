@@ -39,6 +39,34 @@ fn assign<'py>(
     })
 }
 
+/// [`assign`], plus the per-cluster sums of the next Lloyd M step (`deltas` = Σ (x − c) relative
+/// to each centre, `weights`, `members`): one partition's share of a distributed Lloyd iteration.
+#[pyfunction]
+#[pyo3(signature = (x, centers, n_threads=None))]
+fn assign_and_sum<'py>(
+    py: Python<'py>,
+    x: Input<'py>,
+    centers: Matrix<'py>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    dispatch_rows_pair!(x, centers, |x, centers| {
+        x.require_d(centers.d()).map_err(convert::to_py_err)?;
+        let (labels, dist2, sums) = run(py, n_threads, |_| {
+            let mut labels = vec![0u32; x.n()];
+            let mut dist2 = vec![0f64; x.n()];
+            let sums = core::Cpu.assign_and_sum(x.data(), None, centers, &mut labels, &mut dist2)?;
+            Ok((labels, dist2, sums))
+        })?;
+        let out = PyDict::new(py);
+        out.set_item("labels", labels_to_py(py, labels))?;
+        out.set_item("dist2", dist2.into_pyarray(py))?;
+        out.set_item("deltas", matrix_to_py(py, sums.deltas, centers.d())?)?;
+        out.set_item("weights", sums.weights.into_pyarray(py))?;
+        out.set_item("members", sums.members.into_pyarray(py))?;
+        Ok(out)
+    })
+}
+
 /// The index of the first row of `x` holding NaN or infinity, or None.
 #[pyfunction]
 fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>> {
@@ -359,6 +387,7 @@ fn set_state<F: core::Scalar + numpy::Element>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(assign, m)?)?;
+    m.add_function(wrap_pyfunction!(assign_and_sum, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite_row, m)?)?;
     m.add_function(wrap_pyfunction!(fit_minibatch, m)?)?;
     m.add_function(wrap_pyfunction!(fit_lloyd, m)?)?;
