@@ -71,8 +71,8 @@ def _load_data(source: Any) -> Any:
 
 
 def build_report(model: Any, source: Any, *, title: Optional[str] = None, row_names: Optional[Sequence[str]] = None,
-                 k_values: Optional[Iterable[int]] = None, membership_rows: int = 200, random_state: int = 0,
-                 n_threads: Optional[int] = None) -> Report:
+                 k_values: Optional[Iterable[int]] = None, selection: Optional[Any] = None, membership_rows: int = 200,
+                 random_state: int = 0, n_threads: Optional[int] = None) -> Report:
     """Compute the report of ``model`` on ``source`` (see ``write_report``) and return it without writing."""
     model = _load_model(model)
     X = _load_data(source)
@@ -90,12 +90,12 @@ def build_report(model: Any, source: Any, *, title: Optional[str] = None, row_na
     if silhouettes is not None:
         figures.append(("Silhouette by cluster", plots.silhouette_diagram(silhouettes, labels)))
     figures.append(("Points and centres, 2-D PCA projection", plots.pca_scatter(X, labels, model.cluster_centers_)))
-    selection = None
-    if k_values is not None:
+    if selection is None and k_values is not None:
         from fastkmeans.select import select_k
 
         selection = select_k(X, k_values, random_state=random_state, progress=False, n_threads=n_threads,
                              **_training_hyperparameters(model))
+    if selection is not None:
         figures += [("Elbow curve", plots.elbow(selection)), ("Silhouette against k", plots.silhouette_vs_k(selection))]
     page = _page(title or "fastkmeans report", model, X, values, clusters, figures, selection,
                  _membership(labels, distances, row_names, membership_rows))
@@ -104,7 +104,8 @@ def build_report(model: Any, source: Any, *, title: Optional[str] = None, row_na
 
 def write_report(model: Any, source: Any, path: Union[str, os.PathLike], *, title: Optional[str] = None,
                  row_names: Optional[Sequence[str]] = None, k_values: Optional[Iterable[int]] = None,
-                 membership_rows: int = 200, random_state: int = 0, n_threads: Optional[int] = None) -> Report:
+                 selection: Optional[Any] = None, membership_rows: int = 200, random_state: int = 0,
+                 n_threads: Optional[int] = None) -> Report:
     """Write one self-contained HTML report of ``model`` on ``source`` to ``path``, atomically.
 
     Parameters
@@ -122,6 +123,8 @@ def write_report(model: Any, source: Any, path: Union[str, os.PathLike], *, titl
     k_values : iterable of int or None, default=None
         Also run ``select_k`` over these k (same hyperparameters as the model) and show its table
         and curves.
+    selection : SelectKResult or None, default=None
+        A ``select_k`` result to show instead of running one (``k_values`` is then ignored).
     membership_rows : int, default=200
         Rows shown in the membership table (sorted by cluster, then by distance to the centre).
     random_state : int, default=0
@@ -134,7 +137,7 @@ def write_report(model: Any, source: Any, path: Union[str, os.PathLike], *, titl
     Report
         The numbers and the page that was written.
     """
-    report = build_report(model, source, title=title, row_names=row_names, k_values=k_values,
+    report = build_report(model, source, title=title, row_names=row_names, k_values=k_values, selection=selection,
                           membership_rows=membership_rows, random_state=random_state, n_threads=n_threads)
     write_atomically(path, [report.html.encode("utf-8")])
     return report
