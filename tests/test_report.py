@@ -83,7 +83,8 @@ def test_report_from_a_saved_model_and_a_file(fitted, tmp_path):
     assert written.metrics["ssd"] == pytest.approx(model.inertia_, rel=1e-9)
     membership = written.html.split("<h2>Membership")[1]
     assert membership.count("<tr>") == 1 + 10  # the header and ten rows
-    distances = [float(d) for d in re.findall(r'<td class="num">\d+</td><td class="num">([-\d.e+]+)</td></tr>', membership)]
+    cells = re.findall(r'<td class="num">\d+</td><td class="num">([-\d.e+]+)</td></tr>', membership)
+    distances = [float(d) for d in cells]
     assert len(distances) == 10 and distances == sorted(distances)  # the first cluster's rows, nearest first
 
 

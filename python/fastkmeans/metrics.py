@@ -95,7 +95,7 @@ def _loss(X: Any, centers: Any, sample_weight: Any, n_threads: Optional[int]) ->
 
 
 def _encode(X: Any, labels: Any, *, sparse_ok: bool, name: str) -> Tuple[Any, np.ndarray, int]:
-    """Checked rows, labels encoded to 0..k-1 (int32) and k; refuses a label count outside 2..n-1."""
+    """Return checked rows, labels encoded to 0..k-1 (int32) and k; refuse a label count outside 2..n-1."""
     if is_sparse(X) and not sparse_ok:
         raise TypeError(f"{name} takes dense X, as scikit-learn's does; got a sparse matrix "
                         "(use X.toarray() if it fits in memory).")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -121,10 +121,10 @@ def cluster_sizes(sizes: Sequence[int]) -> Figure:
     """Bar chart of the rows in each cluster."""
     figure = _figure()
     axes = figure.add_subplot()
-    sizes = np.asarray(sizes)
-    bars = axes.bar(np.arange(len(sizes)), sizes, color=[f"C{c % 10}" for c in range(len(sizes))])
+    counts = np.asarray(sizes)
+    bars = axes.bar(np.arange(len(counts)), counts, color=[f"C{c % 10}" for c in range(len(counts))])
     axes.bar_label(bars)
-    axes.set(xlabel="cluster", ylabel="rows", title="Cluster sizes", xticks=np.arange(len(sizes)))
+    axes.set(xlabel="cluster", ylabel="rows", title="Cluster sizes", xticks=np.arange(len(counts)))
     return figure
 
 
@@ -159,7 +159,7 @@ def distance_histograms(distances: np.ndarray, labels: np.ndarray, k: int, *, bi
     return figure
 
 
-def pca_projection(X: Any, centers: np.ndarray) -> tuple:
+def pca_projection(X: Any, centers: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the rows and the centres projected on the data's first two principal components.
 
     The components come from an SVD of the centred rows (at most ``SCATTER_ROWS`` of them, taken

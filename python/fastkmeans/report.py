@@ -85,7 +85,7 @@ def build_report(model: Any, source: Any, *, title: Optional[str] = None, row_na
     values = _metrics(X, labels, model, n_threads, random_state)
     silhouettes = values.pop("_samples")
     clusters = _clusters(labels, distances, silhouettes, k)
-    figures = [("Cluster sizes", plots.cluster_sizes([c["size"] for c in clusters])),
+    figures = [("Cluster sizes", plots.cluster_sizes([int(c["size"]) for c in clusters])),
                ("Distance to the centre, per cluster", plots.distance_histograms(distances, labels, k))]
     if silhouettes is not None:
         figures.append(("Silhouette by cluster", plots.silhouette_diagram(silhouettes, labels)))
@@ -102,7 +102,7 @@ def build_report(model: Any, source: Any, *, title: Optional[str] = None, row_na
     return Report(values, clusters, page, len(figures), selection)
 
 
-def write_report(model: Any, source: Any, path: Union[str, os.PathLike], *, title: Optional[str] = None,
+def write_report(model: Any, source: Any, path: Union[str, "os.PathLike[str]"], *, title: Optional[str] = None,
                  row_names: Optional[Sequence[str]] = None, k_values: Optional[Iterable[int]] = None,
                  selection: Optional[Any] = None, membership_rows: int = 200, random_state: int = 0,
                  n_threads: Optional[int] = None) -> Report:

@@ -95,7 +95,7 @@ class SelectKResult:
 
     def to_frame(self) -> Any:
         """Return the table as a pandas DataFrame indexed by k (needs pandas)."""
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         return pd.DataFrame(self.table).set_index("k")
 
@@ -118,7 +118,7 @@ class SelectKResult:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        """The formatted table."""
+        """Return the formatted table."""
         return self.format_table()
 
 
@@ -157,7 +157,7 @@ def kneedle(x: Sequence[float], y: Sequence[float]) -> int:
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    """A tqdm progress bar on stderr (silent when disabled or not a terminal-friendly run)."""
+    """Return a tqdm progress bar on stderr (silent when disabled)."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc="select_k", unit="fit", disable=not enabled, file=sys.stderr, leave=False)
@@ -283,7 +283,7 @@ def _score(rows: Any, model: KMeans, exact: bool, sample_size: int, seed: Any,
 
 
 def _int_seed(seed: Any) -> Optional[int]:
-    return seed if isinstance(seed, (int, np.integer)) else None
+    return int(seed) if isinstance(seed, (int, np.integer)) else None
 
 
 def _gap(rows: np.ndarray, model: KMeans, references: int, seed: Any, n_threads: Optional[int],
@@ -310,7 +310,7 @@ def _choices(table: List[Dict[str, float]], gap: bool) -> Dict[str, int]:
     if not np.all(np.isnan(column["silhouette"])):
         choices["silhouette"] = ks[int(np.nanargmax(column["silhouette"]))]
     if len(ks) >= 3:
-        choices["elbow"] = ks[kneedle(ks, column["inertia"])]
+        choices["elbow"] = ks[kneedle(ks, column["inertia"].tolist())]
     if not np.all(np.isnan(column["calinski_harabasz"])):
         choices["calinski_harabasz"] = ks[int(np.nanargmax(column["calinski_harabasz"]))]
         choices["davies_bouldin"] = ks[int(np.nanargmin(column["davies_bouldin"]))]
