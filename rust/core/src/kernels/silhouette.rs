@@ -8,12 +8,13 @@
 //! s(i) = (b − a) / max(a, b)      (0 for a row alone in its cluster, and where a = b = 0)
 //! ```
 //!
-//! Every row of interest needs the sum of its distances to each cluster: k sums per row. Rows of
-//! interest are taken `ROW_BLOCK` at a time (one rayon task, with a `ROW_BLOCK × k` accumulator),
-//! against all rows `COLUMN_BLOCK` at a time. The columns are visited in label order (a counting
-//! sort), so each cluster's distances are a contiguous run of a tile and are summed with packed
-//! adds instead of scattered by label. Each tile of dot products comes from the GEMM kernel
-//! ([`Scalar::gemm_abt`], float64) and is turned into distances with the identity
+//! Every row needs the sum of its distances to each cluster. Rows are visited in label order (a
+//! counting sort), so each cluster is a contiguous run of rows. For the silhouette of every row,
+//! clusters are taken in pairs and each pair of rows' distance is computed once, feeding both
+//! rows' sums ([`all_rows`]); for the silhouette of some rows (a sample), those rows are taken
+//! `ROW_BLOCK` at a time against all rows, with a `ROW_BLOCK × k` accumulator. Either way rows come
+//! in blocks against blocks of `COLUMN_BLOCK` rows: each tile of dot products comes from the GEMM
+//! kernel ([`Scalar::gemm_abt`], float64) and is turned into distances with the identity
 //!
 //! ```text
 //! ||x − y||² = ||x||² − 2 x·y + ||y||²
@@ -26,10 +27,10 @@
 //! a block is scattered into a dense vector of d values, and its dot products with the sparse
 //! columns read only their non-zeros.
 //!
-//! Memory: the labels' order (n), the norms (n), and per thread a block of rows, a block of
-//! columns, one tile and the block's k sums: O(n + k) beyond the data. Each row's sums are added
-//! in the fixed order of the columns, whatever thread computes them, so the result does not depend
-//! on the thread count.
+//! Memory: the labels' order, the norms and two sums per row, at most [`PIECES`] partial sums per
+//! row, and per thread a block of rows, a block of columns, one tile and a block's k sums: O(n + k)
+//! beyond the data. Every sum is added in a fixed order of blocks and pieces, whatever thread
+//! computes it, so the result does not depend on the thread count.
 
 use std::sync::atomic::AtomicBool;
 
@@ -269,6 +270,9 @@ fn silhouette_with<D: Dots>(
 ) -> Result<Vec<f64>> {
     let n = dots.n();
     let (offsets, order) = group_by_label(labels, k);
+    if rows.is_none() {
+        return all_rows(dots, k, &offsets, &order, stop);
+    }
     // Where each row sits in label order: its own distance is there.
     let mut position = vec![0u32; n];
     order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p as u32);
@@ -338,12 +342,7 @@ impl<D: Dots> Context<'_, D> {
             let distances = &mut b.distances[..cols.len()];
             for (r, &i) in rows.iter().enumerate() {
                 let norm = self.dots.norm(i as usize);
-                let dots = &tile[r * cols.len()..(r + 1) * cols.len()];
-                for ((dist, &dot), &nc) in distances.iter_mut().zip(dots).zip(col_norms.iter()) {
-                    let d2 = norm + nc - 2.0 * dot;
-                    // Clamped at zero: roundoff can make it slightly negative for near-identical rows.
-                    *dist = if d2 > 0.0 { d2 } else { 0.0 }.sqrt();
-                }
+                distance_row(norm, col_norms, &tile[r * cols.len()..(r + 1) * cols.len()], distances);
                 let own = self.position[i as usize] as usize;
                 if (start..start + cols.len()).contains(&own) {
                     distances[own - start] = 0.0;
@@ -373,18 +372,194 @@ impl<D: Dots> Context<'_, D> {
         if self.counts[own] <= 1 {
             return 0.0;
         }
-        let a = sums[own] / (self.counts[own] - 1) as f64;
         let b = (0..self.k)
             .filter(|&c| c != own && self.counts[c] > 0)
             .map(|c| sums[c] / self.counts[c] as f64)
             .fold(f64::INFINITY, f64::min);
-        let denominator = a.max(b);
-        if denominator > 0.0 && denominator.is_finite() {
-            (b - a) / denominator
-        } else {
-            0.0
+        score(sums[own] / (self.counts[own] - 1) as f64, b)
+    }
+}
+
+/// `out[j] = sqrt(max(norm + col_norms[j] − 2 dots[j], 0))`: one row of a tile's distances.
+#[inline]
+fn distance_row(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { distance_row_avx2(norm, col_norms, dots, out) };
+    }
+    distance_row_portable(norm, col_norms, dots, out)
+}
+
+/// [`distance_row`] compiled for AVX2: the same operations in the same order, four at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn distance_row_avx2(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
+    distance_row_portable(norm, col_norms, dots, out)
+}
+
+#[inline(always)]
+fn distance_row_portable(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
+    for ((dist, &dot), &nc) in out.iter_mut().zip(dots).zip(col_norms) {
+        let d2 = norm + nc - 2.0 * dot;
+        // Clamped at zero: roundoff can make it slightly negative for near-identical rows.
+        *dist = if d2 > 0.0 { d2 } else { 0.0 }.sqrt();
+    }
+}
+
+/// Pieces a cluster's rows are cut into for one pair of clusters (fixed, whatever the thread
+/// count): each piece is one task, and keeps one partial sum per row of the other cluster.
+const PIECES: usize = 16;
+
+/// The silhouette of every row, each pair of rows' distance computed once.
+///
+/// Clusters are taken in pairs (A, B), A ≤ B. Every distance between a row of A and a row of B
+/// adds to the row of A's sum for B and to the row of B's sum for A. A pair's sums are complete
+/// once the pair is done, so each row keeps only two numbers: its own cluster's sum, and the
+/// smallest mean distance to another cluster so far (a minimum does not depend on the order the
+/// pairs come in). Within a pair, A's rows are cut into at most [`PIECES`] pieces of whole
+/// blocks, computed in parallel; each piece sums its own rows' distances completely and keeps
+/// partial sums for B's rows, which are then added up piece by piece in order. For A = A, a piece
+/// takes the columns from its own first row on (the rest of the triangle comes from the earlier
+/// pieces' partial sums). Memory: two numbers per row, and at most `PIECES` partial sums per row
+/// of B.
+fn all_rows<D: Dots>(dots: &D, k: usize, offsets: &[usize], order: &[u32], stop: &AtomicBool) -> Result<Vec<f64>> {
+    let n = order.len();
+    let mut own = vec![0f64; n];
+    let mut nearest = vec![f64::INFINITY; n];
+    for a in 0..k {
+        for b in a..k {
+            check_stop(stop)?;
+            let (rows_a, rows_b) = (offsets[a]..offsets[a + 1], offsets[b]..offsets[b + 1]);
+            if rows_a.is_empty() || rows_b.is_empty() {
+                continue;
+            }
+            let pieces = pieces(rows_a.clone());
+            let partial: Vec<Piece> = pieces
+                .par_iter()
+                .map_init(
+                    || (dots.scratch(), Scratch::new()),
+                    |(s, t), piece| {
+                        let columns = if a == b { piece.start..rows_b.end } else { rows_b.clone() };
+                        pair_piece(dots, order, piece.clone(), columns, a == b, s, t)
+                    },
+                )
+                .collect();
+            if a == b {
+                // Row i of piece p: its own sums over the columns from p's start on, plus the
+                // earlier pieces' partial sums for it.
+                for (p, piece) in pieces.iter().enumerate() {
+                    for i in piece.clone() {
+                        let mut total = partial[p].rows[i - piece.start];
+                        for earlier in &partial[..p] {
+                            total += earlier.columns[i - earlier.first_column];
+                        }
+                        own[i] = total;
+                    }
+                }
+            } else {
+                let (size_a, size_b) = (rows_a.len() as f64, rows_b.len() as f64);
+                for (piece, part) in pieces.iter().zip(&partial) {
+                    for i in piece.clone() {
+                        nearest[i] = nearest[i].min(part.rows[i - piece.start] / size_b);
+                    }
+                }
+                for j in rows_b.clone() {
+                    let total = partial.iter().fold(0.0, |t, part| t + part.columns[j - part.first_column]);
+                    nearest[j] = nearest[j].min(total / size_a);
+                }
+            }
         }
     }
+    let mut out = vec![0f64; n];
+    for c in 0..k {
+        let size = offsets[c + 1] - offsets[c];
+        for p in offsets[c]..offsets[c + 1] {
+            out[order[p] as usize] = if size <= 1 { 0.0 } else { score(own[p] / (size - 1) as f64, nearest[p]) };
+        }
+    }
+    Ok(out)
+}
+
+/// s = (b − a) / max(a, b); 0 where both are 0 (or b is undefined: one cluster only).
+fn score(a: f64, b: f64) -> f64 {
+    let denominator = a.max(b);
+    if denominator > 0.0 && denominator.is_finite() {
+        (b - a) / denominator
+    } else {
+        0.0
+    }
+}
+
+/// A cluster's rows (positions in label order) cut into at most [`PIECES`] pieces of whole blocks.
+fn pieces(rows: std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+    let blocks = rows.len().div_ceil(ROW_BLOCK);
+    let per_piece = blocks.div_ceil(PIECES) * ROW_BLOCK;
+    (rows.start..rows.end).step_by(per_piece).map(|s| s..(s + per_piece).min(rows.end)).collect()
+}
+
+/// One piece's sums: complete for its rows, partial for the columns.
+struct Piece {
+    rows: Vec<f64>,
+    columns: Vec<f64>,
+    first_column: usize,
+}
+
+/// A thread's tile and row buffers.
+struct Scratch {
+    tile: Vec<f64>,
+    col_norms: Vec<f64>,
+    distances: Vec<f64>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Self {
+            tile: vec![0.0; ROW_BLOCK * COLUMN_BLOCK],
+            col_norms: vec![0.0; COLUMN_BLOCK],
+            distances: vec![0.0; COLUMN_BLOCK],
+        }
+    }
+}
+
+/// The distances between the rows `rows` and the columns `columns` (positions in label order):
+/// each row's sum, and each column's sum over the rows (only past the piece when `diagonal`).
+fn pair_piece<D: Dots>(
+    dots: &D,
+    order: &[u32],
+    rows: std::ops::Range<usize>,
+    columns: std::ops::Range<usize>,
+    diagonal: bool,
+    s: &mut D::Scratch,
+    t: &mut Scratch,
+) -> Piece {
+    let mut piece =
+        Piece { rows: vec![0.0; rows.len()], columns: vec![0.0; columns.len()], first_column: columns.start };
+    for block in (rows.start..rows.end).step_by(ROW_BLOCK) {
+        let block_rows = &order[block..(block + ROW_BLOCK).min(rows.end)];
+        dots.load_rows(s, block_rows);
+        for start in (columns.start..columns.end).step_by(COLUMN_BLOCK) {
+            let cols = &order[start..(start + COLUMN_BLOCK).min(columns.end)];
+            let tile = &mut t.tile[..block_rows.len() * cols.len()];
+            dots.tile(s, cols, tile);
+            let col_norms = &mut t.col_norms[..cols.len()];
+            col_norms.iter_mut().zip(cols).for_each(|(v, &c)| *v = dots.norm(c as usize));
+            let distances = &mut t.distances[..cols.len()];
+            // Columns of this block that take partial sums: past the piece on the diagonal.
+            let from = if diagonal { rows.end.clamp(start, start + cols.len()) - start } else { 0 };
+            for (r, &i) in block_rows.iter().enumerate() {
+                distance_row(dots.norm(i as usize), col_norms, &tile[r * cols.len()..(r + 1) * cols.len()], distances);
+                let position = block + r;
+                if (start..start + cols.len()).contains(&position) {
+                    distances[position - start] = 0.0;
+                }
+                piece.rows[position - rows.start] += sum(distances);
+                let partial = &mut piece.columns[start + from - columns.start..start + cols.len() - columns.start];
+                partial.iter_mut().zip(&distances[from..]).for_each(|(p, d)| *p += d);
+            }
+        }
+    }
+    piece
 }
 
 /// Σ values in eight lanes, folded in a fixed order.
