@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 __all__ = [
     "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
-    "minibatch_update", "reduce", "reduce_shards", "BACKENDS", "RecordIOError", "RecordIOReader",
-    "write_recordio_dense", "write_recordio_sparse",
+    "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
+    "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
 ]
 
 BACKENDS: List[str]
@@ -310,6 +310,85 @@ def reduce_shards(
     -------
     dict
         ``centers`` (k, d) in the shards' dtype, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+def loss(
+    x: _Rows,
+    centers: npt.NDArray[np.floating[Any]],
+    weights: Optional[npt.NDArray[np.float64]] = None,
+    n_threads: Optional[int] = None,
+) -> Tuple[float, float, float]:
+    """Return ``(ssd, msd, total_weight)`` of the rows against their closest centres.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows.
+    centers : ndarray of shape (k, d)
+        Centres, with the dtype of ``x``.
+    weights : ndarray of shape (n_samples,) or None, default=None
+        float64 row weights; None weighs every row 1.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    tuple of float
+        Σ w·||x − c||², that over Σ w (0 for no weight), and Σ w.
+    """
+
+def silhouette_samples(
+    x: _Rows,
+    labels: npt.NDArray[np.int32],
+    k: int,
+    rows: Optional[npt.NDArray[np.int64]] = None,
+    n_threads: Optional[int] = None,
+) -> npt.NDArray[np.float64]:
+    """Return the exact silhouette of the rows ``rows`` (every row when None) against all rows of ``x``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows, dense or sparse.
+    labels : ndarray of shape (n_samples,)
+        int32 cluster of every row, in 0..k-1.
+    k : int
+        Number of clusters.
+    rows : ndarray of shape (m,) or None, default=None
+        int64 indices of the rows whose silhouette is wanted.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        float64 silhouette values.
+    """
+
+def dispersion(
+    x: npt.NDArray[np.floating[Any]],
+    labels: npt.NDArray[np.int32],
+    k: int,
+    n_threads: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Return per-cluster dispersion and the Calinski–Harabasz and Davies–Bouldin indices.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Dense rows.
+    labels : ndarray of shape (n_samples,)
+        int32 cluster of every row, in 0..k-1.
+    k : int
+        Number of clusters.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``calinski_harabasz``, ``davies_bouldin`` (floats), ``counts`` (k,) int64, ``within_ssd``
+        and ``within_distance`` (k,) float64 (Σ||x − mean||² and Σ||x − mean||), ``means`` (k, d) float64.
     """
 
 # A sparse batch: data (float32 or float64), indices (int64), indptr (int64), (n_rows, n_cols).

@@ -505,6 +505,27 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             check = _no_check
         return np.concatenate(parts)
 
+    def outlier_scores(self, X: Any, *, reference: Any = None) -> np.ndarray:
+        """Return anomaly scores: each row's distance to its closest centre over that cluster's median distance.
+
+        About 1 for ordinary rows, 3 or more for candidate outliers; see ``fastkmeans.outliers``.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Rows to score.
+        reference : array-like or scipy.sparse matrix of shape (n_reference, n_features) or None, default=None
+            Rows that define each cluster's typical distance (e.g. the training data); None uses ``X``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64 scores.
+        """
+        from fastkmeans import outliers
+
+        return outliers.outlier_scores(self, X, reference=reference)
+
     def score(self, X: Any, y: Any = None) -> float:
         """Return the opposite of the sum of squared distances of ``X`` to its closest centres (−ssd).
 

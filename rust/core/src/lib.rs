@@ -31,12 +31,15 @@ pub mod kernels;
 pub mod params;
 pub mod rng;
 
+pub use algo::evaluate::{loss, Loss};
 pub use algo::lloyd::{fit_lloyd, lloyd, LloydFit};
 pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex};
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 pub use backend::{Backend, Cpu, Data, Gathered, Rows};
 pub use error::{Error, Result};
+pub use kernels::metrics::{calinski_harabasz, davies_bouldin, dispersion, Dispersion};
 pub use kernels::points::Points;
 pub use kernels::scalar::Scalar;
+pub use kernels::silhouette::{silhouette_samples, PairwiseRows};
 pub use kernels::sparse::{Csr, CsrBuf};
 pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};

@@ -204,6 +204,25 @@ pub fn labels_to_py(py: Python<'_>, labels: Vec<u32>) -> Bound<'_, PyArray1<i32>
     labels.into_iter().map(|l| l as i32).collect::<Vec<_>>().into_pyarray(py)
 }
 
+/// int32 labels as the core's, refusing negative ones.
+pub fn labels_from_py(labels: &PyReadonlyArray1<'_, i32>) -> PyResult<Vec<u32>> {
+    let labels = labels.as_slice().map_err(|_| PyValueError::new_err("labels must be contiguous"))?;
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| u32::try_from(l).map_err(|_| PyValueError::new_err(format!("label {l} of row {i} is negative"))))
+        .collect()
+}
+
+/// int64 row indices, refusing negative ones.
+pub fn indices_from_py(indices: &PyReadonlyArray1<'_, i64>) -> PyResult<Vec<usize>> {
+    let indices = indices.as_slice().map_err(|_| PyValueError::new_err("row indices must be contiguous"))?;
+    indices
+        .iter()
+        .map(|&i| usize::try_from(i).map_err(|_| PyValueError::new_err(format!("row index {i} is negative"))))
+        .collect()
+}
+
 /// The one mapping from core errors to Python exceptions: a bad value is a `ValueError`.
 pub fn to_py_err(e: core::Error) -> PyErr {
     match e {

@@ -319,6 +319,64 @@ fn reduce_shards<'py>(
     }
 }
 
+/// Sum and mean of the (weighted) squared distances of rows to their closest centres.
+#[pyfunction]
+#[pyo3(signature = (x, centers, weights=None, n_threads=None))]
+fn loss<'py>(
+    py: Python<'py>,
+    x: Input<'py>,
+    centers: Matrix<'py>,
+    weights: Option<PyReadonlyArray1<'py, f64>>,
+    n_threads: Option<usize>,
+) -> PyResult<(f64, f64, f64)> {
+    let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
+    dispatch_rows_pair!(x, centers, |x, centers| {
+        let loss = run(py, n_threads, |_| core::loss(x, weights, centers, &core::Cpu))?;
+        Ok((loss.ssd, loss.msd, loss.total_weight))
+    })
+}
+
+/// Silhouette values of the rows `rows` (every row when None) against all rows of `x`.
+#[pyfunction]
+#[pyo3(signature = (x, labels, k, rows=None, n_threads=None))]
+fn silhouette_samples<'py>(
+    py: Python<'py>,
+    x: Input<'py>,
+    labels: PyReadonlyArray1<'py, i32>,
+    k: usize,
+    rows: Option<PyReadonlyArray1<'py, i64>>,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let labels = convert::labels_from_py(&labels)?;
+    let rows = rows.as_ref().map(convert::indices_from_py).transpose()?;
+    let rows = rows.as_deref();
+    let values = dispatch_rows!(x, |x| run(py, n_threads, |stop| core::silhouette_samples(x, &labels, k, rows, stop)))?;
+    Ok(values.into_pyarray(py))
+}
+
+/// Per-cluster counts, means, Σ||x − mean||² and Σ||x − mean||, with the Calinski–Harabasz and
+/// Davies–Bouldin indices computed from them.
+#[pyfunction]
+#[pyo3(signature = (x, labels, k, n_threads=None))]
+fn dispersion<'py>(
+    py: Python<'py>,
+    x: Matrix<'py>,
+    labels: PyReadonlyArray1<'py, i32>,
+    k: usize,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let labels = convert::labels_from_py(&labels)?;
+    let disp = dispatch!(x, |x| run(py, n_threads, |_| core::dispersion(x, &labels, k)))?;
+    let out = PyDict::new(py);
+    out.set_item("calinski_harabasz", core::calinski_harabasz(&disp))?;
+    out.set_item("davies_bouldin", core::davies_bouldin(&disp))?;
+    out.set_item("counts", PyArray1::from_vec(py, disp.counts.iter().map(|&c| c as i64).collect()))?;
+    out.set_item("within_ssd", PyArray1::from_vec(py, disp.within_ssd))?;
+    out.set_item("within_distance", PyArray1::from_vec(py, disp.within_distance))?;
+    out.set_item("means", matrix_to_py(py, disp.means, disp.d)?)?;
+    Ok(out)
+}
+
 /// An item of a state dict, with the key named in the error when it is missing.
 fn required<'py, T: for<'a> FromPyObject<'a, 'py, Error = PyErr>>(
     state: &Bound<'py, PyDict>,
@@ -395,6 +453,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(loss, m)?)?;
+    m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(dispersion, m)?)?;
     m.add("BACKENDS", vec!["cpu"])?;
     io::register(m)
 }

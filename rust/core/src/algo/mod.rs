@@ -1,8 +1,10 @@
 //! The top layer: the algorithms, written against the seam ([`crate::backend`]) alone.
 //! Seeding ([`init`]), full-batch Lloyd ([`lloyd`]) and its empty-cluster policy ([`empty`]),
-//! SageMaker's mini-batch trainer ([`minibatch`]) and the weighted K → k reduction ([`reduce`]).
+//! SageMaker's mini-batch trainer ([`minibatch`]), the weighted K → k reduction ([`reduce`]) and
+//! the loss of data against given centres ([`evaluate`]).
 
 pub mod empty;
+pub mod evaluate;
 pub mod init;
 pub mod lloyd;
 pub mod minibatch;

@@ -1,8 +1,9 @@
 //! The bottom layer: everything that touches rows. Data types ([`points::Points`],
 //! [`sparse::Csr`], [`scalar::Scalar`]), the nearest-centre kernels and their dispatch
 //! ([`distance`], the AVX2 microkernels in [`avx2`]), the per-cluster sums ([`sums`]), the fused
-//! and bounded Lloyd passes ([`fused`], [`bounds`]), sparse × dense products ([`sparse`]) and the
-//! reductions behind the metrics ([`metrics`]). Nothing here knows of a backend or an algorithm.
+//! and bounded Lloyd passes ([`fused`], [`bounds`]), sparse × dense products ([`sparse`]), the
+//! reductions behind the metrics ([`metrics`]) and the blocked silhouette ([`silhouette`]).
+//! Nothing here knows of a backend or an algorithm.
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
@@ -13,5 +14,6 @@ pub mod metrics;
 pub mod parallel;
 pub mod points;
 pub mod scalar;
+pub mod silhouette;
 pub mod sparse;
 pub mod sums;
