@@ -8,14 +8,14 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models wheel wheel-test clean mxnet-venv
+.PHONY: demo test test-rust test-python develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-serve wheel wheel-test clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
-		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16"
+		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "starlette>=0.37" "uvicorn[standard]>=0.29" "click>=8.1"
 	touch $@
 
 # Builds the extension (release, as users get it) into the virtual environment.
@@ -73,6 +73,12 @@ bench-sparse: develop
 bench-models: develop
 	$(PY) benches/models_bench.py
 
+# The inference endpoint under wrk (installed from Debian when missing): requests/s, p50/p99, a 60 s soak.
+bench-serve: develop
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(PY) -m pip install --quiet granian
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benches/serve_bench.py
+
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop
 	$(PY) benches/io_bench.py
@@ -104,5 +110,14 @@ $(MXNET_VENV)/.installed:
 	$(MXNET_VENV)/bin/python -m pip install --quiet "mxnet==1.9.1" "numpy==1.23.5"
 	touch $@
 
+# The SageMaker Python SDK (sagemaker<3), in its own environment, for the slow test of the endpoint
+# with the SDK's serializers and deserializers (tests/test_server_sdk.py, `pytest -m slow`).
+SDK_VENV := .sdk-venv
+sdk-venv: $(SDK_VENV)/.installed
+$(SDK_VENV)/.installed:
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet "sagemaker<3"
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(WHEEL_VENV) $(MXNET_VENV) $(DIST) target
+	rm -rf $(VENV) $(WHEEL_VENV) $(MXNET_VENV) $(SDK_VENV) $(DIST) target

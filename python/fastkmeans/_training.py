@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -215,6 +215,8 @@ def reduce_centers(centers: ArrayOrShards, weights: ArrayOrShards, k: int, *, ra
     0.2889
     """
     # A list of 2-D arrays is shards (weights then a list as long); anything else is one array.
+    shards: List[Any]
+    weight_shards: List[Any]
     if isinstance(centers, (list, tuple)) and centers and all(np.ndim(c) == 2 for c in centers):
         shards, weight_shards = list(centers), list(weights)  # type: ignore[arg-type]
     else:
