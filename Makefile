@@ -15,11 +15,14 @@ $(DEPS): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
-		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "starlette>=0.37" "uvicorn[standard]>=0.29" "click>=8.1"
+		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "starlette>=0.37" "uvicorn[standard]>=0.29" "click>=8.1" "tqdm>=4.60"
 	touch $@
 
-# Builds the extension (release, as users get it) into the virtual environment.
+# Builds the extension (release, as users get it) into the virtual environment. The distribution was
+# called fastkmeans before it became fastkmeans-sagemaker: an old build of it is removed first, since
+# both install the package fastkmeans.
 develop: $(DEPS)
+	$(PY) -m pip uninstall --yes --quiet fastkmeans 2>/dev/null || true
 	$(VENV)/bin/maturin develop --release --quiet
 
 demo: develop

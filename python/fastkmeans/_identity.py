@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import Optional
 
-__all__ = ["DISTRIBUTION", "describe", "distribution_version"]
+__all__ = ["DISTRIBUTION", "describe", "distribution_version", "other_fastkmeans"]
 
-DISTRIBUTION = "fastkmeans"
+DISTRIBUTION = "fastkmeans-sagemaker"
 """The name to ``pip install``."""
 
 
@@ -29,5 +30,18 @@ def describe() -> str:
     from fastkmeans import _core
 
     location = os.path.dirname(os.path.abspath(__file__))
-    return (f"fastkmeans {distribution_version()} (distribution {DISTRIBUTION}: SageMaker's k-means, Rust core "
+    line = (f"fastkmeans {distribution_version()} (distribution {DISTRIBUTION}: SageMaker's k-means, Rust core "
             f"{', '.join(_core.BACKENDS)}; {location}; Python {sys.version.split()[0]})")
+    other = other_fastkmeans()
+    if other is not None:
+        line += (f"\nwarning: the unrelated distribution fastkmeans {other} is installed too and writes the same "
+                 f"package directory: pip uninstall fastkmeans {DISTRIBUTION}, then pip install {DISTRIBUTION}")
+    return line
+
+
+def other_fastkmeans() -> Optional[str]:
+    """Return the version of PyPI's unrelated ``fastkmeans`` distribution if it is installed too, else None."""
+    try:
+        return version("fastkmeans")
+    except PackageNotFoundError:
+        return None

@@ -18,7 +18,13 @@ __all__ = ["main"]
 
 # name -> (module, one-line help shown by `fastkmeans --help`)
 _COMMANDS = {
+    "train": ("fastkmeans.cli.train", "Train a model on files (every SageMaker hyperparameter as a flag)."),
+    "predict": ("fastkmeans.cli.predict", "Assign rows to clusters, streamed (batch transform)."),
+    "evaluate": ("fastkmeans.cli.evaluate", "Print a model's msd and ssd on data."),
+    "info": ("fastkmeans.cli.info", "Print what a model file holds."),
+    "export": ("fastkmeans.cli.export", "Write a model as model.tar.gz, ONNX or a native file."),
     "serve": ("fastkmeans.cli.serve", "Serve a model over HTTP as a SageMaker k-means endpoint."),
+    "sagemaker": ("fastkmeans.cli.sagemaker", "Run as SageMaker's training or inference container."),
 }
 
 
@@ -44,7 +50,7 @@ class _LazyGroup(ErrorHandlingGroup):
               callback=lambda ctx, _, value: _print_version(ctx) if value else None)
 @click.option("--debug", is_flag=True, help="On an error, show the Python traceback too.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars; warnings and errors only.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
               show_default=True, help="Level of the log lines written to stderr.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool, quiet: bool, log_level: str) -> None:
@@ -52,8 +58,12 @@ def main(ctx: click.Context, debug: bool, quiet: bool, log_level: str) -> None:
 
     \b
     Examples:
+      fastkmeans train --k 5 -o model.fkm train.csv
+      fastkmeans predict model.fkm new.csv > predictions.jsonl
+      fastkmeans evaluate model.fkm test.csv
+      fastkmeans export model.fkm --to sagemaker model.tar.gz
       fastkmeans serve model.tar.gz --port 8080
-      fastkmeans serve /opt/ml/model --workers 2
+      fastkmeans sagemaker train --root /opt/ml
       fastkmeans SUBCOMMAND --help
     """
     ctx.ensure_object(dict)

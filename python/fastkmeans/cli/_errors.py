@@ -42,10 +42,10 @@ class ErrorHandlingGroup(click.Group):
 def one_line(error: BaseException) -> str:
     """Return an exception as one line: its message with newlines folded."""
     text = str(error) or type(error).__name__
-    if isinstance(error, OSError) and error.filename is not None and str(error.filename) not in text:
-        text = f"{error.filename}: {text}"
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{error.filename}: {error.strerror}"
     if isinstance(error, ImportError) and "pip install" not in text:
-        text += " (install the extra it belongs to, e.g. pip install \"fastkmeans[serve]\")"
+        text += " (install the extra it belongs to, e.g. pip install \"fastkmeans-sagemaker[serve]\")"
     return " ".join(text.split())
 
 
