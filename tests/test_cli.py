@@ -192,3 +192,29 @@ def test_ctrl_c_during_predict_leaves_no_partial_output(data):
     assert "fastkmeans: interrupted" in stderr and "Traceback" not in stderr
     assert not (data / "out.jsonl").exists()
     assert [p.name for p in data.iterdir() if p.name.startswith(".out.jsonl")] == []
+
+
+def test_progress_bars_show_on_a_terminal(data):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    process = subprocess.Popen([sys.executable, "-m", "fastkmeans", "train", "--k", "3", "-o", str(data / "m.fkm"),
+                                str(data / "train.csv")], stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            piece = os.read(controller, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not piece:
+            break
+        shown += piece
+    process.wait(120)
+    os.close(controller)
+    assert process.returncode == 0
+    assert b"train (rows read, all passes)" in shown and b"rows" in shown

@@ -12,7 +12,7 @@ from typing import Any, Iterator, List, Optional, Sequence
 
 import click
 
-__all__ = ["expand_sources", "load_model", "progress", "spooled_stdin"]
+__all__ = ["counted", "expand_sources", "load_model", "progress", "spooled_stdin"]
 
 STDIN = "-"
 
@@ -64,6 +64,19 @@ def progress(unit: str, total: Optional[int] = None, description: str = "") -> A
     quiet = bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     return tqdm(total=total, unit=unit, unit_scale=True, desc=description, file=sys.stderr, leave=False,
                 disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
+
+
+def counted(source: Any, bar: Any) -> Any:
+    """Make every pass over ``source`` advance ``bar`` by the rows it reads (training re-reads its data)."""
+    read = source.batches
+
+    def batches() -> Iterator[Any]:
+        for batch in read():
+            bar.update(batch.rows.shape[0])
+            yield batch
+
+    source.batches = batches
+    return source
 
 
 def load_model(path: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 
 import click
 
-from fastkmeans.cli._common import expand_sources, load_model, stdin_as_path
+from fastkmeans.cli._common import counted, expand_sources, load_model, progress, stdin_as_path
 
 __all__ = ["command"]
 
@@ -31,4 +31,6 @@ def command(model: str, sources: Tuple[str, ...], content_type: Optional[str]) -
     paths = stdin_as_path(expand_sources(sources))
     if content_type is None and "/dev/stdin" in paths:
         content_type = "text/csv"
-    click.echo(json.dumps(estimator.evaluate(open_source(paths, content_type=content_type))))
+    with progress("rows", description="evaluate") as bar:
+        metrics = estimator.evaluate(counted(open_source(paths, content_type=content_type), bar))
+    click.echo(json.dumps(metrics))

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import click
 
-from fastkmeans.cli._common import expand_sources, spooled_stdin
+from fastkmeans.cli._common import counted, expand_sources, progress, spooled_stdin
 
 __all__ = ["command"]
 
@@ -75,7 +75,8 @@ def command(sources: Tuple[str, ...], hyperparameters_file: Optional[str], test_
         train = open_source(paths, content_type=content_type)
         test = open_source(expand_sources(test_sources), content_type=content_type) if test_sources else None
         _LOG.info("training k=%d on %s", model.k, ", ".join(paths))
-        model.fit(train, test=test)
+        with progress("rows", description="train (rows read, all passes)") as bar:
+            model.fit(counted(train, bar), test=test)
     seconds = time.perf_counter() - start
     _save(model, output)
     state = getattr(model, "_state", None) or {}
