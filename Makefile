@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics wheel wheel-test clean mxnet-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve wheel wheel-test clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,14 @@ $(DEPS): pyproject.toml
 	$(PY) -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "hypothesis>=6" "scikit-learn>=1.6" scipy protobuf joblib pandas "pyarrow>=15" ruff ziglang \
 		check-jsonschema zizmor "mypy>=1.10" "mkdocs>=1.6,<2" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=2.0" \
 		"pymdown-extensions>=10" "onnx>=1.14" "onnxruntime>=1.16" "dask[array,dataframe]>=2024.1" "distributed>=2024.1" \
-		"fsspec>=2023.1" "matplotlib>=3.5" "tqdm>=4.60"
+		"fsspec>=2023.1" "matplotlib>=3.5" "tqdm>=4.60" "starlette>=0.37" "uvicorn[standard]>=0.29" "click>=8.1"
 	touch $@
 
-# Builds the extension (release, as users get it) into the virtual environment.
+# Builds the extension (release, as users get it) into the virtual environment. The distribution was
+# called fastkmeans before it became fastkmeans-sagemaker: an old build of it is removed first, since
+# both install the package fastkmeans.
 develop: $(DEPS)
+	$(PY) -m pip uninstall --yes --quiet fastkmeans 2>/dev/null || true
 	$(VENV)/bin/maturin develop --release --quiet
 
 demo: develop
@@ -97,6 +100,12 @@ bench-dask: develop $(DASK_BENCH_DEPS)
 bench-metrics: develop
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benches/metrics_bench.py
 
+# The inference endpoint under wrk (installed from Debian when missing): requests/s, p50/p99, a 60 s soak.
+bench-serve: develop
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(PY) -m pip install --quiet granian
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benches/serve_bench.py
+
 # Streaming a >= 2 GB CSV (written once to /tmp) through training, next to pandas.read_csv (minutes).
 bench-io: develop
 	$(PY) benches/io_bench.py
@@ -128,5 +137,14 @@ $(MXNET_VENV)/.installed:
 	$(MXNET_VENV)/bin/python -m pip install --quiet "mxnet==1.9.1" "numpy==1.23.5"
 	touch $@
 
+# The SageMaker Python SDK (sagemaker<3), in its own environment, for the slow test of the endpoint
+# with the SDK's serializers and deserializers (tests/test_server_sdk.py, `pytest -m slow`).
+SDK_VENV := .sdk-venv
+sdk-venv: $(SDK_VENV)/.installed
+$(SDK_VENV)/.installed:
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet "sagemaker<3"
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(WHEEL_VENV) $(MXNET_VENV) $(DIST) target
+	rm -rf $(VENV) $(WHEEL_VENV) $(MXNET_VENV) $(SDK_VENV) $(DIST) target

@@ -21,6 +21,19 @@ import_seconds = time.perf_counter() - start
 import numpy as np  # noqa: E402
 
 assert "site-packages" in fastkmeans.__file__, f"imported from the source tree: {fastkmeans.__file__}"
+# The distribution is fastkmeans-sagemaker (PyPI's "fastkmeans" is another project); the import name is fastkmeans.
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+
+installed = version("fastkmeans-sagemaker")
+assert installed == fastkmeans.__version__, (installed, fastkmeans.__version__)
+try:
+    version("fastkmeans")
+    raise AssertionError("a distribution named fastkmeans is installed: the wheel must be fastkmeans-sagemaker")
+except PackageNotFoundError:
+    pass
+cli = subprocess.run([os.path.join(os.path.dirname(sys.executable), "fastkmeans"), "--version"], capture_output=True,
+                     text=True, check=True).stdout
+assert cli.startswith(f"fastkmeans {fastkmeans.__version__} (distribution fastkmeans-sagemaker"), cli
 rng = np.random.default_rng(0)
 X = np.concatenate([rng.normal(center, 0.1, size=(500, 3)) for center in (0.0, 5.0, 10.0)])
 model = fastkmeans.KMeans(k=3, init_method="kmeans++", random_state=0).fit(X)

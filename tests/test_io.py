@@ -416,7 +416,7 @@ def test_without_pyarrow_csv_and_parquet_say_what_to_install(tmp_path, monkeypat
     write_csv(tmp_path / "a.csv", blobs[:10])
     np.save(tmp_path / "a.npy", blobs[:10])
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` raise ImportError
-    with pytest.raises(ImportError, match=r"Reading CSV needs pyarrow: pip install 'fastkmeans\[io\]'"):
+    with pytest.raises(ImportError, match=r"Reading CSV needs pyarrow: pip install 'fastkmeans-sagemaker\[io\]'"):
         KMeans(k=2).fit(tmp_path / "a.csv")
     (tmp_path / "a.parquet").write_bytes(b"PAR1" + bytes(8) + b"PAR1")
     with pytest.raises(ImportError, match="Reading Parquet needs pyarrow"):

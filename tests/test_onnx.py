@@ -101,5 +101,5 @@ def test_export_needs_a_fitted_model_and_the_onnx_package(monkeypatch):
         KMeans().to_onnx()
     model = KMeans(k=2, random_state=0).fit(blobs(n=50))
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ImportError, match=r"pip install 'fastkmeans\[onnx\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'fastkmeans-sagemaker\[onnx\]'"):
         model.to_onnx()

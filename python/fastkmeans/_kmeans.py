@@ -636,7 +636,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def to_onnx(self, path: Any = None) -> Any:
         """Return (and write, given ``path``) an ONNX graph of ``predict``, ``transform`` and ``assign``.
 
-        Needs the ``onnx`` package (``pip install fastkmeans[onnx]``). The graph maps a float32
+        Needs the ``onnx`` package (``pip install "fastkmeans-sagemaker[onnx]"``). The graph maps a float32
         batch ``X`` (n, d) to ``label`` (int64, [n]) and ``scores`` (float32 Euclidean distances,
         [n, k]), as skl2onnx's KMeans converter names them, and ``distance_to_cluster`` (float32, [n]).
 

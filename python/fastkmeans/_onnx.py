@@ -43,7 +43,7 @@ def to_onnx(model: KMeans, path: Optional[PathLike] = None) -> Any:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:
-        raise ImportError("KMeans.to_onnx needs the onnx package: pip install 'fastkmeans[onnx]'") from None
+        raise ImportError("KMeans.to_onnx needs the onnx package: pip install 'fastkmeans-sagemaker[onnx]'") from None
     from fastkmeans import __version__
 
     centers = np.ascontiguousarray(model.cluster_centers_, dtype=np.float32)

@@ -30,7 +30,7 @@ from fastkmeans._ndarray import load_ndarray_list, save_ndarray_list
 if TYPE_CHECKING:  # pragma: no cover
     from fastkmeans import KMeans
 
-__all__ = ["DEFAULT_MAX_BYTES", "MODEL_MEMBER", "load_model", "save_model"]
+__all__ = ["DEFAULT_MAX_BYTES", "MODEL_MEMBER", "load_model", "model_from_ndarray_file", "save_model"]
 
 MODEL_MEMBER = "model_algo-1"
 # 1 GiB: a model of 1,000 centres x 268,000 float32 features. Raise max_bytes for larger ones.
@@ -134,26 +134,63 @@ def load_model(path: PathLike, *, hyperparameters: Optional[Mapping[str, Any]] =
     >>> model.cluster_centers_.shape  # doctest: +SKIP
     (8, 7)
     """
-    from fastkmeans import KMeans  # imported here: the package imports this module first
-
     name = os.fspath(path)
     content = _read_member(name, MODEL_MEMBER, max_bytes)
-    arrays, names = load_ndarray_list(content, f"{name}: {MODEL_MEMBER}")
+    return _model_from_member(content, f"{name}: {MODEL_MEMBER}", hyperparameters)
+
+
+def model_from_ndarray_file(path: PathLike, *, hyperparameters: Optional[Mapping[str, Any]] = None,
+                            max_bytes: int = DEFAULT_MAX_BYTES) -> KMeans:
+    """Read a bare ``model_algo-1`` (what SageMaker hosting unpacks ``model.tar.gz`` into) into a ``KMeans``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The MXNet NDArray list file.
+    hyperparameters : mapping or None, default=None
+        As for ``load_model``.
+    max_bytes : int, default=DEFAULT_MAX_BYTES (1 GiB)
+        Largest file accepted.
+
+    Returns
+    -------
+    KMeans
+        The fitted estimator.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem, as ``load_model``.
+    OSError
+        When the file cannot be read.
+    """
+    name = os.fspath(path)
+    if os.path.getsize(name) > max_bytes:
+        raise ValueError(f"{name}: is larger than max_bytes={max_bytes}.")
+    with open(name, "rb") as file:
+        content = file.read()
+    return _model_from_member(content, name, hyperparameters)
+
+
+def _model_from_member(content: bytes, name: str, hyperparameters: Optional[Mapping[str, Any]]) -> KMeans:
+    from fastkmeans import KMeans  # imported here: the package imports this module first
+
+    arrays, names = load_ndarray_list(content, name)
     centers = arrays[0] if len(arrays) == 1 and not names else None
     if centers is None or centers.ndim != 2 or centers.dtype not in (np.float32, np.float64) or 0 in centers.shape:
         found = "a dict" if names else f"{len(arrays)} arrays" if len(arrays) != 1 else (
             "a none array" if arrays[0] is None else f"an array of shape {arrays[0].shape} and dtype {arrays[0].dtype}")
-        raise ValueError(f"{name}: {MODEL_MEMBER} should hold a list of one (k, feature_dim) float32 or float64 "
+        raise ValueError(f"{name} should hold a list of one (k, feature_dim) float32 or float64 "
                          f"array, the centres; it holds {found}.")
     if not np.isfinite(centers).all():
-        raise ValueError(f"{name}: {MODEL_MEMBER} holds centres with NaN or infinity.")
+        raise ValueError(f"{name} holds centres with NaN or infinity.")
     k, feature_dim = centers.shape
     if hyperparameters is None:
         model = KMeans(k=k, feature_dim=feature_dim)
     else:
         model = KMeans.from_hyperparameters({"k": k, "feature_dim": feature_dim, **hyperparameters})
         if (model.k, model.feature_dim) != (k, feature_dim):
-            raise ValueError(f"{name}: {MODEL_MEMBER} holds {k} centres of {feature_dim} features, but the "
+            raise ValueError(f"{name} holds {k} centres of {feature_dim} features, but the "
                              f"hyperparameters say k={model.k}, feature_dim={model.feature_dim}.")
     model.cluster_centers_ = centers
     model.n_features_in_ = feature_dim

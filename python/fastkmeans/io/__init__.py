@@ -7,7 +7,7 @@ whitespace-separated text, NumPy ``.npy``, Parquet and RecordIO-protobuf (dense 
 
 Training streams: it reads blocks of rows, draws random mini-batches from a shuffle buffer, and
 re-reads the source once per epoch, in memory bounded by the buffer and the mini-batch whatever
-the size of the data. CSV and Parquet need pyarrow (``pip install "fastkmeans[io]"``).
+the size of the data. CSV and Parquet need pyarrow (``pip install "fastkmeans-sagemaker[io]"``).
 """
 
 from __future__ import annotations

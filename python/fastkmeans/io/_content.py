@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -113,8 +114,18 @@ def parse_content_type(text: str) -> ContentType:
     return ContentType(media_type, params)
 
 
+def is_fifo(path: str) -> bool:
+    """Whether ``path`` is a named pipe (SageMaker's Pipe mode), whose bytes can be read only once."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_gzip(path: str) -> bool:
-    """Whether the file starts with gzip's magic bytes."""
+    """Whether the file starts with gzip's magic bytes (never for a pipe: peeking would consume them)."""
+    if is_fifo(path):
+        return False
     with open(path, "rb") as file:
         return file.read(2) == GZIP_MAGIC
 

@@ -39,8 +39,8 @@ def require_pyarrow(what: str) -> Any:
     try:
         import pyarrow
     except ImportError:
-        raise ImportError(f"Reading {what} needs pyarrow: pip install 'fastkmeans[io]' (or pip install pyarrow)."
-                          ) from None
+        raise ImportError(f"Reading {what} needs pyarrow: pip install 'fastkmeans-sagemaker[io]' "
+                          "(or pip install pyarrow).") from None
     return pyarrow
 
 

@@ -162,6 +162,9 @@ class Source:
             yield from self._read_file(path, media_type)
 
     def _format(self, path: str) -> str:
+        if self.content_type is None and _content.is_fifo(path):
+            raise ValueError(f"{path} is a pipe: give its content type (text/csv or "
+                             "application/x-recordio-protobuf), which cannot be guessed without consuming it.")
         media_type = self.content_type.media_type if self.content_type is not None else _content.detect(path)
         if media_type not in (_content.CSV, _content.TEXT) and _content.is_gzip(path):
             raise DataError(f"{path} is gzip-compressed {media_type}; only text (CSV) is read compressed: "
@@ -173,7 +176,7 @@ class Source:
     def _read_file(self, path: str, media_type: str) -> Iterator[Batch]:
         if not os.path.exists(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-        if os.path.getsize(path) == 0:
+        if not _content.is_fifo(path) and os.path.getsize(path) == 0:
             raise DataError(f"{path} is empty.")
         if media_type in (_content.CSV, _content.TEXT):
             from fastkmeans.io._csv import read_text
@@ -232,7 +235,7 @@ def _list_files(data: Union[PathLike, Sequence[PathLike]]) -> List[str]:
             if not names:
                 raise DataError(f"{path} is a directory with no data file in it.")
             files.extend(os.path.join(path, name) for name in names)
-        elif os.path.isfile(path):
+        elif os.path.isfile(path) or _content.is_fifo(path):
             files.append(path)
         elif os.path.exists(path):
             raise DataError(f"{path} is neither a regular file nor a directory.")
