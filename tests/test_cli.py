@@ -160,7 +160,8 @@ def test_help_teaches_by_example():
 
     from fastkmeans.cli import main
 
-    for command in ([], ["train"], ["predict"], ["evaluate"], ["info"], ["export"], ["serve"], ["sagemaker"]):
+    for command in ([], ["train"], ["predict"], ["evaluate"], ["info"], ["export"], ["serve"], ["sagemaker"],
+                    ["select-k"], ["report"]):
         result = CliRunner().invoke(main, [*command, "--help"])
         assert result.exit_code == 0 and "Examples:" in result.output and "fastkmeans" in result.output, command
 
@@ -218,3 +219,28 @@ def test_progress_bars_show_on_a_terminal(data):
     os.close(controller)
     assert process.returncode == 0
     assert b"train (rows read, all passes)" in shown and b"rows" in shown
+
+
+def test_select_k_prints_every_rules_choice_and_saves_the_chosen_model(data):
+    result = ok("--quiet", "select-k", "--k-values", "2..5", "--random-state", 0, "--json", "-o", data / "best.fkm",
+                data / "train.csv")
+    chosen = json.loads(result.stdout)
+    assert chosen["best_k"] == 3 and chosen["rule"] == "silhouette"
+    assert set(chosen["choices"]) >= {"silhouette", "elbow", "calinski_harabasz", "davies_bouldin"}
+    assert fastkmeans.load(data / "best.fkm").k == 3
+    table = ok("--quiet", "select-k", "--k-values", "2,3,4", "--random-state", 0, data / "train.csv").stdout.decode()
+    assert "silhouette" in table and "best k = 3 (silhouette)" in table
+    bad = fastkmeans_cli("select-k", "--k-values", "two..five", data / "train.csv")
+    assert bad.returncode == 2 and "--k-values" in bad.stderr.decode() and "Traceback" not in bad.stderr.decode()
+
+
+def test_report_writes_one_html_page_from_any_model_file(data):
+    ok("--quiet", "train", "--k", 3, "--random-state", 0, "-o", data / "model.tar.gz", data / "train.csv")
+    result = ok("--quiet", "report", data / "model.tar.gz", data / "train.csv", "--k-values", "2..4",
+                "-o", data / "report.html")
+    assert result.stdout.decode().strip() == str(data / "report.html")
+    page = (data / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") >= 6
+    assert sorted(p.name for p in data.iterdir()) == ["model.tar.gz", "report.html", "test.csv", "train.csv"]
+    missing = fastkmeans_cli("report", data / "model.tar.gz", data / "nope.csv", "-o", data / "r2.html")
+    assert missing.returncode == 1 and "nope.csv" in missing.stderr.decode() and not (data / "r2.html").exists()

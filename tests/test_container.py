@@ -72,6 +72,10 @@ def test_file_mode_csv_with_a_test_channel(tmp_path):
     test_ssd = metric(out, r"#quality_metric: host=\S+, test ssd <loss>=(\S+)")
     assert re.search(r"#throughput_metric: host=algo-2, train throughput=\S+ records/second", out)
     model = load_model(root / "model" / "model.tar.gz")
+    # SageMaker packs model/ into the job's artifact: model_algo-1 at its top is what its hosting loads.
+    assert sorted(p.name for p in (root / "model").iterdir()) == ["model.tar.gz", "model_algo-1"]
+    bare = fastkmeans.sagemaker.model_from_ndarray_file(root / "model" / "model_algo-1")
+    np.testing.assert_array_equal(bare.cluster_centers_, model.cluster_centers_)
     dist = model.assign(X[500:])[1].astype(np.float64)
     assert test_msd == pytest.approx(np.mean(dist ** 2), rel=1e-4)
     assert test_ssd == pytest.approx(np.sum(dist ** 2), rel=1e-4)

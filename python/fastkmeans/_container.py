@@ -16,10 +16,14 @@ import os
 import time
 from typing import Any, Callable, Dict, Optional
 
+import numpy as np
+
+from fastkmeans._atomic import write_atomically
 from fastkmeans._kmeans import KMeans
+from fastkmeans._ndarray import save_ndarray_list
 from fastkmeans.io import RECORDIO, open_source
 from fastkmeans.io._pipe import PipeModeSource
-from fastkmeans.sagemaker import save_model
+from fastkmeans.sagemaker import MODEL_MEMBER, save_model
 
 __all__ = ["DEFAULT_ROOT", "ContainerError", "train", "write_failure"]
 
@@ -117,7 +121,12 @@ def train(root: str = DEFAULT_ROOT, log: Callable[[str], None] = print) -> KMean
     model_dir = os.path.join(root, "model")
     os.makedirs(model_dir, exist_ok=True)
     save_model(model, os.path.join(model_dir, "model.tar.gz"))
-    log(f"Wrote {os.path.join(model_dir, 'model.tar.gz')}")
+    # SageMaker packs this folder into the job's model.tar.gz itself: model_algo-1 at its top is
+    # what SageMaker's k-means hosting loads (it ignores the other files), so the job's artifact
+    # serves there too, not only a model.tar.gz inside a model.tar.gz.
+    centers = np.asarray(model.cluster_centers_, dtype=np.float32)
+    write_atomically(os.path.join(model_dir, MODEL_MEMBER), [save_ndarray_list([centers])])
+    log(f"Wrote {os.path.join(model_dir, 'model.tar.gz')} and {os.path.join(model_dir, MODEL_MEMBER)}")
     return model
 
 

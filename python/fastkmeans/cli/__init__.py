@@ -23,6 +23,8 @@ _COMMANDS = {
     "evaluate": ("fastkmeans.cli.evaluate", "Print a model's msd and ssd on data."),
     "info": ("fastkmeans.cli.info", "Print what a model file holds."),
     "export": ("fastkmeans.cli.export", "Write a model as model.tar.gz, ONNX or a native file."),
+    "select-k": ("fastkmeans.cli.select_k", "Train one model per k and choose k (silhouette, elbow, ...)."),
+    "report": ("fastkmeans.cli.report", "Write a self-contained HTML report of a model on data."),
     "serve": ("fastkmeans.cli.serve", "Serve a model over HTTP as a SageMaker k-means endpoint."),
     "sagemaker": ("fastkmeans.cli.sagemaker", "Run as SageMaker's training or inference container."),
 }
