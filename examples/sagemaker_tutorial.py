@@ -9,7 +9,6 @@ inertia, the plots, and the elbow over k = 2..10. Plots and an HTML report go to
     python examples/sagemaker_tutorial.py [OUTPUT_FOLDER]
 """
 
-import io
 import json
 import sys
 import time
@@ -20,17 +19,23 @@ from sklearn.datasets import make_blobs
 
 import fastkmeans
 from fastkmeans import metrics, plots, report
+from fastkmeans.server import codecs
 
 HYPERPARAMETERS = {"k": 5, "feature_dim": 10, "mini_batch_size": 500, "epochs": 10, "init_method": "random",
                    "extra_center_factor": 2}
 
 
 def invoke_endpoint(model, csv_body: bytes) -> bytes:
-    """What a SageMaker k-means endpoint answers to a text/csv request (Accept: application/json)."""
-    rows = np.loadtxt(io.BytesIO(csv_body), delimiter=",", ndmin=2)
-    closest, distance = model.assign(rows)
-    predictions = [{"closest_cluster": float(c), "distance_to_cluster": float(d)} for c, d in zip(closest, distance)]
-    return json.dumps({"predictions": predictions}).encode()
+    """What the endpoint answers to a text/csv request with Accept: application/json.
+
+    The same decoder and encoder `fastkmeans serve` runs (and the bytes a SageMaker k-means endpoint
+    sends), called in process instead of over HTTP.
+    """
+    decode, params = codecs.decoder("text/csv")
+    encode, _ = codecs.encoder("application/json", default="application/json")
+    centers = model.cluster_centers_
+    rows = decode(csv_body, params, codecs.Model(n_features=centers.shape[1], dtype=centers.dtype))
+    return encode(*model.assign(rows))
 
 
 def main(output: Path) -> dict:
