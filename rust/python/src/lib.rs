@@ -259,12 +259,7 @@ fn reduce<'py>(
     dispatch!(centers, |centers| {
         let state = get_state(state, centers)?;
         let reduced = run(py, n_threads, |stop| state.reduce(&params, &core::Cpu, stop))?;
-        let out = PyDict::new(py);
-        out.set_item("centers", matrix_to_py(py, reduced.centers, state.d)?)?;
-        out.set_item("ssd", reduced.ssd)?;
-        out.set_item("msd", reduced.msd)?;
-        out.set_item("n_iter", reduced.n_iter)?;
-        Ok(out)
+        reduced_to_py(py, reduced, state.d)
     })
 }
 
@@ -304,19 +299,28 @@ fn reduce_shards<'py>(
                 shards.push(core::Shard { centers: convert::points(a)?, weights: w });
             }
             let reduced = run(py, n_threads, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
-            let d = shards.first().map_or(0, |s| s.centers.d());
-            let out = PyDict::new(py);
-            out.set_item("centers", matrix_to_py(py, reduced.centers, d)?)?;
-            out.set_item("ssd", reduced.ssd)?;
-            out.set_item("msd", reduced.msd)?;
-            out.set_item("n_iter", reduced.n_iter)?;
-            Ok(out)
+            reduced_to_py(py, reduced, shards.first().map_or(0, |s| s.centers.d()))
         }};
     }
     match centers.first() {
         Some(Matrix::F32(_)) => shards!(F32),
         _ => shards!(F64),
     }
+}
+
+/// A reduction as the dict both `reduce` and `reduce_shards` return: `centers` (k × d), `ssd`,
+/// `msd`, `n_iter`.
+fn reduced_to_py<F: core::Scalar + numpy::Element>(
+    py: Python<'_>,
+    reduced: core::Reduced<F>,
+    d: usize,
+) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("centers", matrix_to_py(py, reduced.centers, d)?)?;
+    out.set_item("ssd", reduced.ssd)?;
+    out.set_item("msd", reduced.msd)?;
+    out.set_item("n_iter", reduced.n_iter)?;
+    Ok(out)
 }
 
 /// Sum and mean of the (weighted) squared distances of rows to their closest centres.
