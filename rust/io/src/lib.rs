@@ -29,6 +29,7 @@ pub mod batch;
 pub mod error;
 pub mod framing;
 pub mod proto;
+pub mod text;
 pub mod wire;
 pub mod write;
 

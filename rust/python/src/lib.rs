@@ -7,6 +7,7 @@
 mod convert;
 mod io;
 mod run;
+mod text;
 
 use fastkmeans_core as core;
 use fastkmeans_core::{Backend, Rows};
@@ -461,5 +462,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
     m.add_function(wrap_pyfunction!(dispersion, m)?)?;
     m.add("BACKENDS", vec!["cpu"])?;
-    io::register(m)
+    io::register(m)?;
+    text::register(m)
 }
