@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -104,6 +105,7 @@ def create_app(config: ServerConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _freeze_startup_objects()
         _LOG.info(json.dumps({"event": "ready", "pid": os.getpid(), "model": config.model, "k": int(centers.shape[0]),
                               "feature_dim": int(centers.shape[1])}))
         yield
@@ -117,6 +119,19 @@ def create_app(config: ServerConfig) -> Starlette:
     ], lifespan=lifespan)
     app.state.batcher = batcher
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Take what the worker holds once started (modules, the model, the server) out of garbage collection.
+
+    A worker holds some 120,000 objects once its modules are imported; each full collection walks
+    them all, some 65 ms on the bench machine, and under load full collections came about once a
+    second (objects of the requests in flight survive the young collections), stalling every
+    request in flight: p99 at 32 connections was 62 ms where p50 was 2 ms. Frozen, a full
+    collection walks only what requests allocated since (p99 3.9 ms, throughput up a quarter).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class _Disconnected(Exception):
