@@ -253,3 +253,52 @@ def test_json_bodies_the_rust_reader_refuses_get_the_python_readers_words():
     assert _json.decode_json(b'[[1, 2, 3], [1, true, 3.5]]', {}, model).tolist() == [[1, 2, 3], [1, 1, 3.5]]
     big = _json.decode_json(b'[[9007199254740993, 0, 1]]', {}, model)
     assert big.tolist() == [[9007199254740992.0, 0.0, 1.0]]
+
+
+# --- the worker's speed-ups: same answers -------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_small_assignments_on_the_calling_thread_give_the_pool_paths_bits(dtype):
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(8, 10)).astype(dtype)
+    x = rng.normal(size=(4000, 10)).astype(dtype)  # 4000 x 8 x 10 > 2**17: the pool, several tasks
+    labels, dist2 = _core.assign(x, centers)
+    for rows in (slice(0, 1), slice(5, 6), slice(0, 1000), slice(1500, 2500)):  # <= 2**17: this thread
+        small_labels, small_dist2 = _core.assign(np.ascontiguousarray(x[rows]), centers)
+        assert np.array_equal(small_labels, labels[rows])
+        assert small_dist2.tobytes() == dist2[rows].tobytes()
+
+
+def test_a_started_worker_freezes_its_objects_out_of_garbage_collection(tmp_path):
+    import asyncio
+    import gc
+
+    import fastkmeans
+    from fastkmeans.server import ServerConfig
+    from fastkmeans.server._app import create_app
+
+    path = str(tmp_path / "model.fkm")
+    fastkmeans.KMeans(k=2, random_state=0).fit(np.random.default_rng(0).normal(size=(50, 3))).save(path)
+    app = create_app(ServerConfig.from_environment(path, access_log=False))
+
+    async def lifespan() -> List[str]:
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        sent: List[str] = []
+        for message in ("lifespan.startup", "lifespan.shutdown"):
+            inbox.put_nowait({"type": message})
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+            if message["type"] == "lifespan.startup.complete":
+                sent.append(f"frozen {gc.get_freeze_count()}")
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+        return sent
+
+    gc.unfreeze()
+    try:
+        sent = asyncio.run(lifespan())
+    finally:
+        gc.unfreeze()
+    assert sent[0] == "lifespan.startup.complete" and sent[-1] == "lifespan.shutdown.complete"
+    assert int(sent[1].split()[1]) > 1000  # every module, the model and the app
