@@ -18,6 +18,7 @@ __all__ = [
     "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
+    "TextError", "parse_csv", "parse_json", "write_answers",
 ]
 
 BACKENDS: List[str]
@@ -475,4 +476,40 @@ def write_recordio_sparse(
         Columns of the matrix.
     labels : ndarray of shape (n_rows,) or None, default=None
         float32, float64 or int32 labels, one per row.
+    """
+
+class TextError(ValueError):
+    """A request body that cannot be read: ``args`` are (message, kind, line, column, found, cell).
+
+    ``kind`` is ``"no_row"``, ``"fields"`` (``found`` fields on ``line``), ``"not_a_number"`` (the
+    bytes ``cell`` at ``line``, ``column``) or ``"non_finite"`` for CSV, ``"json"`` for JSON (the
+    other fields None). Lines and columns count from 1.
+    """
+
+def parse_csv(body: bytes, n_features: int, label_size: int, float32: bool) -> npt.NDArray[np.floating[Any]]:
+    """Parse a ``text/csv`` request body (no header; ``label_size`` leading columns dropped).
+
+    Returns an ndarray of shape (n_rows, n_features), float32 if ``float32`` else float64.
+    TextError names the first wrong field count, else the first cell that is not a number, else
+    the first row holding NaN or infinity.
+    """
+
+def parse_json(
+    body: bytes, n_features: int, float32: bool, lines: bool = False
+) -> Union[npt.NDArray[np.floating[Any]], Tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int32],
+                                                npt.NDArray[np.int64], Tuple[int, int]]]:
+    """Parse an ``application/json`` (or, with ``lines``, ``application/jsonlines``) request body.
+
+    Returns dense rows of shape (n_rows, n_features), or ``(data, indices, indptr, shape)`` of CSR
+    rows (duplicates not summed) when an instance is sparse. Strict: TextError for anything
+    Python's ``json`` and NumPy might read differently (a key given twice, booleans, NaN literals,
+    integers of 2**53 or more) as well as for malformed bodies.
+    """
+
+def write_answers(
+    closest_cluster: npt.NDArray[np.int32], distance_to_cluster: npt.NDArray[np.float32], media_type: str
+) -> bytes:
+    """Return SageMaker's answer body in ``"text/csv"``, ``"application/json"`` or ``"application/jsonlines"``.
+
+    Every number is spelled as Python's ``repr`` of the double (the float32 distance widened).
     """

@@ -143,9 +143,11 @@ class Batcher:
 
 def _groups(jobs: List[_Job]) -> List[List[_Job]]:
     """Split jobs into runs that stack: dense rows with dense rows of the same dtype, sparse with sparse."""
-    groups: Dict[Tuple[bool, str], List[_Job]] = {}
+    if len(jobs) == 1:
+        return [jobs]
+    groups: Dict[Tuple[bool, np.dtype], List[_Job]] = {}
     for job in jobs:
-        groups.setdefault((isinstance(job.rows, np.ndarray), str(job.rows.dtype)), []).append(job)
+        groups.setdefault((isinstance(job.rows, np.ndarray), job.rows.dtype), []).append(job)
     return list(groups.values())
 
 

@@ -1,11 +1,13 @@
 //! fastkmeans-io: Amazon SageMaker's RecordIO-protobuf training format, read fast and written
-//! byte for byte as the SageMaker SDK writes it. Pure Rust, no Python.
+//! byte for byte as the SageMaker SDK writes it, and the endpoint's text formats. Pure Rust, no Python.
 //!
 //! - [`framing`]: RecordIO records (magic, length, continuation flags, padding to 4 bytes).
 //! - [`proto`]: the messages of SageMaker's `record.proto`, for prost.
 //! - [`wire`]: the zero-allocation decoding of a record's features, the hot path of reading.
 //! - [`batch`]: records to batches of dense rows or CSR rows ([`BatchReader`]).
 //! - [`write`]: one record per row of a dense or CSR matrix ([`RecordWriter`]).
+//! - [`text`]: the inference endpoint's CSV and JSON request bodies read into rows, and its text
+//!   answers written as SageMaker (Python) writes them.
 //!
 //! ```
 //! use fastkmeans_io::{BatchData, BatchReader, Matrix, RecordWriter, Rows, Values};
@@ -29,6 +31,7 @@ pub mod batch;
 pub mod error;
 pub mod framing;
 pub mod proto;
+pub mod text;
 pub mod wire;
 pub mod write;
 

@@ -7,6 +7,7 @@
 mod convert;
 mod io;
 mod run;
+mod text;
 
 use fastkmeans_core as core;
 use fastkmeans_core::{Backend, Rows};
@@ -17,6 +18,11 @@ use pyo3::types::PyDict;
 
 use crate::convert::{init_method, labels_to_py, matrix_to_py, Input, Matrix};
 use crate::run::run;
+
+/// Row x centre x feature products up to which `assign` runs on the calling thread (tens of
+/// microseconds of work, which the core's parallel loop runs as one or two tasks): same kernels,
+/// same bits, no hop to a pool thread.
+const INLINE_WORK: usize = 1 << 17;
 
 /// Nearest centre and squared distance of every row of `x`.
 #[pyfunction]
@@ -29,12 +35,20 @@ fn assign<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
-        let (labels, dist2) = run(py, n_threads, |_| {
+        let work = |_: &_| {
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
             core::Cpu.assign(x.data(), centers, &mut labels, &mut dist2)?;
             Ok((labels, dist2))
-        })?;
+        };
+        // Small work (an endpoint's request) runs on this thread: the core's parallel loop then
+        // makes a single task, and the hop to a pool thread and back (tens of microseconds, and
+        // two wake-ups for the scheduler to delay) would cost more than the work.
+        let (labels, dist2) = if x.n().saturating_mul(centers.n()).saturating_mul(x.d()) <= INLINE_WORK {
+            py.detach(|| work(&std::sync::atomic::AtomicBool::new(false))).map_err(convert::to_py_err)?
+        } else {
+            run(py, n_threads, work)?
+        };
         Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
     })
 }
@@ -461,5 +475,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
     m.add_function(wrap_pyfunction!(dispersion, m)?)?;
     m.add("BACKENDS", vec!["cpu"])?;
-    io::register(m)
+    io::register(m)?;
+    text::register(m)
 }

@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
-from fastkmeans.server.codecs._rows import Model, as_floats, bad_payload, cluster_strings, require_finite
+from fastkmeans import _core
+from fastkmeans.server.codecs._rows import Model, bad_payload, require_finite, write_answers
 
 __all__ = ["decode_json", "decode_jsonlines", "encode_json", "encode_jsonlines"]
 
@@ -52,6 +53,9 @@ def decode_json(body: bytes, params: Dict[str, str], model: Model) -> Any:
         400 naming the instance: malformed JSON, an unknown form, a row of the wrong length, a
         value that is not a number, a sparse key outside the shape, NaN or infinity.
     """
+    fast = _parse(body, model, lines=False)
+    if fast is not None:
+        return fast
     document = _loads(body, "the JSON body")
     if isinstance(document, dict) and "instances" in document:
         instances = document["instances"]
@@ -89,6 +93,9 @@ def _dense_features(instances: List[Any], model: Model) -> Any:
 
 def decode_jsonlines(body: bytes, params: Dict[str, str], model: Model) -> Any:
     """Parse a JSON Lines body, one instance or row per line (blank lines skipped), as ``decode_json``."""
+    fast = _parse(body, model, lines=True)
+    if fast is not None:
+        return fast
     lines = body.split(b"\n")
     numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
     rows = [_row(_loads(lines[n - 1], f"line {n}"), f"line {n}", model) for n in numbers]
@@ -96,19 +103,34 @@ def decode_jsonlines(body: bytes, params: Dict[str, str], model: Model) -> Any:
 
 
 def encode_json(closest_cluster: np.ndarray, distance_to_cluster: np.ndarray) -> bytes:
-    """Return SageMaker's JSON answer."""
-    clusters, distances = as_floats(closest_cluster, distance_to_cluster)
-    prefixes = cluster_strings(closest_cluster, '{{"closest_cluster":{},"distance_to_cluster":')
-    predictions = "},".join(map(str.__add__, map(prefixes.__getitem__, clusters), map(repr, distances)))
-    return f'{{"predictions":[{predictions}}}]}}'.encode()
+    """Return SageMaker's JSON answer (written in Rust)."""
+    return write_answers(closest_cluster, distance_to_cluster, "application/json")
 
 
 def encode_jsonlines(closest_cluster: np.ndarray, distance_to_cluster: np.ndarray) -> bytes:
-    """Return SageMaker's JSON Lines answer (its key order: distance first)."""
-    clusters, distances = as_floats(closest_cluster, distance_to_cluster)
-    suffixes = cluster_strings(closest_cluster, ', "closest_cluster": {}}}\n')
-    return "".join(map(str.__add__, map('{{"distance_to_cluster": {}'.format, distances),
-                       map(suffixes.__getitem__, clusters))).encode()
+    """Return SageMaker's JSON Lines answer (its key order: distance first; written in Rust)."""
+    return write_answers(closest_cluster, distance_to_cluster, "application/jsonlines")
+
+
+def _parse(body: bytes, model: Model, lines: bool) -> Any:
+    """Read the body in Rust (the GIL released), or return None for the Python reader below.
+
+    The Rust reader is strict: whatever it accepts it reads exactly as ``json.loads`` and NumPy
+    would. It leaves to the Python reader every body it refuses (malformed or wrong ones, which
+    the Python reader words as before, naming the instance or line, and the rare odd but valid
+    ones: a key given twice, booleans, ``NaN`` literals, integers of 2**53 or more).
+    """
+    try:
+        rows = _core.parse_json(body, model.n_features, model.dtype == np.float32, lines)
+    except _core.TextError:
+        return None
+    if isinstance(rows, tuple):
+        import scipy.sparse
+
+        data, indices, indptr, shape = rows
+        rows = scipy.sparse.csr_matrix((data, indices, indptr), shape=shape)
+        rows.sum_duplicates()
+    return rows
 
 
 def _loads(text: bytes, what: str) -> Any:

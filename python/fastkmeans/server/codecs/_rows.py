@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from fastkmeans import _core
 from fastkmeans._validation import core_rows
 from fastkmeans.server._errors import RequestError
 
-__all__ = ["Model", "as_floats", "bad_payload", "cluster_strings", "require_finite"]
+__all__ = ["Model", "bad_payload", "require_finite", "write_answers"]
 
 # SageMaker's own words for a payload it cannot read (SAGEMAKER_KMEANS.md section 4); ours follow.
 _PREFIX = "unable to evaluate payload provided"
@@ -45,19 +45,13 @@ def require_finite(rows: Any, where: Callable[[int], str]) -> None:
         raise bad_payload(f"{where(bad)} holds NaN or infinity")
 
 
-def as_floats(closest_cluster: np.ndarray, distance_to_cluster: np.ndarray) -> Tuple[List[int], List[float]]:
-    """Return the answer's columns as Python lists: cluster indices (ints) and distances (floats).
+def write_answers(closest_cluster: np.ndarray, distance_to_cluster: np.ndarray, media_type: str) -> bytes:
+    """Return the answer body in a text media type, written in Rust (the GIL released).
 
-    SageMaker answers float32 distances printed as doubles: ``23.40593910217285``.
+    SageMaker answers float32 distances printed as the doubles they widen to (Python's ``repr``:
+    ``23.40593910217285``) and cluster numbers as floats (``3.0``); the Rust writer spells every
+    number exactly as ``repr`` does.
     """
-    return (closest_cluster.tolist(), distance_to_cluster.astype(np.float32).astype(np.float64).tolist())
-
-
-def cluster_strings(closest_cluster: np.ndarray, template: str) -> List[str]:
-    """Return ``template`` filled with each cluster number as SageMaker prints it (``3.0``), by index.
-
-    There are only k clusters: the answers' text is built from these k strings and the distances
-    with ``map`` (C loops) rather than formatting every row in Python.
-    """
-    largest = int(closest_cluster.max()) if closest_cluster.size else 0
-    return [template.format(float(cluster)) for cluster in range(largest + 1)]
+    answer: bytes = _core.write_answers(np.ascontiguousarray(closest_cluster, dtype=np.int32),
+                                        np.ascontiguousarray(distance_to_cluster, dtype=np.float32), media_type)
+    return answer
