@@ -3,8 +3,9 @@
 Targets (issue 14): ``silhouette_score`` at least 30x faster than scikit-learn's at
 n = 20,000 x 16, and 100,000 rows exact in seconds. Printed: the best time of each (alternated,
 two rounds; scikit-learn once a round: it takes seconds), the ratio measured here, and that both
-give the same score; the exact silhouette of 100,000 rows; the sampled estimate with its error bar; Calinski-Harabasz and
-Davies-Bouldin. Run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset so numpy's GEMM is its fastest.
+give the same score; the exact silhouette of 100,000 rows; the sampled estimate with its error
+bar; Calinski-Harabasz and Davies-Bouldin. Run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset so
+numpy's GEMM is its fastest.
 
 Usage: python benches/metrics_bench.py [--n N] [--d D] [--k K] [--large N]
 """
