@@ -54,6 +54,20 @@ def test_silhouette_far_from_the_origin_stays_accurate():
     np.testing.assert_allclose(metrics.silhouette_samples(X + 1e6, y), exact, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_silhouette_of_adversarial_rows_equals_sklearn(dtype):
+    # Exact and near duplicates (1e-7 apart), a common offset of 1e4, uneven clusters: the fused
+    # kernel's rows (16 features) and its masked panels, against scikit-learn on the same values.
+    rng = np.random.default_rng(7)
+    X, y = blobs(n=1501, d=16, centers=5, seed=5)
+    X[-200:] = X[:200] + rng.choice([0.0, 1e-7], size=(200, 1))
+    X = (X + 1e4).astype(dtype)
+    exact = X.astype(np.float64)
+    ours = metrics.silhouette_samples(X, y)
+    np.testing.assert_allclose(ours, sk.silhouette_samples(exact, y), rtol=RTOL, atol=1e-9)
+    assert metrics.silhouette_score(X, y) == pytest.approx(sk.silhouette_score(exact, y), rel=RTOL)
+
+
 def test_silhouette_does_not_depend_on_the_thread_count():
     X, y = blobs(n=1000)
     one = metrics.silhouette_samples(X, y, n_threads=1)

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use fastkmeans_core::kernels::silhouette::silhouette_naive;
+use fastkmeans_core::kernels::silhouette::{silhouette_naive, silhouette_samples_tiled};
 use fastkmeans_core::{calinski_harabasz, davies_bouldin, dispersion, silhouette_samples, Csr, Points};
 use proptest::prelude::*;
 
@@ -73,6 +73,36 @@ proptest! {
         let three = in_pool(3, || silhouette_samples(points, &labels, k, None, &NEVER).unwrap());
         prop_assert_eq!(one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
                         three.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+
+    /// The fused AVX2 kernel (rows of at most 64 features, where the CPU has it) against the GEMM
+    /// tiles it replaced, on awkward data: a common offset, exact duplicate rows, near-duplicates
+    /// (1e-9 apart), clusters whose sizes leave partial panels and partial row groups; all rows
+    /// and a sample of rows, float64 and float32.
+    #[test]
+    fn fused_kernel_equals_gemm_tiles(
+        n in 2usize..900, d in 1usize..70, k in 1usize..6, offset in prop_oneof![Just(0.0), Just(1e6)],
+        duplicates in 0usize..40, seed in any::<u64>()
+    ) {
+        let (mut x, labels) = clustered(n, d, k, 6.0, seed);
+        for i in 0..duplicates.min(n / 2) {
+            let (from, to) = (i * d, (n - 1 - i) * d);
+            let near = if i % 2 == 0 { 0.0 } else { 1e-9 };
+            for j in 0..d {
+                x[to + j] = x[from + j] + near;
+            }
+        }
+        x.iter_mut().for_each(|v| *v += offset);
+        let points = Points::from_rows(&x, d).unwrap();
+        let tiled = silhouette_samples_tiled(points, &labels, k, None, &NEVER).unwrap();
+        close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &tiled, 1e-9)?;
+        let rows: Vec<usize> = (0..n).step_by(2).collect();
+        let some = silhouette_samples(points, &labels, k, Some(&rows), &NEVER).unwrap();
+        close(&some, &rows.iter().map(|&i| tiled[i]).collect::<Vec<_>>(), 1e-9)?;
+        let single: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let points = Points::from_rows(&single, d).unwrap();
+        let tiled = silhouette_samples_tiled(points, &labels, k, None, &NEVER).unwrap();
+        close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &tiled, 1e-9)?;
     }
 
     #[test]

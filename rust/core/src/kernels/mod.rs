@@ -11,6 +11,7 @@ pub mod bounds;
 pub mod distance;
 pub mod fused;
 pub mod metrics;
+pub mod pairwise;
 pub mod parallel;
 pub mod points;
 pub mod scalar;

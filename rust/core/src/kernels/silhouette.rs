@@ -12,24 +12,15 @@
 //! counting sort), so each cluster is a contiguous run of rows. For the silhouette of every row,
 //! clusters are taken in pairs and each pair of rows' distance is computed once, feeding both
 //! rows' sums ([`all_rows`]); for the silhouette of some rows (a sample), those rows are taken
-//! `ROW_BLOCK` at a time against all rows, with a `ROW_BLOCK × k` accumulator. Either way rows come
-//! in blocks against blocks of `COLUMN_BLOCK` rows: each tile of dot products comes from the GEMM
-//! kernel ([`Scalar::gemm_abt`], float64) and is turned into distances with the identity
-//!
-//! ```text
-//! ||x − y||² = ||x||² − 2 x·y + ||y||²
-//! ```
-//!
-//! clamped at zero (roundoff can make it slightly negative for near-identical rows), as
-//! scikit-learn's `euclidean_distances` does. Dense rows are centred on their mean first (in
-//! `f64`), so the identity does not lose digits to a common offset; the distance of a row to itself
-//! is set to exactly 0 (scikit-learn zeroes the diagonal too). Sparse rows stay sparse: each row of
-//! a block is scattered into a dense vector of d values, and its dot products with the sparse
-//! columns read only their non-zeros.
+//! `SAMPLE_BLOCK` at a time against every cluster's rows, with a `SAMPLE_BLOCK × k` accumulator. Either
+//! way blocks of rows meet runs of at most `COLUMN_BLOCK` columns in
+//! [`Distances::add_sums`](crate::kernels::pairwise::Distances): the fused AVX2 kernel for short
+//! dense rows, GEMM tiles otherwise ([`crate::kernels::pairwise`], which also says how the
+//! distances are computed). Sparse rows stay sparse.
 //!
 //! Memory: the labels' order, the norms and two sums per row, at most [`PIECES`] partial sums per
 //! row, and per thread a block of rows, a block of columns, one tile and a block's k sums: O(n + k)
-//! beyond the data. Every sum is added in a fixed order of blocks and pieces, whatever thread
+//! beyond the data; the fused kernel adds one centred float64 copy of the rows, in label order. Every sum is added in a fixed order of blocks and pieces, whatever thread
 //! computes it, so the result does not depend on the thread count.
 
 use std::sync::atomic::AtomicBool;
@@ -37,14 +28,14 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::error::{check_stop, Error, Result};
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::pairwise::Fused;
+use crate::kernels::pairwise::{DenseDots, Distances, SparseDots, Tiled, COLUMN_BLOCK, ROW_CHUNK};
 use crate::kernels::parallel::ROW_BLOCK;
-use crate::kernels::points::{fold_lanes, Points};
+use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sparse::Csr;
 use crate::kernels::sums::group_by_label;
-
-/// Columns per tile: a `ROW_BLOCK × COLUMN_BLOCK` float64 tile is 256 KiB, inside L2.
-const COLUMN_BLOCK: usize = 256;
 
 /// Silhouette values of the rows `rows` (all rows when `None`) of `x`, labelled `labels` (each in
 /// `0..k`), against every row of `x`. Dense ([`Points`]) or sparse ([`Csr`], never densified).
@@ -79,7 +70,11 @@ impl<F: Scalar> PairwiseRows for Points<'_, F> {
         stop: &AtomicBool,
     ) -> Result<Vec<f64>> {
         check_labels(self.n(), labels, k, rows)?;
-        silhouette_with(&DenseDots::new(self), labels, k, rows, stop)
+        #[cfg(target_arch = "x86_64")]
+        if let Some(fused) = Fused::new(self, &group_by_label(labels, k).1) {
+            return silhouette_with(&fused, labels, k, rows, stop);
+        }
+        silhouette_with(&Tiled(DenseDots::new(self)), labels, k, rows, stop)
     }
 }
 
@@ -92,8 +87,22 @@ impl<F: Scalar> PairwiseRows for Csr<'_, F> {
         stop: &AtomicBool,
     ) -> Result<Vec<f64>> {
         check_labels(self.n(), labels, k, rows)?;
-        silhouette_with(&SparseDots::new(self), labels, k, rows, stop)
+        silhouette_with(&Tiled(SparseDots::new(self)), labels, k, rows, stop)
     }
+}
+
+/// [`silhouette_samples`] of dense rows through GEMM tiles even where the fused kernel would run:
+/// what the fused kernel is tested and timed against.
+#[doc(hidden)]
+pub fn silhouette_samples_tiled<F: Scalar>(
+    x: Points<'_, F>,
+    labels: &[u32],
+    k: usize,
+    rows: Option<&[usize]>,
+    stop: &AtomicBool,
+) -> Result<Vec<f64>> {
+    check_labels(x.n(), labels, k, rows)?;
+    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, rows, stop)
 }
 
 /// One label per row, each below `k`; row indices in range.
@@ -118,150 +127,8 @@ fn check_labels(n: usize, labels: &[u32], k: usize, rows: Option<&[usize]>) -> R
     Ok(())
 }
 
-/// Dot products between blocks of rows, and the rows' squared norms.
-trait Dots: Sync {
-    type Scratch: Send;
-    fn n(&self) -> usize;
-    fn scratch(&self) -> Self::Scratch;
-    /// ||x_i||² (of the centred row, for dense rows).
-    fn norm(&self, i: usize) -> f64;
-    /// Makes `rows` the block that [`Dots::tile`] multiplies.
-    fn load_rows(&self, scratch: &mut Self::Scratch, rows: &[u32]);
-    /// `tile[r · cols.len() + j] = x_rows[r] · x_cols[j]`.
-    fn tile(&self, scratch: &mut Self::Scratch, cols: &[u32], tile: &mut [f64]);
-}
-
-/// Dense rows, centred on their mean and converted to `f64` block by block.
-struct DenseDots<'a, F> {
-    x: Points<'a, F>,
-    mean: Vec<f64>,
-    norms: Vec<f64>,
-}
-
-/// A packed block of rows and one of columns (row-major, d values each).
-struct DenseScratch {
-    rows: Vec<f64>,
-    n_rows: usize,
-    cols: Vec<f64>,
-}
-
-impl<'a, F: Scalar> DenseDots<'a, F> {
-    fn new(x: Points<'a, F>) -> Self {
-        let mean = column_means(x);
-        let norms = (0..x.n())
-            .into_par_iter()
-            .with_min_len(1024)
-            .map(|i| x.row(i).iter().zip(&mean).map(|(&v, m)| (v.to_f64() - m).powi(2)).sum())
-            .collect();
-        Self { x, mean, norms }
-    }
-
-    fn pack(&self, indices: &[u32], out: &mut Vec<f64>) {
-        out.clear();
-        for &i in indices {
-            out.extend(self.x.row(i as usize).iter().zip(&self.mean).map(|(&v, m)| v.to_f64() - m));
-        }
-    }
-}
-
-impl<F: Scalar> Dots for DenseDots<'_, F> {
-    type Scratch = DenseScratch;
-    fn n(&self) -> usize {
-        self.x.n()
-    }
-    fn scratch(&self) -> DenseScratch {
-        DenseScratch { rows: Vec::new(), n_rows: 0, cols: Vec::new() }
-    }
-    fn norm(&self, i: usize) -> f64 {
-        self.norms[i]
-    }
-    fn load_rows(&self, s: &mut DenseScratch, rows: &[u32]) {
-        self.pack(rows, &mut s.rows);
-        s.n_rows = rows.len();
-    }
-    fn tile(&self, s: &mut DenseScratch, cols: &[u32], tile: &mut [f64]) {
-        self.pack(cols, &mut s.cols);
-        let (m, n, d) = (s.n_rows, cols.len(), self.x.d());
-        assert!(tile.len() >= m * n, "room for the tile");
-        // SAFETY: `rows` is m × d and `cols` n × d, both with row stride d; `tile` holds m × n
-        // values with row stride n.
-        unsafe { f64::gemm_abt(m, d, n, s.rows.as_ptr(), d, s.cols.as_ptr(), d, tile.as_mut_ptr(), n) };
-    }
-}
-
-/// The mean of every column, in `f64`: partial sums of fixed blocks of rows, added in block order.
-fn column_means<F: Scalar>(x: Points<'_, F>) -> Vec<f64> {
-    const BLOCK: usize = 4096;
-    let d = x.d();
-    let partials: Vec<Vec<f64>> = (0..x.n().div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let mut sum = vec![0f64; d];
-            for i in b * BLOCK..((b + 1) * BLOCK).min(x.n()) {
-                sum.iter_mut().zip(x.row(i)).for_each(|(s, &v)| *s += v.to_f64());
-            }
-            sum
-        })
-        .collect();
-    let mut mean = vec![0f64; d];
-    for p in &partials {
-        mean.iter_mut().zip(p).for_each(|(m, v)| *m += v);
-    }
-    let n = x.n().max(1) as f64;
-    mean.iter_mut().for_each(|m| *m /= n);
-    mean
-}
-
-/// Sparse rows: a block's rows are scattered, one at a time, into a dense vector.
-struct SparseDots<'a, F> {
-    x: Csr<'a, F>,
-    norms: Vec<f64>,
-}
-
-struct SparseScratch {
-    dense: Vec<f64>,
-    rows: Vec<u32>,
-}
-
-impl<'a, F: Scalar> SparseDots<'a, F> {
-    fn new(x: Csr<'a, F>) -> Self {
-        let norms = (0..x.n()).map(|i| x.row(i).1.iter().map(|v| v.to_f64().powi(2)).sum()).collect();
-        Self { x, norms }
-    }
-}
-
-impl<F: Scalar> Dots for SparseDots<'_, F> {
-    type Scratch = SparseScratch;
-    fn n(&self) -> usize {
-        self.x.n()
-    }
-    fn scratch(&self) -> SparseScratch {
-        SparseScratch { dense: vec![0.0; self.x.d()], rows: Vec::new() }
-    }
-    fn norm(&self, i: usize) -> f64 {
-        self.norms[i]
-    }
-    fn load_rows(&self, s: &mut SparseScratch, rows: &[u32]) {
-        s.rows.clear();
-        s.rows.extend_from_slice(rows);
-    }
-    fn tile(&self, s: &mut SparseScratch, cols: &[u32], tile: &mut [f64]) {
-        for (r, &i) in s.rows.iter().enumerate() {
-            let (idx, vals) = self.x.row(i as usize);
-            for (&j, &v) in idx.iter().zip(vals) {
-                s.dense[j as usize] += v.to_f64();
-            }
-            for (t, &c) in tile[r * cols.len()..(r + 1) * cols.len()].iter_mut().zip(cols) {
-                let (idx, vals) = self.x.row(c as usize);
-                *t = idx.iter().zip(vals).map(|(&j, &v)| s.dense[j as usize] * v.to_f64()).sum();
-            }
-            idx.iter().for_each(|&j| s.dense[j as usize] = 0.0);
-        }
-    }
-}
-
-/// The silhouette of the rows of interest, through any [`Dots`].
-fn silhouette_with<D: Dots>(
+/// The silhouette of the rows of interest, through any [`Distances`].
+fn silhouette_with<D: Distances>(
     dots: &D,
     labels: &[u32],
     k: usize,
@@ -283,7 +150,7 @@ fn silhouette_with<D: Dots>(
     let counts: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
     let context = Context { dots, labels, k, offsets: &offsets, order: &order, position: &position, counts: &counts };
     let mut out = vec![0f64; wanted.len()];
-    out.par_chunks_mut(ROW_BLOCK).zip(wanted.par_chunks(ROW_BLOCK)).try_for_each_init(
+    out.par_chunks_mut(SAMPLE_BLOCK).zip(wanted.par_chunks(SAMPLE_BLOCK)).try_for_each_init(
         || Block::new(dots, k),
         |block, (out, rows)| {
             check_stop(stop)?;
@@ -308,62 +175,42 @@ struct Context<'c, D> {
 /// One thread's working memory.
 struct Block<S> {
     scratch: S,
-    tile: Vec<f64>,
-    col_norms: Vec<f64>,
-    distances: Vec<f64>,
+    positions: Vec<u32>,
+    cluster_sums: Vec<f64>,
     sums: Vec<f64>,
 }
 
 impl<S> Block<S> {
-    fn new<D: Dots<Scratch = S>>(dots: &D, k: usize) -> Self {
+    fn new<D: Distances<Scratch = S>>(dots: &D, k: usize) -> Self {
         Self {
             scratch: dots.scratch(),
-            tile: vec![0.0; ROW_BLOCK * COLUMN_BLOCK],
-            col_norms: vec![0.0; COLUMN_BLOCK],
-            distances: vec![0.0; COLUMN_BLOCK],
-            sums: vec![0.0; ROW_BLOCK * k],
+            positions: Vec::new(),
+            cluster_sums: Vec::new(),
+            sums: vec![0.0; SAMPLE_BLOCK * k],
         }
     }
 }
 
-impl<D: Dots> Context<'_, D> {
-    /// The silhouette values of at most `ROW_BLOCK` rows.
+impl<D: Distances> Context<'_, D> {
+    /// The silhouette values of at most `SAMPLE_BLOCK` rows: their distances to each cluster's rows,
+    /// cluster by cluster.
     fn block(&self, b: &mut Block<D::Scratch>, rows: &[u32], out: &mut [f64]) {
         let k = self.k;
-        self.dots.load_rows(&mut b.scratch, rows);
+        b.positions.clear();
+        b.positions.extend(rows.iter().map(|&i| self.position[i as usize]));
+        self.dots.load_rows(&mut b.scratch, rows, &b.positions);
         let sums = &mut b.sums[..rows.len() * k];
-        sums.fill(0.0);
-        for start in (0..self.order.len()).step_by(COLUMN_BLOCK) {
-            let cols = &self.order[start..(start + COLUMN_BLOCK).min(self.order.len())];
-            let tile = &mut b.tile[..rows.len() * cols.len()];
-            self.dots.tile(&mut b.scratch, cols, tile);
-            let col_norms = &mut b.col_norms[..cols.len()];
-            col_norms.iter_mut().zip(cols).for_each(|(n, &c)| *n = self.dots.norm(c as usize));
-            let distances = &mut b.distances[..cols.len()];
-            for (r, &i) in rows.iter().enumerate() {
-                let norm = self.dots.norm(i as usize);
-                distance_row(norm, col_norms, &tile[r * cols.len()..(r + 1) * cols.len()], distances);
-                let own = self.position[i as usize] as usize;
-                if (start..start + cols.len()).contains(&own) {
-                    distances[own - start] = 0.0;
-                }
-                self.add_runs(start, distances, &mut sums[r * k..(r + 1) * k]);
+        for c in 0..k {
+            b.cluster_sums.clear();
+            b.cluster_sums.resize(rows.len(), 0.0);
+            for start in (self.offsets[c]..self.offsets[c + 1]).step_by(COLUMN_BLOCK) {
+                let cols = &self.order[start..(start + COLUMN_BLOCK).min(self.offsets[c + 1])];
+                self.dots.add_sums(&mut b.scratch, cols, start, &mut b.cluster_sums, None);
             }
+            b.cluster_sums.iter().enumerate().for_each(|(r, &v)| sums[r * k + c] = v);
         }
         for (r, (&i, s)) in rows.iter().zip(out.iter_mut()).enumerate() {
             *s = self.value(self.labels[i as usize] as usize, &sums[r * k..(r + 1) * k]);
-        }
-    }
-
-    /// Adds the distances of columns `start..` to their clusters' sums, one run per cluster.
-    fn add_runs(&self, start: usize, distances: &[f64], sums: &mut [f64]) {
-        let end = start + distances.len();
-        // The first cluster whose rows reach past `start`.
-        let mut c = self.offsets.partition_point(|&o| o <= start) - 1;
-        while c < self.k && self.offsets[c] < end {
-            let (from, to) = (self.offsets[c].max(start), self.offsets[c + 1].min(end));
-            sums[c] += sum(&distances[from - start..to - start]);
-            c += 1;
         }
     }
 
@@ -380,32 +227,9 @@ impl<D: Dots> Context<'_, D> {
     }
 }
 
-/// `out[j] = sqrt(max(norm + col_norms[j] − 2 dots[j], 0))`: one row of a tile's distances.
-#[inline]
-fn distance_row(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::avx2::available() {
-        // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { distance_row_avx2(norm, col_norms, dots, out) };
-    }
-    distance_row_portable(norm, col_norms, dots, out)
-}
-
-/// [`distance_row`] compiled for AVX2: the same operations in the same order, four at a time.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn distance_row_avx2(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
-    distance_row_portable(norm, col_norms, dots, out)
-}
-
-#[inline(always)]
-fn distance_row_portable(norm: f64, col_norms: &[f64], dots: &[f64], out: &mut [f64]) {
-    for ((dist, &dot), &nc) in out.iter_mut().zip(dots).zip(col_norms) {
-        let d2 = norm + nc - 2.0 * dot;
-        // Clamped at zero: roundoff can make it slightly negative for near-identical rows.
-        *dist = if d2 > 0.0 { d2 } else { 0.0 }.sqrt();
-    }
-}
+/// Sampled rows per task: enough for the packed columns to serve many rows, few enough that a
+/// sample of a few thousand rows still makes tasks for every core.
+const SAMPLE_BLOCK: usize = 4 * ROW_BLOCK;
 
 /// Pieces a cluster's rows are cut into for one pair of clusters (fixed, whatever the thread
 /// count): each piece is one task, and keeps one partial sum per row of the other cluster.
@@ -423,7 +247,7 @@ const PIECES: usize = 16;
 /// takes the columns from its own first row on (the rest of the triangle comes from the earlier
 /// pieces' partial sums). Memory: two numbers per row, and at most `PIECES` partial sums per row
 /// of B.
-fn all_rows<D: Dots>(dots: &D, k: usize, offsets: &[usize], order: &[u32], stop: &AtomicBool) -> Result<Vec<f64>> {
+fn all_rows<D: Distances>(dots: &D, k: usize, offsets: &[usize], order: &[u32], stop: &AtomicBool) -> Result<Vec<f64>> {
     let n = order.len();
     let mut own = vec![0f64; n];
     let mut nearest = vec![f64::INFINITY; n];
@@ -438,10 +262,10 @@ fn all_rows<D: Dots>(dots: &D, k: usize, offsets: &[usize], order: &[u32], stop:
             let partial: Vec<Piece> = pieces
                 .par_iter()
                 .map_init(
-                    || (dots.scratch(), Scratch::new()),
-                    |(s, t), piece| {
+                    || (dots.scratch(), Vec::new()),
+                    |(s, positions), piece| {
                         let columns = if a == b { piece.start..rows_b.end } else { rows_b.clone() };
-                        pair_piece(dots, order, piece.clone(), columns, a == b, s, t)
+                        pair_piece(dots, order, piece.clone(), columns, a == b, s, positions)
                     },
                 )
                 .collect();
@@ -505,73 +329,37 @@ struct Piece {
     first_column: usize,
 }
 
-/// A thread's tile and row buffers.
-struct Scratch {
-    tile: Vec<f64>,
-    col_norms: Vec<f64>,
-    distances: Vec<f64>,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        Self {
-            tile: vec![0.0; ROW_BLOCK * COLUMN_BLOCK],
-            col_norms: vec![0.0; COLUMN_BLOCK],
-            distances: vec![0.0; COLUMN_BLOCK],
-        }
-    }
-}
-
 /// The distances between the rows `rows` and the columns `columns` (positions in label order):
 /// each row's sum, and each column's sum over the rows (only past the piece when `diagonal`).
-fn pair_piece<D: Dots>(
+fn pair_piece<D: Distances>(
     dots: &D,
     order: &[u32],
     rows: std::ops::Range<usize>,
     columns: std::ops::Range<usize>,
     diagonal: bool,
     s: &mut D::Scratch,
-    t: &mut Scratch,
+    positions: &mut Vec<u32>,
 ) -> Piece {
     let mut piece =
         Piece { rows: vec![0.0; rows.len()], columns: vec![0.0; columns.len()], first_column: columns.start };
-    for block in (rows.start..rows.end).step_by(ROW_BLOCK) {
-        let block_rows = &order[block..(block + ROW_BLOCK).min(rows.end)];
-        dots.load_rows(s, block_rows);
-        for start in (columns.start..columns.end).step_by(COLUMN_BLOCK) {
-            let cols = &order[start..(start + COLUMN_BLOCK).min(columns.end)];
-            let tile = &mut t.tile[..block_rows.len() * cols.len()];
-            dots.tile(s, cols, tile);
-            let col_norms = &mut t.col_norms[..cols.len()];
-            col_norms.iter_mut().zip(cols).for_each(|(v, &c)| *v = dots.norm(c as usize));
-            let distances = &mut t.distances[..cols.len()];
-            // Columns of this block that take partial sums: past the piece on the diagonal.
-            let from = if diagonal { rows.end.clamp(start, start + cols.len()) - start } else { 0 };
-            for (r, &i) in block_rows.iter().enumerate() {
-                distance_row(dots.norm(i as usize), col_norms, &tile[r * cols.len()..(r + 1) * cols.len()], distances);
-                let position = block + r;
-                if (start..start + cols.len()).contains(&position) {
-                    distances[position - start] = 0.0;
-                }
-                piece.rows[position - rows.start] += sum(distances);
-                let partial = &mut piece.columns[start + from - columns.start..start + cols.len() - columns.start];
-                partial.iter_mut().zip(&distances[from..]).for_each(|(p, d)| *p += d);
+    // On the diagonal, the columns of the piece itself feed only its rows' sums (each of those
+    // pairs is met twice); the columns past it take partial sums.
+    let split = if diagonal { rows.end.clamp(columns.start, columns.end) } else { columns.start };
+    for block in (rows.start..rows.end).step_by(ROW_CHUNK) {
+        let end = (block + ROW_CHUNK).min(rows.end);
+        positions.clear();
+        positions.extend(block as u32..end as u32);
+        dots.load_rows(s, &order[block..end], positions);
+        let row_sums = &mut piece.rows[block - rows.start..end - rows.start];
+        for (run, partial) in [(columns.start..split, false), (split..columns.end, true)] {
+            for start in run.clone().step_by(COLUMN_BLOCK) {
+                let stop = (start + COLUMN_BLOCK).min(run.end);
+                let col_sums = partial.then(|| &mut piece.columns[start - columns.start..stop - columns.start]);
+                dots.add_sums(s, &order[start..stop], start, row_sums, col_sums);
             }
         }
     }
     piece
-}
-
-/// Σ values in eight lanes, folded in a fixed order.
-#[inline]
-fn sum(values: &[f64]) -> f64 {
-    let mut lanes = [0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let tail: f64 = chunks.remainder().iter().sum();
-    for chunk in chunks {
-        lanes.iter_mut().zip(chunk).for_each(|(l, v)| *l += v);
-    }
-    fold_lanes(lanes) + tail
 }
 
 /// The obvious double loop over all pairs, in `f64` (Σ(x − y)² directly): the oracle the blocked

@@ -45,6 +45,14 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn spill(v: Self::V) -> [f64; 8];
     /// The indices of [`indices`](Lanes::indices)' layout (the first `LANES` of eight).
     unsafe fn spill_indices(i: __m256i) -> [i64; 8];
+    /// `a + b`, lane by lane.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// The square root of each lane, correctly rounded.
+    unsafe fn sqrt(a: Self::V) -> Self::V;
+    /// Writes the `LANES` values to memory (no alignment needed).
+    unsafe fn store(p: *mut Self, v: Self::V);
+    /// `v` in the lanes where `a ≠ b` (ordered: a NaN in either gives 0), 0 elsewhere.
+    unsafe fn keep_unequal(a: Self::V, b: Self::V, v: Self::V) -> Self::V;
 }
 
 // SAFETY: eight f32 lanes in a __m256, eight i32 indices in a __m256i, spilled in lane order.
@@ -110,6 +118,26 @@ unsafe impl Lanes for f32 {
         unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), i) };
         out.map(i64::from)
     }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sqrt(a: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_sqrt_ps(a) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn keep_unequal(a: __m256, b: __m256, v: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_and_ps(_mm256_cmp_ps::<_CMP_NEQ_OQ>(a, b), v) }
+    }
 }
 
 // SAFETY: four f64 lanes in a __m256d, four i64 indices in a __m256i, spilled in lane order.
@@ -174,5 +202,25 @@ unsafe impl Lanes for f64 {
         // SAFETY: out holds eight values.
         unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), i) };
         out
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sqrt(a: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_sqrt_pd(a) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m256d) {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn keep_unequal(a: __m256d, b: __m256d, v: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_and_pd(_mm256_cmp_pd::<_CMP_NEQ_OQ>(a, b), v) }
     }
 }

@@ -30,12 +30,12 @@ mod lanes;
 
 use std::arch::x86_64::*;
 
-use lanes::Lanes;
+pub(crate) use lanes::Lanes;
 
 use crate::kernels::parallel::{CENTER_BLOCK, ROW_BLOCK};
 
 /// Rows per microtile.
-const MR: usize = 6;
+pub(crate) const MR: usize = 6;
 
 /// Whether this CPU runs the kernel (checked once; the standard library caches the answer).
 pub fn available() -> bool {
@@ -230,6 +230,21 @@ unsafe fn microtile<T: Lanes, const R: usize, const HALF: bool>(
     panel: *const T,
     d: usize,
 ) -> [[T::V; 2]; R] {
+    // SAFETY: forwarded.
+    unsafe { microtile_with::<T, R, HALF>(rows, panel, d, |_| {}) }
+}
+
+/// [`microtile`], calling `step(p)` after the multiply-adds of feature p: other work interleaved
+/// with them, where it waits on a unit the multiply-adds do not use (the silhouette's square
+/// roots, [`crate::kernels::pairwise`]). The assignment passes an empty step, which compiles to nothing.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) unsafe fn microtile_with<T: Lanes, const R: usize, const HALF: bool>(
+    rows: [*const T; R],
+    panel: *const T,
+    d: usize,
+    mut step: impl FnMut(usize),
+) -> [[T::V; 2]; R] {
     // SAFETY: the CPU has AVX2 (this function's contract).
     let zero = unsafe { T::zero() };
     let mut acc = [[zero; 2]; R];
@@ -248,6 +263,7 @@ unsafe fn microtile<T: Lanes, const R: usize, const HALF: bool>(
             }
             c = c.add(2 * T::LANES);
         }
+        step(p);
     }
     acc
 }
