@@ -17,3 +17,4 @@ pub mod scalar;
 pub mod silhouette;
 pub mod sparse;
 pub mod sums;
+pub mod yinyang;
