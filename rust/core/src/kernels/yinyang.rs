@@ -36,9 +36,18 @@ use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 
-/// Fewer groups than this: Hamerly's single bound does as well for less (measured on 1M × 32,
-/// k = 100: seven groups of 16 were slower).
+/// Fewer groups than this: Hamerly's single bound (one number per row against one per group).
+/// The grouped pass was built and measured for k in the hundreds and more; below, Lloyd runs
+/// as before (1M × 32, k = 100 has seven float32 groups).
 pub(crate) const MIN_GROUPS: usize = 16;
+
+/// Raises a non-negative sum past its rounding (relative error at most 2⁻⁵³ per operation).
+const UP: f64 = 1.0 + 4.0 * f64::EPSILON;
+
+/// A flagged group is scanned at half width only while the bound left for its upper register's
+/// centres clears the own distance by this factor: that bound is not refreshed by the scan, and
+/// one that barely clears would fail again at the next pass, and the next.
+const HALF_SLACK: f64 = 0.8;
 
 /// What the grouped pass carries from one Lloyd iteration to the next.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +61,17 @@ pub struct GroupBounds {
     /// n × groups lower bounds on each row's distance to the centres of each group other than its
     /// own centre, as float32 rounded down.
     lower: Vec<f32>,
+    /// Per row, a lower bound on its distance to every centre other than its own (Yinyang's
+    /// global bound: the smallest group bound, less the largest drift of any group since), as
+    /// float32 rounded down. A row that clears it touches none of its group bounds.
+    global: Vec<f32>,
+    /// Per row, the pass its group bounds refer to: later drifts are applied when it is next
+    /// filtered by group.
+    since: Vec<u32>,
+    /// Per pass (from the first), per group: the drifts summed so far, rounded up.
+    drifted: Vec<f64>,
+    /// This pass's number, from 0.
+    pass: u32,
     /// ||x|| per row.
     norms: Vec<f64>,
     /// The centres (as f64) the bounds refer to.
@@ -94,24 +114,51 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
             state.group_of[j as usize] = (p / width) as u32;
         }
         state.lower = vec![0.0; n * state.groups];
+        state.global = vec![0.0; n];
+        state.since = vec![0; n];
+        state.drifted = vec![0.0; state.groups];
+        state.pass = 0;
         state.norms = vec![0.0; n];
+    } else {
+        state.pass += 1;
     }
-    let (groups, order, group_of) = (state.groups, &state.order, &state.group_of);
+    let (groups, group_of) = (state.groups, &state.group_of);
+    // Every centre's move, computed in f64 and raised by more than its rounding. A group's
+    // bounds drop by the largest move of its centres.
+    let inflate = 1.0 + (d + 4) as f64 * f64::EPSILON;
+    let moves: Vec<f64> = if first {
+        vec![0.0; k]
+    } else {
+        (0..k).map(|j| sq(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt() * inflate).collect()
+    };
+    // Each group packed by decreasing move (ties by index), so that its panel's upper register
+    // holds the centres that moved least.
+    let mut order = state.order.clone();
+    for group in order.chunks_mut(width) {
+        group.sort_unstable_by(|&a, &b| moves[b as usize].total_cmp(&moves[a as usize]).then(a.cmp(&b)));
+    }
+    let mut drift = vec![0f64; groups];
+    let mut upper_drift = vec![0f64; groups];
+    let mut slot = vec![0u32; k];
+    for (p, &j) in order.iter().enumerate() {
+        let g = p / width;
+        drift[g] = drift[g].max(moves[j as usize]);
+        if p % width >= width / 2 {
+            upper_drift[g] = upper_drift[g].max(moves[j as usize]);
+        }
+        slot[j as usize] = p as u32;
+    }
+    if !first {
+        // Each sum rounded up, so that the difference of two is at least the drifts between.
+        let last = state.drifted.len() - groups;
+        let next: Vec<f64> = (0..groups).map(|g| (state.drifted[last + g] + drift[g]) * UP).collect();
+        state.drifted.extend(next);
+    }
+    let max_drift = drift.iter().copied().fold(0.0, f64::max);
     let packed: Vec<F> = order.iter().flat_map(|&j| centers.row(j as usize).iter().copied()).collect();
     let kernel = Kernel::new(Points::new(&packed, k, d).expect("k rows of d"));
     let mut ids: Vec<i32> = order.iter().map(|&j| j as i32).collect();
     ids.resize(groups * width, i32::MAX);
-    // A group's bounds drop by the largest move of its centres, computed in f64 and raised by
-    // more than its rounding.
-    let mut drift = vec![0f64; groups];
-    if !first {
-        let inflate = 1.0 + (d + 4) as f64 * f64::EPSILON;
-        for j in 0..k {
-            let moved = sq(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt();
-            let g = group_of[j] as usize;
-            drift[g] = drift[g].max(moved * inflate);
-        }
-    }
     let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
     // As in bounds.rs: twice the error of the kernel's score ||c||² − 2x·c, whose comparisons keep
     // twice this again as a gap.
@@ -119,24 +166,44 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
     let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
     let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
     let mut counts = vec![(0usize, 0usize); n.div_ceil(chunk)];
-    let ctx = Pass { kernel: &kernel, ids: &ids, centers, group_of, drift: &drift, radius, eps, first, width };
+    let ctx = Pass {
+        kernel: &kernel,
+        ids: &ids,
+        centers,
+        group_of,
+        drift: &drift,
+        upper_drift: &upper_drift,
+        max_drift,
+        drifted: &state.drifted,
+        pass: state.pass,
+        slot: &slot,
+        radius,
+        eps,
+        first,
+        width,
+    };
     let partials: Vec<ClusterSums> = labels
         .par_chunks_mut(chunk)
         .zip(dist2.par_chunks_mut(chunk))
         .zip(state.lower.par_chunks_mut(chunk * groups).zip(state.norms.par_chunks_mut(chunk)))
+        .zip(state.global.par_chunks_mut(chunk).zip(state.since.par_chunks_mut(chunk)))
         .zip(counts.par_iter_mut())
         .enumerate()
         .with_min_len(min_items(chunk * k * d))
-        .map(|(i, (((labels, dist2), (lower, norms)), counts))| {
+        .map(|(i, ((((labels, dist2), (lower, norms)), (global, since)), counts))| {
             let mut sums = ClusterSums::zeros(if fused.is_some() { k } else { 0 }, d);
             let mut scratch = Scratch::new(groups);
             let start = i * chunk;
             let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
             let bounds = lower.chunks_mut(ROW_BLOCK * groups).zip(norms.chunks_mut(ROW_BLOCK));
-            for (b, ((labels, dist2), (lower, norms))) in blocks.zip(bounds).enumerate() {
+            let rows_bounds = global.chunks_mut(ROW_BLOCK).zip(since.chunks_mut(ROW_BLOCK));
+            for (b, (((labels, dist2), (lower, norms)), (global, since))) in
+                blocks.zip(bounds).zip(rows_bounds).enumerate()
+            {
                 let from = start + b * ROW_BLOCK;
                 let rows = x.rows(from, from + labels.len());
-                let (rows_scanned, pairs) = ctx.block(rows, labels, lower, norms, &mut scratch);
+                let block = Block { labels, lower, norms, global, since };
+                let (rows_scanned, pairs) = ctx.block(rows, block, &mut scratch);
                 counts.0 += rows_scanned;
                 counts.1 += pairs;
                 if fused.is_some() {
@@ -166,15 +233,35 @@ struct Pass<'a, F> {
     centers: Points<'a, F>,
     group_of: &'a [u32],
     drift: &'a [f64],
+    /// Per group, the largest move of the centres in its panel's upper register.
+    upper_drift: &'a [f64],
+    /// The largest drift of any group: every row's global bound drops by it.
+    max_drift: f64,
+    /// [`GroupBounds::drifted`] and the pass's number.
+    drifted: &'a [f64],
+    pass: u32,
+    /// The packed position of every centre.
+    slot: &'a [u32],
     radius: f64,
     eps: f64,
     first: bool,
     width: usize,
 }
 
+/// One block's rows' labels and bounds.
+struct Block<'a> {
+    labels: &'a mut [u32],
+    /// rows × groups.
+    lower: &'a mut [f32],
+    norms: &'a mut [f64],
+    global: &'a mut [f32],
+    since: &'a mut [u32],
+}
+
 /// One task's buffers, reused block after block.
 struct Scratch {
-    /// The rows of the block (block-relative) to scan against each group.
+    /// The rows of the block (block-relative) to scan against each group: 2g at full width,
+    /// 2g + 1 against its lower register only.
     lists: Vec<Vec<u32>>,
     /// Rows in any list.
     flagged: Vec<u32>,
@@ -188,7 +275,7 @@ struct Scratch {
 impl Scratch {
     fn new(groups: usize) -> Self {
         Self {
-            lists: vec![Vec::with_capacity(ROW_BLOCK); groups],
+            lists: vec![Vec::with_capacity(ROW_BLOCK); 2 * groups],
             flagged: Vec::with_capacity(ROW_BLOCK),
             labels: vec![0; ROW_BLOCK],
             seconds: vec![0.0; ROW_BLOCK],
@@ -199,48 +286,42 @@ impl Scratch {
 
 impl<F: Scalar> Pass<'_, F> {
     /// Labels one block of rows, updating its bounds; returns (rows scanned, scores computed).
-    fn block(
-        &self,
-        rows: Points<'_, F>,
-        labels: &mut [u32],
-        lower: &mut [f32],
-        norms: &mut [f64],
-        s: &mut Scratch,
-    ) -> (usize, usize) {
-        let groups = s.lists.len();
+    fn block(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        let Block { labels, lower, norms, global, since } = block;
+        let groups = s.lists.len() / 2;
         s.lists.iter_mut().for_each(Vec::clear);
         s.flagged.clear();
-        for (r, (&label, (lower, norm))) in
-            labels.iter().zip(lower.chunks_exact_mut(groups).zip(norms.iter_mut())).enumerate()
-        {
+        for (r, &label) in labels.iter().enumerate() {
+            let row_lower = &mut lower[r * groups..(r + 1) * groups];
             if self.first {
-                *norm = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
-                s.lists.iter_mut().for_each(|list| list.push(r as u32));
+                norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+                s.lists.iter_mut().step_by(2).for_each(|list| list.push(r as u32));
+                row_lower.fill(f32::INFINITY);
                 s.flagged.push(r as u32);
                 continue;
             }
             let a = label as usize;
             let own = sq_dist_f64(rows.row(r), self.centers.row(a));
-            let limit = own + 2.0 * self.eps * (*norm + self.radius).powi(2);
-            // Every group's bound drops by its drift; a group stays skipped while its bound,
-            // squared, exceeds the own distance plus the rounding gap.
-            let mut near = 0usize;
-            for (bound, &drift) in lower.iter_mut().zip(self.drift) {
-                let v = f64::from(*bound) - drift;
-                *bound = round_down(v);
-                near += usize::from(!(v > 0.0 && limit < v * v));
-            }
-            if near == 0 {
+            let limit = own + 2.0 * self.eps * (norms[r] + self.radius).powi(2);
+            let v = f64::from(global[r]) - self.max_drift;
+            if v > 0.0 && limit < v * v {
+                global[r] = round_down(v);
                 continue;
             }
-            let own_group = self.group_of[a] as usize;
-            for (g, (&bound, list)) in lower.iter().zip(s.lists.iter_mut()).enumerate() {
-                let v = f64::from(bound);
-                if g == own_group || !(v > 0.0 && limit < v * v) {
-                    list.push(r as u32);
+            // The group bounds, brought to the previous pass.
+            let then = since[r] as usize;
+            if then + 1 < self.pass as usize {
+                let (was, is) = (&self.drifted[then * groups..], &self.drifted[(self.pass as usize - 1) * groups..]);
+                for (g, bound) in row_lower.iter_mut().enumerate() {
+                    *bound = round_down(f64::from(*bound) - (is[g] - was[g]) * UP);
                 }
             }
-            s.flagged.push(r as u32);
+            since[r] = self.pass;
+            if self.filter(a, limit, row_lower, &mut s.lists, r as u32) {
+                s.flagged.push(r as u32);
+            } else {
+                global[r] = row_lower.iter().copied().fold(f32::INFINITY, f32::min);
+            }
         }
         if s.flagged.is_empty() {
             return (0, 0);
@@ -249,21 +330,66 @@ impl<F: Scalar> Pass<'_, F> {
             .scan_lists(self.ids, rows, &s.lists, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
             .expect("the microkernel runs");
         let mut pairs = 0;
-        for (g, list) in s.lists.iter().enumerate() {
-            pairs += list.len() * self.width;
-            for &r in list {
-                let r = r as usize;
-                lower[r * groups + g] = self.bound(norms[r], s.panel_min[r * groups + g]);
+        for (list, which) in s.lists.iter().enumerate() {
+            let g = list / 2;
+            pairs += which.len() * if list % 2 == 0 { self.width } else { self.width / 2 };
+            for &r in which {
+                let (r, label) = (r as usize, s.labels[r as usize]);
+                // The new centre's group: the second-smallest score of all centres scanned is a
+                // lower bound on its other centres. The centres a half-width scan left out keep
+                // the bound the filter left in `lower`.
+                let score = if self.group_of[label as usize] as usize == g {
+                    s.seconds[r]
+                } else {
+                    s.panel_min[r * groups + g]
+                };
+                let at = r * groups + g;
+                lower[at] = lower[at].min(self.bound(norms[r], score));
             }
         }
-        // The bound of the new centre's group covers its other centres: the second-smallest score
-        // of all centres scanned is a lower bound for them.
         for &r in &s.flagged {
-            let (r, label) = (r as usize, s.labels[r as usize]);
-            labels[r] = label;
-            lower[r * groups + self.group_of[label as usize] as usize] = self.bound(norms[r], s.seconds[r]);
+            let r = r as usize;
+            labels[r] = s.labels[r];
+            global[r] = lower[r * groups..(r + 1) * groups].iter().copied().fold(f32::INFINITY, f32::min);
+            if self.first {
+                since[r] = 0;
+            }
         }
         (s.flagged.len(), pairs)
+    }
+
+    /// Yinyang's group filter for one row whose centre is `a` (`limit`: its squared distance
+    /// plus the rounding gap): every group's bound drops by its drift, and a group is skipped
+    /// while its bound, squared, exceeds `limit`. If any group is not, the row goes into the lists of those groups and of its own
+    /// centre's group: at half width where the centres of the panel's upper register (the
+    /// group's smallest moves) are still provably farther than `a` (their bound, the old one less
+    /// their largest move, stays in `lower` for the scan to lower further), else at full width
+    /// (`lower` set to +∞ for the scan to fill). Returns whether the row is scanned.
+    fn filter(&self, a: usize, limit: f64, lower: &mut [f32], lists: &mut [Vec<u32>], r: u32) -> bool {
+        let far = |v: f64| v > 0.0 && limit < v * v;
+        let near = lower.iter().zip(self.drift).filter(|&(&bound, &drift)| !far(f64::from(bound) - drift)).count();
+        if near == 0 {
+            for (bound, &drift) in lower.iter_mut().zip(self.drift) {
+                *bound = round_down(f64::from(*bound) - drift);
+            }
+            return false;
+        }
+        let own_group = self.group_of[a] as usize;
+        let own_in_upper = self.slot[a] as usize % self.width >= self.width / 2;
+        for (g, (bound, (&drift, &upper))) in lower.iter_mut().zip(self.drift.iter().zip(self.upper_drift)).enumerate()
+        {
+            let old = f64::from(*bound);
+            if g != own_group && far(old - drift) {
+                *bound = round_down(old - drift);
+            } else if far(HALF_SLACK * (old - upper)) && !(g == own_group && own_in_upper) {
+                *bound = round_down(old - upper);
+                lists[2 * g + 1].push(r);
+            } else {
+                *bound = f32::INFINITY;
+                lists[2 * g].push(r);
+            }
+        }
+        true
     }
 
     /// A lower bound on the distance of a row of norm `norm` to a centre whose kernel score is at

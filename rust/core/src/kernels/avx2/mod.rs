@@ -167,14 +167,16 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
 }
 
 /// The nearest centre of some rows among some panels, and each row's smallest score per panel:
-/// the scan of the grouped bounded pass. `lists[p]` names the rows of `rows` (row-major, `d` = the
-/// packed `d`; block-relative, fewer than `ROW_BLOCK`) to scan against panel `p`; `flagged` names
-/// every row in any list. `ids[q]` is the index of the centre at packed position `q` (the panels
+/// the scan of the grouped bounded pass. `lists[2p]` names the rows of `rows` (row-major, `d` =
+/// the packed `d`; block-relative, fewer than `ROW_BLOCK`) to scan against panel `p`, and
+/// `lists[2p + 1]` those to scan against its lower register only (its first `LANES` centres:
+/// half the multiply-adds); `flagged` names every row in any list. `ids[q]` is the index of the centre at packed position `q` (the panels
 /// hold the centres in any order; padding positions hold `i32::MAX`). For every flagged row `r`:
 /// `labels[r]` = the index of its nearest centre among the panels scanned (smallest score
 /// `||c||² − 2 x·c`, ties to the lowest index, as [`assign_rows`] decides), `seconds[r]` = the
-/// second-smallest score among them; for every row `r` in `lists[p]`: `panel_min[r · panels + p]`
-/// = its smallest score in panel `p`. Scores are widened to `f64`; a centre's score does not
+/// second-smallest score among them; for every row `r` in `lists[2p]` or `lists[2p + 1]`:
+/// `panel_min[r · panels + p]` = its smallest score over the centres of panel `p` it was scanned
+/// against. Scores are widened to `f64`; a centre's score does not
 /// depend on its panel, lane or tile, so they are the bits [`assign_rows`] compares.
 ///
 /// The running best of each row is kept per lane, as in [`scan`], but ordered by (score, index),
@@ -195,7 +197,7 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     panel_min: &mut [f64],
 ) {
     let (d, nr, panels) = (packed.d, Packed::<T>::NR, packed.panels);
-    assert!(lists.len() == panels && ids.len() >= panels * nr);
+    assert!(lists.len() == 2 * panels && ids.len() >= panels * nr);
     assert!(flagged
         .iter()
         .chain(lists.iter().flatten())
@@ -207,8 +209,11 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     let mut best = [infinity; ROW_BLOCK];
     let mut best_index = [no_index; ROW_BLOCK];
     let mut runner_up = [infinity; ROW_BLOCK];
-    for (panel, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
-        let half = packed.half_last && panel + 1 == panels;
+    for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
+        let panel = list / 2;
+        // Scanned at half width, the upper register's centres are left out (as +∞ scores).
+        let lower_only = list % 2 == 1;
+        let half = lower_only || (packed.half_last && panel + 1 == panels);
         let data = packed.data[panel * d * nr..].as_ptr();
         let norms = packed.norms[panel * nr..].as_ptr();
         let ids = ids[panel * nr..].as_ptr();
@@ -224,7 +229,8 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
                 for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
                     let r = which[r0 + i] as usize;
                     let s_lo = T::fmadd(lo, minus_two, T::load(norms));
-                    let s_hi = T::fmadd(hi, minus_two, T::load(norms.add(T::LANES)));
+                    let s_hi =
+                        if lower_only { infinity } else { T::fmadd(hi, minus_two, T::load(norms.add(T::LANES))) };
                     panel_min[r * panels + panel] = T::first(T::hmin(T::min(s_lo, s_hi)));
                     let (mut b, mut bi, mut ru) = (best[r], best_index[r], runner_up[r]);
                     for (s, at) in [(s_lo, 0), (s_hi, T::LANES)] {
