@@ -173,3 +173,28 @@ fn group_bounds_skip_most_scores_once_the_centres_settle() {
         assert!(*pairs.last().unwrap() < n * k / 20, "scores per pass: {pairs:?}");
     }
 }
+
+#[test]
+fn bounds_skipped_for_many_passes_catch_up_on_every_drift_they_missed() {
+    // Centres creep, each its own way, a little each pass: a row clears its global bound for
+    // passes on end while its group bounds wait, and by the time it is filtered by group again
+    // the centres have moved far. Every pass must still give the full scan's labels.
+    let (n, d, k, passes) = (4000, 8, 256, 40);
+    let mut next = uniform(11);
+    let x: Vec<f32> = (0..n * d).map(|_| (next() * 10.0) as f32).collect();
+    let base: Vec<f64> = (0..k * d).map(|_| next() * 10.0).collect();
+    let step: Vec<f64> = (0..k * d).map(|_| (next() - 0.5) * 0.08).collect();
+    let points = Points::from_rows(&x, d).unwrap();
+    let (mut labels, mut dist2, mut bounds) = (vec![0u32; n], vec![0f64; n], Bounds::new());
+    let (mut plain_labels, mut plain_dist2) = (vec![0u32; n], vec![0f64; n]);
+    let mut skipped = 0;
+    for pass in 0..passes {
+        let centers: Vec<f32> = base.iter().zip(&step).map(|(b, s)| (b + s * pass as f64) as f32).collect();
+        let c = Points::from_rows(&centers, d).unwrap();
+        assign_and_sum_bounded(points, None, c, &mut labels, &mut dist2, &mut bounds);
+        assign_and_sum(points, None, c, &mut plain_labels, &mut plain_dist2);
+        assert!(labels == plain_labels, "pass {pass}: labels differ");
+        skipped += n - bounds.scanned;
+    }
+    assert!(skipped > n * passes / 2, "rows skipped: {skipped}");
+}
