@@ -1,5 +1,7 @@
 //! The bounded Lloyd pass: Hamerly's bounds skip the rows that provably keep their centre, with
-//! results bit-identical to the fused pass of [`crate::kernels::fused`].
+//! results bit-identical to the fused pass of [`crate::kernels::fused`]. With many centres
+//! (16 or more microkernel panels) the pass keeps one bound per group of centres instead
+//! ([`crate::kernels::yinyang`]), which keeps pruning while a few centres still move far.
 
 use rayon::prelude::*;
 
