@@ -1,5 +1,7 @@
 //! The bounded Lloyd pass: Hamerly's bounds skip the rows that provably keep their centre, with
-//! results bit-identical to the fused pass of [`crate::kernels::fused`].
+//! results bit-identical to the fused pass of [`crate::kernels::fused`]. With many centres
+//! (16 or more microkernel panels) the pass keeps one bound per group of centres instead
+//! ([`crate::kernels::yinyang`]), which keeps pruning while a few centres still move far.
 
 use rayon::prelude::*;
 
@@ -9,6 +11,7 @@ use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
+use crate::kernels::yinyang::{self, GroupBounds};
 
 /// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
 const MIN_CENTERS_TO_PRUNE: usize = 16;
@@ -28,8 +31,13 @@ pub struct Bounds {
     norms: Vec<f64>,
     /// The centres (as f64) the bounds refer to; empty before the first pass.
     centers: Vec<f64>,
-    /// Rows scanned against every centre in the last pass (for tests and profiling).
+    /// With many centres, one bound per group of centres instead ([`crate::kernels::yinyang`]).
+    grouped: GroupBounds,
+    /// Rows scanned in the last pass, against every centre or (grouped) some groups (for tests
+    /// and profiling).
     pub scanned: usize,
+    /// Row-centre scores computed in the last pass: n · k for a full scan.
+    pub pairs: usize,
 }
 
 impl Bounds {
@@ -57,6 +65,14 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         *bounds = Bounds::new();
         return assign_and_sum(x, weights, centers, labels, dist2);
     }
+    if yinyang::worth_it(&kernel, k, d) {
+        let grouped = std::mem::take(&mut bounds.grouped);
+        *bounds = Bounds { grouped, ..Bounds::new() };
+        let sums = yinyang::assign_and_sum_grouped(x, weights, centers, labels, dist2, &mut bounds.grouped);
+        (bounds.scanned, bounds.pairs) = (bounds.grouped.scanned, bounds.grouped.pairs);
+        return sums;
+    }
+    bounds.grouped = GroupBounds::default();
     // Where assign_and_sum would not fuse (see chunk_rows), this pass only labels the rows, and
     // they are summed cluster by cluster afterwards, as there.
     let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
@@ -156,6 +172,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     };
     bounds.centers = now;
     bounds.scanned = scanned_rows.iter().sum();
+    bounds.pairs = bounds.scanned * k;
     total
 }
 

@@ -139,6 +139,54 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         false
     }
 
+    /// Centres per panel of the microkernel, where it runs: the groups [`Kernel::scan_panel`]
+    /// scans.
+    pub(crate) fn panel_width(&self) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        return match &self.micro {
+            Some(Micro::F32(_)) => Some(avx2::panel_width::<f32>()),
+            Some(Micro::F64(_)) => Some(avx2::panel_width::<f64>()),
+            None => None,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+
+    /// The grouped pass's scan of one block of rows against some panels (see
+    /// `avx2::scan_lists`), where the microkernel runs; `None` (nothing written) elsewhere.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scan_lists(
+        &self,
+        ids: &[i32],
+        rows: Points<'_, F>,
+        lists: &[Vec<u32>],
+        flagged: &[u32],
+        labels: &mut [u32],
+        seconds: &mut [f64],
+        panel_min: &mut [f64],
+    ) -> Option<()> {
+        assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
+        #[cfg(target_arch = "x86_64")]
+        match &self.micro {
+            // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+            Some(Micro::F32(p)) => unsafe {
+                avx2::scan_lists(p, ids, as_f32(rows), lists, flagged, labels, seconds, panel_min)
+            },
+            // SAFETY: as above.
+            Some(Micro::F64(p)) => unsafe {
+                avx2::scan_lists(p, ids, as_f64(rows), lists, flagged, labels, seconds, panel_min)
+            },
+            None => return None,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (ids, rows, lists, flagged, labels, seconds, panel_min);
+            return None;
+        }
+        #[allow(unreachable_code)]
+        Some(())
+    }
+
     /// Labels only, of at most `ROW_BLOCK` rows (the caller computes the distances it needs).
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");

@@ -1,7 +1,8 @@
 //! The bottom layer: everything that touches rows. Data types ([`points::Points`],
 //! [`sparse::Csr`], [`scalar::Scalar`]), the nearest-centre kernels and their dispatch
 //! ([`distance`], the AVX2 microkernels in [`avx2`]), the per-cluster sums ([`sums`]), the fused
-//! and bounded Lloyd passes ([`fused`], [`bounds`]), sparse × dense products ([`sparse`]), the
+//! and bounded Lloyd passes ([`fused`], [`bounds`], with group bounds for many centres in
+//! [`yinyang`]), sparse × dense products ([`sparse`]), the
 //! reductions behind the metrics ([`metrics`]) and the blocked silhouette ([`silhouette`]).
 //! Nothing here knows of a backend or an algorithm.
 
@@ -18,3 +19,4 @@ pub mod scalar;
 pub mod silhouette;
 pub mod sparse;
 pub mod sums;
+pub mod yinyang;

@@ -53,6 +53,16 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn store(p: *mut Self, v: Self::V);
     /// `v` in the lanes where `a ≠ b` (ordered: a NaN in either gives 0), 0 elsewhere.
     unsafe fn keep_unequal(a: Self::V, b: Self::V, v: Self::V) -> Self::V;
+    /// The smallest lane, in every lane.
+    unsafe fn hmin(v: Self::V) -> Self::V;
+    /// All ones in the lanes where `a == b` (ordered, quiet), zeros elsewhere, as integers.
+    unsafe fn equal(a: Self::V, b: Self::V) -> __m256i;
+    /// `LANES` indices from `p` (as 32-bit integers), in [`indices`](Lanes::indices)' layout.
+    unsafe fn load_indices(p: *const i32) -> __m256i;
+    /// All ones in the lanes where index `a` < index `b` ([`indices`](Lanes::indices)' layout).
+    unsafe fn index_less(a: __m256i, b: __m256i) -> __m256i;
+    /// Lane 0, widened to `f64`.
+    unsafe fn first(v: Self::V) -> f64;
 }
 
 // SAFETY: eight f32 lanes in a __m256, eight i32 indices in a __m256i, spilled in lane order.
@@ -138,6 +148,35 @@ unsafe impl Lanes for f32 {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_and_ps(_mm256_cmp_ps::<_CMP_NEQ_OQ>(a, b), v) }
     }
+    #[inline(always)]
+    unsafe fn hmin(v: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe {
+            let v = _mm256_min_ps(v, _mm256_permute2f128_ps::<1>(v, v));
+            let v = _mm256_min_ps(v, _mm256_permute_ps::<0b0100_1110>(v));
+            _mm256_min_ps(v, _mm256_permute_ps::<0b1011_0001>(v))
+        }
+    }
+    #[inline(always)]
+    unsafe fn equal(a: __m256, b: __m256) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)) }
+    }
+    #[inline(always)]
+    unsafe fn load_indices(p: *const i32) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_loadu_si256(p.cast()) }
+    }
+    #[inline(always)]
+    unsafe fn index_less(a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_cmpgt_epi32(b, a) }
+    }
+    #[inline(always)]
+    unsafe fn first(v: __m256) -> f64 {
+        // SAFETY: the caller's (see the trait).
+        f64::from(unsafe { _mm256_cvtss_f32(v) })
+    }
 }
 
 // SAFETY: four f64 lanes in a __m256d, four i64 indices in a __m256i, spilled in lane order.
@@ -222,5 +261,33 @@ unsafe impl Lanes for f64 {
     unsafe fn keep_unequal(a: __m256d, b: __m256d, v: __m256d) -> __m256d {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_and_pd(_mm256_cmp_pd::<_CMP_NEQ_OQ>(a, b), v) }
+    }
+    #[inline(always)]
+    unsafe fn hmin(v: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe {
+            let v = _mm256_min_pd(v, _mm256_permute2f128_pd::<1>(v, v));
+            _mm256_min_pd(v, _mm256_permute_pd::<0b0101>(v))
+        }
+    }
+    #[inline(always)]
+    unsafe fn equal(a: __m256d, b: __m256d) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_castpd_si256(_mm256_cmp_pd::<_CMP_EQ_OQ>(a, b)) }
+    }
+    #[inline(always)]
+    unsafe fn load_indices(p: *const i32) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_cvtepi32_epi64(_mm_loadu_si128(p.cast())) }
+    }
+    #[inline(always)]
+    unsafe fn index_less(a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_cmpgt_epi64(b, a) }
+    }
+    #[inline(always)]
+    unsafe fn first(v: __m256d) -> f64 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_cvtsd_f64(v) }
     }
 }

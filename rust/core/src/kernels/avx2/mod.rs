@@ -166,6 +166,108 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
     }
 }
 
+/// The nearest centre of some rows among some panels, and each row's smallest score per panel:
+/// the scan of the grouped bounded pass. `lists[2p]` names the rows of `rows` (row-major, `d` =
+/// the packed `d`; block-relative, fewer than `ROW_BLOCK`) to scan against panel `p`, and
+/// `lists[2p + 1]` those to scan against its lower register only (its first `LANES` centres:
+/// half the multiply-adds); `flagged` names every row in any list. `ids[q]` is the index of the centre at packed position `q` (the panels
+/// hold the centres in any order; padding positions hold `i32::MAX`). For every flagged row `r`:
+/// `labels[r]` = the index of its nearest centre among the panels scanned (smallest score
+/// `||c||² − 2 x·c`, ties to the lowest index, as [`assign_rows`] decides), `seconds[r]` = the
+/// second-smallest score among them; for every row `r` in `lists[2p]` or `lists[2p + 1]`:
+/// `panel_min[r · panels + p]` = its smallest score over the centres of panel `p` it was scanned
+/// against. Scores are widened to `f64`; a centre's score does not
+/// depend on its panel, lane or tile, so they are the bits [`assign_rows`] compares.
+///
+/// The running best of each row is kept per lane, as in [`scan`], but ordered by (score, index),
+/// since a lane does not see its centres in index order.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`available`]).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn scan_lists<T: Lanes>(
+    packed: &Packed<T>,
+    ids: &[i32],
+    rows: &[T],
+    lists: &[Vec<u32>],
+    flagged: &[u32],
+    labels: &mut [u32],
+    seconds: &mut [f64],
+    panel_min: &mut [f64],
+) {
+    let (d, nr, panels) = (packed.d, Packed::<T>::NR, packed.panels);
+    assert!(lists.len() == 2 * panels && ids.len() >= panels * nr);
+    assert!(flagged
+        .iter()
+        .chain(lists.iter().flatten())
+        .all(|&r| (r as usize) < ROW_BLOCK && (r as usize + 1) * d <= rows.len()));
+    assert!(labels.len() >= ROW_BLOCK.min(rows.len() / d.max(1)) && seconds.len() >= labels.len());
+    assert!(panel_min.len() >= labels.len() * panels);
+    // SAFETY: the CPU has AVX2 (this function's contract).
+    let (infinity, no_index) = unsafe { (T::set(T::INFINITY), T::load_indices([i32::MAX; 8].as_ptr())) };
+    let mut best = [infinity; ROW_BLOCK];
+    let mut best_index = [no_index; ROW_BLOCK];
+    let mut runner_up = [infinity; ROW_BLOCK];
+    for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
+        let panel = list / 2;
+        // Scanned at half width, the upper register's centres are left out (as +∞ scores).
+        let lower_only = list % 2 == 1;
+        let half = lower_only || (packed.half_last && panel + 1 == panels);
+        let data = packed.data[panel * d * nr..].as_ptr();
+        let norms = packed.norms[panel * nr..].as_ptr();
+        let ids = ids[panel * nr..].as_ptr();
+        for (r0, live) in row_groups(which.len()) {
+            // Past `live`, the first row stands in.
+            let row_ptr: [*const T; MR] =
+                std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
+            // SAFETY: every row pointer has d readable values, the panel d × NR, norms and ids NR
+            // values each.
+            unsafe {
+                let tile = panel_scores::<T>(row_ptr, live, data, d, half);
+                let minus_two = T::set(T::from_f64(-2.0));
+                for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
+                    let r = which[r0 + i] as usize;
+                    let s_lo = T::fmadd(lo, minus_two, T::load(norms));
+                    let s_hi =
+                        if lower_only { infinity } else { T::fmadd(hi, minus_two, T::load(norms.add(T::LANES))) };
+                    panel_min[r * panels + panel] = T::first(T::hmin(T::min(s_lo, s_hi)));
+                    let (mut b, mut bi, mut ru) = (best[r], best_index[r], runner_up[r]);
+                    for (s, at) in [(s_lo, 0), (s_hi, T::LANES)] {
+                        let i = T::load_indices(ids.add(at));
+                        let tie = _mm256_and_si256(T::equal(s, b), T::index_less(i, bi));
+                        let wins = _mm256_or_si256(T::less(s, b), tie);
+                        ru = T::min(ru, T::max(b, s));
+                        b = T::min(s, b);
+                        bi = _mm256_blendv_epi8(bi, i, wins);
+                    }
+                    (best[r], best_index[r], runner_up[r]) = (b, bi, ru);
+                }
+            }
+        }
+    }
+    for &r in flagged {
+        let r = r as usize;
+        // SAFETY: as above.
+        let (values, indices, runner_up) =
+            unsafe { (T::spill(best[r]), T::spill_indices(best_index[r]), T::spill(runner_up[r])) };
+        let mut winner = (f64::INFINITY, i64::MAX, 0usize);
+        for (lane, (&v, &i)) in values.iter().zip(&indices).enumerate().take(T::LANES) {
+            if v < winner.0 || (v == winner.0 && i < winner.1) {
+                winner = (v, i, lane);
+            }
+        }
+        labels[r] = winner.1 as u32;
+        let others = values.iter().take(T::LANES).enumerate().filter(|&(lane, _)| lane != winner.2).map(|(_, &v)| v);
+        seconds[r] = runner_up.iter().take(T::LANES).copied().chain(others).fold(f64::INFINITY, f64::min);
+    }
+}
+
+/// Centres per panel: [`scan_lists`]' groups.
+pub(crate) fn panel_width<T: Lanes>() -> usize {
+    Packed::<T>::NR
+}
+
 /// The groups of rows `(first, rows)` a block of `m` rows is scanned in: six at a time, the last
 /// seven or eight as 4 + 3 or 4 + 4 (a block of 128 is 20 × 6 + 4 + 4), one or two last rows on
 /// their own. A group runs a tile of 2, 4 or 6 rows: a 6-row tile for a short group would compute

@@ -1,0 +1,496 @@
+//! The grouped bounded Lloyd pass (Yinyang k-means, Ding et al. 2015, shaped for the microkernel):
+//! many centres, and rows rescanned only against the groups of centres they may have come closer
+//! to, with results bit-identical to the fused pass of [`crate::kernels::fused`].
+//!
+//! Hamerly's single bound ([`crate::kernels::bounds`]) drops, every pass, by the largest move of
+//! any centre: while a few of 1,000 centres still jump between blobs, it collapses for every row
+//! and every row is scanned against every centre. Here the centres are split once, at the first
+//! pass, into groups of nearby centres, and every row keeps one lower bound per group: on its
+//! distance to every centre of the group other than its own. A group's bound drops by the
+//! largest move within that group only, so a centre that jumps costs the rows near it a scan of
+//! its group, not of all k centres.
+//!
+//! A group is exactly one panel of the AVX2 microkernel (16 float32 or 8 float64 centres): the
+//! centres are packed group by group, and a row block's rows that need a group are scanned against
+//! its panel in 6-row tiles ([`Kernel::scan_panel`]), as blocked as the full scan, only shorter.
+//! Yinyang's per-centre "local filter" is left out: within a panel, sixteen scores cost one
+//! register of multiply-adds, so skipping single centres would save nothing. The groups come from
+//! bisecting the first pass's centres along their principal axis into halves holding whole
+//! panels, down to single panels (deterministic, balanced, and close centres end up together).
+//!
+//! Exactness. A row whose own centre `a` is, by more than twice the kernel's rounding, closer than
+//! a group's bound can skip that group: every centre in it has a kernel score strictly above
+//! `a`'s. Every other group, and `a`'s own, is scanned with the brute-force kernel's own scores
+//! (a centre's score does not depend on the panel or tile it is computed in); within a group the
+//! centres are packed in index order, and across groups the smallest (score, index) wins, so the
+//! label is the one the full scan picks. Bounds are stored as float32 rounded strictly down. The
+//! sums are then folded exactly as in [`crate::kernels::fused::assign_and_sum`] (same chunks,
+//! same order), so the results are the same bits on any thread count.
+
+use rayon::prelude::*;
+
+use crate::kernels::distance::Kernel;
+use crate::kernels::fused::{chunk_rows, MIN_BLOCKS_PER_CHUNK};
+use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
+
+/// Fewer groups than this: Hamerly's single bound (one number per row against one per group).
+/// The grouped pass was built and measured for k in the hundreds and more; below, Lloyd runs
+/// as before (1M × 32, k = 100 has seven float32 groups).
+pub(crate) const MIN_GROUPS: usize = 16;
+
+/// Raises a non-negative sum past its rounding (relative error at most 2⁻⁵³ per operation).
+const UP: f64 = 1.0 + 4.0 * f64::EPSILON;
+
+/// A flagged group is scanned at half width only while the bound left for its upper register's
+/// centres clears the own distance by this factor: that bound is not refreshed by the scan, and
+/// one that barely clears would fail again at the next pass, and the next.
+const HALF_SLACK: f64 = 0.8;
+
+/// What the grouped pass carries from one Lloyd iteration to the next.
+#[derive(Clone, Debug, Default)]
+pub struct GroupBounds {
+    /// The centres' indices in packed order: group g is `order[g·w .. (g+1)·w]` (w centres per
+    /// panel; the last group may be shorter), each group in increasing index order.
+    order: Vec<u32>,
+    /// The group of every centre.
+    group_of: Vec<u32>,
+    groups: usize,
+    /// n × groups lower bounds on each row's distance to the centres of each group other than its
+    /// own centre, as float32 rounded down.
+    lower: Vec<f32>,
+    /// Per row, a lower bound on its distance to every centre other than its own (Yinyang's
+    /// global bound: the smallest group bound, less the largest drift of any group since), as
+    /// float32 rounded down. A row that clears it touches none of its group bounds.
+    global: Vec<f32>,
+    /// Per row, the pass its group bounds refer to: later drifts are applied when it is next
+    /// filtered by group.
+    since: Vec<u32>,
+    /// Per pass (from the first), per group: the drifts summed so far, rounded up.
+    drifted: Vec<f64>,
+    /// This pass's number, from 0.
+    pass: u32,
+    /// ||x|| per row.
+    norms: Vec<f64>,
+    /// The centres (as f64) the bounds refer to.
+    centers: Vec<f64>,
+    /// Rows scanned against at least one group in the last pass.
+    pub scanned: usize,
+    /// Row-centre scores computed in the last pass (n · k for a full scan).
+    pub pairs: usize,
+}
+
+/// Whether the grouped pass runs for k centres of d features in `F` (the groups are the kernel's
+/// panels): enough groups to pay, and the bounds (float32, one per group) at most twice the size
+/// of a row.
+pub(crate) fn worth_it<F: Scalar>(kernel: &Kernel<'_, F>, k: usize, d: usize) -> bool {
+    kernel.panel_width().is_some_and(|w| {
+        let groups = k.div_ceil(w);
+        groups >= MIN_GROUPS && groups * 4 <= 2 * d * std::mem::size_of::<F>()
+    })
+}
+
+/// The fused pass with group bounds; see the module docs. `labels` must hold the previous pass's
+/// labels when `state` comes from that pass. Only called where [`worth_it`] holds.
+pub(crate) fn assign_and_sum_grouped<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+    state: &mut GroupBounds,
+) -> ClusterSums {
+    let (n, d, k) = (x.n(), x.d(), centers.n());
+    let width = Kernel::new(centers).panel_width().expect("only called where the microkernel runs");
+    let now = to_f64(centers);
+    let first = state.centers.len() != now.len() || state.norms.len() != n || state.order.len() != k;
+    if first {
+        state.order = group_centers(&now, d, width);
+        state.groups = k.div_ceil(width);
+        state.group_of = vec![0; k];
+        for (p, &j) in state.order.iter().enumerate() {
+            state.group_of[j as usize] = (p / width) as u32;
+        }
+        state.lower = vec![0.0; n * state.groups];
+        state.global = vec![0.0; n];
+        state.since = vec![0; n];
+        state.drifted = vec![0.0; state.groups];
+        state.pass = 0;
+        state.norms = vec![0.0; n];
+    } else {
+        state.pass += 1;
+    }
+    let (groups, group_of) = (state.groups, &state.group_of);
+    // Every centre's move, computed in f64 and raised by more than its rounding. A group's
+    // bounds drop by the largest move of its centres.
+    let inflate = 1.0 + (d + 4) as f64 * f64::EPSILON;
+    let moves: Vec<f64> = if first {
+        vec![0.0; k]
+    } else {
+        (0..k).map(|j| sq(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt() * inflate).collect()
+    };
+    // Each group packed by decreasing move (ties by index), so that its panel's upper register
+    // holds the centres that moved least.
+    let mut order = state.order.clone();
+    for group in order.chunks_mut(width) {
+        group.sort_unstable_by(|&a, &b| moves[b as usize].total_cmp(&moves[a as usize]).then(a.cmp(&b)));
+    }
+    let mut drift = vec![0f64; groups];
+    let mut upper_drift = vec![0f64; groups];
+    let mut slot = vec![0u32; k];
+    for (p, &j) in order.iter().enumerate() {
+        let g = p / width;
+        drift[g] = drift[g].max(moves[j as usize]);
+        if p % width >= width / 2 {
+            upper_drift[g] = upper_drift[g].max(moves[j as usize]);
+        }
+        slot[j as usize] = p as u32;
+    }
+    if !first {
+        // Each sum rounded up, so that the difference of two is at least the drifts between.
+        let last = state.drifted.len() - groups;
+        let next: Vec<f64> = (0..groups).map(|g| (state.drifted[last + g] + drift[g]) * UP).collect();
+        state.drifted.extend(next);
+    }
+    let max_drift = drift.iter().copied().fold(0.0, f64::max);
+    let packed: Vec<F> = order.iter().flat_map(|&j| centers.row(j as usize).iter().copied()).collect();
+    let kernel = Kernel::new(Points::new(&packed, k, d).expect("k rows of d"));
+    let mut ids: Vec<i32> = order.iter().map(|&j| j as i32).collect();
+    ids.resize(groups * width, i32::MAX);
+    let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
+    // As in bounds.rs: twice the error of the kernel's score ||c||² − 2x·c, whose comparisons keep
+    // twice this again as a gap.
+    let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
+    let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
+    let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
+    let mut counts = vec![(0usize, 0usize); n.div_ceil(chunk)];
+    let ctx = Pass {
+        kernel: &kernel,
+        ids: &ids,
+        centers,
+        group_of,
+        drift: &drift,
+        upper_drift: &upper_drift,
+        max_drift,
+        drifted: &state.drifted,
+        pass: state.pass,
+        slot: &slot,
+        radius,
+        eps,
+        first,
+        width,
+    };
+    let partials: Vec<ClusterSums> = labels
+        .par_chunks_mut(chunk)
+        .zip(dist2.par_chunks_mut(chunk))
+        .zip(state.lower.par_chunks_mut(chunk * groups).zip(state.norms.par_chunks_mut(chunk)))
+        .zip(state.global.par_chunks_mut(chunk).zip(state.since.par_chunks_mut(chunk)))
+        .zip(counts.par_iter_mut())
+        .enumerate()
+        .with_min_len(min_items(chunk * k * d))
+        .map(|(i, ((((labels, dist2), (lower, norms)), (global, since)), counts))| {
+            let mut sums = ClusterSums::zeros(if fused.is_some() { k } else { 0 }, d);
+            let mut scratch = Scratch::new(groups);
+            let start = i * chunk;
+            let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
+            let bounds = lower.chunks_mut(ROW_BLOCK * groups).zip(norms.chunks_mut(ROW_BLOCK));
+            let rows_bounds = global.chunks_mut(ROW_BLOCK).zip(since.chunks_mut(ROW_BLOCK));
+            for (b, (((labels, dist2), (lower, norms)), (global, since))) in
+                blocks.zip(bounds).zip(rows_bounds).enumerate()
+            {
+                let from = start + b * ROW_BLOCK;
+                let rows = x.rows(from, from + labels.len());
+                let block = Block { labels, lower, norms, global, since };
+                let (rows_scanned, pairs) = ctx.block(rows, block, &mut scratch);
+                counts.0 += rows_scanned;
+                counts.1 += pairs;
+                if fused.is_some() {
+                    sums.fold(rows, weights.map(|w| &w[from..from + labels.len()]), &now, labels, dist2, &[]);
+                }
+            }
+            sums
+        })
+        .collect();
+    let total = if fused.is_some() {
+        ClusterSums::total(k, d, &partials)
+    } else {
+        sums_by_cluster(x, weights, &now, k, labels, dist2)
+    };
+    state.centers = now;
+    state.scanned = counts.iter().map(|c| c.0).sum();
+    state.pairs = counts.iter().map(|c| c.1).sum();
+    total
+}
+
+/// What every block of one pass shares.
+struct Pass<'a, F> {
+    /// The centres packed group by group.
+    kernel: &'a Kernel<'a, F>,
+    /// The index of the centre at each packed position (`i32::MAX` past the last).
+    ids: &'a [i32],
+    centers: Points<'a, F>,
+    group_of: &'a [u32],
+    drift: &'a [f64],
+    /// Per group, the largest move of the centres in its panel's upper register.
+    upper_drift: &'a [f64],
+    /// The largest drift of any group: every row's global bound drops by it.
+    max_drift: f64,
+    /// [`GroupBounds::drifted`] and the pass's number.
+    drifted: &'a [f64],
+    pass: u32,
+    /// The packed position of every centre.
+    slot: &'a [u32],
+    radius: f64,
+    eps: f64,
+    first: bool,
+    width: usize,
+}
+
+/// One block's rows' labels and bounds.
+struct Block<'a> {
+    labels: &'a mut [u32],
+    /// rows × groups.
+    lower: &'a mut [f32],
+    norms: &'a mut [f64],
+    global: &'a mut [f32],
+    since: &'a mut [u32],
+}
+
+/// One task's buffers, reused block after block.
+struct Scratch {
+    /// The rows of the block (block-relative) to scan against each group: 2g at full width,
+    /// 2g + 1 against its lower register only.
+    lists: Vec<Vec<u32>>,
+    /// Rows in any list.
+    flagged: Vec<u32>,
+    /// Per row of the block: the new label, and the second-smallest score scanned.
+    labels: Vec<u32>,
+    seconds: Vec<f64>,
+    /// ROW_BLOCK × groups: each row's smallest score per group scanned.
+    panel_min: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(groups: usize) -> Self {
+        Self {
+            lists: vec![Vec::with_capacity(ROW_BLOCK); 2 * groups],
+            flagged: Vec::with_capacity(ROW_BLOCK),
+            labels: vec![0; ROW_BLOCK],
+            seconds: vec![0.0; ROW_BLOCK],
+            panel_min: vec![0.0; ROW_BLOCK * groups],
+        }
+    }
+}
+
+impl<F: Scalar> Pass<'_, F> {
+    /// Labels one block of rows, updating its bounds; returns (rows scanned, scores computed).
+    fn block(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        let Block { labels, lower, norms, global, since } = block;
+        let groups = s.lists.len() / 2;
+        s.lists.iter_mut().for_each(Vec::clear);
+        s.flagged.clear();
+        for (r, &label) in labels.iter().enumerate() {
+            let row_lower = &mut lower[r * groups..(r + 1) * groups];
+            if self.first {
+                norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+                s.lists.iter_mut().step_by(2).for_each(|list| list.push(r as u32));
+                row_lower.fill(f32::INFINITY);
+                s.flagged.push(r as u32);
+                continue;
+            }
+            let a = label as usize;
+            let own = sq_dist_f64(rows.row(r), self.centers.row(a));
+            let limit = own + 2.0 * self.eps * (norms[r] + self.radius).powi(2);
+            let v = f64::from(global[r]) - self.max_drift;
+            if v > 0.0 && limit < v * v {
+                global[r] = round_down(v);
+                continue;
+            }
+            // The group bounds, brought to the previous pass.
+            let then = since[r] as usize;
+            if then + 1 < self.pass as usize {
+                let (was, is) = (&self.drifted[then * groups..], &self.drifted[(self.pass as usize - 1) * groups..]);
+                for (g, bound) in row_lower.iter_mut().enumerate() {
+                    *bound = round_down(f64::from(*bound) - (is[g] - was[g]) * UP);
+                }
+            }
+            since[r] = self.pass;
+            if self.filter(a, limit, row_lower, &mut s.lists, r as u32) {
+                s.flagged.push(r as u32);
+            } else {
+                global[r] = row_lower.iter().copied().fold(f32::INFINITY, f32::min);
+            }
+        }
+        if s.flagged.is_empty() {
+            return (0, 0);
+        }
+        self.kernel
+            .scan_lists(self.ids, rows, &s.lists, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
+            .expect("the microkernel runs");
+        let mut pairs = 0;
+        for (list, which) in s.lists.iter().enumerate() {
+            let g = list / 2;
+            pairs += which.len() * if list % 2 == 0 { self.width } else { self.width / 2 };
+            for &r in which {
+                let (r, label) = (r as usize, s.labels[r as usize]);
+                // The new centre's group: the second-smallest score of all centres scanned is a
+                // lower bound on its other centres. The centres a half-width scan left out keep
+                // the bound the filter left in `lower`.
+                let score = if self.group_of[label as usize] as usize == g {
+                    s.seconds[r]
+                } else {
+                    s.panel_min[r * groups + g]
+                };
+                let at = r * groups + g;
+                lower[at] = lower[at].min(self.bound(norms[r], score));
+            }
+        }
+        for &r in &s.flagged {
+            let r = r as usize;
+            labels[r] = s.labels[r];
+            global[r] = lower[r * groups..(r + 1) * groups].iter().copied().fold(f32::INFINITY, f32::min);
+            if self.first {
+                since[r] = 0;
+            }
+        }
+        (s.flagged.len(), pairs)
+    }
+
+    /// Yinyang's group filter for one row whose centre is `a` (`limit`: its squared distance
+    /// plus the rounding gap): every group's bound drops by its drift, and a group is skipped
+    /// while its bound, squared, exceeds `limit`. If any group is not, the row goes into the lists of those groups and of its own
+    /// centre's group: at half width where the centres of the panel's upper register (the
+    /// group's smallest moves) are still provably farther than `a` (their bound, the old one less
+    /// their largest move, stays in `lower` for the scan to lower further), else at full width
+    /// (`lower` set to +∞ for the scan to fill). Returns whether the row is scanned.
+    fn filter(&self, a: usize, limit: f64, lower: &mut [f32], lists: &mut [Vec<u32>], r: u32) -> bool {
+        let far = |v: f64| v > 0.0 && limit < v * v;
+        let near = lower.iter().zip(self.drift).filter(|&(&bound, &drift)| !far(f64::from(bound) - drift)).count();
+        if near == 0 {
+            for (bound, &drift) in lower.iter_mut().zip(self.drift) {
+                *bound = round_down(f64::from(*bound) - drift);
+            }
+            return false;
+        }
+        let own_group = self.group_of[a] as usize;
+        let own_in_upper = self.slot[a] as usize % self.width >= self.width / 2;
+        for (g, (bound, (&drift, &upper))) in lower.iter_mut().zip(self.drift.iter().zip(self.upper_drift)).enumerate()
+        {
+            let old = f64::from(*bound);
+            if g != own_group && far(old - drift) {
+                *bound = round_down(old - drift);
+            } else if far(HALF_SLACK * (old - upper)) && !(g == own_group && own_in_upper) {
+                *bound = round_down(old - upper);
+                lists[2 * g + 1].push(r);
+            } else {
+                *bound = f32::INFINITY;
+                lists[2 * g].push(r);
+            }
+        }
+        true
+    }
+
+    /// A lower bound on the distance of a row of norm `norm` to a centre whose kernel score is at
+    /// least `score`, rounded down to float32.
+    fn bound(&self, norm: f64, score: f64) -> f32 {
+        let square = norm * norm + score - self.eps * (norm + self.radius).powi(2);
+        round_down(square.max(0.0).sqrt())
+    }
+}
+
+/// `v` as a float32 strictly below it (for v > 0; zero below the smallest normal float32), so
+/// that a bound never grows by the rounding of its own arithmetic.
+#[inline(always)]
+fn round_down(v: f64) -> f32 {
+    // v · (1 − 2⁻²³), rounded to the nearest float32, is below v by at least 2⁻²⁴·v; past the
+    // largest float32, the largest float32.
+    if v > f64::from(f32::MIN_POSITIVE) {
+        (v * (1.0 - f64::from(f32::EPSILON))).min(f64::from(f32::MAX)) as f32
+    } else {
+        0.0
+    }
+}
+
+/// The centres' indices grouped into panels of `width` nearby centres: the set is halved along its
+/// principal axis (the left half holding whole panels) until each part fits one panel; each group
+/// in increasing index order, the last one possibly short.
+pub(crate) fn group_centers(centers: &[f64], d: usize, width: usize) -> Vec<u32> {
+    let k = centers.len() / d.max(1);
+    let mut order: Vec<u32> = (0..k as u32).collect();
+    bisect(centers, d, &mut order, width);
+    order
+}
+
+fn bisect(centers: &[f64], d: usize, ids: &mut [u32], width: usize) {
+    if ids.len() <= width {
+        ids.sort_unstable();
+        return;
+    }
+    let left = width * ids.len().div_ceil(width).div_ceil(2);
+    let row = |j: u32| &centers[j as usize * d..(j as usize + 1) * d];
+    let mut mean = vec![0f64; d];
+    for &j in ids.iter() {
+        mean.iter_mut().zip(row(j)).for_each(|(m, v)| *m += v / ids.len() as f64);
+    }
+    // The principal axis by power iteration, from the direction of the farthest centre.
+    let far = ids.iter().copied().max_by(|&a, &b| sq(row(a), &mean).total_cmp(&sq(row(b), &mean))).unwrap_or(0);
+    let mut axis: Vec<f64> = row(far).iter().zip(&mean).map(|(v, m)| v - m).collect();
+    for _ in 0..8 {
+        let mut next = vec![0f64; d];
+        for &j in ids.iter() {
+            let dot: f64 = row(j).iter().zip(&mean).zip(&axis).map(|((v, m), a)| (v - m) * a).sum();
+            next.iter_mut().zip(row(j)).zip(&mean).for_each(|((n, v), m)| *n += dot * (v - m));
+        }
+        let norm = sum_of_squares(&next).sqrt();
+        if norm == 0.0 {
+            break;
+        }
+        axis = next.iter().map(|v| v / norm).collect();
+    }
+    let along = |j: u32| -> f64 { row(j).iter().zip(&axis).map(|(v, a)| v * a).sum() };
+    ids.select_nth_unstable_by(left, |&a, &b| along(a).total_cmp(&along(b)).then(a.cmp(&b)));
+    let (low, high) = ids.split_at_mut(left);
+    bisect(centers, d, low, width);
+    bisect(centers, d, high, width);
+}
+
+fn sq(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_whole_panels_of_nearby_centres_in_index_order() {
+        // 100 centres on a line, shuffled: each group of 16 is a run of 16 neighbours.
+        let (k, d, width) = (100usize, 3usize, 16usize);
+        let place: Vec<usize> = (0..k).map(|j| j * 37 % k).collect();
+        let centers: Vec<f64> = place.iter().flat_map(|&p| [p as f64, 2.0 * p as f64, 5.0]).collect();
+        let order = group_centers(&centers, d, width);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..k as u32).collect::<Vec<_>>(), "a permutation of the centres");
+        let groups: Vec<&[u32]> = order.chunks(width).collect();
+        assert!(groups[..groups.len() - 1].iter().all(|g| g.len() == width), "only the last group is short");
+        for group in &groups {
+            assert!(group.windows(2).all(|w| w[0] < w[1]), "each group in index order: {group:?}");
+            let spots: Vec<usize> = group.iter().map(|&j| place[j as usize]).collect();
+            let (lo, hi) = (spots.iter().min().unwrap(), spots.iter().max().unwrap());
+            assert_eq!(hi - lo + 1, group.len(), "a group of neighbours on the line: {spots:?}");
+        }
+    }
+
+    #[test]
+    fn bounds_are_rounded_strictly_down() {
+        for v in [1e-30, 0.1, 1.0, 3.0, 123.456, 1e30, f64::from(f32::MAX), 1e300] {
+            let f = round_down(v);
+            assert!(f64::from(f) < v && f > 0.0, "{v} -> {f}");
+        }
+        assert_eq!(round_down(-1.0), 0.0);
+        assert_eq!(round_down(0.0), 0.0);
+    }
+}
