@@ -693,7 +693,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return check_hyperparameters(**params)
 
     def _seeded(self, hp: Hyperparameters, seed: int) -> Optional[_streaming.Trained]:
-        """A streamed fit's starting state from ``initial_centers`` (None when not given)."""
+        """Return a streamed fit's starting state from ``initial_centers`` (None when not given)."""
         if self.initial_centers is None:
             return None
         width = np.shape(self.initial_centers)[-1] if np.ndim(self.initial_centers) == 2 else 0

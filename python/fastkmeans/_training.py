@@ -46,8 +46,10 @@ class Fitted:
 
 
 def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: Any = None) -> Fitted:
-    """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``; seeded with
-    ``initial_centers`` when given (see ``check_initial_centers``)."""
+    """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``.
+
+    Seeded with ``initial_centers`` when given (see ``check_initial_centers``).
+    """
     require_rows(X, hp.k)
     seed = seed_of(random_state)
     if initial_centers is not None:
@@ -113,7 +115,7 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], rando
 
 
 def check_initial_centers(value: Any, hp: Hyperparameters, n_features: int, dtype: Any) -> Tuple[np.ndarray, int]:
-    """The user's initial centres as a C-contiguous array of ``dtype``, and the factor they imply.
+    """Return the user's initial centres as a C-contiguous ``dtype`` array, and the factor they imply.
 
     With ``algorithm="lloyd"`` they must be k rows (Lloyd starts from them). With "minibatch" they
     are the K streaming centres: k rows (K = k, extra_center_factor_ 1: the reduction keeps them)
@@ -151,7 +153,7 @@ def check_initial_centers(value: Any, hp: Hyperparameters, n_features: int, dtyp
 
 def seeded_state(initial_centers: Any, hp: Hyperparameters, n_features: int, dtype: Any,
                  seed: int) -> Tuple[Dict[str, Any], int]:
-    """A new streaming state whose K centres are ``initial_centers`` (checked), and its factor."""
+    """Return a new streaming state whose K centres are ``initial_centers`` (checked), and its factor."""
     centers, factor = check_initial_centers(initial_centers, hp, n_features, dtype)
     state = {"centers": centers, "counts": np.zeros(centers.shape[0]), "points_seen": 0,
              "far_points": np.empty((0, n_features), dtype=centers.dtype), "far_weights": np.empty(0),
@@ -160,8 +162,11 @@ def seeded_state(initial_centers: Any, hp: Hyperparameters, n_features: int, dty
 
 
 def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: Any) -> Fitted:
-    """``fit_arrays`` seeded with the user's centres: one Lloyd run from them, or the mini-batch
-    recipe streaming from them (each epoch in its own random order)."""
+    """Run ``fit_arrays`` from the user's centres.
+
+    One Lloyd run from them, or the mini-batch recipe streaming from them (each epoch in its own
+    random order).
+    """
     if hp.algorithm == "lloyd":
         centers, _ = check_initial_centers(initial_centers, hp, X.shape[1], X.dtype)
         out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=1,
