@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::backend::Rows;
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::sq_dist_f64;
+use crate::kernels::points::sq_dist_in;
 use crate::kernels::scalar::Scalar;
 use crate::rng::Rng;
 
@@ -174,33 +174,25 @@ impl<'w, F: Scalar> Seeding<'w, F> {
     fn score<R: Rows<F>>(&self, x: R, candidates: &[usize]) -> Scored {
         let (d, m, trials) = (self.d, self.n_centers(), candidates.len());
         let (rows, norms) = self.candidate_rows(x, candidates);
-        // Squared distances from every candidate to every centre so far: the pruning bounds.
+        // Squared distances from every candidate to every centre so far: the pruning bounds, in
+        // the data's precision (their rounding is far inside MARGIN).
         let between: Vec<f64> = rows
             .chunks_exact(d)
-            .flat_map(|c| self.centers.chunks_exact(d).map(move |center| sq_dist_f64(c, center)))
+            .flat_map(|c| self.centers.chunks_exact(d).map(move |center| sq_dist_in::<F, F>(c, center)))
             .collect();
         let n_blocks = self.block_sums.len();
         let mut gains = vec![0.0; n_blocks * trials];
         let mut moved = vec![0u128; n_blocks * trials];
-        let (d2, owner, weights, prune) = (&self.d2, &self.owner, self.weights, self.prune);
+        let pass = Pass { x, d2: &self.d2, owner: &self.owner, weights: self.weights, prune: self.prune };
+        let (rows, norms, between) = (&rows[..], &norms[..], &between[..]);
         let blocks = gains.par_chunks_mut(trials).zip(moved.par_chunks_mut(trials)).enumerate();
         blocks.with_min_len(min_items(ROW_BLOCK * trials * d)).for_each(|(block, (gains, moved))| {
-            let start = block * ROW_BLOCK;
-            let end = (start + ROW_BLOCK).min(d2.len());
-            for i in start..end {
-                let current = d2[i];
-                let bounds = &between[owner[i] as usize..];
-                for t in 0..trials {
-                    if prune && skips(bounds[t * m], current) {
-                        continue;
-                    }
-                    let dist = x.sq_dist_to(i, &rows[t * d..(t + 1) * d], norms[t]);
-                    if dist < current {
-                        gains[t] += weights.map_or(1.0, |w| w[i]) * (current - dist);
-                        moved[t] |= 1 << (i - start);
-                    }
-                }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::avx2::available() {
+                // SAFETY: the CPU has AVX2 and FMA.
+                return unsafe { pass.score_block_avx2(block, rows, norms, between, m, gains, moved) };
             }
+            pass.score_block(block, rows, norms, between, m, gains, moved)
         });
         let mut totals = vec![0.0; trials];
         for block in gains.chunks_exact(trials) {
@@ -272,6 +264,77 @@ impl<'w, F: Scalar> Seeding<'w, F> {
             }
         }
         last
+    }
+}
+
+/// What one scoring pass reads: the rows, their current distances and owners, their weights.
+struct Pass<'a, R> {
+    x: R,
+    d2: &'a [f64],
+    owner: &'a [u32],
+    weights: Option<&'a [f64]>,
+    prune: bool,
+}
+
+impl<R: Copy> Pass<'_, R> {
+    /// Scores block `block` of `ROW_BLOCK` rows against every candidate (`rows`, d values each, of
+    /// squared norms `norms`; `between[t · m + j]` = squared distance from candidate t to centre
+    /// j): adds each candidate's gain to `gains[t]` and sets the bits of the rows it moves closer
+    /// in `moved[t]`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn score_block<F: Scalar>(
+        &self,
+        block: usize,
+        rows: &[F],
+        norms: &[f64],
+        between: &[f64],
+        m: usize,
+        gains: &mut [f64],
+        moved: &mut [u128],
+    ) where
+        R: Rows<F>,
+    {
+        let (trials, d) = (norms.len(), self.x.d());
+        let start = block * ROW_BLOCK;
+        let end = (start + ROW_BLOCK).min(self.d2.len());
+        for i in start..end {
+            let current = self.d2[i];
+            let bounds = &between[self.owner[i] as usize..];
+            for t in 0..trials {
+                if self.prune && skips(bounds[t * m], current) {
+                    continue;
+                }
+                let dist = self.x.sq_dist_to(i, &rows[t * d..(t + 1) * d], norms[t]);
+                if dist < current {
+                    gains[t] += self.weights.map_or(1.0, |w| w[i]) * (current - dist);
+                    moved[t] |= 1 << (i - start);
+                }
+            }
+        }
+    }
+
+    /// [`Pass::score_block`] compiled for AVX2 and FMA: the same operations in the same order
+    /// (no contraction into FMAs), wider, so the same bits.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn score_block_avx2<F: Scalar>(
+        &self,
+        block: usize,
+        rows: &[F],
+        norms: &[f64],
+        between: &[f64],
+        m: usize,
+        gains: &mut [f64],
+        moved: &mut [u128],
+    ) where
+        R: Rows<F>,
+    {
+        self.score_block(block, rows, norms, between, m, gains, moved)
     }
 }
 
