@@ -35,6 +35,9 @@ use crate::rng::Rng;
 /// whose relative rounding stays far below this for any practical width.
 pub const MARGIN: f64 = 1e-3;
 
+// The rows a candidate moves are kept as one bit per row of a block, in a u128.
+const _: () = assert!(ROW_BLOCK <= 128);
+
 /// k-means++ with `local_trials` candidates per step (1: plain k-means++); the chosen rows, in
 /// order. With weights, rows are drawn in proportion to w·d² (zero-weight rows only once every
 /// weighted row sits on a centre). `prune: false` measures every row at every step (the reference
