@@ -47,6 +47,16 @@ def test_kmeans_parallel_seeds_lloyd_as_well_as_kmeans_pp_on_blobs():
     assert loss("kmeans||") < loss("random")
 
 
+def test_kmeans_parallel_seeds_sparse_rows_without_densifying_them():
+    sparse = pytest.importorskip("scipy.sparse")
+    Xs = X.copy()
+    Xs[np.abs(Xs) < 2.0] = 0.0
+    dense = KMeans(k=12, algorithm="lloyd", local_lloyd_init_method="kmeans||", random_state=0).fit(Xs)
+    csr = KMeans(k=12, algorithm="lloyd", local_lloyd_init_method="kmeans||", random_state=0).fit(sparse.csr_matrix(Xs))
+    assert np.isfinite(csr.cluster_centers_).all()
+    assert csr.inertia_ == pytest.approx(dense.inertia_, rel=0.05)
+
+
 def test_kmeans_parallel_is_a_sagemaker_string():
     model = KMeans.from_hyperparameters({"k": "3", "feature_dim": "4", "init_method": "kmeans||",
                                          "local_lloyd_init_method": "kmeans||"})

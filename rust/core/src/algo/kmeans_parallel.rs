@@ -330,6 +330,18 @@ mod tests {
     }
 
     #[test]
+    fn zero_rounds_or_oversampling_are_refused_by_name() {
+        use crate::params::{LloydParams, ReduceParams};
+        let params =
+            |init| ReduceParams { k: 2, init, num_trials: 1, lloyd: LloydParams { max_iter: 5, tol: 0.0 }, seed: 0 };
+        let error = params(InitMethod::KMeansParallel { oversampling: 0, rounds: 5 }).check().unwrap_err();
+        assert!(error.to_string().contains("oversampling"), "{error}");
+        let error = params(InitMethod::KMeansParallel { oversampling: 2, rounds: 0 }).check().unwrap_err();
+        assert!(error.to_string().contains("rounds"), "{error}");
+        assert!(params(InitMethod::KMEANS_PARALLEL).check().is_ok());
+    }
+
+    #[test]
     fn few_distinct_rows_still_give_k_centres() {
         let x = [0.0f32, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 5.0, 5.0];
         let points = Points::from_rows(&x, 2).unwrap();
