@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve wheel wheel-test clean mxnet-venv sdk-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ $(BENCH_DEPS): $(DEPS)
 bench: develop $(BENCH_DEPS)
 	$(PY) benches/compare.py
 	cargo bench -p fastkmeans-core --bench kernels
+
+# Whole default fits with their seeding (greedy k-means++, k-means||) against scikit-learn and
+# scikit-learn-intelex, and SageMaker's recipe with each init_method (a few minutes).
+bench-seeding: develop $(BENCH_DEPS)
+	$(PY) benches/seeding_bench.py
 
 # Sparse document vectors: CSR against the same numbers dense and against scikit-learn (a minute).
 bench-sparse: develop

@@ -58,7 +58,7 @@ def test_feature_dim_must_match_the_data():
 @pytest.mark.parametrize("params, name", [
     ({"k": 0}, "k"), ({"k": -3}, "k"), ({"k": 2.5}, "k"), ({"k": "5"}, "k"), ({"k": True}, "k"),
     ({"mini_batch_size": 0}, "mini_batch_size"), ({"epochs": 0}, "epochs"),
-    ({"init_method": "kmeans||"}, "init_method"), ({"extra_center_factor": 0}, "extra_center_factor"),
+    ({"init_method": "kmeans+"}, "init_method"), ({"extra_center_factor": 0}, "extra_center_factor"),
     ({"extra_center_factor": "big"}, "extra_center_factor"), ({"half_life_time_size": -1}, "half_life_time_size"),
     ({"local_lloyd_max_iter": 0}, "local_lloyd_max_iter"), ({"local_lloyd_tol": 1.5}, "local_lloyd_tol"),
     ({"local_lloyd_tol": float("nan")}, "local_lloyd_tol"),

@@ -246,7 +246,7 @@ def test_parsing_lists_every_unknown_name_sorted_with_the_valid_names():
         ("local_lloyd_tol", "tiny", "a float in [0, 1]"),
         ("local_lloyd_tol", "nan", "a float in [0, 1]"),
         ("local_lloyd_tol", "2", "a float in [0, 1]"),
-        ("init_method", "kmeans||", '"random" or "kmeans++"'),
+        ("init_method", "kmeans|", '"random" or "kmeans++" or "kmeans||"'),
         ("algorithm", "full", '"minibatch" or "lloyd"'),
         ("n_threads", "all", "None or an integer >= 1"),
         ("random_state", "seed", "None or an integer"),

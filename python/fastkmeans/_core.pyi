@@ -162,7 +162,7 @@ def fit_lloyd(
         Training data.
     k : int
         Clusters.
-    init_method : {"random", "kmeans++"}
+    init_method : {"random", "kmeans++", "kmeans||"}
         Seeding of each run (greedy k-means++).
     num_trials, max_iter, tol : int, int, float
         Runs, most iterations per run, relative loss change that stops a run.
@@ -198,7 +198,7 @@ def minibatch_seed(
         The seeding batch; ``n_sample >= n_centers``.
     n_centers : int
         K, the streaming centres.
-    init_method : {"random", "kmeans++"}
+    init_method : {"random", "kmeans++", "kmeans||"}
         SageMaker's ``init_method`` (plain k-means++).
     seed : int
         Seed (0 to 2**64 - 1).
@@ -269,7 +269,7 @@ def reduce(
         The streaming state; it is not modified.
     k : int
         Final clusters.
-    init_method : {"random", "kmeans++"}
+    init_method : {"random", "kmeans++", "kmeans||"}
         Seeding of each trial (greedy k-means++).
     num_trials, max_iter, tol : int, int, float
         Trials, most iterations per trial, relative loss change that stops a trial.

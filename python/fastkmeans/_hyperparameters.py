@@ -58,7 +58,7 @@ _HIDDEN_KEYS = frozenset({
 })
 _HIDDEN_PREFIXES = ("_", "sagemaker_")
 _REQUIRED = ("k", "feature_dim")
-_INIT_METHODS = ("random", "kmeans++")
+_INIT_METHODS = ("random", "kmeans++", "kmeans||")
 _ALGORITHMS = ("minibatch", "lloyd")
 _EVAL_METRICS = ("msd", "ssd")
 _INT_STRING = re.compile(r"[+-]?[0-9]+")

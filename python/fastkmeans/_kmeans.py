@@ -13,6 +13,7 @@ from fastkmeans._hyperparameters import (
     check_hyperparameters,
     format_hyperparameters,
     parse_hyperparameters,
+    resolve_local_lloyd_num_trials,
 )
 from fastkmeans._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
 from fastkmeans._validation import (
@@ -55,8 +56,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Rows per mini-batch (and in the sampled seeding batch).
     epochs : int, default=1
         Passes over the training data.
-    init_method : {"random", "kmeans++"}, default="random"
-        How the K streaming centres are seeded from the sampled first batch.
+    init_method : {"random", "kmeans++", "kmeans||"}, default="random"
+        How the K streaming centres are seeded from the sampled first batch (plain k-means++, or
+        k-means||; see docs/seeding.md for when to pick which).
     extra_center_factor : int or "auto", default="auto"
         K = k * extra_center_factor centres are kept while streaming. "auto" is
         ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
@@ -67,8 +69,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Most Lloyd iterations per reduction trial (or per full-batch run).
     local_lloyd_tol : float, default=1e-4
         A Lloyd run stops once the loss falls by less than this fraction of its previous value.
-    local_lloyd_init_method : {"kmeans++", "random"}, default="kmeans++"
-        Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step).
+    local_lloyd_init_method : {"kmeans++", "random", "kmeans||"}, default="kmeans++"
+        Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
+        k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
@@ -80,6 +83,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Seed. The same seed gives bit-identical results on any number of threads.
     n_threads : int or None, default=None
         Threads for the Rust core; None uses every core.
+    initial_centers : array-like of shape (k, n_features) or (K, n_features), default=None
+        Centres to start from instead of seeding (scikit-learn's ``init=ndarray``). With
+        "lloyd", k rows: one Lloyd run starts from them (``local_lloyd_num_trials_`` is 1). With
+        "minibatch", the K streaming centres: k rows (K = k, so the reduction keeps what streaming
+        made of them) or k * extra_center_factor rows (any multiple of k when it is "auto").
+        Not a SageMaker hyperparameter: left out of ``get_hyperparameters`` and of saved models.
 
     Attributes
     ----------
@@ -155,6 +164,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         algorithm: str = "minibatch",
         random_state: Any = None,
         n_threads: Optional[int] = None,
+        initial_centers: Any = None,
     ) -> None:
         self.k = k
         self.feature_dim = feature_dim
@@ -171,6 +181,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.algorithm = algorithm
         self.random_state = random_state
         self.n_threads = n_threads
+        self.initial_centers = initial_centers
 
     # SageMaker's string maps -------------------------------------------------------------------
 
@@ -227,7 +238,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> KMeans.from_hyperparameters(hp).get_hyperparameters() == hp
         True
         """
-        return format_hyperparameters(self.get_params())
+        return format_hyperparameters({k: v for k, v in self.get_params().items() if k != "initial_centers"})
 
     # Training ------------------------------------------------------------------------------------
 
@@ -284,6 +295,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if is_dask_collection(X):  # trained on the workers: fastkmeans.dask
             from fastkmeans.dask import _estimator
 
+            self._no_initial_centers("a Dask collection")
             return _estimator.fit(self, X, test)
         hp = self._checked()
         source = as_source(X)
@@ -292,7 +304,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if source is not None:  # full-batch Lloyd needs every row in memory
             X = source.read()
         X, names = self._validate_new(X)
-        trained = _training.fit_arrays(X, hp, self.random_state)
+        trained = _training.fit_arrays(X, hp, self.random_state, self.initial_centers)
         test_metrics = self._test_metrics(test, trained.centers, X.shape[1], hp)
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
         # estimator as it was.
@@ -304,7 +316,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """Streamed training (see ``fit``); stores nothing until the last pass and the test channel succeed."""
         seed = _training.seed_of(self.random_state)
         trained = _streaming.train(source, hp, seed=seed, epochs=hp.epochs, check_first=self._feature_dim_check(),
-                                   resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows))
+                                   resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows),
+                                   previous=self._seeded(hp, seed))
         reduced = _training.reduce_state(trained.state, hp, trained.trials)
         test_metrics = self._test_metrics(test, reduced["centers"], trained.n_features, hp)
         self._set_streamed(trained, reduced, hp)
@@ -364,6 +377,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if is_dask_collection(X):
             from fastkmeans.dask import _estimator
 
+            self._no_initial_centers("a Dask collection")
             return _estimator.partial_fit(self, X, hp)
         previous: Optional[Dict[str, Any]] = getattr(self, "_state", None)
         source = as_source(X)
@@ -375,14 +389,15 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             X, names = self._validate_known(X), getattr(self, "feature_names_in_", None)
             start = self._stream(previous)
-        self._set_trained(X, names, _training.merge_arrays(X, hp, start, self.random_state), hp)
+        self._set_trained(X, names, _training.merge_arrays(X, hp, start, self.random_state, self.initial_centers), hp)
         return self
 
     def _partial_fit_source(self, source: Source, hp: Hyperparameters, previous: Optional[Dict[str, Any]]) -> KMeans:
         if previous is None:
             seed = _training.seed_of(self.random_state)
             trained = _streaming.train(source, hp, seed=seed, epochs=1, check_first=self._feature_dim_check(),
-                                       resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows))
+                                       resolve=lambda rows: _training.resolve_minibatch(hp, first_batch_rows=rows),
+                                       previous=self._seeded(hp, seed))
         else:
             start = self._stream(previous)
             trained = _streaming.train(source, hp, seed=previous["seed"], epochs=1, check_first=self._width_check(),
@@ -674,7 +689,24 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _checked(self) -> Hyperparameters:
         params = self.get_params()
         params.pop("random_state")
+        params.pop("initial_centers")
         return check_hyperparameters(**params)
+
+    def _seeded(self, hp: Hyperparameters, seed: int) -> Optional[_streaming.Trained]:
+        """Return a streamed fit's starting state from ``initial_centers`` (None when not given)."""
+        if self.initial_centers is None:
+            return None
+        width = np.shape(self.initial_centers)[-1] if np.ndim(self.initial_centers) == 2 else 0
+        n_features = self.feature_dim if self.feature_dim is not None else width
+        dtype = np.float32 if np.asarray(self.initial_centers).dtype == np.float32 else np.float64
+        state, factor = _training.seeded_state(self.initial_centers, hp, n_features, dtype, seed)
+        trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+        return _streaming.Trained(state, 0, factor, trials, n_features)
+
+    def _no_initial_centers(self, what: str) -> None:
+        if self.initial_centers is not None:
+            raise ValueError(f"initial_centers is not supported for {what}: seed from the data instead, "
+                             "or fit an array.")
 
     def _validate_new(self, X: Any) -> Tuple[Any, Optional[np.ndarray]]:
         """Training data (an array, or CSR when sparse) and its column names; checks feature_dim, stores nothing."""

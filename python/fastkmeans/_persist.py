@@ -132,10 +132,13 @@ def _params(params: Mapping[str, Any]) -> Dict[str, Any]:
     """Return the hyperparameters as JSON values.
 
     A RandomState or Generator is not data: it is stored as null (the fitted state keeps the seed
-    the run drew from it, so resuming is unaffected).
+    the run drew from it, so resuming is unaffected). ``initial_centers`` is training input, not
+    part of the model: it is left out.
     """
     out: Dict[str, Any] = {}
     for name, value in params.items():
+        if name == "initial_centers":
+            continue
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()
         if name == "eval_metrics":

@@ -36,7 +36,8 @@ except ImportError:  # pragma: no cover - exercised in the no-sklearn CI job
 
         def __repr__(self) -> str:
             defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-            changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
+            changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                       if defaults.get(k) is not v and (hasattr(v, "shape") or defaults.get(k) != v)]
             return f"{type(self).__name__}({', '.join(changed)})"
 
     class ClusterMixin:  # type: ignore[no-redef]

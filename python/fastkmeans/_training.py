@@ -26,8 +26,8 @@ from fastkmeans._hyperparameters import (
 from fastkmeans._streaming import Trained
 from fastkmeans._validation import check_centers_fit, core_rows, take_rows
 
-__all__ = ["Fitted", "Reduction", "fit_arrays", "merge_arrays", "reduce_centers", "reduce_state", "resolve_minibatch",
-           "seed_of", "streaming_weights"]
+__all__ = ["Fitted", "Reduction", "check_initial_centers", "fit_arrays", "merge_arrays", "reduce_centers",
+           "reduce_state", "resolve_minibatch", "seed_of", "seeded_state", "streaming_weights"]
 
 
 @dataclass
@@ -45,10 +45,15 @@ class Fitted:
     weights: np.ndarray
 
 
-def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any) -> Fitted:
-    """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``."""
+def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: Any = None) -> Fitted:
+    """Train from scratch on rows in memory (dense, or CSR), by ``hp.algorithm``.
+
+    Seeded with ``initial_centers`` when given (see ``check_initial_centers``).
+    """
     require_rows(X, hp.k)
     seed = seed_of(random_state)
+    if initial_centers is not None:
+        return _fit_from_centers(X, hp, seed, initial_centers)
     if hp.algorithm == "lloyd":
         trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
         check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
@@ -70,13 +75,20 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any) -> Fitted:
                    out["n_batches"], streaming_weights(state, out["centers"]))
 
 
-def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], random_state: Any) -> Fitted:
+def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], random_state: Any,
+                 initial_centers: Any = None) -> Fitted:
     """``partial_fit`` on rows in memory.
 
-    Seeds a new streaming state from a sample of ``X`` (or continues ``previous``, with its own
-    seed), merges every mini-batch of ``X`` in order, reduces K to k and labels ``X``.
+    Seeds a new streaming state from a sample of ``X`` (or from ``initial_centers``, or continues
+    ``previous``, with its own seed), merges every mini-batch of ``X`` in order, reduces K to k and
+    labels ``X``.
     """
-    if previous is None:
+    if previous is None and initial_centers is not None:
+        require_rows(X, hp.k)
+        seed = seed_of(random_state)
+        state, factor = seeded_state(initial_centers, hp, X.shape[1], X.dtype, seed)
+        trials, n_steps = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch"), 0
+    elif previous is None:
         require_rows(X, hp.k)
         sample_rows = min(hp.mini_batch_size, X.shape[0])
         factor, trials = resolve_minibatch(hp, first_batch_rows=sample_rows)
@@ -100,6 +112,81 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], rando
     labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
     return Fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], state, factor, trials,
                    n_steps + merged["n_batches"], streaming_weights(state, reduced["centers"]))
+
+
+def check_initial_centers(value: Any, hp: Hyperparameters, n_features: int, dtype: Any) -> Tuple[np.ndarray, int]:
+    """Return the user's initial centres as a C-contiguous ``dtype`` array, and the factor they imply.
+
+    With ``algorithm="lloyd"`` they must be k rows (Lloyd starts from them). With "minibatch" they
+    are the K streaming centres: k rows (K = k, extra_center_factor_ 1: the reduction keeps them)
+    or k * f rows, where f is ``extra_center_factor`` (any multiple of k when it is "auto").
+
+    Raises
+    ------
+    ValueError
+        Naming ``initial_centers``, for anything but a 2-D array of finite real numbers with
+        ``n_features`` columns and as many rows as above.
+    """
+    array = np.asarray(value)
+    if array.ndim != 2 or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"initial_centers must be a 2-D array of real numbers, not shape {array.shape} of "
+                         f"{array.dtype}.")
+    rows, width = array.shape
+    if width != n_features:
+        raise ValueError(f"initial_centers has {width} features, but X has {n_features}.")
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"initial_centers contains NaN or infinity (row {int(np.flatnonzero(~finite)[0])}).")
+    if hp.algorithm == "lloyd":
+        if rows != hp.k:
+            raise ValueError(f"initial_centers has {rows} rows, but algorithm='lloyd' starts from k={hp.k} centres.")
+        factor = 1
+    else:
+        factor = rows // hp.k
+        given = hp.extra_center_factor
+        if rows < hp.k or rows % hp.k or not (factor == 1 or given == "auto" or given == factor):
+            expected = "a multiple of k" if given == "auto" else f"k * extra_center_factor = {hp.k * int(given)}"
+            raise ValueError(f"initial_centers has {rows} rows, but algorithm='minibatch' seeds its streaming "
+                             f"centres from k={hp.k} rows or {expected}.")
+    return np.ascontiguousarray(array, dtype=dtype), factor
+
+
+def seeded_state(initial_centers: Any, hp: Hyperparameters, n_features: int, dtype: Any,
+                 seed: int) -> Tuple[Dict[str, Any], int]:
+    """Return a new streaming state whose K centres are ``initial_centers`` (checked), and its factor."""
+    centers, factor = check_initial_centers(initial_centers, hp, n_features, dtype)
+    state = {"centers": centers, "counts": np.zeros(centers.shape[0]), "points_seen": 0,
+             "far_points": np.empty((0, n_features), dtype=centers.dtype), "far_weights": np.empty(0),
+             "far_dist2": np.empty(0), "seed": seed}
+    return state, factor
+
+
+def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: Any) -> Fitted:
+    """Run ``fit_arrays`` from the user's centres.
+
+    One Lloyd run from them, or the mini-batch recipe streaming from them (each epoch in its own
+    random order).
+    """
+    if hp.algorithm == "lloyd":
+        centers, _ = check_initial_centers(initial_centers, hp, X.shape[1], X.dtype)
+        out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=1,
+                              max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
+                              init_centers=centers, n_threads=hp.n_threads)
+        weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
+        return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, 1, 0, weights)
+    state, factor = seeded_state(initial_centers, hp, X.shape[1], X.dtype, seed)
+    trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+    n_steps = 0
+    for epoch in range(hp.epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(X.shape[0])
+        merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
+                                        mini_batch_size=hp.mini_batch_size, order=order, n_threads=hp.n_threads)
+        state.update(merged["state"])
+        n_steps += merged["n_batches"]
+    reduced = reduce_state(state, hp, trials)
+    labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
+    return Fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], state, factor, trials, n_steps,
+                  streaming_weights(state, reduced["centers"]))
 
 
 def require_rows(X: Any, k: int) -> None:

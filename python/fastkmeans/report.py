@@ -145,7 +145,7 @@ def write_report(model: Any, source: Any, path: Union[str, "os.PathLike[str]"], 
 
 def _training_hyperparameters(model: Any) -> Dict[str, Any]:
     params = dict(model.get_params())
-    for name in ("k", "random_state", "n_threads", "feature_dim"):
+    for name in ("k", "random_state", "n_threads", "feature_dim", "initial_centers"):
         params.pop(name, None)
     return params
 

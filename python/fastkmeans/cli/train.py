@@ -24,9 +24,10 @@ def _hyperparameter_options(function: Any) -> Any:
     helps = {
         "k": "Clusters in the final model.", "feature_dim": "Features per row (inferred from the data if not given).",
         "mini_batch_size": "Rows per mini-batch [5000].", "epochs": "Passes over the data [1].",
-        "init_method": "random or kmeans++ [random].", "extra_center_factor": "K = k x this while streaming, or auto.",
+        "init_method": "random, kmeans++ or kmeans|| [random].",
+        "extra_center_factor": "K = k x this while streaming, or auto.",
         "half_life_time_size": "Points after which a point's weight halves; 0: no decay [0].",
-        "local_lloyd_init_method": "Seeding of the K -> k reduction: random or kmeans++ [kmeans++].",
+        "local_lloyd_init_method": "Seeding of the K -> k reduction: random, kmeans++ or kmeans|| [kmeans++].",
         "local_lloyd_max_iter": "Most Lloyd iterations of the reduction [300].",
         "local_lloyd_num_trials": "Reduction trials, best kept, or auto.",
         "local_lloyd_tol": "Relative loss change that stops the reduction [0.0001].",

@@ -13,6 +13,10 @@ pub enum InitMethod {
     /// k-means++: each next centre drawn with probability proportional to (weight ×) the squared
     /// distance to the centres chosen so far, keeping the best of `local_trials` candidates.
     KMeansPlusPlus { local_trials: usize },
+    /// k-means‖ (Bahmani et al. 2012): `rounds` passes each drawing about `oversampling` · k rows
+    /// in proportion to (weight ×) squared distance, then the candidates, weighted by the rows
+    /// closest to them, reduced to k by weighted greedy k-means++ and weighted Lloyd.
+    KMeansParallel { oversampling: usize, rounds: usize },
 }
 
 impl InitMethod {
@@ -23,6 +27,19 @@ impl InitMethod {
     /// suggestion, scikit-learn's default), used where a few centres are chosen among many points.
     pub fn greedy_kmeans_pp(k: usize) -> InitMethod {
         InitMethod::KMeansPlusPlus { local_trials: 2 + (k.max(1) as f64).ln() as usize }
+    }
+
+    /// k-means‖ with ℓ = 2k and 5 rounds.
+    pub const KMEANS_PARALLEL: InitMethod = InitMethod::KMeansParallel { oversampling: 2, rounds: 5 };
+
+    /// Fails unless the method's counts are at least 1.
+    fn check(self) -> Result<()> {
+        match self {
+            InitMethod::KMeansPlusPlus { local_trials: 0 } => Err(invalid("local_trials", 0, "an integer >= 1")),
+            InitMethod::KMeansParallel { oversampling: 0, .. } => Err(invalid("oversampling", 0, "an integer >= 1")),
+            InitMethod::KMeansParallel { rounds: 0, .. } => Err(invalid("rounds", 0, "an integer >= 1")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -82,9 +99,7 @@ impl ReduceParams {
         if self.num_trials == 0 {
             return Err(invalid("local_lloyd_num_trials", self.num_trials, "an integer >= 1"));
         }
-        if let InitMethod::KMeansPlusPlus { local_trials: 0 } = self.init {
-            return Err(invalid("local_trials", 0, "an integer >= 1"));
-        }
+        self.init.check()?;
         self.lloyd.check()?;
         Ok(Checked(self))
     }
@@ -117,9 +132,7 @@ impl MiniBatchParams {
         if self.epochs == 0 {
             return Err(invalid("epochs", self.epochs, "an integer >= 1"));
         }
-        if let InitMethod::KMeansPlusPlus { local_trials: 0 } = self.init {
-            return Err(invalid("local_trials", 0, "an integer >= 1"));
-        }
+        self.init.check()?;
         Ok(Checked(self))
     }
 }

@@ -173,23 +173,27 @@ macro_rules! dispatch_pair {
     };
 }
 
-/// Seeding of the K streaming centres: SageMaker's plain k-means++.
+/// Seeding of the K streaming centres: SageMaker's plain k-means++, or k-means‖.
 pub fn seeding_method(name: &str) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
         "kmeans++" => Ok(InitMethod::PLAIN_KMEANS_PP),
-        other => Err(PyValueError::new_err(format!("init_method must be 'random' or 'kmeans++', not {other:?}"))),
+        "kmeans||" => Ok(InitMethod::KMEANS_PARALLEL),
+        other => {
+            Err(PyValueError::new_err(format!("init_method must be 'random', 'kmeans++' or 'kmeans||', not {other:?}")))
+        }
     }
 }
 
-/// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step).
+/// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step), or k-means‖.
 pub fn init_method(name: &str, k: usize) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
         "kmeans++" => Ok(InitMethod::greedy_kmeans_pp(k)),
-        other => {
-            Err(PyValueError::new_err(format!("local_lloyd_init_method must be 'random' or 'kmeans++', not {other:?}")))
-        }
+        "kmeans||" => Ok(InitMethod::KMEANS_PARALLEL),
+        other => Err(PyValueError::new_err(format!(
+            "local_lloyd_init_method must be 'random', 'kmeans++' or 'kmeans||', not {other:?}"
+        ))),
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::algo::empty::update_centers;
-use crate::algo::init::init_centers;
+use crate::algo::init::init_centers_on;
 use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::bounds::Bounds;
@@ -88,7 +88,7 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
         .into_par_iter()
         .map(|t| {
             let mut rng = Rng::new(params.seed, Purpose::Trial(t));
-            let init = init_centers(x, weights, params.k, params.init, &mut rng);
+            let init = init_centers_on(x, weights, params.k, params.init, &mut rng, backend)?;
             lloyd(x, weights, init, &lloyd_params, backend, stop)
         })
         .collect();

@@ -1,11 +1,13 @@
 //! The top layer: the algorithms, written against the seam ([`crate::backend`]) alone.
-//! Seeding ([`init`]), full-batch Lloyd ([`lloyd`]) and its empty-cluster policy ([`empty`]),
+//! Seeding ([`init`]: random, [`kmeanspp`], [`kmeans_parallel`]), full-batch Lloyd ([`lloyd`]) and its empty-cluster policy ([`empty`]),
 //! SageMaker's mini-batch trainer ([`minibatch`]), the weighted K → k reduction ([`reduce`]) and
 //! the loss of data against given centres ([`evaluate`]).
 
 pub mod empty;
 pub mod evaluate;
 pub mod init;
+pub mod kmeans_parallel;
+pub mod kmeanspp;
 pub mod lloyd;
 pub mod minibatch;
 pub mod reduce;

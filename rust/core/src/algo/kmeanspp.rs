@@ -1,0 +1,423 @@
+//! k-means++ (Arthur & Vassilvitskii 2007), plain or greedy, optionally weighted, with exact
+//! triangle-inequality pruning (Raff 2021, "Exact Acceleration of K-Means++ and K-Means‖").
+//!
+//! Every row keeps its squared distance `d2` to the closest centre chosen so far and that
+//! centre's index (its *owner*). A candidate `c` can only move row `x`, owned by `a`, closer when
+//! ‖c − a‖ < 2‖x − a‖ (else ‖x − c‖ ≥ ‖c − a‖ − ‖x − a‖ ≥ ‖x − a‖): with the candidates' squared
+//! distances to every centre computed once per step (k × trials distances, not n), a row whose
+//! owner is at least `4 · d2` from a candidate is not measured against it, nor its features read.
+//! Early steps measure nearly every row; later ones, where each centre owns a small region,
+//! measure fewer. The test keeps a margin of [`MARGIN`] (relative) for the rounding of the
+//! distances it compares, so a skipped row is one whose measured distance could not have been
+//! smaller either: the seeding is the one the unpruned algorithm gives (a test compares them).
+//!
+//! A greedy step draws `local_trials` candidates and keeps the one whose addition lowers the
+//! potential Σ w·d² the most: each candidate's *gain* Σ w·(d2 − ‖x − c‖²) over the rows it moves
+//! closer, ties to the first drawn. All candidates are scored in one pass over the rows, block by
+//! block of `ROW_BLOCK` rows (a block stays in cache while every candidate is measured against
+//! it), which records per block and candidate a bit mask of the rows moved; adding the chosen
+//! candidate then visits only the rows of its masks.
+//!
+//! Blocks are fixed by the data, not by the thread count; per-block gains are added in block
+//! order, and the potential is kept per block in row order (for drawing), so the result is
+//! bit-identical on any number of threads.
+
+use rayon::prelude::*;
+
+use crate::backend::Rows;
+use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::points::sq_dist_in;
+use crate::kernels::scalar::Scalar;
+use crate::rng::Rng;
+
+/// Relative margin of the pruning test: a row is skipped when the candidate's squared distance to
+/// its owner exceeds `4 · d2 · (1 + MARGIN)`. Distances of float32 rows are accumulated in float32,
+/// whose relative rounding stays far below this for any practical width.
+pub const MARGIN: f64 = 1e-3;
+
+// The rows a candidate moves are kept as one bit per row of a block, in a u128.
+const _: () = assert!(ROW_BLOCK <= 128);
+
+/// k-means++ with `local_trials` candidates per step (1: plain k-means++); the chosen rows, in
+/// order. With weights, rows are drawn in proportion to w·d² (zero-weight rows only once every
+/// weighted row sits on a centre). `prune: false` measures every row at every step (the reference
+/// the tests compare the pruned seeding with).
+pub fn kmeans_pp<F: Scalar, R: Rows<F>>(
+    x: R,
+    weights: Option<&[f64]>,
+    k: usize,
+    local_trials: usize,
+    rng: &mut Rng,
+    prune: bool,
+) -> Vec<usize> {
+    let n = x.n();
+    let mut taken = vec![false; n];
+    let mut chosen = Vec::with_capacity(k);
+
+    // The first centre: drawn by weight alone (every row at "distance" 1).
+    let mut seeding = Seeding::new(n, weights, x.d(), prune);
+    seeding.set_all(1.0);
+    let first = seeding.draw(rng).unwrap_or_else(|| rng.below(n));
+    chosen.push(first);
+    taken[first] = true;
+    seeding.first(x, first);
+
+    while chosen.len() < k {
+        let candidates: Vec<usize> = match seeding.draw(rng) {
+            // Every weighted row already sits on a centre: take any row not chosen yet.
+            None => vec![untaken(&taken, rng)],
+            Some(first_candidate) => {
+                std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| seeding.draw(rng))).collect()
+            }
+        };
+        let scored = seeding.score(x, &candidates);
+        // The largest gain; ties to the first drawn.
+        let mut best = 0;
+        for (c, gain) in scored.gains.iter().enumerate() {
+            if *gain > scored.gains[best] {
+                best = c;
+            }
+        }
+        chosen.push(candidates[best]);
+        taken[candidates[best]] = true;
+        seeding.add(x, &candidates, best, &scored);
+    }
+    chosen
+}
+
+/// A uniformly chosen row that is not a centre yet (one always exists since k <= n).
+fn untaken(taken: &[bool], rng: &mut Rng) -> usize {
+    let free: Vec<usize> = (0..taken.len()).filter(|&i| !taken[i]).collect();
+    free[rng.below(free.len())]
+}
+
+/// What [`Seeding::score`] found: per candidate, its gain, and per block of `ROW_BLOCK` rows
+/// (block-major, `trials` per block) the rows it moves strictly closer, as a bit mask.
+struct Scored {
+    gains: Vec<f64>,
+    moved: Vec<u128>,
+    trials: usize,
+}
+
+/// The state of a k-means++ run: each row's closest centre so far (its owner) and squared distance
+/// to it, the centres, and the potential Σ w·d² per block of `ROW_BLOCK` rows.
+struct Seeding<'w, F> {
+    d2: Vec<f64>,
+    owner: Vec<u32>,
+    weights: Option<&'w [f64]>,
+    /// Σ w·d² per block of `ROW_BLOCK` rows, so that drawing a row in proportion to w·d² scans the
+    /// block sums and then one block, instead of a prefix sum over every row.
+    block_sums: Vec<f64>,
+    /// The centres so far, row-major (dense).
+    centers: Vec<F>,
+    d: usize,
+    prune: bool,
+}
+
+impl<'w, F: Scalar> Seeding<'w, F> {
+    fn new(n: usize, weights: Option<&'w [f64]>, d: usize, prune: bool) -> Self {
+        Self {
+            d2: vec![0.0; n],
+            owner: vec![0; n],
+            weights,
+            block_sums: vec![0.0; n.div_ceil(ROW_BLOCK)],
+            centers: Vec::new(),
+            d,
+            prune,
+        }
+    }
+
+    fn weight(&self, i: usize) -> f64 {
+        self.weights.map_or(1.0, |w| w[i])
+    }
+
+    /// Every row at the same distance `value` (before the first centre, to draw it by weight).
+    fn set_all(&mut self, value: f64) {
+        self.d2.fill(value);
+        for b in 0..self.block_sums.len() {
+            self.block_sums[b] = block_sum(&self.d2, self.weights, b);
+        }
+    }
+
+    /// The first centre, row `row`: every row measured, owned by it.
+    fn first<R: Rows<F>>(&mut self, x: R, row: usize) {
+        let mut center = vec![F::ZERO; self.d];
+        x.copy_row(row, &mut center);
+        let norm = squared_norm(&center);
+        let weights = self.weights;
+        let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
+        blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
+            let start = block * ROW_BLOCK;
+            for (r, value) in d2.iter_mut().enumerate() {
+                *value = x.sq_dist_to(start + r, &center, norm);
+            }
+            *sum = weighted_sum(d2, weights.map(|w| &w[start..start + d2.len()]));
+        });
+        self.owner.fill(0);
+        self.centers = center;
+    }
+
+    fn n_centers(&self) -> usize {
+        self.centers.len() / self.d
+    }
+
+    /// The candidate rows, densely, with their squared norms.
+    fn candidate_rows<R: Rows<F>>(&self, x: R, candidates: &[usize]) -> (Vec<F>, Vec<f64>) {
+        let d = self.d;
+        let mut rows = vec![F::ZERO; candidates.len() * d];
+        for (row, &c) in rows.chunks_exact_mut(d).zip(candidates) {
+            x.copy_row(c, row);
+        }
+        let norms = rows.chunks_exact(d).map(squared_norm).collect();
+        (rows, norms)
+    }
+
+    /// Gains of the candidate rows and the rows each moves closer: one pass over the rows for all
+    /// candidates, block by block.
+    fn score<R: Rows<F>>(&self, x: R, candidates: &[usize]) -> Scored {
+        let (d, m, trials) = (self.d, self.n_centers(), candidates.len());
+        let (rows, norms) = self.candidate_rows(x, candidates);
+        // Squared distances from every candidate to every centre so far: the pruning bounds, in
+        // the data's precision (their rounding is far inside MARGIN).
+        let between: Vec<f64> = rows
+            .chunks_exact(d)
+            .flat_map(|c| self.centers.chunks_exact(d).map(move |center| sq_dist_in::<F, F>(c, center)))
+            .collect();
+        let n_blocks = self.block_sums.len();
+        let mut gains = vec![0.0; n_blocks * trials];
+        let mut moved = vec![0u128; n_blocks * trials];
+        let pass = Pass { x, d2: &self.d2, owner: &self.owner, weights: self.weights, prune: self.prune };
+        let (rows, norms, between) = (&rows[..], &norms[..], &between[..]);
+        let blocks = gains.par_chunks_mut(trials).zip(moved.par_chunks_mut(trials)).enumerate();
+        blocks.with_min_len(min_items(ROW_BLOCK * trials * d)).for_each(|(block, (gains, moved))| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::avx2::available() {
+                // SAFETY: the CPU has AVX2 and FMA.
+                return unsafe { pass.score_block_avx2(block, rows, norms, between, m, gains, moved) };
+            }
+            pass.score_block(block, rows, norms, between, m, gains, moved)
+        });
+        let mut totals = vec![0.0; trials];
+        for block in gains.chunks_exact(trials) {
+            for (total, gain) in totals.iter_mut().zip(block) {
+                *total += gain;
+            }
+        }
+        Scored { gains: totals, moved, trials }
+    }
+
+    /// Adds candidate `pick` of `candidates` (scored by [`Seeding::score`]) as the next centre:
+    /// the rows it moves closer are measured again (the same distances) and move to it.
+    fn add<R: Rows<F>>(&mut self, x: R, candidates: &[usize], pick: usize, scored: &Scored) {
+        let d = self.d;
+        let (rows, norms) = self.candidate_rows(x, &candidates[pick..=pick]);
+        let new = self.n_centers() as u32;
+        let (trials, weights) = (scored.trials, self.weights);
+        let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.owner.par_chunks_mut(ROW_BLOCK));
+        blocks.zip(self.block_sums.par_iter_mut()).enumerate().with_min_len(min_items(ROW_BLOCK)).for_each(
+            |(block, ((d2, owner), sum))| {
+                let mut mask = scored.moved[block * trials + pick];
+                if mask == 0 {
+                    return;
+                }
+                let start = block * ROW_BLOCK;
+                while mask != 0 {
+                    let r = mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    d2[r] = x.sq_dist_to(start + r, &rows, norms[0]);
+                    owner[r] = new;
+                }
+                *sum = weighted_sum(d2, weights.map(|w| &w[start..start + d2.len()]));
+            },
+        );
+        self.centers.extend_from_slice(&rows[..d]);
+    }
+
+    fn total(&self) -> f64 {
+        self.block_sums.iter().sum()
+    }
+
+    /// A row drawn with probability w·d2 / Σ w·d2, or `None` when that sum is zero.
+    fn draw(&self, rng: &mut Rng) -> Option<usize> {
+        let total = self.total();
+        if total <= 0.0 || !total.is_finite() {
+            return None;
+        }
+        let mut u = rng.uniform() * total;
+        // The block holding u; rounding can carry u past the last positive block: take that one.
+        let last_positive = self.block_sums.iter().rposition(|&s| s > 0.0)?;
+        let mut block = last_positive;
+        for (b, &s) in self.block_sums.iter().enumerate().take(last_positive) {
+            if u < s {
+                block = b;
+                break;
+            }
+            u -= s;
+        }
+        let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(self.d2.len());
+        let mut last = None;
+        for i in rows {
+            let term = self.weight(i) * self.d2[i];
+            if term > 0.0 {
+                last = Some(i);
+                if u < term {
+                    return last;
+                }
+                u -= term;
+            }
+        }
+        last
+    }
+}
+
+/// What one scoring pass reads: the rows, their current distances and owners, their weights.
+struct Pass<'a, R> {
+    x: R,
+    d2: &'a [f64],
+    owner: &'a [u32],
+    weights: Option<&'a [f64]>,
+    prune: bool,
+}
+
+impl<R: Copy> Pass<'_, R> {
+    /// Scores block `block` of `ROW_BLOCK` rows against every candidate (`rows`, d values each, of
+    /// squared norms `norms`; `between[t · m + j]` = squared distance from candidate t to centre
+    /// j): adds each candidate's gain to `gains[t]` and sets the bits of the rows it moves closer
+    /// in `moved[t]`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn score_block<F: Scalar>(
+        &self,
+        block: usize,
+        rows: &[F],
+        norms: &[f64],
+        between: &[f64],
+        m: usize,
+        gains: &mut [f64],
+        moved: &mut [u128],
+    ) where
+        R: Rows<F>,
+    {
+        let (trials, d) = (norms.len(), self.x.d());
+        let start = block * ROW_BLOCK;
+        let end = (start + ROW_BLOCK).min(self.d2.len());
+        for i in start..end {
+            let current = self.d2[i];
+            let bounds = &between[self.owner[i] as usize..];
+            for t in 0..trials {
+                if self.prune && skips(bounds[t * m], current) {
+                    continue;
+                }
+                let dist = self.x.sq_dist_to(i, &rows[t * d..(t + 1) * d], norms[t]);
+                if dist < current {
+                    gains[t] += self.weights.map_or(1.0, |w| w[i]) * (current - dist);
+                    moved[t] |= 1 << (i - start);
+                }
+            }
+        }
+    }
+
+    /// [`Pass::score_block`] compiled for AVX2 and FMA: the same operations in the same order
+    /// (no contraction into FMAs), wider, so the same bits.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn score_block_avx2<F: Scalar>(
+        &self,
+        block: usize,
+        rows: &[F],
+        norms: &[f64],
+        between: &[f64],
+        m: usize,
+        gains: &mut [f64],
+        moved: &mut [u128],
+    ) where
+        R: Rows<F>,
+    {
+        self.score_block(block, rows, norms, between, m, gains, moved)
+    }
+}
+
+/// Whether a candidate at squared distance `bound` from a centre cannot come closer than `d2` to
+/// a row of that centre lying within squared distance `d2` of it (with the rounding margin).
+#[inline(always)]
+fn skips(bound: f64, d2: f64) -> bool {
+    bound > 4.0 * d2 * (1.0 + MARGIN)
+}
+
+/// ‖v‖², summed in `f64`.
+pub(crate) fn squared_norm<F: Scalar>(v: &[F]) -> f64 {
+    v.iter().map(|x| x.to_f64() * x.to_f64()).sum()
+}
+
+/// Σ w·d² over block `b` of `d2`.
+fn block_sum(d2: &[f64], weights: Option<&[f64]>, b: usize) -> f64 {
+    let rows = b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(d2.len());
+    weighted_sum(&d2[rows.clone()], weights.map(|w| &w[rows]))
+}
+
+/// Σ w·d² of one block, with four independent accumulators.
+fn weighted_sum(d2: &[f64], weights: Option<&[f64]>) -> f64 {
+    match weights {
+        None => sum_lanes(d2),
+        Some(w) => {
+            let mut terms = [0.0; ROW_BLOCK];
+            for ((t, d), w) in terms.iter_mut().zip(d2).zip(w) {
+                *t = d * w;
+            }
+            sum_lanes(&terms[..d2.len()])
+        }
+    }
+}
+
+/// A sum with four independent accumulators: not one chain of dependent additions.
+#[inline]
+pub(crate) fn sum_lanes(values: &[f64]) -> f64 {
+    let chunks = values.chunks_exact(4);
+    let tail: f64 = chunks.remainder().iter().sum();
+    let mut lanes = [0.0; 4];
+    for chunk in chunks {
+        for l in 0..4 {
+            lanes[l] += chunk[l];
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::points::Points;
+    use crate::rng::Purpose;
+
+    fn blobs(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed, Purpose::SeedSample);
+        let means: Vec<f32> = (0..centres * d).map(|_| (rng.uniform() * 20.0 - 10.0) as f32).collect();
+        let mut x = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            let c = rng.below(centres);
+            for p in 0..d {
+                x.push(means[c * d + p] + (rng.uniform() - 0.5) as f32);
+            }
+        }
+        x
+    }
+
+    #[test]
+    fn pruning_chooses_the_same_rows_as_measuring_every_row() {
+        let x = blobs(3000, 5, 20, 1);
+        let points = Points::from_rows(&x, 5).unwrap();
+        let weights: Vec<f64> = (0..3000).map(|i| (i % 7) as f64 * 0.5).collect();
+        for (trials, w) in [(1, None), (4, None), (1, Some(&weights[..])), (5, Some(&weights[..]))] {
+            let mut a = Rng::new(3, Purpose::Trial(0));
+            let mut b = Rng::new(3, Purpose::Trial(0));
+            let pruned = kmeans_pp(points, w, 40, trials, &mut a, true);
+            let full = kmeans_pp(points, w, 40, trials, &mut b, false);
+            assert_eq!(pruned, full, "trials {trials}, weighted {}", w.is_some());
+            assert_eq!(a.uniform(), b.uniform(), "the same draws");
+        }
+    }
+}
