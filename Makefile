@@ -74,8 +74,10 @@ $(BENCH_DEPS): $(DEPS)
 
 # fastkmeans against scikit-learn, scikit-learn-intelex and FAISS, side by side (several minutes).
 # Uses Fashion-MNIST for the 784-dimensional shape when Debian's dataset-fashion-mnist is installed.
+# Then whole default fits, seeding included, on the blobs and the real sets of ../shared/data.
 bench: develop $(BENCH_DEPS)
 	$(PY) benches/compare.py
+	$(PY) benches/whole_fit.py
 	cargo bench -p fastkmeans-core --bench kernels
 
 # Whole default fits with their seeding (greedy k-means++, k-means||) against scikit-learn and

@@ -24,13 +24,13 @@ def test_defaults_are_sagemakers_plus_our_own_keys_in_constructor_order():
         "k", "feature_dim", "mini_batch_size", "epochs", "init_method", "extra_center_factor",
         "half_life_time_size", "local_lloyd_max_iter", "local_lloyd_tol",
         "local_lloyd_init_method", "local_lloyd_num_trials", "eval_metrics", "algorithm",
-        "random_state", "n_threads",
+        "random_state", "n_threads", "reseed_ratio", "recipe",
     ]
     assert check_hyperparameters() == Hyperparameters(
         k=8, feature_dim=None, mini_batch_size=5000, epochs=1, init_method="random",
         extra_center_factor="auto", half_life_time_size=0, local_lloyd_max_iter=300,
         local_lloyd_tol=1e-4, local_lloyd_init_method="kmeans++", local_lloyd_num_trials="auto",
-        eval_metrics=("msd",), algorithm="minibatch", n_threads=None,
+        eval_metrics=("msd",), algorithm="minibatch", n_threads=None, reseed_ratio=0.25, recipe="fastkmeans",
     )
 
 

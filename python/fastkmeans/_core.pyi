@@ -112,6 +112,7 @@ def fit_minibatch(
     local_lloyd_max_iter: int,
     local_lloyd_tol: float,
     seed: int,
+    reseed_ratio: float = 0.25,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Train in memory with the web-scale algorithm: seed, ``epochs`` shuffled passes, reduce K to k, label.
@@ -130,6 +131,8 @@ def fit_minibatch(
         SageMaker's hyperparameters of the reduction (``num_trials`` already resolved).
     seed : int
         Seed of every random stream (0 to 2**64 - 1).
+    reseed_ratio : float, default=0.25
+        Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
     n_threads : int or None, default=None
         Threads to use.
 
@@ -219,6 +222,7 @@ def minibatch_update(
     mini_batch_size: Optional[int] = None,
     order: Optional[npt.NDArray[np.int64]] = None,
     shuffle_seed: Optional[int] = None,
+    reseed_ratio: float = 0.25,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Merge rows into a copy of the state, as one mini-batch or in mini-batches.
@@ -240,6 +244,8 @@ def minibatch_update(
     shuffle_seed : int or None, default=None
         Instead of ``order``: take the rows in a random order drawn in the core from this seed
         (the order of an in-memory ``fit``'s first epoch with the same seed): one shuffled epoch.
+    reseed_ratio : float, default=0.25
+        Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
     n_threads : int or None, default=None
         Threads to use.
 

@@ -42,13 +42,14 @@ class HyperparameterError(ValueError):
     """
 
 
-# SageMaker's documented defaults, then fastkmeans' own keys (algorithm, random_state, n_threads).
+# SageMaker's documented defaults, then fastkmeans' own keys (algorithm, random_state, n_threads, reseed_ratio,
+# recipe).
 HYPERPARAMETER_DEFAULTS: Dict[str, Any] = {
     "k": 8, "feature_dim": None, "mini_batch_size": 5000, "epochs": 1, "init_method": "random",
     "extra_center_factor": "auto", "half_life_time_size": 0, "local_lloyd_max_iter": 300,
     "local_lloyd_tol": 1e-4, "local_lloyd_init_method": "kmeans++",
     "local_lloyd_num_trials": "auto", "eval_metrics": ("msd",), "algorithm": "minibatch",
-    "random_state": None, "n_threads": None,
+    "random_state": None, "n_threads": None, "reseed_ratio": 0.25, "recipe": "fastkmeans",
 }
 
 # The hidden keys of SageMaker's default-input.json; parse_hyperparameters accepts and drops them.
@@ -60,6 +61,7 @@ _HIDDEN_PREFIXES = ("_", "sagemaker_")
 _REQUIRED = ("k", "feature_dim")
 _INIT_METHODS = ("random", "kmeans++", "kmeans||")
 _ALGORITHMS = ("minibatch", "lloyd")
+_RECIPES = ("fastkmeans", "sagemaker")
 _EVAL_METRICS = ("msd", "ssd")
 _INT_STRING = re.compile(r"[+-]?[0-9]+")
 
@@ -68,9 +70,9 @@ _INT_STRING = re.compile(r"[+-]?[0-9]+")
 class Hyperparameters:
     """Checked hyperparameters; build them with ``check_hyperparameters``, not directly.
 
-    Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm`` and
-    ``n_threads`` are fastkmeans' own. ``"auto"`` values are resolved later, once the data is
-    known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
+    Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm``,
+    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``"auto"`` values are
+    resolved later, once the data is known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
     """
 
     k: int
@@ -87,6 +89,8 @@ class Hyperparameters:
     eval_metrics: Tuple[str, ...]
     algorithm: str
     n_threads: Optional[int]
+    reseed_ratio: float
+    recipe: str
 
 
 def _invalid(name: str, value: Any, expectation: str) -> HyperparameterError:
@@ -182,6 +186,8 @@ _CHECKS: Dict[str, _Check] = {
     "algorithm": _choice(*_ALGORITHMS),
     "random_state": ("None or an integer", _random_state),
     "n_threads": _integer(1, allow_none=True),
+    "reseed_ratio": ("a float in [0, 1]", _tol),
+    "recipe": _choice(*_RECIPES),
 }
 
 
@@ -243,13 +249,13 @@ def check_hyperparameters(**params: Any) -> Hyperparameters:
 def _parse_value(name: str, value: Any) -> Any:
     """Turn one string into the Python type ``name`` takes; raise ValueError if it has none."""
     text = value.strip()
-    if name in ("init_method", "local_lloyd_init_method", "algorithm", "eval_metrics"):
+    if name in ("init_method", "local_lloyd_init_method", "algorithm", "eval_metrics", "recipe"):
         return text
     if text == "auto" and name in ("extra_center_factor", "local_lloyd_num_trials"):
         return text
     if text == "None" and name in ("feature_dim", "random_state", "n_threads"):
         return None  # a required feature_dim is then reported as missing
-    if name == "local_lloyd_tol":
+    if name in ("local_lloyd_tol", "reseed_ratio"):
         return float(text)
     # Only plain integers: "5.0" is rejected like "5.5", so a value never changes on the way in.
     if not _INT_STRING.fullmatch(text):
@@ -265,7 +271,8 @@ def parse_hyperparameters(mapping: Mapping[str, Any]) -> Dict[str, Any]:
     as the Python SDK sends it), Spark's unquoted ``'[ssd, msd]'``, or a bare ``'msd'``; it comes
     back as a tuple. Values that are already Python-typed are accepted as they are.
     fastkmeans' own keys ``algorithm``, ``random_state`` (``"None"`` or an integer; the estimator
-    checks its range) and ``n_threads`` (``"None"`` or an integer) are accepted too.
+    checks its range), ``n_threads`` (``"None"`` or an integer), ``reseed_ratio`` (a float) and
+    ``recipe`` (``"fastkmeans"`` or ``"sagemaker"``) are accepted too.
 
     SageMaker's hidden keys (``force_dense``, ``_kvstore``, ``_num_gpus``, ``_log_level`` and the
     rest of ``default-input.json``) and every other key starting with ``_`` or ``sagemaker_``
@@ -367,7 +374,7 @@ def format_hyperparameters(params: Mapping[str, Any]) -> Dict[str, str]:
             continue
         if name == "eval_metrics":
             out[name] = json.dumps(list(value))
-        elif name == "local_lloyd_tol":
+        elif name in ("local_lloyd_tol", "reseed_ratio"):
             out[name] = repr(value)
         else:
             out[name] = str(value)

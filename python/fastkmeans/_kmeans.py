@@ -38,7 +38,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     K = k * extra_center_factor centres from a random sample of ``mini_batch_size`` rows, streams
     ``epochs`` shuffled passes of mini-batches through them (per-centre counts, optionally decayed by
     ``half_life_time_size``), then shrinks the K centres to k by weighted Lloyd runs seeded with
-    ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``. With
+    ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``; on rows in memory
+    the default ``recipe="fastkmeans"`` then runs Lloyd iterations on the data itself from those k
+    centres (``recipe="sagemaker"``: SageMaker's exact recipe, without them). With
     ``algorithm="lloyd"`` it runs full-batch Lloyd on the data instead (scikit-learn's KMeans),
     seeded with ``local_lloyd_init_method`` and stopped by the ``local_lloyd_*`` rules.
 
@@ -89,6 +91,18 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         "minibatch", the K streaming centres: k rows (K = k, so the reduction keeps what streaming
         made of them) or k * extra_center_factor rows (any multiple of k when it is "auto").
         Not a SageMaker hyperparameter: left out of ``get_hyperparameters`` and of saved models.
+    reseed_ratio : float in [0, 1], default=0.25
+        Starved streaming centres: after each mini-batch, a centre whose (decayed) count is below
+        this fraction of the mean count is starved, and one of them moves onto the batch row
+        farthest from its centre when that lowers the batch's loss (deterministic; see
+        docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind.
+    recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"
+        "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` ends with
+        full-data Lloyd iterations from the reduced centres (at most ``local_lloyd_max_iter``,
+        until the loss falls by less than ``local_lloyd_tol / 10``), which brings the loss to
+        scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
+        reduce), nothing after. Streamed data (files, sources), ``partial_fit`` and Dask fits
+        always follow SageMaker's recipe, so the training container does too.
 
     Attributes
     ----------
@@ -99,7 +113,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     inertia_ : float
         Training ssd: sum of squared distances of the training rows to their closest centre.
     n_iter_ : int
-        Lloyd iterations of the winning reduction trial (or of the full-batch run).
+        Lloyd iterations of the winning reduction trial (or of the full-batch run); the
+        refinement's full-data iterations (``recipe="fastkmeans"``) are not counted.
     n_steps_ : int
         Mini-batches merged (0 for "lloyd").
     cluster_sizes_ : ndarray of shape (k,)
@@ -165,6 +180,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: Any = None,
         n_threads: Optional[int] = None,
         initial_centers: Any = None,
+        reseed_ratio: float = 0.25,
+        recipe: str = "fastkmeans",
     ) -> None:
         self.k = k
         self.feature_dim = feature_dim
@@ -182,6 +199,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.initial_centers = initial_centers
+        self.reseed_ratio = reseed_ratio
+        self.recipe = recipe
 
     # SageMaker's string maps -------------------------------------------------------------------
 

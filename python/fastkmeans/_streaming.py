@@ -78,7 +78,8 @@ def train(source: Source, hp: Hyperparameters, *, seed: int, epochs: int, check_
             buffer = _buffer(source, hp, check_first, np.random.default_rng(key), dtype=run.state["centers"].dtype)
         for batch in buffer:
             merged = _core.minibatch_update(core_rows(batch), state=run.state,
-                                            half_life_time_size=hp.half_life_time_size, n_threads=hp.n_threads)
+                                            half_life_time_size=hp.half_life_time_size,
+                                            reseed_ratio=hp.reseed_ratio, n_threads=hp.n_threads)
             run.state.update(merged["state"])
             run.n_steps += 1
     assert run is not None

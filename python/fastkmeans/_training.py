@@ -27,7 +27,7 @@ from fastkmeans._streaming import Trained
 from fastkmeans._validation import check_centers_fit, core_rows, take_rows
 
 __all__ = ["Fitted", "Reduction", "check_initial_centers", "fit_arrays", "merge_arrays", "reduce_centers",
-           "reduce_state", "resolve_minibatch", "seed_of", "seeded_state", "streaming_weights"]
+           "reduce_state", "refine", "resolve_minibatch", "seed_of", "seeded_state", "streaming_weights"]
 
 
 @dataclass
@@ -69,10 +69,27 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
         local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
         local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
-        n_threads=hp.n_threads)
+        reseed_ratio=hp.reseed_ratio, n_threads=hp.n_threads)
     state = {**out["state"], "seed": seed}
-    return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
-                   out["n_batches"], streaming_weights(state, out["centers"]))
+    centers, labels, inertia = out["centers"], out["labels"], out["inertia"]
+    if hp.recipe == "fastkmeans":
+        centers, labels, inertia = refine(X, centers, hp)
+    return Fitted(centers, labels, inertia, out["n_iter"], state, factor, trials, out["n_batches"],
+                  streaming_weights(state, centers))
+
+
+def refine(X: Any, centers: np.ndarray, hp: Hyperparameters) -> Tuple[np.ndarray, np.ndarray, float]:
+    """Full-data Lloyd from the reduced centres: ``recipe="fastkmeans"``'s last step on rows in memory.
+
+    At most ``local_lloyd_max_iter`` iterations, stopping once the loss falls by less than
+    ``local_lloyd_tol / 10`` of its value (a tighter rule than the reduction's: these iterations
+    run on the data itself, and are what brings the loss to scikit-learn's). Returns the centres,
+    the labels and the training ssd.
+    """
+    out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1,
+                          max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol / 10, seed=0,
+                          init_centers=centers, n_threads=hp.n_threads)
+    return out["centers"], out["labels"], float(out["inertia"])
 
 
 def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], random_state: Any,
@@ -106,7 +123,8 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], rando
     X = X.astype(state["centers"].dtype, copy=False)
     # Every mini-batch of X in one call: the core loops over them without a round trip each.
     merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
-                                    mini_batch_size=hp.mini_batch_size, n_threads=hp.n_threads)
+                                    mini_batch_size=hp.mini_batch_size, reseed_ratio=hp.reseed_ratio,
+                                    n_threads=hp.n_threads)
     state.update(merged["state"])
     reduced = reduce_state(state, hp, trials)
     labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
@@ -180,13 +198,19 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
     for epoch in range(hp.epochs):
         order = np.random.default_rng([seed, epoch]).permutation(X.shape[0])
         merged = _core.minibatch_update(core_rows(X), state=state, half_life_time_size=hp.half_life_time_size,
-                                        mini_batch_size=hp.mini_batch_size, order=order, n_threads=hp.n_threads)
+                                        mini_batch_size=hp.mini_batch_size, order=order,
+                                        reseed_ratio=hp.reseed_ratio, n_threads=hp.n_threads)
         state.update(merged["state"])
         n_steps += merged["n_batches"]
     reduced = reduce_state(state, hp, trials)
-    labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
-    return Fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], state, factor, trials, n_steps,
-                  streaming_weights(state, reduced["centers"]))
+    if hp.recipe == "fastkmeans":
+        centers, labels, inertia = refine(X, reduced["centers"], hp)
+    else:
+        centers = reduced["centers"]
+        labels, dist2 = _core.assign(core_rows(X), centers, n_threads=hp.n_threads)
+        inertia = float(dist2.sum())
+    return Fitted(centers, labels, inertia, reduced["n_iter"], state, factor, trials, n_steps,
+                  streaming_weights(state, centers))
 
 
 def require_rows(X: Any, k: int) -> None:

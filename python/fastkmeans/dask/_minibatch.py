@@ -127,6 +127,7 @@ def _settings(hp: Hyperparameters) -> Dict[str, Any]:
     """Return the hyperparameters a partition needs, as plain values (cheap to ship to the workers)."""
     return {"k": hp.k, "mini_batch_size": hp.mini_batch_size, "init_method": hp.init_method,
             "extra_center_factor": hp.extra_center_factor, "half_life_time_size": hp.half_life_time_size,
+            "reseed_ratio": hp.reseed_ratio,
             "n_threads": hp.n_threads}
 
 
@@ -162,5 +163,6 @@ def _train_partition(block: Any, index: int, dtype: np.dtype, hp: Dict[str, Any]
         shuffle = seed_for(seed, _SHUFFLE, index, epoch) if partial_key is None else seed_for(
             seed, _PARTIAL, partial_key, index)
     merged = _core.minibatch_update(core_rows(rows), state=state, half_life_time_size=hp["half_life_time_size"],
-                                    mini_batch_size=hp["mini_batch_size"], shuffle_seed=shuffle, n_threads=n_threads)
+                                    mini_batch_size=hp["mini_batch_size"], shuffle_seed=shuffle,
+                                    reseed_ratio=hp["reseed_ratio"], n_threads=n_threads)
     return {"state": merged["state"], "n_rows": n, "n_batches": merged["n_batches"], "n_centers": n_centers}

@@ -33,7 +33,7 @@ pub mod rng;
 
 pub use algo::evaluate::{loss, Loss};
 pub use algo::lloyd::{fit_lloyd, lloyd, LloydFit};
-pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex};
+pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex, DEFAULT_RESEED_RATIO};
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 pub use backend::{Backend, Cpu, Data, Gathered, Rows};
 pub use error::{Error, Result};

@@ -116,6 +116,9 @@ pub struct MiniBatchParams {
     pub init: InitMethod,
     /// 0 = no decay; else a point's weight halves after this many later points.
     pub half_life_time_size: u64,
+    /// Starved-centre reseeding: a centre whose count is below this fraction of the mean count
+    /// may move (`algo::starved`); 0 never reseeds.
+    pub reseed_ratio: f64,
     /// The reduction from K to k (its `k` is the final number of clusters).
     pub reduce: ReduceParams,
 }
@@ -133,6 +136,9 @@ impl MiniBatchParams {
             return Err(invalid("epochs", self.epochs, "an integer >= 1"));
         }
         self.init.check()?;
+        if !(0.0..=1.0).contains(&self.reseed_ratio) {
+            return Err(invalid("reseed_ratio", self.reseed_ratio, "a float in [0, 1]"));
+        }
         Ok(Checked(self))
     }
 }

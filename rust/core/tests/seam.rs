@@ -85,6 +85,7 @@ fn minibatch_params(k: usize) -> fastkmeans_core::Checked<MiniBatchParams> {
         epochs: 2,
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 0,
+        reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
         reduce: reduce_params(k, 3, 7),
     }
     .check()

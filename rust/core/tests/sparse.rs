@@ -111,6 +111,7 @@ fn sparse_and_dense_training_give_the_same_model() {
         epochs: 2,
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 0,
+        reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
         reduce: reduce_params(5, 3, 11),
     }
     .check()
@@ -134,6 +135,7 @@ fn sparse_training_gives_identical_bits_on_any_number_of_threads() {
         epochs: 2,
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 1000,
+        reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
         reduce: reduce_params(6, 3, 5),
     }
     .check()

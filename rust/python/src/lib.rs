@@ -88,10 +88,13 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
 }
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label.
+/// (`reseed_ratio`'s default is written out, 0.25 = `core::DEFAULT_RESEED_RATIO`, so that Python
+/// sees it in the signature; tests/test_recipe.py checks it against the estimator's default.)
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
-    local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed, n_threads=None))]
+    local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed,
+    reseed_ratio=0.25, n_threads=None))]
 fn fit_minibatch<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -106,6 +109,7 @@ fn fit_minibatch<'py>(
     local_lloyd_max_iter: usize,
     local_lloyd_tol: f64,
     seed: u64,
+    reseed_ratio: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let reduce =
@@ -115,6 +119,7 @@ fn fit_minibatch<'py>(
         mini_batch_size,
         epochs,
         half_life_time_size,
+        reseed_ratio,
         reduce,
         init: convert::seeding_method(init_method)?,
     }
@@ -210,7 +215,7 @@ fn minibatch_seed<'py>(
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (batch, *, state, half_life_time_size, mini_batch_size=None, order=None, shuffle_seed=None,
-    n_threads=None))]
+    reseed_ratio=0.25, n_threads=None))]
 fn minibatch_update<'py>(
     py: Python<'py>,
     batch: Input<'py>,
@@ -219,6 +224,7 @@ fn minibatch_update<'py>(
     mini_batch_size: Option<usize>,
     order: Option<PyReadonlyArray1<'py, i64>>,
     shuffle_seed: Option<u64>,
+    reseed_ratio: f64,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let centers: Matrix<'py> = required(state, "centers")?;
@@ -236,7 +242,7 @@ fn minibatch_update<'py>(
         ),
     };
     dispatch_rows_pair!(batch, centers, |batch, centers| {
-        let mut state = get_state(state, centers)?;
+        let mut state = get_state(state, centers)?.with_reseed_ratio(reseed_ratio).map_err(convert::to_py_err)?;
         // None: everything given (all of `order`, or every row) as one mini-batch.
         let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
         let merged = run(py, n_threads, |stop| match shuffle_seed {

@@ -39,6 +39,7 @@ use std::sync::atomic::AtomicBool;
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
 use crate::algo::reduce::{reduce_shards, Reduced, Shard};
+use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::{check_weights, weighted_ssd};
@@ -50,6 +51,9 @@ use crate::rng::{Purpose, Rng};
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
 pub const FAR_FACTOR: f64 = 30.0;
+
+/// The default `reseed_ratio`: a centre whose count is below a quarter of the mean count is starved.
+pub const DEFAULT_RESEED_RATIO: f64 = 0.25;
 
 /// The complete streaming state: enough to save training and resume it later.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +72,9 @@ pub struct MiniBatchState<F> {
     pub far_weights: Vec<f64>,
     /// Their squared distance to the nearest centre when they were seen.
     pub far_dist2: Vec<f64>,
+    /// A centre whose count is below this fraction of the mean count is starved and may be
+    /// reseeded (see the module docs); 0 never reseeds. A setting, not saved with the state.
+    pub reseed_ratio: f64,
 }
 
 impl<F: Scalar> MiniBatchState<F> {
@@ -88,6 +95,7 @@ impl<F: Scalar> MiniBatchState<F> {
             far_points: Vec::new(),
             far_weights: Vec::new(),
             far_dist2: Vec::new(),
+            reseed_ratio: DEFAULT_RESEED_RATIO,
         })
     }
 
@@ -112,7 +120,29 @@ impl<F: Scalar> MiniBatchState<F> {
         if far.n() > view.n() {
             return Err(Error::BadShape { len: far_points.len(), rows: view.n(), cols: d });
         }
-        Ok(Self { centers, counts, d, points_seen, far_points, far_weights, far_dist2 })
+        Ok(Self {
+            centers,
+            counts,
+            d,
+            points_seen,
+            far_points,
+            far_weights,
+            far_dist2,
+            reseed_ratio: DEFAULT_RESEED_RATIO,
+        })
+    }
+
+    /// The same state with `reseed_ratio` set (finite and >= 0; 0 never reseeds).
+    pub fn with_reseed_ratio(mut self, reseed_ratio: f64) -> Result<Self> {
+        if !(reseed_ratio.is_finite() && (0.0..=1.0).contains(&reseed_ratio)) {
+            return Err(Error::InvalidParameter {
+                name: "reseed_ratio",
+                value: reseed_ratio.to_string(),
+                rule: "a float in [0, 1]",
+            });
+        }
+        self.reseed_ratio = reseed_ratio;
+        Ok(self)
     }
 
     /// K, the number of streaming centres.
@@ -135,12 +165,19 @@ impl<F: Scalar> MiniBatchState<F> {
         let mut labels = vec![0u32; b];
         let mut dist2 = vec![0f64; b];
         let sums = backend.assign_and_sum(batch.data(), None, self.centers(), &mut labels, &mut dist2)?;
-        Ok(self.merge(batch, &sums, &dist2, half_life_time_size))
+        Ok(self.merge(batch, &sums, &labels, &dist2, half_life_time_size))
     }
 
-    /// Merges a batch whose rows were assigned to the current centres with distances `dist2`
-    /// and sums `sums`; returns its ssd.
-    fn merge<R: Rows<F>>(&mut self, batch: R, sums: &ClusterSums, dist2: &[f64], half_life_time_size: u64) -> f64 {
+    /// Merges a batch whose rows were assigned to the current centres (`labels`) with distances
+    /// `dist2` and sums `sums`; returns its ssd.
+    fn merge<R: Rows<F>>(
+        &mut self,
+        batch: R,
+        sums: &ClusterSums,
+        labels: &[u32],
+        dist2: &[f64],
+        half_life_time_size: u64,
+    ) -> f64 {
         let (b, k, d) = (batch.n(), self.n_centers(), self.d);
         if half_life_time_size > 0 {
             let decay = (-(b as f64) / half_life_time_size as f64).exp2();
@@ -158,7 +195,9 @@ impl<F: Scalar> MiniBatchState<F> {
             self.counts[c] = total;
         }
         let dead = self.dead_centers();
-        if !dead.is_empty() {
+        if dead.is_empty() {
+            reseed_starved(&mut self.centers, &mut self.counts, batch, labels, self.reseed_ratio);
+        } else {
             for (c, i) in dead.into_iter().zip(rows_by_contribution(dist2, None)) {
                 batch.copy_row(i, &mut self.centers[c * d..(c + 1) * d]);
             }
@@ -247,7 +286,7 @@ impl<F: Scalar> MiniBatchState<F> {
                 &mut labels[..b],
                 &mut dist2[..b],
             )?;
-            merged.ssd += self.merge(batch.view(), &sums, &dist2[..b], half_life_time_size);
+            merged.ssd += self.merge(batch.view(), &sums, &labels[..b], &dist2[..b], half_life_time_size);
             merged.n_batches += 1;
         }
         Ok(merged)
@@ -391,7 +430,8 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     let seed = params.reduce.seed;
     let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch_size);
     let sample = x.gather(&sample_rows);
-    let mut state = MiniBatchState::seed(sample.view(), params.n_centers, params.init, seed)?;
+    let mut state = MiniBatchState::seed(sample.view(), params.n_centers, params.init, seed)?
+        .with_reseed_ratio(params.reseed_ratio)?;
 
     let mut n_batches = 0;
     for epoch in 0..params.epochs as u64 {

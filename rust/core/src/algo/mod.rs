@@ -1,6 +1,6 @@
 //! The top layer: the algorithms, written against the seam ([`crate::backend`]) alone.
 //! Seeding ([`init`]: random, [`kmeanspp`], [`kmeans_parallel`]), full-batch Lloyd ([`lloyd`]) and its empty-cluster policy ([`empty`]),
-//! SageMaker's mini-batch trainer ([`minibatch`]), the weighted K → k reduction ([`reduce`]) and
+//! SageMaker's mini-batch trainer ([`minibatch`]) and its starved-centre policy ([`starved`]), the weighted K → k reduction ([`reduce`]) and
 //! the loss of data against given centres ([`evaluate`]).
 
 pub mod empty;
@@ -11,3 +11,4 @@ pub mod kmeanspp;
 pub mod lloyd;
 pub mod minibatch;
 pub mod reduce;
+pub mod starved;

@@ -1,0 +1,154 @@
+"""Whole fits as users call them, default settings, seeding included: part of `make bench`.
+
+Every contender fits the same array with its library's defaults (only k and the seed given):
+scikit-learn `KMeans(k)` (k-means++, one init) and `MiniBatchKMeans(k)`, scikit-learn-intelex
+`KMeans(k)`, FAISS `faiss.Kmeans(d, k)` (which subsamples 256 rows per centroid by default), and
+fastkmeans `KMeans(k)` (the default recipe), `KMeans(k, algorithm="lloyd")`,
+`KMeans(k, init_method="kmeans++")` and `KMeans(k, recipe="sagemaker")` (SageMaker's exact recipe).
+The contenders take turns seed by seed, so a slow spell of a shared machine hits them all; the
+table gives the median wall seconds and the median loss (training sum of squared distances,
+recomputed here in float64 for every contender alike) divided by scikit-learn KMeans' median loss.
+
+Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
+about 25 s a fit there), and the real sets of ../shared/data (benches/quality.py's loaders).
+
+Usage: python benches/whole_fit.py [--quick] [--seeds N] [--only NAME ...] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import compare  # noqa: E402  (sets the thread counts before numpy loads)
+import numpy as np  # noqa: E402
+import quality  # noqa: E402
+
+import fastkmeans  # noqa: E402
+from fastkmeans import _core  # noqa: E402
+
+Fit = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+# Contenders: (X, k, seed) -> final centres -----------------------------------------------------
+
+def fastkmeans_fit(**params) -> Fit:
+    return lambda x, k, seed: fastkmeans.KMeans(k, random_state=seed, **params).fit(x).cluster_centers_
+
+
+def sklearn_fit(module, name: str) -> Fit:
+    return lambda x, k, seed: getattr(module, name)(k, random_state=seed).fit(x).cluster_centers_
+
+
+def faiss_fit(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    kmeans = compare.faiss.Kmeans(x.shape[1], k, seed=seed + 1)
+    kmeans.train(np.ascontiguousarray(x, dtype=np.float32))
+    return kmeans.centroids
+
+
+def contenders(with_previous: bool) -> Dict[str, Fit]:
+    out: Dict[str, Fit] = {}
+    if compare.sk_cluster is not None:
+        out["scikit-learn KMeans()"] = sklearn_fit(compare.sk_cluster, "KMeans")
+        out["scikit-learn MiniBatchKMeans()"] = sklearn_fit(compare.sk_cluster, "MiniBatchKMeans")
+    if compare.sklearnex_cluster is not None:
+        out["scikit-learn-intelex KMeans()"] = sklearn_fit(compare.sklearnex_cluster, "KMeans")
+    if compare.faiss is not None:
+        out["faiss.Kmeans()"] = faiss_fit
+    out["fastkmeans KMeans(k)"] = fastkmeans_fit()
+    out['fastkmeans KMeans(k, algorithm="lloyd")'] = fastkmeans_fit(algorithm="lloyd")
+    out['fastkmeans KMeans(k, init_method="kmeans++")'] = fastkmeans_fit(init_method="kmeans++")
+    out['fastkmeans KMeans(k, recipe="sagemaker")'] = fastkmeans_fit(recipe="sagemaker")
+    if with_previous:
+        out["fastkmeans before issue 15 (recipe=sagemaker, reseed_ratio=0)"] = fastkmeans_fit(
+            recipe="sagemaker", reseed_ratio=0.0)
+    return out
+
+
+# Data --------------------------------------------------------------------------------------------
+
+def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
+    """(name, loader, k) for the real sets of ../shared/data; k is the number of true groups."""
+    sipu = [("birch1", 100), ("birch2", 100), ("birch3", 100), ("s1", 15), ("s2", 15), ("s3", 15), ("s4", 15),
+            ("a1", 20), ("a2", 35), ("a3", 50), ("unbalance", 8), ("dim032", 16), ("dim064", 16)]
+    sets = [(name, (lambda name=name: np.loadtxt(quality.DATA / "sipu" / f"{name}.txt")), k) for name, k in sipu]
+    sets.append(("skin_nonskin", lambda: np.loadtxt(quality.DATA / "skin_nonskin" / "Skin_NonSkin.txt")[:, :3], 2))
+    sets.append(("mnist (t10k)", mnist, 10))
+    if not quick:
+        sets.append(("kddcup99 (log1p, standardised)", quality.load_kddcup99, 23))
+    return sets
+
+
+def mnist() -> np.ndarray:
+    path = quality.DATA / "mnist" / "t10k-images-idx3-ubyte.gz"
+    return np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float64)
+
+
+def loss(x: np.ndarray, centers: np.ndarray) -> float:
+    _, dist2 = _core.assign(x, np.ascontiguousarray(centers, dtype=x.dtype))
+    return float(dist2.sum())
+
+
+# Runs --------------------------------------------------------------------------------------------
+
+def run_set(name: str, x: np.ndarray, k: int, seeds: int, fits: Dict[str, Fit], table: compare.Table,
+            results: dict) -> None:
+    print(f"\n{name}: {x.shape[0]} x {x.shape[1]}, k = {k}, {seeds} seed(s)", flush=True)
+    times: Dict[str, List[float]] = {who: [] for who in fits}
+    losses: Dict[str, List[float]] = {who: [] for who in fits}
+    for seed in range(seeds):
+        for who, fit in fits.items():
+            seconds, centers = compare.timed(fit, x, k, seed)
+            times[who].append(seconds)
+            losses[who].append(loss(x, centers))
+    reference = "scikit-learn KMeans()"
+    ref_loss = statistics.median(losses.get(reference, losses["fastkmeans KMeans(k)"]))
+    ref_time = statistics.median(times.get(reference, times["fastkmeans KMeans(k)"]))
+    results[name] = {}
+    for who in fits:
+        seconds, ratio = statistics.median(times[who]), statistics.median(losses[who]) / ref_loss
+        table.add(name, who, f"{seconds:.3f}", f"{ratio:.4f}", f"{seconds / ref_time:.3f}")
+        results[name][who] = {"seconds": times[who], "loss": losses[who]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="no blobs, no kddcup99, one seed")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per real set (default 3; the blobs get 1)")
+    parser.add_argument("--only", nargs="*", help="data sets to run (substring match; 'blobs' for the blobs)")
+    parser.add_argument("--with-previous", action="store_true",
+                        help="also fastkmeans as it was before issue 15 (recipe='sagemaker', reseed_ratio=0)")
+    parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    args = parser.parse_args()
+    seeds = 1 if args.quick else args.seeds
+    fits = contenders(args.with_previous)
+
+    def wanted(name: str) -> bool:
+        return not args.only or any(o in name for o in args.only)
+
+    table = compare.Table(f"Whole fits, library defaults, seeding included ({compare.THREADS} threads; median "
+                          "over the seeds, contenders taking turns)",
+                          ["data", "contender", "seconds", "loss / scikit-learn", "time / scikit-learn"])
+    results: dict = {}
+    for fit in fits.values():  # warm-up: thread pools, page faults, lazy imports
+        fit(np.random.default_rng(0).standard_normal((2000, 4)), 4, 0)
+    if not args.quick and wanted("blobs"):
+        run_set("blobs 1,000,000 x 32", compare.blobs(1_000_000, 32, 100, 1), 100, 1, fits, table, results)
+    for name, load, k in real_sets(args.quick):
+        if wanted(name):
+            run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results)
+    print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
+    print(table.markdown())
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

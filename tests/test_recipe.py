@@ -1,0 +1,146 @@
+"""Issue 15: starved streaming centres (``reseed_ratio``) and the default recipe (``recipe``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from fastkmeans import HyperparameterError, KMeans, _core
+
+TUTORIAL = {"k": 5, "feature_dim": 10, "mini_batch_size": 500, "epochs": 10, "init_method": "random",
+            "extra_center_factor": 2}
+
+
+@pytest.fixture(scope="module")
+def tutorial_blobs():
+    return make_blobs(n_samples=5000, n_features=10, centers=5, cluster_std=1.5, random_state=42)
+
+
+def ari(X, truth, **params):
+    return adjusted_rand_score(truth, KMeans(**{**TUTORIAL, **params}).fit(X).labels_)
+
+
+# Starved centres --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 47, 75, 85, 88])
+def test_the_tutorial_hyperparameters_recover_the_five_blobs(tutorial_blobs, seed):
+    # These seeds lost a blob before starved centres were reseeded (ARI about 0.72).
+    X, truth = tutorial_blobs
+    assert ari(X, truth, random_state=seed) == 1.0
+
+
+def test_without_reseeding_seed_0_loses_a_blob(tutorial_blobs):
+    # The policy is what recovers it: with reseed_ratio=0 a centre stays between two blobs.
+    X, truth = tutorial_blobs
+    assert ari(X, truth, random_state=0, reseed_ratio=0.0) < 0.9
+
+
+@pytest.mark.slow
+def test_the_tutorial_hyperparameters_recover_the_five_blobs_for_seeds_0_to_99(tutorial_blobs):
+    X, truth = tutorial_blobs
+    missed = [seed for seed in range(100) if ari(X, truth, random_state=seed) < 1.0]
+    assert missed == []
+
+
+def test_reseeding_is_bit_identical_on_any_thread_count(tutorial_blobs):
+    X, _ = tutorial_blobs
+    params = {**TUTORIAL, "random_state": 0}
+    one = KMeans(**params, n_threads=1).fit(X)
+    two = KMeans(**params, n_threads=2).fit(X)
+    assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
+    assert np.array_equal(one._state["centers"], two._state["centers"])
+    assert np.array_equal(one._state["counts"], two._state["counts"])
+
+
+def test_reseeding_keeps_the_total_count(tutorial_blobs):
+    # A reseeded centre's count is merged into its neighbour: the counts still sum to the points seen.
+    X, _ = tutorial_blobs
+    state = KMeans(**TUTORIAL, random_state=0).fit(X)._state
+    assert state["counts"].sum() == pytest.approx(state["points_seen"])
+
+
+def test_partial_fit_and_streamed_fits_use_the_reseed_ratio(tutorial_blobs):
+    X, truth = tutorial_blobs
+    chunks = [X[i:i + 1000] for i in range(0, 5000, 1000)]
+    streamed = KMeans(**{**TUTORIAL, "epochs": 10}, random_state=0).fit(chunks)
+    assert adjusted_rand_score(truth, streamed.predict(X)) == 1.0
+    # Seed 2: a partial_fit run in which the policy moves a centre (seed 0 needs none this way).
+    off = KMeans(**TUTORIAL, random_state=2, reseed_ratio=0.0)
+    on = KMeans(**TUTORIAL, random_state=2)
+    for _ in range(10):  # ten passes, as the tutorial's ten epochs
+        off, on = off.partial_fit(X), on.partial_fit(X)
+    assert not np.array_equal(off._state["centers"], on._state["centers"])
+    assert adjusted_rand_score(truth, on.predict(X)) == 1.0
+
+
+def test_the_cores_default_reseed_ratio_is_the_estimators():
+    for function in (_core.fit_minibatch, _core.minibatch_update):
+        assert inspect.signature(function).parameters["reseed_ratio"].default == KMeans().reseed_ratio
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), "0.3", True])
+def test_reseed_ratio_must_be_a_float_in_0_1(value):
+    with pytest.raises(HyperparameterError, match="for reseed_ratio. Expecting: a float in \\[0, 1\\]"):
+        KMeans(k=2, reseed_ratio=value).fit(np.arange(20.0).reshape(10, 2))
+
+
+# The recipe -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def colours():
+    # Many overlapping groups in three dimensions: where Lloyd on the data itself pays most.
+    rng = np.random.default_rng(3)
+    means = rng.uniform(0, 1, size=(40, 3))
+    return means[rng.integers(0, 40, size=20_000)] + rng.normal(0, 0.08, size=(20_000, 3))
+
+
+def test_the_default_recipe_never_ends_above_sagemakers(colours):
+    for seed in range(3):
+        ours = KMeans(k=16, random_state=seed).fit(colours)
+        sagemaker = KMeans(k=16, random_state=seed, recipe="sagemaker").fit(colours)
+        assert ours.inertia_ <= sagemaker.inertia_
+    assert ours.inertia_ < sagemaker.inertia_
+
+
+def test_the_default_recipe_ends_at_a_lloyd_fixed_point(colours):
+    model = KMeans(k=16, random_state=0, local_lloyd_tol=0.0).fit(colours)
+    means = np.array([colours[model.labels_ == c].mean(axis=0) for c in range(16)])
+    np.testing.assert_allclose(model.cluster_centers_, means, rtol=0, atol=1e-12)
+    assert model.inertia_ == pytest.approx(((colours - model.cluster_centers_[model.labels_]) ** 2).sum())
+
+
+def test_recipe_sagemaker_ends_with_the_reduction(colours):
+    model = KMeans(k=16, random_state=0, recipe="sagemaker").fit(colours)
+    means = np.array([colours[model.labels_ == c].mean(axis=0) for c in range(16)])
+    assert not np.allclose(model.cluster_centers_, means, rtol=0, atol=1e-6)
+
+
+def test_streamed_fits_follow_sagemakers_recipe_whatever_the_recipe(colours):
+    chunks = [colours[i:i + 5000] for i in range(0, 20_000, 5000)]
+    ours = KMeans(k=16, random_state=0).fit(chunks)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker").fit(chunks)
+    assert np.array_equal(ours.cluster_centers_, sagemaker.cluster_centers_)
+
+
+def test_the_default_recipe_is_bit_identical_on_any_thread_count(colours):
+    one = KMeans(k=16, random_state=0, n_threads=1).fit(colours)
+    two = KMeans(k=16, random_state=0, n_threads=2).fit(colours)
+    assert np.array_equal(one.cluster_centers_, two.cluster_centers_)
+    assert np.array_equal(one.labels_, two.labels_)
+
+
+def test_recipe_and_reseed_ratio_round_trip_through_sagemakers_string_map():
+    model = KMeans(k=3, feature_dim=2, recipe="sagemaker", reseed_ratio=0.3)
+    strings = model.get_hyperparameters()
+    assert strings["recipe"] == "sagemaker" and strings["reseed_ratio"] == "0.3"
+    again = KMeans.from_hyperparameters(strings)
+    assert (again.recipe, again.reseed_ratio) == ("sagemaker", 0.3)
+
+
+def test_recipe_must_be_fastkmeans_or_sagemaker():
+    with pytest.raises(HyperparameterError, match='for recipe. Expecting: "fastkmeans" or "sagemaker"'):
+        KMeans(k=2, recipe="exact").fit(np.arange(20.0).reshape(10, 2))
