@@ -113,6 +113,20 @@ def test_the_default_recipe_ends_at_a_lloyd_fixed_point(colours):
     assert model.inertia_ == pytest.approx(((colours - model.cluster_centers_[model.labels_]) ** 2).sum())
 
 
+def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
+    # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
+    # as Lloyd run separately from the centres SageMaker's recipe ends with.
+    ours = KMeans(k=16, random_state=0).fit(colours)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker").fit(colours)
+    hp = ours.get_params()
+    lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
+                            tol=hp["local_lloyd_tol"] / 10, seed=0, init_centers=sagemaker.cluster_centers_)
+    assert np.array_equal(ours.cluster_centers_, lloyd["centers"])
+    assert np.array_equal(ours.labels_, lloyd["labels"])
+    assert ours.inertia_ == lloyd["inertia"]
+    assert ours.n_iter_ == sagemaker.n_iter_
+
+
 def test_recipe_sagemaker_ends_with_the_reduction(colours):
     model = KMeans(k=16, random_state=0, recipe="sagemaker").fit(colours)
     means = np.array([colours[model.labels_ == c].mean(axis=0) for c in range(16)])

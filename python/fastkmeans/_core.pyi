@@ -113,6 +113,7 @@ def fit_minibatch(
     local_lloyd_tol: float,
     seed: int,
     reseed_ratio: float = 0.25,
+    refine: Optional[Tuple[int, float]] = None,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Train in memory with the web-scale algorithm: seed, ``epochs`` shuffled passes, reduce K to k, label.
@@ -133,14 +134,19 @@ def fit_minibatch(
         Seed of every random stream (0 to 2**64 - 1).
     reseed_ratio : float, default=0.25
         Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
+    refine : (int, float) or None, default=None
+        (max_iter, tol): full-data Lloyd from the reduced centres (``recipe="fastkmeans"``), whose
+        first pass labels the data instead of a separate labelling pass. None ends with the
+        reduction (SageMaker's recipe).
     n_threads : int or None, default=None
         Threads to use.
 
     Returns
     -------
     dict
-        ``centers`` (k, d) in the dtype of ``x``, ``labels`` (n_samples,) int32, ``inertia``
-        (training ssd), ``n_iter``, ``reduction_msd``, ``n_batches`` and ``state`` (the streaming
+        ``centers`` (k, d) in the dtype of ``x`` (the refined ones when ``refine`` is given),
+        ``labels`` (n_samples,) int32, ``inertia`` (training ssd), ``n_iter`` (the reduction's),
+        ``reduction_msd``, ``n_batches`` and ``state`` (the streaming
         state, see ``_State``).
     """
 

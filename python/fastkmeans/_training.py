@@ -27,7 +27,8 @@ from fastkmeans._streaming import Trained
 from fastkmeans._validation import check_centers_fit, core_rows, take_rows
 
 __all__ = ["Fitted", "Reduction", "check_initial_centers", "fit_arrays", "merge_arrays", "reduce_centers",
-           "reduce_state", "refine", "resolve_minibatch", "seed_of", "seeded_state", "streaming_weights"]
+           "reduce_state", "refine", "refine_params", "resolve_minibatch", "seed_of", "seeded_state",
+           "streaming_weights"]
 
 
 @dataclass
@@ -69,26 +70,33 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
         local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
         local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
-        reseed_ratio=hp.reseed_ratio, n_threads=hp.n_threads)
+        reseed_ratio=hp.reseed_ratio, refine=refine_params(hp), n_threads=hp.n_threads)
     state = {**out["state"], "seed": seed}
-    centers, labels, inertia = out["centers"], out["labels"], out["inertia"]
-    if hp.recipe == "fastkmeans":
-        centers, labels, inertia = refine(X, centers, hp)
-    return Fitted(centers, labels, inertia, out["n_iter"], state, factor, trials, out["n_batches"],
-                  streaming_weights(state, centers))
+    return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
+                  out["n_batches"], streaming_weights(state, out["centers"]))
 
 
-def refine(X: Any, centers: np.ndarray, hp: Hyperparameters) -> Tuple[np.ndarray, np.ndarray, float]:
-    """Full-data Lloyd from the reduced centres: ``recipe="fastkmeans"``'s last step on rows in memory.
+def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:
+    """``recipe="fastkmeans"``'s last step on rows in memory, as (max_iter, tol), else ``None``.
 
-    At most ``local_lloyd_max_iter`` iterations, stopping once the loss falls by less than
-    ``local_lloyd_tol / 10`` of its value (a tighter rule than the reduction's: these iterations
-    run on the data itself, and are what brings the loss to scikit-learn's). Returns the centres,
-    the labels and the training ssd.
+    Full-data Lloyd from the reduced centres, at most ``local_lloyd_max_iter`` iterations, stopping once the loss
+    falls by less than ``local_lloyd_tol / 10`` of its value (a tighter rule than the reduction's:
+    these iterations run on the data itself, and are what brings the loss to scikit-learn's).
+    ``None`` for ``recipe="sagemaker"``, which ends with the reduction.
     """
+    return (hp.local_lloyd_max_iter, hp.local_lloyd_tol / 10) if hp.recipe == "fastkmeans" else None
+
+
+def refine(X: Any, centers: np.ndarray, steps: Tuple[int, float], hp: Hyperparameters,
+           ) -> Tuple[np.ndarray, np.ndarray, float]:
+    """Full-data Lloyd from ``centers`` by ``steps`` = (max_iter, tol) from ``refine_params``.
+
+    For fits whose reduction runs outside ``_core.fit_minibatch``. Returns the centres, the labels
+    and the training ssd.
+    """
+    max_iter, tol = steps
     out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1,
-                          max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol / 10, seed=0,
-                          init_centers=centers, n_threads=hp.n_threads)
+                          max_iter=max_iter, tol=tol, seed=0, init_centers=centers, n_threads=hp.n_threads)
     return out["centers"], out["labels"], float(out["inertia"])
 
 
@@ -203,8 +211,9 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         state.update(merged["state"])
         n_steps += merged["n_batches"]
     reduced = reduce_state(state, hp, trials)
-    if hp.recipe == "fastkmeans":
-        centers, labels, inertia = refine(X, reduced["centers"], hp)
+    steps = refine_params(hp)
+    if steps is not None:
+        centers, labels, inertia = refine(X, reduced["centers"], steps, hp)
     else:
         centers = reduced["centers"]
         labels, dist2 = _core.assign(core_rows(X), centers, n_threads=hp.n_threads)

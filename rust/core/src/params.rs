@@ -121,6 +121,9 @@ pub struct MiniBatchParams {
     pub reseed_ratio: f64,
     /// The reduction from K to k (its `k` is the final number of clusters).
     pub reduce: ReduceParams,
+    /// Full-data Lloyd iterations from the reduced centres at the end of an in-memory fit
+    /// (`recipe="fastkmeans"`); `None` is SageMaker's recipe, which ends with the reduction.
+    pub refine: Option<LloydParams>,
 }
 
 impl MiniBatchParams {
@@ -136,6 +139,9 @@ impl MiniBatchParams {
             return Err(invalid("epochs", self.epochs, "an integer >= 1"));
         }
         self.init.check()?;
+        if let Some(refine) = self.refine {
+            refine.check()?;
+        }
         if !(0.0..=1.0).contains(&self.reseed_ratio) {
             return Err(invalid("reseed_ratio", self.reseed_ratio, "a float in [0, 1]"));
         }

@@ -466,6 +466,7 @@ fn one_thread_and_many_threads_give_identical_bits() {
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 1000,
         reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+        refine: None,
         reduce: reduce_params(12, 4, 42),
     };
     let params = unchecked.check().unwrap();

@@ -86,6 +86,7 @@ fn minibatch_params(k: usize) -> fastkmeans_core::Checked<MiniBatchParams> {
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 0,
         reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+        refine: None,
         reduce: reduce_params(k, 3, 7),
     }
     .check()

@@ -112,6 +112,7 @@ fn sparse_and_dense_training_give_the_same_model() {
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 0,
         reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+        refine: None,
         reduce: reduce_params(5, 3, 11),
     }
     .check()
@@ -136,6 +137,7 @@ fn sparse_training_gives_identical_bits_on_any_number_of_threads() {
         init: InitMethod::PLAIN_KMEANS_PP,
         half_life_time_size: 1000,
         reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+        refine: None,
         reduce: reduce_params(6, 3, 5),
     }
     .check()

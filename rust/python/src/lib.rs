@@ -87,14 +87,15 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
     dispatch_rows!(x, |x| Ok(py.detach(|| x.first_non_finite_row())))
 }
 
-/// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label.
+/// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
+/// `refine=(max_iter, tol)`, full-data Lloyd from the reduced centres labels the data instead.
 /// (`reseed_ratio`'s default is written out, 0.25 = `core::DEFAULT_RESEED_RATIO`, so that Python
 /// sees it in the signature; tests/test_recipe.py checks it against the estimator's default.)
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
     local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed,
-    reseed_ratio=0.25, n_threads=None))]
+    reseed_ratio=0.25, refine=None, n_threads=None))]
 fn fit_minibatch<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -110,6 +111,7 @@ fn fit_minibatch<'py>(
     local_lloyd_tol: f64,
     seed: u64,
     reseed_ratio: f64,
+    refine: Option<(usize, f64)>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let reduce =
@@ -122,13 +124,14 @@ fn fit_minibatch<'py>(
         reseed_ratio,
         reduce,
         init: convert::seeding_method(init_method)?,
+        refine: refine.map(|(max_iter, tol)| core::LloydParams { max_iter, tol }),
     }
     .check()
     .map_err(convert::to_py_err)?;
     dispatch_rows!(x, |x| {
         let fit = run(py, n_threads, |stop| core::fit_minibatch(x, &params, &core::Cpu, stop))?;
         let out = PyDict::new(py);
-        out.set_item("centers", matrix_to_py(py, fit.reduced.centers, x.d())?)?;
+        out.set_item("centers", matrix_to_py(py, fit.centers, x.d())?)?;
         out.set_item("labels", labels_to_py(py, fit.labels))?;
         out.set_item("inertia", fit.inertia)?;
         out.set_item("n_iter", fit.reduced.n_iter)?;

@@ -38,6 +38,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
+use crate::algo::lloyd::lloyd;
 use crate::algo::reduce::{reduce_shards, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
@@ -403,8 +404,11 @@ impl RowIndex for u32 {
 pub struct MiniBatchFit<F> {
     /// The streaming state after the last batch (resumable).
     pub state: MiniBatchState<F>,
-    /// The final k centres.
+    /// The k centres of the reduction.
     pub reduced: Reduced<F>,
+    /// The final k centres, k × d: the reduced ones, or where `params.refine` is set, the
+    /// centres its full-data Lloyd iterations end with.
+    pub centers: Vec<F>,
     /// The nearest final centre of every training row.
     pub labels: Vec<u32>,
     /// The training ssd against the final centres.
@@ -414,7 +418,9 @@ pub struct MiniBatchFit<F> {
 }
 
 /// Trains on an in-memory data set: seeds K centres from a random sample of `mini_batch_size`
-/// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data.
+/// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data
+/// (where `params.refine` is set, full-data Lloyd from the reduced centres, whose first pass labels
+/// the data, follows instead of a separate labelling pass).
 pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     params: &Checked<MiniBatchParams>,
@@ -439,9 +445,21 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
         n_batches += merged.n_batches;
     }
     let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
+    if let Some(refine) = params.refine {
+        let fit = lloyd(x, None, reduced.centers.clone(), &refine.check()?, backend, stop)?;
+        return Ok(MiniBatchFit {
+            state,
+            reduced,
+            centers: fit.centers,
+            labels: fit.labels,
+            inertia: fit.loss,
+            n_batches,
+        });
+    }
     let mut labels = vec![0u32; n];
     let mut dist2 = vec![0f64; n];
     backend.assign(x.data(), Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
     let inertia = weighted_ssd(&dist2, None);
-    Ok(MiniBatchFit { state, reduced, labels, inertia, n_batches })
+    let centers = reduced.centers.clone();
+    Ok(MiniBatchFit { state, reduced, centers, labels, inertia, n_batches })
 }
