@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{assign_and_sum, chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 use crate::kernels::yinyang::{self, GroupBounds};
@@ -84,9 +84,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     let moves: Vec<f64> = if first {
         vec![0.0; k]
     } else {
-        (0..k)
-            .map(|j| sum_of_squares_diff(&now[j * d..(j + 1) * d], &bounds.centers[j * d..(j + 1) * d]).sqrt())
-            .collect()
+        (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &bounds.centers[j * d..(j + 1) * d]).sqrt()).collect()
     };
     let (top, top_at, runner) = moves.iter().enumerate().fold((0.0f64, usize::MAX, 0.0f64), |(m1, at, m2), (j, &v)| {
         if v > m1 {
@@ -174,8 +172,4 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     bounds.scanned = scanned_rows.iter().sum();
     bounds.pairs = bounds.scanned * k;
     total
-}
-
-fn sum_of_squares_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
 }

@@ -193,6 +193,12 @@ pub fn sum_of_squares(t: &[f64]) -> f64 {
     fold_lanes(lanes) + tail.sum::<f64>()
 }
 
+/// ‖a − b‖² of two f64 rows, summed in row order: how far a centre moved between two passes (the
+/// bounded passes' drift; its rounding is within their margins), or a row's spread from a mean.
+pub fn sq_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+}
+
 /// The eight lanes of [`sq_dist_f64`] added up in its fixed order.
 #[inline(always)]
 pub(crate) fn fold_lanes(l: [f64; 8]) -> f64 {

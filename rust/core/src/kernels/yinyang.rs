@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 
@@ -129,7 +129,7 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
     let moves: Vec<f64> = if first {
         vec![0.0; k]
     } else {
-        (0..k).map(|j| sq(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt() * inflate).collect()
+        (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt() * inflate).collect()
     };
     // Each group packed by decreasing move (ties by index), so that its panel's upper register
     // holds the centres that moved least.
@@ -435,7 +435,8 @@ fn bisect(centers: &[f64], d: usize, ids: &mut [u32], width: usize) {
         mean.iter_mut().zip(row(j)).for_each(|(m, v)| *m += v / ids.len() as f64);
     }
     // The principal axis by power iteration, from the direction of the farthest centre.
-    let far = ids.iter().copied().max_by(|&a, &b| sq(row(a), &mean).total_cmp(&sq(row(b), &mean))).unwrap_or(0);
+    let far =
+        ids.iter().copied().max_by(|&a, &b| sq_diff(row(a), &mean).total_cmp(&sq_diff(row(b), &mean))).unwrap_or(0);
     let mut axis: Vec<f64> = row(far).iter().zip(&mean).map(|(v, m)| v - m).collect();
     for _ in 0..8 {
         let mut next = vec![0f64; d];
@@ -454,10 +455,6 @@ fn bisect(centers: &[f64], d: usize, ids: &mut [u32], width: usize) {
     let (low, high) = ids.split_at_mut(left);
     bisect(centers, d, low, width);
     bisect(centers, d, high, width);
-}
-
-fn sq(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
 }
 
 #[cfg(test)]
