@@ -35,6 +35,8 @@ pub use algo::evaluate::{loss, Loss};
 pub use algo::lloyd::{fit_lloyd, lloyd, LloydFit};
 pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex, DEFAULT_RESEED_RATIO};
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
+#[cfg(feature = "cuda")]
+pub use backend::cuda::{Cuda, Precision};
 pub use backend::{Backend, Cpu, Data, Gathered, Rows};
 pub use error::{Error, Result};
 pub use kernels::metrics::{calinski_harabasz, davies_bouldin, dispersion, Dispersion};

@@ -40,6 +40,8 @@
 
 pub mod contract;
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod rows;
 
 pub use contract::Backend;

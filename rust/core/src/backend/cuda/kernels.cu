@@ -1,0 +1,229 @@
+// fastkmeans' CUDA kernels, compiled at first use by NVRTC (backend/cuda/module.rs) with
+// --fmad=false, so that no multiply-add is contracted: the exact distances below must round as
+// the CPU's sq_dist_f64 does. Every reduction that feeds a result runs in a fixed order; the only
+// atomics are on integers (counts), whose sums do not depend on their order.
+//
+// The scores come from cuBLAS: G = X · Cᵀ (a tile of rows × k, row-major), and
+// ||x − c||² = ||x||² + (||c||² − 2 x·c), so the nearest centre minimises s = ||c||² − 2 g.
+// The GEMM's rounding (or TF32's) moves each s by at most `margin` (bounded from ||x||·max||c||),
+// so every centre whose s is within 2·margin of the smallest is re-checked exactly, in f64, and
+// the smallest exact distance wins, the lowest index among equals.
+
+#define FULL_MASK 0xffffffffu
+
+extern "C" {
+
+// Squared distance between two float32 rows, accumulated in f64 exactly as the CPU's
+// sq_dist_f64 (kernels/points.rs) does: eight lanes over the whole groups of eight features
+// (lane l adds features l, l + 8, ...), folded as ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)),
+// then the features past the last whole eight, added in order, added last. Called by a whole
+// warp; every lane gets the result.
+__device__ double exact_sq_dist(const float* a, const float* b, int d, int lane) {
+    int whole = d & ~7;
+    double part = 0.0;
+    if (lane < 8) {
+        for (int p = lane; p < whole; p += 8) {
+            double t = __dsub_rn((double)a[p], (double)b[p]);
+            part = __dadd_rn(part, __dmul_rn(t, t));
+        }
+    } else if (lane == 8) {
+        for (int p = whole; p < d; ++p) {
+            double t = __dsub_rn((double)a[p], (double)b[p]);
+            part = __dadd_rn(part, __dmul_rn(t, t));
+        }
+    }
+    double l0 = __shfl_sync(FULL_MASK, part, 0), l1 = __shfl_sync(FULL_MASK, part, 1);
+    double l2 = __shfl_sync(FULL_MASK, part, 2), l3 = __shfl_sync(FULL_MASK, part, 3);
+    double l4 = __shfl_sync(FULL_MASK, part, 4), l5 = __shfl_sync(FULL_MASK, part, 5);
+    double l6 = __shfl_sync(FULL_MASK, part, 6), l7 = __shfl_sync(FULL_MASK, part, 7);
+    double tail = __shfl_sync(FULL_MASK, part, 8);
+    double folded = __dadd_rn(__dadd_rn(__dadd_rn(l0, l4), __dadd_rn(l1, l5)),
+                              __dadd_rn(__dadd_rn(l2, l6), __dadd_rn(l3, l7)));
+    return __dadd_rn(folded, tail);
+}
+
+// The score of centre j for a row: ||c_j||² − 2 g (in f64; g is the GEMM's dot product).
+__device__ double score(const double* cnorm, const float* g, int j) {
+    return __dsub_rn(cnorm[j], __dmul_rn(2.0, (double)g[j]));
+}
+
+// One warp per row of the tile: the nearest centre (labels) and the exact distance to it (dist2).
+// g: rows × k scores from the GEMM; x: the same rows (rows × d); centers: k × d; cnorm: ||c||² in
+// f64; margin_per_norm: the bound on the GEMM's error in s per unit of ||x||·max||c||.
+__global__ void assign_tile(const float* g, const float* x, const float* centers,
+                            const double* cnorm, int rows, int k, int d,
+                            double max_center_norm, double margin_per_norm,
+                            unsigned* labels, double* dist2) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= rows) return;  // whole warps leave together: blockDim is a multiple of 32
+    const float* grow = g + warp * (long long)k;
+    const float* xrow = x + warp * (long long)d;
+
+    double best = 1.0 / 0.0;
+    for (int j = lane; j < k; j += 32) {
+        double s = score(cnorm, grow, j);
+        if (s < best) best = s;
+    }
+    double xnorm2 = 0.0;
+    for (int p = lane; p < d; p += 32) {
+        double v = (double)xrow[p];
+        xnorm2 = __dadd_rn(xnorm2, __dmul_rn(v, v));
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        best = fmin(best, __shfl_xor_sync(FULL_MASK, best, offset));
+        xnorm2 = __dadd_rn(xnorm2, __shfl_xor_sync(FULL_MASK, xnorm2, offset));
+    }
+    // Every lane holds the same best; xnorm2 only sizes the margin, so its order does not matter
+    // (the xor butterfly gives every lane the same bits anyway).
+    double limit = best + 2.0 * margin_per_norm * sqrt(xnorm2) * max_center_norm;
+
+    double best_exact = 1.0 / 0.0;
+    unsigned best_label = 0;
+    for (int base = 0; base < k; base += 32) {
+        int j = base + lane;
+        bool candidate = j < k && score(cnorm, grow, j) <= limit;
+        unsigned mask = __ballot_sync(FULL_MASK, candidate);
+        while (mask) {
+            int c = base + __ffs(mask) - 1;
+            mask &= mask - 1;
+            double e = exact_sq_dist(xrow, centers + (long long)c * d, d, lane);
+            if (e < best_exact) {  // candidates come in index order: equals keep the lowest
+                best_exact = e;
+                best_label = (unsigned)c;
+            }
+        }
+    }
+    if (lane == 0) {
+        labels[warp] = best_label;
+        dist2[warp] = best_exact;
+    }
+}
+
+// Per-cluster row counts of each block of ROWS_PER_BLOCK rows: hist[c * nblocks + b]. Integer
+// atomics: the counts do not depend on the order of the adds.
+__global__ void block_histogram(const unsigned* labels, int rows, int nblocks, int rows_per_block,
+                                unsigned* hist) {
+    int b = blockIdx.x;
+    int end = min(rows, (b + 1) * rows_per_block);
+    for (int i = b * rows_per_block + threadIdx.x; i < end; i += blockDim.x) {
+        atomicAdd(&hist[(long long)labels[i] * nblocks + b], 1u);
+    }
+}
+
+// Exclusive prefix sum of each block of 1024 values, in place; the block's total in totals[block].
+__global__ void scan_blocks(unsigned* values, long long len, unsigned* totals) {
+    __shared__ unsigned buf[1024];
+    long long i = (long long)blockIdx.x * 1024 + threadIdx.x;
+    unsigned v = i < len ? values[i] : 0u;
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int offset = 1; offset < 1024; offset <<= 1) {
+        unsigned add = threadIdx.x >= offset ? buf[threadIdx.x - offset] : 0u;
+        __syncthreads();
+        buf[threadIdx.x] += add;
+        __syncthreads();
+    }
+    if (i < len) values[i] = buf[threadIdx.x] - v;
+    if (threadIdx.x == 1023) totals[blockIdx.x] = buf[1023];
+}
+
+// Adds each block's offset (the exclusive scan of the totals) to its 1024 values.
+__global__ void scan_add(unsigned* values, long long len, const unsigned* offsets) {
+    long long i = (long long)blockIdx.x * 1024 + threadIdx.x;
+    if (i < len) values[i] += offsets[blockIdx.x];
+}
+
+// starts[c] = cursor[c * nblocks] for c < k and starts[k] = rows: where each cluster's rows begin
+// in the sorted order.
+__global__ void cluster_starts(const unsigned* cursor, int k, int nblocks, int rows, unsigned* starts) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < k) starts[c] = cursor[(long long)c * nblocks];
+    if (c == k) starts[k] = (unsigned)rows;
+}
+
+// A stable sort of the rows by label: order[cursor + rank] = row, where rank counts the earlier
+// rows of the same label. Block b places its rows warp by warp, in row order; within a warp,
+// __match_any_sync finds the lanes that share a label and the lowest one advances the cursor.
+// blockDim = rows_per_block = 1024 (32 warps).
+__global__ void scatter_sorted(const unsigned* labels, int rows, int nblocks, unsigned* cursor,
+                               unsigned* order) {
+    int b = blockIdx.x;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int turn = 0; turn < 32; ++turn) {
+        if (warp == turn) {
+            int i = b * 1024 + warp * 32 + lane;
+            unsigned label = i < rows ? labels[i] : 0xffffffffu;
+            unsigned peers = __match_any_sync(FULL_MASK, label);
+            if (i < rows) {
+                unsigned rank = __popc(peers & ((1u << lane) - 1u));
+                unsigned* slot = &cursor[(long long)label * nblocks + b];
+                unsigned pos = *slot + rank;
+                order[pos] = (unsigned)i;
+                __syncwarp(peers);
+                if (lane == __ffs(peers) - 1) *slot += __popc(peers);
+            }
+        }
+        __syncthreads();
+    }
+}
+
+// One segment of at most SEGMENT rows of one cluster (rows order[begin..end], row order): its
+// Σ w·(x − c) per feature, Σ w and the rows of positive weight, added in order in f64.
+// weights may be null (every weight 1).
+__global__ void segment_sums(const float* x, const float* centers, const double* weights,
+                             const unsigned* order, const unsigned* seg_begin,
+                             const unsigned* seg_end, const unsigned* seg_cluster, int d,
+                             double* partial, double* partial_weight,
+                             unsigned long long* partial_members) {
+    int s = blockIdx.x;
+    unsigned begin = seg_begin[s], end = seg_end[s], c = seg_cluster[s];
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        double center = (double)centers[(long long)c * d + j];
+        double acc = 0.0;
+        for (unsigned r = begin; r < end; ++r) {
+            unsigned i = order[r];
+            double w = weights ? weights[i] : 1.0;
+            acc = __dadd_rn(acc, __dmul_rn(w, __dsub_rn((double)x[(long long)i * d + j], center)));
+        }
+        partial[(long long)s * d + j] = acc;
+    }
+    if (threadIdx.x == 0) {
+        double wsum = 0.0;
+        unsigned long long members = 0;
+        for (unsigned r = begin; r < end; ++r) {
+            double w = weights ? weights[order[r]] : 1.0;
+            wsum = __dadd_rn(wsum, w);
+            members += w > 0.0 ? 1ull : 0ull;
+        }
+        partial_weight[s] = wsum;
+        partial_members[s] = members;
+    }
+}
+
+// Each cluster's segments added in segment order: deltas (k × d), weights and members (k).
+// seg_first[c]..seg_first[c + 1] are cluster c's segments.
+__global__ void cluster_totals(const double* partial, const double* partial_weight,
+                               const unsigned long long* partial_members,
+                               const unsigned* seg_first, int d, double* deltas, double* weights,
+                               unsigned long long* members) {
+    int c = blockIdx.x;
+    unsigned first = seg_first[c], last = seg_first[c + 1];
+    for (int j = threadIdx.x; j < d; j += blockDim.x) {
+        double acc = 0.0;
+        for (unsigned s = first; s < last; ++s) acc = __dadd_rn(acc, partial[(long long)s * d + j]);
+        deltas[(long long)c * d + j] = acc;
+    }
+    if (threadIdx.x == 0) {
+        double wsum = 0.0;
+        unsigned long long m = 0;
+        for (unsigned s = first; s < last; ++s) {
+            wsum = __dadd_rn(wsum, partial_weight[s]);
+            m += partial_members[s];
+        }
+        weights[c] = wsum;
+        members[c] = m;
+    }
+}
+
+}  // extern "C"

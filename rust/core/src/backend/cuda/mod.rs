@@ -1,0 +1,185 @@
+//! The CUDA backend (feature `cuda`): float32 dense rows on an NVIDIA GPU, the same answers as
+//! [`Cpu`].
+//!
+//! One pass over the rows, chunk by chunk ([`CHUNK_ROWS`] rows, a fixed number, so that no result
+//! depends on the device's free memory): cuBLAS computes the scores `X · Cᵀ` a tile at a time,
+//! `assign_tile` takes the argmin and re-checks every near-tie exactly, in `f64`, so that labels
+//! are the exact nearest centre and `dist2` has the bits of the CPU's
+//! [`sq_dist_f64`](crate::kernels::points::sq_dist_f64). The sums of the M step are added on the
+//! device in a fixed order: the chunk's rows sorted stably by label, each cluster's rows summed in
+//! row order in segments of [`SEGMENT_ROWS`], the segments added in order, the chunks added in
+//! order on the host. No float atomics: reruns give the same bits.
+//!
+//! Float64 and sparse rows go to [`Cpu`]. The rows stay on the device between the passes of one
+//! fit when they fit in half its free memory (the backend keeps the last rows it was given,
+//! recognised by address and length); otherwise every pass copies them chunk by chunk.
+//!
+//! cudarc loads the libraries by name and panics when one is missing: [`loader::probe`] opens
+//! them first, and every call into cudarc runs under `catch_unwind`, so a build with the feature
+//! runs on a machine without a GPU, where [`Cuda::new`] fails with a reason.
+
+pub mod loader;
+pub mod module;
+mod pass;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::backend::contract::Backend;
+use crate::backend::cpu::Cpu;
+use crate::backend::rows::{Data, Gathered, Rows};
+use crate::error::{Error, Result};
+use crate::kernels::points::Points;
+use crate::kernels::scalar::Scalar;
+use crate::kernels::sums::ClusterSums;
+
+pub use loader::Found;
+pub use pass::{CHUNK_ROWS, SEGMENT_ROWS};
+
+/// How the distance tiles are multiplied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// Plain float32 GEMM (no tensor cores).
+    Float32,
+    /// TF32 tensor cores: faster, rounder scores, and so more near-ties to re-check exactly; the
+    /// labels and sums are those of [`Precision::Float32`].
+    Tf32,
+}
+
+/// A session on a CUDA device: the device's context and compiled kernels (opened once per
+/// process and shared), and the rows this session keeps on the device between passes. Make one
+/// per fit or prediction: the rows kept are recognised by address, which is only safe while the
+/// caller's data cannot change.
+#[derive(Clone)]
+pub struct Cuda {
+    gpu: Arc<pass::Gpu>,
+    residency: Arc<pass::Residency>,
+}
+
+impl std::fmt::Debug for Cuda {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cuda({})", self.gpu.describe())
+    }
+}
+
+/// Runs `f`, turning a panic inside cudarc (a library it could not load, say) into an error.
+fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("the CUDA libraries failed: {message}"))
+        }
+    }
+}
+
+impl Cuda {
+    /// Opens device `ordinal`: loads the libraries ([`loader::probe`], which also searches
+    /// `extra_dirs`), creates a context, compiles or loads the kernels. The error says why no
+    /// usable GPU is there.
+    pub fn new(ordinal: usize, precision: Precision, extra_dirs: &[PathBuf]) -> Result<Self> {
+        static OPEN: Mutex<Vec<((usize, Precision), Arc<pass::Gpu>)>> = Mutex::new(Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        let gpu = match open.iter().find(|(key, _)| *key == (ordinal, precision)) {
+            Some((_, gpu)) => gpu.clone(),
+            None => {
+                let gpu = guarded(|| {
+                    loader::probe(extra_dirs)?;
+                    pass::Gpu::open(ordinal, precision)
+                })
+                .map_err(Error::Backend)?;
+                let gpu = Arc::new(gpu);
+                open.push(((ordinal, precision), gpu.clone()));
+                gpu
+            }
+        };
+        Ok(Self { gpu, residency: Arc::default() })
+    }
+
+    /// The number of CUDA devices, or why there are none to use.
+    pub fn device_count(extra_dirs: &[PathBuf]) -> std::result::Result<usize, String> {
+        guarded(|| {
+            loader::probe(extra_dirs)?;
+            let count = cudarc::driver::CudaContext::device_count().map_err(|e| format!("cuInit failed: {e}"))?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+
+    /// The device's name, compute capability and precision, for log lines.
+    pub fn describe(&self) -> String {
+        self.gpu.describe()
+    }
+
+    /// One pass of float32 dense rows, or `None` when the rows are not float32 and dense (the
+    /// caller then runs the CPU).
+    #[allow(clippy::too_many_arguments)]
+    fn pass<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        sums: bool,
+        keep: bool,
+    ) -> Option<Result<Option<ClusterSums>>> {
+        let Data::Dense(points) = x else { return None };
+        let (rows, centre_rows) = (F::as_f32(points.as_slice())?, F::as_f32(centers.as_slice())?);
+        let job = pass::Job { x: rows, d: points.d(), centers: centre_rows, weights, sums, keep };
+        Some(guarded(|| self.gpu.run(&self.residency, &job, labels, dist2)).map_err(Error::Backend))
+    }
+}
+
+impl Backend for Cuda {
+    fn assign<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        match self.pass(x, None, centers, labels, dist2, false, true) {
+            Some(done) => done.map(|_| ()),
+            None => Cpu.assign(x, centers, labels, dist2),
+        }
+    }
+
+    fn assign_and_sum<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        match self.pass(x, weights, centers, labels, dist2, true, true) {
+            Some(done) => done.map(|sums| sums.expect("a pass with sums returns them")),
+            None => Cpu.assign_and_sum(x, weights, centers, labels, dist2),
+        }
+    }
+
+    /// Gathers on the CPU, then one pass over the batch, which is never kept on the device (the
+    /// caller refills the same buffer with the next batch).
+    fn gather_assign_and_sum<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        indices: &[usize],
+        next: &[usize],
+        batch: &mut Gathered<F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<ClusterSums> {
+        let _ = next;
+        x.gather_into(indices, batch);
+        match self.pass(batch.view(), None, centers, labels, dist2, true, false) {
+            Some(done) => done.map(|sums| sums.expect("a pass with sums returns them")),
+            None => Cpu.assign_and_sum(batch.view(), None, centers, labels, dist2),
+        }
+    }
+}

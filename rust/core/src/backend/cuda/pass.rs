@@ -1,0 +1,405 @@
+//! The device side of one pass: buffers, the GEMM tiles, the kernels' launches, the sums.
+
+use std::sync::{Arc, Mutex};
+
+use cudarc::cublas::sys::{cublasMath_t, cublasOperation_t};
+use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PushKernelArg};
+
+use super::module;
+use super::Precision;
+use crate::kernels::sums::ClusterSums;
+
+/// Rows per chunk: the unit of copying, of the sums' partition and of their fixed order.
+pub const CHUNK_ROWS: usize = 1 << 20;
+/// Rows per segment of a cluster's sorted rows in the sums.
+pub const SEGMENT_ROWS: usize = 256;
+/// Rows per block of the stable sort (the scatter kernel's 32 warps of 32 lanes).
+const SORT_BLOCK: usize = 1024;
+/// The GEMM tile's score matrix is kept under this many bytes.
+const TILE_BYTES: usize = 1 << 28;
+
+/// Rows of fewer values are copied every pass (small enough that the copy is cheap, and the
+/// buffers the algorithms refill in place, seeding samples and reductions, are that small).
+const KEEP_MIN_VALUES: usize = 1 << 22;
+
+type R<T> = std::result::Result<T, String>;
+
+fn err(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> String {
+    move |e| format!("{what}: {e}")
+}
+
+/// What one pass computes: labels and distances, and the sums when `sums`.
+pub struct Job<'a> {
+    pub x: &'a [f32],
+    pub d: usize,
+    pub centers: &'a [f32],
+    pub weights: Option<&'a [f64]>,
+    pub sums: bool,
+    /// Whether the rows may stay on the device for the next pass (not for a mini-batch, whose
+    /// buffer is refilled in place).
+    pub keep: bool,
+}
+
+struct Kernels {
+    assign_tile: CudaFunction,
+    block_histogram: CudaFunction,
+    scan_blocks: CudaFunction,
+    scan_add: CudaFunction,
+    cluster_starts: CudaFunction,
+    scatter_sorted: CudaFunction,
+    segment_sums: CudaFunction,
+    cluster_totals: CudaFunction,
+}
+
+/// The rows kept on the device between passes, with the address and length they came from.
+struct Resident {
+    key: (usize, usize),
+    rows: CudaSlice<f32>,
+    weights: Option<((usize, usize), CudaSlice<f64>)>,
+}
+
+pub(super) struct Gpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    blas: CudaBlas,
+    kernels: Kernels,
+    precision: Precision,
+    name: String,
+    arch: String,
+}
+
+/// The rows kept on the device for one session (one call from Python: a fit, a predict).
+#[derive(Default)]
+pub(super) struct Residency(Mutex<Option<Resident>>);
+
+impl Gpu {
+    pub(super) fn open(ordinal: usize, precision: Precision) -> R<Self> {
+        let count = CudaContext::device_count().map_err(err("cuInit failed"))?;
+        if ordinal >= usize::try_from(count).unwrap_or(0) {
+            return Err(format!("CUDA device {ordinal} does not exist ({count} devices)"));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(err("cannot create a CUDA context"))?;
+        let (major, minor) = ctx.compute_capability().map_err(err("cannot read the compute capability"))?;
+        if major < 7 {
+            return Err(format!("compute capability {major}.{minor} is below the 7.0 the kernels need"));
+        }
+        let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
+        let arch = format!("sm_{major}{minor}");
+        let ptx = module::compile(&arch)?;
+        let loaded = ctx.load_module(ptx).map_err(err("cannot load the compiled kernels"))?;
+        let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
+        let kernels = Kernels {
+            assign_tile: f("assign_tile")?,
+            block_histogram: f("block_histogram")?,
+            scan_blocks: f("scan_blocks")?,
+            scan_add: f("scan_add")?,
+            cluster_starts: f("cluster_starts")?,
+            scatter_sorted: f("scatter_sorted")?,
+            segment_sums: f("segment_sums")?,
+            cluster_totals: f("cluster_totals")?,
+        };
+        let stream = ctx.default_stream();
+        let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cannot start cuBLAS: {e}"))?;
+        let mode = match precision {
+            Precision::Float32 => cublasMath_t::CUBLAS_DEFAULT_MATH,
+            Precision::Tf32 => cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
+        };
+        // SAFETY: the handle is live; the mode is a valid enumerator.
+        let status = unsafe { cudarc::cublas::sys::cublasSetMathMode(*blas.handle(), mode) };
+        if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
+            return Err(format!("cublasSetMathMode failed: {status:?}"));
+        }
+        Ok(Self { ctx, stream, blas, kernels, precision, name, arch })
+    }
+
+    pub(super) fn describe(&self) -> String {
+        let precision = match self.precision {
+            Precision::Float32 => "float32",
+            Precision::Tf32 => "tf32",
+        };
+        format!("{} ({}, cuda:{}, {precision})", self.name, self.arch, self.ctx.ordinal())
+    }
+
+    /// The bound on the error of a score `||c||² − 2 x·c` per unit of `||x||·max||c||`: twice the
+    /// worst-case rounding of a `d`-term float32 dot product (TF32 also rounds both factors to 10
+    /// bits), doubled again as a safety factor.
+    fn margin_per_norm(&self, d: usize) -> f64 {
+        let u = f64::powi(2.0, -24);
+        let dot = (d as f64 + 2.0) * u;
+        let inputs = match self.precision {
+            Precision::Float32 => 0.0,
+            Precision::Tf32 => 2.0 * f64::powi(2.0, -11) + f64::powi(2.0, -22),
+        };
+        4.0 * (dot + inputs)
+    }
+
+    pub(super) fn run(
+        &self,
+        residency: &Residency,
+        job: &Job<'_>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> R<Option<ClusterSums>> {
+        self.ctx.bind_to_thread().map_err(err("cannot bind the CUDA context"))?;
+        let (d, k) = (job.d, job.centers.len() / job.d);
+        let n = labels.len();
+        let s = &self.stream;
+        // ||c||² in f64, in feature order, and the largest ||c||: the margin's scale.
+        let cnorm: Vec<f64> =
+            job.centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect();
+        let max_norm = cnorm.iter().fold(0.0f64, |m, &v| m.max(v)).sqrt();
+        let centers_dev = s.clone_htod(job.centers).map_err(err("copying the centres"))?;
+        let cnorm_dev = s.clone_htod(&cnorm).map_err(err("copying the centres' norms"))?;
+
+        let mut resident = residency.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.make_resident(&mut resident, job)?;
+        let chunk_cap = CHUNK_ROWS.min(n);
+        let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
+        let mut scores = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the score tile"))?;
+        let mut labels_dev = s.alloc_zeros::<u32>(chunk_cap).map_err(err("allocating labels"))?;
+        let mut dist2_dev = s.alloc_zeros::<f64>(chunk_cap).map_err(err("allocating distances"))?;
+        let mut staged: Option<CudaSlice<f32>> = None;
+        let mut staged_w: Option<CudaSlice<f64>> = None;
+        let mut total = job.sums.then(|| ClusterSums::zeros(k, d));
+        let margin = self.margin_per_norm(d);
+
+        for start in (0..n).step_by(CHUNK_ROWS) {
+            let end = (start + CHUNK_ROWS).min(n);
+            let m = end - start;
+            // The chunk's rows (and weights) on the device: the resident copy, or copied now.
+            let (x_chunk, w_chunk) = match resident.as_ref() {
+                Some(r) => (r.rows.slice(start * d..end * d), r.weights.as_ref().map(|(_, w)| w.slice(start..end))),
+                None => {
+                    let buf = match staged.as_mut() {
+                        Some(b) => b,
+                        None => staged.insert(s.alloc_zeros::<f32>(chunk_cap * d).map_err(err("allocating a chunk"))?),
+                    };
+                    s.memcpy_htod(&job.x[start * d..end * d], &mut buf.slice_mut(0..m * d))
+                        .map_err(err("copying rows"))?;
+                    if let Some(w) = job.weights.filter(|_| job.sums) {
+                        let wb = match staged_w.as_mut() {
+                            Some(b) => b,
+                            None => {
+                                staged_w.insert(s.alloc_zeros::<f64>(chunk_cap).map_err(err("allocating weights"))?)
+                            }
+                        };
+                        s.memcpy_htod(&w[start..end], &mut wb.slice_mut(0..m)).map_err(err("copying weights"))?;
+                    }
+                    (
+                        staged.as_ref().expect("staged above").slice(0..m * d),
+                        staged_w.as_ref().filter(|_| job.weights.is_some() && job.sums).map(|w| w.slice(0..m)),
+                    )
+                }
+            };
+            for t0 in (0..m).step_by(tile_rows) {
+                let rows = tile_rows.min(m - t0);
+                let cfg = GemmConfig {
+                    transa: cublasOperation_t::CUBLAS_OP_T,
+                    transb: cublasOperation_t::CUBLAS_OP_N,
+                    m: k as i32,
+                    n: rows as i32,
+                    k: d as i32,
+                    alpha: 1.0f32,
+                    lda: d as i32,
+                    ldb: d as i32,
+                    beta: 0.0f32,
+                    ldc: k as i32,
+                };
+                let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
+                // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores rows × k.
+                unsafe { self.blas.gemm(cfg, &centers_dev, &x_tile, &mut scores) }
+                    .map_err(|e| format!("cuBLAS SGEMM failed: {e}"))?;
+                let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
+                let mut l_tile = labels_dev.slice_mut(t0..t0 + rows);
+                let mut d_tile = dist2_dev.slice_mut(t0..t0 + rows);
+                let threads = 256u32;
+                let cfg = LaunchConfig {
+                    grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),
+                    block_dim: (threads, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let mut launch = s.launch_builder(&self.kernels.assign_tile);
+                launch
+                    .arg(&scores)
+                    .arg(&x_tile)
+                    .arg(&centers_dev)
+                    .arg(&cnorm_dev)
+                    .arg(&rows_i)
+                    .arg(&k_i)
+                    .arg(&d_i)
+                    .arg(&max_norm)
+                    .arg(&margin)
+                    .arg(&mut l_tile)
+                    .arg(&mut d_tile);
+                // SAFETY: the kernel's parameters are exactly these, in this order.
+                unsafe { launch.launch(cfg) }.map_err(err("launching assign_tile"))?;
+            }
+            if let Some(total) = total.as_mut() {
+                let sums = self.chunk_sums(&x_chunk, w_chunk.as_ref(), &centers_dev, &labels_dev, m, k, d)?;
+                total.add(&sums);
+            }
+            s.memcpy_dtoh(&labels_dev.slice(0..m), &mut labels[start..end]).map_err(err("copying labels back"))?;
+            s.memcpy_dtoh(&dist2_dev.slice(0..m), &mut dist2[start..end]).map_err(err("copying distances back"))?;
+        }
+        s.synchronize().map_err(err("the pass failed on the device"))?;
+        Ok(total)
+    }
+
+    /// Keeps the rows (and weights) on the device when they fit in half its free memory, reusing
+    /// the copy of the previous pass when the caller passes the same buffer again.
+    fn make_resident(&self, resident: &mut Option<Resident>, job: &Job<'_>) -> R<()> {
+        let key = (job.x.as_ptr() as usize, job.x.len());
+        let wkey = job.weights.map(|w| (w.as_ptr() as usize, w.len()));
+        if resident.as_ref().is_some_and(|r| r.key == key && r.weights.as_ref().map(|w| w.0) == wkey) {
+            return Ok(());
+        }
+        *resident = None;
+        let (free, _) = self.ctx.mem_get_info().map_err(err("cannot read the free memory"))?;
+        let bytes = std::mem::size_of_val(job.x) + job.weights.map_or(0, std::mem::size_of_val);
+        if !job.keep || job.x.len() < KEEP_MIN_VALUES || bytes > free / 2 {
+            return Ok(());
+        }
+        let rows = self.stream.clone_htod(job.x).map_err(err("copying the rows"))?;
+        let weights = match job.weights {
+            Some(w) => Some((wkey.expect("weights given"), self.stream.clone_htod(w).map_err(err("copying weights"))?)),
+            None => None,
+        };
+        *resident = Some(Resident { key, rows, weights });
+        Ok(())
+    }
+
+    /// The M step's sums of one chunk, in a fixed order: the rows sorted stably by label (block
+    /// histograms, a prefix sum, a scatter), each cluster's rows summed in row order in segments
+    /// of [`SEGMENT_ROWS`], each cluster's segments added in order.
+    #[allow(clippy::too_many_arguments)]
+    fn chunk_sums(
+        &self,
+        x: &CudaView<'_, f32>,
+        weights: Option<&CudaView<'_, f64>>,
+        centers: &CudaSlice<f32>,
+        labels: &CudaSlice<u32>,
+        m: usize,
+        k: usize,
+        d: usize,
+    ) -> R<ClusterSums> {
+        let s = &self.stream;
+        let nblocks = m.div_ceil(SORT_BLOCK);
+        let (m_i, k_i, nb_i, block_i) = (m as i32, k as i32, nblocks as i32, SORT_BLOCK as i32);
+        let mut cursor = s.alloc_zeros::<u32>(k * nblocks).map_err(err("allocating the histogram"))?;
+        let launch_cfg = |grid: usize, block: u32| LaunchConfig {
+            grid_dim: (grid as u32, 1, 1),
+            block_dim: (block, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        {
+            let mut b = s.launch_builder(&self.kernels.block_histogram);
+            b.arg(labels).arg(&m_i).arg(&nb_i).arg(&block_i).arg(&mut cursor);
+            // SAFETY: parameters as declared in kernels.cu.
+            unsafe { b.launch(launch_cfg(nblocks, 256)) }.map_err(err("launching block_histogram"))?;
+        }
+        self.exclusive_scan(&mut cursor, k * nblocks)?;
+        let mut starts = s.alloc_zeros::<u32>(k + 1).map_err(err("allocating starts"))?;
+        {
+            let mut b = s.launch_builder(&self.kernels.cluster_starts);
+            b.arg(&cursor).arg(&k_i).arg(&nb_i).arg(&m_i).arg(&mut starts);
+            // SAFETY: as above.
+            unsafe { b.launch(launch_cfg((k + 1).div_ceil(256), 256)) }.map_err(err("launching cluster_starts"))?;
+        }
+        let mut order = s.alloc_zeros::<u32>(m).map_err(err("allocating the order"))?;
+        {
+            let mut b = s.launch_builder(&self.kernels.scatter_sorted);
+            b.arg(labels).arg(&m_i).arg(&nb_i).arg(&mut cursor).arg(&mut order);
+            // SAFETY: as above.
+            unsafe { b.launch(launch_cfg(nblocks, SORT_BLOCK as u32)) }.map_err(err("launching scatter_sorted"))?;
+        }
+        // The segments, from each cluster's count.
+        let starts_host = s.clone_dtoh(&starts).map_err(err("copying the cluster starts"))?;
+        let (mut seg_begin, mut seg_end, mut seg_cluster, mut seg_first) = (vec![], vec![], vec![], vec![0u32]);
+        for c in 0..k {
+            let (a, b) = (starts_host[c] as usize, starts_host[c + 1] as usize);
+            for lo in (a..b).step_by(SEGMENT_ROWS) {
+                seg_begin.push(lo as u32);
+                seg_end.push((lo + SEGMENT_ROWS).min(b) as u32);
+                seg_cluster.push(c as u32);
+            }
+            seg_first.push(seg_begin.len() as u32);
+        }
+        let nseg = seg_begin.len();
+        let threads = d.next_power_of_two().clamp(32, 256) as u32;
+        let d_i = d as i32;
+        let mut partial = s.alloc_zeros::<f64>(nseg.max(1) * d).map_err(err("allocating partial sums"))?;
+        let mut partial_w = s.alloc_zeros::<f64>(nseg.max(1)).map_err(err("allocating partial weights"))?;
+        let mut partial_m = s.alloc_zeros::<u64>(nseg.max(1)).map_err(err("allocating partial members"))?;
+        if nseg > 0 {
+            let (b_dev, e_dev, c_dev) = (
+                s.clone_htod(&seg_begin).map_err(err("copying segments"))?,
+                s.clone_htod(&seg_end).map_err(err("copying segments"))?,
+                s.clone_htod(&seg_cluster).map_err(err("copying segments"))?,
+            );
+            let null = 0u64;
+            let mut b = s.launch_builder(&self.kernels.segment_sums);
+            b.arg(x).arg(centers);
+            match weights {
+                Some(w) => b.arg(w),
+                None => b.arg(&null),
+            };
+            b.arg(&order)
+                .arg(&b_dev)
+                .arg(&e_dev)
+                .arg(&c_dev)
+                .arg(&d_i)
+                .arg(&mut partial)
+                .arg(&mut partial_w)
+                .arg(&mut partial_m);
+            // SAFETY: as above; a null weights pointer means every weight is 1.
+            unsafe { b.launch(launch_cfg(nseg, threads)) }.map_err(err("launching segment_sums"))?;
+        }
+        let first_dev = s.clone_htod(&seg_first).map_err(err("copying segments"))?;
+        let mut deltas = s.alloc_zeros::<f64>(k * d).map_err(err("allocating sums"))?;
+        let mut wsum = s.alloc_zeros::<f64>(k).map_err(err("allocating sums"))?;
+        let mut members = s.alloc_zeros::<u64>(k).map_err(err("allocating sums"))?;
+        {
+            let mut b = s.launch_builder(&self.kernels.cluster_totals);
+            b.arg(&partial)
+                .arg(&partial_w)
+                .arg(&partial_m)
+                .arg(&first_dev)
+                .arg(&d_i)
+                .arg(&mut deltas)
+                .arg(&mut wsum)
+                .arg(&mut members);
+            // SAFETY: as above.
+            unsafe { b.launch(launch_cfg(k, threads)) }.map_err(err("launching cluster_totals"))?;
+        }
+        Ok(ClusterSums {
+            deltas: s.clone_dtoh(&deltas).map_err(err("copying sums back"))?,
+            weights: s.clone_dtoh(&wsum).map_err(err("copying sums back"))?,
+            members: s.clone_dtoh(&members).map_err(err("copying sums back"))?,
+        })
+    }
+
+    /// Exclusive prefix sum of `values[..len]` in place: blocks of 1024, then the blocks' totals
+    /// (recursively), then each block's offset added.
+    fn exclusive_scan(&self, values: &mut CudaSlice<u32>, len: usize) -> R<()> {
+        let s = &self.stream;
+        let blocks = len.div_ceil(1024).max(1);
+        let mut totals = s.alloc_zeros::<u32>(blocks).map_err(err("allocating scan totals"))?;
+        let len_i = len as i64;
+        let cfg = LaunchConfig { grid_dim: (blocks as u32, 1, 1), block_dim: (1024, 1, 1), shared_mem_bytes: 0 };
+        {
+            let mut b = s.launch_builder(&self.kernels.scan_blocks);
+            b.arg(&mut *values).arg(&len_i).arg(&mut totals);
+            // SAFETY: parameters as declared in kernels.cu.
+            unsafe { b.launch(cfg) }.map_err(err("launching scan_blocks"))?;
+        }
+        if blocks > 1 {
+            self.exclusive_scan(&mut totals, blocks)?;
+            let mut b = s.launch_builder(&self.kernels.scan_add);
+            b.arg(&mut *values).arg(&len_i).arg(&totals);
+            // SAFETY: as above.
+            unsafe { b.launch(cfg) }.map_err(err("launching scan_add"))?;
+        }
+        Ok(())
+    }
+}
