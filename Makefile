@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test clean mxnet-venv sdk-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda cuda-check clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,7 @@ browser:
 lint: $(DEPS) typecheck
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
+	cargo clippy -p fastkmeans-core -p fastkmeans-python --all-targets --release --features cuda -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples .ci
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --config .github/zizmor.yml .github/workflows/
@@ -124,6 +125,25 @@ wheel: $(DEPS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 --out $(DIST)
 	$(VENV)/bin/maturin sdist --out $(DIST)
 	ls -l $(DIST)
+
+# The CUDA-enabled wheel (docs/gpu.md): the same abi3 wheel with the `cuda` feature, which loads
+# the driver, cuBLAS and NVRTC at run time (no CUDA toolkit to build it). scripts/gpu_check.sh
+# runs its tests and benches/gpu_bench.py on a GPU machine.
+wheel-cuda: $(DEPS)
+	rm -rf $(DIST)/cuda
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 \
+		--features cuda --out $(DIST)/cuda
+	ls -l $(DIST)/cuda
+
+# The CUDA kernels compile with NVRTC for sm_80 and sm_90 (no GPU needed): NVIDIA's NVRTC wheel
+# is unpacked under target/ on first use.
+NVRTC_DIR := target/nvrtc
+cuda-check:
+	test -d $(NVRTC_DIR)/nvidia || (mkdir -p $(NVRTC_DIR) && $(PYTHON) -m pip download --quiet --no-deps \
+		--only-binary=:all: --platform manylinux2014_x86_64 -d $(NVRTC_DIR) nvidia-cuda-nvrtc-cu12 && \
+		cd $(NVRTC_DIR) && $(PYTHON) -m zipfile -e nvidia_cuda_nvrtc_cu12-*.whl .)
+	FASTKMEANS_REQUIRE_NVRTC=1 FASTKMEANS_CUDA_LIB_DIR=$(CURDIR)/$(NVRTC_DIR)/nvidia/cuda_nvrtc/lib \
+		cargo test --release -p fastkmeans-core --features cuda --test cuda_kernels
 
 # The wheel as users get it: a fresh virtual environment, no Rust on PATH, import, fit, predict.
 wheel-test: wheel

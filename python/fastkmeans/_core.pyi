@@ -37,7 +37,8 @@ _Rows = Union[
 ]
 
 def assign(
-    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """Return the closest centre (ties to the lowest index) and squared distance of every row.
 
@@ -59,7 +60,8 @@ def assign(
     """
 
 def assign_and_sum(
-    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
     """Assign every row (as ``assign``) and sum the rows of each cluster for the next Lloyd M step.
 
@@ -83,6 +85,20 @@ def assign_and_sum(
         the new centre is ``center + deltas / weights``); ``weights`` (k,) float64, the rows of
         each cluster; ``members`` (k,) uint64, the same count as an integer.
     """
+
+def cuda_compiled() -> bool:
+    """Whether this build has the ``cuda`` feature (the GPU backend)."""
+
+def cuda_probe(lib_dirs: List[str] = ...) -> Tuple[int, str]:
+    """Return ``(device_count, reason)``: the usable CUDA devices and, when none, why.
+
+    ``lib_dirs`` are searched for cuBLAS and NVRTC after the system's paths; only the first call
+    in a process looks. The ``device`` argument of ``assign``, ``assign_and_sum``,
+    ``fit_minibatch`` and ``fit_lloyd`` is None (the CPU) or ``(ordinal, tf32)``.
+    """
+
+def cuda_describe(ordinal: int = 0, tf32: bool = False) -> str:
+    """Open CUDA device ``ordinal`` (compiling the kernels if needed) and return its name."""
 
 def first_non_finite_row(x: _Rows) -> Optional[int]:
     """Return the index of the first row holding NaN or infinity, or None.
@@ -115,6 +131,7 @@ def fit_minibatch(
     reseed_ratio: float = 0.25,
     refine: Optional[Tuple[int, float]] = None,
     n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
     """Train in memory with the web-scale algorithm: seed, ``epochs`` shuffled passes, reduce K to k, label.
 
@@ -162,6 +179,7 @@ def fit_lloyd(
     weights: Optional[npt.NDArray[np.float64]] = None,
     init_centers: Optional[npt.NDArray[np.floating[Any]]] = None,
     n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
     """Run the best of ``num_trials`` (weighted) full-batch Lloyd runs, or one run from ``init_centers``.
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from fastkmeans import _core, _streaming, _training
+from fastkmeans import _core, _device, _streaming, _training
 from fastkmeans._hyperparameters import (
     Hyperparameters,
     check_hyperparameters,
@@ -85,6 +85,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Seed. The same seed gives bit-identical results on any number of threads.
     n_threads : int or None, default=None
         Threads for the Rust core; None uses every core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where ``fit`` and ``predict`` on rows in memory run their distance passes: the CPU, an
+        NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the same labels as
+        the CPU), or the GPU when one is usable and else the CPU, saying so in a log line. A
+        ``"+tf32"`` suffix lets the GPU use TF32 tensor cores (near-ties re-checked exactly).
+        Not a SageMaker hyperparameter. See docs/gpu.md.
     initial_centers : array-like of shape (k, n_features) or (K, n_features), default=None
         Centres to start from instead of seeding (scikit-learn's ``init=ndarray``). With
         "lloyd", k rows: one Lloyd run starts from them (``local_lloyd_num_trials_`` is 1). With
@@ -182,6 +188,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         initial_centers: Any = None,
         reseed_ratio: float = 0.25,
         recipe: str = "fastkmeans",
+        device: str = "cpu",
     ) -> None:
         self.k = k
         self.feature_dim = feature_dim
@@ -201,6 +208,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.initial_centers = initial_centers
         self.reseed_ratio = reseed_ratio
         self.recipe = recipe
+        self.device = device
 
     # SageMaker's string maps -------------------------------------------------------------------
 
@@ -257,7 +265,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> KMeans.from_hyperparameters(hp).get_hyperparameters() == hp
         True
         """
-        return format_hyperparameters({k: v for k, v in self.get_params().items() if k != "initial_centers"})
+        return format_hyperparameters({k: v for k, v in self.get_params().items()
+                                       if k not in ("initial_centers", "device")})
 
     # Training ------------------------------------------------------------------------------------
 
@@ -323,7 +332,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if source is not None:  # full-batch Lloyd needs every row in memory
             X = source.read()
         X, names = self._validate_new(X)
-        trained = _training.fit_arrays(X, hp, self.random_state, self.initial_centers)
+        with _device.using(_device.resolve(self.device)):
+            trained = _training.fit_arrays(X, hp, self.random_state, self.initial_centers)
         test_metrics = self._test_metrics(test, trained.centers, X.shape[1], hp)
         # Nothing is stored until training has succeeded: a failed or interrupted fit leaves the
         # estimator as it was.
@@ -709,6 +719,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         params = self.get_params()
         params.pop("random_state")
         params.pop("initial_centers")
+        params.pop("device")
         return check_hyperparameters(**params)
 
     def _seeded(self, hp: Hyperparameters, seed: int) -> Optional[_streaming.Trained]:
@@ -797,7 +808,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if source is None:
             X = self._validate_known(X)
             return _core.assign(core_rows(X), self.cluster_centers_.astype(X.dtype, copy=False),
-                                n_threads=self.n_threads)
+                                n_threads=self.n_threads, device=_device.resolve(self.device))
         labels, dist2 = [], []
         for _, batch_labels, batch_dist2 in _streaming.assign_batches(source, self.cluster_centers_,
                                                                        self._width_check(), self.n_threads):

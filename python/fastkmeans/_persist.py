@@ -137,7 +137,7 @@ def _params(params: Mapping[str, Any]) -> Dict[str, Any]:
     """
     out: Dict[str, Any] = {}
     for name, value in params.items():
-        if name == "initial_centers":
+        if name in ("initial_centers", "device"):  # training input and a run-time choice, not the model
             continue
         if isinstance(value, (np.integer, np.floating)):
             value = value.item()

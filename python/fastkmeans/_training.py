@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from fastkmeans import _core
+from fastkmeans import _core, _device
 from fastkmeans._hyperparameters import (
     Hyperparameters,
     check_hyperparameters,
@@ -60,7 +60,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
         out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
                               max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
-                              n_threads=hp.n_threads)
+                              n_threads=hp.n_threads, device=_device.current())
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, trials, 0, weights)
     factor, trials = resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
@@ -70,7 +70,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
         local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
         local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
-        reseed_ratio=hp.reseed_ratio, refine=refine_params(hp), n_threads=hp.n_threads)
+        reseed_ratio=hp.reseed_ratio, refine=refine_params(hp), n_threads=hp.n_threads, device=_device.current())
     state = {**out["state"], "seed": seed}
     return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
                   out["n_batches"], streaming_weights(state, out["centers"]))
@@ -96,7 +96,8 @@ def refine(X: Any, centers: np.ndarray, steps: Tuple[int, float], hp: Hyperparam
     """
     max_iter, tol = steps
     out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1,
-                          max_iter=max_iter, tol=tol, seed=0, init_centers=centers, n_threads=hp.n_threads)
+                          max_iter=max_iter, tol=tol, seed=0, init_centers=centers,
+                          n_threads=hp.n_threads, device=_device.current())
     return out["centers"], out["labels"], float(out["inertia"])
 
 
@@ -135,7 +136,7 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], rando
                                     n_threads=hp.n_threads)
     state.update(merged["state"])
     reduced = reduce_state(state, hp, trials)
-    labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads)
+    labels, dist2 = _core.assign(core_rows(X), reduced["centers"], n_threads=hp.n_threads, device=_device.current())
     return Fitted(reduced["centers"], labels, float(dist2.sum()), reduced["n_iter"], state, factor, trials,
                    n_steps + merged["n_batches"], streaming_weights(state, reduced["centers"]))
 
@@ -197,7 +198,7 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         centers, _ = check_initial_centers(initial_centers, hp, X.shape[1], X.dtype)
         out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=1,
                               max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
-                              init_centers=centers, n_threads=hp.n_threads)
+                              init_centers=centers, n_threads=hp.n_threads, device=_device.current())
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, 1, 0, weights)
     state, factor = seeded_state(initial_centers, hp, X.shape[1], X.dtype, seed)
@@ -216,7 +217,7 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         centers, labels, inertia = refine(X, reduced["centers"], steps, hp)
     else:
         centers = reduced["centers"]
-        labels, dist2 = _core.assign(core_rows(X), centers, n_threads=hp.n_threads)
+        labels, dist2 = _core.assign(core_rows(X), centers, n_threads=hp.n_threads, device=_device.current())
         inertia = float(dist2.sum())
     return Fitted(centers, labels, inertia, reduced["n_iter"], state, factor, trials, n_steps,
                   streaming_weights(state, centers))

@@ -5,6 +5,7 @@
 //! result. Python has already validated and converted the inputs; the core checks them again.
 
 mod convert;
+mod device;
 mod io;
 mod run;
 mod text;
@@ -17,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::{init_method, labels_to_py, matrix_to_py, Input, Matrix};
+use crate::device::Device;
 use crate::run::run;
 
 /// Row x centre x feature products up to which `assign` runs on the calling thread (tens of
@@ -26,19 +28,21 @@ const INLINE_WORK: usize = 1 << 17;
 
 /// Nearest centre and squared distance of every row of `x`.
 #[pyfunction]
-#[pyo3(signature = (x, centers, n_threads=None))]
+#[pyo3(signature = (x, centers, n_threads=None, device=None))]
 fn assign<'py>(
     py: Python<'py>,
     x: Input<'py>,
     centers: Matrix<'py>,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
         let work = |_: &_| {
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
-            core::Cpu.assign(x.data(), centers, &mut labels, &mut dist2)?;
+            on_device!(&device, |backend| backend.assign(x.data(), centers, &mut labels, &mut dist2))?;
             Ok((labels, dist2))
         };
         // Small work (an endpoint's request) runs on this thread: the core's parallel loop then
@@ -56,19 +60,27 @@ fn assign<'py>(
 /// [`assign`], plus the per-cluster sums of the next Lloyd M step (`deltas` = Σ (x − c) relative
 /// to each centre, `weights`, `members`): one partition's share of a distributed Lloyd iteration.
 #[pyfunction]
-#[pyo3(signature = (x, centers, n_threads=None))]
+#[pyo3(signature = (x, centers, n_threads=None, device=None))]
 fn assign_and_sum<'py>(
     py: Python<'py>,
     x: Input<'py>,
     centers: Matrix<'py>,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
         let (labels, dist2, sums) = run(py, n_threads, |_| {
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
-            let sums = core::Cpu.assign_and_sum(x.data(), None, centers, &mut labels, &mut dist2)?;
+            let sums = on_device!(&device, |backend| backend.assign_and_sum(
+                x.data(),
+                None,
+                centers,
+                &mut labels,
+                &mut dist2
+            ))?;
             Ok((labels, dist2, sums))
         })?;
         let out = PyDict::new(py);
@@ -95,7 +107,7 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
     local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed,
-    reseed_ratio=0.25, refine=None, n_threads=None))]
+    reseed_ratio=0.25, refine=None, n_threads=None, device=None))]
 fn fit_minibatch<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -113,7 +125,9 @@ fn fit_minibatch<'py>(
     reseed_ratio: f64,
     refine: Option<(usize, f64)>,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let device = Device::open(device)?;
     let reduce =
         reduce_params(k, local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed)?;
     let params = core::MiniBatchParams {
@@ -129,7 +143,8 @@ fn fit_minibatch<'py>(
     .check()
     .map_err(convert::to_py_err)?;
     dispatch_rows!(x, |x| {
-        let fit = run(py, n_threads, |stop| core::fit_minibatch(x, &params, &core::Cpu, stop))?;
+        let fit =
+            run(py, n_threads, |stop| on_device!(&device, |backend| core::fit_minibatch(x, &params, backend, stop)))?;
         let out = PyDict::new(py);
         out.set_item("centers", matrix_to_py(py, fit.centers, x.d())?)?;
         out.set_item("labels", labels_to_py(py, fit.labels))?;
@@ -146,7 +161,8 @@ fn fit_minibatch<'py>(
 /// `init_centers` when given.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None))]
+#[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None,
+    device=None))]
 fn fit_lloyd<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -159,20 +175,25 @@ fn fit_lloyd<'py>(
     weights: Option<PyReadonlyArray1<'py, f64>>,
     init_centers: Option<Matrix<'py>>,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let device = Device::open(device)?;
     let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
         None => dispatch_rows!(x, |x| {
-            let fit = run(py, n_threads, |stop| core::fit_lloyd(x, weights, &params, &core::Cpu, stop))?;
+            let fit = run(py, n_threads, |stop| {
+                on_device!(&device, |backend| core::fit_lloyd(x, weights, &params, backend, stop))
+            })?;
             lloyd_to_py(py, fit, x.d())
         }),
         Some(init) => dispatch_rows_pair!(x, init, |x, init| {
             x.require_d(init.d()).map_err(convert::to_py_err)?;
             core::kernels::metrics::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
-            let fit =
-                run(py, n_threads, |stop| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, &core::Cpu, stop))?;
+            let fit = run(py, n_threads, |stop| {
+                on_device!(&device, |backend| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, backend, stop))
+            })?;
             lloyd_to_py(py, fit, x.d())
         }),
     }
@@ -472,6 +493,9 @@ fn set_state<F: core::Scalar + numpy::Element>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(assign, m)?)?;
+    m.add_function(wrap_pyfunction!(device::cuda_compiled, m)?)?;
+    m.add_function(wrap_pyfunction!(device::cuda_probe, m)?)?;
+    m.add_function(wrap_pyfunction!(device::cuda_describe, m)?)?;
     m.add_function(wrap_pyfunction!(assign_and_sum, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite_row, m)?)?;
     m.add_function(wrap_pyfunction!(fit_minibatch, m)?)?;

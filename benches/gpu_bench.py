@@ -1,0 +1,162 @@
+"""GPU k-means: fastkmeans' CUDA backend against a careful PyTorch implementation (and faiss-gpu,
+flash-kmeans where importable), on the same GPU, and against the device's peak.
+
+Shapes (issue 17): 10,000,000 x 128 with k = 1,024 and 1,000,000 x 32 with k = 100. For each:
+the time of one full-batch Lloyd iteration (assign + M step; the rows already on the device, as
+every contender keeps them), and of one mini-batch epoch (batches of 5,000 rows). Useful FLOPs of
+an iteration: 2·n·k·d; the share of fp32 peak (67 TFLOP/s on an H100/H200 without tensor cores)
+is printed. Targets on an H200: Lloyd at >= 60% of fp32 peak and faster than every other contender.
+
+Run on a GPU machine: ``python benches/gpu_bench.py [--small] [--out results.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+from fastkmeans import _core, _device
+
+FP32_PEAK = 67e12
+SHAPES = [(10_000_000, 128, 1024), (1_000_000, 32, 100)]
+SMALL = [(1_000_000, 128, 1024), (200_000, 32, 100)]
+BATCH = 5_000
+
+
+def best_of(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def fastkmeans_lloyd(x: np.ndarray, c0: np.ndarray, device: Any) -> float:
+    """Seconds per Lloyd iteration: (time of 1 + m iterations − time of 1) / m, so the one upload
+    of the rows and the final labelling cancel out."""
+    def run(iters: int) -> None:
+        _core.fit_lloyd(x, k=len(c0), init_method="random", num_trials=1, max_iter=iters, tol=0.0, seed=0,
+                        init_centers=c0, device=device)
+    run(1)  # compile and warm up
+    m = 5
+    return (best_of(lambda: run(1 + m), 2) - best_of(lambda: run(1), 2)) / m
+
+
+def fastkmeans_epoch(x: np.ndarray, k: int, device: Any) -> float:
+    def run() -> None:
+        _core.fit_minibatch(x, k=k, n_centers=k, mini_batch_size=BATCH, epochs=1, init_method="random",
+                            half_life_time_size=0, local_lloyd_init_method="random", local_lloyd_num_trials=1,
+                            local_lloyd_max_iter=1, local_lloyd_tol=1e-4, seed=0, device=device)
+    return best_of(run, 2)
+
+
+def torch_contenders(x: np.ndarray, c0: np.ndarray) -> Dict[str, float]:
+    import torch
+
+    dev = torch.device("cuda")
+    xt = torch.from_numpy(x).to(dev)
+    ct = torch.from_numpy(c0).to(dev)
+    n, k = len(x), len(c0)
+    chunk = max(1, (1 << 30) // (4 * k))
+
+    def lloyd_step(c: torch.Tensor) -> torch.Tensor:
+        sums = torch.zeros_like(c)
+        counts = torch.zeros(k, device=dev, dtype=torch.float32)
+        cn = (c * c).sum(1)
+        for s in range(0, n, chunk):
+            xb = xt[s:s + chunk]
+            lab = torch.argmin(cn[None, :] - 2.0 * (xb @ c.T), dim=1)
+            sums.index_add_(0, lab, xb)
+            counts.index_add_(0, lab, torch.ones_like(lab, dtype=torch.float32))
+        return torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], c)
+
+    def epoch() -> None:
+        c = ct.clone()
+        counts = torch.zeros(k, device=dev)
+        perm = torch.randperm(n, device=dev)
+        for s in range(0, n, BATCH):
+            xb = xt[perm[s:s + BATCH]]
+            lab = torch.argmin((c * c).sum(1)[None, :] - 2.0 * (xb @ c.T), dim=1)
+            bs = torch.zeros_like(c).index_add_(0, lab, xb)
+            bc = torch.bincount(lab, minlength=k).float()
+            counts += bc
+            upd = bc > 0
+            c[upd] += (bs[upd] - bc[upd, None] * c[upd]) / counts[upd, None]
+        torch.cuda.synchronize()
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+    def timed_lloyd(iters: int = 5) -> float:
+        lloyd_step(ct)
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        c = ct
+        for _ in range(iters):
+            c = lloyd_step(c)
+        torch.cuda.synchronize()
+        return (time.perf_counter() - start) / iters
+
+    out = {"torch_lloyd_s": min(timed_lloyd() for _ in range(2))}
+    torch.backends.cuda.matmul.allow_tf32 = True
+    out["torch_tf32_lloyd_s"] = min(timed_lloyd() for _ in range(2))
+    torch.backends.cuda.matmul.allow_tf32 = False
+    epoch()
+    out["torch_epoch_s"] = best_of(epoch, 2)
+    return out
+
+
+def faiss_contender(x: np.ndarray, c0: np.ndarray) -> Dict[str, float]:
+    try:
+        import faiss  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    if not hasattr(faiss, "StandardGpuResources"):
+        return {}
+    km = faiss.Kmeans(x.shape[1], len(c0), niter=6, gpu=True, seed=0, max_points_per_centroid=1 << 30)
+    start = time.perf_counter()
+    km.train(x, init_centroids=c0)
+    return {"faiss_lloyd_s": (time.perf_counter() - start) / 6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="smaller shapes (a quick check)")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    count, reason = _device.probe()
+    if count == 0:
+        raise SystemExit(f"no usable GPU: {reason}")
+    print("device:", _core.cuda_describe(0))
+    results: List[Dict[str, Any]] = []
+    for n, d, k in SMALL if args.small else SHAPES:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((n, d), dtype=np.float32)
+        c0 = x[rng.choice(n, k, replace=False)].copy()
+        flops = 2.0 * n * k * d
+        row: Dict[str, Any] = {"n": n, "d": d, "k": k}
+        for name, device in (("fastkmeans", (0, False)), ("fastkmeans_tf32", (0, True))):
+            row[f"{name}_lloyd_s"] = fastkmeans_lloyd(x, c0, device)
+            row[f"{name}_epoch_s"] = fastkmeans_epoch(x, k, device)
+        try:
+            row.update(torch_contenders(x, c0))
+        except Exception as e:  # noqa: BLE001 - a missing contender is reported, not fatal
+            row["torch_error"] = repr(e)
+        row.update(faiss_contender(x, c0))
+        row["fastkmeans_pct_fp32_peak"] = 100.0 * flops / row["fastkmeans_lloyd_s"] / FP32_PEAK
+        for key, value in sorted(row.items()):
+            print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+        lloyds = {key: v for key, v in row.items() if key.endswith("_lloyd_s")}
+        print(f"  fastest Lloyd: {min(lloyds, key=lloyds.__getitem__)}")
+        results.append(row)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Where the O(n·k·d) work runs: ``KMeans(device=...)``.
+
+``"cpu"`` (the default), ``"cuda"`` / ``"cuda:N"`` (an NVIDIA GPU; needs a wheel built with the
+``cuda`` feature, see docs/gpu.md), ``"auto"`` (the first GPU when one is usable, else the CPU,
+saying so in a log line). A ``+tf32`` suffix (``"cuda+tf32"``, ``"cuda:1+tf32"``, ``"auto+tf32"``)
+lets cuBLAS use TF32 tensor cores for the distance tiles; near-ties are re-checked exactly, so the
+results are those of float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple
+
+from fastkmeans import _core
+
+__all__ = ["cuda_available", "current", "resolve", "using"]
+
+_LOG = logging.getLogger("fastkmeans")
+_SPEC = re.compile(r"^(cpu|auto|cuda)(?::(\d+))?(\+tf32)?$")
+
+# The device of the calls into the core made inside ``using``: None for the CPU, else (ordinal, tf32).
+_CURRENT: contextvars.ContextVar[Optional[Tuple[int, bool]]] = contextvars.ContextVar("fastkmeans_device",
+                                                                                      default=None)
+
+
+def cuda_lib_dirs() -> List[str]:
+    """The ``nvidia/*/lib`` directories of NVIDIA's pip packages (nvidia-cublas-cu12,
+    nvidia-cuda-nvrtc-cu12, and CUDA 13's ``nvidia/cu13/lib``) on ``sys.path``, where the loader
+    looks for cuBLAS and NVRTC after the system's paths."""
+    dirs: List[str] = []
+    for entry in sys.path:
+        root = Path(entry or ".") / "nvidia"
+        if root.is_dir():
+            dirs.extend(str(lib) for lib in sorted(root.glob("*/lib")) if lib.is_dir())
+    return dirs
+
+
+def probe() -> Tuple[int, str]:
+    """``(device_count, reason)``: the usable CUDA devices, and when there are none, why."""
+    count, reason = _core.cuda_probe(cuda_lib_dirs())
+    return count, reason
+
+
+def cuda_available() -> bool:
+    """Whether ``device="cuda"`` can run here: the wheel has the ``cuda`` feature, the driver,
+    cuBLAS and NVRTC load, and the driver sees at least one GPU."""
+    return probe()[0] > 0
+
+
+def resolve(device: Any) -> Optional[Tuple[int, bool]]:
+    """Checks ``device`` and returns what the core takes: None for the CPU, else (ordinal, tf32).
+
+    Raises ValueError for a value that is not a device, RuntimeError (saying which) when a GPU is
+    asked for and the build has no ``cuda`` feature or no usable GPU is there.
+    """
+    match = _SPEC.match(device) if isinstance(device, str) else None
+    if match is None:
+        raise ValueError(f'invalid device={device!r}: expected "cpu", "cuda", "cuda:N" or "auto" '
+                         '(optionally with "+tf32")')
+    kind, ordinal, tf32 = match.group(1), int(match.group(2) or 0), match.group(3) is not None
+    if kind == "cpu":
+        if match.group(2) is not None or tf32:
+            raise ValueError(f'invalid device={device!r}: "cpu" takes no index or "+tf32"')
+        return None
+    if kind == "auto" and match.group(2) is not None:
+        raise ValueError(f'invalid device={device!r}: "auto" takes no index')
+    count, reason = probe()
+    if kind == "auto":
+        if count == 0:
+            _LOG.info("device='auto': running on the CPU (no usable GPU: %s)", reason)
+            return None
+        _LOG.info("device='auto': running on CUDA device 0")
+        return (0, tf32)
+    if not _core.cuda_compiled():
+        raise RuntimeError(f"device={device!r}: {reason}")
+    if count == 0:
+        raise RuntimeError(f"device={device!r}: no usable GPU: {reason}")
+    if ordinal >= count:
+        raise RuntimeError(f"device={device!r}: no usable GPU: CUDA device {ordinal} does not exist "
+                           f"({count} device{'s' if count != 1 else ''})")
+    return (ordinal, tf32)
+
+
+def current() -> Optional[Tuple[int, bool]]:
+    """The device of the enclosing ``using`` block (None, the CPU, outside one)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def using(device: Optional[Tuple[int, bool]]) -> Iterator[None]:
+    """Runs the core calls of the block on ``device`` (a value of ``resolve``)."""
+    token = _CURRENT.set(device)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)

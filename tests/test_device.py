@@ -1,0 +1,66 @@
+"""``KMeans(device=...)`` where no GPU is usable: the checks, the errors and the fallback.
+
+The GPU's own results are in tests/test_cuda.py (``pytest -m cuda``, on a machine with a GPU).
+"""
+
+import logging
+
+import numpy as np
+import pytest
+
+from fastkmeans import KMeans, _core, _device
+
+
+def test_cpu_is_the_default_and_resolves_to_none():
+    assert KMeans().device == "cpu"
+    assert _device.resolve("cpu") is None
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:", "cuda:-1", "CUDA", "cpu:0", "cpu+tf32", "auto:1", "", 0, None])
+def test_a_bad_device_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match=r"invalid device="):
+        _device.resolve(bad)
+
+
+def test_a_bad_device_fails_fit_before_any_work():
+    x = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="invalid device='tpu'"):
+        KMeans(k=2, device="tpu").fit(x)
+
+
+@pytest.mark.skipif(_device.cuda_available(), reason="a GPU is usable here")
+def test_cuda_without_a_usable_gpu_says_which(caplog):
+    x = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+    expected = "compiled without the cuda feature" if not _core.cuda_compiled() else "no usable GPU: "
+    for device in ("cuda", "cuda:1", "cuda+tf32"):
+        with pytest.raises(RuntimeError, match=expected):
+            KMeans(k=2, device=device).fit(x)
+    # The core refuses too when it is asked directly.
+    with pytest.raises(RuntimeError, match="compiled without the cuda feature|no usable GPU"):
+        _core.assign(x, x[:2], device=(0, False))
+
+
+@pytest.mark.skipif(_device.cuda_available(), reason="a GPU is usable here")
+def test_auto_falls_back_to_the_cpu_and_says_so(caplog):
+    x = np.random.default_rng(1).random((200, 4), dtype=np.float32)
+    with caplog.at_level(logging.INFO, logger="fastkmeans"):
+        auto = KMeans(k=3, device="auto", random_state=0).fit(x)
+    assert any("device='auto': running on the CPU" in r.getMessage() for r in caplog.records)
+    cpu = KMeans(k=3, device="cpu", random_state=0).fit(x)
+    np.testing.assert_array_equal(auto.cluster_centers_, cpu.cluster_centers_)
+    np.testing.assert_array_equal(auto.predict(x), cpu.predict(x))
+
+
+def test_the_probe_gives_a_reason_when_there_is_no_device():
+    count, reason = _device.probe()
+    assert count >= 0
+    if count == 0:
+        assert reason  # a sentence saying what is missing
+    assert _device.cuda_available() == (count > 0)
+
+
+def test_the_loader_lists_pip_nvidia_lib_dirs(tmp_path, monkeypatch):
+    lib = tmp_path / "nvidia" / "cublas" / "lib"
+    lib.mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert str(lib) in _device.cuda_lib_dirs()
