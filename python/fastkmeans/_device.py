@@ -32,7 +32,8 @@ _CURRENT: contextvars.ContextVar[Optional[Tuple[int, bool]]] = contextvars.Conte
 def cuda_lib_dirs() -> List[str]:
     """The ``nvidia/*/lib`` directories of NVIDIA's pip packages (nvidia-cublas-cu12,
     nvidia-cuda-nvrtc-cu12, and CUDA 13's ``nvidia/cu13/lib``) on ``sys.path``, where the loader
-    looks for cuBLAS and NVRTC after the system's paths."""
+    looks for cuBLAS and NVRTC after the system's paths.
+    """
     dirs: List[str] = []
     for entry in sys.path:
         root = Path(entry or ".") / "nvidia"
@@ -49,12 +50,13 @@ def probe() -> Tuple[int, str]:
 
 def cuda_available() -> bool:
     """Whether ``device="cuda"`` can run here: the wheel has the ``cuda`` feature, the driver,
-    cuBLAS and NVRTC load, and the driver sees at least one GPU."""
+    cuBLAS and NVRTC load, and the driver sees at least one GPU.
+    """
     return probe()[0] > 0
 
 
 def resolve(device: Any) -> Optional[Tuple[int, bool]]:
-    """Checks ``device`` and returns what the core takes: None for the CPU, else (ordinal, tf32).
+    """Check ``device`` and return what the core takes: None for the CPU, else (ordinal, tf32).
 
     Raises ValueError for a value that is not a device, RuntimeError (saying which) when a GPU is
     asked for and the build has no ``cuda`` feature or no usable GPU is there.
@@ -88,13 +90,13 @@ def resolve(device: Any) -> Optional[Tuple[int, bool]]:
 
 
 def current() -> Optional[Tuple[int, bool]]:
-    """The device of the enclosing ``using`` block (None, the CPU, outside one)."""
+    """Return the device of the enclosing ``using`` block (None, the CPU, outside one)."""
     return _CURRENT.get()
 
 
 @contextlib.contextmanager
 def using(device: Optional[Tuple[int, bool]]) -> Iterator[None]:
-    """Runs the core calls of the block on ``device`` (a value of ``resolve``)."""
+    """Run the core calls of the block on ``device`` (a value of ``resolve``)."""
     token = _CURRENT.set(device)
     try:
         yield
