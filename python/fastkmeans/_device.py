@@ -30,9 +30,10 @@ _CURRENT: contextvars.ContextVar[Optional[Tuple[int, bool]]] = contextvars.Conte
 
 
 def cuda_lib_dirs() -> List[str]:
-    """The ``nvidia/*/lib`` directories of NVIDIA's pip packages (nvidia-cublas-cu12,
-    nvidia-cuda-nvrtc-cu12, and CUDA 13's ``nvidia/cu13/lib``) on ``sys.path``, where the loader
-    looks for cuBLAS and NVRTC after the system's paths.
+    """Return the ``nvidia/*/lib`` directories of NVIDIA's pip packages on ``sys.path``.
+
+    nvidia-cublas-cu12, nvidia-cuda-nvrtc-cu12 and CUDA 13's ``nvidia/cu13/lib``: the loader looks
+    there for cuBLAS and NVRTC after the system's paths.
     """
     dirs: List[str] = []
     for entry in sys.path:
@@ -49,8 +50,10 @@ def probe() -> Tuple[int, str]:
 
 
 def cuda_available() -> bool:
-    """Whether ``device="cuda"`` can run here: the wheel has the ``cuda`` feature, the driver,
-    cuBLAS and NVRTC load, and the driver sees at least one GPU.
+    """Return whether ``device="cuda"`` can run here.
+
+    True when the wheel has the ``cuda`` feature, the driver, cuBLAS and NVRTC load, and the
+    driver sees at least one GPU.
     """
     return probe()[0] > 0
 
