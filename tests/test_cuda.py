@@ -2,8 +2,10 @@
 
 Labels equal the CPU's, centres agree within 1e-5 relative, reruns on the GPU are bit-identical,
 for Lloyd, the mini-batch trainer, predict, the per-cluster sums, weights, data past one chunk
-(1 << 20 rows) and the TF32 mode. Data are well-separated blobs: no near-ties, where two correct
-backends may pick different centres.
+(1 << 20 rows) and the TF32 mode. The GPU picks the exact nearest centre (near-ties re-checked in
+f64); the CPU ranks by float32 scores, so the two may differ only where two centres are equally
+near within float32 rounding. The data are small-valued, well-separated blobs, where such rows
+are rare; the label-by-label tests allow them and check that they are true near-ties.
 """
 
 import numpy as np
@@ -17,11 +19,23 @@ pytestmark = [
 ]
 
 
-def blobs(n, d, k, seed=0, dtype=np.float32):
+def blobs(n, d, k, seed=0, dtype=np.float32, with_centres=False):
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=10.0, size=(k, d))
+    centres = rng.normal(scale=3.0, size=(k, d))
     labels = rng.integers(0, k, size=n)
-    return (centres[labels] + rng.normal(scale=0.5, size=(n, d))).astype(dtype)
+    x = (centres[labels] + rng.normal(scale=0.3, size=(n, d))).astype(dtype)
+    return (x, centres.astype(dtype)) if with_centres else x
+
+
+def same_labels_but_near_ties(x, centres, gpu, cpu):
+    """Labels agree except at near-ties, where the GPU's centre is at least as near, exactly."""
+    differ = np.flatnonzero(gpu != cpu)
+    assert len(differ) <= max(1, len(x) // 10_000), f"{len(differ)} labels differ"
+    for i in differ:
+        xi = x[i].astype(np.float64)
+        dg = np.sum((xi - centres[gpu[i]].astype(np.float64)) ** 2)
+        dc = np.sum((xi - centres[cpu[i]].astype(np.float64)) ** 2)
+        assert dg <= dc <= dg * (1 + 1e-5) + 1e-12, (i, dg, dc)
 
 
 def close(a, b, rtol=1e-5):
@@ -43,14 +57,16 @@ def test_fit_matches_the_cpu(device, algorithm):
     np.testing.assert_array_equal(gpu.predict(x), cpu.predict(x))
 
 
+@pytest.mark.parametrize("tf32", [False, True])
 @pytest.mark.parametrize("d", [1, 7, 8, 33, 128])
-def test_assign_labels_and_exact_distances(d):
-    x = blobs(5_000, d, 40, seed=d)
-    centres = x[:40].copy()
+def test_assign_labels_and_exact_distances(d, tf32):
+    x, centres = blobs(20_000, d, 40, seed=d, with_centres=True)
+    centres = np.concatenate([centres, x[:200]])  # and centres among the rows: closer calls
     labels, dist2 = _core.assign(x, centres)
-    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
-    np.testing.assert_array_equal(glabels, labels)
-    np.testing.assert_array_equal(gdist2, dist2)  # the CPU's sq_dist_f64, to the bit
+    glabels, gdist2 = _core.assign(x, centres, device=(0, tf32))
+    same_labels_but_near_ties(x, centres, glabels, labels)
+    same = glabels == labels
+    np.testing.assert_array_equal(gdist2[same], dist2[same])  # the CPU's sq_dist_f64, to the bit
 
 
 def test_exact_ties_go_to_the_lowest_index():
@@ -61,14 +77,14 @@ def test_exact_ties_go_to_the_lowest_index():
 
 
 def test_sums_match_the_cpu_and_reruns_are_identical():
-    x = blobs(50_000, 16, 30, seed=5)
-    centres = x[:30].copy()
+    x, centres = blobs(50_000, 16, 30, seed=5, with_centres=True)
     cpu = _core.assign_and_sum(x, centres)
     gpu = _core.assign_and_sum(x, centres, device=(0, False))
     np.testing.assert_array_equal(gpu["labels"], cpu["labels"])
     np.testing.assert_array_equal(gpu["members"], cpu["members"])
     np.testing.assert_allclose(gpu["weights"], cpu["weights"], rtol=1e-12)
     np.testing.assert_allclose(gpu["deltas"], cpu["deltas"], rtol=1e-9, atol=1e-6)
+    np.testing.assert_array_equal(gpu["dist2"], cpu["dist2"])
     again = _core.assign_and_sum(x, centres, device=(0, False))
     for key in ("labels", "dist2", "deltas", "weights", "members"):
         np.testing.assert_array_equal(again[key], gpu[key])
@@ -86,8 +102,7 @@ def test_weighted_lloyd_matches_the_cpu():
 
 
 def test_data_past_one_chunk():
-    x = blobs((1 << 20) + 12_345, 8, 20, seed=9)
-    centres = x[:20].copy()
+    x, centres = blobs((1 << 20) + 12_345, 8, 20, seed=9, with_centres=True)
     cpu = _core.assign_and_sum(x, centres)
     gpu = _core.assign_and_sum(x, centres, device=(0, False))
     np.testing.assert_array_equal(gpu["labels"], cpu["labels"])

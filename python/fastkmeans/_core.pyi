@@ -18,11 +18,11 @@ __all__ = [
     "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
-    "TextError", "parse_csv", "parse_json", "write_answers",
+    "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
 ]
 
 BACKENDS: List[str]
-"""Compute backends built into this extension (``["cpu"]``)."""
+"""Compute backends built into this extension (``["cpu"]``, or ``["cpu", "cuda"]`` with the cuda feature)."""
 
 # A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
 # data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"

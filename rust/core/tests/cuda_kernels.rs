@@ -29,3 +29,17 @@ fn kernels_compile_for_hopper_and_ampere() {
         assert!(!text.contains("fma.rn.f64"), "{arch}: a double multiply-add was contracted");
     }
 }
+
+/// Without a driver (this machine, CI), opening a device is an error that says so, not a panic.
+#[test]
+fn no_driver_is_an_error_not_a_panic() {
+    use fastkmeans_core::{Cuda, Precision};
+    match Cuda::device_count(&[]) {
+        Ok(n) => eprintln!("a driver is present ({n} devices): nothing to check"),
+        Err(why) => {
+            assert!(why.contains("no NVIDIA driver"), "{why}");
+            let err = Cuda::new(0, Precision::Float32, &[]).unwrap_err().to_string();
+            assert!(err.contains("no NVIDIA driver: libcuda.so.1 cannot be loaded"), "{err}");
+        }
+    }
+}

@@ -161,8 +161,8 @@ fn fit_minibatch<'py>(
 /// `init_centers` when given.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None, n_threads=None,
-    device=None))]
+#[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None,
+    n_threads=None, device=None))]
 fn fit_lloyd<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -507,7 +507,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(loss, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
     m.add_function(wrap_pyfunction!(dispersion, m)?)?;
-    m.add("BACKENDS", vec!["cpu"])?;
+    m.add("BACKENDS", if device::cuda_compiled() { vec!["cpu", "cuda"] } else { vec!["cpu"] })?;
     io::register(m)?;
     text::register(m)
 }

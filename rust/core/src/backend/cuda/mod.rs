@@ -83,7 +83,9 @@ impl Cuda {
     /// `extra_dirs`), creates a context, compiles or loads the kernels. The error says why no
     /// usable GPU is there.
     pub fn new(ordinal: usize, precision: Precision, extra_dirs: &[PathBuf]) -> Result<Self> {
-        static OPEN: Mutex<Vec<((usize, Precision), Arc<pass::Gpu>)>> = Mutex::new(Vec::new());
+        /// The devices opened so far, by (ordinal, precision).
+        type Opened = Vec<((usize, Precision), Arc<pass::Gpu>)>;
+        static OPEN: Mutex<Opened> = Mutex::new(Vec::new());
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
         let gpu = match open.iter().find(|(key, _)| *key == (ordinal, precision)) {
             Some((_, gpu)) => gpu.clone(),

@@ -67,6 +67,8 @@ pub(super) struct Gpu {
     precision: Precision,
     name: String,
     arch: String,
+    /// One pass at a time: the stream and the cuBLAS handle are shared by every session.
+    busy: Mutex<()>,
 }
 
 /// The rows kept on the device for one session (one call from Python: a fit, a predict).
@@ -110,7 +112,7 @@ impl Gpu {
         if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
             return Err(format!("cublasSetMathMode failed: {status:?}"));
         }
-        Ok(Self { ctx, stream, blas, kernels, precision, name, arch })
+        Ok(Self { ctx, stream, blas, kernels, precision, name, arch, busy: Mutex::new(()) })
     }
 
     pub(super) fn describe(&self) -> String {
@@ -141,6 +143,7 @@ impl Gpu {
         labels: &mut [u32],
         dist2: &mut [f64],
     ) -> R<Option<ClusterSums>> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         self.ctx.bind_to_thread().map_err(err("cannot bind the CUDA context"))?;
         let (d, k) = (job.d, job.centers.len() / job.d);
         let n = labels.len();
