@@ -35,17 +35,7 @@ use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
 
 pub use loader::Found;
-pub use pass::{CHUNK_ROWS, SEGMENT_ROWS};
-
-/// How the distance tiles are multiplied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precision {
-    /// Plain float32 GEMM (no tensor cores).
-    Float32,
-    /// TF32 tensor cores: faster, rounder scores, and so more near-ties to re-check exactly; the
-    /// labels and sums are those of [`Precision::Float32`].
-    Tf32,
-}
+pub use pass::{Precision, CHUNK_ROWS, SEGMENT_ROWS};
 
 /// A session on a CUDA device: the device's context and compiled kernels (opened once per
 /// process and shared), and the rows this session keeps on the device between passes. Make one

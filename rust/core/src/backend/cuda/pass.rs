@@ -7,7 +7,6 @@ use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PushKernelArg};
 
 use super::module;
-use super::Precision;
 use crate::kernels::sums::ClusterSums;
 
 /// Rows per chunk: the unit of copying, of the sums' partition and of their fixed order.
@@ -24,6 +23,16 @@ const TILE_BYTES: usize = 1 << 28;
 const KEEP_MIN_VALUES: usize = 1 << 22;
 
 type R<T> = std::result::Result<T, String>;
+
+/// How the distance tiles are multiplied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// Plain float32 GEMM (no tensor cores).
+    Float32,
+    /// TF32 tensor cores: faster, rounder scores, and so more near-ties to re-check exactly; the
+    /// labels and sums are those of [`Precision::Float32`].
+    Tf32,
+}
 
 fn err(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> String {
     move |e| format!("{what}: {e}")
