@@ -155,14 +155,10 @@ __global__ void scatter_sorted(const unsigned* labels, int rows, int nblocks, un
             int i = b * 1024 + warp * 32 + lane;
             unsigned label = i < rows ? labels[i] : 0xffffffffu;
             unsigned peers = __match_any_sync(FULL_MASK, label);
-            if (i < rows) {
-                unsigned rank = __popc(peers & ((1u << lane) - 1u));
-                unsigned* slot = &cursor[(long long)label * nblocks + b];
-                unsigned pos = *slot + rank;
-                order[pos] = (unsigned)i;
-                __syncwarp(peers);
-                if (lane == __ffs(peers) - 1) *slot += __popc(peers);
-            }
+            unsigned* slot = i < rows ? &cursor[(long long)label * nblocks + b] : 0;
+            if (i < rows) order[*slot + __popc(peers & ((1u << lane) - 1u))] = (unsigned)i;
+            __syncwarp();  // every peer has read the cursor before the lowest one advances it
+            if (i < rows && lane == __ffs(peers) - 1) *slot += __popc(peers);
         }
         __syncthreads();
     }

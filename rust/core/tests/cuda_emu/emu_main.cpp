@@ -1,0 +1,106 @@
+// Runs backend/cuda/kernels.cu on the CPU (cuda_emu.h), driven as backend/cuda/pass.rs drives it
+// on a GPU for one chunk: scores (here a plain float32 loop in place of cuBLAS), assign_tile,
+// then the sums (histogram, scan, starts, scatter, segment sums, totals).
+// Usage: emu_main IN OUT [margin_per_norm]; see tests/cuda_emulated.rs for the file layout.
+#include <cstdio>
+#include <cstdlib>
+
+#include "cuda_emu.h"
+#include "../../src/backend/cuda/kernels.cu"
+
+template <class T> std::vector<T> read(FILE* f, size_t n) {
+    std::vector<T> v(n);
+    if (n && fread(v.data(), sizeof(T), n, f) != n) { fprintf(stderr, "short input\n"); exit(2); }
+    return v;
+}
+template <class T> void write(FILE* f, const std::vector<T>& v) { fwrite(v.data(), sizeof(T), v.size(), f); }
+
+static void exclusive_scan(unsigned* values, long long len) {
+    unsigned blocks = (unsigned)((len + 1023) / 1024);
+    if (blocks == 0) blocks = 1;
+    std::vector<unsigned> totals(blocks);
+    launch(blocks, 1024, [&] { scan_blocks(values, len, totals.data()); });
+    if (blocks > 1) {
+        exclusive_scan(totals.data(), blocks);
+        launch(blocks, 1024, [&] { scan_add(values, len, totals.data()); });
+    }
+}
+
+int main(int argc, char** argv) {
+    FILE* in = fopen(argv[1], "rb");
+    auto header = read<long long>(in, 4);
+    long long n = header[0], d = header[1], k = header[2], weighted = header[3];
+    double margin = argc > 3 ? atof(argv[3]) : 4.0 * (d + 2.0) * std::pow(2.0, -24);
+    auto x = read<float>(in, n * d);
+    auto centers = read<float>(in, k * d);
+    auto weights = read<double>(in, weighted ? n : 0);
+    fclose(in);
+
+    std::vector<double> cnorm(k);
+    double max_norm = 0;
+    for (long long c = 0; c < k; ++c) {
+        double s = 0;
+        for (long long p = 0; p < d; ++p) s += (double)centers[c * d + p] * (double)centers[c * d + p];
+        cnorm[c] = s;
+        max_norm = std::max(max_norm, s);
+    }
+    max_norm = std::sqrt(max_norm);
+    std::vector<float> g(n * k);
+    for (long long i = 0; i < n; ++i)
+        for (long long c = 0; c < k; ++c) {
+            float s = 0;
+            for (long long p = 0; p < d; ++p) s += x[i * d + p] * centers[c * d + p];
+            g[i * k + c] = s;
+        }
+    std::vector<unsigned> labels(n);
+    std::vector<double> dist2(n);
+    int rows = (int)n, ki = (int)k, di = (int)d;
+    launch((unsigned)((n * 32 + 255) / 256), 256, [&] {
+        assign_tile(g.data(), x.data(), centers.data(), cnorm.data(), rows, ki, di, max_norm, margin,
+                    labels.data(), dist2.data());
+    });
+
+    int nblocks = (int)((n + 1023) / 1024);
+    std::vector<unsigned> cursor(k * nblocks, 0);
+    launch(nblocks, 256, [&] { block_histogram(labels.data(), rows, nblocks, 1024, cursor.data()); });
+    exclusive_scan(cursor.data(), k * nblocks);
+    std::vector<unsigned> starts(k + 1);
+    launch((unsigned)((k + 1 + 255) / 256), 256, [&] { cluster_starts(cursor.data(), ki, nblocks, rows, starts.data()); });
+    std::vector<unsigned> order(n);
+    launch(nblocks, 1024, [&] { scatter_sorted(labels.data(), rows, nblocks, cursor.data(), order.data()); });
+    std::vector<unsigned> seg_begin, seg_end, seg_cluster, seg_first{0};
+    for (long long c = 0; c < k; ++c) {
+        for (unsigned lo = starts[c]; lo < starts[c + 1]; lo += 256) {
+            seg_begin.push_back(lo);
+            seg_end.push_back(std::min(lo + 256, starts[c + 1]));
+            seg_cluster.push_back((unsigned)c);
+        }
+        seg_first.push_back((unsigned)seg_begin.size());
+    }
+    size_t nseg = seg_begin.size();
+    std::vector<double> partial(std::max<size_t>(nseg, 1) * d), partial_w(std::max<size_t>(nseg, 1));
+    std::vector<unsigned long long> partial_m(std::max<size_t>(nseg, 1));
+    unsigned threads = 32;
+    while (threads < d && threads < 256) threads *= 2;
+    if (nseg > 0)
+        launch((unsigned)nseg, threads, [&] {
+            segment_sums(x.data(), centers.data(), weighted ? weights.data() : nullptr, order.data(), seg_begin.data(),
+                         seg_end.data(), seg_cluster.data(), di, partial.data(), partial_w.data(), partial_m.data());
+        });
+    std::vector<double> deltas(k * d), wsum(k);
+    std::vector<unsigned long long> members(k);
+    launch((unsigned)k, threads, [&] {
+        cluster_totals(partial.data(), partial_w.data(), partial_m.data(), seg_first.data(), di, deltas.data(),
+                       wsum.data(), members.data());
+    });
+
+    FILE* out = fopen(argv[2], "wb");
+    write(out, labels);
+    write(out, dist2);
+    write(out, order);
+    write(out, deltas);
+    write(out, wsum);
+    write(out, members);
+    fclose(out);
+    return 0;
+}

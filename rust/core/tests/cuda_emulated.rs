@@ -1,0 +1,173 @@
+//! The CUDA kernels (`src/backend/cuda/kernels.cu`) run on the CPU: compiled as C++ against
+//! `tests/cuda_emu/cuda_emu.h` (blocks one after another, threads as std::threads, warp
+//! collectives through barriers) and driven by `tests/cuda_emu/emu_main.cpp` as the backend drives
+//! them for one chunk, then compared with the CPU backend: labels, the exact distances to the bit,
+//! a stable sort by label, the per-cluster sums. No GPU anywhere; what this cannot check is the
+//! Rust host code of `pass.rs` and cuBLAS (the scores here are a float32 loop), which only
+//! `pytest -m cuda` on a GPU covers. Skipped, saying so, where no C++20 compiler is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use fastkmeans_core::{Backend, Cpu, Points};
+
+/// The emulator, compiled once per test run (None when no compiler is there).
+fn emulator() -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_emu/emu_main.cpp");
+            let exe = std::env::temp_dir().join(format!("fastkmeans_cuda_emu_{}", std::process::id()));
+            let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+            let status = Command::new(&cxx)
+                .args(["-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-w", "-o"])
+                .arg(&exe)
+                .arg(&src)
+                .status();
+            match status {
+                Ok(s) if s.success() => Some(exe),
+                other => {
+                    assert!(std::env::var_os("FASTKMEANS_REQUIRE_CUDA_EMU").is_none(), "cannot build: {other:?}");
+                    eprintln!("SKIPPED: no C++20 compiler ({cxx}: {other:?})");
+                    None
+                }
+            }
+        })
+        .as_deref()
+}
+
+struct Emulated {
+    labels: Vec<u32>,
+    dist2: Vec<f64>,
+    order: Vec<u32>,
+    deltas: Vec<f64>,
+    weights: Vec<f64>,
+    members: Vec<u64>,
+}
+
+fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) -> Option<Emulated> {
+    let exe = emulator()?;
+    let (n, k) = (x.len() / d, centers.len() / d);
+    let dir = std::env::temp_dir();
+    let tag = format!("{}_{}_{}_{}", std::process::id(), n, k, d);
+    let (inp, out) = (dir.join(format!("emu_in_{tag}")), dir.join(format!("emu_out_{tag}")));
+    let mut bytes = Vec::new();
+    for v in [n as i64, d as i64, k as i64, weights.is_some() as i64] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    x.iter().chain(centers).for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    weights.unwrap_or(&[]).iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    std::fs::write(&inp, bytes).unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.arg(&inp).arg(&out);
+    if let Some(m) = margin {
+        cmd.arg(format!("{m:e}"));
+    }
+    assert!(cmd.status().unwrap().success(), "the emulated kernels failed");
+    let raw = std::fs::read(&out).unwrap();
+    let _ = (std::fs::remove_file(&inp), std::fs::remove_file(&out));
+    let mut at = 0;
+    let mut take = |count: usize, size: usize| {
+        let part = raw[at..at + count * size].to_vec();
+        at += count * size;
+        part
+    };
+    let u32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+    let f64s = |b: Vec<u8>| b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+    let u64s = |b: Vec<u8>| b.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>();
+    Some(Emulated {
+        labels: u32s(take(n, 4)),
+        dist2: f64s(take(n, 8)),
+        order: u32s(take(n, 4)),
+        deltas: f64s(take(k * d, 8)),
+        weights: f64s(take(k, 8)),
+        members: u64s(take(k, 8)),
+    })
+}
+
+/// Well-separated blobs (no near-ties between the true centres) and the true centres.
+fn blobs(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut unit = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let centers: Vec<f32> = (0..k * d).map(|_| (unit() * 12.0) as f32).collect();
+    let x = (0..n)
+        .flat_map(|i| {
+            let c = (i * 7 + i / 3) % k;
+            centers[c * d..(c + 1) * d].to_vec()
+        })
+        .map(|v| v + (unit() * 0.5) as f32)
+        .collect();
+    (x, centers)
+}
+
+fn check_against_cpu(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) {
+    let Some(gpu) = run(x, d, centers, weights, margin) else { return };
+    let (points, cpoints) = (Points::from_rows(x, d).unwrap(), Points::from_rows(centers, d).unwrap());
+    let n = x.len() / d;
+    let (mut labels, mut dist2) = (vec![0u32; n], vec![0f64; n]);
+    let sums = Cpu.assign_and_sum(points.into(), weights, cpoints, &mut labels, &mut dist2).unwrap();
+    assert_eq!(gpu.labels, labels, "labels");
+    assert!(gpu.dist2.iter().zip(&dist2).all(|(a, b)| a.to_bits() == b.to_bits()), "dist2 bits");
+    // A stable sort by label: labels non-decreasing along the order, rows increasing within one.
+    let mut seen = vec![false; n];
+    for pair in gpu.order.windows(2) {
+        let (a, b) = (pair[0] as usize, pair[1] as usize);
+        assert!(labels[a] < labels[b] || (labels[a] == labels[b] && a < b), "not a stable sort at {a}, {b}");
+    }
+    gpu.order.iter().for_each(|&i| seen[i as usize] = true);
+    assert!(seen.iter().all(|&s| s), "the order is not a permutation");
+    assert_eq!(gpu.members, sums.members, "members");
+    for (a, b) in gpu.weights.iter().zip(&sums.weights).chain(gpu.deltas.iter().zip(&sums.deltas)) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "sums: {a} vs {b}");
+    }
+}
+
+#[test]
+fn kernels_match_the_cpu_unweighted_with_a_feature_tail() {
+    // d = 61: seven whole groups of eight per lane (long enough for the order of the f64 adds to
+    // show in the last bit) and a tail of five.
+    let (x, centers) = blobs(1100, 61, 37, 1);
+    check_against_cpu(&x, 61, &centers, None, None);
+}
+
+#[test]
+fn kernels_match_the_cpu_weighted_with_a_two_level_scan() {
+    // 400 clusters x 3 sort blocks = 1200 counts: the prefix sum recurses once.
+    let (x, centers) = blobs(2100, 16, 400, 2);
+    let weights: Vec<f64> = (0..2100).map(|i| if i % 9 == 0 { 0.0 } else { 0.25 + (i % 5) as f64 }).collect();
+    check_against_cpu(&x, 16, &centers, Some(&weights), None);
+}
+
+#[test]
+fn a_wide_margin_rechecks_many_centres_and_changes_nothing() {
+    // As in TF32 mode, but wider: every centre within a large band is re-checked exactly.
+    let (x, centers) = blobs(600, 8, 20, 3);
+    check_against_cpu(&x, 8, &centers, None, Some(0.05));
+}
+
+#[test]
+fn exact_ties_go_to_the_lowest_index() {
+    let (x, mut centers) = blobs(300, 9, 6, 4);
+    let dup = centers[2 * 9..3 * 9].to_vec();
+    centers.extend_from_slice(&dup); // centre 6 = centre 2
+    centers[..9].copy_from_slice(&dup); // and centre 0 = centre 2: rows of blob 2 go to 0
+    let Some(gpu) = run(&x, 9, &centers, None, None) else { return };
+    assert!(gpu.labels.iter().all(|&l| l != 2 && l != 6), "a tie did not go to the lowest index");
+}
+
+#[test]
+fn exact_distances_have_the_cpus_bits_where_f64_rounds() {
+    // One centre (no choice to make) and values of every magnitude, so that the differences carry
+    // long mantissas and the f64 sums round: only the CPU's order of adds gives its bits.
+    let d = 64;
+    let (noise, _) = blobs(200, d, 1, 5);
+    let x: Vec<f32> = noise.iter().enumerate().map(|(i, v)| v * 10f32.powi((i % 7) as i32 - 2)).collect();
+    let centers: Vec<f32> = (0..d).map(|p| (p as f32 * 0.37).sin() * 1e-3).collect();
+    check_against_cpu(&x, d, &centers, None, None);
+}
