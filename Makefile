@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda cuda-check clean mxnet-venv sdk-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda wheel-cuda-test cuda-check clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -134,6 +134,13 @@ wheel-cuda: $(DEPS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 \
 		--features cuda --out $(DIST)/cuda
 	ls -l $(DIST)/cuda
+
+# The CUDA wheel as users get it, here without a GPU: a fresh environment, import, fall back.
+wheel-cuda-test: wheel-cuda
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install --quiet $(DIST)/cuda/*.whl
+	cd /tmp && "$(CURDIR)/$(WHEEL_VENV)/bin/python" "$(CURDIR)/.ci/cuda_wheel_smoke.py"
 
 # The CUDA kernels compile with NVRTC for sm_80 and sm_90 (no GPU needed): NVIDIA's NVRTC wheel
 # is unpacked under target/ on first use.

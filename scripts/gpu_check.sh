@@ -16,9 +16,11 @@ from fastkmeans import _core, _device
 print("compiled:", _core.cuda_compiled(), "probe:", _device.probe())
 print("device:", _core.cuda_describe(0))
 PY
-cd /tmp && cp -r "$OLDPWD/tests" /tmp/fk_tests && cd /tmp/fk_tests
-timeout 300 "$PY" -m pytest -p no:cacheprovider -o addopts="" -m "cuda or not cuda" -q -rs \
+REPO=$(pwd)
+# The tests run from a copy, so that `fastkmeans` is the installed wheel, not python/ here.
+rm -rf /tmp/fk_tests && cp -r "$REPO/tests" /tmp/fk_tests && cd /tmp/fk_tests
+timeout 240 "$PY" -m pytest -p no:cacheprovider -o addopts="" -m "cuda or not cuda" -q -rs \
     test_cuda.py test_device.py 2>&1 | tee "$OUT/pytest.txt"
-cd "$OLDPWD"
+cd "$REPO"
 SMALL=${GPU_BENCH_SMALL:+--small}
-timeout 420 "$PY" benches/gpu_bench.py $SMALL --out "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
+timeout 300 "$PY" benches/gpu_bench.py $SMALL --out "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
