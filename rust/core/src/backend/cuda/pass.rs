@@ -97,8 +97,14 @@ impl Gpu {
         }
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let arch = format!("sm_{major}{minor}");
-        let ptx = module::compile(&arch)?;
-        let loaded = ctx.load_module(ptx).map_err(err("cannot load the compiled kernels"))?;
+        // PTX from the disk cache that this driver cannot load (written by a newer NVRTC, say) is
+        // compiled afresh.
+        let loaded = match ctx.load_module(module::compile(&arch)?) {
+            Ok(loaded) => loaded,
+            Err(_) => {
+                ctx.load_module(module::compile_uncached(&arch)?).map_err(err("cannot load the compiled kernels"))?
+            }
+        };
         let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
         let kernels = Kernels {
             assign_tile: f("assign_tile")?,
