@@ -147,7 +147,8 @@ def main() -> None:
         except Exception as e:  # noqa: BLE001 - a missing contender is reported, not fatal
             row["torch_error"] = repr(e)
         row.update(faiss_contender(x, c0))
-        row["fastkmeans_pct_fp32_peak"] = 100.0 * flops / row["fastkmeans_lloyd_s"] / FP32_PEAK
+        for key in [key for key in row if key.endswith("_lloyd_s")]:
+            row[key.replace("_lloyd_s", "_lloyd_pct_fp32_peak")] = 100.0 * flops / row[key] / FP32_PEAK
         for key, value in sorted(row.items()):
             print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
         lloyds = {key: v for key, v in row.items() if key.endswith("_lloyd_s")}

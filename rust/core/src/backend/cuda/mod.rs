@@ -1,8 +1,8 @@
 //! The CUDA backend (feature `cuda`): float32 dense rows on an NVIDIA GPU, the same answers as
 //! [`Cpu`].
 //!
-//! One pass over the rows, chunk by chunk ([`CHUNK_ROWS`] rows, a fixed number, so that no result
-//! depends on the device's free memory): cuBLAS computes the scores `X · Cᵀ` a tile at a time,
+//! One pass over the rows, chunk by chunk ([`chunk_rows`]: at most [`CHUNK_ROWS`] rows and 1 GiB,
+//! a function of the width alone, so that no result depends on the device's free memory): cuBLAS computes the scores `X · Cᵀ` a tile at a time,
 //! `assign_tile` takes the argmin and re-checks every near-tie exactly, in `f64`, so that labels
 //! are the exact nearest centre and `dist2` has the bits of the CPU's
 //! [`sq_dist_f64`](crate::kernels::points::sq_dist_f64). The sums of the M step are added on the
@@ -35,7 +35,7 @@ use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
 
 pub use loader::Found;
-pub use pass::{Precision, CHUNK_ROWS, SEGMENT_ROWS};
+pub use pass::{chunk_rows, Precision, CHUNK_ROWS, SEGMENT_ROWS};
 
 /// A session on a CUDA device: the device's context and compiled kernels (opened once per
 /// process and shared), and the rows this session keeps on the device between passes. Make one

@@ -9,8 +9,16 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView,
 use super::module;
 use crate::kernels::sums::ClusterSums;
 
-/// Rows per chunk: the unit of copying, of the sums' partition and of their fixed order.
+/// Rows per chunk at most: the unit of copying, of the sums' partition and of their fixed order.
 pub const CHUNK_ROWS: usize = 1 << 20;
+/// A chunk's rows take at most this many bytes (fewer rows for wide data).
+const CHUNK_BYTES: usize = 1 << 30;
+
+/// Rows per chunk for `d` features: a function of `d` alone, so that no result depends on the
+/// device's free memory.
+pub fn chunk_rows(d: usize) -> usize {
+    (CHUNK_BYTES / (4 * d.max(1))).clamp(SORT_BLOCK, CHUNK_ROWS)
+}
 /// Rows per segment of a cluster's sorted rows in the sums.
 pub const SEGMENT_ROWS: usize = 256;
 /// Rows per block of the stable sort (the scatter kernel's 32 warps of 32 lanes).
@@ -172,7 +180,8 @@ impl Gpu {
 
         let mut resident = residency.0.lock().unwrap_or_else(|e| e.into_inner());
         self.make_resident(&mut resident, job)?;
-        let chunk_cap = CHUNK_ROWS.min(n);
+        let chunk = chunk_rows(d);
+        let chunk_cap = chunk.min(n);
         let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
         let mut scores = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the score tile"))?;
         let mut labels_dev = s.alloc_zeros::<u32>(chunk_cap).map_err(err("allocating labels"))?;
@@ -182,8 +191,8 @@ impl Gpu {
         let mut total = job.sums.then(|| ClusterSums::zeros(k, d));
         let margin = self.margin_per_norm(d);
 
-        for start in (0..n).step_by(CHUNK_ROWS) {
-            let end = (start + CHUNK_ROWS).min(n);
+        for start in (0..n).step_by(chunk) {
+            let end = (start + chunk).min(n);
             let m = end - start;
             // The chunk's rows (and weights) on the device: the resident copy, or copied now.
             let (x_chunk, w_chunk) = match resident.as_ref() {
