@@ -338,8 +338,24 @@ impl<F: Scalar> Pass<'_, F> {
                 global[r] = round_down(v);
                 continue;
             }
-            // The group bounds, brought to the previous pass.
+            // The group bounds refer to pass `then`: first tested less every drift since, without
+            // being rewritten. A row they still clear (in the later passes, most rows the global
+            // bound does not clear, since some group still moves) keeps them as they are, and
+            // their smallest becomes its global bound; only rows to scan bring them up to date.
             let then = since[r] as usize;
+            let (was, is) = (&self.drifted[then * groups..], &self.drifted[self.pass as usize * groups..]);
+            let mut near = 0u32;
+            let mut least = f64::INFINITY;
+            for ((&bound, &is), &was) in row_lower.iter().zip(is).zip(was) {
+                let cut = f64::from(bound) - (is - was) * UP;
+                near += u32::from(!(cut > 0.0 && limit < cut * cut));
+                least = if cut < least { cut } else { least };
+            }
+            if near == 0 {
+                global[r] = round_down(least);
+                continue;
+            }
+            // The group bounds, brought to the previous pass.
             if then + 1 < self.pass as usize {
                 let (was, is) = (&self.drifted[then * groups..], &self.drifted[(self.pass as usize - 1) * groups..]);
                 for ((bound, &is), &was) in row_lower.iter_mut().zip(is).zip(was) {
