@@ -12,11 +12,20 @@
 //!
 //! A group is exactly one panel of the AVX2 microkernel (16 float32 or 8 float64 centres): the
 //! centres are packed group by group, and a row block's rows that need a group are scanned against
-//! its panel in 6-row tiles ([`Kernel::scan_panel`]), as blocked as the full scan, only shorter.
+//! its panel in 6-row tiles (`Kernel::scan_lists`), as blocked as the full scan, only shorter.
 //! Yinyang's per-centre "local filter" is left out: within a panel, sixteen scores cost one
 //! register of multiply-adds, so skipping single centres would save nothing. The groups come from
 //! bisecting the first pass's centres along their principal axis into halves holding whole
 //! panels, down to single panels (deterministic, balanced, and close centres end up together).
+//!
+//! Where the time goes (200k × 128, k = 1,000, thread CPU time per phase). The first pass is a
+//! full scan; it scans every row against every group from one reused list and sets a row's bounds
+//! in one vectorised loop. In the later passes most rows fail the global bound (some group still
+//! moves), so the per-group tests run for nearly every row: they are branch-free loops over the
+//! groups, compiled for AVX2 (`Pass::block`), and a row whose groups all clear is tested
+//! against its bounds less the drifts since they were set (`GroupBounds::drifted`) without
+//! rewriting them (50 MB of bounds a pass, otherwise). Rows are filtered and scanned
+//! [`GROUPED_ROWS`] at a time, so that a group's list of rows is long enough for full 6-row tiles.
 //!
 //! Exactness. A row whose own centre `a` is, by more than twice the kernel's rounding, closer than
 //! a group's bound can skip that group: every centre in it has a kernel score strictly above
