@@ -139,7 +139,7 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         false
     }
 
-    /// Centres per panel of the microkernel, where it runs: the groups [`Kernel::scan_panel`]
+    /// Centres per panel of the microkernel, where it runs: the groups [`Kernel::scan_lists`]
     /// scans.
     pub(crate) fn panel_width(&self) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]

@@ -9,6 +9,9 @@
 /// Rows per tile, per rayon task and per seeding block: every kernel cuts rows at these fixed
 /// boundaries, whatever the thread count.
 pub const ROW_BLOCK: usize = 128;
+/// Rows the grouped bounded pass ([`crate::kernels::yinyang`]) filters and scans together: a
+/// group's list of rows to scan gathers from this many, so that its tiles are mostly full.
+pub const GROUPED_ROWS: usize = 4 * ROW_BLOCK;
 /// Centres per tile: a 128 × 256 f32 tile is 128 KiB, comfortably inside a 512 KiB L2.
 pub const CENTER_BLOCK: usize = 256;
 

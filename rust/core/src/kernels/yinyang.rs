@@ -12,11 +12,20 @@
 //!
 //! A group is exactly one panel of the AVX2 microkernel (16 float32 or 8 float64 centres): the
 //! centres are packed group by group, and a row block's rows that need a group are scanned against
-//! its panel in 6-row tiles ([`Kernel::scan_panel`]), as blocked as the full scan, only shorter.
+//! its panel in 6-row tiles (`Kernel::scan_lists`), as blocked as the full scan, only shorter.
 //! Yinyang's per-centre "local filter" is left out: within a panel, sixteen scores cost one
 //! register of multiply-adds, so skipping single centres would save nothing. The groups come from
 //! bisecting the first pass's centres along their principal axis into halves holding whole
 //! panels, down to single panels (deterministic, balanced, and close centres end up together).
+//!
+//! Where the time goes (200k × 128, k = 1,000, thread CPU time per phase). The first pass is a
+//! full scan; it scans every row against every group from one reused list and sets a row's bounds
+//! in one vectorised loop. In the later passes most rows fail the global bound (some group still
+//! moves), so the per-group tests run for nearly every row: they are branch-free loops over the
+//! groups, compiled for AVX2 (`Pass::block`), and a row whose groups all clear is tested
+//! against its bounds less the drifts since they were set (`GroupBounds::drifted`) without
+//! rewriting them (50 MB of bounds a pass, otherwise). Rows are filtered and scanned
+//! [`GROUPED_ROWS`] at a time, so that a group's list of rows is long enough for full 6-row tiles.
 //!
 //! Exactness. A row whose own centre `a` is, by more than twice the kernel's rounding, closer than
 //! a group's bound can skip that group: every centre in it has a kernel score strictly above
@@ -31,7 +40,7 @@ use rayon::prelude::*;
 
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{chunk_rows, MIN_BLOCKS_PER_CHUNK};
-use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::parallel::{min_items, GROUPED_ROWS, ROW_BLOCK};
 use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
@@ -194,13 +203,13 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
             let mut sums = ClusterSums::zeros(if fused.is_some() { k } else { 0 }, d);
             let mut scratch = Scratch::new(groups);
             let start = i * chunk;
-            let blocks = labels.chunks_mut(ROW_BLOCK).zip(dist2.chunks_mut(ROW_BLOCK));
-            let bounds = lower.chunks_mut(ROW_BLOCK * groups).zip(norms.chunks_mut(ROW_BLOCK));
-            let rows_bounds = global.chunks_mut(ROW_BLOCK).zip(since.chunks_mut(ROW_BLOCK));
+            let blocks = labels.chunks_mut(GROUPED_ROWS).zip(dist2.chunks_mut(GROUPED_ROWS));
+            let bounds = lower.chunks_mut(GROUPED_ROWS * groups).zip(norms.chunks_mut(GROUPED_ROWS));
+            let rows_bounds = global.chunks_mut(GROUPED_ROWS).zip(since.chunks_mut(GROUPED_ROWS));
             for (b, (((labels, dist2), (lower, norms)), (global, since))) in
                 blocks.zip(bounds).zip(rows_bounds).enumerate()
             {
-                let from = start + b * ROW_BLOCK;
+                let from = start + b * GROUPED_ROWS;
                 let rows = x.rows(from, from + labels.len());
                 let block = Block { labels, lower, norms, global, since };
                 let (rows_scanned, pairs) = ctx.block(rows, block, &mut scratch);
@@ -268,18 +277,34 @@ struct Scratch {
     /// Per row of the block: the new label, and the second-smallest score scanned.
     labels: Vec<u32>,
     seconds: Vec<f64>,
-    /// ROW_BLOCK × groups: each row's smallest score per group scanned.
+    /// GROUPED_ROWS × groups: each row's smallest score per group scanned.
     panel_min: Vec<f64>,
+    /// GROUPED_ROWS × groups: how each row was filtered against each group (see [`Pass::filter`]).
+    kinds: Vec<u8>,
+    /// The first pass's lists: every row of the block against every group at full width.
+    all: Vec<Vec<u32>>,
 }
 
 impl Scratch {
     fn new(groups: usize) -> Self {
         Self {
-            lists: vec![Vec::with_capacity(ROW_BLOCK); 2 * groups],
-            flagged: Vec::with_capacity(ROW_BLOCK),
-            labels: vec![0; ROW_BLOCK],
-            seconds: vec![0.0; ROW_BLOCK],
-            panel_min: vec![0.0; ROW_BLOCK * groups],
+            lists: vec![Vec::with_capacity(GROUPED_ROWS); 2 * groups],
+            flagged: Vec::with_capacity(GROUPED_ROWS),
+            labels: vec![0; GROUPED_ROWS],
+            seconds: vec![0.0; GROUPED_ROWS],
+            panel_min: vec![0.0; GROUPED_ROWS * groups],
+            kinds: vec![0; GROUPED_ROWS * groups],
+            all: vec![Vec::new(); 2 * groups],
+        }
+    }
+
+    /// Sets `all` and `flagged` to scan the `m` rows of a block against every group.
+    fn scan_all(&mut self, m: usize) {
+        if self.flagged.len() != m || self.all[0].len() != m {
+            self.flagged = (0..m as u32).collect();
+            for list in self.all.iter_mut().step_by(2) {
+                list.clone_from(&self.flagged);
+            }
         }
     }
 }
@@ -287,19 +312,33 @@ impl Scratch {
 impl<F: Scalar> Pass<'_, F> {
     /// Labels one block of rows, updating its bounds; returns (rows scanned, scores computed).
     fn block(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx2::available() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { self.block_avx2(rows, block, s) };
+        }
+        self.block_portable(rows, block, s)
+    }
+
+    /// [`Pass::block`] compiled for AVX2, so that the bounds' loops over the groups run four or
+    /// eight groups to an instruction.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block_avx2(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        self.block_portable(rows, block, s)
+    }
+
+    #[inline(always)]
+    fn block_portable(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        if self.first {
+            return self.first_block(rows, block, s);
+        }
         let Block { labels, lower, norms, global, since } = block;
         let groups = s.lists.len() / 2;
         s.lists.iter_mut().for_each(Vec::clear);
         s.flagged.clear();
         for (r, &label) in labels.iter().enumerate() {
             let row_lower = &mut lower[r * groups..(r + 1) * groups];
-            if self.first {
-                norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
-                s.lists.iter_mut().step_by(2).for_each(|list| list.push(r as u32));
-                row_lower.fill(f32::INFINITY);
-                s.flagged.push(r as u32);
-                continue;
-            }
             let a = label as usize;
             let own = sq_dist_f64(rows.row(r), self.centers.row(a));
             let limit = own + 2.0 * self.eps * (norms[r] + self.radius).powi(2);
@@ -308,19 +347,35 @@ impl<F: Scalar> Pass<'_, F> {
                 global[r] = round_down(v);
                 continue;
             }
-            // The group bounds, brought to the previous pass.
+            // The group bounds refer to pass `then`: first tested less every drift since, without
+            // being rewritten. A row they still clear (in the later passes, most rows the global
+            // bound does not clear, since some group still moves) keeps them as they are, and
+            // their smallest becomes its global bound; only rows to scan bring them up to date.
             let then = since[r] as usize;
+            let (was, is) = (&self.drifted[then * groups..], &self.drifted[self.pass as usize * groups..]);
+            let mut near = 0u32;
+            let mut least = f64::INFINITY;
+            for ((&bound, &is), &was) in row_lower.iter().zip(is).zip(was) {
+                let cut = f64::from(bound) - (is - was) * UP;
+                near += u32::from(!(cut > 0.0 && limit < cut * cut));
+                least = if cut < least { cut } else { least };
+            }
+            if near == 0 {
+                global[r] = round_down(least);
+                continue;
+            }
+            // The group bounds, brought to the previous pass.
             if then + 1 < self.pass as usize {
                 let (was, is) = (&self.drifted[then * groups..], &self.drifted[(self.pass as usize - 1) * groups..]);
-                for (g, bound) in row_lower.iter_mut().enumerate() {
-                    *bound = round_down(f64::from(*bound) - (is[g] - was[g]) * UP);
+                for ((bound, &is), &was) in row_lower.iter_mut().zip(is).zip(was) {
+                    *bound = round_down(f64::from(*bound) - (is - was) * UP);
                 }
             }
             since[r] = self.pass;
-            if self.filter(a, limit, row_lower, &mut s.lists, r as u32) {
+            if self.filter(a, limit, row_lower, &mut s.kinds[r * groups..(r + 1) * groups], &mut s.lists, r as u32) {
                 s.flagged.push(r as u32);
             } else {
-                global[r] = row_lower.iter().copied().fold(f32::INFINITY, f32::min);
+                global[r] = min_bound(row_lower);
             }
         }
         if s.flagged.is_empty() {
@@ -329,44 +384,109 @@ impl<F: Scalar> Pass<'_, F> {
         self.kernel
             .scan_lists(self.ids, rows, &s.lists, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
             .expect("the microkernel runs");
-        let mut pairs = 0;
-        for (list, which) in s.lists.iter().enumerate() {
-            let g = list / 2;
-            pairs += which.len() * if list % 2 == 0 { self.width } else { self.width / 2 };
-            for &r in which {
-                let (r, label) = (r as usize, s.labels[r as usize]);
-                // The new centre's group: the second-smallest score of all centres scanned is a
-                // lower bound on its other centres. The centres a half-width scan left out keep
-                // the bound the filter left in `lower`.
-                let score = if self.group_of[label as usize] as usize == g {
-                    s.seconds[r]
-                } else {
-                    s.panel_min[r * groups + g]
-                };
-                let at = r * groups + g;
-                lower[at] = lower[at].min(self.bound(norms[r], score));
+        let pairs =
+            s.lists.iter().enumerate().map(|(list, which)| which.len() * (self.width >> (list % 2))).sum::<usize>();
+        // Few groups scanned per row (the later passes): the bounds of those groups only, list
+        // by list; else (the first passes) every bound of a row in one branch-free loop. Both set
+        // the same bounds.
+        if pairs < s.flagged.len() * groups * self.width / 4 {
+            for (list, which) in s.lists.iter().enumerate() {
+                let g = list / 2;
+                for &r in which {
+                    let (r, label) = (r as usize, s.labels[r as usize]);
+                    let score = if self.group_of[label as usize] as usize == g {
+                        s.seconds[r]
+                    } else {
+                        s.panel_min[r * groups + g]
+                    };
+                    let at = r * groups + g;
+                    lower[at] = lower[at].min(self.bound(norms[r], score));
+                }
             }
+            for &r in &s.flagged {
+                let r = r as usize;
+                labels[r] = s.labels[r];
+                global[r] = min_bound(&lower[r * groups..(r + 1) * groups]);
+            }
+            return (s.flagged.len(), pairs);
         }
         for &r in &s.flagged {
             let r = r as usize;
-            labels[r] = s.labels[r];
-            global[r] = lower[r * groups..(r + 1) * groups].iter().copied().fold(f32::INFINITY, f32::min);
-            if self.first {
-                since[r] = 0;
+            let label = s.labels[r];
+            labels[r] = label;
+            let scores = &mut s.panel_min[r * groups..(r + 1) * groups];
+            // The new centre's group: the second-smallest score of all centres scanned is a lower
+            // bound on its other centres. The centres a half-width scan left out keep the bound
+            // the filter left in `lower`; groups not scanned keep theirs.
+            scores[self.group_of[label as usize] as usize] = s.seconds[r];
+            let row_lower = &mut lower[r * groups..(r + 1) * groups];
+            let norm = norms[r];
+            let (square, slack) = self.square_and_slack(norm);
+            for ((bound, &score), &kind) in row_lower.iter_mut().zip(scores.iter()).zip(&s.kinds[r * groups..]) {
+                let fresh = round_down((square + score - slack).max(0.0).sqrt());
+                *bound = if kind != 0 { bound.min(fresh) } else { *bound };
             }
+            global[r] = min_bound(row_lower);
         }
         (s.flagged.len(), pairs)
     }
 
+    /// The first pass's block: every row scanned against every group at full width, and its
+    /// bounds set from the scores, a group at a time.
+    #[inline(always)]
+    fn first_block(&self, rows: Points<'_, F>, block: Block<'_>, s: &mut Scratch) -> (usize, usize) {
+        let Block { labels, lower, norms, global, since } = block;
+        let (m, groups) = (labels.len(), s.lists.len() / 2);
+        for (r, norm) in norms.iter_mut().enumerate() {
+            *norm = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+        }
+        s.scan_all(m);
+        self.kernel
+            .scan_lists(self.ids, rows, &s.all, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
+            .expect("the microkernel runs");
+        for r in 0..m {
+            let label = s.labels[r];
+            labels[r] = label;
+            let scores = &mut s.panel_min[r * groups..(r + 1) * groups];
+            // The own group's other centres: the second-smallest score of all.
+            scores[self.group_of[label as usize] as usize] = s.seconds[r];
+            let row_lower = &mut lower[r * groups..(r + 1) * groups];
+            let (square, slack) = self.square_and_slack(norms[r]);
+            for (bound, &score) in row_lower.iter_mut().zip(scores.iter()) {
+                *bound = round_down((square + score - slack).max(0.0).sqrt());
+            }
+            global[r] = min_bound(row_lower);
+            since[r] = 0;
+        }
+        (m, m * groups * self.width)
+    }
+
     /// Yinyang's group filter for one row whose centre is `a` (`limit`: its squared distance
     /// plus the rounding gap): every group's bound drops by its drift, and a group is skipped
-    /// while its bound, squared, exceeds `limit`. If any group is not, the row goes into the lists of those groups and of its own
-    /// centre's group: at half width where the centres of the panel's upper register (the
-    /// group's smallest moves) are still provably farther than `a` (their bound, the old one less
-    /// their largest move, stays in `lower` for the scan to lower further), else at full width
-    /// (`lower` set to +∞ for the scan to fill). Returns whether the row is scanned.
-    fn filter(&self, a: usize, limit: f64, lower: &mut [f32], lists: &mut [Vec<u32>], r: u32) -> bool {
+    /// while its bound, squared, exceeds `limit`. If any group is not, the row goes into the
+    /// lists of those groups and of its own centre's group: at half width where the centres of
+    /// the panel's upper register (the group's smallest moves) are still provably farther than
+    /// `a` (their bound, the old one less their largest move, stays in `lower` for the scan to
+    /// lower further), else at full width (`lower` set to +∞ for the scan to fill). `kinds`
+    /// records, per group, 0 (skipped), 1 (half width) or 2 (full width). Returns whether the
+    /// row is scanned.
+    ///
+    /// The groups are classified and their bounds set in one branch-free loop (it vectorises);
+    /// only the pushes onto the lists branch.
+    #[inline(always)]
+    fn filter(
+        &self,
+        a: usize,
+        limit: f64,
+        lower: &mut [f32],
+        kinds: &mut [u8],
+        lists: &mut [Vec<u32>],
+        r: u32,
+    ) -> bool {
         let far = |v: f64| v > 0.0 && limit < v * v;
+        let own_group = self.group_of[a] as usize;
+        let own_old = f64::from(lower[own_group]);
+        // Most rows that fail the global bound still clear every group: counted first, cheaply.
         let near = lower.iter().zip(self.drift).filter(|&(&bound, &drift)| !far(f64::from(bound) - drift)).count();
         if near == 0 {
             for (bound, &drift) in lower.iter_mut().zip(self.drift) {
@@ -374,29 +494,56 @@ impl<F: Scalar> Pass<'_, F> {
             }
             return false;
         }
-        let own_group = self.group_of[a] as usize;
-        let own_in_upper = self.slot[a] as usize % self.width >= self.width / 2;
-        for (g, (bound, (&drift, &upper))) in lower.iter_mut().zip(self.drift.iter().zip(self.upper_drift)).enumerate()
+        for (((bound, kind), &drift), &upper) in
+            lower.iter_mut().zip(kinds.iter_mut()).zip(self.drift).zip(self.upper_drift)
         {
             let old = f64::from(*bound);
-            if g != own_group && far(old - drift) {
-                *bound = round_down(old - drift);
-            } else if far(HALF_SLACK * (old - upper)) && !(g == own_group && own_in_upper) {
-                *bound = round_down(old - upper);
-                lists[2 * g + 1].push(r);
+            let (cut, half_cut) = (old - drift, old - upper);
+            let (skip, half) = (far(cut), far(HALF_SLACK * half_cut));
+            *kind = if skip {
+                0
+            } else if half {
+                1
             } else {
-                *bound = f32::INFINITY;
-                lists[2 * g].push(r);
+                2
+            };
+            let (dropped, half_bound) = (round_down(cut), round_down(half_cut));
+            *bound = if skip {
+                dropped
+            } else if half {
+                half_bound
+            } else {
+                f32::INFINITY
+            };
+        }
+        // The own centre's group is always scanned, at half width only if the own centre is in
+        // the lower register.
+        let own_in_upper = self.slot[a] as usize % self.width >= self.width / 2;
+        let half_cut = own_old - self.upper_drift[own_group];
+        let half = far(HALF_SLACK * half_cut) && !own_in_upper;
+        kinds[own_group] = if half { 1 } else { 2 };
+        lower[own_group] = if half { round_down(half_cut) } else { f32::INFINITY };
+        for (g, &kind) in kinds.iter().enumerate() {
+            if kind != 0 {
+                lists[2 * g + 2 - kind as usize].push(r);
             }
         }
         true
     }
 
+    /// For a row of norm `norm`: its square, and the kernel's rounding gap, which a score less
+    /// the gap plus the square bounds the squared distance from below.
+    #[inline(always)]
+    fn square_and_slack(&self, norm: f64) -> (f64, f64) {
+        (norm * norm, self.eps * (norm + self.radius).powi(2))
+    }
+
     /// A lower bound on the distance of a row of norm `norm` to a centre whose kernel score is at
     /// least `score`, rounded down to float32.
+    #[inline(always)]
     fn bound(&self, norm: f64, score: f64) -> f32 {
-        let square = norm * norm + score - self.eps * (norm + self.radius).powi(2);
-        round_down(square.max(0.0).sqrt())
+        let (square, slack) = self.square_and_slack(norm);
+        round_down((square + score - slack).max(0.0).sqrt())
     }
 }
 
@@ -405,12 +552,28 @@ impl<F: Scalar> Pass<'_, F> {
 #[inline(always)]
 fn round_down(v: f64) -> f32 {
     // v · (1 − 2⁻²³), rounded to the nearest float32, is below v by at least 2⁻²⁴·v; past the
-    // largest float32, the largest float32.
+    // largest float32, the largest float32. Both sides computed and one kept, without a branch,
+    // so that loops over the groups vectorise.
+    let below = (v * (1.0 - f64::from(f32::EPSILON))).min(f64::from(f32::MAX)) as f32;
     if v > f64::from(f32::MIN_POSITIVE) {
-        (v * (1.0 - f64::from(f32::EPSILON))).min(f64::from(f32::MAX)) as f32
+        below
     } else {
         0.0
     }
+}
+
+/// The smallest of a row's group bounds (its global bound), in eight lanes so that it vectorises.
+#[inline(always)]
+fn min_bound(bounds: &[f32]) -> f32 {
+    let mut lanes = [f32::INFINITY; 8];
+    let chunks = bounds.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v < *lane { v } else { *lane };
+        }
+    }
+    lanes.iter().chain(tail).fold(f32::INFINITY, |m, &v| if v < m { v } else { m })
 }
 
 /// The centres' indices grouped into panels of `width` nearby centres: the set is halved along its

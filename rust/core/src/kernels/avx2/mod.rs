@@ -32,7 +32,7 @@ use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
 
-use crate::kernels::parallel::{CENTER_BLOCK, ROW_BLOCK};
+use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 
 /// Rows per microtile.
 pub(crate) const MR: usize = 6;
@@ -168,7 +168,7 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
 
 /// The nearest centre of some rows among some panels, and each row's smallest score per panel:
 /// the scan of the grouped bounded pass. `lists[2p]` names the rows of `rows` (row-major, `d` =
-/// the packed `d`; block-relative, fewer than `ROW_BLOCK`) to scan against panel `p`, and
+/// the packed `d`; block-relative, fewer than `GROUPED_ROWS`) to scan against panel `p`, and
 /// `lists[2p + 1]` those to scan against its lower register only (its first `LANES` centres:
 /// half the multiply-adds); `flagged` names every row in any list. `ids[q]` is the index of the centre at packed position `q` (the panels
 /// hold the centres in any order; padding positions hold `i32::MAX`). For every flagged row `r`:
@@ -201,14 +201,14 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     assert!(flagged
         .iter()
         .chain(lists.iter().flatten())
-        .all(|&r| (r as usize) < ROW_BLOCK && (r as usize + 1) * d <= rows.len()));
-    assert!(labels.len() >= ROW_BLOCK.min(rows.len() / d.max(1)) && seconds.len() >= labels.len());
+        .all(|&r| (r as usize) < GROUPED_ROWS && (r as usize + 1) * d <= rows.len()));
+    assert!(labels.len() >= GROUPED_ROWS.min(rows.len() / d.max(1)) && seconds.len() >= labels.len());
     assert!(panel_min.len() >= labels.len() * panels);
     // SAFETY: the CPU has AVX2 (this function's contract).
     let (infinity, no_index) = unsafe { (T::set(T::INFINITY), T::load_indices([i32::MAX; 8].as_ptr())) };
-    let mut best = [infinity; ROW_BLOCK];
-    let mut best_index = [no_index; ROW_BLOCK];
-    let mut runner_up = [infinity; ROW_BLOCK];
+    let mut best = [infinity; GROUPED_ROWS];
+    let mut best_index = [no_index; GROUPED_ROWS];
+    let mut runner_up = [infinity; GROUPED_ROWS];
     for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
         let panel = list / 2;
         // Scanned at half width, the upper register's centres are left out (as +∞ scores).
