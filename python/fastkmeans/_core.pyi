@@ -177,7 +177,8 @@ def fit_lloyd(
         Clusters.
     init_method : {"random", "kmeans++", "sampled-kmeans++", "kmeans||"}
         Seeding of each run: greedy k-means++, the same among a uniform sample of 256 rows per
-        centre (``algorithm="lloyd"``'s), or k-means||.
+        centre (not used by the estimator: it misses rare far groups, see docs/seeding.md), or
+        k-means||.
     num_trials, max_iter, tol : int, int, float
         Runs, most iterations per run, and the tolerance of ``stop_rule``.
     seed : int

@@ -79,9 +79,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     local_lloyd_init_method : {"kmeans++", "random", "kmeans||"}, default="kmeans++"
         Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
         k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
-        With ``algorithm="lloyd"``, "kmeans++" draws among a uniform sample of 256 rows per centre
-        (every row when there are no more), so seeding stays a small part of the fit on large data
-        (docs/seeding.md).
+        With ``algorithm="lloyd"`` on millions of rows, "kmeans||" seeds as well in a fraction of
+        k-means++'s time (docs/seeding.md).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".

@@ -58,7 +58,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
     if hp.algorithm == "lloyd":
         trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "lloyd")
         check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
-        out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=lloyd_seeding(hp), num_trials=trials,
+        out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
                               max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
                               stop_rule="shift", n_threads=hp.n_threads)
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
@@ -74,16 +74,6 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
     state = {**out["state"], "seed": seed}
     return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
                   out["n_batches"], streaming_weights(state, out["centers"]))
-
-
-def lloyd_seeding(hp: Hyperparameters) -> str:
-    """Return the core's seeding of ``algorithm="lloyd"``.
-
-    ``local_lloyd_init_method="kmeans++"`` (the default) is greedy k-means++ among a uniform sample of
-    256 rows per centre (every row when there are no more; see docs/seeding.md); "kmeans||" and
-    "random" seed from every row.
-    """
-    return "sampled-kmeans++" if hp.local_lloyd_init_method == "kmeans++" else hp.local_lloyd_init_method
 
 
 def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:

@@ -21,8 +21,9 @@ pub enum InitMethod {
     /// closest to them, reduced to k by weighted greedy k-means++ and weighted Lloyd.
     KMeansParallel { oversampling: usize, rounds: usize },
     /// k-means++ with `local_trials` candidates per step among a uniform sample of
-    /// `rows_per_center` · k distinct rows (every row when there are no more): the seeding of
-    /// full-data Lloyd (`algorithm="lloyd"`), whose cost no longer grows with the number of rows.
+    /// `rows_per_center` · k distinct rows (every row when there are no more), whose cost no
+    /// longer grows with the number of rows; a uniform sample misses rare far groups, so no
+    /// default uses it (docs/seeding.md).
     SampledKMeansPlusPlus { local_trials: usize, rows_per_center: usize },
 }
 

@@ -186,7 +186,7 @@ pub fn seeding_method(name: &str) -> PyResult<InitMethod> {
 }
 
 /// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step), the same
-/// among a uniform sample of rows ("sampled-kmeans++", full-data Lloyd's), or k-means‖.
+/// among a uniform sample of rows ("sampled-kmeans++"), or k-means‖.
 pub fn init_method(name: &str, k: usize) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
