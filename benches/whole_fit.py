@@ -6,11 +6,17 @@ scikit-learn `KMeans(k)` (k-means++, one init) and `MiniBatchKMeans(k)`, scikit-
 fastkmeans `KMeans(k)` (the default recipe), `KMeans(k, algorithm="lloyd")`,
 `KMeans(k, init_method="kmeans++")` and `KMeans(k, recipe="sagemaker")` (SageMaker's exact recipe).
 The contenders take turns seed by seed, so a slow spell of a shared machine hits them all; the
-table gives the median wall seconds and the median loss (training sum of squared distances,
-recomputed here in float64 for every contender alike) divided by scikit-learn KMeans' median loss.
+table gives the median wall seconds, the median loss (training sum of squared distances,
+recomputed here in float64 for every contender alike) divided by scikit-learn KMeans' median loss,
+and the mean loss over the seeds divided by scikit-learn's mean, with the range of the seeds'
+losses over that mean (scikit-learn's own loss varies by seed too). On the blobs it also times the
+seeding of `KMeans(k, algorithm="lloyd")` alone (a one-pass fit minus one Lloyd pass from its
+seeds, best of 3), with k-means++ and with k-means||, and gives its share of that fit's median
+time.
 
 Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
-about 25 s a fit there), and the real sets of ../shared/data (benches/quality.py's loaders).
+about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
+scikit-learn's bundled digits (1,797 x 64, k = 10).
 
 Usage: python benches/whole_fit.py [--quick] [--seeds N] [--only NAME ...] [--json PATH]
 """
@@ -64,6 +70,8 @@ def contenders(with_previous: bool) -> Dict[str, Fit]:
         out["faiss.Kmeans()"] = faiss_fit
     out["fastkmeans KMeans(k)"] = fastkmeans_fit()
     out['fastkmeans KMeans(k, algorithm="lloyd")'] = fastkmeans_fit(algorithm="lloyd")
+    out['fastkmeans KMeans(k, algorithm="lloyd", local_lloyd_init_method="kmeans||")'] = fastkmeans_fit(
+        algorithm="lloyd", local_lloyd_init_method="kmeans||")
     out['fastkmeans KMeans(k, init_method="kmeans++")'] = fastkmeans_fit(init_method="kmeans++")
     out['fastkmeans KMeans(k, recipe="sagemaker")'] = fastkmeans_fit(recipe="sagemaker")
     if with_previous:
@@ -81,6 +89,7 @@ def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     sets = [(name, (lambda name=name: np.loadtxt(quality.DATA / "sipu" / f"{name}.txt")), k) for name, k in sipu]
     sets.append(("skin_nonskin", lambda: np.loadtxt(quality.DATA / "skin_nonskin" / "Skin_NonSkin.txt")[:, :3], 2))
     sets.append(("mnist (t10k)", mnist, 10))
+    sets.append(("digits (scikit-learn)", digits, 10))
     if not quick:
         sets.append(("kddcup99 (log1p, standardised)", quality.load_kddcup99, 23))
     return sets
@@ -89,6 +98,11 @@ def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
 def mnist() -> np.ndarray:
     path = quality.DATA / "mnist" / "t10k-images-idx3-ubyte.gz"
     return np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float64)
+
+
+def digits() -> np.ndarray:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: nothing to download
+    return load_digits().data.astype(np.float64)
 
 
 def loss(x: np.ndarray, centers: np.ndarray) -> float:
@@ -109,13 +123,37 @@ def run_set(name: str, x: np.ndarray, k: int, seeds: int, fits: Dict[str, Fit], 
             times[who].append(seconds)
             losses[who].append(loss(x, centers))
     reference = "scikit-learn KMeans()"
-    ref_loss = statistics.median(losses.get(reference, losses["fastkmeans KMeans(k)"]))
+    ref_losses = losses.get(reference, losses["fastkmeans KMeans(k)"])
+    ref_loss, ref_mean = statistics.median(ref_losses), statistics.mean(ref_losses)
     ref_time = statistics.median(times.get(reference, times["fastkmeans KMeans(k)"]))
     results[name] = {}
     for who in fits:
         seconds, ratio = statistics.median(times[who]), statistics.median(losses[who]) / ref_loss
-        table.add(name, who, f"{seconds:.3f}", f"{ratio:.4f}", f"{seconds / ref_time:.3f}")
+        spread = f"{min(losses[who]) / ref_mean:.4f}-{max(losses[who]) / ref_mean:.4f}"
+        table.add(name, who, f"{seconds:.3f}", f"{ratio:.4f}", f"{statistics.mean(losses[who]) / ref_mean:.4f}",
+                  spread, f"{seconds / ref_time:.3f}")
         results[name][who] = {"seconds": times[who], "loss": losses[who]}
+
+
+def lloyd_seeding_share(x: np.ndarray, k: int, results: dict, name: str) -> List[str]:
+    """Each Lloyd contender's seeding alone, and its share of that fit's median time."""
+    def one_pass(**extra) -> dict:
+        return _core.fit_lloyd(x, k=k, num_trials=1, max_iter=1, tol=0.0, seed=0, **extra)
+    notes = []
+    for init, who in (("kmeans++", 'fastkmeans KMeans(k, algorithm="lloyd")'),
+                      ("kmeans||", 'fastkmeans KMeans(k, algorithm="lloyd", local_lloyd_init_method="kmeans||")')):
+        seeded, from_seeds = [], []
+        for _ in range(3):
+            seconds, out = compare.timed(lambda init=init: one_pass(init_method=init))
+            seeded.append(seconds)
+            centers = out["centers"]
+            from_seeds.append(compare.timed(lambda c=centers: one_pass(init_method="random", init_centers=c))[0])
+        seeding = max(min(seeded) - min(from_seeds), 0.0)
+        whole = statistics.median(results[name][who]["seconds"])
+        results[name][f"{init} seeding seconds"] = seeding
+        notes.append(f"{who} on {name}: seeding {seeding:.3f} s of a {whole:.3f} s fit "
+                     f"({100 * seeding / whole:.1f}%)")
+    return notes
 
 
 def main() -> None:
@@ -135,17 +173,23 @@ def main() -> None:
 
     table = compare.Table(f"Whole fits, library defaults, seeding included ({compare.THREADS} threads; median "
                           "over the seeds, contenders taking turns)",
-                          ["data", "contender", "seconds", "loss / scikit-learn", "time / scikit-learn"])
+                          ["data", "contender", "seconds", "loss / scikit-learn", "mean loss / scikit-learn's",
+                           "seeds' range", "time / scikit-learn"])
     results: dict = {}
     for fit in fits.values():  # warm-up: thread pools, page faults, lazy imports
         fit(np.random.default_rng(0).standard_normal((2000, 4)), 4, 0)
+    notes: List[str] = []
     if not args.quick and wanted("blobs"):
-        run_set("blobs 1,000,000 x 32", compare.blobs(1_000_000, 32, 100, 1), 100, 1, fits, table, results)
+        blobs = compare.blobs(1_000_000, 32, 100, 1)
+        run_set("blobs 1,000,000 x 32", blobs, 100, 1, fits, table, results)
+        notes += lloyd_seeding_share(blobs, 100, results, "blobs 1,000,000 x 32")
     for name, load, k in real_sets(args.quick):
         if wanted(name):
             run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results)
     print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
     print(table.markdown())
+    for note in notes:
+        print(f"\n{note}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

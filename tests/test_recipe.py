@@ -10,6 +10,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from fastkmeans import HyperparameterError, KMeans, _core
+from fastkmeans._hyperparameters import AUTO_RESEED_RATIO
 
 TUTORIAL = {"k": 5, "feature_dim": 10, "mini_batch_size": 500, "epochs": 10, "init_method": "random",
             "extra_center_factor": 2}
@@ -77,14 +78,28 @@ def test_partial_fit_and_streamed_fits_use_the_reseed_ratio(tutorial_blobs):
     assert adjusted_rand_score(truth, on.predict(X)) == 1.0
 
 
-def test_the_cores_default_reseed_ratio_is_the_estimators():
+def test_the_cores_default_reseed_ratio_is_the_default_recipes():
+    assert KMeans().reseed_ratio == "auto"
     for function in (_core.fit_minibatch, _core.minibatch_update):
-        assert inspect.signature(function).parameters["reseed_ratio"].default == KMeans().reseed_ratio
+        assert inspect.signature(function).parameters["reseed_ratio"].default == AUTO_RESEED_RATIO["fastkmeans"]
+
+
+def test_auto_reseed_ratio_follows_the_recipe(tutorial_blobs):
+    # "auto" is 0.25 under the default recipe and 0 (no reseeding, as SageMaker) under recipe="sagemaker".
+    X, _ = tutorial_blobs
+    for recipe, ratio in (("fastkmeans", 0.25), ("sagemaker", 0.0)):
+        auto = KMeans(**TUTORIAL, random_state=0, recipe=recipe).fit(X)
+        explicit = KMeans(**TUTORIAL, random_state=0, recipe=recipe, reseed_ratio=ratio).fit(X)
+        assert np.array_equal(auto.cluster_centers_, explicit.cluster_centers_)
+    # An explicit ratio is honoured under SageMaker's recipe too.
+    on = KMeans(**TUTORIAL, random_state=0, recipe="sagemaker", reseed_ratio=0.25).fit(X)
+    off = KMeans(**TUTORIAL, random_state=0, recipe="sagemaker").fit(X)
+    assert not np.array_equal(on._state["centers"], off._state["centers"])
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), "0.3", True])
 def test_reseed_ratio_must_be_a_float_in_0_1(value):
-    with pytest.raises(HyperparameterError, match="for reseed_ratio. Expecting: a float in \\[0, 1\\]"):
+    with pytest.raises(HyperparameterError, match="for reseed_ratio. Expecting: 'auto' or a float in \\[0, 1\\]"):
         KMeans(k=2, reseed_ratio=value).fit(np.arange(20.0).reshape(10, 2))
 
 
@@ -116,11 +131,14 @@ def test_the_default_recipe_ends_at_a_lloyd_fixed_point(colours):
 def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
     # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
     # as Lloyd run separately from the centres SageMaker's recipe ends with.
+    # Both reseed as the default recipe does, so only the last step differs; the refine stops by
+    # scikit-learn's centre-shift rule at local_lloyd_tol.
     ours = KMeans(k=16, random_state=0).fit(colours)
-    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker").fit(colours)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25).fit(colours)
     hp = ours.get_params()
     lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
-                            tol=hp["local_lloyd_tol"] / 10, seed=0, init_centers=sagemaker.cluster_centers_)
+                            tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
+                            stop_rule="shift")
     assert np.array_equal(ours.cluster_centers_, lloyd["centers"])
     assert np.array_equal(ours.labels_, lloyd["labels"])
     assert ours.inertia_ == lloyd["inertia"]
@@ -134,9 +152,10 @@ def test_recipe_sagemaker_ends_with_the_reduction(colours):
 
 
 def test_streamed_fits_follow_sagemakers_recipe_whatever_the_recipe(colours):
+    # No refine step on streamed data; the recipe still sets what reseed_ratio="auto" means.
     chunks = [colours[i:i + 5000] for i in range(0, 20_000, 5000)]
     ours = KMeans(k=16, random_state=0).fit(chunks)
-    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker").fit(chunks)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25).fit(chunks)
     assert np.array_equal(ours.cluster_centers_, sagemaker.cluster_centers_)
 
 
@@ -153,6 +172,9 @@ def test_recipe_and_reseed_ratio_round_trip_through_sagemakers_string_map():
     assert strings["recipe"] == "sagemaker" and strings["reseed_ratio"] == "0.3"
     again = KMeans.from_hyperparameters(strings)
     assert (again.recipe, again.reseed_ratio) == ("sagemaker", 0.3)
+    default = KMeans(k=3, feature_dim=2).get_hyperparameters()
+    assert default["reseed_ratio"] == "auto"
+    assert KMeans.from_hyperparameters(default).reseed_ratio == "auto"
 
 
 def test_recipe_must_be_fastkmeans_or_sagemaker():

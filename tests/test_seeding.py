@@ -76,7 +76,7 @@ def test_lloyd_starts_from_the_given_centres():
     start = X[:12].astype(np.float64)
     model = KMeans(k=12, algorithm="lloyd", initial_centers=start, random_state=0).fit(X)
     expected = _core.fit_lloyd(X, k=12, init_method="kmeans++", num_trials=1, max_iter=300, tol=1e-4, seed=0,
-                               init_centers=start.astype(np.float32))
+                               init_centers=start.astype(np.float32), stop_rule="shift")
     np.testing.assert_array_equal(model.cluster_centers_, expected["centers"])
     assert model.local_lloyd_num_trials_ == 1
     # From the centres it reached, Lloyd can only lower the loss further.

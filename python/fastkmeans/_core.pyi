@@ -130,6 +130,7 @@ def fit_minibatch(
     seed: int,
     reseed_ratio: float = 0.25,
     refine: Optional[Tuple[int, float]] = None,
+    refine_rule: str = "loss",
     n_threads: Optional[int] = None,
     device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
@@ -155,6 +156,8 @@ def fit_minibatch(
         (max_iter, tol): full-data Lloyd from the reduced centres (``recipe="fastkmeans"``), whose
         first pass labels the data instead of a separate labelling pass. None ends with the
         reduction (SageMaker's recipe).
+    refine_rule : {"loss", "shift"}, default="loss"
+        What ``refine``'s tol bounds, as ``fit_lloyd``'s ``stop_rule``.
     n_threads : int or None, default=None
         Threads to use.
 
@@ -178,6 +181,7 @@ def fit_lloyd(
     seed: int,
     weights: Optional[npt.NDArray[np.float64]] = None,
     init_centers: Optional[npt.NDArray[np.floating[Any]]] = None,
+    stop_rule: str = "loss",
     n_threads: Optional[int] = None,
     device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
@@ -189,16 +193,22 @@ def fit_lloyd(
         Training data.
     k : int
         Clusters.
-    init_method : {"random", "kmeans++", "kmeans||"}
-        Seeding of each run (greedy k-means++).
+    init_method : {"random", "kmeans++", "sampled-kmeans++", "kmeans||"}
+        Seeding of each run: greedy k-means++, the same among a uniform sample of 256 rows per
+        centre (not used by the estimator: it misses rare far groups, see docs/seeding.md), or
+        k-means||.
     num_trials, max_iter, tol : int, int, float
-        Runs, most iterations per run, relative loss change that stops a run.
+        Runs, most iterations per run, and the tolerance of ``stop_rule``.
     seed : int
         Seed of every random stream (0 to 2**64 - 1).
     weights : ndarray of shape (n_samples,) or None, default=None
         float64 row weights; None weighs every row 1.
     init_centers : ndarray of shape (k, d) or None, default=None
         Starting centres, with the dtype of ``x``; given, a single run starts from them.
+    stop_rule : {"loss", "shift"}, default="loss"
+        "loss": a run stops once its loss falls by less than ``tol`` of its value (SageMaker's
+        ``local_lloyd_tol``); "shift": once the centres' total squared move is at most ``tol`` times
+        the data's mean per-feature variance, or no row changes its centre (scikit-learn's rule).
     n_threads : int or None, default=None
         Threads to use.
 

@@ -49,8 +49,12 @@ HYPERPARAMETER_DEFAULTS: Dict[str, Any] = {
     "extra_center_factor": "auto", "half_life_time_size": 0, "local_lloyd_max_iter": 300,
     "local_lloyd_tol": 1e-4, "local_lloyd_init_method": "kmeans++",
     "local_lloyd_num_trials": "auto", "eval_metrics": ("msd",), "algorithm": "minibatch",
-    "random_state": None, "n_threads": None, "reseed_ratio": 0.25, "recipe": "fastkmeans",
+    "random_state": None, "n_threads": None, "reseed_ratio": "auto", "recipe": "fastkmeans",
 }
+
+# What reseed_ratio="auto" means under each recipe: SageMaker documents no reseeding, so its exact
+# recipe has none; fastkmeans' own recipe reseeds starved centres (docs/algorithm.md).
+AUTO_RESEED_RATIO: Dict[str, float] = {"fastkmeans": 0.25, "sagemaker": 0.0}
 
 # The hidden keys of SageMaker's default-input.json; parse_hyperparameters accepts and drops them.
 _HIDDEN_KEYS = frozenset({
@@ -71,7 +75,8 @@ class Hyperparameters:
     """Checked hyperparameters; build them with ``check_hyperparameters``, not directly.
 
     Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm``,
-    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``"auto"`` values are
+    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``reseed_ratio`` is already
+    resolved here (``"auto"``: ``AUTO_RESEED_RATIO`` of the ``recipe``); other ``"auto"`` values are
     resolved later, once the data is known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
     """
 
@@ -141,6 +146,10 @@ def _tol(value: Any) -> float:
     return float(value)
 
 
+def _reseed_ratio(value: Any) -> Union[float, str]:
+    return value if _is_auto(value) else _tol(value)
+
+
 def _random_state(value: Any) -> Optional[int]:
     if value is not None and not _is_int(value):
         raise ValueError
@@ -186,7 +195,7 @@ _CHECKS: Dict[str, _Check] = {
     "algorithm": _choice(*_ALGORITHMS),
     "random_state": ("None or an integer", _random_state),
     "n_threads": _integer(1, allow_none=True),
-    "reseed_ratio": ("a float in [0, 1]", _tol),
+    "reseed_ratio": ("'auto' or a float in [0, 1]", _reseed_ratio),
     "recipe": _choice(*_RECIPES),
 }
 
@@ -243,7 +252,10 @@ def check_hyperparameters(**params: Any) -> Hyperparameters:
     _reject_unknown(params)
     values = {**HYPERPARAMETER_DEFAULTS, **params}
     values.pop("random_state")
-    return Hyperparameters(**{name: _check(name, value) for name, value in values.items()})
+    checked = {name: _check(name, value) for name, value in values.items()}
+    if _is_auto(checked["reseed_ratio"]):
+        checked["reseed_ratio"] = AUTO_RESEED_RATIO[checked["recipe"]]
+    return Hyperparameters(**checked)
 
 
 def _parse_value(name: str, value: Any) -> Any:
@@ -251,7 +263,7 @@ def _parse_value(name: str, value: Any) -> Any:
     text = value.strip()
     if name in ("init_method", "local_lloyd_init_method", "algorithm", "eval_metrics", "recipe"):
         return text
-    if text == "auto" and name in ("extra_center_factor", "local_lloyd_num_trials"):
+    if text == "auto" and name in ("extra_center_factor", "local_lloyd_num_trials", "reseed_ratio"):
         return text
     if text == "None" and name in ("feature_dim", "random_state", "n_threads"):
         return None  # a required feature_dim is then reported as missing
@@ -271,7 +283,7 @@ def parse_hyperparameters(mapping: Mapping[str, Any]) -> Dict[str, Any]:
     as the Python SDK sends it), Spark's unquoted ``'[ssd, msd]'``, or a bare ``'msd'``; it comes
     back as a tuple. Values that are already Python-typed are accepted as they are.
     fastkmeans' own keys ``algorithm``, ``random_state`` (``"None"`` or an integer; the estimator
-    checks its range), ``n_threads`` (``"None"`` or an integer), ``reseed_ratio`` (a float) and
+    checks its range), ``n_threads`` (``"None"`` or an integer), ``reseed_ratio`` (``"auto"`` or a float) and
     ``recipe`` (``"fastkmeans"`` or ``"sagemaker"``) are accepted too.
 
     SageMaker's hidden keys (``force_dense``, ``_kvstore``, ``_num_gpus``, ``_log_level`` and the
@@ -369,12 +381,12 @@ def format_hyperparameters(params: Mapping[str, Any]) -> Dict[str, str]:
             if _is_int(value):
                 out[name] = str(int(value))
             continue
-        value = getattr(checked, name)
+        value = params[name] if name == "reseed_ratio" and _is_auto(params[name]) else getattr(checked, name)
         if value is None:
             continue
         if name == "eval_metrics":
             out[name] = json.dumps(list(value))
-        elif name in ("local_lloyd_tol", "reseed_ratio"):
+        elif name == "local_lloyd_tol" or (name == "reseed_ratio" and not _is_auto(value)):
             out[name] = repr(value)
         else:
             out[name] = str(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -68,12 +68,19 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     half_life_time_size : int, default=0
         A point's weight halves after this many later points; 0 disables decay.
     local_lloyd_max_iter : int, default=300
-        Most Lloyd iterations per reduction trial (or per full-batch run).
+        Most Lloyd iterations per reduction trial (or per full-data run: ``algorithm="lloyd"``, and
+        the default recipe's last step).
     local_lloyd_tol : float, default=1e-4
-        A Lloyd run stops once the loss falls by less than this fraction of its previous value.
+        A reduction trial stops once the loss falls by less than this fraction of its previous
+        value (SageMaker's meaning). Full-data Lloyd (``algorithm="lloyd"``, and the default
+        recipe's last step) stops by scikit-learn's rule with the same value as its ``tol``: once
+        the centres' total squared move is at most ``local_lloyd_tol`` times the data's mean
+        per-feature variance, or once no row changes its centre.
     local_lloyd_init_method : {"kmeans++", "random", "kmeans||"}, default="kmeans++"
         Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
         k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
+        With ``algorithm="lloyd"`` on millions of rows, "kmeans||" seeds as well in a fraction of
+        k-means++'s time (docs/seeding.md).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
@@ -97,16 +104,18 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         "minibatch", the K streaming centres: k rows (K = k, so the reduction keeps what streaming
         made of them) or k * extra_center_factor rows (any multiple of k when it is "auto").
         Not a SageMaker hyperparameter: left out of ``get_hyperparameters`` and of saved models.
-    reseed_ratio : float in [0, 1], default=0.25
+    reseed_ratio : float in [0, 1] or "auto", default="auto"
         Starved streaming centres: after each mini-batch, a centre whose (decayed) count is below
         this fraction of the mean count is starved, and one of them moves onto the batch row
         farthest from its centre when that lowers the batch's loss (deterministic; see
-        docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind.
+        docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind. "auto"
+        is 0.25 under ``recipe="fastkmeans"`` (in-memory, streamed, ``partial_fit`` and Dask fits
+        alike) and 0 under ``recipe="sagemaker"``, SageMaker's exact recipe.
     recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"
         "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` ends with
         full-data Lloyd iterations from the reduced centres (at most ``local_lloyd_max_iter``,
-        until the loss falls by less than ``local_lloyd_tol / 10``), which brings the loss to
-        scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
+        stopping by scikit-learn's centre-shift rule at ``local_lloyd_tol``), which brings the
+        loss to scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
         reduce), nothing after. Streamed data (files, sources), ``partial_fit`` and Dask fits
         always follow SageMaker's recipe, so the training container does too.
 
@@ -186,7 +195,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: Any = None,
         n_threads: Optional[int] = None,
         initial_centers: Any = None,
-        reseed_ratio: float = 0.25,
+        reseed_ratio: Union[float, str] = "auto",
         recipe: str = "fastkmeans",
         device: str = "cpu",
     ) -> None:

@@ -60,7 +60,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         check_centers_fit(hp.k, X.shape[1], X.dtype.itemsize, what=f"k = {hp.k}")
         out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
                               max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
-                              n_threads=hp.n_threads, device=_device.current())
+                              stop_rule="shift", n_threads=hp.n_threads, device=_device.current())
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, trials, 0, weights)
     factor, trials = resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
@@ -70,7 +70,8 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         init_method=hp.init_method, half_life_time_size=hp.half_life_time_size,
         local_lloyd_init_method=hp.local_lloyd_init_method, local_lloyd_num_trials=trials,
         local_lloyd_max_iter=hp.local_lloyd_max_iter, local_lloyd_tol=hp.local_lloyd_tol, seed=seed,
-        reseed_ratio=hp.reseed_ratio, refine=refine_params(hp), n_threads=hp.n_threads, device=_device.current())
+        reseed_ratio=hp.reseed_ratio, refine=refine_params(hp), refine_rule="shift", n_threads=hp.n_threads,
+        device=_device.current())
     state = {**out["state"], "seed": seed}
     return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
                   out["n_batches"], streaming_weights(state, out["centers"]))
@@ -79,12 +80,14 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
 def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:
     """``recipe="fastkmeans"``'s last step on rows in memory, as (max_iter, tol), else ``None``.
 
-    Full-data Lloyd from the reduced centres, at most ``local_lloyd_max_iter`` iterations, stopping once the loss
-    falls by less than ``local_lloyd_tol / 10`` of its value (a tighter rule than the reduction's:
-    these iterations run on the data itself, and are what brings the loss to scikit-learn's).
-    ``None`` for ``recipe="sagemaker"``, which ends with the reduction.
+    Full-data Lloyd from the reduced centres, at most ``local_lloyd_max_iter`` iterations, stopping by
+    scikit-learn's rule (the core's ``stop_rule="shift"``): once the centres' total squared move is at
+    most ``local_lloyd_tol`` times the data's mean per-feature variance, or no row changes its centre.
+    The reduction keeps SageMaker's relative-loss rule; these iterations run on the data itself and
+    are what brings the loss to scikit-learn's. ``None`` for ``recipe="sagemaker"``, which ends with
+    the reduction.
     """
-    return (hp.local_lloyd_max_iter, hp.local_lloyd_tol / 10) if hp.recipe == "fastkmeans" else None
+    return (hp.local_lloyd_max_iter, hp.local_lloyd_tol) if hp.recipe == "fastkmeans" else None
 
 
 def refine(X: Any, centers: np.ndarray, steps: Tuple[int, float], hp: Hyperparameters,
@@ -95,9 +98,9 @@ def refine(X: Any, centers: np.ndarray, steps: Tuple[int, float], hp: Hyperparam
     and the training ssd.
     """
     max_iter, tol = steps
-    out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1,
-                          max_iter=max_iter, tol=tol, seed=0, init_centers=centers,
-                          n_threads=hp.n_threads, device=_device.current())
+    out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1, max_iter=max_iter, tol=tol,
+                          seed=0, init_centers=centers, stop_rule="shift", n_threads=hp.n_threads,
+                          device=_device.current())
     return out["centers"], out["labels"], float(out["inertia"])
 
 
@@ -198,7 +201,8 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         centers, _ = check_initial_centers(initial_centers, hp, X.shape[1], X.dtype)
         out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=1,
                               max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=seed,
-                              init_centers=centers, n_threads=hp.n_threads, device=_device.current())
+                              init_centers=centers, stop_rule="shift", n_threads=hp.n_threads,
+                              device=_device.current())
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, 1, 0, weights)
     state, factor = seeded_state(initial_centers, hp, X.shape[1], X.dtype, seed)

@@ -64,7 +64,7 @@ fn reduction(c: &mut Criterion) {
         k,
         init: InitMethod::greedy_kmeans_pp(k),
         num_trials: 10,
-        lloyd: fastkmeans_core::LloydParams { max_iter: 300, tol: 1e-4 },
+        lloyd: fastkmeans_core::LloydParams::loss_rule(300, 1e-4),
         seed: 0,
     }
     .check()

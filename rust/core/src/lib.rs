@@ -44,4 +44,4 @@ pub use kernels::points::Points;
 pub use kernels::scalar::Scalar;
 pub use kernels::silhouette::{silhouette_samples, PairwiseRows};
 pub use kernels::sparse::{Csr, CsrBuf};
-pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
+pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams, StopRule};

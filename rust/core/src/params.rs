@@ -5,6 +5,9 @@ use std::ops::Deref;
 
 use crate::error::{Error, Result};
 
+/// Rows per centre in the sample that [`InitMethod::sampled_kmeans_pp`] seeds from.
+pub const SEED_ROWS_PER_CENTER: usize = 256;
+
 /// How initial centres are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitMethod {
@@ -17,6 +20,11 @@ pub enum InitMethod {
     /// in proportion to (weight ×) squared distance, then the candidates, weighted by the rows
     /// closest to them, reduced to k by weighted greedy k-means++ and weighted Lloyd.
     KMeansParallel { oversampling: usize, rounds: usize },
+    /// k-means++ with `local_trials` candidates per step among a uniform sample of
+    /// `rows_per_center` · k distinct rows (every row when there are no more), whose cost no
+    /// longer grows with the number of rows; a uniform sample misses rare far groups, so no
+    /// default uses it (docs/seeding.md).
+    SampledKMeansPlusPlus { local_trials: usize, rows_per_center: usize },
 }
 
 impl InitMethod {
@@ -32,12 +40,25 @@ impl InitMethod {
     /// k-means‖ with ℓ = 2k and 5 rounds.
     pub const KMEANS_PARALLEL: InitMethod = InitMethod::KMeansParallel { oversampling: 2, rounds: 5 };
 
+    /// Greedy k-means++ ([`InitMethod::greedy_kmeans_pp`]) among a uniform sample of
+    /// [`SEED_ROWS_PER_CENTER`] · k rows.
+    pub fn sampled_kmeans_pp(k: usize) -> InitMethod {
+        let InitMethod::KMeansPlusPlus { local_trials } = InitMethod::greedy_kmeans_pp(k) else { unreachable!() };
+        InitMethod::SampledKMeansPlusPlus { local_trials, rows_per_center: SEED_ROWS_PER_CENTER }
+    }
+
     /// Fails unless the method's counts are at least 1.
     fn check(self) -> Result<()> {
         match self {
             InitMethod::KMeansPlusPlus { local_trials: 0 } => Err(invalid("local_trials", 0, "an integer >= 1")),
             InitMethod::KMeansParallel { oversampling: 0, .. } => Err(invalid("oversampling", 0, "an integer >= 1")),
             InitMethod::KMeansParallel { rounds: 0, .. } => Err(invalid("rounds", 0, "an integer >= 1")),
+            InitMethod::SampledKMeansPlusPlus { local_trials: 0, .. } => {
+                Err(invalid("local_trials", 0, "an integer >= 1"))
+            }
+            InitMethod::SampledKMeansPlusPlus { rows_per_center: 0, .. } => {
+                Err(invalid("rows_per_center", 0, "an integer >= 1"))
+            }
             _ => Ok(()),
         }
     }
@@ -58,16 +79,37 @@ fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> Erro
     Error::InvalidParameter { name, value: value.to_string(), rule }
 }
 
+/// When a Lloyd run stops early (before `max_iter` iterations), given its `tol`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StopRule {
+    /// SageMaker's `local_lloyd_tol`: once the loss falls by less than `tol` × its previous value
+    /// (the K → k reduction's rule).
+    #[default]
+    Loss,
+    /// scikit-learn's: once the centres' total squared move in one iteration is at most `tol` ×
+    /// the data's mean per-feature variance (weighted by the row weights), or once no row changes
+    /// its centre (full-data Lloyd: `algorithm="lloyd"` and the default recipe's refine step).
+    CenterShift,
+}
+
 /// Stopping rules of a Lloyd run (SageMaker's `local_lloyd_max_iter`, `local_lloyd_tol`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LloydParams {
     /// At most this many iterations.
     pub max_iter: usize,
-    /// Stop once the loss falls by less than `tol` × its previous value.
+    /// The tolerance of `rule`.
     pub tol: f64,
+    /// What `tol` bounds.
+    pub rule: StopRule,
 }
 
 impl LloydParams {
+    /// SageMaker's rule: at most `max_iter` iterations, stopping once the loss falls by less than
+    /// `tol` × its previous value.
+    pub fn loss_rule(max_iter: usize, tol: f64) -> LloydParams {
+        LloydParams { max_iter, tol, rule: StopRule::Loss }
+    }
+
     pub fn check(self) -> Result<Checked<Self>> {
         if self.max_iter == 0 {
             return Err(invalid("local_lloyd_max_iter", self.max_iter, "an integer >= 1"));

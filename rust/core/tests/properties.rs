@@ -373,8 +373,8 @@ proptest! {
     ) {
         let x = &x[..x.len() / d * d];
         let points = Points::from_rows(x, d).unwrap();
-        let one_step = LloydParams { max_iter: 1, tol: 0.0 }.check().unwrap();
-        let mut centers = fit_lloyd(points, None, &ReduceParams { lloyd: LloydParams { max_iter: 1, tol: 0.0 }, ..reduce_params(k, 1, seed) }.check().unwrap(), &Cpu, &NEVER).unwrap();
+        let one_step = LloydParams::loss_rule(1, 0.0).check().unwrap();
+        let mut centers = fit_lloyd(points, None, &ReduceParams { lloyd: LloydParams::loss_rule(1, 0.0), ..reduce_params(k, 1, seed) }.check().unwrap(), &Cpu, &NEVER).unwrap();
         for _ in 0..20 {
             let next = lloyd(points, None, centers.centers.clone(), &one_step, &Cpu, &NEVER).unwrap();
             prop_assert!(next.loss <= centers.loss * (1.0 + 1e-12), "{} > {}", next.loss, centers.loss);
@@ -510,8 +510,8 @@ fn empty_clusters_take_the_farthest_points_instead_of_going_nan() {
     // Three identical initial centres: two clusters are empty after the first assignment.
     let x = [0.0f64, 0.0, 1.0, 0.0, 10.0, 0.0, 10.0, 1.0, 50.0, 50.0];
     let points = Points::from_rows(&x, 2).unwrap();
-    let fit = lloyd(points, None, vec![0.0; 6], &LloydParams { max_iter: 50, tol: 0.0 }.check().unwrap(), &Cpu, &NEVER)
-        .unwrap();
+    let fit =
+        lloyd(points, None, vec![0.0; 6], &LloydParams::loss_rule(50, 0.0).check().unwrap(), &Cpu, &NEVER).unwrap();
     assert!(fit.centers.iter().all(|v| v.is_finite()));
     let mut used: Vec<u32> = fit.labels.clone();
     used.sort();
@@ -537,7 +537,7 @@ fn too_few_points_and_a_set_stop_flag_are_errors() {
     let stop = AtomicBool::new(true);
     let err = fit_lloyd(points, None, &reduce_params(1, 1, 0).check().unwrap(), &Cpu, &stop).unwrap_err();
     assert_eq!(err, fastkmeans_core::Error::Interrupted);
-    let bad = LloydParams { max_iter: 0, tol: 0.5 }.check().unwrap_err();
+    let bad = LloydParams::loss_rule(0, 0.5).check().unwrap_err();
     assert!(bad.to_string().contains("local_lloyd_max_iter"));
 }
 

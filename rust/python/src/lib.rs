@@ -100,14 +100,15 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
 }
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
-/// `refine=(max_iter, tol)`, full-data Lloyd from the reduced centres labels the data instead.
+/// `refine=(max_iter, tol)`, full-data Lloyd from the reduced centres labels the data instead,
+/// stopping by `refine_rule` ("loss" or "shift", see `stop_rule`).
 /// (`reseed_ratio`'s default is written out, 0.25 = `core::DEFAULT_RESEED_RATIO`, so that Python
 /// sees it in the signature; tests/test_recipe.py checks it against the estimator's default.)
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, n_centers, mini_batch_size, epochs, init_method, half_life_time_size,
     local_lloyd_init_method, local_lloyd_num_trials, local_lloyd_max_iter, local_lloyd_tol, seed,
-    reseed_ratio=0.25, refine=None, n_threads=None, device=None))]
+    reseed_ratio=0.25, refine=None, refine_rule="loss", n_threads=None, device=None))]
 fn fit_minibatch<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -124,6 +125,7 @@ fn fit_minibatch<'py>(
     seed: u64,
     reseed_ratio: f64,
     refine: Option<(usize, f64)>,
+    refine_rule: &str,
     n_threads: Option<usize>,
     device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
@@ -138,7 +140,9 @@ fn fit_minibatch<'py>(
         reseed_ratio,
         reduce,
         init: convert::seeding_method(init_method)?,
-        refine: refine.map(|(max_iter, tol)| core::LloydParams { max_iter, tol }),
+        refine: refine
+            .map(|(max_iter, tol)| stop_rule(refine_rule).map(|rule| core::LloydParams { max_iter, tol, rule }))
+            .transpose()?,
     }
     .check()
     .map_err(convert::to_py_err)?;
@@ -158,11 +162,12 @@ fn fit_minibatch<'py>(
 }
 
 /// Best of `local_lloyd_num_trials` full-batch (optionally weighted) Lloyd runs, or one run from
-/// `init_centers` when given.
+/// `init_centers` when given; each stops by `stop_rule`: "loss" (SageMaker's `local_lloyd_tol`)
+/// or "shift" (scikit-learn's centre shift, `core::StopRule::CenterShift`).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, k, init_method, num_trials, max_iter, tol, seed, weights=None, init_centers=None,
-    n_threads=None, device=None))]
+    stop_rule="loss", n_threads=None, device=None))]
 fn fit_lloyd<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -174,11 +179,14 @@ fn fit_lloyd<'py>(
     seed: u64,
     weights: Option<PyReadonlyArray1<'py, f64>>,
     init_centers: Option<Matrix<'py>>,
+    stop_rule: &str,
     n_threads: Option<usize>,
     device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let device = Device::open(device)?;
-    let params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
+    let mut params = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?;
+    params.lloyd.rule = self::stop_rule(stop_rule)?;
+    let params = params.check().map_err(convert::to_py_err)?;
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
         None => dispatch_rows!(x, |x| {
@@ -457,6 +465,16 @@ fn get_state<F: core::Scalar + numpy::Element>(
     .map_err(convert::to_py_err)
 }
 
+fn stop_rule(name: &str) -> PyResult<core::StopRule> {
+    match name {
+        "loss" => Ok(core::StopRule::Loss),
+        "shift" => Ok(core::StopRule::CenterShift),
+        other => {
+            Err(pyo3::exceptions::PyValueError::new_err(format!("stop_rule must be 'loss' or 'shift', not {other:?}")))
+        }
+    }
+}
+
 fn reduce_params(
     k: usize,
     init: &str,
@@ -469,7 +487,7 @@ fn reduce_params(
         k,
         init: init_method(init, k)?,
         num_trials,
-        lloyd: core::LloydParams { max_iter, tol },
+        lloyd: core::LloydParams::loss_rule(max_iter, tol),
         seed,
     })
 }

@@ -38,6 +38,9 @@ pub fn init_centers_on<F: Scalar, R: Rows<F>, B: Backend>(
     let chosen = match method {
         InitMethod::Random => random_rows(x.n(), weights, k, rng),
         InitMethod::KMeansPlusPlus { local_trials } => kmeans_pp(x, weights, k, local_trials.max(1), rng, true),
+        InitMethod::SampledKMeansPlusPlus { local_trials, rows_per_center } => {
+            sampled_kmeans_pp(x, weights, k, local_trials.max(1), rows_per_center.saturating_mul(k), rng)
+        }
         InitMethod::KMeansParallel { oversampling, rounds } => {
             return kmeans_parallel(x, weights, k, oversampling, rounds, rng, backend);
         }
@@ -59,4 +62,25 @@ fn random_rows(n: usize, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Ve
     }
     let rest = rng.sample(zero.len(), k - positive.len()).into_iter().map(|j| zero[j]);
     positive.iter().copied().chain(rest).collect()
+}
+
+/// k-means++ among `m` distinct rows drawn uniformly (all rows when `m >= n`), weighted by their
+/// own weights; the chosen rows as indices into `x`.
+fn sampled_kmeans_pp<F: Scalar, R: Rows<F>>(
+    x: R,
+    weights: Option<&[f64]>,
+    k: usize,
+    local_trials: usize,
+    m: usize,
+    rng: &mut Rng,
+) -> Vec<usize> {
+    if m >= x.n() {
+        return kmeans_pp(x, weights, k, local_trials, rng, true);
+    }
+    let mut rows = rng.sample(x.n(), m.max(k));
+    rows.sort_unstable();
+    let sample = x.gather(&rows);
+    let sample_weights: Option<Vec<f64>> = weights.map(|w| rows.iter().map(|&i| w[i]).collect());
+    let chosen = kmeans_pp(sample.view(), sample_weights.as_deref(), k, local_trials, rng, true);
+    chosen.into_iter().map(|j| rows[j]).collect()
 }

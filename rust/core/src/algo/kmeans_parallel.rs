@@ -332,8 +332,7 @@ mod tests {
     #[test]
     fn zero_rounds_or_oversampling_are_refused_by_name() {
         use crate::params::{LloydParams, ReduceParams};
-        let params =
-            |init| ReduceParams { k: 2, init, num_trials: 1, lloyd: LloydParams { max_iter: 5, tol: 0.0 }, seed: 0 };
+        let params = |init| ReduceParams { k: 2, init, num_trials: 1, lloyd: LloydParams::loss_rule(5, 0.0), seed: 0 };
         let error = params(InitMethod::KMeansParallel { oversampling: 0, rounds: 5 }).check().unwrap_err();
         assert!(error.to_string().contains("oversampling"), "{error}");
         let error = params(InitMethod::KMeansParallel { oversampling: 2, rounds: 0 }).check().unwrap_err();

@@ -10,9 +10,9 @@ use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::bounds::Bounds;
 use crate::kernels::metrics::{check_weights, weighted_ssd};
-use crate::kernels::points::Points;
+use crate::kernels::points::{sq_diff, Points};
 use crate::kernels::scalar::Scalar;
-use crate::params::{Checked, LloydParams, ReduceParams};
+use crate::params::{Checked, LloydParams, ReduceParams, StopRule};
 use crate::rng::{Purpose, Rng};
 
 /// The outcome of a Lloyd run.
@@ -28,8 +28,10 @@ pub struct LloydFit<F> {
     pub n_iter: usize,
 }
 
-/// Lloyd's algorithm from the given initial centres, stopping after `max_iter` updates or once
-/// the loss falls by less than `tol` × its previous value.
+/// Lloyd's algorithm from the given initial centres, stopping after `max_iter` updates or earlier
+/// by `params.rule` ([`StopRule`]): once the loss falls by less than `tol` × its previous value,
+/// or once the centres' total squared move is at most `tol` × the mean per-feature variance of
+/// the data (or no row changes its centre).
 pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
@@ -47,26 +49,62 @@ pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     let mut pass = |centers: &[F], labels: &mut [u32], dist2: &mut [f64]| {
         backend.assign_and_sum_bounded(x.data(), weights, Points::from_rows(centers, d)?, labels, dist2, &mut bounds)
     };
+    let shift_tol = match params.rule {
+        StopRule::Loss => None,
+        StopRule::CenterShift => Some(params.tol * mean_variance(x, weights, backend)?),
+    };
+    // The labels before the last pass (the centre-shift rule stops when a pass changes none).
+    let mut previous = if shift_tol.is_some() { vec![0u32; x.n()] } else { Vec::new() };
     let mut sums = pass(&centers, &mut labels, &mut dist2)?;
     let mut loss = weighted_ssd(&dist2, weights);
     let mut n_iter = 0;
     while n_iter < params.max_iter {
         check_stop(stop)?;
+        let before = shift_tol.map(|_| to_f64(&centers));
         if sums.none_empty() {
             sums.move_centers(&mut centers);
         } else {
             update_centers(x, weights, &labels, &dist2, &mut centers);
         }
+        if shift_tol.is_some() {
+            previous.copy_from_slice(&labels);
+        }
         sums = pass(&centers, &mut labels, &mut dist2)?;
         let new_loss = weighted_ssd(&dist2, weights);
         n_iter += 1;
-        let converged = loss - new_loss <= params.tol * loss;
+        let converged = match (shift_tol, before) {
+            (Some(shift_tol), Some(before)) => {
+                sq_diff(&before, &to_f64(&centers)) <= shift_tol || labels_equal(&previous, &labels)
+            }
+            _ => loss - new_loss <= params.tol * loss,
+        };
         loss = new_loss;
         if converged {
             break;
         }
     }
     Ok(LloydFit { centers, labels, loss, n_iter })
+}
+
+/// The mean over the features of their (weighted) variance: the weighted ssd of the rows against
+/// their weighted mean, over the total weight and the number of features (0 without weight).
+fn mean_variance<F: Scalar, R: Rows<F>, B: Backend>(x: R, weights: Option<&[f64]>, backend: &B) -> Result<f64> {
+    let mut mean = vec![F::ZERO; x.d()];
+    x.move_to_means(weights, &vec![0u32; x.n()], &mut mean);
+    let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
+    backend.assign(x.data(), Points::from_rows(&mean, x.d())?, &mut labels, &mut dist2)?;
+    let total = weights.map_or(x.n() as f64, |w| w.iter().sum());
+    Ok(if total > 0.0 { weighted_ssd(&dist2, weights) / (total * x.d() as f64) } else { 0.0 })
+}
+
+fn to_f64<F: Scalar>(values: &[F]) -> Vec<f64> {
+    values.iter().map(|v| v.to_f64()).collect()
+}
+
+/// Whether two label vectors are equal, compared in parallel blocks.
+fn labels_equal(a: &[u32], b: &[u32]) -> bool {
+    const BLOCK: usize = 1 << 16;
+    a.par_chunks(BLOCK).zip(b.par_chunks(BLOCK)).all(|(u, v)| u == v)
 }
 
 /// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.

@@ -20,7 +20,7 @@ pub fn reduce_params(k: usize, trials: usize, seed: u64) -> ReduceParams {
         k,
         init: InitMethod::greedy_kmeans_pp(k),
         num_trials: trials,
-        lloyd: LloydParams { max_iter: 100, tol: 1e-6 },
+        lloyd: LloydParams::loss_rule(100, 1e-6),
         seed,
     }
 }
