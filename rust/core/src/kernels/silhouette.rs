@@ -34,6 +34,7 @@ use crate::kernels::pairwise::{DenseDots, Distances, SparseDots, Tiled, COLUMN_B
 use crate::kernels::parallel::ROW_BLOCK;
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
+use crate::kernels::silhouette_bounds::Candidates;
 use crate::kernels::sparse::Csr;
 use crate::kernels::sums::group_by_label;
 
@@ -70,11 +71,13 @@ impl<F: Scalar> PairwiseRows for Points<'_, F> {
         stop: &AtomicBool,
     ) -> Result<Vec<f64>> {
         check_labels(self.n(), labels, k, rows)?;
+        let (offsets, order) = group_by_label(labels, k);
+        let candidates = rows.is_none().then(|| Candidates::new(self, &offsets, &order));
         #[cfg(target_arch = "x86_64")]
-        if let Some(fused) = Fused::new(self, &group_by_label(labels, k).1) {
-            return silhouette_with(&fused, labels, k, rows, stop);
+        if let Some(fused) = Fused::new(self, &order) {
+            return silhouette_with(&fused, labels, k, rows, candidates.as_ref(), stop);
         }
-        silhouette_with(&Tiled(DenseDots::new(self)), labels, k, rows, stop)
+        silhouette_with(&Tiled(DenseDots::new(self)), labels, k, rows, candidates.as_ref(), stop)
     }
 }
 
@@ -87,7 +90,7 @@ impl<F: Scalar> PairwiseRows for Csr<'_, F> {
         stop: &AtomicBool,
     ) -> Result<Vec<f64>> {
         check_labels(self.n(), labels, k, rows)?;
-        silhouette_with(&Tiled(SparseDots::new(self)), labels, k, rows, stop)
+        silhouette_with(&Tiled(SparseDots::new(self)), labels, k, rows, None, stop)
     }
 }
 
@@ -102,7 +105,34 @@ pub fn silhouette_samples_tiled<F: Scalar>(
     stop: &AtomicBool,
 ) -> Result<Vec<f64>> {
     check_labels(x.n(), labels, k, rows)?;
-    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, rows, stop)
+    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, rows, None, stop)
+}
+
+/// [`silhouette_samples`] of every row without pruning: every pair of rows' distance, through
+/// the same kernel as [`silhouette_samples`]. What the pruning is tested and timed against.
+#[doc(hidden)]
+pub fn silhouette_samples_unpruned<F: Scalar>(
+    x: Points<'_, F>,
+    labels: &[u32],
+    k: usize,
+    stop: &AtomicBool,
+) -> Result<Vec<f64>> {
+    check_labels(x.n(), labels, k, None)?;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(fused) = Fused::new(x, &group_by_label(labels, k).1) {
+        return silhouette_with(&fused, labels, k, None, None, stop);
+    }
+    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, None, None, stop)
+}
+
+/// Distances the exact silhouette of every row of `x` computes, and the pairs of rows there are
+/// (n (n − 1) / 2): how much the pruning saves.
+pub fn silhouette_pairs<F: Scalar>(x: Points<'_, F>, labels: &[u32], k: usize) -> Result<(u64, u64)> {
+    check_labels(x.n(), labels, k, None)?;
+    let (offsets, order) = group_by_label(labels, k);
+    let candidates = Candidates::new(x, &offsets, &order);
+    let n = x.n() as u64;
+    Ok((Plan::new(&offsets, Some(&candidates)).distances(&offsets), n * n.saturating_sub(1) / 2))
 }
 
 /// One label per row, each below `k`; row indices in range.
@@ -133,12 +163,13 @@ fn silhouette_with<D: Distances>(
     labels: &[u32],
     k: usize,
     rows: Option<&[usize]>,
+    candidates: Option<&Candidates>,
     stop: &AtomicBool,
 ) -> Result<Vec<f64>> {
     let n = dots.n();
     let (offsets, order) = group_by_label(labels, k);
     if rows.is_none() {
-        return all_rows(dots, k, &offsets, &order, stop);
+        return all_rows(dots, &offsets, &order, candidates, stop);
     }
     // Where each row sits in label order: its own distance is there.
     let mut position = vec![0u32; n];
@@ -235,64 +266,151 @@ const SAMPLE_BLOCK: usize = 4 * ROW_BLOCK;
 /// count): each piece is one task, and keeps one partial sum per row of the other cluster.
 const PIECES: usize = 16;
 
-/// The silhouette of every row, each pair of rows' distance computed once.
+/// Which distances the silhouette of every row computes, and how.
 ///
-/// Clusters are taken in pairs (A, B), A ≤ B. Every distance between a row of A and a row of B
-/// adds to the row of A's sum for B and to the row of B's sum for A. A pair's sums are complete
-/// once the pair is done, so each row keeps only two numbers: its own cluster's sum, and the
+/// Every row needs its own cluster's sum (the pair (A, A), always computed). For two clusters
+/// A < B, the rows of A whose b(i) may come from B (their [`Candidates`]) need their sums to B,
+/// and the rows of B whose b(i) may come from A their sums to A. Without pruning every row needs
+/// every cluster, and the pair is computed both ways at once ([`pair_piece`]: each distance feeds
+/// a row of A and a row of B). With pruning, when the rows that need the pair are few enough that
+/// computing their sums one way (each such row against every row of the other cluster) costs fewer
+/// distances than the whole pair, they go to `one_way` instead; a pair no row needs is skipped.
+struct Plan {
+    /// Pairs (A, B), A ≤ B, computed both ways at once, in order.
+    both_ways: Vec<(usize, usize)>,
+    /// For each cluster C, the positions of the rows (of other clusters) whose sum to C is
+    /// computed one way.
+    one_way: Vec<Vec<u32>>,
+}
+
+impl Plan {
+    fn new(offsets: &[usize], candidates: Option<&Candidates>) -> Self {
+        let k = offsets.len() - 1;
+        let size = |c: usize| offsets[c + 1] - offsets[c];
+        let mut plan = Self { both_ways: Vec::new(), one_way: vec![Vec::new(); k] };
+        for a in (0..k).filter(|&a| size(a) > 0) {
+            plan.both_ways.push((a, a));
+            for b in (a + 1..k).filter(|&b| size(b) > 0) {
+                let Some(candidates) = candidates else {
+                    plan.both_ways.push((a, b));
+                    continue;
+                };
+                let needing = |rows: std::ops::Range<usize>, other: usize| -> Vec<u32> {
+                    rows.filter(|&p| candidates.has(p, other)).map(|p| p as u32).collect()
+                };
+                let (from_a, from_b) = (needing(offsets[a]..offsets[a + 1], b), needing(offsets[b]..offsets[b + 1], a));
+                if from_a.is_empty() && from_b.is_empty() {
+                    continue;
+                }
+                if from_a.len() * size(b) + from_b.len() * size(a) < size(a) * size(b) {
+                    plan.one_way[b].extend(from_a);
+                    plan.one_way[a].extend(from_b);
+                } else {
+                    plan.both_ways.push((a, b));
+                }
+            }
+        }
+        plan
+    }
+
+    /// The distances the plan computes.
+    fn distances(&self, offsets: &[usize]) -> u64 {
+        let size = |c: usize| (offsets[c + 1] - offsets[c]) as u64;
+        let both: u64 = self
+            .both_ways
+            .iter()
+            .map(|&(a, b)| if a == b { size(a) * (size(a) - 1) / 2 } else { size(a) * size(b) })
+            .sum();
+        both + self.one_way.iter().enumerate().map(|(c, rows)| rows.len() as u64 * size(c)).sum::<u64>()
+    }
+}
+
+/// The silhouette of every row, each needed distance computed once (see [`Plan`]).
+///
+/// Pairs computed both ways: A's rows are cut into at most [`PIECES`] pieces of whole blocks,
+/// computed in parallel; each piece sums its own rows' distances completely and keeps partial
+/// sums for B's rows, which are then added up piece by piece in order. For A = A, a piece takes
+/// the columns from its own first row on (the rest of the triangle comes from the earlier pieces'
+/// partial sums). Sums computed one way: the rows that need cluster C, [`ROW_CHUNK`] at a time,
+/// each chunk against every row of C in order, all chunks of all clusters in parallel. A sum is
+/// complete once computed, so each row keeps only two numbers: its own cluster's sum, and the
 /// smallest mean distance to another cluster so far (a minimum does not depend on the order the
-/// pairs come in). Within a pair, A's rows are cut into at most [`PIECES`] pieces of whole
-/// blocks, computed in parallel; each piece sums its own rows' distances completely and keeps
-/// partial sums for B's rows, which are then added up piece by piece in order. For A = A, a piece
-/// takes the columns from its own first row on (the rest of the triangle comes from the earlier
-/// pieces' partial sums). Memory: two numbers per row, and at most `PIECES` partial sums per row
-/// of B.
-fn all_rows<D: Distances>(dots: &D, k: usize, offsets: &[usize], order: &[u32], stop: &AtomicBool) -> Result<Vec<f64>> {
-    let n = order.len();
+/// sums come in). Memory: two numbers per row, at most `PIECES` partial sums per row of B, and the
+/// plan's positions (at most one per row and cluster, and only where pruning leaves few).
+fn all_rows<D: Distances>(
+    dots: &D,
+    offsets: &[usize],
+    order: &[u32],
+    candidates: Option<&Candidates>,
+    stop: &AtomicBool,
+) -> Result<Vec<f64>> {
+    let (n, k) = (order.len(), offsets.len() - 1);
+    let plan = Plan::new(offsets, candidates);
     let mut own = vec![0f64; n];
     let mut nearest = vec![f64::INFINITY; n];
-    for a in 0..k {
-        for b in a..k {
-            check_stop(stop)?;
-            let (rows_a, rows_b) = (offsets[a]..offsets[a + 1], offsets[b]..offsets[b + 1]);
-            if rows_a.is_empty() || rows_b.is_empty() {
-                continue;
-            }
-            let pieces = pieces(rows_a.clone());
-            let partial: Vec<Piece> = pieces
-                .par_iter()
-                .map_init(
-                    || (dots.scratch(), Vec::new()),
-                    |(s, positions), piece| {
-                        let columns = if a == b { piece.start..rows_b.end } else { rows_b.clone() };
-                        pair_piece(dots, order, piece.clone(), columns, a == b, s, positions)
-                    },
-                )
-                .collect();
-            if a == b {
-                // Row i of piece p: its own sums over the columns from p's start on, plus the
-                // earlier pieces' partial sums for it.
-                for (p, piece) in pieces.iter().enumerate() {
-                    for i in piece.clone() {
-                        let mut total = partial[p].rows[i - piece.start];
-                        for earlier in &partial[..p] {
-                            total += earlier.columns[i - earlier.first_column];
-                        }
-                        own[i] = total;
+    for &(a, b) in &plan.both_ways {
+        check_stop(stop)?;
+        let (rows_a, rows_b) = (offsets[a]..offsets[a + 1], offsets[b]..offsets[b + 1]);
+        let pieces = pieces(rows_a.clone());
+        let partial: Vec<Piece> = pieces
+            .par_iter()
+            .map_init(
+                || (dots.scratch(), Vec::new()),
+                |(s, positions), piece| {
+                    let columns = if a == b { piece.start..rows_b.end } else { rows_b.clone() };
+                    pair_piece(dots, order, piece.clone(), columns, a == b, s, positions)
+                },
+            )
+            .collect();
+        if a == b {
+            // Row i of piece p: its own sums over the columns from p's start on, plus the
+            // earlier pieces' partial sums for it.
+            for (p, piece) in pieces.iter().enumerate() {
+                for i in piece.clone() {
+                    let mut total = partial[p].rows[i - piece.start];
+                    for earlier in &partial[..p] {
+                        total += earlier.columns[i - earlier.first_column];
                     }
-                }
-            } else {
-                let (size_a, size_b) = (rows_a.len() as f64, rows_b.len() as f64);
-                for (piece, part) in pieces.iter().zip(&partial) {
-                    for i in piece.clone() {
-                        nearest[i] = nearest[i].min(part.rows[i - piece.start] / size_b);
-                    }
-                }
-                for j in rows_b.clone() {
-                    let total = partial.iter().fold(0.0, |t, part| t + part.columns[j - part.first_column]);
-                    nearest[j] = nearest[j].min(total / size_a);
+                    own[i] = total;
                 }
             }
+        } else {
+            let (size_a, size_b) = (rows_a.len() as f64, rows_b.len() as f64);
+            for (piece, part) in pieces.iter().zip(&partial) {
+                for i in piece.clone() {
+                    nearest[i] = nearest[i].min(part.rows[i - piece.start] / size_b);
+                }
+            }
+            for j in rows_b.clone() {
+                let total = partial.iter().fold(0.0, |t, part| t + part.columns[j - part.first_column]);
+                nearest[j] = nearest[j].min(total / size_a);
+            }
+        }
+    }
+    let chunks: Vec<(usize, &[u32])> =
+        plan.one_way.iter().enumerate().flat_map(|(c, rows)| rows.chunks(ROW_CHUNK).map(move |r| (c, r))).collect();
+    let sums: Vec<Vec<f64>> = chunks
+        .par_iter()
+        .map_init(
+            || (dots.scratch(), Vec::new()),
+            |(s, rows), &(c, positions)| {
+                check_stop(stop)?;
+                rows.clear();
+                rows.extend(positions.iter().map(|&p| order[p as usize]));
+                dots.load_rows(s, rows, positions);
+                let mut sums = vec![0f64; positions.len()];
+                for start in (offsets[c]..offsets[c + 1]).step_by(COLUMN_BLOCK) {
+                    let end = (start + COLUMN_BLOCK).min(offsets[c + 1]);
+                    dots.add_sums(s, &order[start..end], start, &mut sums, None);
+                }
+                Ok(sums)
+            },
+        )
+        .collect::<Result<_>>()?;
+    for (&(c, positions), sums) in chunks.iter().zip(&sums) {
+        let size = (offsets[c + 1] - offsets[c]) as f64;
+        for (&p, &sum) in positions.iter().zip(sums) {
+            nearest[p as usize] = nearest[p as usize].min(sum / size);
         }
     }
     let mut out = vec![0f64; n];
