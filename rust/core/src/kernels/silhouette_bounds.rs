@@ -12,7 +12,22 @@
 //! both bounds on mean_j ||x_i − x_j|| (the first upper bound: the mean squared distance is exactly
 //! ||x_i − c_C||² + s_C, and a mean of square roots is at most the square root of the mean; the
 //! second: the triangle inequality). A cluster whose lower bound exceeds the smallest upper bound
-//! U(i) cannot hold the minimum, so its mean is not needed. The test keeps a margin for rounding,
+//! U(i) cannot hold the minimum, so its mean is not needed.
+//!
+//! The lower bound is loose when the cluster is wide: for a cluster it does not rule out, a
+//! second one follows from Hölder's inequality, E[D²] ≤ E[D]^(2/3) E[D⁴]^(1/3), with D the
+//! distance from x_i to a row of C:
+//!
+//! ```text
+//! lower_C(i) = max(||u||, E[D²]^(3/2) / E[D⁴]^(1/2)),   u = x_i − c_C, y_j = x_j − c_C
+//! E[D²] = ||u||² + s_C
+//! E[D⁴] = ||u||⁴ + 2 ||u||² s_C + 4 uᵀ Σ_C u − 4 u · m_C + q_C
+//! ```
+//!
+//! with Σ_C = mean_j y_j y_jᵀ, m_C = mean_j ||y_j||² y_j and q_C = mean_j ||y_j||⁴ (exact: expand
+//! D⁴ = (||u||² − 2 u·y_j + ||y_j||²)², the y_j summing to 0). On overlapping clusters it rules out
+//! about twice as many clusters as ||u|| alone. It costs d² per row and cluster it is tried on,
+//! and k d² numbers; beyond [`MOMENTS_LIMIT`] of them only ||u|| is used. The test keeps a margin for rounding,
 //! both in these bounds and in the distances the kernel computes (through
 //! ||x||² − 2 x·y + ||y||², whose error in a distance is at most about sqrt(ε) times the largest
 //! norm R of the centred rows): cluster C is a candidate for row i when
@@ -35,6 +50,9 @@ use crate::kernels::scalar::Scalar;
 const RELATIVE_MARGIN: f64 = 1e-9;
 /// Margin in units of the largest centred norm: the distances' own rounding.
 const NORM_MARGIN: f64 = 1e-6;
+/// The most numbers (k d², 32 MiB) the clusters' second moments may take for the tighter lower
+/// bound.
+const MOMENTS_LIMIT: usize = 1 << 22;
 
 /// For every row (by position in label order) and cluster: whether the row's b(i) may come from
 /// that cluster (never set for the row's own cluster).
@@ -49,8 +67,9 @@ impl Candidates {
     pub(crate) fn new<F: Scalar>(x: Points<'_, F>, offsets: &[usize], order: &[u32]) -> Self {
         let (k, d, n) = (offsets.len() - 1, x.d(), order.len());
         let words = k.div_ceil(64).max(1);
+        let moments = k * d * d <= MOMENTS_LIMIT;
         let clusters: Vec<Shape> =
-            (0..k).into_par_iter().map(|c| Shape::new(x, &order[offsets[c]..offsets[c + 1]])).collect();
+            (0..k).into_par_iter().map(|c| Shape::new(x, &order[offsets[c]..offsets[c + 1]], moments)).collect();
         // The mean of all rows, and the largest distance to it (R).
         let mut mean = vec![0f64; d];
         for shape in clusters.iter().filter(|s| s.size > 0) {
@@ -67,7 +86,7 @@ impl Candidates {
             (0..k).flat_map(|c| std::iter::repeat_n(c as u32, offsets[c + 1] - offsets[c])).collect();
         let mut bits = vec![0u64; n * words];
         bits.par_chunks_mut(words * 256).enumerate().for_each(|(chunk, bits)| {
-            let mut lower = vec![0f64; k];
+            let (mut lower, mut u) = (vec![0f64; k], vec![0f64; d]);
             for (r, row_bits) in bits.chunks_exact_mut(words).enumerate() {
                 let p = chunk * 256 + r;
                 let own = cluster_of[p] as usize;
@@ -87,7 +106,7 @@ impl Candidates {
                 }
                 let limit = bound + RELATIVE_MARGIN * bound + NORM_MARGIN * reach;
                 for (c, &l) in lower.iter().enumerate() {
-                    if l <= limit {
+                    if l <= limit && (!moments || clusters[c].hoelder(row, &mut u) <= limit) {
                         row_bits[c / 64] |= 1 << (c % 64);
                     }
                 }
@@ -113,13 +132,30 @@ struct Shape {
     mean_square: f64,
     /// mean_j ||x_j − c||.
     mean_norm: f64,
+    /// Σ = mean_j y_j y_jᵀ (d × d, empty without moments), y_j = x_j − c.
+    covariance: Vec<f64>,
+    /// mean_j ||y_j||² y_j.
+    skew: Vec<f64>,
+    /// mean_j ||y_j||⁴.
+    fourth: f64,
 }
 
 impl Shape {
-    fn new<F: Scalar>(x: Points<'_, F>, rows: &[u32]) -> Self {
+    /// The shape of the cluster of rows `rows`, with the moments behind [`Shape::hoelder`] when
+    /// `moments`.
+    fn new<F: Scalar>(x: Points<'_, F>, rows: &[u32], moments: bool) -> Self {
         let d = x.d();
         let Some(&first) = rows.first() else {
-            return Self { size: 0, reference: vec![0.0; d], offset: vec![0.0; d], mean_square: 0.0, mean_norm: 0.0 };
+            return Self {
+                size: 0,
+                reference: vec![0.0; d],
+                offset: vec![0.0; d],
+                mean_square: 0.0,
+                mean_norm: 0.0,
+                covariance: Vec::new(),
+                skew: Vec::new(),
+                fourth: 0.0,
+            };
         };
         let reference: Vec<f64> = x.row(first as usize).iter().map(|v| v.to_f64()).collect();
         let mut offset = vec![0f64; d];
@@ -128,16 +164,68 @@ impl Shape {
         }
         let size = rows.len() as f64;
         offset.iter_mut().for_each(|o| *o /= size);
-        let mut shape = Self { size: rows.len(), reference, offset, mean_square: 0.0, mean_norm: 0.0 };
-        let (mut square, mut norm) = (0f64, 0f64);
+        let mut shape = Self {
+            size: rows.len(),
+            reference,
+            offset,
+            mean_square: 0.0,
+            mean_norm: 0.0,
+            covariance: vec![0.0; if moments { d * d } else { 0 }],
+            skew: vec![0.0; if moments { d } else { 0 }],
+            fourth: 0.0,
+        };
+        let (mut square, mut norm, mut fourth) = (0f64, 0f64, 0f64);
+        let mut y = vec![0f64; d];
         for &i in rows {
-            let s = shape.squared_distance(x.row(i as usize));
+            shape.difference(x.row(i as usize), &mut y);
+            let s: f64 = y.iter().map(|v| v * v).sum();
             square += s;
             norm += s.sqrt();
+            if moments {
+                fourth += s * s;
+                shape.skew.iter_mut().zip(&y).for_each(|(m, v)| *m += s * v);
+                for (row, &a) in shape.covariance.chunks_exact_mut(d).zip(&y) {
+                    row.iter_mut().zip(&y).for_each(|(c, &b)| *c += a * b);
+                }
+            }
         }
         shape.mean_square = square / size;
         shape.mean_norm = norm / size;
+        shape.fourth = fourth / size;
+        shape.skew.iter_mut().for_each(|m| *m /= size);
+        shape.covariance.iter_mut().for_each(|c| *c /= size);
         shape
+    }
+
+    /// `out = row − centroid`.
+    #[inline]
+    fn difference<F: Scalar>(&self, row: &[F], out: &mut [f64]) {
+        for (((o, &v), r), m) in out.iter_mut().zip(row).zip(&self.reference).zip(&self.offset) {
+            *o = v.to_f64() - r - m;
+        }
+    }
+
+    /// Hölder's lower bound on the mean distance from `row` to the cluster's rows,
+    /// E[D²]^(3/2) / E[D⁴]^(1/2) (see the module's docs); `u` is scratch of d numbers.
+    fn hoelder<F: Scalar>(&self, row: &[F], u: &mut [f64]) -> f64 {
+        self.difference(row, u);
+        let d = u.len();
+        let squared: f64 = u.iter().map(|v| v * v).sum();
+        let quadratic: f64 = self
+            .covariance
+            .chunks_exact(d)
+            .zip(u.iter())
+            .map(|(c, &a)| a * c.iter().zip(u.iter()).map(|(c, b)| c * b).sum::<f64>())
+            .sum();
+        let skew: f64 = self.skew.iter().zip(u.iter()).map(|(m, v)| m * v).sum();
+        let second = squared + self.mean_square;
+        let fourth = squared * squared + 2.0 * squared * self.mean_square + 4.0 * quadratic - 4.0 * skew + self.fourth;
+        // E[D⁴] ≥ E[D²]² > 0 unless every distance is 0 (then 0 is the bound).
+        if fourth > 0.0 {
+            second * second.sqrt() / fourth.sqrt()
+        } else {
+            0.0
+        }
     }
 
     fn centroid(&self) -> impl Iterator<Item = f64> + '_ {
@@ -148,5 +236,51 @@ impl Shape {
     #[inline]
     fn squared_distance<F: Scalar>(&self, row: &[F]) -> f64 {
         row.iter().zip(&self.reference).zip(&self.offset).map(|((&v, r), o)| (v.to_f64() - r - o).powi(2)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every bound against the mean distance itself, on skewed, stretched clusters.
+    #[test]
+    fn the_bounds_hold() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for d in [1usize, 2, 5, 16] {
+            let m = 300;
+            // A skewed, stretched cluster: exponential-ish along the first axis.
+            let cluster: Vec<f64> = (0..m * d)
+                .map(|p| if p % d == 0 { -(1.0 - next()).ln() * 5.0 } else { (next() - 0.5) * (1 + p % d) as f64 })
+                .collect();
+            let points = Points::from_rows(&cluster, d).unwrap();
+            let rows: Vec<u32> = (0..m as u32).collect();
+            let shape = Shape::new(points, &rows, true);
+            let mut u = vec![0f64; d];
+            for _ in 0..200 {
+                let scale = [0.1, 1.0, 10.0, 100.0][(next() * 4.0) as usize];
+                let x: Vec<f64> = (0..d).map(|_| (next() - 0.5) * scale).collect();
+                let mean = cluster
+                    .chunks_exact(d)
+                    .map(|y| x.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt())
+                    .sum::<f64>()
+                    / m as f64;
+                let squared = shape.squared_distance(&x);
+                let upper = (squared + shape.mean_square).sqrt().min(squared.sqrt() + shape.mean_norm);
+                assert!(squared.sqrt() <= mean * (1.0 + 1e-12), "d {d}: {} > {mean}", squared.sqrt());
+                assert!(
+                    shape.hoelder(&x, &mut u) <= mean * (1.0 + 1e-12),
+                    "d {d}: {} > {mean}",
+                    shape.hoelder(&x, &mut u)
+                );
+                assert!(upper >= mean * (1.0 - 1e-12), "d {d}: {upper} < {mean}");
+            }
+        }
     }
 }
