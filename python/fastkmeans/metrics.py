@@ -252,6 +252,12 @@ def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, 
     return float(np.mean(silhouette_samples(X, labels, n_threads=n_threads)))
 
 
+def _silhouette_pairs(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> Tuple[int, int]:
+    """Distances the exact silhouette of dense ``X`` computes after pruning, and the n (n - 1) / 2 pairs."""
+    rows, codes, k = _encode(X, labels, sparse_ok=False, name="silhouette_pairs")
+    return _core.silhouette_pairs(rows, codes, k, n_threads=n_threads)
+
+
 def _dispersion(X: Any, labels: Any, name: str, n_threads: Optional[int]) -> Any:
     rows, codes, k = _encode(X, labels, sparse_ok=False, name=name)
     return _core.dispersion(rows, codes, k, n_threads=n_threads)

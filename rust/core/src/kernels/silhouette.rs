@@ -8,20 +8,26 @@
 //! s(i) = (b − a) / max(a, b)      (0 for a row alone in its cluster, and where a = b = 0)
 //! ```
 //!
-//! Every row needs the sum of its distances to each cluster. Rows are visited in label order (a
-//! counting sort), so each cluster is a contiguous run of rows. For the silhouette of every row,
-//! clusters are taken in pairs and each pair of rows' distance is computed once, feeding both
-//! rows' sums ([`all_rows`]); for the silhouette of some rows (a sample), those rows are taken
-//! `SAMPLE_BLOCK` at a time against every cluster's rows, with a `SAMPLE_BLOCK × k` accumulator. Either
-//! way blocks of rows meet runs of at most `COLUMN_BLOCK` columns in
-//! [`Distances::add_sums`](crate::kernels::pairwise::Distances): the fused AVX2 kernel for short
-//! dense rows, GEMM tiles otherwise ([`crate::kernels::pairwise`], which also says how the
-//! distances are computed). Sparse rows stay sparse.
+//! Rows are visited in label order (a counting sort), so each cluster is a contiguous run of rows.
+//! For the silhouette of every row ([`all_rows`]), each row needs the sum of its distances to its
+//! own cluster, and to the cluster that holds b(i); for dense rows, bounds on every row's mean
+//! distance to every cluster ([`crate::kernels::silhouette_bounds`]) rule out the clusters that
+//! provably do not hold it, and only the sums that are left are computed ([`Plan`]): pairs of
+//! clusters that many rows need are taken both ways at once, each pair of rows' distance feeding
+//! both rows' sums, and the few rows that need a pair otherwise are taken one way. For the
+//! silhouette of some rows (a sample), those rows are taken `SAMPLE_BLOCK` at a time against every
+//! cluster's rows, with a `SAMPLE_BLOCK × k` accumulator. Either way blocks of rows meet runs of
+//! at most `COLUMN_BLOCK` columns in [`Distances::add_sums`](crate::kernels::pairwise::Distances):
+//! the fused AVX2 kernel for short dense rows, GEMM tiles otherwise ([`crate::kernels::pairwise`],
+//! which also says how the distances are computed). Sparse rows stay sparse.
 //!
 //! Memory: the labels' order, the norms and two sums per row, at most [`PIECES`] partial sums per
 //! row, and per thread a block of rows, a block of columns, one tile and a block's k sums: O(n + k)
-//! beyond the data; the fused kernel adds one centred float64 copy of the rows, in label order. Every sum is added in a fixed order of blocks and pieces, whatever thread
-//! computes it, so the result does not depend on the thread count.
+//! beyond the data. The pruning adds one bit per row and cluster, the clusters' moments (k d²
+//! numbers, at most 32 MiB) and the positions of the rows taken one way; the fused kernel adds one
+//! centred float64 copy of the rows, in label order. Every sum is added in a fixed order of blocks
+//! and pieces, and the pruning depends on the data alone, whatever thread computes it, so the
+//! result does not depend on the thread count.
 
 use std::sync::atomic::AtomicBool;
 

@@ -15,7 +15,7 @@
 //! U(i) cannot hold the minimum, so its mean is not needed.
 //!
 //! The lower bound is loose when the cluster is wide: for a cluster it does not rule out, a
-//! second one follows from Hölder's inequality, E[D²] ≤ E[D]^(2/3) E[D⁴]^(1/3), with D the
+//! second one follows from Hölder's inequality, `E[D²] ≤ E[D]^(2/3) E[D⁴]^(1/3)`, with D the
 //! distance from x_i to a row of C:
 //!
 //! ```text
@@ -27,8 +27,10 @@
 //! with Σ_C = mean_j y_j y_jᵀ, m_C = mean_j ||y_j||² y_j and q_C = mean_j ||y_j||⁴ (exact: expand
 //! D⁴ = (||u||² − 2 u·y_j + ||y_j||²)², the y_j summing to 0). On overlapping clusters it rules out
 //! about twice as many clusters as ||u|| alone. It costs d² per row and cluster it is tried on,
-//! and k d² numbers; beyond [`MOMENTS_LIMIT`] of them only ||u|| is used. The test keeps a margin for rounding,
-//! both in these bounds and in the distances the kernel computes (through
+//! and k d² numbers; beyond `MOMENTS_LIMIT` (2²² numbers) only ||u|| is used.
+//!
+//! The test keeps a margin for rounding, both in these bounds and in the distances the kernel
+//! computes (through
 //! ||x||² − 2 x·y + ||y||², whose error in a distance is at most about sqrt(ε) times the largest
 //! norm R of the centred rows): cluster C is a candidate for row i when
 //!
@@ -39,7 +41,7 @@
 //! so a cluster left out is provably not the minimum, and b(i) is the same as without pruning.
 //! Rows alone in their cluster score 0 and need no other cluster.
 //!
-//! Memory: one bit per row and cluster (rows in label order), and the k centroids.
+//! Memory: one bit per row and cluster (rows in label order), and the k centroids and moments.
 
 use rayon::prelude::*;
 
@@ -206,7 +208,7 @@ impl Shape {
     }
 
     /// Hölder's lower bound on the mean distance from `row` to the cluster's rows,
-    /// E[D²]^(3/2) / E[D⁴]^(1/2) (see the module's docs); `u` is scratch of d numbers.
+    /// `E[D²]^(3/2) / E[D⁴]^(1/2)` (see the module's docs); `u` is scratch of d numbers.
     fn hoelder<F: Scalar>(&self, row: &[F], u: &mut [f64]) -> f64 {
         self.difference(row, u);
         let d = u.len();
