@@ -119,13 +119,20 @@ proptest! {
         let (mut x, labels) = clustered(n, d, k, spread, seed);
         x.iter_mut().for_each(|v| *v += offset);
         let points = Points::from_rows(&x, d).unwrap();
-        let every = silhouette_samples_unpruned(points, &labels, k, &NEVER).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
         close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &every, 1e-12)?;
         let (computed, pairs) = silhouette_pairs(points, &labels, k).unwrap();
         prop_assert!(computed <= pairs, "{} distances for {} pairs", computed, pairs);
+        // Some rows against all: pruned per row, their sums added as without pruning, bit for bit.
+        let rows: Vec<usize> = (0..n).filter(|i| (i * 7 + seed as usize) % 5 < 2).collect();
+        let some = silhouette_samples(points, &labels, k, Some(&rows), &NEVER).unwrap();
+        let every_some = silhouette_samples_unpruned(points, &labels, k, Some(&rows), &NEVER).unwrap();
+        prop_assert_eq!(some.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        every_some.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        close(&some, &rows.iter().map(|&i| every[i]).collect::<Vec<_>>(), 1e-12)?;
         let single: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let points = Points::from_rows(&single, d).unwrap();
-        let every = silhouette_samples_unpruned(points, &labels, k, &NEVER).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
         close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &every, 1e-12)?;
     }
 
@@ -232,7 +239,7 @@ fn ties_at_the_bounds_keep_the_nearest_cluster() {
         }
         let k = first as usize + 24;
         let points = Points::from_rows(&x, d).unwrap();
-        let every = silhouette_samples_unpruned(points, &labels, k, &NEVER).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
         let pruned = silhouette_samples(points, &labels, k, None, &NEVER).unwrap();
         for i in 0..5 {
             assert_eq!(

@@ -78,7 +78,15 @@ impl<F: Scalar> PairwiseRows for Points<'_, F> {
     ) -> Result<Vec<f64>> {
         check_labels(self.n(), labels, k, rows)?;
         let (offsets, order) = group_by_label(labels, k);
-        let candidates = rows.is_none().then(|| Candidates::new(self, &offsets, &order));
+        let candidates = match rows {
+            None => Candidates::new(self, &offsets, &order, None),
+            Some(rows) => {
+                let position = positions(&order);
+                let wanted: Vec<u32> = rows.iter().map(|&i| position[i]).collect();
+                Candidates::new(self, &offsets, &order, Some(&wanted))
+            }
+        };
+        let candidates = Some(candidates);
         #[cfg(target_arch = "x86_64")]
         if let Some(fused) = Fused::new(self, &order) {
             return silhouette_with(&fused, labels, k, rows, candidates.as_ref(), stop);
@@ -114,21 +122,22 @@ pub fn silhouette_samples_tiled<F: Scalar>(
     silhouette_with(&Tiled(DenseDots::new(x)), labels, k, rows, None, stop)
 }
 
-/// [`silhouette_samples`] of every row without pruning: every pair of rows' distance, through
-/// the same kernel as [`silhouette_samples`]. What the pruning is tested and timed against.
+/// [`silhouette_samples`] without pruning: every row of interest against every row, through the
+/// same kernel as [`silhouette_samples`]. What the pruning is tested and timed against.
 #[doc(hidden)]
 pub fn silhouette_samples_unpruned<F: Scalar>(
     x: Points<'_, F>,
     labels: &[u32],
     k: usize,
+    rows: Option<&[usize]>,
     stop: &AtomicBool,
 ) -> Result<Vec<f64>> {
-    check_labels(x.n(), labels, k, None)?;
+    check_labels(x.n(), labels, k, rows)?;
     #[cfg(target_arch = "x86_64")]
     if let Some(fused) = Fused::new(x, &group_by_label(labels, k).1) {
-        return silhouette_with(&fused, labels, k, None, None, stop);
+        return silhouette_with(&fused, labels, k, rows, None, stop);
     }
-    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, None, None, stop)
+    silhouette_with(&Tiled(DenseDots::new(x)), labels, k, rows, None, stop)
 }
 
 /// Distances the exact silhouette of every row of `x` computes, and the pairs of rows there are
@@ -136,7 +145,7 @@ pub fn silhouette_samples_unpruned<F: Scalar>(
 pub fn silhouette_pairs<F: Scalar>(x: Points<'_, F>, labels: &[u32], k: usize) -> Result<(u64, u64)> {
     check_labels(x.n(), labels, k, None)?;
     let (offsets, order) = group_by_label(labels, k);
-    let candidates = Candidates::new(x, &offsets, &order);
+    let candidates = Candidates::new(x, &offsets, &order, None);
     let n = x.n() as u64;
     Ok((Plan::new(&offsets, Some(&candidates)).distances(&offsets), n * n.saturating_sub(1) / 2))
 }
@@ -178,24 +187,31 @@ fn silhouette_with<D: Distances>(
         return all_rows(dots, &offsets, &order, candidates, stop);
     }
     // Where each row sits in label order: its own distance is there.
-    let mut position = vec![0u32; n];
-    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p as u32);
+    let position = positions(&order);
     let wanted: Vec<u32> = match rows {
         Some(r) => r.iter().map(|&i| i as u32).collect(),
         None => (0..n as u32).collect(),
     };
     let counts: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    let context = Context { dots, labels, k, offsets: &offsets, order: &order, position: &position, counts: &counts };
+    let context =
+        Context { dots, labels, k, offsets: &offsets, order: &order, position: &position, counts: &counts, candidates };
     let mut out = vec![0f64; wanted.len()];
-    out.par_chunks_mut(SAMPLE_BLOCK).zip(wanted.par_chunks(SAMPLE_BLOCK)).try_for_each_init(
+    out.par_chunks_mut(SAMPLE_BLOCK).zip(wanted.par_chunks(SAMPLE_BLOCK)).enumerate().try_for_each_init(
         || Block::new(dots, k),
-        |block, (out, rows)| {
+        |block, (index, (out, rows))| {
             check_stop(stop)?;
-            context.block(block, rows, out);
+            context.block(block, index * SAMPLE_BLOCK, rows, out);
             Ok(())
         },
     )?;
     Ok(out)
+}
+
+/// `position[i]`: where row i sits in label order.
+fn positions(order: &[u32]) -> Vec<u32> {
+    let mut position = vec![0u32; order.len()];
+    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p as u32);
+    position
 }
 
 /// What every block reads.
@@ -207,11 +223,19 @@ struct Context<'c, D> {
     order: &'c [u32],
     position: &'c [u32],
     counts: &'c [usize],
+    /// Which clusters each wanted row needs besides its own (by index among the wanted rows);
+    /// every cluster when `None`.
+    candidates: Option<&'c Candidates>,
 }
 
 /// One thread's working memory.
 struct Block<S> {
     scratch: S,
+    /// The block's rows that need the cluster at hand (indices in the block), and the rows
+    /// loaded into `scratch` (`None`: none yet).
+    members: Vec<u32>,
+    loaded: Option<Vec<u32>>,
+    rows: Vec<u32>,
     positions: Vec<u32>,
     cluster_sums: Vec<f64>,
     sums: Vec<f64>,
@@ -221,6 +245,9 @@ impl<S> Block<S> {
     fn new<D: Distances<Scratch = S>>(dots: &D, k: usize) -> Self {
         Self {
             scratch: dots.scratch(),
+            members: Vec::new(),
+            loaded: None,
+            rows: Vec::new(),
             positions: Vec::new(),
             cluster_sums: Vec::new(),
             sums: vec![0.0; SAMPLE_BLOCK * k],
@@ -229,22 +256,39 @@ impl<S> Block<S> {
 }
 
 impl<D: Distances> Context<'_, D> {
-    /// The silhouette values of at most `SAMPLE_BLOCK` rows: their distances to each cluster's rows,
-    /// cluster by cluster.
-    fn block(&self, b: &mut Block<D::Scratch>, rows: &[u32], out: &mut [f64]) {
+    /// The silhouette values of at most `SAMPLE_BLOCK` rows (the wanted rows from `first` on):
+    /// their distances to each cluster's rows, cluster by cluster, for the rows of the block that
+    /// need the cluster (their own, and their candidates); the others' sums stay infinite. A row's
+    /// sum is added over the cluster's columns in order whatever other rows are loaded with it.
+    fn block(&self, b: &mut Block<D::Scratch>, first: usize, rows: &[u32], out: &mut [f64]) {
         let k = self.k;
-        b.positions.clear();
-        b.positions.extend(rows.iter().map(|&i| self.position[i as usize]));
-        self.dots.load_rows(&mut b.scratch, rows, &b.positions);
+        b.loaded = None;
         let sums = &mut b.sums[..rows.len() * k];
+        sums.fill(f64::INFINITY);
         for c in 0..k {
+            b.members.clear();
+            b.members.extend((0..rows.len() as u32).filter(|&r| {
+                self.labels[rows[r as usize] as usize] as usize == c
+                    || self.candidates.is_none_or(|candidates| candidates.has(first + r as usize, c))
+            }));
+            if b.members.is_empty() || self.offsets[c] == self.offsets[c + 1] {
+                continue;
+            }
+            if b.loaded.as_ref() != Some(&b.members) {
+                b.rows.clear();
+                b.rows.extend(b.members.iter().map(|&r| rows[r as usize]));
+                b.positions.clear();
+                b.positions.extend(b.rows.iter().map(|&i| self.position[i as usize]));
+                self.dots.load_rows(&mut b.scratch, &b.rows, &b.positions);
+                b.loaded = Some(b.members.clone());
+            }
             b.cluster_sums.clear();
-            b.cluster_sums.resize(rows.len(), 0.0);
+            b.cluster_sums.resize(b.members.len(), 0.0);
             for start in (self.offsets[c]..self.offsets[c + 1]).step_by(COLUMN_BLOCK) {
                 let cols = &self.order[start..(start + COLUMN_BLOCK).min(self.offsets[c + 1])];
                 self.dots.add_sums(&mut b.scratch, cols, start, &mut b.cluster_sums, None);
             }
-            b.cluster_sums.iter().enumerate().for_each(|(r, &v)| sums[r * k + c] = v);
+            b.members.iter().zip(&b.cluster_sums).for_each(|(&r, &v)| sums[r as usize * k + c] = v);
         }
         for (r, (&i, s)) in rows.iter().zip(out.iter_mut()).enumerate() {
             *s = self.value(self.labels[i as usize] as usize, &sums[r * k..(r + 1) * k]);

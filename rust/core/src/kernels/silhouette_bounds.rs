@@ -64,10 +64,18 @@ pub(crate) struct Candidates {
 }
 
 impl Candidates {
-    /// The candidates of the rows of `x` in label order (`order[p]` is the row at position p,
-    /// cluster c holding positions `offsets[c]..offsets[c + 1]`).
-    pub(crate) fn new<F: Scalar>(x: Points<'_, F>, offsets: &[usize], order: &[u32]) -> Self {
+    /// The candidates of the rows of `x` at the positions `positions` (every position when
+    /// `None`) in label order (`order[p]` is the row at position p, cluster c holding positions
+    /// `offsets[c]..offsets[c + 1]`), against every row. [`Candidates::has`] takes the index in
+    /// `positions`.
+    pub(crate) fn new<F: Scalar>(
+        x: Points<'_, F>,
+        offsets: &[usize],
+        order: &[u32],
+        positions: Option<&[u32]>,
+    ) -> Self {
         let (k, d, n) = (offsets.len() - 1, x.d(), order.len());
+        let count = positions.map_or(n, <[u32]>::len);
         let words = k.div_ceil(64).max(1);
         let moments = k * d * d <= MOMENTS_LIMIT;
         let clusters: Vec<Shape> =
@@ -86,17 +94,18 @@ impl Candidates {
             .sqrt();
         let cluster_of: Vec<u32> =
             (0..k).flat_map(|c| std::iter::repeat_n(c as u32, offsets[c + 1] - offsets[c])).collect();
-        let mut bits = vec![0u64; n * words];
+        let mut bits = vec![0u64; count * words];
         bits.par_chunks_mut(words * 256).enumerate().for_each(|(chunk, bits)| {
             let (mut lower, mut u) = (vec![0f64; k], vec![0f64; d]);
             for (r, row_bits) in bits.chunks_exact_mut(words).enumerate() {
-                let p = chunk * 256 + r;
+                let index = chunk * 256 + r;
+                let p = positions.map_or(index, |positions| positions[index] as usize);
                 let own = cluster_of[p] as usize;
                 if clusters[own].size <= 1 {
                     continue;
                 }
                 let row = x.row(order[p] as usize);
-                let mut bound = f64::INFINITY;
+                let (mut bound, mut nearest) = (f64::INFINITY, own);
                 for (c, shape) in clusters.iter().enumerate() {
                     if c == own || shape.size == 0 {
                         lower[c] = f64::INFINITY;
@@ -104,11 +113,16 @@ impl Candidates {
                     }
                     let squared = shape.squared_distance(row);
                     lower[c] = squared.sqrt();
-                    bound = bound.min((squared + shape.mean_square).sqrt().min(lower[c] + shape.mean_norm));
+                    let upper = (squared + shape.mean_square).sqrt().min(lower[c] + shape.mean_norm);
+                    if upper < bound {
+                        (bound, nearest) = (upper, c);
+                    }
                 }
                 let limit = bound + RELATIVE_MARGIN * bound + NORM_MARGIN * reach;
                 for (c, &l) in lower.iter().enumerate() {
-                    if l <= limit && (!moments || clusters[c].hoelder(row, &mut u) <= limit) {
+                    // The cluster of the smallest upper bound stays (its mean is at most that bound).
+                    let stays = c == nearest || !moments || clusters[c].hoelder(row, &mut u) <= limit;
+                    if l <= limit && stays {
                         row_bits[c / 64] |= 1 << (c % 64);
                     }
                 }
@@ -117,10 +131,11 @@ impl Candidates {
         Self { words, bits }
     }
 
-    /// Whether the row at `position` may take its b(i) from `cluster`.
+    /// Whether the row at `index` (its position, or its index in the positions asked for) may
+    /// take its b(i) from `cluster`.
     #[inline]
-    pub(crate) fn has(&self, position: usize, cluster: usize) -> bool {
-        self.bits[position * self.words + cluster / 64] >> (cluster % 64) & 1 == 1
+    pub(crate) fn has(&self, index: usize, cluster: usize) -> bool {
+        self.bits[index * self.words + cluster / 64] >> (cluster % 64) & 1 == 1
     }
 }
 
