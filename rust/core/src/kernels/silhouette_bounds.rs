@@ -120,9 +120,9 @@ impl Candidates {
                 }
                 let limit = bound + RELATIVE_MARGIN * bound + NORM_MARGIN * reach;
                 for (c, &l) in lower.iter().enumerate() {
-                    // The cluster of the smallest upper bound stays (its mean is at most that bound).
-                    let stays = c == nearest || !moments || clusters[c].hoelder(row, &mut u) <= limit;
-                    if l <= limit && stays {
+                    // The cluster of the smallest upper bound stays (its mean is at most that bound);
+                    // Hölder's bound is tried only where ||u|| leaves the cluster in.
+                    if l <= limit && (c == nearest || !moments || clusters[c].hoelder(row, &mut u) <= limit) {
                         row_bits[c / 64] |= 1 << (c % 64);
                     }
                 }
