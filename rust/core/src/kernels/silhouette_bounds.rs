@@ -122,7 +122,7 @@ impl Candidates {
                 for (c, &l) in lower.iter().enumerate() {
                     // The cluster of the smallest upper bound stays (its mean is at most that bound);
                     // Hölder's bound is tried only where ||u|| leaves the cluster in.
-                    if l <= limit && (c == nearest || !moments || clusters[c].hoelder(row, &mut u) <= limit) {
+                    if l <= limit && (c == nearest || !moments || !clusters[c].hoelder_exceeds(row, &mut u, limit)) {
                         row_bits[c / 64] |= 1 << (c % 64);
                     }
                 }
@@ -155,6 +155,9 @@ struct Shape {
     skew: Vec<f64>,
     /// mean_j ||y_j||⁴.
     fourth: f64,
+    /// Bounds on the eigenvalues of Σ (Gershgorin's discs).
+    eigen_low: f64,
+    eigen_high: f64,
 }
 
 impl Shape {
@@ -172,6 +175,8 @@ impl Shape {
                 covariance: Vec::new(),
                 skew: Vec::new(),
                 fourth: 0.0,
+                eigen_low: 0.0,
+                eigen_high: 0.0,
             };
         };
         let reference: Vec<f64> = x.row(first as usize).iter().map(|v| v.to_f64()).collect();
@@ -190,6 +195,8 @@ impl Shape {
             covariance: vec![0.0; if moments { d * d } else { 0 }],
             skew: vec![0.0; if moments { d } else { 0 }],
             fourth: 0.0,
+            eigen_low: 0.0,
+            eigen_high: 0.0,
         };
         let (mut square, mut norm, mut fourth) = (0f64, 0f64, 0f64);
         let mut y = vec![0f64; d];
@@ -211,6 +218,16 @@ impl Shape {
         shape.fourth = fourth / size;
         shape.skew.iter_mut().for_each(|m| *m /= size);
         shape.covariance.iter_mut().for_each(|c| *c /= size);
+        // Gershgorin: every eigenvalue of Σ lies within |Σ_ii − λ| ≤ Σ_{j ≠ i} |Σ_ij| for some i
+        // (and at least 0, Σ being a covariance).
+        if moments {
+            let (mut low, mut high) = (f64::INFINITY, 0f64);
+            for (i, row) in shape.covariance.chunks_exact(d).enumerate() {
+                let off: f64 = row.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| v.abs()).sum();
+                (low, high) = (low.min(row[i] - off), high.max(row[i] + off));
+            }
+            (shape.eigen_low, shape.eigen_high) = (low.max(0.0), high);
+        }
         shape
     }
 
@@ -222,19 +239,28 @@ impl Shape {
         }
     }
 
-    /// Hölder's lower bound on the mean distance from `row` to the cluster's rows,
-    /// `E[D²]^(3/2) / E[D⁴]^(1/2)` (see the module's docs); `u` is scratch of d numbers.
-    fn hoelder<F: Scalar>(&self, row: &[F], u: &mut [f64]) -> f64 {
+    /// Whether Hölder's lower bound on the mean distance from `row` to the cluster's rows,
+    /// `E[D²]^(3/2) / E[D⁴]^(1/2)` (see the module's docs), exceeds `limit`; `u` is scratch of d
+    /// numbers. The bound falls as uᵀΣu grows, and Gershgorin's discs put uᵀΣu between
+    /// `eigen_low ||u||²` and `eigen_high ||u||²`: the d² quadratic form is computed only where
+    /// those two bounds (O(d)) leave the answer open.
+    fn hoelder_exceeds<F: Scalar>(&self, row: &[F], u: &mut [f64], limit: f64) -> bool {
         self.difference(row, u);
-        let d = u.len();
         let squared: f64 = u.iter().map(|v| v * v).sum();
-        let quadratic: f64 = self
-            .covariance
-            .chunks_exact(d)
-            .zip(u.iter())
-            .map(|(c, &a)| a * c.iter().zip(u.iter()).map(|(c, b)| c * b).sum::<f64>())
-            .sum();
         let skew: f64 = self.skew.iter().zip(u.iter()).map(|(m, v)| m * v).sum();
+        let bound = |quadratic: f64| self.hoelder(squared, quadratic, skew);
+        if bound(self.eigen_low * squared) <= limit {
+            return false;
+        }
+        if bound(self.eigen_high * squared) > limit {
+            return true;
+        }
+        bound(self.quadratic(u)) > limit
+    }
+
+    /// `E[D²]^(3/2) / E[D⁴]^(1/2)` for ||u||² = `squared`, uᵀΣu = `quadratic`, u·m = `skew`.
+    #[inline]
+    fn hoelder(&self, squared: f64, quadratic: f64, skew: f64) -> f64 {
         let second = squared + self.mean_square;
         let fourth = squared * squared + 2.0 * squared * self.mean_square + 4.0 * quadratic - 4.0 * skew + self.fourth;
         // E[D⁴] ≥ E[D²]² > 0 unless every distance is 0 (then 0 is the bound).
@@ -243,6 +269,12 @@ impl Shape {
         } else {
             0.0
         }
+    }
+
+    /// uᵀΣu.
+    fn quadratic(&self, u: &[f64]) -> f64 {
+        let d = u.len();
+        self.covariance.chunks_exact(d).zip(u).map(|(c, &a)| a * c.iter().zip(u).map(|(c, b)| c * b).sum::<f64>()).sum()
     }
 
     fn centroid(&self) -> impl Iterator<Item = f64> + '_ {
@@ -291,11 +323,17 @@ mod tests {
                 let squared = shape.squared_distance(&x);
                 let upper = (squared + shape.mean_square).sqrt().min(squared.sqrt() + shape.mean_norm);
                 assert!(squared.sqrt() <= mean * (1.0 + 1e-12), "d {d}: {} > {mean}", squared.sqrt());
-                assert!(
-                    shape.hoelder(&x, &mut u) <= mean * (1.0 + 1e-12),
-                    "d {d}: {} > {mean}",
-                    shape.hoelder(&x, &mut u)
-                );
+                shape.difference(&x, &mut u);
+                let skew: f64 = shape.skew.iter().zip(&u).map(|(m, v)| m * v).sum();
+                let (quadratic, squared_u) = (shape.quadratic(&u), u.iter().map(|v| v * v).sum::<f64>());
+                let hoelder = shape.hoelder(squared_u, quadratic, skew);
+                assert!(hoelder <= mean * (1.0 + 1e-12), "d {d}: {hoelder} > {mean}");
+                // Gershgorin's eigenvalue bounds bracket the quadratic form, so the bound too.
+                assert!(shape.eigen_low * squared_u <= quadratic * (1.0 + 1e-12) + 1e-300);
+                assert!(quadratic <= shape.eigen_high * squared_u * (1.0 + 1e-12));
+                for limit in [hoelder * 0.999, hoelder * 1.001] {
+                    assert_eq!(shape.hoelder_exceeds(&x, &mut u, limit), hoelder > limit, "d {d}, limit {limit}");
+                }
                 assert!(upper >= mean * (1.0 - 1e-12), "d {d}: {upper} < {mean}");
             }
         }
