@@ -85,6 +85,37 @@ def test_silhouette_equals_sklearn_on_random_inputs(n, d, k, seed):
     np.testing.assert_allclose(metrics.silhouette_samples(X, y), sk.silhouette_samples(X, y), rtol=RTOL, atol=1e-9)
 
 
+@pytest.mark.parametrize("std, d", [(0.5, 16), (2.0, 16), (6.0, 16), (2.0, 80)])
+def test_pruned_silhouette_equals_sklearn(std, d):
+    # Far apart to overlapping blobs; 16 features take the fused kernel, 80 the GEMM tiles. The
+    # pruning skips clusters (fewer distances than pairs) and the values stay scikit-learn's.
+    X, y = make_blobs(n_samples=3000, n_features=d, centers=8, cluster_std=std, random_state=4)
+    computed, pairs = metrics._silhouette_pairs(X, y)
+    assert pairs == 3000 * 2999 // 2
+    assert computed < 0.7 * pairs
+    ours = metrics.silhouette_samples(X, y)
+    np.testing.assert_allclose(ours, sk.silhouette_samples(X, y), rtol=RTOL, atol=1e-9)
+    assert np.array_equal(ours, metrics.silhouette_samples(X, y, n_threads=1))
+
+
+def test_silhouette_with_random_labels_computes_every_pair():
+    # Nothing to prune: every cluster may be the nearest one for some row of every other.
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(1200, 6)), rng.integers(0, 5, size=1200)
+    computed, pairs = metrics._silhouette_pairs(X, y)
+    assert computed == pairs
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y), sk.silhouette_samples(X, y), rtol=RTOL, atol=1e-9)
+
+
+@given(n=st.integers(20, 400), d=st.integers(1, 20), k=st.integers(2, 12), std=st.floats(0.01, 10.0),
+       seed=st.integers(0, 2**31))
+def test_pruned_silhouette_equals_sklearn_on_random_blobs(n, d, k, std, seed):
+    X, y = make_blobs(n_samples=n, n_features=d, centers=k, cluster_std=std, random_state=seed)
+    if not 1 < len(np.unique(y)) < n:
+        return
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y), sk.silhouette_samples(X, y), rtol=RTOL, atol=1e-9)
+
+
 def test_sampled_silhouette_is_within_its_error_bar():
     X, y = blobs(n=3000, d=4, centers=6, seed=3)
     exact = metrics.silhouette_score(X, y)

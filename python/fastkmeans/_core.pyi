@@ -17,6 +17,7 @@ import numpy.typing as npt
 __all__ = [
     "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
+    "silhouette_pairs",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
     "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
 ]
@@ -404,6 +405,31 @@ def silhouette_samples(
     -------
     ndarray of shape (m,)
         float64 silhouette values.
+    """
+
+def silhouette_pairs(
+    x: npt.NDArray[np.floating[Any]],
+    labels: npt.NDArray[np.int32],
+    k: int,
+    n_threads: Optional[int] = None,
+) -> Tuple[int, int]:
+    """Return the distances the exact silhouette of every row computes after pruning, and the pairs of rows.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Dense rows.
+    labels : ndarray of shape (n_samples,)
+        int32 cluster of every row, in 0..k-1.
+    k : int
+        Number of clusters.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    tuple of (int, int)
+        Distances computed, and n (n - 1) / 2.
     """
 
 def dispersion(

@@ -117,7 +117,9 @@ def silhouette_samples(X: Any, labels: Any, *, n_threads: Optional[int] = None) 
 
     ``s = (b − a) / max(a, b)``, with ``a`` the mean distance of the row to the other rows of its
     cluster and ``b`` the smallest mean distance to the rows of another cluster; 0 for a row alone
-    in its cluster.
+    in its cluster. For dense rows, the clusters that provably cannot give a row its ``b`` (by
+    bounds on its mean distance to each cluster) are skipped, so separated clusters cost a fraction
+    of the n² distances; the values are the same (see docs/evaluation.md).
 
     Parameters
     ----------
@@ -250,6 +252,12 @@ def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, 
     if sample_size is not None:
         return silhouette_estimate(X, labels, sample_size, random_state=random_state, n_threads=n_threads).score
     return float(np.mean(silhouette_samples(X, labels, n_threads=n_threads)))
+
+
+def _silhouette_pairs(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> Tuple[int, int]:
+    """Distances the exact silhouette of dense ``X`` computes after pruning, and the n (n - 1) / 2 pairs."""
+    rows, codes, k = _encode(X, labels, sparse_ok=False, name="silhouette_pairs")
+    return _core.silhouette_pairs(rows, codes, k, n_threads=n_threads)
 
 
 def _dispersion(X: Any, labels: Any, name: str, n_threads: Optional[int]) -> Any:

@@ -42,6 +42,6 @@ pub use error::{Error, Result};
 pub use kernels::metrics::{calinski_harabasz, davies_bouldin, dispersion, Dispersion};
 pub use kernels::points::Points;
 pub use kernels::scalar::Scalar;
-pub use kernels::silhouette::{silhouette_samples, PairwiseRows};
+pub use kernels::silhouette::{silhouette_pairs, silhouette_samples, PairwiseRows};
 pub use kernels::sparse::{Csr, CsrBuf};
 pub use params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams, StopRule};

@@ -4,8 +4,10 @@
 
 use std::sync::atomic::AtomicBool;
 
-use fastkmeans_core::kernels::silhouette::{silhouette_naive, silhouette_samples_tiled};
-use fastkmeans_core::{calinski_harabasz, davies_bouldin, dispersion, silhouette_samples, Csr, Points};
+use fastkmeans_core::kernels::silhouette::{silhouette_naive, silhouette_samples_tiled, silhouette_samples_unpruned};
+use fastkmeans_core::{
+    calinski_harabasz, davies_bouldin, dispersion, silhouette_pairs, silhouette_samples, Csr, Points,
+};
 use proptest::prelude::*;
 
 mod common;
@@ -105,6 +107,52 @@ proptest! {
         close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &tiled, 1e-9)?;
     }
 
+    /// The pruned silhouette (the default for dense rows) against every pair through the same
+    /// kernel: clusters from one point to overlapping to far apart, one-row and empty clusters, a
+    /// common offset, float64 and float32.
+    #[test]
+    fn pruned_silhouette_equals_every_pair(
+        n in 2usize..1500, d in 1usize..20, k in 1usize..10,
+        spread in prop_oneof![Just(0.0), 0.5f64..3.0, 5.0f64..60.0],
+        offset in prop_oneof![Just(0.0), Just(1e5)], seed in any::<u64>()
+    ) {
+        let (mut x, labels) = clustered(n, d, k, spread, seed);
+        x.iter_mut().for_each(|v| *v += offset);
+        let points = Points::from_rows(&x, d).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
+        close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &every, 1e-12)?;
+        let (computed, pairs) = silhouette_pairs(points, &labels, k).unwrap();
+        prop_assert!(computed <= pairs, "{} distances for {} pairs", computed, pairs);
+        // Some rows against all: pruned per row, their sums added as without pruning, bit for bit.
+        let rows: Vec<usize> = (0..n).filter(|i| (i * 7 + seed as usize) % 5 < 2).collect();
+        let some = silhouette_samples(points, &labels, k, Some(&rows), &NEVER).unwrap();
+        let every_some = silhouette_samples_unpruned(points, &labels, k, Some(&rows), &NEVER).unwrap();
+        prop_assert_eq!(some.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        every_some.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        close(&some, &rows.iter().map(|&i| every[i]).collect::<Vec<_>>(), 1e-12)?;
+        let single: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let points = Points::from_rows(&single, d).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
+        close(&silhouette_samples(points, &labels, k, None, &NEVER).unwrap(), &every, 1e-12)?;
+    }
+
+    /// Far-apart clusters, where most pairs of clusters are pruned or computed one way: the same
+    /// bits on one, two and three threads.
+    #[test]
+    fn pruned_silhouette_does_not_depend_on_the_thread_count(
+        n in 1000usize..4000, d in 2usize..20, k in 3usize..12, seed in any::<u64>()
+    ) {
+        let (x, labels) = clustered(n, d, k, 40.0, seed);
+        let points = Points::from_rows(&x, d).unwrap();
+        let (computed, pairs) = silhouette_pairs(points, &labels, k).unwrap();
+        prop_assert!(computed < pairs, "pruning left {} of {} pairs", computed, pairs);
+        let bits = |threads| in_pool(threads, || silhouette_samples(points, &labels, k, None, &NEVER).unwrap())
+            .iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let one = bits(1);
+        prop_assert_eq!(&one, &bits(2));
+        prop_assert_eq!(&one, &bits(3));
+    }
+
     #[test]
     fn calinski_harabasz_and_davies_bouldin_follow_their_definitions(
         n in 3usize..400, d in 1usize..8, k in 2usize..6, seed in any::<u64>()
@@ -152,4 +200,58 @@ fn row_indices_past_the_end_are_refused() {
     let x = [0.0f64, 1.0, 2.0];
     let err = silhouette_samples(Points::from_rows(&x, 1).unwrap(), &[0, 0, 1], 2, Some(&[3]), &NEVER).unwrap_err();
     assert!(err.to_string().contains("row index 3"), "{err}");
+}
+
+/// Ties at the bounds: five rows at one point, and around it 24 one-row clusters at the same
+/// distance up to rounding (random directions, scaled; a one-row cluster's bounds are both its
+/// distance) and, for some seeds, a two-row cluster symmetric about it (lower bound 0, mean
+/// distance the same). Every candidate's lower bound equals the smallest upper bound to within
+/// an ulp or so, and the kernel's own rounding decides which cluster is nearest: the five rows'
+/// values must be those of every pair, bit for bit (their sums are row sums over the same columns
+/// either way), and every value within 1e-12.
+#[test]
+fn ties_at_the_bounds_keep_the_nearest_cluster() {
+    for seed in 0..200u64 {
+        let mut next = uniform(seed);
+        let (d, radius) = (1 + (seed as usize % 9), 1.0 + next() * 1e3);
+        let scale = if seed % 2 == 0 { 1e4 } else { 1e-3 };
+        let centre: Vec<f64> = (0..d).map(|_| (next() - 0.5) * scale).collect();
+        let at = |u: &[f64], sign: f64| -> Vec<f64> {
+            let norm = u.iter().map(|v| v * v).sum::<f64>().sqrt();
+            centre.iter().zip(u).map(|(c, v)| c + sign * radius * v / norm).collect()
+        };
+        // Five rows at the point, and one near it in the same cluster (so that a > 0 and s
+        // depends on b's every bit).
+        let mut x: Vec<f64> = (0..5).flat_map(|_| centre.clone()).collect();
+        x.extend(centre.iter().enumerate().map(|(j, c)| if j == 0 { c + 0.1 * radius } else { *c }));
+        let mut labels = vec![0u32; 6];
+        let direction: Vec<f64> = (0..d).map(|_| next() - 0.5).collect();
+        if seed % 4 < 2 {
+            x.extend(at(&direction, 1.0));
+            x.extend(at(&direction, -1.0));
+            labels.extend([1, 1]);
+        }
+        let first = if seed % 4 < 2 { 2 } else { 1 };
+        for c in 0..24 {
+            let direction: Vec<f64> = (0..d).map(|_| next() - 0.5).collect();
+            x.extend(at(&direction, 1.0));
+            labels.push(first + c);
+        }
+        let k = first as usize + 24;
+        let points = Points::from_rows(&x, d).unwrap();
+        let every = silhouette_samples_unpruned(points, &labels, k, None, &NEVER).unwrap();
+        let pruned = silhouette_samples(points, &labels, k, None, &NEVER).unwrap();
+        for i in 0..5 {
+            assert_eq!(
+                pruned[i].to_bits(),
+                every[i].to_bits(),
+                "seed {seed}, row {i}: {} against {}",
+                pruned[i],
+                every[i]
+            );
+        }
+        for (i, (p, e)) in pruned.iter().zip(&every).enumerate() {
+            assert!((p - e).abs() <= 1e-12, "seed {seed}, row {i}: {p} against {e}");
+        }
+    }
 }

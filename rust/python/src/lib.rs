@@ -410,6 +410,20 @@ fn silhouette_samples<'py>(
     Ok(values.into_pyarray(py))
 }
 
+/// Distances the exact silhouette of every row computes after pruning, and the pairs of rows.
+#[pyfunction]
+#[pyo3(signature = (x, labels, k, n_threads=None))]
+fn silhouette_pairs<'py>(
+    py: Python<'py>,
+    x: Matrix<'py>,
+    labels: PyReadonlyArray1<'py, i32>,
+    k: usize,
+    n_threads: Option<usize>,
+) -> PyResult<(u64, u64)> {
+    let labels = convert::labels_from_py(&labels)?;
+    dispatch!(x, |x| run(py, n_threads, |_| core::silhouette_pairs(x, &labels, k)))
+}
+
 /// Per-cluster counts, means, Σ||x − mean||² and Σ||x − mean||, with the Calinski–Harabasz and
 /// Davies–Bouldin indices computed from them.
 #[pyfunction]
@@ -524,6 +538,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
     m.add_function(wrap_pyfunction!(loss, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(silhouette_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(dispersion, m)?)?;
     m.add("BACKENDS", if device::cuda_compiled() { vec!["cpu", "cuda"] } else { vec!["cpu"] })?;
     io::register(m)?;

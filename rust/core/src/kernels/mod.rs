@@ -17,6 +17,7 @@ pub mod parallel;
 pub mod points;
 pub mod scalar;
 pub mod silhouette;
+pub mod silhouette_bounds;
 pub mod sparse;
 pub mod sums;
 pub mod yinyang;
