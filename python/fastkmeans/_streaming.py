@@ -112,7 +112,7 @@ def _seed(buffer: ShuffleBuffer, hp: Hyperparameters, seed: int, resolve: Resolv
     check_centers_fit(hp.k * factor, held.shape[1], held.dtype.itemsize,
                       what=f"k * extra_center_factor = {hp.k * factor}")
     chosen = np.sort(np.random.default_rng([seed, _SEED_SAMPLE]).choice(held.shape[0], sample_rows, replace=False))
-    seeded = _core.minibatch_seed(core_rows(held[chosen]), n_centers=hp.k * factor, init_method=hp.init_method,
+    seeded = _core.minibatch_seed(core_rows(held[chosen]), n_centers=hp.k * factor, k=hp.k, init_method=hp.init_method,
                                   seed=seed, n_threads=hp.n_threads)
     return Trained({**seeded["state"], "seed": seed}, 0, factor, trials, held.shape[1])
 

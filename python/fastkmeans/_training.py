@@ -125,7 +125,7 @@ def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], rando
                           what=f"k * extra_center_factor = {hp.k * factor}")
         seed = seed_of(random_state)
         chosen = np.sort(np.random.default_rng(seed).choice(X.shape[0], sample_rows, replace=False))
-        seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor,
+        seeded = _core.minibatch_seed(core_rows(take_rows(X, chosen)), n_centers=hp.k * factor, k=hp.k,
                                       init_method=hp.init_method, seed=seed, n_threads=hp.n_threads)
         state, n_steps = {**seeded["state"], "seed": seed}, 0
     else:

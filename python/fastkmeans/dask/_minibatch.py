@@ -150,7 +150,7 @@ def _train_partition(block: Any, index: int, dtype: np.dtype, hp: Dict[str, Any]
         n_centers = k * resolve_extra_center_factor(hp["extra_center_factor"], k, sample_rows)
         rng = np.random.default_rng(seed_for(seed, _SEED_SAMPLE, index))
         chosen = np.sort(rng.choice(n, sample_rows, replace=False))
-        seeded = _core.minibatch_seed(core_rows(take_rows(rows, chosen)), n_centers=n_centers,
+        seeded = _core.minibatch_seed(core_rows(take_rows(rows, chosen)), n_centers=n_centers, k=k,
                                       init_method=hp["init_method"], seed=seed_for(seed, _SEED, index),
                                       n_threads=n_threads)
         state = seeded["state"]

@@ -25,6 +25,13 @@ pub enum InitMethod {
     /// longer grows with the number of rows; a uniform sample misses rare far groups, so no
     /// default uses it (docs/seeding.md).
     SampledKMeansPlusPlus { local_trials: usize, rows_per_center: usize },
+    /// Plain k-means++ for the first `plus_plus` centres, then distinct rows chosen uniformly
+    /// among the rest: how `recipe="fastkmeans"` seeds the K = k · extra_center_factor streaming
+    /// centres with `plus_plus` = k. The k-means++ part reaches every far or small group
+    /// (uniform rows miss a group of 1.5% of the rows with probability (1 − 0.015)^K); the
+    /// uniform part puts the remaining centres where the rows are, at a tenth of k-means++'s
+    /// cost (docs/seeding.md).
+    KMeansPlusPlusThenRandom { plus_plus: usize },
 }
 
 impl InitMethod {
@@ -56,6 +63,7 @@ impl InitMethod {
             InitMethod::SampledKMeansPlusPlus { local_trials: 0, .. } => {
                 Err(invalid("local_trials", 0, "an integer >= 1"))
             }
+            InitMethod::KMeansPlusPlusThenRandom { plus_plus: 0 } => Err(invalid("plus_plus", 0, "an integer >= 1")),
             InitMethod::SampledKMeansPlusPlus { rows_per_center: 0, .. } => {
                 Err(invalid("rows_per_center", 0, "an integer >= 1"))
             }

@@ -173,15 +173,17 @@ macro_rules! dispatch_pair {
     };
 }
 
-/// Seeding of the K streaming centres: SageMaker's plain k-means++, or k-means‖.
-pub fn seeding_method(name: &str) -> PyResult<InitMethod> {
+/// Seeding of the K streaming centres: SageMaker's uniform rows or plain k-means++, k-means‖, or
+/// plain k-means++ for the first `k` and uniform rows for the rest ("kmeans++-random").
+pub fn seeding_method(name: &str, k: usize) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
         "kmeans++" => Ok(InitMethod::PLAIN_KMEANS_PP),
         "kmeans||" => Ok(InitMethod::KMEANS_PARALLEL),
-        other => {
-            Err(PyValueError::new_err(format!("init_method must be 'random', 'kmeans++' or 'kmeans||', not {other:?}")))
-        }
+        "kmeans++-random" => Ok(InitMethod::KMeansPlusPlusThenRandom { plus_plus: k }),
+        other => Err(PyValueError::new_err(format!(
+            "init_method must be 'random', 'kmeans++', 'kmeans||' or 'kmeans++-random', not {other:?}"
+        ))),
     }
 }
 

@@ -139,7 +139,7 @@ fn fit_minibatch<'py>(
         half_life_time_size,
         reseed_ratio,
         reduce,
-        init: convert::seeding_method(init_method)?,
+        init: convert::seeding_method(init_method, k)?,
         refine: refine
             .map(|(max_iter, tol)| stop_rule(refine_rule).map(|rule| core::LloydParams { max_iter, tol, rule }))
             .transpose()?,
@@ -222,16 +222,17 @@ fn lloyd_to_py<F: core::Scalar + numpy::Element>(
 
 /// Seeds `n_centers` streaming centres from `sample` (the first batch) with `init_method`.
 #[pyfunction]
-#[pyo3(signature = (sample, *, n_centers, init_method, seed, n_threads=None))]
+#[pyo3(signature = (sample, *, n_centers, init_method, seed, k=None, n_threads=None))]
 fn minibatch_seed<'py>(
     py: Python<'py>,
     sample: Input<'py>,
     n_centers: usize,
     init_method: &str,
     seed: u64,
+    k: Option<usize>,
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let init = convert::seeding_method(init_method)?;
+    let init = convert::seeding_method(init_method, k.unwrap_or(n_centers))?;
     dispatch_rows!(sample, |sample| {
         let state = run(py, n_threads, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
         let out = PyDict::new(py);

@@ -41,6 +41,7 @@ pub fn init_centers_on<F: Scalar, R: Rows<F>, B: Backend>(
         InitMethod::SampledKMeansPlusPlus { local_trials, rows_per_center } => {
             sampled_kmeans_pp(x, weights, k, local_trials.max(1), rows_per_center.saturating_mul(k), rng)
         }
+        InitMethod::KMeansPlusPlusThenRandom { plus_plus } => kmeans_pp_then_random(x, weights, k, plus_plus, rng),
         InitMethod::KMeansParallel { oversampling, rounds } => {
             return kmeans_parallel(x, weights, k, oversampling, rounds, rng, backend);
         }
@@ -62,6 +63,27 @@ fn random_rows(n: usize, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Ve
     }
     let rest = rng.sample(zero.len(), k - positive.len()).into_iter().map(|j| zero[j]);
     positive.iter().copied().chain(rest).collect()
+}
+
+/// Plain k-means++ for the first `plus_plus` of `k` rows, then the others uniformly among the rows
+/// not chosen yet (preferring rows of positive weight, as [`random_rows`]).
+fn kmeans_pp_then_random<F: Scalar, R: Rows<F>>(
+    x: R,
+    weights: Option<&[f64]>,
+    k: usize,
+    plus_plus: usize,
+    rng: &mut Rng,
+) -> Vec<usize> {
+    let mut chosen = kmeans_pp(x, weights, plus_plus.min(k), 1, rng, true);
+    if chosen.len() < k {
+        let mut taken = vec![false; x.n()];
+        chosen.iter().for_each(|&i| taken[i] = true);
+        let rest: Vec<usize> = (0..x.n()).filter(|&i| !taken[i]).collect();
+        let rest_weights: Option<Vec<f64>> = weights.map(|w| rest.iter().map(|&i| w[i]).collect());
+        let drawn = random_rows(rest.len(), rest_weights.as_deref(), k - chosen.len(), rng);
+        chosen.extend(drawn.into_iter().map(|j| rest[j]));
+    }
+    chosen
 }
 
 /// k-means++ among `m` distinct rows drawn uniformly (all rows when `m >= n`), weighted by their
