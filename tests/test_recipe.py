@@ -11,7 +11,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from fastkmeans import HyperparameterError, KMeans, _core
 from fastkmeans._hyperparameters import (
-    AUTO_RESEED_RATIO, check_hyperparameters, format_hyperparameters, parse_hyperparameters,
+    AUTO_RESEED_RATIO,
+    check_hyperparameters,
+    format_hyperparameters,
+    parse_hyperparameters,
 )
 
 TUTORIAL = {"k": 5, "feature_dim": 10, "mini_batch_size": 500, "epochs": 10, "init_method": "random",

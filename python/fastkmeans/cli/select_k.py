@@ -42,7 +42,8 @@ def _k_values(text: str) -> List[int]:
 @click.option("--random-state", type=int, default=None, help="Seed of every model.")
 @click.option("--mini-batch-size", type=int, default=None, help="SageMaker's mini_batch_size for every model.")
 @click.option("--epochs", type=int, default=None, help="SageMaker's epochs for every model.")
-@click.option("--init-method", type=click.Choice(["auto", "random", "kmeans++", "kmeans||", "kmeans++-random"]), default=None,
+@click.option("--init-method", type=click.Choice(["auto", "random", "kmeans++", "kmeans||", "kmeans++-random"]),
+              default=None,
               help="SageMaker's init_method for every model.")
 @click.option("--content-type", default=None, metavar="TYPE", help="Format of SOURCE (default: detected).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")

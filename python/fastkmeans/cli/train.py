@@ -24,7 +24,8 @@ def _hyperparameter_options(function: Any) -> Any:
     helps = {
         "k": "Clusters in the final model.", "feature_dim": "Features per row (inferred from the data if not given).",
         "mini_batch_size": "Rows per mini-batch [5000].", "epochs": "Passes over the data [1].",
-        "init_method": "auto, random, kmeans++, kmeans|| or kmeans++-random [auto: kmeans++-random, random under --recipe sagemaker].",
+        "init_method": ("auto, random, kmeans++, kmeans|| or kmeans++-random "
+                        "[auto: kmeans++-random; random under --recipe sagemaker]."),
         "extra_center_factor": "K = k x this while streaming, or auto.",
         "half_life_time_size": "Points after which a point's weight halves; 0: no decay [0].",
         "local_lloyd_init_method": "Seeding of the K -> k reduction: random, kmeans++ or kmeans|| [kmeans++].",
