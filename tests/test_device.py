@@ -64,3 +64,18 @@ def test_the_loader_lists_pip_nvidia_lib_dirs(tmp_path, monkeypatch):
     lib.mkdir(parents=True)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert str(lib) in _device.cuda_lib_dirs()
+
+
+def test_auto_falls_back_when_a_gpu_is_there_but_cannot_be_opened(monkeypatch, caplog):
+    # A device the driver lists may still be unusable (too old, kernels refused): "auto" must
+    # then run on the CPU and say why, not fail in fit.
+    monkeypatch.setattr(_device, "probe", lambda: (1, ""))
+
+    def refuse(ordinal, tf32):
+        raise RuntimeError("no usable GPU: compute capability 6.1 is below 7.0")
+
+    monkeypatch.setattr(_core, "cuda_describe", refuse)
+    with caplog.at_level(logging.INFO, logger="fastkmeans"):
+        assert _device.resolve("auto") is None
+    assert any("running on the CPU (no usable GPU: compute capability 6.1" in r.getMessage()
+               for r in caplog.records)

@@ -80,7 +80,12 @@ def resolve(device: Any) -> Optional[Tuple[int, bool]]:
         if count == 0:
             _LOG.info("device='auto': running on the CPU (no usable GPU: %s)", reason)
             return None
-        _LOG.info("device='auto': running on CUDA device 0")
+        try:  # a GPU that is there may still be unusable: too old, or its driver refuses the kernels
+            name = _core.cuda_describe(0, tf32)
+        except RuntimeError as error:
+            _LOG.info("device='auto': running on the CPU (%s)", error)
+            return None
+        _LOG.info("device='auto': running on CUDA device 0 (%s)", name)
         return (0, tf32)
     if not _core.cuda_compiled():
         raise RuntimeError(f"device={device!r}: {reason}")

@@ -97,8 +97,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Threads for the Rust core; None uses every core.
     device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
         Where ``fit`` and ``predict`` on rows in memory run their distance passes: the CPU, an
-        NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the same labels as
-        the CPU), or the GPU when one is usable and else the CPU, saying so in a log line. A
+        NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the CPU's labels but
+        at float32 near-ties, where the GPU takes the exactly nearest centre), or the GPU when one is usable and else the CPU, saying so in a log line. A
         ``"+tf32"`` suffix lets the GPU use TF32 tensor cores (near-ties re-checked exactly).
         Not a SageMaker hyperparameter. See docs/gpu.md.
     initial_centers : array-like of shape (k, n_features) or (K, n_features), default=None
@@ -119,8 +119,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         full-data Lloyd iterations from the reduced centres (at most ``local_lloyd_max_iter``,
         stopping by scikit-learn's centre-shift rule at ``local_lloyd_tol``), which brings the
         loss to scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
-        reduce), nothing after. Streamed data (files, sources), ``partial_fit`` and Dask fits
-        always follow SageMaker's recipe, so the training container does too.
+        reduce), nothing after, with ``init_method="auto"`` and ``reseed_ratio="auto"`` resolved to
+        SageMaker's uniform seeding and no reseeding. Streamed data (files, sources),
+        ``partial_fit``, Dask fits and the training container have no refine step (they see the
+        rows once per epoch), but under "fastkmeans" they seed and reseed as its "auto" values say.
 
     Attributes
     ----------

@@ -95,8 +95,10 @@ pub enum StopRule {
     #[default]
     Loss,
     /// scikit-learn's: once the centres' total squared move in one iteration is at most `tol` ×
-    /// the data's mean per-feature variance (weighted by the row weights), or once no row changes
-    /// its centre (full-data Lloyd: `algorithm="lloyd"` and the default recipe's refine step).
+    /// the data's mean per-feature variance, or once no row changes its centre (full-data Lloyd:
+    /// `algorithm="lloyd"` and the default recipe's refine step). With row weights the variance
+    /// is weighted, where scikit-learn ignores `sample_weight` in it: weights here are counts of
+    /// rows, so the weighted variance is the variance of the rows they stand for.
     CenterShift,
 }
 

@@ -27,7 +27,8 @@
 //! with Σ_C = mean_j y_j y_jᵀ, m_C = mean_j ||y_j||² y_j and q_C = mean_j ||y_j||⁴ (exact: expand
 //! D⁴ = (||u||² − 2 u·y_j + ||y_j||²)², the y_j summing to 0). On overlapping clusters it rules out
 //! about twice as many clusters as ||u|| alone. It costs d² per row and cluster it is tried on,
-//! and k d² numbers; beyond `MOMENTS_LIMIT` (2²² numbers) only ||u|| is used.
+//! and k d² numbers; beyond `MOMENTS_LIMIT` (2²² numbers), or for fewer than 20·d rows asked
+//! (a small sample: the O(n d²) moments would cost more than the pairs they save), only ||u|| is used.
 //!
 //! The test keeps a margin for rounding, both in these bounds and in the distances the kernel
 //! computes (through
@@ -35,7 +36,7 @@
 //! norm R of the centred rows): cluster C is a candidate for row i when
 //!
 //! ```text
-//! lower_C(i) ≤ U(i) + 1e-9 · U(i) + 1e-6 · R
+//! lower_C(i) ≤ U(i) + 1e-9 · U(i) + max(1e-6, 4√((d + 2)ε)) · R
 //! ```
 //!
 //! so a cluster left out is provably not the minimum, and b(i) is the same as without pruning.
@@ -50,8 +51,18 @@ use crate::kernels::scalar::Scalar;
 
 /// Relative margin on the smallest upper bound.
 const RELATIVE_MARGIN: f64 = 1e-9;
-/// Margin in units of the largest centred norm: the distances' own rounding.
+/// Margin in units of the largest centred norm: the distances' own rounding, at least this, and
+/// growing as √d (a squared distance near 0 computed from norms and a dot product of d terms
+/// errs by about 2(d + 1)ε·R², so the distance by √(2(d + 1)ε)·R).
 const NORM_MARGIN: f64 = 1e-6;
+
+fn norm_margin(d: usize) -> f64 {
+    NORM_MARGIN.max(4.0 * ((d + 2) as f64 * f64::EPSILON).sqrt())
+}
+
+/// Hölder's bound needs each cluster's d × d moments, an O(n d²) pass; it pays only when the
+/// pairs it may save, O(rows asked × n × d), are many times that: rows asked >= this × d.
+const MOMENTS_ROWS_PER_FEATURE: usize = 20;
 /// The most numbers (k d², 32 MiB) the clusters' second moments may take for the tighter lower
 /// bound.
 const MOMENTS_LIMIT: usize = 1 << 22;
@@ -77,7 +88,7 @@ impl Candidates {
         let (k, d, n) = (offsets.len() - 1, x.d(), order.len());
         let count = positions.map_or(n, <[u32]>::len);
         let words = k.div_ceil(64).max(1);
-        let moments = k * d * d <= MOMENTS_LIMIT;
+        let moments = k * d * d <= MOMENTS_LIMIT && count >= MOMENTS_ROWS_PER_FEATURE * d;
         let clusters: Vec<Shape> =
             (0..k).into_par_iter().map(|c| Shape::new(x, &order[offsets[c]..offsets[c + 1]], moments)).collect();
         // The mean of all rows, and the largest distance to it (R).
@@ -118,11 +129,14 @@ impl Candidates {
                         (bound, nearest) = (upper, c);
                     }
                 }
-                let limit = bound + RELATIVE_MARGIN * bound + NORM_MARGIN * reach;
+                let limit = bound + RELATIVE_MARGIN * bound + norm_margin(d) * reach;
                 for (c, &l) in lower.iter().enumerate() {
                     // The cluster of the smallest upper bound stays (its mean is at most that bound);
                     // Hölder's bound is tried only where ||u|| leaves the cluster in.
-                    if l <= limit && (c == nearest || !moments || !clusters[c].hoelder_exceeds(row, &mut u, limit)) {
+                    if c != own
+                        && l <= limit
+                        && (c == nearest || !moments || !clusters[c].hoelder_exceeds(row, &mut u, limit))
+                    {
                         row_bits[c / 64] |= 1 << (c % 64);
                     }
                 }

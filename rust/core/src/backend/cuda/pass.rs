@@ -71,7 +71,7 @@ struct Kernels {
 
 /// The rows kept on the device between passes, with the address and length they came from.
 struct Resident {
-    key: (usize, usize),
+    key: (usize, usize, u64),
     rows: CudaSlice<f32>,
     weights: Option<((usize, usize), CudaSlice<f64>)>,
 }
@@ -276,7 +276,10 @@ impl Gpu {
     /// Keeps the rows (and weights) on the device when they fit in half its free memory, reusing
     /// the copy of the previous pass when the caller passes the same buffer again.
     fn make_resident(&self, resident: &mut Option<Resident>, job: &Job<'_>) -> R<()> {
-        let key = (job.x.as_ptr() as usize, job.x.len());
+        // Address and length, plus a fingerprint of the values: a temporary freed and replaced by
+        // another of the same length at the same address (k-means‖'s candidates per trial) must
+        // not be taken for the rows kept from the last pass.
+        let key = (job.x.as_ptr() as usize, job.x.len(), fingerprint(job.x));
         let wkey = job.weights.map(|w| (w.as_ptr() as usize, w.len()));
         if resident.as_ref().is_some_and(|r| r.key == key && r.weights.as_ref().map(|w| w.0) == wkey) {
             return Ok(());
@@ -429,4 +432,14 @@ impl Gpu {
         }
         Ok(())
     }
+}
+
+/// A hash of 64 values spread evenly over `values` (all of them when fewer): cheap, and different
+/// for two buffers that differ at any of those positions.
+fn fingerprint(values: &[f32]) -> u64 {
+    const SAMPLES: usize = 64;
+    let step = (values.len() / SAMPLES).max(1);
+    values.iter().step_by(step).fold(0xcbf2_9ce4_8422_2325u64, |hash, v| {
+        (hash ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
