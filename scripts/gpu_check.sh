@@ -10,7 +10,8 @@ mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 "$PY" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site dist/cuda/*.whl || exit 1
 export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
-(nvidia-smi; "$PY" -c "import torch; print('torch', torch.__version__)") >"$OUT/env.txt" 2>&1
+# The driver, NVRTC and cuBLAS versions: PTX from an NVRTC newer than the driver is refused.
+(nvidia-smi; ldconfig -p | grep -E "libcuda.so|libnvrtc|libcublas"; "$PY" -c "import torch; print('torch', torch.__version__)") >"$OUT/env.txt" 2>&1
 "$PY" - <<'PY' 2>&1 | tee "$OUT/probe.txt"
 from fastkmeans import _core, _device
 print("compiled:", _core.cuda_compiled(), "probe:", _device.probe())
