@@ -149,7 +149,7 @@ impl GroupBounds {
                     }
                 }
                 for (bound, from) in row.iter_mut().zip(&sources) {
-                    *bound = from.iter().map(|&g| old[g]).fold(f32::INFINITY, f32::min);
+                    *bound = from.iter().map(|&g| old[g]).fold(f32::INFINITY, |m, v| if v < m { v } else { m });
                 }
                 *since = 0;
             },
