@@ -716,6 +716,46 @@ mod tests {
     }
 
     #[test]
+    fn regrouping_puts_big_movers_together_and_bounds_each_new_group_by_its_sources() {
+        // 64 centres in 4 groups of 16 (group g: centres 16g..16g + 16); one centre of each group
+        // moves far (9, 8, 7, 6 units), the rest barely (0.001). Regrouped at pass 3: two rows,
+        // with bounds as of pass 2 (nothing to catch up) and of pass 0 (drifts to apply).
+        let (k, width, groups) = (64usize, 16usize, 4usize);
+        let mut state = GroupBounds {
+            order: (0..k as u32).collect(),
+            group_of: (0..k as u32).map(|j| j / width as u32).collect(),
+            groups,
+            lower: vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0],
+            global: vec![10.0, 50.0],
+            since: vec![2, 0],
+            drifted: vec![0.0; 4].into_iter().chain([1.0, 2.0, 3.0, 4.0]).chain([1.5, 2.5, 3.5, 4.5]).collect(),
+            pass: 3,
+            ..GroupBounds::default()
+        };
+        let big = [3usize, 20, 37, 54];
+        let moves: Vec<f64> =
+            (0..k).map(|j| big.iter().position(|&b| b == j).map_or(0.001, |i| 9.0 - i as f64)).collect();
+        state.regroup(&moves, width);
+        let first: Vec<u32> = state.order[..width].to_vec();
+        assert!(big.iter().all(|&b| first.contains(&(b as u32))), "the big movers share the first group: {first:?}");
+        assert!(state.order.chunks(width).all(|g| g.windows(2).all(|w| w[0] < w[1])), "each group in index order");
+        for (p, &j) in state.order.iter().enumerate() {
+            assert_eq!(state.group_of[j as usize] as usize, p / width);
+        }
+        // Row 0: each new group's bound is the smallest of its old groups'. Row 1: the same, once
+        // its bounds are brought to pass 2 by the drifts since pass 0.
+        for (row, old) in [(0, [10.0f64, 20.0, 30.0, 40.0]), (1, [48.5, 57.5, 66.5, 75.5])] {
+            for (g, group) in state.order.chunks(width).enumerate() {
+                let want = group.iter().map(|&j| old[j as usize / width]).fold(f64::INFINITY, f64::min);
+                let got = f64::from(state.lower[row * groups + g]);
+                assert!(got <= want && got > want - 1e-4, "row {row}, group {g}: {got} vs {want}");
+            }
+            assert_eq!(state.since[row], 0);
+        }
+        assert_eq!(state.drifted, vec![0.0; 3 * groups], "the drift sums start afresh");
+    }
+
+    #[test]
     fn bounds_are_rounded_strictly_down() {
         for v in [1e-30, 0.1, 1.0, 3.0, 123.456, 1e30, f64::from(f32::MAX), 1e300] {
             let f = round_down(v);
