@@ -439,7 +439,8 @@ impl Gpu {
 fn fingerprint(values: &[f32]) -> u64 {
     const SAMPLES: usize = 64;
     let step = (values.len() / SAMPLES).max(1);
-    values.iter().step_by(step).fold(0xcbf2_9ce4_8422_2325u64, |hash, v| {
-        (hash ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    values
+        .iter()
+        .step_by(step)
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, v| (hash ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3))
 }
