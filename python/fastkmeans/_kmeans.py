@@ -98,8 +98,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
         Where ``fit`` and ``predict`` on rows in memory run their distance passes: the CPU, an
         NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the CPU's labels but
-        at float32 near-ties, where the GPU takes the exactly nearest centre), or the GPU when one is usable and else the CPU, saying so in a log line. A
-        ``"+tf32"`` suffix lets the GPU use TF32 tensor cores (near-ties re-checked exactly).
+        at float32 near-ties, where the GPU takes the exactly nearest centre), or the GPU when
+        one is usable and else the CPU, saying so in a log line. A ``"+tf32"`` suffix lets the
+        GPU use TF32 tensor cores (near-ties re-checked exactly).
         Not a SageMaker hyperparameter. See docs/gpu.md.
     initial_centers : array-like of shape (k, n_features) or (K, n_features), default=None
         Centres to start from instead of seeding (scikit-learn's ``init=ndarray``). With
