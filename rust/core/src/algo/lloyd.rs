@@ -35,8 +35,36 @@ pub struct LloydFit<F> {
 pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
-    mut centers: Vec<F>,
+    centers: Vec<F>,
     params: &Checked<LloydParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<LloydFit<F>> {
+    let shift_tol = shift_tolerance(x, weights, params, backend)?;
+    lloyd_within(x, weights, centers, params, shift_tol, backend, stop)
+}
+
+/// The centre-shift rule's bound on the centres' total squared move (`None` under the loss rule):
+/// a property of the data alone, so [`fit_lloyd`] computes it once for all its trials.
+fn shift_tolerance<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    params: &LloydParams,
+    backend: &B,
+) -> Result<Option<f64>> {
+    Ok(match params.rule {
+        StopRule::Loss => None,
+        StopRule::CenterShift => Some(params.tol * mean_variance(x, weights, backend)?),
+    })
+}
+
+/// [`lloyd`] with the centre-shift bound from [`shift_tolerance`] already computed.
+fn lloyd_within<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    mut centers: Vec<F>,
+    params: &LloydParams,
+    shift_tol: Option<f64>,
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
@@ -48,10 +76,6 @@ pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     let mut bounds = Bounds::new();
     let mut pass = |centers: &[F], labels: &mut [u32], dist2: &mut [f64]| {
         backend.assign_and_sum_bounded(x.data(), weights, Points::from_rows(centers, d)?, labels, dist2, &mut bounds)
-    };
-    let shift_tol = match params.rule {
-        StopRule::Loss => None,
-        StopRule::CenterShift => Some(params.tol * mean_variance(x, weights, backend)?),
     };
     // The labels before the last pass (the centre-shift rule stops when a pass changes none).
     let mut previous = if shift_tol.is_some() { vec![0u32; x.n()] } else { Vec::new() };
@@ -122,12 +146,13 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     }
     check_weights(x.n(), weights)?;
     let lloyd_params = params.lloyd.check()?;
+    let shift_tol = shift_tolerance(x, weights, &lloyd_params, backend)?;
     let trials: Vec<Result<LloydFit<F>>> = (0..params.num_trials as u64)
         .into_par_iter()
         .map(|t| {
             let mut rng = Rng::new(params.seed, Purpose::Trial(t));
             let init = init_centers_on(x, weights, params.k, params.init, &mut rng, backend)?;
-            lloyd(x, weights, init, &lloyd_params, backend, stop)
+            lloyd_within(x, weights, init, &lloyd_params, shift_tol, backend, stop)
         })
         .collect();
     let mut best: Option<LloydFit<F>> = None;
