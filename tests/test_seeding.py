@@ -61,12 +61,12 @@ def test_kmeans_parallel_is_a_sagemaker_string():
     model = KMeans.from_hyperparameters({"k": "3", "feature_dim": "4", "init_method": "kmeans||",
                                          "local_lloyd_init_method": "kmeans||"})
     assert model.init_method == "kmeans||" and model.get_hyperparameters()["local_lloyd_init_method"] == "kmeans||"
-    with pytest.raises(HyperparameterError, match='Expecting: "random" or "kmeans\\+\\+" or "kmeans\\|\\|"'):
+    with pytest.raises(HyperparameterError, match='Expecting: "auto" or "random" or "kmeans\\+\\+" or "kmeans\\|\\|" or "coreset"'):
         KMeans(k=3, local_lloyd_init_method="kmeans+++").fit(X)
 
 
 def test_the_core_refuses_unknown_seeding_names():
-    with pytest.raises(ValueError, match="'random', 'kmeans\\+\\+' or 'kmeans\\|\\|'"):
+    with pytest.raises(ValueError, match="'random', 'kmeans\\+\\+', 'kmeans\\|\\|' or 'coreset'"):
         _core.fit_lloyd(X, k=3, init_method="kmeans|||", num_trials=1, max_iter=5, tol=0.0, seed=0)
 
 

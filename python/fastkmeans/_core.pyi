@@ -194,10 +194,10 @@ def fit_lloyd(
         Training data.
     k : int
         Clusters.
-    init_method : {"random", "kmeans++", "sampled-kmeans++", "kmeans||"}
-        Seeding of each run: greedy k-means++, the same among a uniform sample of 256 rows per
-        centre (not used by the estimator: it misses rare far groups, see docs/seeding.md), or
-        k-means||.
+    init_method : {"random", "kmeans++", "kmeans||", "coreset"}
+        Seeding of each run: uniform rows, greedy k-means++, k-means||, or the best of 5 greedy
+        k-means++ and weighted Lloyd runs on a lightweight coreset of 32 rows per centre (greedy
+        k-means++ over every row on data under 16 times that size; docs/seeding.md).
     num_trials, max_iter, tol : int, int, float
         Runs, most iterations per run, and the tolerance of ``stop_rule``.
     seed : int

@@ -47,7 +47,7 @@ class HyperparameterError(ValueError):
 HYPERPARAMETER_DEFAULTS: Dict[str, Any] = {
     "k": 8, "feature_dim": None, "mini_batch_size": 5000, "epochs": 1, "init_method": "auto",
     "extra_center_factor": "auto", "half_life_time_size": 0, "local_lloyd_max_iter": 300,
-    "local_lloyd_tol": 1e-4, "local_lloyd_init_method": "kmeans++",
+    "local_lloyd_tol": 1e-4, "local_lloyd_init_method": "auto",
     "local_lloyd_num_trials": "auto", "eval_metrics": ("msd",), "algorithm": "minibatch",
     "random_state": None, "n_threads": None, "reseed_ratio": "auto", "recipe": "fastkmeans",
 }
@@ -61,6 +61,12 @@ AUTO_RESEED_RATIO: Dict[str, float] = {"fastkmeans": 0.25, "sagemaker": 0.0}
 # k-means++, so that small or far groups get a centre, and the rest uniformly (docs/seeding.md).
 AUTO_INIT_METHOD: Dict[str, str] = {"fastkmeans": "kmeans++-random", "sagemaker": "random"}
 
+# What local_lloyd_init_method="auto" means for each algorithm: SageMaker's documented default
+# (greedy k-means++) for the K -> k reduction; full-data Lloyd seeds from a lightweight coreset, the
+# best of 5 greedy k-means++ runs on a weighted sample at a tenth of one run over all rows
+# (docs/seeding.md).
+AUTO_LOCAL_LLOYD_INIT_METHOD: Dict[str, str] = {"minibatch": "kmeans++", "lloyd": "coreset"}
+
 # The hidden keys of SageMaker's default-input.json; parse_hyperparameters accepts and drops them.
 _HIDDEN_KEYS = frozenset({
     "force_dense", "_disable_wait_to_read", "_enable_profiler", "_kvstore", "_log_level",
@@ -70,6 +76,7 @@ _HIDDEN_PREFIXES = ("_", "sagemaker_")
 _REQUIRED = ("k", "feature_dim")
 _INIT_METHODS = ("random", "kmeans++", "kmeans||")
 _SEEDING_METHODS = ("auto", *_INIT_METHODS, "kmeans++-random")
+_LLOYD_SEEDING_METHODS = ("auto", *_INIT_METHODS, "coreset")
 _ALGORITHMS = ("minibatch", "lloyd")
 _RECIPES = ("fastkmeans", "sagemaker")
 _EVAL_METRICS = ("msd", "ssd")
@@ -81,9 +88,10 @@ class Hyperparameters:
     """Checked hyperparameters; build them with ``check_hyperparameters``, not directly.
 
     Field meanings are SageMaker's (see ``SAGEMAKER_KMEANS.md`` section 1); ``algorithm``,
-    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``reseed_ratio`` and
-    ``init_method`` are already resolved here (``"auto"``: ``AUTO_RESEED_RATIO`` and
-    ``AUTO_INIT_METHOD`` of the ``recipe``); other ``"auto"`` values are
+    ``n_threads``, ``reseed_ratio`` and ``recipe`` are fastkmeans' own. ``reseed_ratio``,
+    ``init_method`` and ``local_lloyd_init_method`` are already resolved here (``"auto"``:
+    ``AUTO_RESEED_RATIO`` and ``AUTO_INIT_METHOD`` of the ``recipe``,
+    ``AUTO_LOCAL_LLOYD_INIT_METHOD`` of the ``algorithm``); other ``"auto"`` values are
     resolved later, once the data is known, by ``resolve_extra_center_factor`` and ``resolve_local_lloyd_num_trials``.
     """
 
@@ -196,7 +204,7 @@ _CHECKS: Dict[str, _Check] = {
     "half_life_time_size": _integer(0),
     "local_lloyd_max_iter": _integer(1),
     "local_lloyd_tol": ("a float in [0, 1]", _tol),
-    "local_lloyd_init_method": _choice(*_INIT_METHODS),
+    "local_lloyd_init_method": _choice(*_LLOYD_SEEDING_METHODS),
     "local_lloyd_num_trials": _integer(1, allow_auto=True),
     "eval_metrics": ('a non-empty list of distinct names from "msd", "ssd"', _eval_metrics),
     "algorithm": _choice(*_ALGORITHMS),
@@ -264,6 +272,8 @@ def check_hyperparameters(**params: Any) -> Hyperparameters:
         checked["reseed_ratio"] = AUTO_RESEED_RATIO[checked["recipe"]]
     if checked["init_method"] == "auto":
         checked["init_method"] = AUTO_INIT_METHOD[checked["recipe"]]
+    if checked["local_lloyd_init_method"] == "auto":
+        checked["local_lloyd_init_method"] = AUTO_LOCAL_LLOYD_INIT_METHOD[checked["algorithm"]]
     return Hyperparameters(**checked)
 
 
@@ -390,7 +400,7 @@ def format_hyperparameters(params: Mapping[str, Any]) -> Dict[str, str]:
             if _is_int(value):
                 out[name] = str(int(value))
             continue
-        keep_auto = name in ("reseed_ratio", "init_method") and _is_auto(params[name])
+        keep_auto = name in ("reseed_ratio", "init_method", "local_lloyd_init_method") and _is_auto(params[name])
         value = params[name] if keep_auto else getattr(checked, name)
         if value is None:
             continue

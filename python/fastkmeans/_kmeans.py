@@ -79,11 +79,15 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         recipe's last step) stops by scikit-learn's rule with the same value as its ``tol``: once
         the centres' total squared move is at most ``local_lloyd_tol`` times the data's mean
         per-feature variance, or once no row changes its centre.
-    local_lloyd_init_method : {"kmeans++", "random", "kmeans||"}, default="kmeans++"
-        Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
-        k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
-        With ``algorithm="lloyd"`` on millions of rows, "kmeans||" seeds as well in a fraction of
-        k-means++'s time (docs/seeding.md).
+    local_lloyd_init_method : {"auto", "kmeans++", "random", "kmeans||", "coreset"}, default="auto"
+        Seeding of each Lloyd run: greedy k-means++ (the best of 2 + ln k candidates per step, over
+        all rows: scikit-learn's seeding); k-means|| (5 rounds of 2k rows drawn in parallel, reduced
+        by weighted k-means++ and Lloyd); or "coreset": the best of 5 greedy k-means++ and Lloyd
+        runs on a weighted sample of 32 rows per centre drawn half uniformly, half by squared
+        distance to the mean (a lightweight coreset; data under 16 times that size is seeded by
+        greedy k-means++ over all rows). "auto" is SageMaker's "kmeans++" for the reduction
+        (``algorithm="minibatch"``) and "coreset" for ``algorithm="lloyd"``, which seeds a million
+        rows in a tenth of greedy k-means++'s time at a lower loss (docs/seeding.md).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
@@ -194,7 +198,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         half_life_time_size: int = 0,
         local_lloyd_max_iter: int = 300,
         local_lloyd_tol: float = 1e-4,
-        local_lloyd_init_method: str = "kmeans++",
+        local_lloyd_init_method: str = "auto",
         local_lloyd_num_trials: Any = "auto",
         eval_metrics: Any = ("msd",),
         algorithm: str = "minibatch",

@@ -28,7 +28,8 @@ def _hyperparameter_options(function: Any) -> Any:
                         "[auto: kmeans++-random; random under --recipe sagemaker]."),
         "extra_center_factor": "K = k x this while streaming, or auto.",
         "half_life_time_size": "Points after which a point's weight halves; 0: no decay [0].",
-        "local_lloyd_init_method": "Seeding of the K -> k reduction: random, kmeans++ or kmeans|| [kmeans++].",
+        "local_lloyd_init_method": ("Seeding of the K -> k reduction, or of --algorithm lloyd: auto, random, kmeans++, "
+                                    "kmeans|| or coreset [auto: kmeans++; coreset for lloyd]."),
         "local_lloyd_max_iter": "Most Lloyd iterations of the reduction [300].",
         "local_lloyd_num_trials": "Reduction trials, best kept, or auto.",
         "local_lloyd_tol": "Relative loss change that stops the reduction [0.0001].",

@@ -5,9 +5,6 @@ use std::ops::Deref;
 
 use crate::error::{Error, Result};
 
-/// Rows per centre in the sample that [`InitMethod::sampled_kmeans_pp`] seeds from.
-pub const SEED_ROWS_PER_CENTER: usize = 256;
-
 /// How initial centres are chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitMethod {
@@ -20,11 +17,6 @@ pub enum InitMethod {
     /// in proportion to (weight ×) squared distance, then the candidates, weighted by the rows
     /// closest to them, reduced to k by weighted greedy k-means++ and weighted Lloyd.
     KMeansParallel { oversampling: usize, rounds: usize },
-    /// k-means++ with `local_trials` candidates per step among a uniform sample of
-    /// `rows_per_center` · k distinct rows (every row when there are no more), whose cost no
-    /// longer grows with the number of rows; a uniform sample misses rare far groups, so no
-    /// default uses it (docs/seeding.md).
-    SampledKMeansPlusPlus { local_trials: usize, rows_per_center: usize },
     /// Plain k-means++ for the first `plus_plus` centres, then distinct rows chosen uniformly
     /// among the rest: how `recipe="fastkmeans"` seeds the K = k · extra_center_factor streaming
     /// centres with `plus_plus` = k. The k-means++ part reaches every far or small group
@@ -32,6 +24,11 @@ pub enum InitMethod {
     /// uniform part puts the remaining centres where the rows are, at a tenth of k-means++'s
     /// cost (docs/seeding.md).
     KMeansPlusPlusThenRandom { plus_plus: usize },
+    /// The k-means of a lightweight coreset of about `rows_per_center` · k rows drawn by distance
+    /// to the mean: the best of `trials` greedy k-means++ and weighted Lloyd runs on it. Data too
+    /// small for a coreset gets greedy k-means++ over all its rows. How `algorithm="lloyd"` seeds
+    /// by default ([`crate::algo::coreset`], docs/seeding.md).
+    Coreset { rows_per_center: usize, trials: usize },
 }
 
 impl InitMethod {
@@ -47,12 +44,8 @@ impl InitMethod {
     /// k-means‖ with ℓ = 2k and 5 rounds.
     pub const KMEANS_PARALLEL: InitMethod = InitMethod::KMeansParallel { oversampling: 2, rounds: 5 };
 
-    /// Greedy k-means++ ([`InitMethod::greedy_kmeans_pp`]) among a uniform sample of
-    /// [`SEED_ROWS_PER_CENTER`] · k rows.
-    pub fn sampled_kmeans_pp(k: usize) -> InitMethod {
-        let InitMethod::KMeansPlusPlus { local_trials } = InitMethod::greedy_kmeans_pp(k) else { unreachable!() };
-        InitMethod::SampledKMeansPlusPlus { local_trials, rows_per_center: SEED_ROWS_PER_CENTER }
-    }
+    /// The coreset seeding with 32 rows per centre and the best of 5 runs.
+    pub const CORESET: InitMethod = InitMethod::Coreset { rows_per_center: 32, trials: 5 };
 
     /// Fails unless the method's counts are at least 1.
     fn check(self) -> Result<()> {
@@ -60,13 +53,9 @@ impl InitMethod {
             InitMethod::KMeansPlusPlus { local_trials: 0 } => Err(invalid("local_trials", 0, "an integer >= 1")),
             InitMethod::KMeansParallel { oversampling: 0, .. } => Err(invalid("oversampling", 0, "an integer >= 1")),
             InitMethod::KMeansParallel { rounds: 0, .. } => Err(invalid("rounds", 0, "an integer >= 1")),
-            InitMethod::SampledKMeansPlusPlus { local_trials: 0, .. } => {
-                Err(invalid("local_trials", 0, "an integer >= 1"))
-            }
             InitMethod::KMeansPlusPlusThenRandom { plus_plus: 0 } => Err(invalid("plus_plus", 0, "an integer >= 1")),
-            InitMethod::SampledKMeansPlusPlus { rows_per_center: 0, .. } => {
-                Err(invalid("rows_per_center", 0, "an integer >= 1"))
-            }
+            InitMethod::Coreset { rows_per_center: 0, .. } => Err(invalid("rows_per_center", 0, "an integer >= 1")),
+            InitMethod::Coreset { trials: 0, .. } => Err(invalid("trials", 0, "an integer >= 1")),
             _ => Ok(()),
         }
     }

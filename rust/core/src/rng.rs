@@ -46,6 +46,11 @@ impl Rng {
         (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// A seed for a nested computation that names its own streams ([`Rng::new`]).
+    pub fn next_seed(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
     /// Uniform integer in `0..n` (`n > 0`), without modulo bias (Lemire's method).
     pub fn below(&mut self, n: usize) -> usize {
         let n = n as u64;

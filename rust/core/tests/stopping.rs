@@ -1,12 +1,9 @@
-//! Full-data Lloyd's centre-shift stop rule and its sampled k-means++ seeding (issue 15).
+//! Full-data Lloyd's centre-shift stop rule (issue 15).
 
 use std::sync::atomic::AtomicBool;
 
-use fastkmeans_core::algo::init::init_centers;
-use fastkmeans_core::rng::{Purpose, Rng};
 use fastkmeans_core::{
-    fit_lloyd, fit_minibatch, lloyd, Cpu, Error, InitMethod, LloydParams, MiniBatchParams, Points, ReduceParams,
-    StopRule,
+    fit_lloyd, fit_minibatch, lloyd, Cpu, InitMethod, LloydParams, MiniBatchParams, Points, ReduceParams, StopRule,
 };
 
 mod common;
@@ -119,68 +116,11 @@ fn weights_count_in_the_shift_rules_variance() {
 }
 
 #[test]
-fn sampled_kmeans_pp_is_kmeans_pp_when_the_sample_holds_every_row() {
-    let (n, d, k) = (500, 4, 6);
-    let x = blobs(n, d, 6, 5);
-    let points = Points::from_rows(&x, d).unwrap();
-    let all = InitMethod::SampledKMeansPlusPlus { local_trials: 3, rows_per_center: n.div_ceil(k) };
-    let plain = InitMethod::KMeansPlusPlus { local_trials: 3 };
-    for seed in 0..4 {
-        let a = init_centers(points, None, k, all, &mut Rng::new(seed, Purpose::Trial(0)));
-        let b = init_centers(points, None, k, plain, &mut Rng::new(seed, Purpose::Trial(0)));
-        assert_eq!(a, b);
-    }
-}
-
-#[test]
-fn sampled_kmeans_pp_picks_distinct_rows_of_the_data_and_finds_separated_groups() {
-    // 8 tight groups far apart, 20,000 rows: a sample of 16 rows per centre still finds each group.
-    let (n, d, k) = (20_000, 2, 8);
-    let mut next = uniform(6);
-    let x: Vec<f64> = (0..n).flat_map(|i| [(i % k) as f64 * 100.0 + next(), next()]).collect();
-    let points = Points::from_rows(&x, d).unwrap();
-    let method = InitMethod::SampledKMeansPlusPlus { local_trials: 3, rows_per_center: 16 };
-    for seed in 0..5 {
-        let centers = init_centers(points, None, k, method, &mut Rng::new(seed, Purpose::Trial(0)));
-        let mut groups: Vec<i64> = centers.chunks_exact(d).map(|c| (c[0] / 100.0).floor() as i64).collect();
-        for c in centers.chunks_exact(d) {
-            assert!(x.chunks_exact(d).any(|row| row == c), "a centre is a row of the data");
-        }
-        groups.sort();
-        assert_eq!(groups, (0..k as i64).collect::<Vec<_>>(), "seed {seed}");
-    }
-}
-
-#[test]
-fn sampled_kmeans_pp_counts_must_be_at_least_one() {
-    for init in [
-        InitMethod::SampledKMeansPlusPlus { local_trials: 0, rows_per_center: 256 },
-        InitMethod::SampledKMeansPlusPlus { local_trials: 2, rows_per_center: 0 },
-    ] {
-        let params = ReduceParams { init, ..reduce_params(3, 1, 0) };
-        assert!(matches!(params.check(), Err(Error::InvalidParameter { .. })));
-    }
-    assert_eq!(
-        InitMethod::sampled_kmeans_pp(100),
-        InitMethod::SampledKMeansPlusPlus {
-            local_trials: 6,
-            rows_per_center: fastkmeans_core::params::SEED_ROWS_PER_CENTER,
-        }
-    );
-}
-
-#[test]
-fn the_shift_rule_and_sampled_seeding_give_identical_bits_on_any_thread_count() {
+fn the_shift_rule_gives_identical_bits_on_any_thread_count() {
     let (n, d) = (30_000, 5);
     let x = blobs(n, d, 40, 7);
     let points = Points::from_rows(&x, d).unwrap();
-    let lloyd_params = ReduceParams {
-        init: InitMethod::SampledKMeansPlusPlus { local_trials: 3, rows_per_center: 50 },
-        lloyd: shift(300, 1e-4),
-        ..reduce_params(25, 2, 11)
-    }
-    .check()
-    .unwrap();
+    let lloyd_params = ReduceParams { lloyd: shift(300, 1e-4), ..reduce_params(25, 2, 11) }.check().unwrap();
     let minibatch = MiniBatchParams {
         n_centers: 100,
         mini_batch_size: 2000,

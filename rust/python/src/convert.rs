@@ -187,16 +187,16 @@ pub fn seeding_method(name: &str, k: usize) -> PyResult<InitMethod> {
     }
 }
 
-/// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step), the same
-/// among a uniform sample of rows ("sampled-kmeans++"), or k-means‖.
+/// Seeding of Lloyd runs: greedy k-means++ (the better of several candidates per step), k-means‖,
+/// or the best of several greedy k-means++ and Lloyd runs on a lightweight coreset ("coreset").
 pub fn init_method(name: &str, k: usize) -> PyResult<InitMethod> {
     match name {
         "random" => Ok(InitMethod::Random),
         "kmeans++" => Ok(InitMethod::greedy_kmeans_pp(k)),
-        "sampled-kmeans++" => Ok(InitMethod::sampled_kmeans_pp(k)),
         "kmeans||" => Ok(InitMethod::KMEANS_PARALLEL),
+        "coreset" => Ok(InitMethod::CORESET),
         other => Err(PyValueError::new_err(format!(
-            "local_lloyd_init_method must be 'random', 'kmeans++' or 'kmeans||', not {other:?}"
+            "local_lloyd_init_method must be 'random', 'kmeans++', 'kmeans||' or 'coreset', not {other:?}"
         ))),
     }
 }

@@ -1,6 +1,7 @@
 //! Seeding: `random` rows, k-means++ (plain or greedy, optionally weighted; [`crate::algo::kmeanspp`])
-//! and k-means‖ ([`crate::algo::kmeans_parallel`]).
+//! k-means‖ ([`crate::algo::kmeans_parallel`]) and the k-means of a coreset ([`crate::algo::coreset`]).
 
+use crate::algo::coreset::coreset_seeding;
 use crate::algo::kmeans_parallel::kmeans_parallel;
 use crate::algo::kmeanspp::kmeans_pp;
 use crate::backend::{Backend, Cpu, Rows};
@@ -38,10 +39,10 @@ pub fn init_centers_on<F: Scalar, R: Rows<F>, B: Backend>(
     let chosen = match method {
         InitMethod::Random => random_rows(x.n(), weights, k, rng),
         InitMethod::KMeansPlusPlus { local_trials } => kmeans_pp(x, weights, k, local_trials.max(1), rng, true),
-        InitMethod::SampledKMeansPlusPlus { local_trials, rows_per_center } => {
-            sampled_kmeans_pp(x, weights, k, local_trials.max(1), rows_per_center.saturating_mul(k), rng)
-        }
         InitMethod::KMeansPlusPlusThenRandom { plus_plus } => kmeans_pp_then_random(x, weights, k, plus_plus, rng),
+        InitMethod::Coreset { rows_per_center, trials } => {
+            return coreset_seeding(x, weights, k, rows_per_center, trials, rng, backend);
+        }
         InitMethod::KMeansParallel { oversampling, rounds } => {
             return kmeans_parallel(x, weights, k, oversampling, rounds, rng, backend);
         }
@@ -84,25 +85,4 @@ fn kmeans_pp_then_random<F: Scalar, R: Rows<F>>(
         chosen.extend(drawn.into_iter().map(|j| rest[j]));
     }
     chosen
-}
-
-/// k-means++ among `m` distinct rows drawn uniformly (all rows when `m >= n`), weighted by their
-/// own weights; the chosen rows as indices into `x`.
-fn sampled_kmeans_pp<F: Scalar, R: Rows<F>>(
-    x: R,
-    weights: Option<&[f64]>,
-    k: usize,
-    local_trials: usize,
-    m: usize,
-    rng: &mut Rng,
-) -> Vec<usize> {
-    if m >= x.n() {
-        return kmeans_pp(x, weights, k, local_trials, rng, true);
-    }
-    let mut rows = rng.sample(x.n(), m.max(k));
-    rows.sort_unstable();
-    let sample = x.gather(&rows);
-    let sample_weights: Option<Vec<f64>> = weights.map(|w| rows.iter().map(|&i| w[i]).collect());
-    let chosen = kmeans_pp(sample.view(), sample_weights.as_deref(), k, local_trials, rng, true);
-    chosen.into_iter().map(|j| rows[j]).collect()
 }
