@@ -5,12 +5,13 @@ process, each timed as the best of ``--repeats`` runs (a 0.3 s pause before each
 anchors' spinning threads do not steal cores):
 
 * whole default fits: scikit-learn ``KMeans(100)``, scikit-learn-intelex ``KMeans(100)`` (when
-  installed), ``fastkmeans.KMeans(k=100, algorithm="lloyd")`` with each ``local_lloyd_init_method``;
+  installed), ``fastkmeans.KMeans(k=100, algorithm="lloyd")`` with each ``local_lloyd_init_method``
+  ("coreset" is its default);
   seconds and loss relative to scikit-learn's;
 * SageMaker's mini-batch recipe, ``fastkmeans.KMeans(k=100)`` with ``init_method`` "random",
   "kmeans++" and "kmeans||": seconds (the target: kmeans++ within 10% of random);
 * the seeding alone, as the Lloyd fit runs it (``max_iter=1``, minus one Lloyd pass measured from
-  the same seeds): greedy k-means++ and k-means‖.
+  the same seeds): the coreset, greedy k-means++ and k-means‖.
 
 Usage: python benches/seeding_bench.py [--quick] [--repeats N] [--no-anchors]
 """
@@ -75,7 +76,7 @@ def main() -> None:
         seconds, model = best_of(args.repeats, lambda: sklearnex_cluster.KMeans(k, random_state=0).fit(X))
         fits["scikit-learn-intelex KMeans(100)"] = (seconds, loss(X, model.cluster_centers_))
     seeding: Dict[str, float] = {}
-    for init in ("kmeans++", "kmeans||", "random"):
+    for init in ("coreset", "kmeans++", "kmeans||", "random"):
         def fit(init: str = init, **extra: object) -> fastkmeans.KMeans:
             return fastkmeans.KMeans(k=k, algorithm="lloyd", local_lloyd_init_method=init, random_state=0,
                                      **extra).fit(X)  # type: ignore[arg-type]

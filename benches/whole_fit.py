@@ -3,7 +3,8 @@
 Every contender fits the same array with its library's defaults (only k and the seed given):
 scikit-learn `KMeans(k)` (k-means++, one init) and `MiniBatchKMeans(k)`, scikit-learn-intelex
 `KMeans(k)`, FAISS `faiss.Kmeans(d, k)` (which subsamples 256 rows per centroid by default), and
-fastkmeans `KMeans(k)` (the default recipe), `KMeans(k, algorithm="lloyd")`,
+fastkmeans `KMeans(k)` (the default recipe), `KMeans(k, algorithm="lloyd")` (seeded from a coreset),
+`KMeans(k, algorithm="lloyd", local_lloyd_init_method=...)` with "kmeans++" and "kmeans||",
 `KMeans(k, init_method="kmeans++")` and `KMeans(k, recipe="sagemaker")` (SageMaker's exact recipe).
 The contenders take turns seed by seed, so a slow spell of a shared machine hits them all; the
 table gives the median wall seconds, the median loss (training sum of squared distances,
@@ -11,8 +12,8 @@ recomputed here in float64 for every contender alike) divided by scikit-learn KM
 and the mean loss over the seeds divided by scikit-learn's mean, with the range of the seeds'
 losses over that mean (scikit-learn's own loss varies by seed too). On the blobs it also times the
 seeding of `KMeans(k, algorithm="lloyd")` alone (a one-pass fit minus one Lloyd pass from its
-seeds, best of 3), with k-means++ and with k-means||, and gives its share of that fit's median
-time.
+seeds, best of 3), with the coreset, k-means++ and k-means||, and gives its share of that fit's
+median time.
 
 Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
 about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
@@ -70,8 +71,9 @@ def contenders(with_previous: bool) -> Dict[str, Fit]:
         out["faiss.Kmeans()"] = faiss_fit
     out["fastkmeans KMeans(k)"] = fastkmeans_fit()
     out['fastkmeans KMeans(k, algorithm="lloyd")'] = fastkmeans_fit(algorithm="lloyd")
-    out['fastkmeans KMeans(k, algorithm="lloyd", local_lloyd_init_method="kmeans||")'] = fastkmeans_fit(
-        algorithm="lloyd", local_lloyd_init_method="kmeans||")
+    for init in ("kmeans++", "kmeans||"):
+        out[f'fastkmeans KMeans(k, algorithm="lloyd", local_lloyd_init_method="{init}")'] = fastkmeans_fit(
+            algorithm="lloyd", local_lloyd_init_method=init)
     out['fastkmeans KMeans(k, init_method="kmeans++")'] = fastkmeans_fit(init_method="kmeans++")
     out['fastkmeans KMeans(k, recipe="sagemaker")'] = fastkmeans_fit(recipe="sagemaker")
     if with_previous:
@@ -140,8 +142,9 @@ def lloyd_seeding_share(x: np.ndarray, k: int, results: dict, name: str) -> List
     def one_pass(**extra) -> dict:
         return _core.fit_lloyd(x, k=k, num_trials=1, max_iter=1, tol=0.0, seed=0, **extra)
     notes = []
-    for init, who in (("kmeans++", 'fastkmeans KMeans(k, algorithm="lloyd")'),
-                      ("kmeans||", 'fastkmeans KMeans(k, algorithm="lloyd", local_lloyd_init_method="kmeans||")')):
+    lloyd = 'fastkmeans KMeans(k, algorithm="lloyd"'
+    for init, who in (("coreset", f"{lloyd})"), ("kmeans++", f'{lloyd}, local_lloyd_init_method="kmeans++")'),
+                      ("kmeans||", f'{lloyd}, local_lloyd_init_method="kmeans||")')):
         seeded, from_seeds = [], []
         for _ in range(3):
             seconds, out = compare.timed(lambda init=init: one_pass(init_method=init))
