@@ -47,7 +47,7 @@ def test_lloyd_on_large_data_seeds_from_a_coreset_and_finds_a_rare_far_group():
 
 
 def test_the_coreset_seeding_reaches_scikit_learns_loss_in_a_fraction_of_the_passes():
-    # The best of 5 runs on 4,096 weighted rows against one greedy k-means++ over all 70,000:
+    # The best of 4 runs on 4,096 weighted rows against one greedy k-means++ over all 70,000:
     # no worse on average over seeds (one greedy run that merges two blobs costs a few percent).
     ours = [KMeans(k=40, algorithm="lloyd", random_state=s).fit(BIG).inertia_ for s in range(4)]
     theirs = [sk_cluster.KMeans(40, random_state=s).fit(BIG).inertia_ for s in range(4)]

@@ -195,7 +195,7 @@ def fit_lloyd(
     k : int
         Clusters.
     init_method : {"random", "kmeans++", "kmeans||", "coreset"}
-        Seeding of each run: uniform rows, greedy k-means++, k-means||, or the best of 5 greedy
+        Seeding of each run: uniform rows, greedy k-means++, k-means||, or the best of 4 greedy
         k-means++ and weighted Lloyd runs on a lightweight coreset of 32 rows per centre (greedy
         k-means++ over every row on data under 16 times that size; docs/seeding.md).
     num_trials, max_iter, tol : int, int, float

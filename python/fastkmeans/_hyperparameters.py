@@ -63,7 +63,7 @@ AUTO_INIT_METHOD: Dict[str, str] = {"fastkmeans": "kmeans++-random", "sagemaker"
 
 # What local_lloyd_init_method="auto" means for each algorithm: SageMaker's documented default
 # (greedy k-means++) for the K -> k reduction; full-data Lloyd seeds from a lightweight coreset, the
-# best of 5 greedy k-means++ runs on a weighted sample at a tenth of one run over all rows
+# best of 4 greedy k-means++ runs on a weighted sample at a tenth of one run over all rows
 # (docs/seeding.md).
 AUTO_LOCAL_LLOYD_INIT_METHOD: Dict[str, str] = {"minibatch": "kmeans++", "lloyd": "coreset"}
 

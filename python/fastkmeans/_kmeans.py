@@ -82,7 +82,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     local_lloyd_init_method : {"auto", "kmeans++", "random", "kmeans||", "coreset"}, default="auto"
         Seeding of each Lloyd run: greedy k-means++ (the best of 2 + ln k candidates per step, over
         all rows: scikit-learn's seeding); k-means|| (5 rounds of 2k rows drawn in parallel, reduced
-        by weighted k-means++ and Lloyd); or "coreset": the best of 5 greedy k-means++ and Lloyd
+        by weighted k-means++ and Lloyd); or "coreset": the best of 4 greedy k-means++ and Lloyd
         runs on a weighted sample of 32 rows per centre drawn half uniformly, half by squared
         distance to the mean (a lightweight coreset; data under 16 times that size is seeded by
         greedy k-means++ over all rows). "auto" is SageMaker's "kmeans++" for the reduction

@@ -44,8 +44,8 @@ impl InitMethod {
     /// k-means‖ with ℓ = 2k and 5 rounds.
     pub const KMEANS_PARALLEL: InitMethod = InitMethod::KMeansParallel { oversampling: 2, rounds: 5 };
 
-    /// The coreset seeding with 32 rows per centre and the best of 5 runs.
-    pub const CORESET: InitMethod = InitMethod::Coreset { rows_per_center: 32, trials: 5 };
+    /// The coreset seeding with 32 rows per centre and the best of 4 runs.
+    pub const CORESET: InitMethod = InitMethod::Coreset { rows_per_center: 32, trials: 4 };
 
     /// Fails unless the method's counts are at least 1.
     fn check(self) -> Result<()> {

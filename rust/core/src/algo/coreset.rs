@@ -31,6 +31,7 @@ use crate::algo::kmeanspp::kmeans_pp;
 use crate::algo::lloyd::fit_lloyd;
 use crate::backend::{Backend, Rows};
 use crate::error::Result;
+use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::parallel::min_items;
 use crate::kernels::scalar::Scalar;
 use crate::params::{InitMethod, LloydParams, ReduceParams, StopRule};
@@ -115,14 +116,13 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
     let mean_norm: f64 = mean.iter().map(|v| v.to_f64() * v.to_f64()).sum();
     let dist2: Vec<f64> =
         (0..n).into_par_iter().with_min_len(min_items(x.d())).map(|i| x.sq_dist_to(i, &mean, mean_norm)).collect();
-    let spread: f64 = (0..n).map(|i| weight(i) * dist2[i]).sum();
+    let spread = weighted_ssd(&dist2, weights);
     let q = |i: usize| {
         let by_distance = if spread > 0.0 { weight(i) * dist2[i] / spread } else { weight(i) / total };
         0.5 * weight(i) / total + 0.5 * by_distance
     };
-    // Σ q = 1 up to rounding; draws past the rounded sum go to the last row (below).
-    let q_total = 1.0;
-    let mut draws: Vec<f64> = (0..m).map(|_| rng.uniform() * q_total).collect();
+    // Σ q = 1 up to rounding: draws past the rounded sum go to the last row (below).
+    let mut draws: Vec<f64> = (0..m).map(|_| rng.uniform()).collect();
     draws.sort_unstable_by(f64::total_cmp);
 
     // One sweep of the running sum of q in row order matches the sorted draws to rows; draws past
@@ -143,7 +143,7 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
         }
         if times > 0 {
             rows.push(i);
-            sample_weights.push(times as f64 * weight(i) * q_total / (m as f64 * qi));
+            sample_weights.push(times as f64 * weight(i) / (m as f64 * qi));
         }
     }
     let rest = next.count();
@@ -153,7 +153,7 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
             rows.push(i);
             sample_weights.push(0.0);
         }
-        *sample_weights.last_mut().expect("pushed") += rest as f64 * weight(i) * q_total / (m as f64 * qi);
+        *sample_weights.last_mut().expect("pushed") += rest as f64 * weight(i) / (m as f64 * qi);
     }
     Some((rows, sample_weights))
 }
