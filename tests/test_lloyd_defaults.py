@@ -8,6 +8,12 @@ import numpy as np
 import pytest
 
 from fastkmeans import KMeans, _core
+from fastkmeans._hyperparameters import (
+    HyperparameterError,
+    check_hyperparameters,
+    format_hyperparameters,
+    parse_hyperparameters,
+)
 
 sk_cluster = pytest.importorskip("sklearn.cluster")
 
@@ -103,3 +109,18 @@ def test_the_reduction_keeps_sagemakers_loss_rule():
 def test_an_unknown_stop_rule_is_refused():
     with pytest.raises(ValueError, match="stop_rule must be 'loss' or 'shift', not \"steps\""):
         _core.fit_lloyd(X, k=2, init_method="random", num_trials=1, max_iter=5, tol=0.0, seed=0, stop_rule="steps")
+
+
+def test_local_lloyd_init_method_auto_is_kmeans_pp_for_the_reduction_and_coreset_for_lloyd():
+    assert check_hyperparameters().local_lloyd_init_method == "kmeans++"
+    assert check_hyperparameters(algorithm="lloyd").local_lloyd_init_method == "coreset"
+    assert check_hyperparameters(algorithm="lloyd", local_lloyd_init_method="kmeans++").local_lloyd_init_method == \
+        "kmeans++"
+    # "auto" stays "auto" in SageMaker's string map (saved models resolve it the same way), and
+    # "coreset" is a valid string there.
+    assert format_hyperparameters({"k": 3, "local_lloyd_init_method": "auto"})["local_lloyd_init_method"] == "auto"
+    assert KMeans(k=3).get_hyperparameters()["local_lloyd_init_method"] == "auto"
+    parsed = parse_hyperparameters({"k": "3", "feature_dim": "5", "local_lloyd_init_method": "coreset"})
+    assert check_hyperparameters(**parsed).local_lloyd_init_method == "coreset"
+    with pytest.raises(HyperparameterError, match="local_lloyd_init_method"):
+        KMeans(k=3, algorithm="lloyd", local_lloyd_init_method="coresets").fit(X)
