@@ -121,11 +121,11 @@ def seed(rows: Sequence[Any], k: int, seed: int, *, trials: int = 1, oversamplin
     numbers = np.array([_generator(seed_for(seed, _FIRST)).integers(n)], dtype=np.int64)
     new = _fetch(parts, offsets, numbers)
     closest, psi, weights, moved = _update(parts, [None] * len(parts), new, 0, n_threads)
-    chosen, n_candidates, rounds_run, l = [(numbers, new)], 1, 0, float(oversampling * k)
+    chosen, n_candidates, rounds_run, ell = [(numbers, new)], 1, 0, float(oversampling * k)
     while psi > 0.0 and (rounds_run < rounds or n_candidates < k):
         if rounds_run >= rounds:  # too few candidates: more rounds, each taking more rows
-            l *= 2.0
-        numbers, new, received = _oversample(parts, closest, offsets, psi, l, seed_for(seed, _ROUND, rounds_run))
+            ell *= 2.0
+        numbers, new, received = _oversample(parts, closest, offsets, psi, ell, seed_for(seed, _ROUND, rounds_run))
         rounds_run += 1
         moved += received
         if new.shape[0] == 0:
@@ -247,12 +247,12 @@ def _update(parts: List[Any], closest: List[Any], new: np.ndarray, first: int,
     return list(states), psi, weights, sizeof(summaries) + sizeof(new) * len(parts)
 
 
-def _oversample(parts: List[Any], closest: List[Any], offsets: np.ndarray, psi: float, l: float,
+def _oversample(parts: List[Any], closest: List[Any], offsets: np.ndarray, psi: float, ell: float,
                 key: int) -> Tuple[np.ndarray, np.ndarray, int]:
     """One round's draws: the global numbers and rows every partition takes, in global order, and the bytes moved."""
     import dask
 
-    taken = dask.compute(*[dask.delayed(_draw, pure=True)(r, c, psi, l, key, int(offsets[i]))
+    taken = dask.compute(*[dask.delayed(_draw, pure=True)(r, c, psi, ell, key, int(offsets[i]))
                            for i, (r, c) in enumerate(zip(parts, closest))])
     found = [(local + offsets[i], aligned(rows)) for i, (local, rows) in enumerate(taken) if local.shape[0] > 0]
     if not found:
@@ -263,7 +263,7 @@ def _oversample(parts: List[Any], closest: List[Any], offsets: np.ndarray, psi: 
 
 def _reduce(candidates: np.ndarray, weights: np.ndarray, k: int, seed: int, trials: int,
             n_threads: Optional[int]) -> np.ndarray:
-    """The best of ``trials`` reductions of the weighted candidates, by weighted ssd over the candidates."""
+    """Return the best of ``trials`` reductions of the weighted candidates, by weighted ssd over the candidates."""
     best: Optional[np.ndarray] = None
     best_ssd = float("inf")
     for trial in range(trials):
@@ -277,7 +277,7 @@ def _reduce(candidates: np.ndarray, weights: np.ndarray, k: int, seed: int, tria
 
 
 def _fetch(rows: Sequence[Any], offsets: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The rows with global numbers ``wanted`` (sorted), dense, gathered from their partitions in order."""
+    """Return the rows numbered ``wanted`` (sorted, global numbers), dense, gathered from their partitions."""
     import dask
 
     part = np.searchsorted(offsets, wanted, side="right") - 1
@@ -311,7 +311,7 @@ def _take(rows: Any, local: np.ndarray) -> np.ndarray:
 
 def _closest(rows: Optional[Any], state: Optional[Dict[str, Any]], new: np.ndarray, first: int,
              n_threads: Optional[int]) -> Optional[Dict[str, Any]]:
-    """A partition's closest candidates after ``new`` (the core's ``Closest::update``): strictly closer wins."""
+    """Return a partition's closest candidates after ``new`` (the core's ``Closest::update``): strictly closer wins."""
     if rows is None:
         return None
     rows = aligned_rows(rows)
@@ -326,19 +326,19 @@ def _closest(rows: Optional[Any], state: Optional[Dict[str, Any]], new: np.ndarr
 
 
 def _summary(state: Optional[Dict[str, Any]]) -> Tuple[int, np.ndarray]:
-    """A partition's share of ψ (exact, see ``exact_sum``) and its rows per candidate."""
+    """Return a partition's share of ψ (exact, see ``exact_sum``) and its rows per candidate."""
     if state is None:
         return 0, np.zeros(0)
     counts = np.bincount(state["owner"], minlength=state["n_candidates"]).astype(np.float64)
     return exact_sum(state["d2"]), counts
 
 
-def _draw(rows: Optional[Any], state: Optional[Dict[str, Any]], psi: float, l: float, key: int,
+def _draw(rows: Optional[Any], state: Optional[Dict[str, Any]], psi: float, ell: float, key: int,
           offset: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """A partition's draws in one round: row i taken with probability min(1, ℓ · d2_i / ψ); its local numbers and rows."""
+    """Return the numbers and rows a partition takes in a round: row i with probability min(1, ℓ · d2_i / ψ)."""
     if rows is None or state is None or not (0.0 < psi < float("inf")):
         return np.zeros(0, dtype=np.int64), None
     d2 = state["d2"]
-    probability = d2 * (l / psi)  # the core's w · d2 · (ℓ / ψ) with w = 1
+    probability = d2 * (ell / psi)  # the core's w · d2 · (ℓ / ψ) with w = 1
     taken = np.flatnonzero((probability > 0.0) & (uniforms(key, offset, d2.shape[0]) < probability))
     return taken, _take(aligned_rows(rows), taken)
