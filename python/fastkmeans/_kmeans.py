@@ -83,7 +83,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
         k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
         With ``algorithm="lloyd"`` on millions of rows, "kmeans||" seeds as well in a fraction of
-        k-means++'s time (docs/seeding.md).
+        k-means++'s time (docs/seeding.md). On a Dask collection, "kmeans||" runs over every
+        partition; the others seed from a sample of the first (docs/dask.md).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
