@@ -9,8 +9,9 @@ persisted partitions:
    candidate and that candidate's number (12 bytes a row, persisted on its worker). Each round one
    task per partition measures its rows against the new candidates (``_core.assign``, one pass),
    keeps the closer, and returns its potential ψ_p = Σ d2 and its rows per candidate.
-3. The client adds the ψ_p into ψ; one task per partition takes each of its rows with probability
-   min(1, ℓ · d2 / ψ), ℓ = ``oversampling`` · k, and returns the rows taken: the next candidates.
+3. A task adds the ψ_p into ψ; then one task per partition takes each of its rows with
+   probability min(1, ℓ · d2 / ψ), ℓ = ``oversampling`` · k, and returns the rows taken: the next
+   candidates. Steps 2 and 3 are one graph, so a round is one round trip from the client.
    ``rounds`` rounds (5, ℓ = 2k: the core's defaults), fewer if a round takes nothing.
 4. The client adds up the rows per candidate (the candidates' weights) and reduces the weighted
    candidates to k by weighted greedy k-means++ and weighted Lloyd (``_core.reduce_candidates``,
@@ -19,8 +20,8 @@ persisted partitions:
 
 Each round moves the new candidates to every partition and ℓ rows (in expectation) back, plus one
 number and one count per candidate from each partition: O(partitions × k × d) bytes, never the
-rows. The passes are 1 (counts) + ``rounds`` + 1 distance passes over the data, against the k
-passes k-means++ would need.
+rows. There are ``rounds`` + 1 distance passes over the data (against the k passes k-means++
+would need) and ``rounds`` + 3 round trips (the counts and the first row come first).
 
 The seeds do not depend on the partitioning, the number of workers or the scheduling, only on the
 data, its row order, ``k`` and the seed: row ``i``'s uniform draw in round ``r`` is the ``i``-th
@@ -120,22 +121,32 @@ def seed(rows: Sequence[Any], k: int, seed: int, *, trials: int = 1, oversamplin
     parts = list(rows)
     numbers = np.array([_generator(seed_for(seed, _FIRST)).integers(n)], dtype=np.int64)
     new = _fetch(parts, offsets, numbers)
-    closest, psi, weights, moved = _update(parts, [None] * len(parts), new, 0, n_threads)
-    chosen, n_candidates, rounds_run, ell = [(numbers, new)], 1, 0, float(oversampling * k)
-    while psi > 0.0 and (rounds_run < rounds or n_candidates < k):
-        if rounds_run >= rounds:  # too few candidates: more rounds, each taking more rows
-            ell *= 2.0
-        numbers, new, received = _oversample(parts, closest, offsets, psi, ell, seed_for(seed, _ROUND, rounds_run))
-        rounds_run += 1
-        moved += received
-        if new.shape[0] == 0:
-            if n_candidates >= k:
-                break
-            continue
-        closest, psi, weights, received = _update(parts, closest, new, n_candidates, n_threads)
+    closest: List[Any] = [None] * len(parts)
+    chosen: List[Tuple[np.ndarray, np.ndarray]] = []
+    n_candidates, rounds_run, ell, moved = 0, 0, float(oversampling * k), 0
+    while True:
+        # One round trip: the distance pass against the new candidates, ψ, and (while rounds are
+        # left, or candidates lacking) the next round's draws, which wait for ψ on the workers.
         chosen.append((numbers, new))
+        draw = rounds_run < rounds or n_candidates + new.shape[0] < k
+        if draw and rounds_run >= rounds:  # too few candidates: more rounds, each taking more rows
+            ell *= 2.0
+        key = seed_for(seed, _ROUND, rounds_run)
+        closest, psi, weights, taken, received = _step(parts, closest, new, n_candidates, offsets,
+                                                       (ell, key) if draw else None, n_threads)
         n_candidates += new.shape[0]
         moved += received
+        if not draw:
+            break
+        rounds_run += 1
+        numbers, new = taken
+        while new.shape[0] == 0 and psi > 0.0 and n_candidates < k:  # nothing drawn, yet too few: draw again
+            ell *= 2.0
+            numbers, new, received = _oversample(parts, closest, offsets, psi, ell, seed_for(seed, _ROUND, rounds_run))
+            rounds_run += 1
+            moved += received
+        if new.shape[0] == 0:  # nothing drawn: ψ = 0 (every row on a candidate), or the in-memory early stop
+            break
     if n_candidates < k:  # every row lies on a candidate: other rows, any of them, fill up to k
         numbers = _fill(n, np.concatenate([c[0] for c in chosen]), k - n_candidates, seed_for(seed, _FILL))
         chosen.append((numbers, _fetch(parts, offsets, numbers)))
@@ -224,41 +235,51 @@ def _generator(key: int, counter: int = 0) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(key=key, counter=counter))
 
 
-def _update(parts: List[Any], closest: List[Any], new: np.ndarray, first: int,
-            n_threads: Optional[int]) -> Tuple[List[Any], float, np.ndarray, int]:
-    """One distance pass: every partition's closest candidates updated with ``new`` (numbered from ``first``).
+def _step(parts: List[Any], closest: List[Any], new: np.ndarray, first: int, offsets: np.ndarray,
+          draw: Optional[Tuple[float, int]], n_threads: Optional[int]
+          ) -> Tuple[List[Any], float, np.ndarray, Tuple[np.ndarray, np.ndarray], int]:
+    """Update every partition's closest candidates with ``new`` (numbered from ``first``), then draw.
 
-    Returns the new states (persisted on the workers), ψ over all partitions, the rows per
-    candidate, and the bytes moved (``new`` to every partition, their summaries back).
+    One graph, one round trip: the updated states are persisted on the workers, ψ is added up on a
+    worker, and with ``draw = (ℓ, key)`` every partition draws its rows against that ψ. Returns the
+    states, ψ, the rows per candidate, the rows drawn (global numbers and rows, in global order;
+    none without ``draw``) and the bytes moved (``new`` to every partition, counts and rows back).
     """
     import dask
 
     shared = dask.delayed(new, pure=True)
     states = dask.persist(*[dask.delayed(_closest, pure=True)(r, c, shared, first, n_threads)
                             for r, c in zip(parts, closest)])
-    summaries = dask.compute(*[dask.delayed(_summary, pure=True)(s) for s in states])
-    try:
-        psi = sum(s[0] for s in summaries) / 2**_UNIT_BITS
-    except OverflowError:  # squared distances past float64's range: no row can be drawn by them
-        psi = float("inf")
+    summaries = [dask.delayed(_summary, pure=True)(s) for s in states]
+    psi = dask.delayed(_potential, pure=True)(summaries)
+    draws = [] if draw is None else [dask.delayed(_draw, pure=True)(r, s, psi, *draw, int(offsets[i]))
+                                     for i, (r, s) in enumerate(zip(parts, states))]
+    psi_value, counted, taken = dask.compute(psi, summaries, draws)
     weights = np.zeros(first + new.shape[0])
-    for _, counts in summaries:  # whole numbers below 2**53: exact in any order
+    for _, counts in counted:  # whole numbers below 2**53: exact in any order
         weights[:counts.shape[0]] += counts
-    return list(states), psi, weights, sizeof(summaries) + sizeof(new) * len(parts)
+    drawn = _gathered(taken, offsets)
+    return (list(states), psi_value, weights, drawn,
+            sizeof(counted) + sizeof(new) * len(parts) + sizeof(taken))
+
+
+def _gathered(taken: Sequence[Tuple[np.ndarray, Optional[np.ndarray]]],
+              offsets: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Return the partitions' draws as global numbers and rows, in global order."""
+    found = [(local + offsets[i], aligned(rows)) for i, (local, rows) in enumerate(taken) if local.shape[0] > 0]
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+    return np.concatenate([f[0] for f in found]), np.ascontiguousarray(np.concatenate([f[1] for f in found]))
 
 
 def _oversample(parts: List[Any], closest: List[Any], offsets: np.ndarray, psi: float, ell: float,
                 key: int) -> Tuple[np.ndarray, np.ndarray, int]:
-    """One round's draws: the global numbers and rows every partition takes, in global order, and the bytes moved."""
+    """Return one round's draws without a distance pass (global numbers and rows), and the bytes moved."""
     import dask
 
     taken = dask.compute(*[dask.delayed(_draw, pure=True)(r, c, psi, ell, key, int(offsets[i]))
                            for i, (r, c) in enumerate(zip(parts, closest))])
-    found = [(local + offsets[i], aligned(rows)) for i, (local, rows) in enumerate(taken) if local.shape[0] > 0]
-    if not found:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 0)), sizeof(taken)
-    return (np.concatenate([f[0] for f in found]), np.ascontiguousarray(np.concatenate([f[1] for f in found])),
-            sizeof(taken))
+    return (*_gathered(taken, offsets), sizeof(taken))
 
 
 def _reduce(candidates: np.ndarray, weights: np.ndarray, k: int, seed: int, trials: int,
@@ -331,6 +352,14 @@ def _summary(state: Optional[Dict[str, Any]]) -> Tuple[int, np.ndarray]:
         return 0, np.zeros(0)
     counts = np.bincount(state["owner"], minlength=state["n_candidates"]).astype(np.float64)
     return exact_sum(state["d2"]), counts
+
+
+def _potential(summaries: List[Tuple[int, np.ndarray]]) -> float:
+    """Return ψ: the partitions' exact sums added, rounded once."""
+    try:
+        return float(sum(s[0] for s in summaries) / 2**_UNIT_BITS)
+    except OverflowError:  # squared distances past float64's range: no row can be drawn by them
+        return float("inf")
 
 
 def _draw(rows: Optional[Any], state: Optional[Dict[str, Any]], psi: float, ell: float, key: int,
