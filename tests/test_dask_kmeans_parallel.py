@@ -129,6 +129,15 @@ def test_few_distinct_rows_still_give_k_centres_the_same_on_any_partitioning(cli
     assert {tuple(c) for c in one.centers} == {(0.0, 0.0), (1.0, 1.0), (5.0, 5.0)}
 
 
+def test_rounds_that_leave_fewer_than_k_candidates_are_followed_by_more(client):
+    # Five far rows hold nearly all of ψ: one round of ℓ = k takes them (probability 1) and few others.
+    X = np.vstack([np.random.default_rng(6).normal(size=(3000, 3)), np.full((5, 3), 1000.0)])
+    few = seeds(X, (3005, 3), 20, oversampling=1, rounds=1)
+    assert few.rounds > 1 and few.n_candidates >= 20
+    assert np.unique(few.centers, axis=0).shape[0] == 20
+    np.testing.assert_array_equal(few.centers, seeds(X, ((1000, 1000, 1005), 3), 20, oversampling=1, rounds=1).centers)
+
+
 def test_sparse_partitions_seed_the_same_on_any_partitioning(client):
     sparse = pytest.importorskip("scipy.sparse")
     X = sparse.random(3000, 40, density=0.1, random_state=0, format="csr")
