@@ -4,8 +4,15 @@ For 1 and then 2 worker processes (1 thread each, on loopback), the same data (4
 Gaussian blobs, generated on the workers block by block and persisted there before any timing) is clustered by:
 
 * fastkmeans, ``algorithm="minibatch"`` (SageMaker's sharded web-scale recipe, 1 epoch);
-* fastkmeans, ``algorithm="lloyd"`` (distributed Lloyd);
+* fastkmeans, ``algorithm="lloyd"`` (distributed Lloyd, seeded from a sample of the first partition);
+* fastkmeans, ``algorithm="lloyd", local_lloyd_init_method="kmeans||"`` (seeded by distributed k-means||);
 * dask-ml's ``KMeans`` (k-means|| seeding, then Lloyd), when dask-ml is installed.
+
+Then the seedings alone, on the same persisted data: fastkmeans' sample seeding (the best of 10
+k-means++-seeded Lloyd runs on ``mini_batch_size`` rows of the first partition), fastkmeans'
+distributed k-means|| (5 rounds of ℓ = 2k, weighted reduction of the candidates) and dask-ml's
+``init_scalable`` (its k-means||: about ln(ψ) rounds, an unweighted reduction), each with the ssd
+of the data to its seeds.
 
 Every contender gets ``n_threads=1`` per worker (distributed pins BLAS to one thread per worker
 too). Printed: wall time, the ssd of the data to each model's centres (computed the same way for
@@ -80,6 +87,8 @@ def main() -> None:
     contenders = {
         "fastkmeans minibatch": lambda X: KMeans(k=args.k, random_state=0, n_threads=1).fit(X),
         "fastkmeans lloyd": lambda X: KMeans(k=args.k, algorithm="lloyd", random_state=0, n_threads=1).fit(X),
+        "fastkmeans lloyd k-means||": lambda X: KMeans(k=args.k, algorithm="lloyd", local_lloyd_init_method="kmeans||",
+                                                      random_state=0, n_threads=1).fit(X),
     }
     if DaskMLKMeans is not None:
         contenders["dask-ml KMeans"] = lambda X: DaskMLKMeans(n_clusters=args.k, random_state=0).fit(X)
@@ -98,7 +107,7 @@ def main() -> None:
             print(f"\n{workers} worker{'s' if workers > 1 else ''}:")
             anchor = results.get("dask-ml KMeans")
             for name, (seconds, loss, model) in results.items():
-                line = f"  {name:22s} {seconds:7.2f} s   ssd {loss:.6e}"
+                line = f"  {name:27s} {seconds:7.2f} s   ssd {loss:.6e}"
                 if anchor is not None and name != "dask-ml KMeans":
                     line += f"   {anchor[0] / seconds:5.1f}x faster, ssd ratio {loss / anchor[1]:.4f}"
                 if hasattr(model, "sync_bytes_"):
@@ -106,6 +115,31 @@ def main() -> None:
                     line += (f"   {max(model.sync_bytes_) / 1e3:.0f} kB moved per epoch/iteration "
                              f"({rounds} round{'s' if rounds > 1 else ''})")
                 print(line)
+            seedings(X, args.k, args.repeat)
+
+
+def seedings(X, k: int, repeat: int) -> None:
+    """Time the seedings alone on ``X``'s persisted partitions and print the ssd of the data to each one's seeds."""
+    from fastkmeans.dask import _lloyd
+    from fastkmeans.dask._partitions import partition_rows, partitions
+
+    parts = partitions(X)
+    rows = list(dask.persist(*[dask.delayed(partition_rows, pure=True)(block, i, parts.dtype)
+                               for i, block in enumerate(parts.blocks)]))
+    distributed.wait(rows)
+    seeders = {}
+    for init in ("kmeans++", "kmeans||"):
+        hp = KMeans(k=k, algorithm="lloyd", local_lloyd_init_method=init, n_threads=1)._checked()
+        seeders[f"fastkmeans {'sample' if init == 'kmeans++' else 'k-means||'}"] = (
+            lambda hp=hp: _lloyd.seed_centers(rows, hp, 0, 10))
+    if DaskMLKMeans is not None:
+        from dask_ml.cluster.k_means import init_scalable
+
+        seeders["dask-ml init_scalable"] = lambda: init_scalable(X, k, da.random.RandomState(0))
+    print("  seeding alone:")
+    for name, seeder in seeders.items():
+        seconds, centers = timed(lambda _, seeder=seeder: seeder(), None, repeat)
+        print(f"    {name:25s} {seconds:7.2f} s   ssd of the seeds {ssd(X, np.asarray(centers, np.float64)):.6e}")
 
 
 if __name__ == "__main__":

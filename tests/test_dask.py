@@ -293,6 +293,19 @@ def test_persisted_rows_that_dask_moved_unaligned_are_summed_all_the_same():
     assert sums["ssd"] == pytest.approx(float(fastkmeans._core.assign(rows.copy(), centers)[1].sum()))
 
 
+def test_a_sparse_partition_in_unaligned_network_buffers_is_copied_not_refused():
+    sparse = pytest.importorskip("scipy.sparse")
+    from fastkmeans.dask._partitions import partition_rows
+
+    X = sparse.random(100, 5, density=0.3, random_state=0, format="csr")
+    buffer = np.zeros(X.data.nbytes + 1, dtype=np.uint8)
+    data = np.frombuffer(buffer.data[1:], dtype=np.float64)
+    data[:] = X.data
+    block = sparse.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
+    assert not block.data.flags.aligned
+    np.testing.assert_array_equal(partition_rows(block, 0, np.dtype(np.float64)).toarray(), X.toarray())
+
+
 def test_a_large_npy_file_is_read_in_blocks_of_rows(client, tmp_path):
     X = blobs(n=5000, d=4).astype(np.float32)
     np.save(tmp_path / "big.npy", X)

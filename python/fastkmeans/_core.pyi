@@ -17,7 +17,7 @@ import numpy.typing as npt
 __all__ = [
     "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
-    "silhouette_pairs",
+    "silhouette_pairs", "reduce_candidates",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
     "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
 ]
@@ -356,6 +356,35 @@ def reduce_shards(
     -------
     dict
         ``centers`` (k, d) in the shards' dtype, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+def reduce_candidates(
+    candidates: npt.NDArray[np.floating[Any]],
+    weights: npt.NDArray[np.float64],
+    *,
+    k: int,
+    seed: int,
+    n_threads: Optional[int] = None,
+) -> npt.NDArray[Any]:
+    """Reduce k-means||'s weighted candidates to k centres: weighted greedy k-means++, then weighted Lloyd.
+
+    Parameters
+    ----------
+    candidates : ndarray of shape (m, d)
+        The candidates gathered from every shard, C-contiguous float32 or float64.
+    weights : ndarray of shape (m,)
+        One finite, non-negative float64 weight per candidate (the rows closest to it).
+    k : int
+        Centres wanted, >= 1.
+    seed : int
+        Seed of the k-means++ draws (trial 0's stream).
+    n_threads : int or None, default=None
+        Threads for the core.
+
+    Returns
+    -------
+    ndarray of shape (min(k, m), d)
+        The centres, in the candidates' dtype: the candidates themselves when m <= k.
     """
 
 def loss(

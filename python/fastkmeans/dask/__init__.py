@@ -11,7 +11,9 @@ the active scheduler (a ``distributed.Client``, or Dask's local threads without 
   (``fastkmeans.reduce_centers``). With ``epochs > 1`` the partitions synchronise between
   epochs: their centres are merged into K and every partition starts the next pass from them.
 * ``algorithm="lloyd"``: distributed Lloyd. Every iteration each partition assigns its rows and
-  sums them per cluster; the client adds the sums and moves the k centres.
+  sums them per cluster; the client adds the sums and moves the k centres. It starts from Lloyd
+  on a sample of the first partition, or, with ``local_lloyd_init_method="kmeans||"``, from
+  k-means|| over every partition (the same seeds on any partitioning).
 
 Only centres, counts and sums cross the network, O(partitions x K x d) bytes per epoch or
 iteration, never the rows. ``predict``, ``assign`` and ``transform`` return Dask collections

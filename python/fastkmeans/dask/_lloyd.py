@@ -12,11 +12,13 @@ over the row that contributes most to the loss, among rows whose cluster keeps a
 partition sends its k farthest rows with their sums, so the client finds that row among all
 partitions' candidates and takes it out of its old cluster's sums.
 
-Seeding: the first partition's random sample of up to ``mini_batch_size`` rows (SageMaker seeds
-from its first batch), clustered by the best of ``local_lloyd_num_trials`` Lloyd runs seeded
-with ``local_lloyd_init_method`` ("auto": as many as the web-scale reduction runs, 10 for
-k <= 100, since runs on a sample are cheap); ``seed_centers`` is the seam where k-means|| will
-plug in.
+Seeding (``seed_centers``): with ``local_lloyd_init_method="kmeans||"``, k-means|| over every
+partition (``_kmeans_parallel``: a handful of passes, and the same seeds whatever the
+partitioning); otherwise (the default, "kmeans++", or "random") the first partition's random
+sample of up to ``mini_batch_size`` rows (SageMaker seeds from its first batch), clustered by the
+best of ``local_lloyd_num_trials`` Lloyd runs seeded with that method. "auto" trials: as many as
+the web-scale reduction runs, 10 for k <= 100, since runs on a sample (or reductions of
+k-means||'s candidates) on the client are cheap.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from fastkmeans import _core
 from fastkmeans._hyperparameters import Hyperparameters, resolve_local_lloyd_num_trials
 from fastkmeans._validation import core_rows, take_rows
+from fastkmeans.dask import _kmeans_parallel
 from fastkmeans.dask._partitions import Partitions, aligned, aligned_rows, partition_rows, seed_for, sizeof
 
 __all__ = ["Result", "seed_centers", "train"]
@@ -82,12 +85,17 @@ def train(parts: Partitions, hp: Hyperparameters, seed: int) -> Result:
 
 
 def seed_centers(rows: List[Any], hp: Hyperparameters, seed: int, trials: int) -> np.ndarray:
-    """Return the k starting centres: Lloyd on a random sample of the first partitions (``mini_batch_size`` rows).
+    """Return the k starting centres: k-means|| over every partition, or Lloyd on a sample.
 
-    Partitions are sampled in order until the sample holds ``mini_batch_size`` rows (one partition,
-    usually). k-means|| (one pass over every partition per round) will replace this.
+    ``local_lloyd_init_method="kmeans||"``: distributed k-means|| (``_kmeans_parallel.seed``, the
+    best of ``trials`` reductions of its candidates). Otherwise the partitions are sampled in order
+    until the sample holds ``mini_batch_size`` rows (one partition, usually), and the best of
+    ``trials`` Lloyd runs seeded by ``local_lloyd_init_method`` on it gives the centres.
     """
     import dask
+
+    if hp.local_lloyd_init_method == "kmeans||":
+        return _kmeans_parallel.seed(rows, hp.k, seed, trials=trials, n_threads=hp.n_threads).centers
 
     samples: List[np.ndarray] = []
     for i, part in enumerate(rows):

@@ -77,6 +77,8 @@ def partition_rows(block: Any, index: int, dtype: np.dtype) -> Optional[Any]:
     """
     if getattr(block, "shape", (1,))[0] == 0:
         return None
+    if hasattr(block, "indptr"):  # a CSR block sent from the client arrives in network buffers, maybe unaligned
+        block = aligned_rows(block)
     rows = as_float_rows(block, name=f"partition {index}")
     converted: np.ndarray = rows.astype(dtype) if hasattr(rows, "toarray") else np.ascontiguousarray(rows, dtype=dtype)
     return converted

@@ -220,6 +220,34 @@ fn lloyd_to_py<F: core::Scalar + numpy::Element>(
     Ok(out)
 }
 
+/// k-means‖'s last step over candidates gathered from shards (Dask partitions): weighted greedy
+/// k-means++ among them, then weighted Lloyd (`core::algo::kmeans_parallel::reduce_candidates`),
+/// drawing from trial 0's stream of `seed`. Returns the k centres (the candidates themselves when
+/// there are k or fewer).
+#[pyfunction]
+#[pyo3(signature = (candidates, weights, *, k, seed, n_threads=None))]
+fn reduce_candidates<'py>(
+    py: Python<'py>,
+    candidates: Matrix<'py>,
+    weights: PyReadonlyArray1<'py, f64>,
+    k: usize,
+    seed: u64,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if k == 0 {
+        return Err(PyValueError::new_err("k must be at least 1"));
+    }
+    let weights = weights.as_slice()?;
+    dispatch!(candidates, |candidates| {
+        core::kernels::metrics::check_weights(candidates.n(), Some(weights)).map_err(convert::to_py_err)?;
+        let centers = run(py, n_threads, |_| {
+            let mut rng = core::rng::Rng::new(seed, core::rng::Purpose::Trial(0));
+            core::algo::kmeans_parallel::reduce_candidates(candidates, weights, k, &mut rng, &core::Cpu)
+        })?;
+        Ok(matrix_to_py(py, centers, candidates.d())?.into_any())
+    })
+}
+
 /// Seeds `n_centers` streaming centres from `sample` (the first batch) with `init_method`.
 #[pyfunction]
 #[pyo3(signature = (sample, *, n_centers, init_method, seed, k=None, n_threads=None))]
@@ -537,6 +565,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(loss, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_pairs, m)?)?;
