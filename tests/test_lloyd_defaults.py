@@ -4,6 +4,8 @@ K -> k reduction keeps SageMaker's meanings."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,18 @@ def test_local_lloyd_init_method_auto_is_kmeans_pp_for_the_reduction_and_coreset
     assert check_hyperparameters(**parsed).local_lloyd_init_method == "coreset"
     with pytest.raises(HyperparameterError, match="local_lloyd_init_method"):
         KMeans(k=3, algorithm="lloyd", local_lloyd_init_method="coresets").fit(X)
+
+
+def test_the_coreset_seeds_sparse_and_weighted_rows():
+    sparse = pytest.importorskip("scipy.sparse")
+    Xs = BIG.copy()
+    Xs[np.abs(Xs) < 3.0] = 0.0
+    dense = KMeans(k=40, algorithm="lloyd", random_state=0).fit(Xs)
+    csr = KMeans(k=40, algorithm="lloyd", random_state=0).fit(sparse.csr_matrix(Xs))
+    assert np.isfinite(csr.cluster_centers_).all()
+    assert csr.inertia_ == pytest.approx(dense.inertia_, rel=0.05)
+    # Weight 2 on every row doubles the draw weights and every sum exactly: the unweighted fit's bits.
+    def fit(weights: Optional[np.ndarray]) -> np.ndarray:
+        return _core.fit_lloyd(BIG, k=40, init_method="coreset", num_trials=1, max_iter=300, tol=1e-4, seed=0,
+                               weights=weights, stop_rule="shift")["centers"]
+    np.testing.assert_array_equal(fit(np.full(len(BIG), 2.0)), fit(None))
