@@ -84,6 +84,8 @@ pub(super) struct Gpu {
     precision: Precision,
     name: String,
     arch: String,
+    /// Which kernels were loaded: the CUBIN or the PTX, the NVRTC, the cache file.
+    kernels_note: String,
     /// One pass at a time: the stream and the cuBLAS handle are shared by every session.
     busy: Mutex<()>,
 }
@@ -105,14 +107,7 @@ impl Gpu {
         }
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let arch = format!("sm_{major}{minor}");
-        // PTX from the disk cache that this driver cannot load (written by a newer NVRTC, say) is
-        // compiled afresh.
-        let loaded = match ctx.load_module(module::compile(&arch)?) {
-            Ok(loaded) => loaded,
-            Err(_) => {
-                ctx.load_module(module::compile_uncached(&arch)?).map_err(err("cannot load the compiled kernels"))?
-            }
-        };
+        let (loaded, kernels_note) = load_kernels(&ctx, u32::try_from(major * 10 + minor).unwrap_or(0))?;
         let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
         let kernels = Kernels {
             assign_tile: f("assign_tile")?,
@@ -135,7 +130,7 @@ impl Gpu {
         if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
             return Err(format!("cublasSetMathMode failed: {status:?}"));
         }
-        Ok(Self { ctx, stream, blas, kernels, precision, name, arch, busy: Mutex::new(()) })
+        Ok(Self { ctx, stream, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) })
     }
 
     pub(super) fn describe(&self) -> String {
@@ -143,7 +138,13 @@ impl Gpu {
             Precision::Float32 => "float32",
             Precision::Tf32 => "tf32",
         };
-        format!("{} ({}, cuda:{}, {precision})", self.name, self.arch, self.ctx.ordinal())
+        format!(
+            "{} ({}, cuda:{}, {precision}; kernels: {})",
+            self.name,
+            self.arch,
+            self.ctx.ordinal(),
+            self.kernels_note
+        )
     }
 
     /// The bound on the error of a score `||c||² − 2 x·c` per unit of `||x||·max||c||`: twice the
@@ -432,6 +433,46 @@ impl Gpu {
         }
         Ok(())
     }
+}
+
+/// Loads the kernels for a device of architecture `arch` (`10 × major + minor`), trying in
+/// order: the target [`module::choose`] picks (a CUBIN for the device, from the disk cache or
+/// compiled now), the same compiled afresh (a stale or damaged cache file), then PTX for the same
+/// architecture (a CUBIN the driver refuses). Returns the module and a note of what was loaded
+/// and what was refused on the way.
+fn load_kernels(ctx: &Arc<CudaContext>, arch: u32) -> R<(Arc<cudarc::driver::CudaModule>, String)> {
+    let first = module::compile(arch)?;
+    let mut refused: Vec<String> = Vec::new();
+    let mut attempts = vec![(first.target, first.cached)];
+    if first.cached {
+        attempts.push((first.target, false));
+    }
+    if first.target.kind == module::Kind::Cubin {
+        attempts.push((module::Target { kind: module::Kind::Ptx, arch }, false));
+    }
+    for (i, (target, use_cache)) in attempts.into_iter().enumerate() {
+        let compiled = match i {
+            0 => first.clone(),
+            _ => match module::compile_target(target, use_cache) {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            },
+        };
+        match ctx.load_module(compiled.module()) {
+            Ok(loaded) => {
+                let mut note = compiled.describe();
+                if !refused.is_empty() {
+                    note = format!("{note}; refused before: {}", refused.join("; "));
+                }
+                return Ok((loaded, note));
+            }
+            Err(e) => refused.push(format!("{} ({e})", compiled.describe())),
+        }
+    }
+    Err(format!("the driver refused the compiled kernels: {}", refused.join("; ")))
 }
 
 /// A hash of 64 values spread evenly over `values` (all of them when fewer): cheap, and different
