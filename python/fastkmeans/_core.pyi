@@ -60,6 +60,32 @@ def assign(
         float64 squared Euclidean distance to it.
     """
 
+def transform(
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
+) -> npt.NDArray[np.floating[Any]]:
+    """Return the Euclidean distance from every row to every centre, in the dtype of ``x``.
+
+    On the CPU every distance is exact (accumulated in float64, rounded once); on a GPU the
+    float32 GEMM's expansion, with the distances it could have cancelled away re-checked exactly.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows.
+    centers : ndarray of shape (k, d)
+        Centres, with the dtype of ``x``.
+    n_threads : int or None, default=None
+        Threads to use.
+    device : (int, bool) or None, default=None
+        None for the CPU, else (CUDA ordinal, TF32).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, k)
+        Distances.
+    """
+
 def assign_and_sum(
     x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None,
     device: Optional[Tuple[int, bool]] = None,

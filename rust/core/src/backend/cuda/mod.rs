@@ -155,6 +155,26 @@ impl Backend for Cuda {
         }
     }
 
+    /// Float32 dense rows on the device (SGEMM, then the expansion with near-zero distances
+    /// re-checked exactly); other rows by the default, on the CPU.
+    fn distances<F: Scalar>(&self, x: Data<'_, F>, centers: Points<'_, F>, out: &mut [F]) -> Result<()> {
+        let dense = match x {
+            Data::Dense(points) => F::as_f32(points.as_slice()).zip(F::as_f32(centers.as_slice())),
+            Data::Sparse(_) => None,
+        };
+        let Some((rows, centre_rows)) = dense else {
+            x.distances(centers, out);
+            return Ok(());
+        };
+        let mut found = vec![0f32; out.len()];
+        guarded(|| self.gpu.distances(&self.residency, rows, centers.d(), centre_rows, &mut found))
+            .map_err(Error::Backend)?;
+        for (slot, v) in out.iter_mut().zip(found) {
+            *slot = F::from_f64(f64::from(v));
+        }
+        Ok(())
+    }
+
     /// Gathers on the CPU, then one pass over the batch, which is never kept on the device (the
     /// caller refills the same buffer with the next batch).
     fn gather_assign_and_sum<F: Scalar>(

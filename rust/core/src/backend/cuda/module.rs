@@ -19,7 +19,7 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 8] = [
+pub const KERNELS: [&str; 9] = [
     "assign_tile",
     "block_histogram",
     "scan_blocks",
@@ -28,6 +28,7 @@ pub const KERNELS: [&str; 8] = [
     "scatter_sorted",
     "segment_sums",
     "cluster_totals",
+    "distance_tile",
 ];
 
 /// What NVRTC produces: a CUBIN (machine code for one architecture) or PTX (virtual code the

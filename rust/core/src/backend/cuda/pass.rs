@@ -23,6 +23,9 @@ pub fn chunk_rows(d: usize) -> usize {
 pub const SEGMENT_ROWS: usize = 256;
 /// Rows per block of the stable sort (the scatter kernel's 32 warps of 32 lanes).
 const SORT_BLOCK: usize = 1024;
+/// `transform` re-checks exactly every distance whose expansion is within this factor of its
+/// rounding bound: where fewer than 10 of its bits could be right.
+pub const TRANSFORM_RECHECK: f64 = 1024.0;
 /// The GEMM tile's score matrix is kept under this many bytes.
 const TILE_BYTES: usize = 1 << 28;
 
@@ -67,6 +70,7 @@ struct Kernels {
     scatter_sorted: CudaFunction,
     segment_sums: CudaFunction,
     cluster_totals: CudaFunction,
+    distance_tile: CudaFunction,
 }
 
 /// The rows kept on the device between passes, with the address and length they came from.
@@ -118,19 +122,13 @@ impl Gpu {
             scatter_sorted: f("scatter_sorted")?,
             segment_sums: f("segment_sums")?,
             cluster_totals: f("cluster_totals")?,
+            distance_tile: f("distance_tile")?,
         };
         let stream = ctx.default_stream();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cannot start cuBLAS: {e}"))?;
-        let mode = match precision {
-            Precision::Float32 => cublasMath_t::CUBLAS_DEFAULT_MATH,
-            Precision::Tf32 => cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
-        };
-        // SAFETY: the handle is live; the mode is a valid enumerator.
-        let status = unsafe { cudarc::cublas::sys::cublasSetMathMode(*blas.handle(), mode) };
-        if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
-            return Err(format!("cublasSetMathMode failed: {status:?}"));
-        }
-        Ok(Self { ctx, stream, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) })
+        let gpu = Self { ctx, stream, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) };
+        gpu.set_math(precision)?;
+        Ok(gpu)
     }
 
     pub(super) fn describe(&self) -> String {
@@ -150,10 +148,10 @@ impl Gpu {
     /// The bound on the error of a score `||c||² − 2 x·c` per unit of `||x||·max||c||`: twice the
     /// worst-case rounding of a `d`-term float32 dot product (TF32 also rounds both factors to 10
     /// bits), doubled again as a safety factor.
-    fn margin_per_norm(&self, d: usize) -> f64 {
+    fn margin_per_norm(precision: Precision, d: usize) -> f64 {
         let u = f64::powi(2.0, -24);
         let dot = (d as f64 + 2.0) * u;
-        let inputs = match self.precision {
+        let inputs = match precision {
             Precision::Float32 => 0.0,
             Precision::Tf32 => 2.0 * f64::powi(2.0, -11) + f64::powi(2.0, -22),
         };
@@ -190,7 +188,7 @@ impl Gpu {
         let mut staged: Option<CudaSlice<f32>> = None;
         let mut staged_w: Option<CudaSlice<f64>> = None;
         let mut total = job.sums.then(|| ClusterSums::zeros(k, d));
-        let margin = self.margin_per_norm(d);
+        let margin = Self::margin_per_norm(self.precision, d);
 
         for start in (0..n).step_by(chunk) {
             let end = (start + chunk).min(n);
@@ -222,31 +220,12 @@ impl Gpu {
             };
             for t0 in (0..m).step_by(tile_rows) {
                 let rows = tile_rows.min(m - t0);
-                let cfg = GemmConfig {
-                    transa: cublasOperation_t::CUBLAS_OP_T,
-                    transb: cublasOperation_t::CUBLAS_OP_N,
-                    m: k as i32,
-                    n: rows as i32,
-                    k: d as i32,
-                    alpha: 1.0f32,
-                    lda: d as i32,
-                    ldb: d as i32,
-                    beta: 0.0f32,
-                    ldc: k as i32,
-                };
                 let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
-                // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores rows × k.
-                unsafe { self.blas.gemm(cfg, &centers_dev, &x_tile, &mut scores) }
-                    .map_err(|e| format!("cuBLAS SGEMM failed: {e}"))?;
+                self.scores(&centers_dev, &x_tile, &mut scores, rows, k, d)?;
                 let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
                 let mut l_tile = labels_dev.slice_mut(t0..t0 + rows);
                 let mut d_tile = dist2_dev.slice_mut(t0..t0 + rows);
-                let threads = 256u32;
-                let cfg = LaunchConfig {
-                    grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),
-                    block_dim: (threads, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = warp_per_row(rows);
                 let mut launch = s.launch_builder(&self.kernels.assign_tile);
                 launch
                     .arg(&scores)
@@ -272,6 +251,125 @@ impl Gpu {
         }
         s.synchronize().map_err(err("the pass failed on the device"))?;
         Ok(total)
+    }
+
+    /// The distances from every row of `x` to every centre (`out`: n × k, row-major), a tile of
+    /// rows at a time: a float32 SGEMM (even in TF32 mode: the distances themselves are the
+    /// result), then `distance_tile`, which re-checks exactly every distance the GEMM's rounding
+    /// could have cancelled away ([`TRANSFORM_RECHECK`]).
+    pub(super) fn distances(
+        &self,
+        residency: &Residency,
+        x: &[f32],
+        d: usize,
+        centers: &[f32],
+        out: &mut [f32],
+    ) -> R<()> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        self.ctx.bind_to_thread().map_err(err("cannot bind the CUDA context"))?;
+        let k = centers.len() / d;
+        let n = x.len() / d;
+        let s = &self.stream;
+        let cnorm: Vec<f64> =
+            centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect();
+        let centers_dev = s.clone_htod(centers).map_err(err("copying the centres"))?;
+        let cnorm_dev = s.clone_htod(&cnorm).map_err(err("copying the centres' norms"))?;
+        let job = Job { x, d, centers, weights: None, sums: false, keep: true };
+        let mut resident = residency.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.make_resident(&mut resident, &job)?;
+        let chunk = chunk_rows(d);
+        let chunk_cap = chunk.min(n);
+        let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
+        let mut tile = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the distance tile"))?;
+        let mut staged: Option<CudaSlice<f32>> = None;
+        let margin = Self::margin_per_norm(Precision::Float32, d);
+        self.set_math(Precision::Float32)?;
+        let result = (|| -> R<()> {
+            for start in (0..n).step_by(chunk) {
+                let end = (start + chunk).min(n);
+                let m = end - start;
+                let x_chunk = match resident.as_ref() {
+                    Some(r) => r.rows.slice(start * d..end * d),
+                    None => {
+                        let buf = match staged.as_mut() {
+                            Some(b) => b,
+                            None => {
+                                staged.insert(s.alloc_zeros::<f32>(chunk_cap * d).map_err(err("allocating a chunk"))?)
+                            }
+                        };
+                        s.memcpy_htod(&x[start * d..end * d], &mut buf.slice_mut(0..m * d))
+                            .map_err(err("copying rows"))?;
+                        staged.as_ref().expect("staged above").slice(0..m * d)
+                    }
+                };
+                for t0 in (0..m).step_by(tile_rows) {
+                    let rows = tile_rows.min(m - t0);
+                    let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
+                    self.scores(&centers_dev, &x_tile, &mut tile, rows, k, d)?;
+                    let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
+                    let cfg = warp_per_row(rows);
+                    let mut launch = s.launch_builder(&self.kernels.distance_tile);
+                    launch
+                        .arg(&mut tile)
+                        .arg(&x_tile)
+                        .arg(&centers_dev)
+                        .arg(&cnorm_dev)
+                        .arg(&rows_i)
+                        .arg(&k_i)
+                        .arg(&d_i)
+                        .arg(&margin)
+                        .arg(&TRANSFORM_RECHECK);
+                    // SAFETY: the kernel's parameters are exactly these, in this order.
+                    unsafe { launch.launch(cfg) }.map_err(err("launching distance_tile"))?;
+                    let at = (start + t0) * k;
+                    s.memcpy_dtoh(&tile.slice(0..rows * k), &mut out[at..at + rows * k])
+                        .map_err(err("copying distances back"))?;
+                }
+            }
+            s.synchronize().map_err(err("the transform failed on the device"))
+        })();
+        self.set_math(self.precision)?;
+        result
+    }
+
+    /// cuBLAS's math mode for `precision`.
+    fn set_math(&self, precision: Precision) -> R<()> {
+        let mode = match precision {
+            Precision::Float32 => cublasMath_t::CUBLAS_DEFAULT_MATH,
+            Precision::Tf32 => cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
+        };
+        // SAFETY: the handle is live; the mode is a valid enumerator.
+        let status = unsafe { cudarc::cublas::sys::cublasSetMathMode(*self.blas.handle(), mode) };
+        if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
+            return Err(format!("cublasSetMathMode failed: {status:?}"));
+        }
+        Ok(())
+    }
+
+    /// `scores[r·k + j] = x_r · c_j` for the `rows` rows of `x_tile`: one SGEMM.
+    fn scores(
+        &self,
+        centers: &CudaSlice<f32>,
+        x_tile: &CudaView<'_, f32>,
+        scores: &mut CudaSlice<f32>,
+        rows: usize,
+        k: usize,
+        d: usize,
+    ) -> R<()> {
+        let cfg = GemmConfig {
+            transa: cublasOperation_t::CUBLAS_OP_T,
+            transb: cublasOperation_t::CUBLAS_OP_N,
+            m: k as i32,
+            n: rows as i32,
+            k: d as i32,
+            alpha: 1.0f32,
+            lda: d as i32,
+            ldb: d as i32,
+            beta: 0.0f32,
+            ldc: k as i32,
+        };
+        // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores ≥ rows × k.
+        unsafe { self.blas.gemm(cfg, centers, x_tile, scores) }.map_err(|e| format!("cuBLAS SGEMM failed: {e}"))
     }
 
     /// Keeps the rows (and weights) on the device when they fit in half its free memory, reusing
@@ -432,6 +530,16 @@ impl Gpu {
             unsafe { b.launch(cfg) }.map_err(err("launching scan_add"))?;
         }
         Ok(())
+    }
+}
+
+/// One warp per row: blocks of 256 threads (8 rows).
+fn warp_per_row(rows: usize) -> LaunchConfig {
+    let threads = 256u32;
+    LaunchConfig {
+        grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: 0,
     }
 }
 
