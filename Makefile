@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda wheel-cuda-test cuda-check clean mxnet-venv sdk-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda wheel-cuda-test cuda-check cuda-dryrun clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -151,6 +151,11 @@ cuda-check:
 		cd $(NVRTC_DIR) && $(PYTHON) -m zipfile -e nvidia_cuda_nvrtc_cu12-*.whl .)
 	FASTKMEANS_REQUIRE_NVRTC=1 FASTKMEANS_CUDA_LIB_DIR=$(CURDIR)/$(NVRTC_DIR)/nvidia/cuda_nvrtc/lib \
 		cargo test --release -p fastkmeans-core --features cuda --test cuda_kernels
+
+# The GPU-only Python (tests/test_cuda.py, benches/gpu_bench.py) run here with every GPU call sent
+# to the CPU: their own code works before the one GPU session runs them (scripts/gpu_dryrun/).
+cuda-dryrun: develop
+	bash scripts/gpu_dryrun/run.sh
 
 # The wheel as users get it: a fresh virtual environment, no Rust on PATH, import, fit, predict.
 wheel-test: wheel

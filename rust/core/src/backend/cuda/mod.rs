@@ -102,9 +102,21 @@ impl Cuda {
         })
     }
 
-    /// The device's name, compute capability and precision, for log lines.
+    /// The device's name, compute capability and precision, the kernels loaded (CUBIN or PTX, the
+    /// NVRTC that compiled them, the cache file) and the libraries, for log lines.
     pub fn describe(&self) -> String {
-        self.gpu.describe()
+        // The probe ran when the device was opened: this is its first answer, kept.
+        let libraries = match loader::probe(&[]) {
+            Ok(found) => format!(
+                "; driver CUDA {}.{}, NVRTC {}, cuBLAS {}",
+                found.driver_version / 1000,
+                found.driver_version % 1000 / 10,
+                found.nvrtc,
+                found.cublas
+            ),
+            Err(_) => String::new(),
+        };
+        format!("{}{libraries}", self.gpu.describe())
     }
 
     /// One pass of float32 dense rows, or `None` when the rows are not float32 and dense (the

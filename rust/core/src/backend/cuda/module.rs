@@ -136,12 +136,17 @@ pub fn supported_archs() -> Result<Vec<u32>, String> {
 }
 
 /// The kernels for a device of architecture `device` (`10 × major + minor`): the target
-/// [`choose`] picks, from the disk cache when it holds it, else compiled now (and cached).
+/// [`choose`] picks (PTX for the same architecture when `FASTKMEANS_CUDA_KERNELS=ptx`), from the
+/// disk cache when it holds it, else compiled now (and cached).
 pub fn compile(device: u32) -> Result<Compiled, String> {
     let supported = supported_archs()?;
-    let target = choose(device, &supported).ok_or_else(|| {
+    let mut target = choose(device, &supported).ok_or_else(|| {
         format!("NVRTC knows no architecture at or below the device's sm_{device} (it knows {supported:?})")
     })?;
+    if std::env::var("FASTKMEANS_CUDA_KERNELS").is_ok_and(|v| v.trim() == "ptx") {
+        // The fallback path on purpose (tests, or a driver that refuses the CUBIN).
+        target.kind = Kind::Ptx;
+    }
     compile_target(target, true)
 }
 
