@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
+    "assign", "assign_and_sum", "transform", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
     "silhouette_pairs",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",

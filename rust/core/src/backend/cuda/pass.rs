@@ -1,6 +1,6 @@
 //! The device side of one pass: buffers, the GEMM tiles, the kernels' launches, the sums.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::cublas::sys::{cublasMath_t, cublasOperation_t};
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
@@ -110,8 +110,11 @@ pub(super) struct Gpu {
     ctx: Arc<CudaContext>,
     /// The stream of the GEMMs and kernels.
     stream: Arc<CudaStream>,
-    /// The stream that copies the next chunk's rows while `stream` computes on this one.
-    copy: Arc<CudaStream>,
+    /// The stream that copies the next chunk's rows while `stream` computes on this one, made
+    /// when rows are first streamed: a second stream puts cudarc in its multi-stream mode, where
+    /// every use of a buffer records the events that order it across streams (a cost the passes
+    /// over rows kept on the device need not pay).
+    copy: OnceLock<Arc<CudaStream>>,
     blas: CudaBlas,
     kernels: Kernels,
     precision: Precision,
@@ -206,9 +209,7 @@ impl Gpu {
             distance_tile: f("distance_tile")?,
         };
         let stream = ctx.default_stream();
-        // A second stream puts cudarc in its multi-stream mode: every buffer records the events
-        // that order its uses across the streams.
-        let copy = ctx.new_stream().map_err(err("cannot create the copy stream"))?;
+        let copy = OnceLock::new();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cannot start cuBLAS: {e}"))?;
         let gpu = Self { ctx, stream, copy, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) };
         gpu.set_math(precision)?;
@@ -458,6 +459,13 @@ impl Gpu {
             let chunk = Chunk { start: 0, m: n, x: rows.slice(0..n * d), weights: w.as_ref().map(|w| w.slice(0..n)) };
             return body(chunk, &mut || Ok(()));
         }
+        let copy = match self.copy.get() {
+            Some(copy) => copy,
+            None => {
+                let made = self.ctx.new_stream().map_err(err("cannot create the copy stream"))?;
+                self.copy.get_or_init(|| made)
+            }
+        };
         let staging = match kept.staging.take() {
             Some(staging) if staging.values == chunk * d => staging,
             _ => Staging::new(&self.ctx, &self.stream, chunk, d)?,
@@ -465,7 +473,8 @@ impl Gpu {
         let staging = kept.staging.insert(staging);
         let (start, end) = part(0);
         let w0 = weights.map(|w| &w[start..end]);
-        self.upload(&x[start * d..end * d], w0, &mut staging.host[0], &mut staging.dev[0], &mut staging.weights[0])?;
+        let (host0, dev0, w0_dev) = (&mut staging.host[0], &mut staging.dev[0], &mut staging.weights[0]);
+        self.upload(copy, &x[start * d..end * d], w0, host0, dev0, w0_dev)?;
         for c in 0..nchunks {
             let (start, end) = part(c);
             let m = end - start;
@@ -485,7 +494,7 @@ impl Gpu {
                 }
                 sent = true;
                 let (a, b) = part(c + 1);
-                self.upload(&x[a * d..b * d], weights.map(|w| &w[a..b]), next_host, next, next_w)
+                self.upload(copy, &x[a * d..b * d], weights.map(|w| &w[a..b]), next_host, next, next_w)
             };
             let chunk = Chunk { start, m, x: cur.slice(0..m * d), weights: weights.map(|_| cur_w.slice(0..m)) };
             body(chunk, &mut prefetch)?;
@@ -499,13 +508,13 @@ impl Gpu {
     /// itself runs while the caller goes on), the shorter last chunk straight from `x`.
     fn upload(
         &self,
+        c: &Arc<CudaStream>,
         x: &[f32],
         weights: Option<&[f64]>,
         host: &mut PinnedHostSlice<f32>,
         dev: &mut CudaSlice<f32>,
         dev_weights: &mut CudaSlice<f64>,
     ) -> R<()> {
-        let c = &self.copy;
         if x.len() == host.len() {
             let pinned = host.as_mut_slice().map_err(err("waiting for a pinned buffer"))?;
             const PIECE: usize = 1 << 16;
