@@ -98,10 +98,12 @@ PY
 
 # The tests run from a copy, so that `fastkmeans` is the installed wheel, not python/ here.
 rm -rf /tmp/fk_tests && cp -r "$REPO/tests" /tmp/fk_tests
+# pytest-timeout, where installed, fails a test that runs past 90 s and goes on to the next.
+PER_TEST=$("$PY" -c "import pytest_timeout" 2>/dev/null && echo "--timeout=90")
 (
     cd /tmp/fk_tests || exit 1
     step pytest 200 "$PY" -m pytest -p no:cacheprovider -o addopts="" -o faulthandler_timeout=100 \
-        -W ignore::pytest.PytestUnknownMarkWarning -m "cuda or not cuda" -q -rA --durations=15 --junitxml="$OUT/pytest.xml" test_cuda.py test_device.py
+        -W ignore::pytest.PytestUnknownMarkWarning $PER_TEST -m "cuda or not cuda" -q -rA --durations=15 --junitxml="$OUT/pytest.xml" test_cuda.py test_device.py
 ) >"$OUT/pytest.txt" 2>&1
 grep -E " in [0-9.]+s( \(|$)" "$OUT/pytest.txt" | tail -n 1 | sed 's/^/pytest tally: /' >>"$SUMMARY"
 grep -E "^(FAILED|ERROR) " "$OUT/pytest.txt" >>"$SUMMARY"
