@@ -755,3 +755,36 @@ fn fingerprint(values: &[f32]) -> u64 {
         .step_by(step)
         .fold(0xcbf2_9ce4_8422_2325u64, |hash, v| (hash ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_depend_on_the_width_alone_unless_overridden_and_the_keep_rule_parses() {
+        // The only test that sets these variables (no other test here reads them).
+        std::env::remove_var("FASTKMEANS_CUDA_CHUNK_ROWS");
+        assert_eq!(chunk_rows(128), CHUNK_ROWS);
+        assert_eq!(chunk_rows(1024), 1 << 18); // 1 GiB of rows
+        assert_eq!(chunk_rows(1 << 30), SORT_BLOCK);
+        for (value, rows) in [("4096", 4096), (" 33 ", 33), ("0", CHUNK_ROWS), ("many", CHUNK_ROWS)] {
+            std::env::set_var("FASTKMEANS_CUDA_CHUNK_ROWS", value);
+            assert_eq!(chunk_rows(128), rows, "{value:?}");
+        }
+        std::env::remove_var("FASTKMEANS_CUDA_CHUNK_ROWS");
+        for (value, rule) in [("never", KeepRule::Never), ("always", KeepRule::Always), ("sometimes", KeepRule::Auto)] {
+            std::env::set_var("FASTKMEANS_CUDA_KEEP", value);
+            assert_eq!(keep_rule(), rule, "{value:?}");
+        }
+        std::env::remove_var("FASTKMEANS_CUDA_KEEP");
+        assert_eq!(keep_rule(), KeepRule::Auto);
+    }
+
+    #[test]
+    fn the_fingerprint_sees_a_change_at_a_sampled_position() {
+        let mut values: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let before = fingerprint(&values);
+        values[15 * 10] += 1.0; // 1000 / 64 = a sample every 15 values
+        assert_ne!(fingerprint(&values), before);
+    }
+}
