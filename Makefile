@@ -8,7 +8,7 @@ DEPS := $(VENV)/.deps-installed
 DIST := dist
 WHEEL_VENV := .wheel-venv
 
-.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda wheel-cuda-test cuda-check clean mxnet-venv sdk-venv
+.PHONY: demo test test-rust test-python browser develop lint typecheck docs quality bench bench-io bench-sparse bench-models bench-dask bench-metrics bench-serve bench-seeding wheel wheel-test wheel-cuda wheel-cuda-test cuda-check cuda-dryrun clean mxnet-venv sdk-venv
 
 $(DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -142,7 +142,8 @@ wheel-cuda-test: wheel-cuda
 	$(WHEEL_VENV)/bin/python -m pip install --quiet $(DIST)/cuda/*.whl
 	cd /tmp && "$(CURDIR)/$(WHEEL_VENV)/bin/python" "$(CURDIR)/.ci/cuda_wheel_smoke.py"
 
-# The CUDA kernels compile with NVRTC for sm_80 and sm_90 (no GPU needed): NVIDIA's NVRTC wheel
+# The CUDA kernels compile with NVRTC for sm_80 and sm_90 (no GPU needed), and the cuda module's unit tests
+# (cache keys, CUBIN or PTX, chunk sizes) pass: NVIDIA's NVRTC wheel
 # is unpacked under target/ on first use.
 NVRTC_DIR := target/nvrtc
 cuda-check:
@@ -150,7 +151,12 @@ cuda-check:
 		--only-binary=:all: --platform manylinux2014_x86_64 -d $(NVRTC_DIR) nvidia-cuda-nvrtc-cu12 && \
 		cd $(NVRTC_DIR) && $(PYTHON) -m zipfile -e nvidia_cuda_nvrtc_cu12-*.whl .)
 	FASTKMEANS_REQUIRE_NVRTC=1 FASTKMEANS_CUDA_LIB_DIR=$(CURDIR)/$(NVRTC_DIR)/nvidia/cuda_nvrtc/lib \
-		cargo test --release -p fastkmeans-core --features cuda --test cuda_kernels
+		cargo test --release -p fastkmeans-core --features cuda --lib --test cuda_kernels
+
+# The GPU-only Python (tests/test_cuda.py, benches/gpu_bench.py) run here with every GPU call sent
+# to the CPU: their own code works before the one GPU session runs them (scripts/gpu_dryrun/).
+cuda-dryrun: develop
+	bash scripts/gpu_dryrun/run.sh
 
 # The wheel as users get it: a fresh virtual environment, no Rust on PATH, import, fit, predict.
 wheel-test: wheel

@@ -6,6 +6,11 @@ the time of one full-batch Lloyd iteration (assign + M step; the rows already on
 every contender keeps them), and of one mini-batch epoch (batches of 5,000 rows). Useful FLOPs of
 an iteration: 2·n·k·d; the share of fp32 peak (67 TFLOP/s on an H100/H200 without tensor cores)
 is printed. Targets on an H200: Lloyd at >= 60% of fp32 peak and faster than every other contender.
+Also timed: the Lloyd iteration with the rows streamed from the host every pass (pinned buffers,
+copies overlapped with compute: ``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU),
+and ``transform`` of 200,000 rows (the n x k distances, copied back). Each contender is timed on
+its own (an error is recorded, not fatal) and the JSON is rewritten after every shape, so a run
+cut short still leaves what it measured.
 
 Run on a GPU machine: ``python benches/gpu_bench.py [--small] [--out results.json]``.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import Any, Callable, Dict, List
 
@@ -53,6 +59,40 @@ def fastkmeans_epoch(x: np.ndarray, k: int, device: Any) -> float:
                             half_life_time_size=0, local_lloyd_init_method="random", local_lloyd_num_trials=1,
                             local_lloyd_max_iter=1, local_lloyd_tol=1e-4, seed=0, device=device)
     return best_of(run, 2)
+
+
+def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
+    """Seconds per Lloyd iteration with the rows copied from the host every pass (never kept)."""
+    os.environ["FASTKMEANS_CUDA_KEEP"] = "never"
+    try:
+        def run(iters: int) -> None:
+            _core.fit_lloyd(x, k=len(c0), init_method="random", num_trials=1, max_iter=iters, tol=0.0, seed=0,
+                            init_centers=c0, device=(0, False))
+        m = 3
+        return (best_of(lambda: run(1 + m), 1) - best_of(lambda: run(1), 1)) / m
+    finally:
+        del os.environ["FASTKMEANS_CUDA_KEEP"]
+
+
+def fastkmeans_transform(x: np.ndarray, c0: np.ndarray) -> float:
+    rows = x[:200_000]
+    _core.transform(rows, c0, device=(0, False))
+    return best_of(lambda: _core.transform(rows, c0, device=(0, False)), 2)
+
+
+def timed(row: Dict[str, Any], key: str, fn: Callable[..., Any], *args: Any) -> None:
+    """row[key] = fn(*args), or row[key + "_error"] = what it raised: one failing contender is reported."""
+    try:
+        value = fn(*args)
+    except Exception as e:  # noqa: BLE001 - recorded, and the other contenders still run
+        row[key.rsplit("_s", 1)[0] + "_error"] = repr(e)
+        print(f"  {key}: FAILED {e!r}", flush=True)
+        return
+    if isinstance(value, dict):
+        row.update(value)
+    else:
+        row[key] = value
+    print(f"  {key}: {value}", flush=True)
 
 
 def torch_contenders(x: np.ndarray, c0: np.ndarray) -> Dict[str, float]:
@@ -131,32 +171,38 @@ def main() -> None:
     count, reason = _device.probe()
     if count == 0:
         raise SystemExit(f"no usable GPU: {reason}")
-    print("device:", _core.cuda_describe(0))
+    device_name = _core.cuda_describe(0)
+    print("device:", device_name, flush=True)
     results: List[Dict[str, Any]] = []
     for n, d, k in SMALL if args.small else SHAPES:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((n, d), dtype=np.float32)
-        c0 = x[rng.choice(n, k, replace=False)].copy()
-        flops = 2.0 * n * k * d
-        row: Dict[str, Any] = {"n": n, "d": d, "k": k}
-        for name, device in (("fastkmeans", (0, False)), ("fastkmeans_tf32", (0, True))):
-            row[f"{name}_lloyd_s"] = fastkmeans_lloyd(x, c0, device)
-            row[f"{name}_epoch_s"] = fastkmeans_epoch(x, k, device)
-        try:
-            row.update(torch_contenders(x, c0))
-        except Exception as e:  # noqa: BLE001 - a missing contender is reported, not fatal
-            row["torch_error"] = repr(e)
-        row.update(faiss_contender(x, c0))
-        for key in [key for key in row if key.endswith("_lloyd_s")]:
-            row[key.replace("_lloyd_s", "_lloyd_pct_fp32_peak")] = 100.0 * flops / row[key] / FP32_PEAK
-        for key, value in sorted(row.items()):
-            print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
-        lloyds = {key: v for key, v in row.items() if key.endswith("_lloyd_s")}
-        print(f"  fastest Lloyd: {min(lloyds, key=lloyds.__getitem__)}")
-        results.append(row)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+        results.append(bench_shape(n, d, k, device_name))
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1)
+
+
+def bench_shape(n: int, d: int, k: int, device_name: str) -> Dict[str, Any]:
+    print(f"{n} x {d}, k = {k}", flush=True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    c0 = x[rng.choice(n, k, replace=False)].copy()
+    flops = 2.0 * n * k * d
+    row: Dict[str, Any] = {"n": n, "d": d, "k": k, "device": device_name}
+    for name, device in (("fastkmeans", (0, False)), ("fastkmeans_tf32", (0, True))):
+        timed(row, f"{name}_lloyd_s", fastkmeans_lloyd, x, c0, device)
+        timed(row, f"{name}_epoch_s", fastkmeans_epoch, x, k, device)
+    timed(row, "fastkmeans_streamed_lloyd_s", fastkmeans_streamed_lloyd, x, c0)
+    timed(row, "fastkmeans_transform_200k_s", fastkmeans_transform, x, c0)
+    timed(row, "torch_s", torch_contenders, x, c0)
+    timed(row, "faiss_s", faiss_contender, x, c0)
+    for key in [key for key in row if key.endswith("_lloyd_s")]:
+        row[key.replace("_lloyd_s", "_lloyd_pct_fp32_peak")] = 100.0 * flops / row[key] / FP32_PEAK
+    for key, value in sorted(row.items()):
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    lloyds = {key: v for key, v in row.items() if key.endswith("_lloyd_s")}
+    if lloyds:
+        print(f"  fastest Lloyd: {min(lloyds, key=lloyds.__getitem__)}", flush=True)
+    return row
 
 
 if __name__ == "__main__":

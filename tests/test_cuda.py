@@ -1,8 +1,10 @@
 """The CUDA backend against the CPU (``pytest -m cuda``; skipped, saying why, without a GPU).
 
 Labels equal the CPU's, centres agree within 1e-5 relative, reruns on the GPU are bit-identical,
-for Lloyd, the mini-batch trainer, predict, the per-cluster sums, weights, data past one chunk
-(1 << 20 rows) and the TF32 mode. The GPU picks the exact nearest centre (near-ties re-checked in
+for Lloyd, the mini-batch trainer, predict, transform, the metrics, the per-cluster sums, weights,
+data past one chunk (1 << 20 rows), rows streamed chunk by chunk through the pinned buffers
+(``FASTKMEANS_CUDA_CHUNK_ROWS`` / ``FASTKMEANS_CUDA_KEEP``: the same bits as rows kept on the
+device) and the TF32 mode. The GPU picks the exact nearest centre (near-ties re-checked in
 f64); the CPU ranks by float32 scores, so the two may differ only where two centres are equally
 near within float32 rounding. The data are small-valued, well-separated blobs, where such rows
 are rare; the label-by-label tests allow them and check that they are true near-ties.
@@ -116,12 +118,100 @@ def test_float64_and_sparse_rows_run_on_the_cpu_with_the_same_answer():
     np.testing.assert_array_equal(_core.assign(x, centres, device=(0, False))[0], _core.assign(x, centres)[0])
 
 
+def transform_bound(x, centres):
+    """The GPU transform's bound on |d² − exact d²|: the float32 GEMM's rounding (as the backend)."""
+    d = x.shape[1]
+    xn = np.sqrt(np.einsum("ij,ij->i", x.astype(np.float64), x.astype(np.float64)))
+    cn = np.sqrt(np.einsum("ij,ij->i", centres.astype(np.float64), centres.astype(np.float64)))
+    return 4 * (d + 2) * 2.0**-24 * xn[:, None] * cn[None, :]
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+@pytest.mark.parametrize("d", [5, 64])
+def test_transform_is_exact_near_the_centres_and_within_the_bound_elsewhere(d, tf32):
+    # Far from the origin, so that the expansion ||x||² + ||c||² − 2x·c cancels near a centre:
+    # the device re-checks those distances exactly (TF32 mode still multiplies in float32 here).
+    x, centres = blobs(30_000, d, 50, seed=13 + d, with_centres=True)
+    x, centres = x + 30, centres + 30
+    centres = np.concatenate([centres, x[:100]])
+    exact = _core.transform(x, centres)  # the CPU: every distance exact, rounded once to float32
+    gpu = _core.transform(x, centres, device=(0, tf32))
+    assert gpu.dtype == np.float32 and gpu.shape == exact.shape
+    e2, g2, bound = exact.astype(np.float64) ** 2, gpu.astype(np.float64) ** 2, transform_bound(x, centres)
+    assert (np.abs(g2 - e2) <= bound + 4 * np.finfo(np.float32).eps * (e2 + bound)).all()
+    near = e2 < 1000 * bound
+    assert near.sum() >= len(x)  # every row's own centre at least
+    np.testing.assert_array_equal(gpu[near], exact[near])
+    assert (gpu[np.arange(100), 50 + np.arange(100)] == 0).all()  # rows that are centres
+
+
 def test_metrics_and_transform_of_a_gpu_fit():
     x = blobs(8_000, 10, 6, seed=11)
     cpu = KMeans(k=6, random_state=0).fit(x)
     gpu = KMeans(k=6, random_state=0, device="cuda").fit(x)
-    close(gpu.transform(x), cpu.transform(x))
+    got = gpu.transform(x)
+    # numpy's float32 expansion on the CPU, on the same centres: within float32's tolerance.
+    cpu.cluster_centers_ = gpu.cluster_centers_.copy()
+    numpy = cpu.transform(x).astype(np.float64)
+    scale = (np.einsum("ij,ij->i", x, x)[:, None] + np.einsum("ij,ij->i", gpu.cluster_centers_,
+                                                                gpu.cluster_centers_)[None, :])
+    assert (np.abs(got.astype(np.float64) ** 2 - numpy**2) <= 64 * np.finfo(np.float32).eps * scale).all()
     assert gpu.score(x) == pytest.approx(cpu.score(x), rel=1e-5)
+    assert gpu.evaluate(x)["msd"] == pytest.approx(cpu.evaluate(x)["msd"], rel=1e-5)
+
+
+@pytest.fixture
+def many_chunks(monkeypatch):
+    """Chunks of 4096 rows (the backend's FASTKMEANS_CUDA_CHUNK_ROWS), so that a small array streams."""
+    monkeypatch.setenv("FASTKMEANS_CUDA_CHUNK_ROWS", "4096")
+    return monkeypatch
+
+
+def test_streamed_chunks_give_the_resident_bits(many_chunks):
+    # 13 chunks of 4096 rows (the last shorter): streamed through the pinned buffers and the copy
+    # stream (KEEP=never), or read from the rows kept on the device (KEEP=always): every bit equal.
+    x, centres = blobs(50_000, 24, 40, seed=17, with_centres=True)
+    w = np.random.default_rng(17).random(len(x))
+    results = {}
+    for keep in ("never", "always"):
+        many_chunks.setenv("FASTKMEANS_CUDA_KEEP", keep)
+        results[keep] = (
+            _core.assign_and_sum(x, centres, device=(0, False)),
+            _core.transform(x, centres, device=(0, False)),
+            _core.fit_lloyd(x, k=40, init_method="random", num_trials=1, max_iter=20, tol=1e-4, seed=3, weights=w,
+                            device=(0, False)),
+        )
+    (sums_n, dist_n, fit_n), (sums_a, dist_a, fit_a) = results["never"], results["always"]
+    for key in ("labels", "dist2", "deltas", "weights", "members"):
+        np.testing.assert_array_equal(sums_n[key], sums_a[key])
+    np.testing.assert_array_equal(dist_n, dist_a)
+    np.testing.assert_array_equal(fit_n["centers"], fit_a["centers"])
+    np.testing.assert_array_equal(fit_n["labels"], fit_a["labels"])
+    # And against the CPU: labels and distances equal, sums within their rounding.
+    cpu = _core.assign_and_sum(x, centres)
+    np.testing.assert_array_equal(sums_n["labels"], cpu["labels"])
+    np.testing.assert_array_equal(sums_n["dist2"], cpu["dist2"])
+    np.testing.assert_allclose(sums_n["deltas"], cpu["deltas"], rtol=1e-9, atol=1e-6)
+    cpu_fit = _core.fit_lloyd(x, k=40, init_method="random", num_trials=1, max_iter=20, tol=1e-4, seed=3, weights=w)
+    np.testing.assert_array_equal(fit_n["labels"], cpu_fit["labels"])
+    close(fit_n["centers"], cpu_fit["centers"])
+
+
+def test_a_streamed_fit_matches_the_cpu(many_chunks):
+    many_chunks.setenv("FASTKMEANS_CUDA_KEEP", "never")
+    x = blobs(30_000, 12, 10, seed=19)
+    kw = dict(k=10, algorithm="lloyd", random_state=5)
+    cpu = KMeans(**kw).fit(x)
+    gpu = KMeans(**kw, device="cuda").fit(x)
+    np.testing.assert_array_equal(gpu.labels_, cpu.labels_)
+    close(gpu.cluster_centers_, cpu.cluster_centers_)
+    np.testing.assert_array_equal(gpu.predict(x), cpu.predict(x))
+
+
+def test_the_device_says_which_kernels_it_loaded():
+    # A CUBIN for the device's own architecture unless this NVRTC does not know it (then PTX).
+    described = _core.cuda_describe(0, False)
+    assert "kernels: cubin sm_" in described or "kernels: ptx compute_" in described, described
 
 
 def test_auto_picks_the_gpu(caplog):
@@ -131,3 +221,32 @@ def test_auto_picks_the_gpu(caplog):
         assert _device.resolve("auto") == (0, False)
     assert "running on CUDA device 0" in caplog.text
     assert _core.cuda_describe(0)
+
+
+def test_the_ptx_fallback_gives_the_same_answers(tmp_path):
+    # FASTKMEANS_CUDA_KERNELS=ptx loads PTX (JIT-compiled by the driver) instead of the CUBIN: the
+    # path taken when NVRTC does not know the GPU or the driver refuses the CUBIN. A fresh process,
+    # since the kernels are loaded once per process.
+    import os
+    import subprocess
+    import sys
+
+    x, centres = blobs(20_000, 16, 30, seed=23, with_centres=True)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "c.npy", centres)
+    script = (
+        "import numpy as np, sys\n"
+        "from fastkmeans import _core\n"
+        f"x, c = np.load({str(tmp_path / 'x.npy')!r}), np.load({str(tmp_path / 'c.npy')!r})\n"
+        "print(_core.cuda_describe(0, False))\n"
+        "got = _core.assign_and_sum(x, c, device=(0, False))\n"
+        f"np.savez({str(tmp_path / 'out.npz')!r}, **got)\n"
+    )
+    env = dict(os.environ, FASTKMEANS_CUDA_KERNELS="ptx", FASTKMEANS_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "kernels: ptx compute_" in done.stdout, done.stdout
+    got = np.load(tmp_path / "out.npz")
+    cubin = _core.assign_and_sum(x, centres, device=(0, False))
+    for key in ("labels", "dist2", "deltas", "weights", "members"):
+        np.testing.assert_array_equal(got[key], cubin[key])

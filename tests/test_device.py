@@ -79,3 +79,28 @@ def test_auto_falls_back_when_a_gpu_is_there_but_cannot_be_opened(monkeypatch, c
         assert _device.resolve("auto") is None
     assert any("running on the CPU (no usable GPU: compute capability 6.1" in r.getMessage()
                for r in caplog.records)
+
+
+def test_core_transform_is_exact_on_the_cpu_and_matches_kmeans_transform():
+    # _core.transform is the device path of KMeans.transform; on the CPU every distance is exact
+    # (float64, rounded once), so it agrees with numpy's float32 expansion within its rounding.
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(300, 7)) + 20).astype(np.float32)
+    centres = np.concatenate([x[:3], (rng.normal(size=(4, 7)) + 20).astype(np.float32)])
+    got = _core.transform(x, centres)
+    assert got.dtype == np.float32 and got.shape == (300, 7)
+    exact = np.sqrt(((x[:, None, :].astype(np.float64) - centres[None, :, :].astype(np.float64)) ** 2).sum(-1))
+    np.testing.assert_array_equal(got, exact.astype(np.float32))
+    assert (got[np.arange(3), np.arange(3)] == 0).all()  # rows that are centres
+    model = KMeans(k=7, random_state=0).fit(x)
+    model.cluster_centers_ = centres
+    scale = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None] * np.sqrt(np.einsum("ij,ij->i", centres, centres))[None, :]
+    assert (np.abs(model.transform(x) ** 2 - got.astype(np.float64) ** 2) <= 1e-5 * scale).all()
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(_core.transform(x64, centres.astype(np.float64)), exact, rtol=1e-15, atol=0)
+
+
+def test_core_transform_refuses_a_width_mismatch():
+    x = np.zeros((3, 4), np.float32)
+    with pytest.raises(Exception, match="4|3"):
+        _core.transform(x, np.zeros((2, 3), np.float32))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "assign", "assign_and_sum", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
+    "assign", "assign_and_sum", "transform", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
     "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
     "silhouette_pairs", "reduce_candidates",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
@@ -58,6 +58,32 @@ def assign(
         int32 index of the closest centre.
     dist2 : ndarray of shape (n_samples,)
         float64 squared Euclidean distance to it.
+    """
+
+def transform(
+    x: _Rows, centers: npt.NDArray[np.floating[Any]], n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
+) -> npt.NDArray[np.floating[Any]]:
+    """Return the Euclidean distance from every row to every centre, in the dtype of ``x``.
+
+    On the CPU every distance is exact (accumulated in float64, rounded once); on a GPU the
+    float32 GEMM's expansion, with the distances it could have cancelled away re-checked exactly.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        Rows.
+    centers : ndarray of shape (k, d)
+        Centres, with the dtype of ``x``.
+    n_threads : int or None, default=None
+        Threads to use.
+    device : (int, bool) or None, default=None
+        None for the CPU, else (CUDA ordinal, TF32).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, k)
+        Distances.
     """
 
 def assign_and_sum(

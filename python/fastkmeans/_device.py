@@ -94,6 +94,9 @@ def resolve(device: Any) -> Optional[Tuple[int, bool]]:
     if ordinal >= count:
         raise RuntimeError(f"device={device!r}: no usable GPU: CUDA device {ordinal} does not exist "
                            f"({count} device{'s' if count != 1 else ''})")
+    # Opens the device (compiling or loading its kernels): the log line says which GPU and which
+    # kernels (a CUBIN for its architecture, or PTX), and a device that cannot be used fails here.
+    _LOG.info("device=%r: running on CUDA device %d (%s)", device, ordinal, _core.cuda_describe(ordinal, tf32))
     return (ordinal, tf32)
 
 

@@ -561,7 +561,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return distances
         source = as_source(X)
         if source is None:
-            return _distances(self._validate_known(X), self.cluster_centers_)
+            X = self._validate_known(X)
+            device = _device.resolve(self.device)
+            if device is not None and not is_sparse(X) and X.dtype == np.float32:  # on the GPU (docs/gpu.md)
+                return _core.transform(core_rows(X), self.cluster_centers_.astype(np.float32, copy=False),
+                                       n_threads=self.n_threads, device=device)
+            return _distances(X, self.cluster_centers_)
         check = self._width_check()
         parts = []
         for batch in source.batches():

@@ -44,6 +44,8 @@ struct Emulated {
     deltas: Vec<f64>,
     weights: Vec<f64>,
     members: Vec<u64>,
+    /// transform's distances (n × k, float32).
+    distances: Vec<f32>,
 }
 
 fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) -> Option<Emulated> {
@@ -83,6 +85,7 @@ fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Op
         deltas: f64s(take(k * d, 8)),
         weights: f64s(take(k, 8)),
         members: u64s(take(k, 8)),
+        distances: take(n * k, 4).chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
     })
 }
 
@@ -170,4 +173,58 @@ fn exact_distances_have_the_cpus_bits_where_f64_rounds() {
     let x: Vec<f32> = noise.iter().enumerate().map(|(i, v)| v * 10f32.powi((i % 7) as i32 - 2)).collect();
     let centers: Vec<f32> = (0..d).map(|p| (p as f32 * 0.37).sin() * 1e-3).collect();
     check_against_cpu(&x, d, &centers, None, None);
+}
+
+/// transform's `distance_tile` against the CPU backend's exact distances: within the GEMM's
+/// rounding bound everywhere, and the exact distance rounded once to float32 (the CPU's bits)
+/// wherever the expansion was within 1024 times that bound (at least `min_rechecked` distances:
+/// for blobs far from the origin, every row's own centre and the rows that are centres).
+fn check_distances(x: &[f32], d: usize, centers: &[f32], min_rechecked: usize) {
+    let Some(gpu) = run(x, d, centers, None, None) else { return };
+    let (points, cpoints) = (Points::from_rows(x, d).unwrap(), Points::from_rows(centers, d).unwrap());
+    let (n, k) = (x.len() / d, centers.len() / d);
+    let mut exact = vec![0f32; n * k];
+    Cpu.distances(points.into(), cpoints, &mut exact).unwrap();
+    let margin = 4.0 * (d as f64 + 2.0) * f64::powi(2.0, -24);
+    let norm = |row: &[f32]| row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
+    let mut rechecked = 0;
+    for i in 0..n {
+        let xn = norm(&x[i * d..(i + 1) * d]);
+        for j in 0..k {
+            let cn = norm(&centers[j * d..(j + 1) * d]);
+            let (g, e) = (f64::from(gpu.distances[i * k + j]), f64::from(exact[i * k + j]));
+            let bound = margin * xn * cn;
+            // Squared: within the bound (plus float32's rounding of the two results).
+            let slack = 4.0 * f64::from(f32::EPSILON) * (e * e + bound);
+            assert!((g * g - e * e).abs() <= bound + slack, "({i}, {j}): {g} vs exact {e}, bound {bound}");
+            if e * e < 1000.0 * bound {
+                // Certainly re-checked (the expansion is below 1024·bound): the exact bits.
+                assert_eq!(
+                    gpu.distances[i * k + j].to_bits(),
+                    exact[i * k + j].to_bits(),
+                    "({i}, {j}): {g} vs exact {e}"
+                );
+                rechecked += 1;
+            }
+        }
+    }
+    assert!(rechecked >= min_rechecked, "{rechecked} re-checked of {}", n * k);
+}
+
+#[test]
+fn transform_distances_are_exact_near_the_centres_and_within_the_bound_elsewhere() {
+    // Blobs far from the origin (||x||·||c|| much larger than a row's distance to its centre):
+    // the expansion cancels there, and the re-check must give the exact distance.
+    let (x, mut centers) = blobs(700, 24, 9, 6);
+    centers.iter_mut().for_each(|v| *v += 40.0);
+    let x: Vec<f32> = x.iter().map(|v| v + 40.0).collect();
+    // Two rows as centres: their own distance is exactly 0.
+    centers.extend_from_slice(&x[..2 * 24]);
+    check_distances(&x, 24, &centers, 700);
+}
+
+#[test]
+fn transform_with_a_feature_tail_and_one_centre() {
+    let (x, centers) = blobs(300, 13, 1, 7);
+    check_distances(&x, 13, &centers, 0);
 }

@@ -57,6 +57,28 @@ fn assign<'py>(
     })
 }
 
+/// The Euclidean distance from every row of `x` to every centre (n × k, the dtype of `x`).
+#[pyfunction]
+#[pyo3(signature = (x, centers, n_threads=None, device=None))]
+fn transform<'py>(
+    py: Python<'py>,
+    x: Input<'py>,
+    centers: Matrix<'py>,
+    n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let device = Device::open(device)?;
+    dispatch_rows_pair!(x, centers, |x, centers| {
+        x.require_d(centers.d()).map_err(convert::to_py_err)?;
+        let out = run(py, n_threads, |_| {
+            let mut out = vec![Default::default(); x.n() * centers.n()];
+            on_device!(&device, |backend| backend.distances(x.data(), centers, &mut out))?;
+            Ok(out)
+        })?;
+        Ok(matrix_to_py(py, out, centers.n())?.into_any())
+    })
+}
+
 /// [`assign`], plus the per-cluster sums of the next Lloyd M step (`deltas` = Σ (x − c) relative
 /// to each centre, `weights`, `members`): one partition's share of a distributed Lloyd iteration.
 #[pyfunction]
@@ -558,6 +580,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::cuda_probe, m)?)?;
     m.add_function(wrap_pyfunction!(device::cuda_describe, m)?)?;
     m.add_function(wrap_pyfunction!(assign_and_sum, m)?)?;
+    m.add_function(wrap_pyfunction!(transform, m)?)?;
     m.add_function(wrap_pyfunction!(first_non_finite_row, m)?)?;
     m.add_function(wrap_pyfunction!(fit_minibatch, m)?)?;
     m.add_function(wrap_pyfunction!(fit_lloyd, m)?)?;

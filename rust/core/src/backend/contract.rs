@@ -55,6 +55,16 @@ pub trait Backend: Sync {
         self.assign_and_sum(batch.view(), None, centers, labels, dist2)
     }
 
+    /// The Euclidean distance from every row of `x` to every centre (scikit-learn's `transform`),
+    /// row-major: `out[i·k + j]`, `out.len() = n·k`, in the data's precision. Each value is within
+    /// the rounding of the backend's scores of the exact distance, and exact (rounded once to the
+    /// data's precision) where those scores could have lost the small distances near a centre.
+    /// The default computes every distance exactly on the CPU ([`Data::distances`]).
+    fn distances<F: Scalar>(&self, x: Data<'_, F>, centers: Points<'_, F>, out: &mut [F]) -> Result<()> {
+        x.distances(centers, out);
+        Ok(())
+    }
+
     /// [`Backend::assign_and_sum`] for the passes of one Lloyd run: `bounds` (and `labels`) come
     /// from the previous pass and let a backend skip rows that provably keep their centre
     /// ([`Bounds`]). The default resets the bounds and runs [`Backend::assign_and_sum`].

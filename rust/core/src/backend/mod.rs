@@ -25,6 +25,9 @@
 //!   order ([`Data::sum_by_label`]); a backend may add in another order (the CPU's fused pass
 //!   adds rows in order within fixed chunks, then the chunks in order), as long as that order is
 //!   fixed.
+//! * [`Backend::distances`] gives every row's Euclidean distance to every centre (`transform`),
+//!   within the rounding of the backend's scores and exact near the centres; the default computes
+//!   each exactly in `f64` on the CPU ([`Data::distances`]).
 //! * [`Backend::gather_assign_and_sum`] and [`Backend::assign_and_sum_bounded`] have defaults
 //!   built on `assign_and_sum`. An override must give exactly the backend's own `assign_and_sum`
 //!   results (labels, `dist2` and every bit of the sums) for the same rows.

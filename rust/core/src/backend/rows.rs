@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::points::{gather_into, sq_dist_in, Points};
+use crate::kernels::points::{gather_into, sq_dist_f64, sq_dist_in, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sparse::{self, sq_dist_to_dense, weighted_sums, Csr, CsrBuf};
 use crate::kernels::sums::{self, cluster_means, ClusterSums};
@@ -118,6 +118,28 @@ impl<F: Scalar> Data<'_, F> {
             Data::Dense(x) => sums::sum_by_label(*x, weights, centers, labels),
             Data::Sparse(x) => sparse::sum_by_label(*x, weights, centers, labels),
         }
+    }
+
+    /// The exact Euclidean distance from every row to every centre, rounded once to `F`:
+    /// `out[i·k + j]` = √(the squared distance accumulated in `f64`: [`sq_dist_f64`] for dense
+    /// rows, [`sq_dist_to_dense`] for sparse ones), row blocks in parallel.
+    /// What [`Backend::distances`](crate::Backend::distances) gives by default.
+    pub fn distances(&self, centers: Points<'_, F>, out: &mut [F]) {
+        let k = centers.n();
+        assert_eq!(out.len(), self.n() * k, "one distance per row and centre");
+        if k == 0 {
+            return;
+        }
+        let norms: Vec<f64> = (0..k).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect();
+        out.par_chunks_mut(k).enumerate().for_each(|(i, row)| {
+            for (j, slot) in row.iter_mut().enumerate() {
+                let sq = match self {
+                    Data::Dense(x) => sq_dist_f64(x.row(i), centers.row(j)),
+                    Data::Sparse(x) => x.sq_dist_to(i, centers.row(j), norms[j]),
+                };
+                *slot = F::from_f64(sq.sqrt());
+            }
+        });
     }
 }
 
@@ -258,5 +280,26 @@ impl<F: Scalar> Rows<F> for Csr<'_, F> {
                 }
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_exact_for_dense_and_sparse_rows() {
+        // Row 0 sits on centre 1 (distance 0); the others are 3-4-5 triangles and a sparse row.
+        let x = [0.0f32, 0.0, 3.0, 4.0, 1.0, 0.0];
+        let centers = [3.0f32, 4.0, 0.0, 0.0];
+        let (points, cpoints) = (Points::from_rows(&x, 2).unwrap(), Points::from_rows(&centers, 2).unwrap());
+        let mut out = [0f32; 6];
+        Data::from(points).distances(cpoints, &mut out);
+        assert_eq!(out, [5.0, 0.0, 0.0, 5.0, 20f32.sqrt(), 1.0]);
+        let (indptr, indices, values) = ([0i64, 0, 2, 3], [0i32, 1, 0], [3.0f32, 4.0, 1.0]);
+        let sparse = Csr::new(&indptr, &indices, &values, 2).unwrap();
+        let mut from_sparse = [0f32; 6];
+        Data::from(sparse).distances(cpoints, &mut from_sparse);
+        assert_eq!(from_sparse, out);
     }
 }

@@ -75,6 +75,7 @@ inline int __popc(unsigned v) { return __builtin_popcount(v); }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
+using std::fmax;
 using std::fmin;
 using std::min;
 using std::sqrt;

@@ -1,6 +1,7 @@
 // Runs backend/cuda/kernels.cu on the CPU (cuda_emu.h), driven as backend/cuda/pass.rs drives it
 // on a GPU for one chunk: scores (here a plain float32 loop in place of cuBLAS), assign_tile,
-// then the sums (histogram, scan, starts, scatter, segment sums, totals).
+// then the sums (histogram, scan, starts, scatter, segment sums, totals), and transform's
+// distance_tile over the same scores.
 // Usage: emu_main IN OUT [margin_per_norm]; see tests/cuda_emulated.rs for the file layout.
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +95,14 @@ int main(int argc, char** argv) {
                        wsum.data(), members.data());
     });
 
+    // transform: distance_tile over a copy of the scores (the margin of float32, as the backend
+    // passes for transform even in TF32 mode).
+    std::vector<float> dist(g);
+    double transform_margin = 4.0 * (d + 2.0) * std::pow(2.0, -24);
+    launch((unsigned)((n * 32 + 255) / 256), 256, [&] {
+        distance_tile(dist.data(), x.data(), centers.data(), cnorm.data(), rows, ki, di, transform_margin, 1024.0);
+    });
+
     FILE* out = fopen(argv[2], "wb");
     write(out, labels);
     write(out, dist2);
@@ -101,6 +110,7 @@ int main(int argc, char** argv) {
     write(out, deltas);
     write(out, wsum);
     write(out, members);
+    write(out, dist);
     fclose(out);
     return 0;
 }

@@ -100,6 +100,48 @@ __global__ void assign_tile(const float* g, const float* x, const float* centers
     }
 }
 
+// transform: the distance from each row of the tile to every centre, written over the GEMM's
+// scores g (rows × k) as float32. One warp per row. The expansion ||x||² + ||c||² − 2 g (in f64,
+// g from the GEMM) is off by at most err = margin_per_norm·||x||·||c|| (the GEMM's rounding);
+// where it is below recheck·err (cancellation near a centre: fewer than log2(recheck) good bits),
+// the exact f64 distance (exact_sq_dist, the CPU's sq_dist_f64) replaces it. The result is
+// sqrt(max(0, ·)) rounded once to float32.
+__global__ void distance_tile(float* g, const float* x, const float* centers, const double* cnorm,
+                              int rows, int k, int d, double margin_per_norm, double recheck) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= rows) return;  // whole warps leave together: blockDim is a multiple of 32
+    float* grow = g + warp * (long long)k;
+    const float* xrow = x + warp * (long long)d;
+    double xnorm2 = 0.0;
+    for (int p = lane; p < d; p += 32) {
+        double v = (double)xrow[p];
+        xnorm2 = __dadd_rn(xnorm2, __dmul_rn(v, v));
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        xnorm2 = __dadd_rn(xnorm2, __shfl_xor_sync(FULL_MASK, xnorm2, offset));
+    }
+    double xnorm = sqrt(xnorm2);
+    for (int base = 0; base < k; base += 32) {
+        int j = base + lane;
+        double s = 0.0;
+        bool candidate = false;
+        if (j < k) {
+            s = __dsub_rn(__dadd_rn(xnorm2, cnorm[j]), __dmul_rn(2.0, (double)grow[j]));
+            double err = __dmul_rn(__dmul_rn(margin_per_norm, xnorm), sqrt(cnorm[j]));
+            candidate = s <= __dmul_rn(recheck, err);
+        }
+        unsigned mask = __ballot_sync(FULL_MASK, candidate);
+        while (mask) {
+            int c = base + __ffs(mask) - 1;
+            mask &= mask - 1;
+            double e = exact_sq_dist(xrow, centers + (long long)c * d, d, lane);
+            if (c == j) s = e;
+        }
+        if (j < k) grow[j] = (float)sqrt(fmax(s, 0.0));
+    }
+}
+
 // Per-cluster row counts of each block of ROWS_PER_BLOCK rows: hist[c * nblocks + b]. Integer
 // atomics: the counts do not depend on the order of the adds.
 __global__ void block_histogram(const unsigned* labels, int rows, int nblocks, int rows_per_block,

@@ -102,9 +102,21 @@ impl Cuda {
         })
     }
 
-    /// The device's name, compute capability and precision, for log lines.
+    /// The device's name, compute capability and precision, the kernels loaded (CUBIN or PTX, the
+    /// NVRTC that compiled them, the cache file) and the libraries, for log lines.
     pub fn describe(&self) -> String {
-        self.gpu.describe()
+        // The probe ran when the device was opened: this is its first answer, kept.
+        let libraries = match loader::probe(&[]) {
+            Ok(found) => format!(
+                "; driver CUDA {}.{}, NVRTC {}, cuBLAS {}",
+                found.driver_version / 1000,
+                found.driver_version % 1000 / 10,
+                found.nvrtc,
+                found.cublas
+            ),
+            Err(_) => String::new(),
+        };
+        format!("{}{libraries}", self.gpu.describe())
     }
 
     /// One pass of float32 dense rows, or `None` when the rows are not float32 and dense (the
@@ -153,6 +165,26 @@ impl Backend for Cuda {
             Some(done) => done.map(|sums| sums.expect("a pass with sums returns them")),
             None => Cpu.assign_and_sum(x, weights, centers, labels, dist2),
         }
+    }
+
+    /// Float32 dense rows on the device (SGEMM, then the expansion with near-zero distances
+    /// re-checked exactly); other rows by the default, on the CPU.
+    fn distances<F: Scalar>(&self, x: Data<'_, F>, centers: Points<'_, F>, out: &mut [F]) -> Result<()> {
+        let dense = match x {
+            Data::Dense(points) => F::as_f32(points.as_slice()).zip(F::as_f32(centers.as_slice())),
+            Data::Sparse(_) => None,
+        };
+        let Some((rows, centre_rows)) = dense else {
+            x.distances(centers, out);
+            return Ok(());
+        };
+        let mut found = vec![0f32; out.len()];
+        guarded(|| self.gpu.distances(&self.residency, rows, centers.d(), centre_rows, &mut found))
+            .map_err(Error::Backend)?;
+        for (slot, v) in out.iter_mut().zip(found) {
+            *slot = F::from_f64(f64::from(v));
+        }
+        Ok(())
     }
 
     /// Gathers on the CPU, then one pass over the batch, which is never kept on the device (the

@@ -1,10 +1,13 @@
 //! The device side of one pass: buffers, the GEMM tiles, the kernels' launches, the sums.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::cublas::sys::{cublasMath_t, cublasOperation_t};
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PinnedHostSlice, PushKernelArg,
+};
+use rayon::prelude::*;
 
 use super::module;
 use crate::kernels::sums::ClusterSums;
@@ -15,14 +18,40 @@ pub const CHUNK_ROWS: usize = 1 << 20;
 const CHUNK_BYTES: usize = 1 << 30;
 
 /// Rows per chunk for `d` features: a function of `d` alone, so that no result depends on the
-/// device's free memory.
+/// device's free memory. `FASTKMEANS_CUDA_CHUNK_ROWS` overrides it (tests: many chunks from a
+/// small array; the sums' partition, and so their last bits, follow it).
 pub fn chunk_rows(d: usize) -> usize {
-    (CHUNK_BYTES / (4 * d.max(1))).clamp(SORT_BLOCK, CHUNK_ROWS)
+    std::env::var("FASTKMEANS_CUDA_CHUNK_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&rows| rows > 0)
+        .unwrap_or_else(|| (CHUNK_BYTES / (4 * d.max(1))).clamp(SORT_BLOCK, CHUNK_ROWS))
+}
+
+/// Whether rows may stay on the device between passes: `FASTKMEANS_CUDA_KEEP` = `never` (always
+/// stream them: tests of the streamed path), `always` (keep any that fit, however small), else
+/// the default rule ([`KEEP_MIN_VALUES`], half the free memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeepRule {
+    Never,
+    Always,
+    Auto,
+}
+
+fn keep_rule() -> KeepRule {
+    match std::env::var("FASTKMEANS_CUDA_KEEP").as_deref().map(str::trim) {
+        Ok("never") => KeepRule::Never,
+        Ok("always") => KeepRule::Always,
+        _ => KeepRule::Auto,
+    }
 }
 /// Rows per segment of a cluster's sorted rows in the sums.
 pub const SEGMENT_ROWS: usize = 256;
 /// Rows per block of the stable sort (the scatter kernel's 32 warps of 32 lanes).
 const SORT_BLOCK: usize = 1024;
+/// `transform` re-checks exactly every distance whose expansion is within this factor of its
+/// rounding bound: where fewer than 10 of its bits could be right.
+pub const TRANSFORM_RECHECK: f64 = 1024.0;
 /// The GEMM tile's score matrix is kept under this many bytes.
 const TILE_BYTES: usize = 1 << 28;
 
@@ -67,6 +96,7 @@ struct Kernels {
     scatter_sorted: CudaFunction,
     segment_sums: CudaFunction,
     cluster_totals: CudaFunction,
+    distance_tile: CudaFunction,
 }
 
 /// The rows kept on the device between passes, with the address and length they came from.
@@ -78,19 +108,79 @@ struct Resident {
 
 pub(super) struct Gpu {
     ctx: Arc<CudaContext>,
+    /// The stream of the GEMMs and kernels.
     stream: Arc<CudaStream>,
+    /// The stream that copies the next chunk's rows while `stream` computes on this one, made
+    /// when rows are first streamed: a second stream puts cudarc in its multi-stream mode, where
+    /// every use of a buffer records the events that order it across streams (a cost the passes
+    /// over rows kept on the device need not pay).
+    copy: OnceLock<Arc<CudaStream>>,
     blas: CudaBlas,
     kernels: Kernels,
     precision: Precision,
     name: String,
     arch: String,
+    /// Which kernels were loaded: the CUBIN or the PTX, the NVRTC, the cache file.
+    kernels_note: String,
     /// One pass at a time: the stream and the cuBLAS handle are shared by every session.
     busy: Mutex<()>,
 }
 
-/// The rows kept on the device for one session (one call from Python: a fit, a predict).
+/// What one session (one call from Python: a fit, a predict) keeps between its passes: its rows
+/// on the device, or the buffers that stream them.
 #[derive(Default)]
-pub(super) struct Residency(Mutex<Option<Resident>>);
+pub(super) struct Residency(Mutex<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    rows: Option<Resident>,
+    staging: Option<Staging>,
+}
+
+/// Two pinned host buffers and two device buffers of one chunk each (and the chunk's weights on
+/// the device): chunk `c + 1` is copied into the pinned buffer and sent by the copy stream while
+/// the compute stream works on chunk `c`. cudarc's event tracking orders the two streams: a
+/// device buffer is overwritten only after the kernels that read it, and read only after its
+/// copy; a pinned buffer is refilled only after its last copy left.
+struct Staging {
+    ctx: Arc<CudaContext>,
+    values: usize,
+    host: [PinnedHostSlice<f32>; 2],
+    dev: [CudaSlice<f32>; 2],
+    weights: [CudaSlice<f64>; 2],
+}
+
+impl Staging {
+    fn new(ctx: &Arc<CudaContext>, stream: &Arc<CudaStream>, rows: usize, d: usize) -> R<Self> {
+        let values = rows * d;
+        // SAFETY: the pinned buffers are written before they are read (whole chunks are copied in).
+        let pinned = || unsafe { ctx.alloc_pinned::<f32>(values) }.map_err(err("allocating pinned host memory"));
+        let dev = || stream.alloc_zeros::<f32>(values).map_err(err("allocating a chunk"));
+        let weights = || stream.alloc_zeros::<f64>(rows).map_err(err("allocating a chunk's weights"));
+        Ok(Self {
+            ctx: ctx.clone(),
+            values,
+            host: [pinned()?, pinned()?],
+            dev: [dev()?, dev()?],
+            weights: [weights()?, weights()?],
+        })
+    }
+}
+
+impl Drop for Staging {
+    /// Pinned memory is freed with the context current (the session may end on another thread).
+    fn drop(&mut self) {
+        let _ = self.ctx.bind_to_thread();
+    }
+}
+
+/// One chunk of rows on the device: rows `start..start + m` of the caller's data.
+struct Chunk<'a> {
+    start: usize,
+    m: usize,
+    x: CudaView<'a, f32>,
+    weights: Option<CudaView<'a, f64>>,
+}
 
 impl Gpu {
     pub(super) fn open(ordinal: usize, precision: Precision) -> R<Self> {
@@ -105,14 +195,7 @@ impl Gpu {
         }
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let arch = format!("sm_{major}{minor}");
-        // PTX from the disk cache that this driver cannot load (written by a newer NVRTC, say) is
-        // compiled afresh.
-        let loaded = match ctx.load_module(module::compile(&arch)?) {
-            Ok(loaded) => loaded,
-            Err(_) => {
-                ctx.load_module(module::compile_uncached(&arch)?).map_err(err("cannot load the compiled kernels"))?
-            }
-        };
+        let (loaded, kernels_note) = load_kernels(&ctx, u32::try_from(major * 10 + minor).unwrap_or(0))?;
         let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
         let kernels = Kernels {
             assign_tile: f("assign_tile")?,
@@ -123,19 +206,14 @@ impl Gpu {
             scatter_sorted: f("scatter_sorted")?,
             segment_sums: f("segment_sums")?,
             cluster_totals: f("cluster_totals")?,
+            distance_tile: f("distance_tile")?,
         };
         let stream = ctx.default_stream();
+        let copy = OnceLock::new();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cannot start cuBLAS: {e}"))?;
-        let mode = match precision {
-            Precision::Float32 => cublasMath_t::CUBLAS_DEFAULT_MATH,
-            Precision::Tf32 => cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
-        };
-        // SAFETY: the handle is live; the mode is a valid enumerator.
-        let status = unsafe { cudarc::cublas::sys::cublasSetMathMode(*blas.handle(), mode) };
-        if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
-            return Err(format!("cublasSetMathMode failed: {status:?}"));
-        }
-        Ok(Self { ctx, stream, blas, kernels, precision, name, arch, busy: Mutex::new(()) })
+        let gpu = Self { ctx, stream, copy, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) };
+        gpu.set_math(precision)?;
+        Ok(gpu)
     }
 
     pub(super) fn describe(&self) -> String {
@@ -143,16 +221,22 @@ impl Gpu {
             Precision::Float32 => "float32",
             Precision::Tf32 => "tf32",
         };
-        format!("{} ({}, cuda:{}, {precision})", self.name, self.arch, self.ctx.ordinal())
+        format!(
+            "{} ({}, cuda:{}, {precision}; kernels: {})",
+            self.name,
+            self.arch,
+            self.ctx.ordinal(),
+            self.kernels_note
+        )
     }
 
     /// The bound on the error of a score `||c||² − 2 x·c` per unit of `||x||·max||c||`: twice the
     /// worst-case rounding of a `d`-term float32 dot product (TF32 also rounds both factors to 10
     /// bits), doubled again as a safety factor.
-    fn margin_per_norm(&self, d: usize) -> f64 {
+    fn margin_per_norm(precision: Precision, d: usize) -> f64 {
         let u = f64::powi(2.0, -24);
         let dot = (d as f64 + 2.0) * u;
-        let inputs = match self.precision {
+        let inputs = match precision {
             Precision::Float32 => 0.0,
             Precision::Tf32 => 2.0 * f64::powi(2.0, -11) + f64::powi(2.0, -22),
         };
@@ -178,74 +262,24 @@ impl Gpu {
         let centers_dev = s.clone_htod(job.centers).map_err(err("copying the centres"))?;
         let cnorm_dev = s.clone_htod(&cnorm).map_err(err("copying the centres' norms"))?;
 
-        let mut resident = residency.0.lock().unwrap_or_else(|e| e.into_inner());
-        self.make_resident(&mut resident, job)?;
-        let chunk = chunk_rows(d);
-        let chunk_cap = chunk.min(n);
+        let mut kept = residency.0.lock().unwrap_or_else(|e| e.into_inner());
+        let chunk_cap = chunk_rows(d).min(n);
         let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
         let mut scores = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the score tile"))?;
-        let mut labels_dev = s.alloc_zeros::<u32>(chunk_cap).map_err(err("allocating labels"))?;
-        let mut dist2_dev = s.alloc_zeros::<f64>(chunk_cap).map_err(err("allocating distances"))?;
-        let mut staged: Option<CudaSlice<f32>> = None;
-        let mut staged_w: Option<CudaSlice<f64>> = None;
+        let mut labels_dev = s.alloc_zeros::<u32>(chunk_cap.max(1)).map_err(err("allocating labels"))?;
+        let mut dist2_dev = s.alloc_zeros::<f64>(chunk_cap.max(1)).map_err(err("allocating distances"))?;
         let mut total = job.sums.then(|| ClusterSums::zeros(k, d));
-        let margin = self.margin_per_norm(d);
-
-        for start in (0..n).step_by(chunk) {
-            let end = (start + chunk).min(n);
-            let m = end - start;
-            // The chunk's rows (and weights) on the device: the resident copy, or copied now.
-            let (x_chunk, w_chunk) = match resident.as_ref() {
-                Some(r) => (r.rows.slice(start * d..end * d), r.weights.as_ref().map(|(_, w)| w.slice(start..end))),
-                None => {
-                    let buf = match staged.as_mut() {
-                        Some(b) => b,
-                        None => staged.insert(s.alloc_zeros::<f32>(chunk_cap * d).map_err(err("allocating a chunk"))?),
-                    };
-                    s.memcpy_htod(&job.x[start * d..end * d], &mut buf.slice_mut(0..m * d))
-                        .map_err(err("copying rows"))?;
-                    if let Some(w) = job.weights.filter(|_| job.sums) {
-                        let wb = match staged_w.as_mut() {
-                            Some(b) => b,
-                            None => {
-                                staged_w.insert(s.alloc_zeros::<f64>(chunk_cap).map_err(err("allocating weights"))?)
-                            }
-                        };
-                        s.memcpy_htod(&w[start..end], &mut wb.slice_mut(0..m)).map_err(err("copying weights"))?;
-                    }
-                    (
-                        staged.as_ref().expect("staged above").slice(0..m * d),
-                        staged_w.as_ref().filter(|_| job.weights.is_some() && job.sums).map(|w| w.slice(0..m)),
-                    )
-                }
-            };
+        let margin = Self::margin_per_norm(self.precision, d);
+        self.for_each_chunk(&mut kept, job.x, job.weights, job.sums, d, job.keep, |chunk, prefetch| {
+            let Chunk { start, m, x: x_chunk, weights: w_chunk } = chunk;
             for t0 in (0..m).step_by(tile_rows) {
                 let rows = tile_rows.min(m - t0);
-                let cfg = GemmConfig {
-                    transa: cublasOperation_t::CUBLAS_OP_T,
-                    transb: cublasOperation_t::CUBLAS_OP_N,
-                    m: k as i32,
-                    n: rows as i32,
-                    k: d as i32,
-                    alpha: 1.0f32,
-                    lda: d as i32,
-                    ldb: d as i32,
-                    beta: 0.0f32,
-                    ldc: k as i32,
-                };
                 let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
-                // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores rows × k.
-                unsafe { self.blas.gemm(cfg, &centers_dev, &x_tile, &mut scores) }
-                    .map_err(|e| format!("cuBLAS SGEMM failed: {e}"))?;
+                self.scores(&centers_dev, &x_tile, &mut scores, rows, k, d)?;
                 let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
                 let mut l_tile = labels_dev.slice_mut(t0..t0 + rows);
                 let mut d_tile = dist2_dev.slice_mut(t0..t0 + rows);
-                let threads = 256u32;
-                let cfg = LaunchConfig {
-                    grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),
-                    block_dim: (threads, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = warp_per_row(rows);
                 let mut launch = s.launch_builder(&self.kernels.assign_tile);
                 launch
                     .arg(&scores)
@@ -262,36 +296,263 @@ impl Gpu {
                 // SAFETY: the kernel's parameters are exactly these, in this order.
                 unsafe { launch.launch(cfg) }.map_err(err("launching assign_tile"))?;
             }
+            // The GEMMs and argmins are queued: the next chunk is copied in meanwhile.
+            prefetch()?;
             if let Some(total) = total.as_mut() {
                 let sums = self.chunk_sums(&x_chunk, w_chunk.as_ref(), &centers_dev, &labels_dev, m, k, d)?;
                 total.add(&sums);
             }
+            let end = start + m;
             s.memcpy_dtoh(&labels_dev.slice(0..m), &mut labels[start..end]).map_err(err("copying labels back"))?;
             s.memcpy_dtoh(&dist2_dev.slice(0..m), &mut dist2[start..end]).map_err(err("copying distances back"))?;
-        }
+            Ok(())
+        })?;
         s.synchronize().map_err(err("the pass failed on the device"))?;
         Ok(total)
     }
 
-    /// Keeps the rows (and weights) on the device when they fit in half its free memory, reusing
-    /// the copy of the previous pass when the caller passes the same buffer again.
-    fn make_resident(&self, resident: &mut Option<Resident>, job: &Job<'_>) -> R<()> {
+    /// The distances from every row of `x` to every centre (`out`: n × k, row-major), a tile of
+    /// rows at a time: a float32 SGEMM (even in TF32 mode: the distances themselves are the
+    /// result), then `distance_tile`, which re-checks exactly every distance the GEMM's rounding
+    /// could have cancelled away ([`TRANSFORM_RECHECK`]).
+    pub(super) fn distances(
+        &self,
+        residency: &Residency,
+        x: &[f32],
+        d: usize,
+        centers: &[f32],
+        out: &mut [f32],
+    ) -> R<()> {
+        let _busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        self.ctx.bind_to_thread().map_err(err("cannot bind the CUDA context"))?;
+        let k = centers.len() / d;
+        let n = x.len() / d;
+        let s = &self.stream;
+        let cnorm: Vec<f64> =
+            centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect();
+        let centers_dev = s.clone_htod(centers).map_err(err("copying the centres"))?;
+        let cnorm_dev = s.clone_htod(&cnorm).map_err(err("copying the centres' norms"))?;
+        let mut kept = residency.0.lock().unwrap_or_else(|e| e.into_inner());
+        let chunk_cap = chunk_rows(d).min(n);
+        let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
+        let mut tile = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the distance tile"))?;
+        let margin = Self::margin_per_norm(Precision::Float32, d);
+        self.set_math(Precision::Float32)?;
+        let result = self
+            .for_each_chunk(&mut kept, x, None, false, d, true, |chunk, prefetch| {
+                let Chunk { start, m, x: x_chunk, .. } = chunk;
+                for t0 in (0..m).step_by(tile_rows) {
+                    let rows = tile_rows.min(m - t0);
+                    let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
+                    self.scores(&centers_dev, &x_tile, &mut tile, rows, k, d)?;
+                    let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
+                    let cfg = warp_per_row(rows);
+                    let mut launch = s.launch_builder(&self.kernels.distance_tile);
+                    launch
+                        .arg(&mut tile)
+                        .arg(&x_tile)
+                        .arg(&centers_dev)
+                        .arg(&cnorm_dev)
+                        .arg(&rows_i)
+                        .arg(&k_i)
+                        .arg(&d_i)
+                        .arg(&margin)
+                        .arg(&TRANSFORM_RECHECK);
+                    // SAFETY: the kernel's parameters are exactly these, in this order.
+                    unsafe { launch.launch(cfg) }.map_err(err("launching distance_tile"))?;
+                    if t0 == 0 {
+                        // The first tile is queued: the next chunk is copied in meanwhile.
+                        prefetch()?;
+                    }
+                    let at = (start + t0) * k;
+                    s.memcpy_dtoh(&tile.slice(0..rows * k), &mut out[at..at + rows * k])
+                        .map_err(err("copying distances back"))?;
+                }
+                Ok(())
+            })
+            .and_then(|()| s.synchronize().map_err(err("the transform failed on the device")));
+        self.set_math(self.precision)?;
+        result
+    }
+
+    /// cuBLAS's math mode for `precision`.
+    fn set_math(&self, precision: Precision) -> R<()> {
+        let mode = match precision {
+            Precision::Float32 => cublasMath_t::CUBLAS_DEFAULT_MATH,
+            Precision::Tf32 => cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
+        };
+        // SAFETY: the handle is live; the mode is a valid enumerator.
+        let status = unsafe { cudarc::cublas::sys::cublasSetMathMode(*self.blas.handle(), mode) };
+        if status != cudarc::cublas::sys::cublasStatus_t::CUBLAS_STATUS_SUCCESS {
+            return Err(format!("cublasSetMathMode failed: {status:?}"));
+        }
+        Ok(())
+    }
+
+    /// `scores[r·k + j] = x_r · c_j` for the `rows` rows of `x_tile`: one SGEMM.
+    fn scores(
+        &self,
+        centers: &CudaSlice<f32>,
+        x_tile: &CudaView<'_, f32>,
+        scores: &mut CudaSlice<f32>,
+        rows: usize,
+        k: usize,
+        d: usize,
+    ) -> R<()> {
+        let cfg = GemmConfig {
+            transa: cublasOperation_t::CUBLAS_OP_T,
+            transb: cublasOperation_t::CUBLAS_OP_N,
+            m: k as i32,
+            n: rows as i32,
+            k: d as i32,
+            alpha: 1.0f32,
+            lda: d as i32,
+            ldb: d as i32,
+            beta: 0.0f32,
+            ldc: k as i32,
+        };
+        // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores ≥ rows × k.
+        unsafe { self.blas.gemm(cfg, centers, x_tile, scores) }.map_err(|e| format!("cuBLAS SGEMM failed: {e}"))
+    }
+
+    /// Calls `body` on every chunk of `x` (rows of width `d`, with `weights` when given and
+    /// `use_weights`; the rows kept on the device are recognised with their weights), in order,
+    /// each on the device: from the rows kept there ([`Gpu::make_resident`]), else copied
+    /// in. A single chunk is copied directly; more go through [`Staging`]: `body` gets a
+    /// `prefetch` to call once its work on the chunk is queued, which starts copying the next
+    /// chunk (through a pinned buffer, on the copy stream) while the device computes. The chunks
+    /// and their order are the same on every path, so every result is too.
+    #[allow(clippy::too_many_arguments)]
+    fn for_each_chunk(
+        &self,
+        kept: &mut Kept,
+        x: &[f32],
+        all_weights: Option<&[f64]>,
+        use_weights: bool,
+        d: usize,
+        keep: bool,
+        mut body: impl FnMut(Chunk<'_>, &mut dyn FnMut() -> R<()>) -> R<()>,
+    ) -> R<()> {
+        let n = x.len() / d;
+        let chunk = chunk_rows(d);
+        let nchunks = n.div_ceil(chunk);
+        let part = |c: usize| (c * chunk, ((c + 1) * chunk).min(n));
+        self.make_resident(&mut kept.rows, x, all_weights, keep)?;
+        let weights = all_weights.filter(|_| use_weights);
+        if let Some(r) = kept.rows.as_ref() {
+            for c in 0..nchunks {
+                let (start, end) = part(c);
+                let w = r.weights.as_ref().filter(|_| weights.is_some()).map(|(_, w)| w.slice(start..end));
+                body(Chunk { start, m: end - start, x: r.rows.slice(start * d..end * d), weights: w }, &mut || Ok(()))?;
+            }
+            return Ok(());
+        }
+        if nchunks <= 1 {
+            if n == 0 {
+                return Ok(());
+            }
+            let rows = self.stream.clone_htod(x).map_err(err("copying rows"))?;
+            let w = match weights {
+                Some(w) => Some(self.stream.clone_htod(w).map_err(err("copying weights"))?),
+                None => None,
+            };
+            let chunk = Chunk { start: 0, m: n, x: rows.slice(0..n * d), weights: w.as_ref().map(|w| w.slice(0..n)) };
+            return body(chunk, &mut || Ok(()));
+        }
+        let copy = match self.copy.get() {
+            Some(copy) => copy,
+            None => {
+                let made = self.ctx.new_stream().map_err(err("cannot create the copy stream"))?;
+                self.copy.get_or_init(|| made)
+            }
+        };
+        let staging = match kept.staging.take() {
+            Some(staging) if staging.values == chunk * d => staging,
+            _ => Staging::new(&self.ctx, &self.stream, chunk, d)?,
+        };
+        let staging = kept.staging.insert(staging);
+        let (start, end) = part(0);
+        let w0 = weights.map(|w| &w[start..end]);
+        let (host0, dev0, w0_dev) = (&mut staging.host[0], &mut staging.dev[0], &mut staging.weights[0]);
+        self.upload(copy, &x[start * d..end * d], w0, host0, dev0, w0_dev)?;
+        for c in 0..nchunks {
+            let (start, end) = part(c);
+            let m = end - start;
+            // This chunk's buffers (slot c % 2) to read, the other slot's to fill.
+            let (dev_lo, dev_hi) = staging.dev.split_at_mut(1);
+            let (w_lo, w_hi) = staging.weights.split_at_mut(1);
+            let (host_lo, host_hi) = staging.host.split_at_mut(1);
+            let ((cur, next), (cur_w, next_w), next_host) = if c % 2 == 0 {
+                ((&dev_lo[0], &mut dev_hi[0]), (&w_lo[0], &mut w_hi[0]), &mut host_hi[0])
+            } else {
+                ((&dev_hi[0], &mut dev_lo[0]), (&w_hi[0], &mut w_lo[0]), &mut host_lo[0])
+            };
+            let mut sent = c + 1 >= nchunks;
+            let mut prefetch = || -> R<()> {
+                if sent {
+                    return Ok(());
+                }
+                sent = true;
+                let (a, b) = part(c + 1);
+                self.upload(copy, &x[a * d..b * d], weights.map(|w| &w[a..b]), next_host, next, next_w)
+            };
+            let chunk = Chunk { start, m, x: cur.slice(0..m * d), weights: weights.map(|_| cur_w.slice(0..m)) };
+            body(chunk, &mut prefetch)?;
+            prefetch()?;
+        }
+        Ok(())
+    }
+
+    /// Sends one chunk's rows (and weights) to `dev` on the copy stream: a whole chunk through the
+    /// pinned buffer `host` (filled by the CPU's threads once its previous copy has left; the copy
+    /// itself runs while the caller goes on), the shorter last chunk straight from `x`.
+    fn upload(
+        &self,
+        c: &Arc<CudaStream>,
+        x: &[f32],
+        weights: Option<&[f64]>,
+        host: &mut PinnedHostSlice<f32>,
+        dev: &mut CudaSlice<f32>,
+        dev_weights: &mut CudaSlice<f64>,
+    ) -> R<()> {
+        if x.len() == host.len() {
+            let pinned = host.as_mut_slice().map_err(err("waiting for a pinned buffer"))?;
+            const PIECE: usize = 1 << 16;
+            pinned.par_chunks_mut(PIECE).zip(x.par_chunks(PIECE)).for_each(|(to, from)| to.copy_from_slice(from));
+            c.memcpy_htod(&*host, dev).map_err(err("copying rows"))?;
+        } else {
+            c.memcpy_htod(x, &mut dev.slice_mut(0..x.len())).map_err(err("copying rows"))?;
+        }
+        if let Some(w) = weights {
+            c.memcpy_htod(w, &mut dev_weights.slice_mut(0..w.len())).map_err(err("copying weights"))?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the rows (and weights) on the device when they fit in half its free memory (and hold
+    /// at least [`KEEP_MIN_VALUES`] values; `FASTKMEANS_CUDA_KEEP` overrides: [`keep_rule`]),
+    /// reusing the copy of the previous pass when the caller passes the same buffer again.
+    fn make_resident(&self, resident: &mut Option<Resident>, x: &[f32], weights: Option<&[f64]>, keep: bool) -> R<()> {
         // Address and length, plus a fingerprint of the values: a temporary freed and replaced by
         // another of the same length at the same address (k-means‖'s candidates per trial) must
         // not be taken for the rows kept from the last pass.
-        let key = (job.x.as_ptr() as usize, job.x.len(), fingerprint(job.x));
-        let wkey = job.weights.map(|w| (w.as_ptr() as usize, w.len()));
+        let key = (x.as_ptr() as usize, x.len(), fingerprint(x));
+        let wkey = weights.map(|w| (w.as_ptr() as usize, w.len()));
         if resident.as_ref().is_some_and(|r| r.key == key && r.weights.as_ref().map(|w| w.0) == wkey) {
             return Ok(());
         }
         *resident = None;
-        let (free, _) = self.ctx.mem_get_info().map_err(err("cannot read the free memory"))?;
-        let bytes = std::mem::size_of_val(job.x) + job.weights.map_or(0, std::mem::size_of_val);
-        if !job.keep || job.x.len() < KEEP_MIN_VALUES || bytes > free / 2 {
+        let rule = keep_rule();
+        if !keep || rule == KeepRule::Never || (rule == KeepRule::Auto && x.len() < KEEP_MIN_VALUES) || x.is_empty() {
             return Ok(());
         }
-        let rows = self.stream.clone_htod(job.x).map_err(err("copying the rows"))?;
-        let weights = match job.weights {
+        let (free, _) = self.ctx.mem_get_info().map_err(err("cannot read the free memory"))?;
+        let bytes = std::mem::size_of_val(x) + weights.map_or(0, std::mem::size_of_val);
+        if bytes > free / 2 {
+            return Ok(());
+        }
+        let rows = self.stream.clone_htod(x).map_err(err("copying the rows"))?;
+        let weights = match weights {
             Some(w) => Some((wkey.expect("weights given"), self.stream.clone_htod(w).map_err(err("copying weights"))?)),
             None => None,
         };
@@ -434,6 +695,56 @@ impl Gpu {
     }
 }
 
+/// One warp per row: blocks of 256 threads (8 rows).
+fn warp_per_row(rows: usize) -> LaunchConfig {
+    let threads = 256u32;
+    LaunchConfig {
+        grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Loads the kernels for a device of architecture `arch` (`10 × major + minor`), trying in
+/// order: the target [`module::choose`] picks (a CUBIN for the device, from the disk cache or
+/// compiled now), the same compiled afresh (a stale or damaged cache file), then PTX for the same
+/// architecture (a CUBIN the driver refuses). Returns the module and a note of what was loaded
+/// and what was refused on the way.
+fn load_kernels(ctx: &Arc<CudaContext>, arch: u32) -> R<(Arc<cudarc::driver::CudaModule>, String)> {
+    let first = module::compile(arch)?;
+    let mut refused: Vec<String> = Vec::new();
+    let mut attempts = vec![(first.target, first.cached)];
+    if first.cached {
+        attempts.push((first.target, false));
+    }
+    if first.target.kind == module::Kind::Cubin {
+        attempts.push((module::Target { kind: module::Kind::Ptx, arch }, false));
+    }
+    for (i, (target, use_cache)) in attempts.into_iter().enumerate() {
+        let compiled = match i {
+            0 => first.clone(),
+            _ => match module::compile_target(target, use_cache) {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            },
+        };
+        match ctx.load_module(compiled.module()) {
+            Ok(loaded) => {
+                let mut note = compiled.describe();
+                if !refused.is_empty() {
+                    note = format!("{note}; refused before: {}", refused.join("; "));
+                }
+                return Ok((loaded, note));
+            }
+            Err(e) => refused.push(format!("{} ({e})", compiled.describe())),
+        }
+    }
+    Err(format!("the driver refused the compiled kernels: {}", refused.join("; ")))
+}
+
 /// A hash of 64 values spread evenly over `values` (all of them when fewer): cheap, and different
 /// for two buffers that differ at any of those positions.
 fn fingerprint(values: &[f32]) -> u64 {
@@ -443,4 +754,37 @@ fn fingerprint(values: &[f32]) -> u64 {
         .iter()
         .step_by(step)
         .fold(0xcbf2_9ce4_8422_2325u64, |hash, v| (hash ^ u64::from(v.to_bits())).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_depend_on_the_width_alone_unless_overridden_and_the_keep_rule_parses() {
+        // The only test that sets these variables (no other test here reads them).
+        std::env::remove_var("FASTKMEANS_CUDA_CHUNK_ROWS");
+        assert_eq!(chunk_rows(128), CHUNK_ROWS);
+        assert_eq!(chunk_rows(1024), 1 << 18); // 1 GiB of rows
+        assert_eq!(chunk_rows(1 << 30), SORT_BLOCK);
+        for (value, rows) in [("4096", 4096), (" 33 ", 33), ("0", CHUNK_ROWS), ("many", CHUNK_ROWS)] {
+            std::env::set_var("FASTKMEANS_CUDA_CHUNK_ROWS", value);
+            assert_eq!(chunk_rows(128), rows, "{value:?}");
+        }
+        std::env::remove_var("FASTKMEANS_CUDA_CHUNK_ROWS");
+        for (value, rule) in [("never", KeepRule::Never), ("always", KeepRule::Always), ("sometimes", KeepRule::Auto)] {
+            std::env::set_var("FASTKMEANS_CUDA_KEEP", value);
+            assert_eq!(keep_rule(), rule, "{value:?}");
+        }
+        std::env::remove_var("FASTKMEANS_CUDA_KEEP");
+        assert_eq!(keep_rule(), KeepRule::Auto);
+    }
+
+    #[test]
+    fn the_fingerprint_sees_a_change_at_a_sampled_position() {
+        let mut values: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let before = fingerprint(&values);
+        values[15 * 10] += 1.0; // 1000 / 64 = a sample every 15 values
+        assert_ne!(fingerprint(&values), before);
+    }
 }
