@@ -32,7 +32,8 @@ pub mod params;
 pub mod rng;
 
 pub use algo::evaluate::{loss, Loss};
-pub use algo::lloyd::{fit_lloyd, lloyd, LloydFit};
+pub use algo::fit::fit_lloyd;
+pub use algo::lloyd::{lloyd, LloydFit};
 pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex, DEFAULT_RESEED_RATIO};
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 #[cfg(feature = "cuda")]

@@ -12,7 +12,7 @@
 //! (the weights undo q), so the seeding reads the data once, for the distances, whatever k.
 //!
 //! The sample, m = max(`rows_per_center` · k, [`MIN_ROWS`]) draws, is then clustered by the best of
-//! `trials` runs of greedy k-means++ and weighted Lloyd ([`fit_lloyd`]) on it, chosen by the
+//! `trials` runs of greedy k-means++ and weighted Lloyd ([`best_of_runs`]) on it, chosen by the
 //! sample's loss: an estimate of each run's loss on the data at a small fraction of its cost. The
 //! best of several runs is what makes the seeding better than one greedy k-means++ over all rows,
 //! at a tenth of its cost on a million rows (docs/seeding.md has the measurements). Data with fewer
@@ -20,7 +20,7 @@
 //! all its rows, as scikit-learn seeds.
 //!
 //! Every step is deterministic: the draws come from the caller's stream, sorted, and are matched
-//! to rows by one pass over their probabilities in row order; the runs are those of [`fit_lloyd`],
+//! to rows by one pass over their probabilities in row order; the runs are those of [`best_of_runs`],
 //! bit-identical on any number of threads.
 
 use std::sync::atomic::AtomicBool;
@@ -28,13 +28,13 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::algo::kmeanspp::kmeans_pp;
-use crate::algo::lloyd::fit_lloyd;
+use crate::algo::lloyd::best_of_runs;
 use crate::backend::{Backend, Rows};
 use crate::error::Result;
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::parallel::min_items;
 use crate::kernels::scalar::Scalar;
-use crate::params::{InitMethod, LloydParams, ReduceParams, StopRule};
+use crate::params::{InitMethod, LloydParams, StopRule};
 use crate::rng::Rng;
 
 /// The fewest draws of a coreset, whatever k: enough rows for the loss of a few clusters to be
@@ -49,6 +49,9 @@ pub const MIN_SHRINK: usize = 16;
 /// [`SAMPLE_MAX_ITER`] iterations.
 const SAMPLE_TOL: f64 = 1e-4;
 const SAMPLE_MAX_ITER: usize = 100;
+
+/// The runs on the coreset are not stopped from outside: they are a small part of a fit.
+static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// Seeds `k` centres of `x` (`k <= x.n()`) from a lightweight coreset of about
 /// `rows_per_center` · k rows clustered by the best of `trials` runs (see the module). The centres
@@ -65,23 +68,20 @@ pub fn coreset_seeding<F: Scalar, R: Rows<F>, B: Backend>(
     let m = rows_per_center.saturating_mul(k).max(MIN_ROWS);
     let sample = if x.n() / MIN_SHRINK >= m { draw_coreset(x, weights, m, rng) } else { None };
     let Some((rows, sample_weights)) = sample.filter(|(rows, _)| rows.len() >= k) else {
-        return Ok(all_rows_kmeans_pp(x, weights, k, rng));
+        return Ok(greedy_kmeans_pp(x, weights, k, rng));
     };
     let gathered = x.gather(&rows);
-    let params = ReduceParams {
-        k,
-        init: InitMethod::greedy_kmeans_pp(k),
-        num_trials: trials,
-        lloyd: LloydParams { max_iter: SAMPLE_MAX_ITER, tol: SAMPLE_TOL, rule: StopRule::CenterShift },
-        seed: rng.next_seed(),
-    }
-    .check()?;
-    let fit = fit_lloyd(gathered.view(), Some(&sample_weights), &params, backend, &AtomicBool::new(false))?;
+    let sample = gathered.view();
+    let params = LloydParams { max_iter: SAMPLE_MAX_ITER, tol: SAMPLE_TOL, rule: StopRule::CenterShift }.check()?;
+    let fit = best_of_runs(sample, Some(&sample_weights), trials, rng.next_seed(), &params, backend, &NEVER, |rng| {
+        Ok(greedy_kmeans_pp(sample, Some(&sample_weights), k, rng))
+    })?;
     Ok(fit.centers)
 }
 
-/// Greedy k-means++ over every row: the seeding of data too small for a coreset.
-fn all_rows_kmeans_pp<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Vec<F> {
+/// Greedy k-means++ over every row of `x`: the seeding of each run on the coreset, and of data too
+/// small for one.
+fn greedy_kmeans_pp<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Vec<F> {
     let InitMethod::KMeansPlusPlus { local_trials } = InitMethod::greedy_kmeans_pp(k) else { unreachable!() };
     let chosen = kmeans_pp(x, weights, k, local_trials, rng, true);
     let d = x.d();

@@ -5,14 +5,13 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::algo::empty::update_centers;
-use crate::algo::init::init_centers_on;
 use crate::backend::{Backend, Rows};
-use crate::error::{check_stop, Error, Result};
+use crate::error::{check_stop, Result};
 use crate::kernels::bounds::Bounds;
-use crate::kernels::metrics::{check_weights, weighted_ssd};
+use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::points::{sq_diff, Points};
 use crate::kernels::scalar::Scalar;
-use crate::params::{Checked, LloydParams, ReduceParams, StopRule};
+use crate::params::{Checked, LloydParams, StopRule};
 use crate::rng::{Purpose, Rng};
 
 /// The outcome of a Lloyd run.
@@ -45,7 +44,7 @@ pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// The centre-shift rule's bound on the centres' total squared move (`None` under the loss rule):
-/// a property of the data alone, so [`fit_lloyd`] computes it once for all its trials.
+/// a property of the data alone, so [`best_of_runs`] computes it once for all its runs.
 fn shift_tolerance<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
@@ -131,36 +130,34 @@ fn labels_equal(a: &[u32], b: &[u32]) -> bool {
     a.par_chunks(BLOCK).zip(b.par_chunks(BLOCK)).all(|(u, v)| u == v)
 }
 
-/// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.
-/// Trials run in parallel; the lowest loss wins, ties to the earliest trial.
-pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
+/// Best of `num_trials` Lloyd runs, each from the centres `seeding` draws from the run's own
+/// random stream (`Rng::new(seed, Purpose::Trial(t))`). Runs go in parallel; the lowest loss wins,
+/// ties to the earliest run. The centre-shift rule's tolerance is computed once for all runs.
+#[allow(clippy::too_many_arguments)]
+pub fn best_of_runs<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
-    params: &Checked<ReduceParams>,
+    num_trials: usize,
+    seed: u64,
+    params: &Checked<LloydParams>,
     backend: &B,
     stop: &AtomicBool,
+    seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<LloydFit<F>> {
-    x.require_non_empty()?;
-    if x.n() < params.k {
-        return Err(Error::TooFewPoints { n_samples: x.n(), k: params.k });
-    }
-    check_weights(x.n(), weights)?;
-    let lloyd_params = params.lloyd.check()?;
-    let shift_tol = shift_tolerance(x, weights, &lloyd_params, backend)?;
-    let trials: Vec<Result<LloydFit<F>>> = (0..params.num_trials as u64)
+    let shift_tol = shift_tolerance(x, weights, params, backend)?;
+    let runs: Vec<Result<LloydFit<F>>> = (0..num_trials.max(1) as u64)
         .into_par_iter()
         .map(|t| {
-            let mut rng = Rng::new(params.seed, Purpose::Trial(t));
-            let init = init_centers_on(x, weights, params.k, params.init, &mut rng, backend)?;
-            lloyd_within(x, weights, init, &lloyd_params, shift_tol, backend, stop)
+            let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
+            lloyd_within(x, weights, init, params, shift_tol, backend, stop)
         })
         .collect();
     let mut best: Option<LloydFit<F>> = None;
-    for trial in trials {
-        let trial = trial?;
-        if best.as_ref().is_none_or(|b| trial.loss < b.loss) {
-            best = Some(trial);
+    for run in runs {
+        let run = run?;
+        if best.as_ref().is_none_or(|b| run.loss < b.loss) {
+            best = Some(run);
         }
     }
-    Ok(best.expect("num_trials >= 1"))
+    Ok(best.expect("at least one run"))
 }

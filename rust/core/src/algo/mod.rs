@@ -1,11 +1,12 @@
 //! The top layer: the algorithms, written against the seam ([`crate::backend`]) alone.
-//! Seeding ([`init`]: random, [`kmeanspp`], [`kmeans_parallel`], [`coreset`]), full-batch Lloyd ([`lloyd`]) and its empty-cluster policy ([`empty`]),
+//! Seeding ([`init`]: random, [`kmeanspp`], [`kmeans_parallel`], [`coreset`]), full-batch Lloyd ([`lloyd`], the best of several seeded runs: [`fit`]) and its empty-cluster policy ([`empty`]),
 //! SageMaker's mini-batch trainer ([`minibatch`]) and its starved-centre policy ([`starved`]), the weighted K → k reduction ([`reduce`]) and
 //! the loss of data against given centres ([`evaluate`]).
 
 pub mod coreset;
 pub mod empty;
 pub mod evaluate;
+pub mod fit;
 pub mod init;
 pub mod kmeans_parallel;
 pub mod kmeanspp;

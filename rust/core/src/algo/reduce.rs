@@ -4,7 +4,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::algo::lloyd::fit_lloyd;
+use crate::algo::fit::fit_lloyd;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::metrics::{check_weights, msd, total_weight};
