@@ -199,3 +199,41 @@ def test_init_method_auto_is_kmeans_pp_then_random_by_default_and_sagemakers_ran
     parsed = parse_hyperparameters({"k": "3", "feature_dim": "2", "init_method": "auto"})
     assert check_hyperparameters(**parsed).init_method == "kmeans++-random"
 
+
+
+# Fewer streaming centres on few rows per centre --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def twenty_groups():
+    # 3,000 rows, k = 20: K = 200 streaming centres at the "auto" factor 10, 15 rows each.
+    return make_blobs(n_samples=3000, n_features=2, centers=20, random_state=0)[0]
+
+
+def test_the_default_recipe_halves_the_auto_factor_on_few_rows_per_streaming_centre(twenty_groups):
+    model = KMeans(k=20, random_state=0).fit(twenty_groups)
+    assert model.extra_center_factor_ == 5 and model.local_lloyd_num_trials_ == 10
+    assert model._state["centers"].shape == (100, 2)
+    five = KMeans(k=20, random_state=0, extra_center_factor=5).fit(twenty_groups)
+    assert model.cluster_centers_.tobytes() == five.cluster_centers_.tobytes()
+    assert model.labels_.tobytes() == five.labels_.tobytes()
+    assert KMeans(k=20, random_state=0, extra_center_factor=10).fit(twenty_groups).extra_center_factor_ == 10
+
+
+def test_sagemakers_recipe_and_streamed_fits_keep_the_auto_factor(twenty_groups, tmp_path):
+    assert KMeans(k=20, random_state=0, recipe="sagemaker").fit(twenty_groups).extra_center_factor_ == 10
+    assert KMeans(k=20, random_state=0).partial_fit(twenty_groups).extra_center_factor_ == 10
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, twenty_groups, delimiter=",")
+    assert KMeans(k=20, random_state=0).fit(str(path)).extra_center_factor_ == 10
+
+
+def test_fifty_rows_per_streaming_centre_keep_the_auto_factor():
+    X = make_blobs(n_samples=10_000, n_features=2, centers=20, random_state=0)[0]  # K = 200, 50 rows each
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 10
+    assert KMeans(k=20, random_state=0).fit(X[:9_999]).extra_center_factor_ == 5
+
+
+def test_the_halved_factor_never_falls_below_two():
+    # 60 rows, k = 20: the seeding batch allows K = 60 (factor 3), halved to 2, not 1.
+    X = make_blobs(n_samples=60, n_features=2, centers=20, random_state=0)[0]
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 2
