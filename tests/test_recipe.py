@@ -137,14 +137,18 @@ def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
     # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
     # as Lloyd run separately from the centres SageMaker's recipe ends with.
     # Both seed and reseed as the default recipe does, so only the last step differs; the refine stops by
-    # scikit-learn's centre-shift rule at local_lloyd_tol.
+    # scikit-learn's centre-shift rule at a tenth of local_lloyd_tol.
     ours = KMeans(k=16, random_state=0).fit(colours)
     sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
                        init_method="kmeans++-random").fit(colours)
     hp = ours.get_params()
     lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
-                            tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
+                            tol=hp["local_lloyd_tol"] / 10, seed=0, init_centers=sagemaker.cluster_centers_,
                             stop_rule="shift")
+    at_tol = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
+                             tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
+                             stop_rule="shift")
+    assert lloyd["inertia"] <= at_tol["inertia"]
     assert np.array_equal(ours.cluster_centers_, lloyd["centers"])
     assert np.array_equal(ours.labels_, lloyd["labels"])
     assert ours.inertia_ == lloyd["inertia"]

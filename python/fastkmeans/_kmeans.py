@@ -83,7 +83,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         value (SageMaker's meaning). Full-data Lloyd (``algorithm="lloyd"``, and the default
         recipe's last step) stops by scikit-learn's rule with the same value as its ``tol``: once
         the centres' total squared move is at most ``local_lloyd_tol`` times the data's mean
-        per-feature variance, or once no row changes its centre.
+        per-feature variance, or once no row changes its centre. The default recipe's last step,
+        which starts near a local optimum, stops at a tenth of that move.
     local_lloyd_init_method : {"kmeans++", "random", "kmeans||"}, default="kmeans++"
         Seeding of each Lloyd run (greedy k-means++, the best of 2 + ln k candidates per step; or
         k-means||: 5 rounds of 2k rows drawn in parallel, reduced by weighted k-means++ and Lloyd).
