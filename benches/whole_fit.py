@@ -17,9 +17,11 @@ median time.
 
 Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
 about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
-scikit-learn's bundled digits (1,797 x 64, k = 10).
+scikit-learn's bundled digits (1,797 x 64, k = 10) and the colours of its sample image flower.jpg
+(273,280 pixels x 3, in [0, 1], k = 64: colour quantisation, low-dimensional with many clusters).
 
-Usage: python benches/whole_fit.py [--quick] [--seeds N] [--blob-seeds N] [--only NAME ...] [--json PATH]
+Usage: python benches/whole_fit.py [--quick] [--seeds N] [--blob-seeds N] [--repeats N] [--only NAME ...]
+                                   [--default-only] [--json PATH]
 """
 
 from __future__ import annotations
@@ -60,10 +62,14 @@ def faiss_fit(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     return kmeans.centroids
 
 
-def contenders(with_previous: bool) -> Dict[str, Fit]:
+def contenders(with_previous: bool, default_only: bool = False) -> Dict[str, Fit]:
     out: Dict[str, Fit] = {}
     if compare.sk_cluster is not None:
         out["scikit-learn KMeans()"] = sklearn_fit(compare.sk_cluster, "KMeans")
+    if default_only:
+        out["fastkmeans KMeans(k)"] = fastkmeans_fit()
+        return out
+    if compare.sk_cluster is not None:
         out["scikit-learn MiniBatchKMeans()"] = sklearn_fit(compare.sk_cluster, "MiniBatchKMeans")
     if compare.sklearnex_cluster is not None:
         out["scikit-learn-intelex KMeans()"] = sklearn_fit(compare.sklearnex_cluster, "KMeans")
@@ -92,6 +98,7 @@ def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     sets.append(("skin_nonskin", lambda: np.loadtxt(quality.DATA / "skin_nonskin" / "Skin_NonSkin.txt")[:, :3], 2))
     sets.append(("mnist (t10k)", mnist, 10))
     sets.append(("digits (scikit-learn)", digits, 10))
+    sets.append(("flower.jpg colours (scikit-learn)", flower, 64))
     if not quick:
         sets.append(("kddcup99 (log1p, standardised)", quality.load_kddcup99, 23))
     return sets
@@ -107,6 +114,12 @@ def digits() -> np.ndarray:
     return load_digits().data.astype(np.float64)
 
 
+def flower() -> np.ndarray:
+    """Colour quantisation: the pixels of scikit-learn's sample image flower.jpg as RGB in [0, 1]."""
+    from sklearn.datasets import load_sample_image  # bundled with scikit-learn: nothing to download
+    return load_sample_image("flower.jpg").reshape(-1, 3).astype(np.float64) / 255
+
+
 def loss(x: np.ndarray, centers: np.ndarray) -> float:
     _, dist2 = _core.assign(x, np.ascontiguousarray(centers, dtype=x.dtype))
     return float(dist2.sum())
@@ -115,13 +128,16 @@ def loss(x: np.ndarray, centers: np.ndarray) -> float:
 # Runs --------------------------------------------------------------------------------------------
 
 def run_set(name: str, x: np.ndarray, k: int, seeds: int, fits: Dict[str, Fit], table: compare.Table,
-            results: dict) -> None:
+            results: dict, repeats: int = 1) -> None:
     print(f"\n{name}: {x.shape[0]} x {x.shape[1]}, k = {k}, {seeds} seed(s)", flush=True)
     times: Dict[str, List[float]] = {who: [] for who in fits}
     losses: Dict[str, List[float]] = {who: [] for who in fits}
     for seed in range(seeds):
-        for who, fit in fits.items():
-            seconds, centers = compare.timed(fit, x, k, seed)
+        # Each seed's fit is the same computation every time: its fastest of `repeats` runs, the
+        # contenders taking turns.
+        runs = compare.best_interleaved(repeats, {who: (lambda fit=fit, seed=seed: fit(x, k, seed))
+                                                   for who, fit in fits.items()})
+        for who, (seconds, centers) in runs.items():
             times[who].append(seconds)
             losses[who].append(loss(x, centers))
     reference = "scikit-learn KMeans()"
@@ -168,10 +184,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="data sets to run (substring match; 'blobs' for the blobs)")
     parser.add_argument("--with-previous", action="store_true",
                         help="also fastkmeans as it was before issue 15 (recipe='sagemaker', reseed_ratio=0)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="time each seed's fit this many times, keeping the fastest (default 1; the "
+                             "sets of a few thousand rows take milliseconds, and a shared machine's "
+                             "slow spells swamp one run)")
+    parser.add_argument("--default-only", action="store_true",
+                        help="only scikit-learn KMeans() and fastkmeans KMeans(k) (shorter runs)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
-    fits = contenders(args.with_previous)
+    fits = contenders(args.with_previous, args.default_only)
 
     def wanted(name: str) -> bool:
         return not args.only or any(o in name for o in args.only)
@@ -190,7 +212,7 @@ def main() -> None:
         notes += lloyd_seeding_share(blobs, 100, results, "blobs 1,000,000 x 32")
     for name, load, k in real_sets(args.quick):
         if wanted(name):
-            run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results)
+            run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results, args.repeats)
     print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
     print(table.markdown())
     for note in notes:

@@ -137,14 +137,18 @@ def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
     # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
     # as Lloyd run separately from the centres SageMaker's recipe ends with.
     # Both seed and reseed as the default recipe does, so only the last step differs; the refine stops by
-    # scikit-learn's centre-shift rule at local_lloyd_tol.
+    # scikit-learn's centre-shift rule at a tenth of local_lloyd_tol.
     ours = KMeans(k=16, random_state=0).fit(colours)
     sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
                        init_method="kmeans++-random").fit(colours)
     hp = ours.get_params()
     lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
-                            tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
+                            tol=hp["local_lloyd_tol"] / 10, seed=0, init_centers=sagemaker.cluster_centers_,
                             stop_rule="shift")
+    at_tol = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
+                             tol=hp["local_lloyd_tol"], seed=0, init_centers=sagemaker.cluster_centers_,
+                             stop_rule="shift")
+    assert lloyd["inertia"] <= at_tol["inertia"]
     assert np.array_equal(ours.cluster_centers_, lloyd["centers"])
     assert np.array_equal(ours.labels_, lloyd["labels"])
     assert ours.inertia_ == lloyd["inertia"]
@@ -199,3 +203,41 @@ def test_init_method_auto_is_kmeans_pp_then_random_by_default_and_sagemakers_ran
     parsed = parse_hyperparameters({"k": "3", "feature_dim": "2", "init_method": "auto"})
     assert check_hyperparameters(**parsed).init_method == "kmeans++-random"
 
+
+
+# Fewer streaming centres on few rows per centre --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def twenty_groups():
+    # 3,000 rows, k = 20: K = 200 streaming centres at the "auto" factor 10, 15 rows each.
+    return make_blobs(n_samples=3000, n_features=2, centers=20, random_state=0)[0]
+
+
+def test_the_default_recipe_halves_the_auto_factor_on_few_rows_per_streaming_centre(twenty_groups):
+    model = KMeans(k=20, random_state=0).fit(twenty_groups)
+    assert model.extra_center_factor_ == 5 and model.local_lloyd_num_trials_ == 10
+    assert model._state["centers"].shape == (100, 2)
+    five = KMeans(k=20, random_state=0, extra_center_factor=5).fit(twenty_groups)
+    assert model.cluster_centers_.tobytes() == five.cluster_centers_.tobytes()
+    assert model.labels_.tobytes() == five.labels_.tobytes()
+    assert KMeans(k=20, random_state=0, extra_center_factor=10).fit(twenty_groups).extra_center_factor_ == 10
+
+
+def test_sagemakers_recipe_and_streamed_fits_keep_the_auto_factor(twenty_groups, tmp_path):
+    assert KMeans(k=20, random_state=0, recipe="sagemaker").fit(twenty_groups).extra_center_factor_ == 10
+    assert KMeans(k=20, random_state=0).partial_fit(twenty_groups).extra_center_factor_ == 10
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, twenty_groups, delimiter=",")
+    assert KMeans(k=20, random_state=0).fit(str(path)).extra_center_factor_ == 10
+
+
+def test_fifty_rows_per_streaming_centre_keep_the_auto_factor():
+    X = make_blobs(n_samples=10_000, n_features=2, centers=20, random_state=0)[0]  # K = 200, 50 rows each
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 10
+    assert KMeans(k=20, random_state=0).fit(X[:9_999]).extra_center_factor_ == 5
+
+
+def test_the_halved_factor_never_falls_below_two():
+    # 60 rows, k = 20: the seeding batch allows K = 60 (factor 3), halved to 2, not 1.
+    X = make_blobs(n_samples=60, n_features=2, centers=20, random_state=0)[0]
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 2
