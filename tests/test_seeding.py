@@ -61,7 +61,8 @@ def test_kmeans_parallel_is_a_sagemaker_string():
     model = KMeans.from_hyperparameters({"k": "3", "feature_dim": "4", "init_method": "kmeans||",
                                          "local_lloyd_init_method": "kmeans||"})
     assert model.init_method == "kmeans||" and model.get_hyperparameters()["local_lloyd_init_method"] == "kmeans||"
-    with pytest.raises(HyperparameterError, match='Expecting: "auto" or "random" or "kmeans\\+\\+" or "kmeans\\|\\|" or "coreset"'):
+    expected = 'Expecting: "auto" or "random" or "kmeans\\+\\+" or "kmeans\\|\\|" or "coreset"'
+    with pytest.raises(HyperparameterError, match=expected):
         KMeans(k=3, local_lloyd_init_method="kmeans+++").fit(X)
 
 
