@@ -78,7 +78,7 @@ def stream(batches: Iterator[np.ndarray]) -> int:
     for batch in itertools.chain([first], batches):
         state = _core.minibatch_update(batch, state=state, half_life_time_size=0)["state"]
         n += batch.shape[0]
-    reduced = _core.reduce(state, k=10, init_method=model.local_lloyd_init_method, num_trials=10,
+    reduced = _core.reduce(state, k=10, init_method=model._checked().local_lloyd_init_method, num_trials=10,
                            max_iter=model.local_lloyd_max_iter, tol=model.local_lloyd_tol, seed=0)
     assert reduced["centers"].shape == (10, first.shape[1])
     return n

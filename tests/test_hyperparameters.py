@@ -303,7 +303,7 @@ VALID_PARAMS = st.fixed_dictionaries(
         "half_life_time_size": st.integers(0, 10**12),
         "local_lloyd_max_iter": st.integers(1, 10**6),
         "local_lloyd_tol": st.one_of(st.floats(0.0, 1.0), st.sampled_from([0, 1])),
-        "local_lloyd_init_method": st.sampled_from(["random", "kmeans++"]),
+        "local_lloyd_init_method": st.sampled_from(["auto", "random", "kmeans++", "kmeans||", "coreset"]),
         "local_lloyd_num_trials": _maybe_auto(st.integers(1, 100)),
         "eval_metrics": st.sampled_from([("msd",), ("ssd",), ("msd", "ssd"), ("ssd", "msd")]),
         "algorithm": st.sampled_from(["minibatch", "lloyd"]),

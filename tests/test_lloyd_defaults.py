@@ -50,8 +50,8 @@ def test_lloyd_on_large_data_seeds_from_a_coreset_and_finds_a_rare_far_group():
         core = _core.fit_lloyd(rare, k=41, init_method="coreset", num_trials=1, max_iter=300, tol=1e-4, seed=seed,
                                stop_rule="shift")
         np.testing.assert_array_equal(model.cluster_centers_, core["centers"])
-    greedy = KMeans(k=41, algorithm="lloyd", local_lloyd_init_method="kmeans++", random_state=0).fit(rare)
-    assert not np.array_equal(greedy.cluster_centers_, model.cluster_centers_)
+        greedy = KMeans(k=41, algorithm="lloyd", local_lloyd_init_method="kmeans++", random_state=seed).fit(rare)
+        assert not np.array_equal(greedy.cluster_centers_, model.cluster_centers_)
 
 
 def test_the_coreset_seeding_reaches_scikit_learns_loss_in_a_fraction_of_the_passes():

@@ -223,7 +223,7 @@ def fit_lloyd(
     init_method : {"random", "kmeans++", "kmeans||", "coreset"}
         Seeding of each run: uniform rows, greedy k-means++, k-means||, or the best of 4 greedy
         k-means++ and weighted Lloyd runs on a lightweight coreset of 32 rows per centre (greedy
-        k-means++ over every row on data under 16 times that size; docs/seeding.md).
+        k-means++ over every row on data under 16 x max(32k, 4096) rows; docs/seeding.md).
     num_trials, max_iter, tol : int, int, float
         Runs, most iterations per run, and the tolerance of ``stop_rule``.
     seed : int
@@ -340,7 +340,7 @@ def reduce(
         The streaming state; it is not modified.
     k : int
         Final clusters.
-    init_method : {"random", "kmeans++", "kmeans||"}
+    init_method : {"random", "kmeans++", "kmeans||", "coreset"}
         Seeding of each trial (greedy k-means++).
     num_trials, max_iter, tol : int, int, float
         Trials, most iterations per trial, relative loss change that stops a trial.

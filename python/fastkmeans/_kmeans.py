@@ -90,8 +90,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         all rows: scikit-learn's seeding); k-means|| (5 rounds of 2k rows drawn in parallel, reduced
         by weighted k-means++ and Lloyd); or "coreset": the best of 4 greedy k-means++ and Lloyd
         runs on a weighted sample of 32 rows per centre drawn half uniformly, half by squared
-        distance to the mean (a lightweight coreset; data under 16 times that size is seeded by
-        greedy k-means++ over all rows). "auto" is SageMaker's "kmeans++" for the reduction
+        distance to the mean (a lightweight coreset of max(32k, 4096) draws; data under 16 times
+        that, 65,536 rows for k <= 128, is seeded by greedy k-means++ over all rows). "auto" is SageMaker's "kmeans++" for the reduction
         (``algorithm="minibatch"``) and "coreset" for ``algorithm="lloyd"``, which seeds a million
         rows in a tenth of greedy k-means++'s time at a lower loss (docs/seeding.md). On a Dask
         collection, "kmeans||" runs over every partition; the others seed from a sample of the

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::algo::kmeanspp::kmeans_pp;
 use crate::algo::lloyd::best_of_runs;
-use crate::backend::{Backend, Rows};
+use crate::backend::{Cpu, Rows};
 use crate::error::Result;
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::parallel::min_items;
@@ -56,14 +56,13 @@ static NEVER: AtomicBool = AtomicBool::new(false);
 /// Seeds `k` centres of `x` (`k <= x.n()`) from a lightweight coreset of about
 /// `rows_per_center` · k rows clustered by the best of `trials` runs (see the module). The centres
 /// are weighted means of sampled rows, returned row-major.
-pub fn coreset_seeding<F: Scalar, R: Rows<F>, B: Backend>(
+pub fn coreset_seeding<F: Scalar, R: Rows<F>>(
     x: R,
     weights: Option<&[f64]>,
     k: usize,
     rows_per_center: usize,
     trials: usize,
     rng: &mut Rng,
-    backend: &B,
 ) -> Result<Vec<F>> {
     let m = rows_per_center.saturating_mul(k).max(MIN_ROWS);
     let sample = if x.n() / MIN_SHRINK >= m { draw_coreset(x, weights, m, rng) } else { None };
@@ -73,7 +72,9 @@ pub fn coreset_seeding<F: Scalar, R: Rows<F>, B: Backend>(
     let gathered = x.gather(&rows);
     let sample = gathered.view();
     let params = LloydParams { max_iter: SAMPLE_MAX_ITER, tol: SAMPLE_TOL, rule: StopRule::CenterShift }.check()?;
-    let fit = best_of_runs(sample, Some(&sample_weights), trials, rng.next_seed(), &params, backend, &NEVER, |rng| {
+    // The runs on the sample stay on the CPU: a few thousand rows, and a GPU backend would trade
+    // the data it keeps on the device for them.
+    let fit = best_of_runs(sample, Some(&sample_weights), trials, rng.next_seed(), &params, &Cpu, &NEVER, |rng| {
         Ok(greedy_kmeans_pp(sample, Some(&sample_weights), k, rng))
     })?;
     Ok(fit.centers)
@@ -116,7 +117,8 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
     let mean_norm: f64 = mean.iter().map(|v| v.to_f64() * v.to_f64()).sum();
     let dist2: Vec<f64> =
         (0..n).into_par_iter().with_min_len(min_items(x.d())).map(|i| x.sq_dist_to(i, &mean, mean_norm)).collect();
-    let spread = weighted_ssd(&dist2, weights);
+    // Distances too large to sum (|x| near f32's range) leave only the uniform half.
+    let spread = Some(weighted_ssd(&dist2, weights)).filter(|s| s.is_finite()).unwrap_or(0.0);
     let q = |i: usize| {
         let by_distance = if spread > 0.0 { weight(i) * dist2[i] / spread } else { weight(i) / total };
         0.5 * weight(i) / total + 0.5 * by_distance
@@ -132,7 +134,7 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
     let (mut running, mut last) = (0.0, None);
     for i in 0..n {
         let qi = q(i);
-        if qi <= 0.0 {
+        if !(qi > 0.0 && qi.is_finite()) {
             continue;
         }
         running += qi;

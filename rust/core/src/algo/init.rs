@@ -41,7 +41,7 @@ pub fn init_centers_on<F: Scalar, R: Rows<F>, B: Backend>(
         InitMethod::KMeansPlusPlus { local_trials } => kmeans_pp(x, weights, k, local_trials.max(1), rng, true),
         InitMethod::KMeansPlusPlusThenRandom { plus_plus } => kmeans_pp_then_random(x, weights, k, plus_plus, rng),
         InitMethod::Coreset { rows_per_center, trials } => {
-            return coreset_seeding(x, weights, k, rows_per_center, trials, rng, backend);
+            return coreset_seeding(x, weights, k, rows_per_center, trials, rng);
         }
         InitMethod::KMeansParallel { oversampling, rounds } => {
             return kmeans_parallel(x, weights, k, oversampling, rounds, rng, backend);
