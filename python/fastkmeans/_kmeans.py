@@ -91,11 +91,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         by weighted k-means++ and Lloyd); or "coreset": the best of 4 greedy k-means++ and Lloyd
         runs on a weighted sample of 32 rows per centre drawn half uniformly, half by squared
         distance to the mean (a lightweight coreset of max(32k, 4096) draws; data under 16 times
-        that, 65,536 rows for k <= 128, is seeded by greedy k-means++ over all rows). "auto" is SageMaker's "kmeans++" for the reduction
-        (``algorithm="minibatch"``) and "coreset" for ``algorithm="lloyd"``, which seeds a million
-        rows in a tenth of greedy k-means++'s time at a lower loss (docs/seeding.md). On a Dask
-        collection, "kmeans||" runs over every partition; the others seed from a sample of the
-        first (docs/dask.md).
+        that, 65,536 rows for k <= 128, is seeded by greedy k-means++ over all rows). "auto" is
+        SageMaker's "kmeans++" for the reduction (``algorithm="minibatch"``) and "coreset" for
+        ``algorithm="lloyd"``, which seeds a million rows in a tenth of greedy k-means++'s time at a
+        lower loss (docs/seeding.md). On a Dask collection, "kmeans||" runs over every partition;
+        the others seed from a sample of the first (docs/dask.md).
     local_lloyd_num_trials : int or "auto", default="auto"
         Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
         "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".

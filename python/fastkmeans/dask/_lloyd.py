@@ -14,11 +14,11 @@ partitions' candidates and takes it out of its old cluster's sums.
 
 Seeding (``seed_centers``): with ``local_lloyd_init_method="kmeans||"``, k-means|| over every
 partition (``_kmeans_parallel``: a handful of passes, and the same seeds whatever the
-partitioning); otherwise (the default "auto", which is "coreset" here, "kmeans++", or "random") the first partition's random
-sample of up to ``mini_batch_size`` rows (SageMaker seeds from its first batch), clustered by the
-best of ``local_lloyd_num_trials`` Lloyd runs seeded with that method. "auto" trials: as many as
-the web-scale reduction runs, 10 for k <= 100, since runs on a sample (or reductions of
-k-means||'s candidates) on the client are cheap.
+partitioning); otherwise (the default "auto", which is "coreset" here, "kmeans++", or "random")
+the first partition's random sample of up to ``mini_batch_size`` rows (SageMaker seeds from its
+first batch), clustered by the best of ``local_lloyd_num_trials`` Lloyd runs seeded with that
+method. "auto" trials: as many as the web-scale reduction runs, 10 for k <= 100, since runs on a
+sample (or reductions of k-means||'s candidates) on the client are cheap.
 """
 
 from __future__ import annotations
