@@ -4,7 +4,6 @@ The cluster is started once for the module. Every fit that could hang runs under
 failure shows as an error, not a stuck test run.
 """
 
-import logging
 import os
 import pathlib
 import signal
@@ -21,6 +20,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 import pandas as pd  # noqa: E402
+from conftest import within  # noqa: E402
 
 import fastkmeans  # noqa: E402
 from fastkmeans import KMeans  # noqa: E402
@@ -34,23 +34,6 @@ TIMEOUT = 120
 DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
-def within(seconds, function, *args, **kwargs):
-    """Run ``function`` in a thread; fail the test (TimeoutError) if it has not returned within ``seconds``."""
-    pool = ThreadPoolExecutor(1)
-    try:
-        return pool.submit(function, *args, **kwargs).result(timeout=seconds)
-    finally:
-        pool.shutdown(wait=False)  # a hung fit must not hang the test run too
 
 
 def blobs(n=24_000, d=6, k=8, seed=0, dtype=np.float64):

@@ -4,9 +4,7 @@ The seeds must not depend on how the data is partitioned or scheduled, must find
 that a uniform sample misses, and must be as good as the in-memory k-means||.
 """
 
-import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import numpy as np
@@ -16,6 +14,7 @@ dask = pytest.importorskip("dask", reason="the dask extra (dask[array,dataframe]
 distributed = pytest.importorskip("distributed", reason="the dask extra (distributed) is not installed")
 cloudpickle = pytest.importorskip("cloudpickle")
 import dask.array as da  # noqa: E402
+from conftest import within  # noqa: E402
 
 from fastkmeans import KMeans, _core  # noqa: E402
 from fastkmeans.dask import _kmeans_parallel, _lloyd  # noqa: E402
@@ -26,22 +25,6 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 TIMEOUT = 120
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
-def within(seconds, function, *args, **kwargs):
-    pool = ThreadPoolExecutor(1)
-    try:
-        return pool.submit(function, *args, **kwargs).result(timeout=seconds)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def blobs(n=24_000, d=6, k=8, seed=0, spread=8.0):
