@@ -38,7 +38,12 @@ impl InitMethod {
     /// Greedy k-means++ with `2 + ⌊ln k⌋` candidates per step (Arthur & Vassilvitskii's
     /// suggestion, scikit-learn's default), used where a few centres are chosen among many points.
     pub fn greedy_kmeans_pp(k: usize) -> InitMethod {
-        InitMethod::KMeansPlusPlus { local_trials: 2 + (k.max(1) as f64).ln() as usize }
+        InitMethod::KMeansPlusPlus { local_trials: InitMethod::greedy_trials(k) }
+    }
+
+    /// The candidates per step of [`InitMethod::greedy_kmeans_pp`]: 2 + ⌊ln k⌋.
+    pub fn greedy_trials(k: usize) -> usize {
+        2 + (k.max(1) as f64).ln() as usize
     }
 
     /// k-means‖ with ℓ = 2k and 5 rounds.

@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use crate::algo::kmeanspp::kmeans_pp;
+use crate::algo::kmeanspp::{kmeans_pp, squared_norm};
 use crate::algo::lloyd::best_of_runs;
 use crate::backend::{Cpu, Rows};
 use crate::error::Result;
@@ -83,14 +83,7 @@ pub fn coreset_seeding<F: Scalar, R: Rows<F>>(
 /// Greedy k-means++ over every row of `x`: the seeding of each run on the coreset, and of data too
 /// small for one.
 fn greedy_kmeans_pp<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Vec<F> {
-    let InitMethod::KMeansPlusPlus { local_trials } = InitMethod::greedy_kmeans_pp(k) else { unreachable!() };
-    let chosen = kmeans_pp(x, weights, k, local_trials, rng, true);
-    let d = x.d();
-    let mut centers = vec![F::ZERO; k * d];
-    for (center, &i) in centers.chunks_exact_mut(d).zip(&chosen) {
-        x.copy_row(i, center);
-    }
-    centers
+    x.dense_rows(&kmeans_pp(x, weights, k, InitMethod::greedy_trials(k), rng, true))
 }
 
 /// A lightweight coreset of `x`: `m` draws by q (module docs), as distinct rows in increasing order
@@ -114,7 +107,7 @@ pub fn draw_coreset<F: Scalar, R: Rows<F>>(
     let picked_weights: Option<Vec<f64>> = weights.map(|w| picked.iter().map(|&i| w[i]).collect());
     let gathered = x.gather(&picked);
     gathered.view().move_to_means(picked_weights.as_deref(), &vec![0u32; picked.len()], &mut mean);
-    let mean_norm: f64 = mean.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+    let mean_norm = squared_norm(&mean);
     let dist2: Vec<f64> =
         (0..n).into_par_iter().with_min_len(min_items(x.d())).map(|i| x.sq_dist_to(i, &mean, mean_norm)).collect();
     // Distances too large to sum (|x| near f32's range) leave only the uniform half.

@@ -47,12 +47,7 @@ pub fn init_centers_on<F: Scalar, R: Rows<F>, B: Backend>(
             return kmeans_parallel(x, weights, k, oversampling, rounds, rng, backend);
         }
     };
-    let d = x.d();
-    let mut centers = vec![F::ZERO; chosen.len() * d];
-    for (center, &i) in centers.chunks_exact_mut(d).zip(&chosen) {
-        x.copy_row(i, center);
-    }
-    Ok(centers)
+    Ok(x.dense_rows(&chosen))
 }
 
 /// `k` distinct rows chosen uniformly, preferring rows of positive weight.

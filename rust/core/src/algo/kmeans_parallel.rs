@@ -131,10 +131,7 @@ pub fn kmeans_parallel<F: Scalar, R: Rows<F>, B: Backend>(
     let mut rows: Vec<F> = Vec::new();
     let mut add = |new: &[usize], closest: &mut Closest, candidates: &mut Vec<usize>| -> Result<()> {
         let start = rows.len();
-        rows.resize(start + new.len() * d, F::ZERO);
-        for (row, &i) in rows[start..].chunks_exact_mut(d).zip(new) {
-            x.copy_row(i, row);
-        }
+        rows.extend(x.dense_rows(new));
         closest.update(x, Points::from_rows(&rows[start..], d)?, candidates.len() as u32, backend)?;
         candidates.extend_from_slice(new);
         Ok(())
@@ -219,11 +216,8 @@ pub fn reduce_candidates<F: Scalar, B: Backend>(
     if m <= k {
         return Ok(candidates.as_slice().to_vec());
     }
-    let InitMethod::KMeansPlusPlus { local_trials } = InitMethod::greedy_kmeans_pp(k) else {
-        unreachable!("greedy k-means++")
-    };
-    let chosen = kmeans_pp(candidates, Some(weights), k, local_trials, rng, true);
-    let mut centers: Vec<F> = chosen.iter().flat_map(|&i| candidates.row(i)).copied().collect();
+    let chosen = kmeans_pp(candidates, Some(weights), k, InitMethod::greedy_trials(k), rng, true);
+    let mut centers = candidates.dense_rows(&chosen);
     let mut labels = vec![u32::MAX; m];
     let mut next = vec![0u32; m];
     let mut dist2 = vec![0f64; m];

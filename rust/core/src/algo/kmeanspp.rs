@@ -163,12 +163,8 @@ impl<'w, F: Scalar> Seeding<'w, F> {
 
     /// The candidate rows, densely, with their squared norms.
     fn candidate_rows<R: Rows<F>>(&self, x: R, candidates: &[usize]) -> (Vec<F>, Vec<f64>) {
-        let d = self.d;
-        let mut rows = vec![F::ZERO; candidates.len() * d];
-        for (row, &c) in rows.chunks_exact_mut(d).zip(candidates) {
-            x.copy_row(c, row);
-        }
-        let norms = rows.chunks_exact(d).map(squared_norm).collect();
+        let rows = x.dense_rows(candidates);
+        let norms = rows.chunks_exact(self.d).map(squared_norm).collect();
         (rows, norms)
     }
 

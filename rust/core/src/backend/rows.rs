@@ -32,6 +32,16 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
     /// The rows named by `indices`, copied into `out` (reused; dense stays dense, sparse stays
     /// sparse).
     fn gather_into(&self, indices: &[usize], out: &mut Gathered<F>);
+    /// The rows named by `indices`, written densely one after another (`indices.len()` × d
+    /// values): centres chosen among the rows.
+    fn dense_rows(&self, indices: &[usize]) -> Vec<F> {
+        let d = self.d();
+        let mut out = vec![F::ZERO; indices.len() * d];
+        for (row, &i) in out.chunks_exact_mut(d).zip(indices) {
+            self.copy_row(i, row);
+        }
+        out
+    }
     /// [`Rows::gather_into`] a new buffer.
     fn gather(&self, indices: &[usize]) -> Gathered<F> {
         let mut out = Gathered::Dense { data: Vec::new(), d: 0 };
