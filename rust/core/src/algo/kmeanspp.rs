@@ -7,7 +7,9 @@
 //! distances to every centre computed once per step (k × trials distances, not n), a row whose
 //! owner is at least `4 · d2` from a candidate is not measured against it, nor its features read.
 //! Early steps measure nearly every row; later ones, where each centre owns a small region,
-//! measure fewer. The test keeps a margin of [`MARGIN`] (relative) for the rounding of the
+//! measure fewer. Rows of fewer than eight features are measured whole, without the test, which
+//! would cost as much as the distance: a block of them at a time, feature by feature across the
+//! rows, so that the distances vectorise. The test keeps a margin of [`MARGIN`] (relative) for the rounding of the
 //! distances it compares, so a skipped row is one whose measured distance could not have been
 //! smaller either: the seeding is the one the unpruned algorithm gives (a test compares them).
 //!
@@ -24,9 +26,9 @@
 
 use rayon::prelude::*;
 
-use crate::backend::Rows;
+use crate::backend::{Data, Rows};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::sq_dist_in;
+use crate::kernels::points::{sq_dist_in, Points};
 use crate::kernels::scalar::Scalar;
 use crate::rng::Rng;
 
@@ -297,19 +299,31 @@ impl<R: Copy> Pass<'_, R> {
         let (trials, d) = (norms.len(), self.x.d());
         let start = block * ROW_BLOCK;
         let end = (start + ROW_BLOCK).min(self.d2.len());
-        for i in start..end {
-            let current = self.d2[i];
-            let bounds = &between[self.owner[i] as usize..];
-            for t in 0..trials {
-                if self.prune && skips(bounds[t * m], current) {
-                    continue;
-                }
-                let dist = self.x.sq_dist_to(i, &rows[t * d..(t + 1) * d], norms[t]);
-                if dist < current {
-                    gains[t] += self.weights.map_or(1.0, |w| w[i]) * (current - dist);
-                    moved[t] |= 1 << (i - start);
+        let current = &self.d2[start..end];
+        let dense = match self.x.data() {
+            Data::Dense(x) if d < NARROW => Some(x.rows(start, end)),
+            _ => None,
+        };
+        let mut dist = [0f64; ROW_BLOCK];
+        for t in 0..trials {
+            let candidate = &rows[t * d..(t + 1) * d];
+            if let Some(block) = dense {
+                narrow_sq_dists(block, candidate, &mut dist);
+            } else {
+                for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
+                    let i = start + r;
+                    *dist = if self.prune && skips(between[self.owner[i] as usize + t * m], current) {
+                        f64::INFINITY
+                    } else {
+                        self.x.sq_dist_to(i, candidate, norms[t])
+                    };
                 }
             }
+            // Plain k-means++ (one candidate) needs only the rows moved, not the gain.
+            if trials > 1 {
+                gains[t] = add_gains(gains[t], current, &dist, self.weights.map(|w| &w[start..end]));
+            }
+            moved[t] |= closer_mask(current, &dist);
         }
     }
 
@@ -335,6 +349,54 @@ impl<R: Copy> Pass<'_, R> {
     {
         self.score_block(block, rows, norms, between, m, gains, moved)
     }
+}
+
+/// Rows narrower than this are measured against a candidate a block at a time, without the
+/// pruning test (see the module docs).
+const NARROW: usize = 8;
+
+/// The squared distances from the rows of `block` (fewer than [`NARROW`] features, dense) to
+/// `candidate`, as [`sq_dist_in`] computes them (the same bits), feature by feature across the
+/// rows so that they vectorise.
+#[inline(always)]
+fn narrow_sq_dists<F: Scalar>(block: Points<'_, F>, candidate: &[F], dist: &mut [f64; ROW_BLOCK]) {
+    let (n, d) = (block.n(), block.d());
+    let x = block.as_slice();
+    let mut acc = [F::ZERO; ROW_BLOCK];
+    for (p, &c) in candidate.iter().enumerate() {
+        for (r, acc) in acc[..n].iter_mut().enumerate() {
+            let t = x[r * d + p] - c;
+            *acc = *acc + t * t;
+        }
+    }
+    for (dist, acc) in dist.iter_mut().zip(&acc[..n]) {
+        *dist = acc.to_f64();
+    }
+}
+
+/// `gain` plus Σ w·(current − dist) over the rows that `dist` moves closer, in row order (adding
+/// 0.0 for the other rows changes no bit).
+#[inline(always)]
+fn add_gains(mut gain: f64, current: &[f64], dist: &[f64; ROW_BLOCK], weights: Option<&[f64]>) -> f64 {
+    for (r, (&dist, &current)) in dist.iter().zip(current).enumerate() {
+        let w = weights.map_or(1.0, |w| w[r]);
+        gain += if dist < current { w * (current - dist) } else { 0.0 };
+    }
+    gain
+}
+
+/// The rows of a block that `dist` moves strictly closer than `current`, one bit per row.
+#[inline(always)]
+fn closer_mask(current: &[f64], dist: &[f64; ROW_BLOCK]) -> u128 {
+    let mut mask = 0u128;
+    for (h, (current, dist)) in current.chunks(64).zip(dist.chunks(64)).enumerate() {
+        let mut bits = 0u64;
+        for (r, (&current, &dist)) in current.iter().zip(dist).enumerate() {
+            bits |= ((dist < current) as u64) << r;
+        }
+        mask |= (bits as u128) << (64 * h);
+    }
+    mask
 }
 
 /// Whether a candidate at squared distance `bound` from a centre cannot come closer than `d2` to
@@ -404,8 +466,9 @@ mod tests {
 
     #[test]
     fn pruning_chooses_the_same_rows_as_measuring_every_row() {
-        let x = blobs(3000, 5, 20, 1);
-        let points = Points::from_rows(&x, 5).unwrap();
+        // Rows of eight features or more are pruned (narrower ones are always measured).
+        let x = blobs(3000, 12, 20, 1);
+        let points = Points::from_rows(&x, 12).unwrap();
         let weights: Vec<f64> = (0..3000).map(|i| (i % 7) as f64 * 0.5).collect();
         for (trials, w) in [(1, None), (4, None), (1, Some(&weights[..])), (5, Some(&weights[..]))] {
             let mut a = Rng::new(3, Purpose::Trial(0));
@@ -414,6 +477,24 @@ mod tests {
             let full = kmeans_pp(points, w, 40, trials, &mut b, false);
             assert_eq!(pruned, full, "trials {trials}, weighted {}", w.is_some());
             assert_eq!(a.uniform(), b.uniform(), "the same draws");
+        }
+    }
+
+    #[test]
+    fn narrow_rows_are_measured_with_the_bits_of_one_row_at_a_time() {
+        for d in 1..NARROW {
+            let x = blobs(ROW_BLOCK - 3, d, 4, d as u64);
+            let block = Points::from_rows(&x, d).unwrap();
+            let candidate = &x[5 * d..6 * d];
+            let mut dist = [0f64; ROW_BLOCK];
+            narrow_sq_dists(block, candidate, &mut dist);
+            for (r, dist) in dist[..block.n()].iter().enumerate() {
+                assert_eq!(
+                    dist.to_bits(),
+                    sq_dist_in::<f32, f32>(block.row(r), candidate).to_bits(),
+                    "d = {d}, row {r}"
+                );
+            }
         }
     }
 }

@@ -92,6 +92,14 @@ impl ClusterSums {
         ahead: &[F],
     ) {
         let d = rows.d();
+        // Narrow rows get a loop of their own width (the same operations in the same order).
+        match d {
+            1 => return self.fold_narrow::<F, 1>(rows, weights, centers, labels, dist2),
+            2 => return self.fold_narrow::<F, 2>(rows, weights, centers, labels, dist2),
+            3 => return self.fold_narrow::<F, 3>(rows, weights, centers, labels, dist2),
+            4 => return self.fold_narrow::<F, 4>(rows, weights, centers, labels, dist2),
+            _ => {}
+        }
         // While a row is folded, an equal share of the next block's rows is fetched, so memory
         // keeps streaming while the fold computes.
         let share = ahead.len().div_ceil(labels.len().max(1));
@@ -103,6 +111,38 @@ impl ClusterSums {
             let (c, sums) = (&centers[l * d..(l + 1) * d], &mut self.deltas[l * d..(l + 1) * d]);
             let (weight, members) = (&mut self.weights[l], &mut self.members[l]);
             *d2 = fold_weighted_row(rows.row(r), c, weights.map(|w| w[r]), sums, weight, members);
+        }
+    }
+
+    /// [`ClusterSums::fold`] of rows of exactly `D` features: what [`fold_weighted_row`] does
+    /// for a row narrower than eight (its features in order, [`fold_tail`]), unrolled.
+    #[inline(always)]
+    fn fold_narrow<F: Scalar, const D: usize>(
+        &mut self,
+        rows: Points<'_, F>,
+        weights: Option<&[f64]>,
+        centers: &[f64],
+        labels: &[u32],
+        dist2: &mut [f64],
+    ) {
+        let x = rows.as_slice();
+        for (r, (&label, d2)) in labels.iter().zip(dist2.iter_mut()).enumerate() {
+            let l = label as usize;
+            let row: &[F; D] = x[r * D..(r + 1) * D].try_into().expect("D features");
+            let c: &[f64; D] = centers[l * D..(l + 1) * D].try_into().expect("D features");
+            let t: [f64; D] = std::array::from_fn(|p| row[p].to_f64() - c[p]);
+            // As `Iterator::sum` adds (from -0.0, which the first square absorbs exactly).
+            *d2 = t.iter().fold(-0.0, |acc, t| acc + t * t);
+            let w = weights.map(|w| w[r]);
+            if w == Some(0.0) {
+                continue;
+            }
+            let sums: &mut [f64; D] = (&mut self.deltas[l * D..(l + 1) * D]).try_into().expect("D features");
+            for (s, t) in sums.iter_mut().zip(t) {
+                *s += w.map_or(t, |w| w * t);
+            }
+            self.weights[l] += w.unwrap_or(1.0);
+            self.members[l] += 1;
         }
     }
 
@@ -427,4 +467,43 @@ pub(crate) fn cluster_means<F: Scalar>(
 /// The centres as `f64`, k × d.
 pub(crate) fn to_f64<F: Scalar>(centers: Points<'_, F>) -> Vec<f64> {
     centers.as_slice().iter().map(|v| v.to_f64()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, Rng};
+
+    /// Row-order folding (narrow widths have loops of their own) and cluster-by-cluster summing
+    /// add each cluster's rows in the same order, so they agree bit for bit.
+    fn fold_matches_sums_by_cluster<F: Scalar>() {
+        let mut rng = Rng::new(7, Purpose::SeedSample);
+        let (n, k) = (300, 5);
+        for d in 1..=9 {
+            let x: Vec<F> = (0..n * d).map(|_| F::from_f64(rng.uniform() * 100.0 - 50.0)).collect();
+            let centers: Vec<f64> = (0..k * d).map(|_| F::from_f64(rng.uniform() * 100.0 - 50.0).to_f64()).collect();
+            let labels: Vec<u32> = (0..n).map(|_| rng.below(k) as u32).collect();
+            let weights: Vec<f64> = (0..n).map(|i| if i % 7 == 0 { 0.0 } else { rng.uniform() * 3.0 }).collect();
+            let rows = Points::from_rows(&x, d).unwrap();
+            for w in [None, Some(&weights[..])] {
+                let (mut folded_d2, mut summed_d2) = (vec![0.0; n], vec![0.0; n]);
+                let mut folded = ClusterSums::zeros(k, d);
+                folded.fold(rows, w, &centers, &labels, &mut folded_d2, &[]);
+                let summed = sums_by_cluster(rows, w, &centers, k, &labels, &mut summed_d2);
+                assert_eq!(folded, summed, "{} d = {d}, weighted {}", F::NAME, w.is_some());
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&folded_d2), bits(&summed_d2), "{} d = {d}", F::NAME);
+            }
+        }
+    }
+
+    #[test]
+    fn folding_rows_in_order_gives_the_sums_of_each_cluster_in_float32() {
+        fold_matches_sums_by_cluster::<f32>();
+    }
+
+    #[test]
+    fn folding_rows_in_order_gives_the_sums_of_each_cluster_in_float64() {
+        fold_matches_sums_by_cluster::<f64>();
+    }
 }
