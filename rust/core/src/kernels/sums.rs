@@ -92,7 +92,9 @@ impl ClusterSums {
         ahead: &[F],
     ) {
         let d = rows.d();
-        // Narrow rows get a loop of their own width (the same operations in the same order).
+        // Narrow rows get a loop of their own width (the same arithmetic in the same order). It
+        // does not prefetch `ahead`: a block of such rows is a few cache lines, which the
+        // hardware prefetcher fetches in time on its own.
         match d {
             1 => return self.fold_narrow::<F, 1>(rows, weights, centers, labels, dist2),
             2 => return self.fold_narrow::<F, 2>(rows, weights, centers, labels, dist2),
