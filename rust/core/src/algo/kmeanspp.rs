@@ -369,16 +369,28 @@ const NARROW_CENTERS: usize = 128;
 /// rows so that they vectorise.
 #[inline(always)]
 fn narrow_sq_dists<F: Scalar>(block: Points<'_, F>, candidate: &[F], dist: &mut [f64; ROW_BLOCK]) {
-    let (n, d) = (block.n(), block.d());
-    let x = block.as_slice();
-    let mut acc = [F::ZERO; ROW_BLOCK];
-    for (p, &c) in candidate.iter().enumerate() {
-        for (r, acc) in acc[..n].iter_mut().enumerate() {
-            let t = x[r * d + p] - c;
-            *acc = *acc + t * t;
-        }
+    match block.d() {
+        1 => narrow_sq_dists_of::<F, 1>(block, candidate, dist),
+        2 => narrow_sq_dists_of::<F, 2>(block, candidate, dist),
+        3 => narrow_sq_dists_of::<F, 3>(block, candidate, dist),
+        4 => narrow_sq_dists_of::<F, 4>(block, candidate, dist),
+        5 => narrow_sq_dists_of::<F, 5>(block, candidate, dist),
+        6 => narrow_sq_dists_of::<F, 6>(block, candidate, dist),
+        _ => narrow_sq_dists_of::<F, 7>(block, candidate, dist),
     }
-    for (dist, acc) in dist.iter_mut().zip(&acc[..n]) {
+}
+
+/// [`narrow_sq_dists`] for rows of exactly `D` features: a loop of that width, unrolled, over
+/// rows whose stride the compiler knows.
+#[inline(always)]
+fn narrow_sq_dists_of<F: Scalar, const D: usize>(block: Points<'_, F>, candidate: &[F], dist: &mut [f64; ROW_BLOCK]) {
+    let c: &[F; D] = candidate.try_into().expect("D features");
+    for (row, dist) in block.as_slice().chunks_exact(D).zip(dist.iter_mut()) {
+        let mut acc = F::ZERO;
+        for p in 0..D {
+            let t = row[p] - c[p];
+            acc = acc + t * t;
+        }
         *dist = acc.to_f64();
     }
 }
