@@ -322,11 +322,12 @@ impl<R: Copy> Pass<'_, R> {
                     };
                 }
             }
+            let closer = closer_mask(current, &dist);
             // Plain k-means++ (one candidate) needs only the rows moved, not the gain.
             if trials > 1 {
-                gains[t] = add_gains(gains[t], current, &dist, self.weights.map(|w| &w[start..end]));
+                gains[t] = add_gains(gains[t], current, &dist, self.weights.map(|w| &w[start..end]), closer);
             }
-            moved[t] |= closer_mask(current, &dist);
+            moved[t] |= closer;
         }
     }
 
@@ -395,13 +396,15 @@ fn narrow_sq_dists_of<F: Scalar, const D: usize>(block: Points<'_, F>, candidate
     }
 }
 
-/// `gain` plus Σ w·(current − dist) over the rows that `dist` moves closer, in row order (adding
-/// 0.0 for the other rows changes no bit).
+/// `gain` plus Σ w·(current − dist) over the rows that `dist` moves closer (the bits of `closer`),
+/// in row order.
 #[inline(always)]
-fn add_gains(mut gain: f64, current: &[f64], dist: &[f64; ROW_BLOCK], weights: Option<&[f64]>) -> f64 {
-    for (r, (&dist, &current)) in dist.iter().zip(current).enumerate() {
-        let w = weights.map_or(1.0, |w| w[r]);
-        gain += if dist < current { w * (current - dist) } else { 0.0 };
+fn add_gains(mut gain: f64, current: &[f64], dist: &[f64; ROW_BLOCK], weights: Option<&[f64]>, closer: u128) -> f64 {
+    let mut rows = closer;
+    while rows != 0 {
+        let r = rows.trailing_zeros() as usize;
+        rows &= rows - 1;
+        gain += weights.map_or(1.0, |w| w[r]) * (current[r] - dist[r]);
     }
     gain
 }
