@@ -115,6 +115,10 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     /// AVX2 microkernel runs; `None` (nothing written) elsewhere.
     pub(crate) fn label_block_top2(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f64]) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
+        if self.narrow::<true>(rows, labels, second) {
+            return Some(());
+        }
+        #[cfg(target_arch = "x86_64")]
         match &self.micro {
             // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
             Some(Micro::F32(p)) => unsafe { avx2::assign_rows_top2(p, as_f32(rows), labels, second) },
@@ -129,6 +133,16 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         }
         #[allow(unreachable_code)]
         Some(())
+    }
+
+    /// Whether [`Kernel::label_block`] and [`Kernel::label_block_top2`] run the narrow-row
+    /// kernel (`avx2::assign_narrow`, one row per lane): rows of one to `avx2::NARROW` (4)
+    /// features, where the microkernel runs.
+    pub(crate) fn narrow_rows(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.micro.is_some() && (1..=avx2::NARROW).contains(&self.centers.d());
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// Whether [`Kernel::label_block_top2`] runs here.
@@ -191,6 +205,10 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
         #[cfg(target_arch = "x86_64")]
+        if self.narrow::<false>(rows, labels, &mut []) {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         match &self.micro {
             // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
             Some(Micro::F32(p)) => return unsafe { avx2::assign_rows(p, as_f32(rows), labels) },
@@ -199,6 +217,38 @@ impl<'a, F: Scalar> Kernel<'a, F> {
             None => {}
         }
         label_block(rows, self.centers, &self.norms, tile, labels);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<F: Scalar> Kernel<'_, F> {
+    /// Rows of at most [`avx2::NARROW`] features, where the microkernel runs: labelled (and with
+    /// `TOP2` given their second-smallest scores) one row per lane instead, the same bits
+    /// ([`avx2::assign_narrow`]). Whether it ran.
+    fn narrow<const TOP2: bool>(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f64]) -> bool {
+        if !self.narrow_rows() {
+            return false;
+        }
+        macro_rules! run {
+            ($t:ty, $as:ident) => {
+                if let (Some(c), Some(n)) = (F::$as(self.centers.as_slice()), F::$as(&self.norms)) {
+                    let rows = $as(rows);
+                    // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+                    unsafe {
+                        match self.centers.d() {
+                            1 => avx2::assign_narrow::<$t, 1, TOP2>(c, n, rows, labels, second),
+                            2 => avx2::assign_narrow::<$t, 2, TOP2>(c, n, rows, labels, second),
+                            3 => avx2::assign_narrow::<$t, 3, TOP2>(c, n, rows, labels, second),
+                            _ => avx2::assign_narrow::<$t, 4, TOP2>(c, n, rows, labels, second),
+                        }
+                    }
+                    return true;
+                }
+            };
+        }
+        run!(f32, as_f32);
+        run!(f64, as_f64);
+        false
     }
 }
 
@@ -335,4 +385,95 @@ pub fn assign_naive<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>) -> (Vec
             best
         })
         .unzip()
+}
+
+/// The narrow-row kernel against the microkernel it stands in for.
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use crate::kernels::avx2::{assign_narrow, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW};
+    use crate::kernels::parallel::ROW_BLOCK;
+
+    /// Small integers (many exact ties between centres), and duplicated centres.
+    fn data<T: Lanes>(n: usize, k: usize, d: usize, seed: u64) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |range: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % range) as f64
+        };
+        let rows: Vec<T> = (0..n * d).map(|_| T::from_f64(next(7) - 3.0 + next(4) * 0.25)).collect();
+        let mut centers: Vec<T> = (0..k * d).map(|_| T::from_f64(next(7) - 3.0)).collect();
+        if k >= 3 {
+            let first: Vec<T> = centers[..d].to_vec();
+            centers[2 * d..3 * d].copy_from_slice(&first);
+        }
+        let norms = centers
+            .chunks_exact(d)
+            .map(|c| T::from_f64(c.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>()))
+            .collect();
+        (rows, centers, norms)
+    }
+
+    fn same_as_the_microkernel<T: Lanes>() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX2/FMA");
+            return;
+        }
+        for d in 1..=NARROW {
+            for k in [1, 2, 3, 5, 8, 16, 17, 40] {
+                for m in [1, 3, 4, 7, 8, 9, 100, ROW_BLOCK] {
+                    let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64);
+                    let packed = Packed::new(&centers, &norms, d);
+                    let (mut want, mut want_second) = (vec![0u32; m], vec![0f64; m]);
+                    let (mut got, mut got_second) = (vec![7u32; m], vec![7f64; m]);
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    unsafe {
+                        assign_rows_top2(&packed, &rows, &mut want, &mut want_second);
+                        assign_narrow_dyn::<T, true>(d, &centers, &norms, &rows, &mut got, &mut got_second);
+                    }
+                    assert_eq!(got, want, "labels, d = {d}, k = {k}, m = {m}");
+                    let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got_second), bits(&want_second), "second scores, d = {d}, k = {k}, m = {m}");
+                    let mut plain = vec![7u32; m];
+                    // SAFETY: as above.
+                    unsafe {
+                        assign_rows(&packed, &rows, &mut want);
+                        assign_narrow_dyn::<T, false>(d, &centers, &norms, &rows, &mut plain, &mut []);
+                    }
+                    assert_eq!(plain, want, "labels without the second scores, d = {d}, k = {k}, m = {m}");
+                }
+            }
+        }
+    }
+
+    /// [`assign_narrow`] for a run-time `d`.
+    unsafe fn assign_narrow_dyn<T: Lanes, const TOP2: bool>(
+        d: usize,
+        centers: &[T],
+        norms: &[T],
+        rows: &[T],
+        labels: &mut [u32],
+        second: &mut [f64],
+    ) {
+        // SAFETY: forwarded.
+        unsafe {
+            match d {
+                1 => assign_narrow::<T, 1, TOP2>(centers, norms, rows, labels, second),
+                2 => assign_narrow::<T, 2, TOP2>(centers, norms, rows, labels, second),
+                3 => assign_narrow::<T, 3, TOP2>(centers, norms, rows, labels, second),
+                _ => assign_narrow::<T, 4, TOP2>(centers, norms, rows, labels, second),
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_rows_get_the_labels_and_second_scores_of_the_microkernel_f32() {
+        same_as_the_microkernel::<f32>();
+    }
+
+    #[test]
+    fn narrow_rows_get_the_labels_and_second_scores_of_the_microkernel_f64() {
+        same_as_the_microkernel::<f64>();
+    }
 }

@@ -41,6 +41,8 @@ pub(crate) unsafe trait Lanes: Scalar {
     /// The indices `first`, `first + 1`, …, `first + LANES − 1`, in integers of this type's
     /// width (so that [`less`](Lanes::less)'s masks select them).
     unsafe fn indices(first: i64) -> __m256i;
+    /// The index `i` in every lane (laid out as [`Lanes::indices`]).
+    unsafe fn index_splat(i: i64) -> __m256i;
     /// The lanes, widened to `f64` (the first `LANES` of eight).
     unsafe fn spill(v: Self::V) -> [f64; 8];
     /// The indices of [`indices`](Lanes::indices)' layout (the first `LANES` of eight).
@@ -113,6 +115,11 @@ unsafe impl Lanes for f32 {
     unsafe fn indices(first: i64) -> __m256i {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_add_epi32(_mm256_set1_epi32(first as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) }
+    }
+    #[inline(always)]
+    unsafe fn index_splat(i: i64) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_set1_epi32(i as i32) }
     }
     #[inline(always)]
     unsafe fn spill(v: __m256) -> [f64; 8] {
@@ -227,6 +234,11 @@ unsafe impl Lanes for f64 {
     unsafe fn indices(first: i64) -> __m256i {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_add_epi64(_mm256_set1_epi64x(first), _mm256_setr_epi64x(0, 1, 2, 3)) }
+    }
+    #[inline(always)]
+    unsafe fn index_splat(i: i64) -> __m256i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_set1_epi64x(i) }
     }
     #[inline(always)]
     unsafe fn spill(v: __m256d) -> [f64; 8] {

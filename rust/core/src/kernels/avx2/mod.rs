@@ -27,10 +27,12 @@
 //! without their own `target_feature`.
 
 mod lanes;
+mod narrow;
 
 use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
+pub(crate) use narrow::{assign_narrow, NARROW};
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 
