@@ -387,13 +387,15 @@ proptest! {
 #[test]
 fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
     for (n, d, k, groups, seed) in
-        // Few rows (labelled, then summed cluster by cluster) and enough for the fused pass.
+        // Few rows (labelled, then summed cluster by cluster) and enough for the fused pass; rows
+        // of at most eight features are pruned from 64 centres on.
         [
-            (6000, 5, 40, 30, 1),
+            (6000, 5, 70, 30, 1),
             (3000, 33, 120, 200, 2),
-            (2000, 2, 17, 7, 3),
+            (2000, 2, 64, 7, 3),
             (5000, 17, 300, 50, 4),
-            (40_000, 6, 60, 40, 5),
+            (40_000, 6, 90, 40, 5),
+            (3000, 12, 17, 7, 6),
         ]
     {
         let x = blobs(n, d, groups, seed);
@@ -421,7 +423,8 @@ fn pruned_lloyd_gives_the_bits_of_plain_lloyd_and_skips_rows() {
 
 #[test]
 fn bounds_skip_most_rows_once_the_centres_settle() {
-    let (n, d, k) = (20_000, 8, 50);
+    // Rows of eight features are pruned from 64 centres on.
+    let (n, d, k) = (20_000, 8, 64);
     let x = blobs(n, d, k, 9);
     let points = Points::from_rows(&x, d).unwrap();
     let mut centers: Vec<f32> = x[..k * d].to_vec();

@@ -136,7 +136,7 @@ impl<'a, F: Scalar> Kernel<'a, F> {
     }
 
     /// Whether [`Kernel::label_block`] and [`Kernel::label_block_top2`] run the narrow-row
-    /// kernel (`avx2::assign_narrow`, one row per lane): rows of one to `avx2::NARROW` (4)
+    /// kernel (`avx2::assign_narrow`, one row per lane): rows of one to `avx2::NARROW` (8)
     /// features, where the microkernel runs.
     pub(crate) fn narrow_rows(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
@@ -229,25 +229,17 @@ impl<F: Scalar> Kernel<'_, F> {
         if !self.narrow_rows() {
             return false;
         }
-        macro_rules! run {
-            ($t:ty, $as:ident) => {
-                if let (Some(c), Some(n)) = (F::$as(self.centers.as_slice()), F::$as(&self.norms)) {
-                    let rows = $as(rows);
-                    // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
-                    unsafe {
-                        match self.centers.d() {
-                            1 => avx2::assign_narrow::<$t, 1, TOP2>(c, n, rows, labels, second),
-                            2 => avx2::assign_narrow::<$t, 2, TOP2>(c, n, rows, labels, second),
-                            3 => avx2::assign_narrow::<$t, 3, TOP2>(c, n, rows, labels, second),
-                            _ => avx2::assign_narrow::<$t, 4, TOP2>(c, n, rows, labels, second),
-                        }
-                    }
-                    return true;
-                }
-            };
+        let d = self.centers.d();
+        if let (Some(c), Some(n)) = (F::as_f32(self.centers.as_slice()), F::as_f32(&self.norms)) {
+            // SAFETY: `micro` only exists when the CPU has AVX2 and FMA; 1 <= d <= NARROW.
+            unsafe { avx2::assign_narrow_rows::<f32, TOP2>(d, c, n, as_f32(rows), labels, second) };
+            return true;
         }
-        run!(f32, as_f32);
-        run!(f64, as_f64);
+        if let (Some(c), Some(n)) = (F::as_f64(self.centers.as_slice()), F::as_f64(&self.norms)) {
+            // SAFETY: as above.
+            unsafe { avx2::assign_narrow_rows::<f64, TOP2>(d, c, n, as_f64(rows), labels, second) };
+            return true;
+        }
         false
     }
 }
@@ -390,7 +382,7 @@ pub fn assign_naive<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>) -> (Vec
 /// The narrow-row kernel against the microkernel it stands in for.
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use crate::kernels::avx2::{assign_narrow, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW};
+    use crate::kernels::avx2::{assign_narrow_rows, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW};
     use crate::kernels::parallel::ROW_BLOCK;
 
     /// Small integers (many exact ties between centres), and duplicated centres.
@@ -430,7 +422,7 @@ mod tests {
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
                     unsafe {
                         assign_rows_top2(&packed, &rows, &mut want, &mut want_second);
-                        assign_narrow_dyn::<T, true>(d, &centers, &norms, &rows, &mut got, &mut got_second);
+                        assign_narrow_rows::<T, true>(d, &centers, &norms, &rows, &mut got, &mut got_second);
                     }
                     assert_eq!(got, want, "labels, d = {d}, k = {k}, m = {m}");
                     let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
@@ -439,30 +431,10 @@ mod tests {
                     // SAFETY: as above.
                     unsafe {
                         assign_rows(&packed, &rows, &mut want);
-                        assign_narrow_dyn::<T, false>(d, &centers, &norms, &rows, &mut plain, &mut []);
+                        assign_narrow_rows::<T, false>(d, &centers, &norms, &rows, &mut plain, &mut []);
                     }
                     assert_eq!(plain, want, "labels without the second scores, d = {d}, k = {k}, m = {m}");
                 }
-            }
-        }
-    }
-
-    /// [`assign_narrow`] for a run-time `d`.
-    unsafe fn assign_narrow_dyn<T: Lanes, const TOP2: bool>(
-        d: usize,
-        centers: &[T],
-        norms: &[T],
-        rows: &[T],
-        labels: &mut [u32],
-        second: &mut [f64],
-    ) {
-        // SAFETY: forwarded.
-        unsafe {
-            match d {
-                1 => assign_narrow::<T, 1, TOP2>(centers, norms, rows, labels, second),
-                2 => assign_narrow::<T, 2, TOP2>(centers, norms, rows, labels, second),
-                3 => assign_narrow::<T, 3, TOP2>(centers, norms, rows, labels, second),
-                _ => assign_narrow::<T, 4, TOP2>(centers, norms, rows, labels, second),
             }
         }
     }

@@ -32,7 +32,7 @@ mod narrow;
 use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
-pub(crate) use narrow::{assign_narrow, NARROW};
+pub(crate) use narrow::{assign_narrow_rows, NARROW};
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 

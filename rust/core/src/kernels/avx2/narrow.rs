@@ -21,7 +21,36 @@ use super::lanes::Lanes;
 use crate::kernels::parallel::ROW_BLOCK;
 
 /// Rows of at most this many features are labelled here rather than by the microkernel.
-pub(crate) const NARROW: usize = 4;
+pub(crate) const NARROW: usize = 8;
+
+/// [`assign_narrow`] for rows of `d` features, 1 to [`NARROW`].
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`super::available`]).
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn assign_narrow_rows<T: Lanes, const TOP2: bool>(
+    d: usize,
+    centers: &[T],
+    norms: &[T],
+    rows: &[T],
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
+    // SAFETY: forwarded.
+    unsafe {
+        match d {
+            1 => assign_narrow::<T, 1, TOP2>(centers, norms, rows, labels, second),
+            2 => assign_narrow::<T, 2, TOP2>(centers, norms, rows, labels, second),
+            3 => assign_narrow::<T, 3, TOP2>(centers, norms, rows, labels, second),
+            4 => assign_narrow::<T, 4, TOP2>(centers, norms, rows, labels, second),
+            5 => assign_narrow::<T, 5, TOP2>(centers, norms, rows, labels, second),
+            6 => assign_narrow::<T, 6, TOP2>(centers, norms, rows, labels, second),
+            7 => assign_narrow::<T, 7, TOP2>(centers, norms, rows, labels, second),
+            8 => assign_narrow::<T, 8, TOP2>(centers, norms, rows, labels, second),
+            _ => panic!("narrow rows have 1 to {NARROW} features, not {d}"),
+        }
+    }
+}
 
 /// Nearest centre of each of the `labels.len()` (at most `ROW_BLOCK`) rows of `rows` (row-major,
 /// `D` features) among the k × D row-major `centers` of squared norms `norms` (k values, rounded
@@ -31,7 +60,7 @@ pub(crate) const NARROW: usize = 4;
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`super::available`]).
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn assign_narrow<T: Lanes, const D: usize, const TOP2: bool>(
+unsafe fn assign_narrow<T: Lanes, const D: usize, const TOP2: bool>(
     centers: &[T],
     norms: &[T],
     rows: &[T],
