@@ -22,7 +22,7 @@
 //! is a function of the batch and the state, evaluated in a fixed order: no random numbers, and
 //! the same bits on any number of threads.
 
-use crate::backend::Rows;
+use crate::backend::{Data, Rows};
 use crate::kernels::points::sq_dist_f64;
 use crate::kernels::scalar::Scalar;
 
@@ -53,19 +53,24 @@ pub(crate) fn reseed_starved<F: Scalar, R: Rows<F>>(
     // Each row's squared distance to its centre as merged (the batch moved it), not as assigned.
     let norms: Vec<f64> = centers.chunks_exact(d).map(norm).collect();
     let at = |c: usize| &centers[c * d..(c + 1) * d];
-    let dist2: Vec<f64> =
-        (0..b).map(|i| batch.sq_dist_to(i, at(labels[i] as usize), norms[labels[i] as usize])).collect();
+    let dist2 = sq_dists(batch, centers, &norms, |i| labels[i] as usize);
     let far = (0..b).fold(0, |best, i| if dist2[i] > dist2[best] { i } else { best });
     if dist2[far] <= 0.0 {
         return None;
     }
     let mut row = vec![F::ZERO; d];
     batch.copy_row(far, &mut row);
-    let to_row: Vec<f64> = (0..b).map(|i| batch.sq_dist_to(i, &row, norm(&row))).collect();
+    let to_row = sq_dists(batch, &row, &[norm(&row)], |_| 0);
     let gain: f64 = (0..b).map(|i| (dist2[i] - to_row[i]).max(0.0)).sum();
     let mut cost = vec![0f64; starved.len()];
+    // Each centre's place among the candidates, if it is one.
+    let mut slot_of = vec![usize::MAX; k];
+    starved.iter().enumerate().for_each(|(slot, &c)| slot_of[c] = slot);
     for i in 0..b {
-        let Some(slot) = starved.iter().position(|&c| c == labels[i] as usize) else { continue };
+        let slot = slot_of[labels[i] as usize];
+        if slot == usize::MAX {
+            continue;
+        }
         let own = labels[i] as usize;
         let next =
             (0..k).filter(|&o| o != own).map(|o| batch.sq_dist_to(i, at(o), norms[o])).fold(f64::INFINITY, f64::min);
@@ -96,6 +101,51 @@ pub(crate) fn reseed_starved<F: Scalar, R: Rows<F>>(
     centers[c * d..(c + 1) * d].copy_from_slice(&row);
     counts[c] = 0.0;
     Some(c)
+}
+
+/// `out[i]` = the squared distance from row `i` of `batch` to centre `center_of(i)` of `centers`
+/// (of squared norms `norms`), as [`Rows::sq_dist_to`] computes it: dense rows of fewer than
+/// eight features, which it sums in order in their own precision, in a loop of their width (the
+/// same bits, without a call per row).
+fn sq_dists<F: Scalar, R: Rows<F>>(
+    batch: R,
+    centers: &[F],
+    norms: &[f64],
+    center_of: impl Fn(usize) -> usize,
+) -> Vec<f64> {
+    fn narrow<F: Scalar, const D: usize>(rows: &[F], centers: &[F], center_of: impl Fn(usize) -> usize) -> Vec<f64> {
+        let rows = rows.chunks_exact(D).enumerate();
+        rows.map(|(i, row)| {
+            let c = &centers[center_of(i) * D..][..D];
+            let mut acc = F::ZERO;
+            for p in 0..D {
+                let t = row[p] - c[p];
+                acc = acc + t * t;
+            }
+            acc.to_f64()
+        })
+        .collect()
+    }
+    let d = batch.d();
+    if let Data::Dense(x) = batch.data() {
+        let rows = x.as_slice();
+        match d {
+            1 => return narrow::<F, 1>(rows, centers, center_of),
+            2 => return narrow::<F, 2>(rows, centers, center_of),
+            3 => return narrow::<F, 3>(rows, centers, center_of),
+            4 => return narrow::<F, 4>(rows, centers, center_of),
+            5 => return narrow::<F, 5>(rows, centers, center_of),
+            6 => return narrow::<F, 6>(rows, centers, center_of),
+            7 => return narrow::<F, 7>(rows, centers, center_of),
+            _ => {}
+        }
+    }
+    (0..batch.n())
+        .map(|i| {
+            let c = center_of(i);
+            batch.sq_dist_to(i, &centers[c * d..(c + 1) * d], norms[c])
+        })
+        .collect()
 }
 
 fn norm<F: Scalar>(v: &[F]) -> f64 {
@@ -151,6 +201,28 @@ mod tests {
         let batch = Points::new(&ROWS, 6, 1).unwrap();
         assert_eq!(reseed_starved(&mut centers, &mut counts, batch, &labels, 0.25), None);
         assert_eq!((centers, counts), before);
+    }
+
+    fn same_bits_as_sq_dist_to<F: Scalar>() {
+        for d in 1..=9 {
+            let (n, k) = (37, 5);
+            let rows: Vec<F> = (0..n * d).map(|i| F::from_f64(((i * 7919 % 1013) as f64).sin() * 50.0)).collect();
+            let centers: Vec<F> = (0..k * d).map(|i| F::from_f64(((i * 104_729 % 997) as f64).cos() * 40.0)).collect();
+            let norms: Vec<f64> = centers.chunks_exact(d).map(norm).collect();
+            let batch = Data::Dense(Points::new(&rows, n, d).unwrap());
+            let got = sq_dists(batch, &centers, &norms, |i| (i * 3) % k);
+            for (i, got) in got.iter().enumerate() {
+                let c = (i * 3) % k;
+                let want = batch.sq_dist_to(i, &centers[c * d..(c + 1) * d], norms[c]);
+                assert_eq!(got.to_bits(), want.to_bits(), "d = {d}, row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_batch_distances_are_the_bits_of_sq_dist_to() {
+        same_bits_as_sq_dist_to::<f32>();
+        same_bits_as_sq_dist_to::<f64>();
     }
 
     #[test]
