@@ -84,17 +84,52 @@ fn fused_chunks_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_valu
 }
 
 /// A scalar product that overflows float32 makes a score NaN (∞ − ∞); it must never displace a
-/// real score from its lane. Centre 1 and centre 9 share a lane of the 16-centre panel.
+/// real score. Centre 1 and centre 9 share a lane of the microkernel's 16-centre panel (rows of
+/// more than eight features); narrow rows (two features) have a kernel of their own.
 #[test]
 fn a_nan_score_never_wins_a_lane() {
-    let x = [1.5e19f32, 0.0];
-    let mut c = vec![0f32; 10 * 2];
-    c[2] = 1e19;
-    c[18] = 3e19;
-    c[19] = 3e19;
-    let (labels, dist2) = assign(&x, &c, 2);
-    assert_eq!(labels, vec![1], "the nearest centre, not one whose score is NaN");
-    assert_eq!(dist2[0], (x[0] as f64 - c[2] as f64).powi(2));
+    for d in [2, 10] {
+        let mut x = vec![0f32; d];
+        x[0] = 1.5e19;
+        let mut c = vec![0f32; 10 * d];
+        c[d] = 1e19;
+        c[9 * d] = 3e19;
+        c[9 * d + 1] = 3e19;
+        let (labels, dist2) = assign(&x, &c, d);
+        assert_eq!(labels, vec![1], "d = {d}: the nearest centre, not one whose score is NaN");
+        assert_eq!(dist2[0], (x[0] as f64 - c[d] as f64).powi(2));
+    }
+}
+
+/// A NaN score must not corrupt the second-smallest score the bounded pass keeps as a row's
+/// bound: with a NaN score between the own centre and the true second (centre 2 here, or in the
+/// microkernel's lanes centre 16 after centre 8), a bound set too high would keep a row on a
+/// centre that has moved away. The bounded passes must give the plain passes' labels.
+#[test]
+fn a_nan_score_leaves_the_bounds_valid() {
+    for (second, nan) in [(1, 2), (8, 16)] {
+        let (n, d, k) = (300, 2, 64);
+        let x: Vec<f32> = (0..n).flat_map(|_| [1.5e19f32, 0.0]).collect();
+        let points = Points::from_rows(&x, d).unwrap();
+        let mut c = vec![0f32; k * d];
+        c[0] = 1.5e19;
+        c[2 * second] = 1.5e19 + 1e17;
+        c[2 * nan] = 3e19;
+        c[2 * nan + 1] = 3e19;
+        let (mut labels, mut dist2, mut bounds) = (vec![0u32; n], vec![0f64; n], Bounds::new());
+        let (mut plain, mut plain_dist2) = (vec![0u32; n], vec![0f64; n]);
+        for pass in 0..2 {
+            if pass == 1 {
+                c[0] = 1.4e19; // centre 0 moves away: the true second is now the nearest
+            }
+            let centers = Points::from_rows(&c, d).unwrap();
+            assign_and_sum_bounded(points, None, centers, &mut labels, &mut dist2, &mut bounds);
+            Cpu.assign(points.into(), centers, &mut plain, &mut plain_dist2).unwrap();
+            let first = (labels[0], plain[0]);
+            assert!(labels == plain, "pass {pass}, second {second}, NaN score {nan}: (bounded, plain) {first:?}");
+        }
+        assert_eq!(plain[0] as usize, second);
+    }
 }
 
 /// The last panel (16 float32 or 8 float64 centres) is scanned at half width when its upper
@@ -104,7 +139,8 @@ fn a_nan_score_never_wins_a_lane() {
 #[test]
 fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
     let mut next = uniform(11);
-    for d in [1, 7, 32] {
+    // Rows of up to eight features run the narrow kernel; 9 and 32 the microkernel.
+    for d in [1, 7, 9, 32] {
         let x: Vec<f32> = (0..300 * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
         for k in 1..=34 {
             let c: Vec<f32> = (0..k * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
@@ -123,17 +159,19 @@ fn every_width_of_the_last_centre_panel_gives_the_naive_result() {
 #[test]
 fn every_block_length_gives_the_naive_result() {
     let mut next = uniform(12);
-    let d = 5;
-    let c: Vec<f32> = (0..20 * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
-    for n in 1..=2 * ROW_BLOCK + 9 {
-        let x: Vec<f32> = (0..n * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
-        let (labels, dist2) = assign(&x, &c, d);
-        let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
-        assert_eq!((labels, dist2), naive, "n = {n}");
-        // The float64 kernel cuts its blocks the same way.
-        let (x64, c64): (Vec<f64>, Vec<f64>) =
-            (x.iter().map(|&v| v as f64).collect(), c.iter().map(|&v| v as f64).collect());
-        assert_eq!(assign(&x64, &c64, d), naive, "float64, n = {n}");
+    // Five features run the narrow kernel (a register of rows at a time), eleven the microkernel.
+    for d in [5, 11] {
+        let c: Vec<f32> = (0..20 * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+        for n in 1..=2 * ROW_BLOCK + 9 {
+            let x: Vec<f32> = (0..n * d).map(|_| (next() * 9.0).floor() as f32 - 4.0).collect();
+            let (labels, dist2) = assign(&x, &c, d);
+            let naive = assign_naive(Points::from_rows(&x, d).unwrap(), Points::from_rows(&c, d).unwrap());
+            assert_eq!((labels, dist2), naive, "d = {d}, n = {n}");
+            // The float64 kernel cuts its blocks the same way.
+            let (x64, c64): (Vec<f64>, Vec<f64>) =
+                (x.iter().map(|&v| v as f64).collect(), c.iter().map(|&v| v as f64).collect());
+            assert_eq!(assign(&x64, &c64, d), naive, "float64, d = {d}, n = {n}");
+        }
     }
 }
 
@@ -458,8 +496,15 @@ fn bounds_skip_most_rows_once_the_centres_settle() {
 
 #[test]
 fn one_thread_and_many_threads_give_identical_bits() {
+    // Seven features run the narrow kernel, nine the microkernel (in blocks of centres).
+    for d in [7, 9] {
+        threads_give_identical_bits(d);
+    }
+}
+
+fn threads_give_identical_bits(d: usize) {
     // Enough rows for many row blocks, and more centres than one centre block.
-    let (n, d) = (40 * ROW_BLOCK + 17, 7);
+    let n = 40 * ROW_BLOCK + 17;
     let x: Vec<f32> = (0..n * d).map(|i| ((i * 7919 % 1013) as f32).sin() * 50.0).collect();
     let points = Points::from_rows(&x, d).unwrap();
     let unchecked = MiniBatchParams {
@@ -488,7 +533,7 @@ fn one_thread_and_many_threads_give_identical_bits() {
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 5] {
-        assert!(one == in_pool(threads, run), "{threads} threads differ from 1");
+        assert!(one == in_pool(threads, run), "d = {d}: {threads} threads differ from 1");
     }
 }
 

@@ -15,7 +15,8 @@
 //! suffer the cancellation of the expanded form for points near their centre.
 //!
 //! On x86-64 with AVX2 and FMA, float32 and float64 run microkernels that keep the dot products
-//! and the argmin in registers instead ([`crate::kernels::avx2`]).
+//! and the argmin in registers instead ([`crate::kernels::avx2`]), and rows of at most eight
+//! features a kernel that holds one row per lane (`avx2::narrow`), with the same bits.
 //!
 //! Blocks have a fixed size, independent of the thread count, and each row's result depends on
 //! that row alone, so labels and distances are bit-identical on any number of threads.
@@ -224,7 +225,7 @@ impl<'a, F: Scalar> Kernel<'a, F> {
 impl<F: Scalar> Kernel<'_, F> {
     /// Rows of at most [`avx2::NARROW`] features, where the microkernel runs: labelled (and with
     /// `TOP2` given their second-smallest scores) one row per lane instead, the same bits
-    /// ([`avx2::assign_narrow`]). Whether it ran.
+    /// ([`avx2::assign_narrow_rows`]). Whether it ran.
     fn narrow<const TOP2: bool>(&self, rows: Points<'_, F>, labels: &mut [u32], second: &mut [f64]) -> bool {
         if !self.narrow_rows() {
             return false;
@@ -413,7 +414,9 @@ mod tests {
             return;
         }
         for d in 1..=NARROW {
-            for k in [1, 2, 3, 5, 8, 16, 17, 40] {
+            // k = 9..15: a full-width last panel with padding in float32; 257, 300: past a block of
+            // centres.
+            for k in [1, 2, 3, 5, 8, 9, 12, 16, 17, 40, 64, 257, 300] {
                 for m in [1, 3, 4, 7, 8, 9, 100, ROW_BLOCK] {
                     let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64);
                     let packed = Packed::new(&centers, &norms, d);

@@ -27,6 +27,7 @@
 //! without their own `target_feature`.
 
 mod lanes;
+/// Rows of at most eight features: one row per lane, the same bits as [`scan`].
 mod narrow;
 
 use std::arch::x86_64::*;
@@ -239,7 +240,8 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
                         let i = T::load_indices(ids.add(at));
                         let tie = _mm256_and_si256(T::equal(s, b), T::index_less(i, bi));
                         let wins = _mm256_or_si256(T::less(s, b), tie);
-                        ru = T::min(ru, T::max(b, s));
+                        // A NaN score (overflowing rows) leaves the runner-up as it is.
+                        ru = T::min(T::max(b, s), ru);
                         b = T::min(s, b);
                         bi = _mm256_blendv_epi8(bi, i, wins);
                     }
@@ -415,8 +417,10 @@ unsafe fn fold_top2<T: Lanes>(
             let s = T::fmadd(acc, minus_two, T::load(norms.add(T::LANES * half)));
             let i = T::indices(first + (T::LANES * half) as i64);
             let wins = T::less(s, b);
-            // The runner-up becomes the old best when s wins, else s if it beats the runner-up.
-            r = T::min(r, T::max(b, s));
+            // The runner-up becomes the old best when s wins, else s if it beats the runner-up;
+            // a NaN score (rows so large that the dot product overflows) leaves it as it is
+            // (min returns its second operand when either is NaN).
+            r = T::min(T::max(b, s), r);
             b = T::min(s, b);
             bi = _mm256_blendv_epi8(bi, i, wins);
         }
