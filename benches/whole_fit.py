@@ -19,9 +19,13 @@ Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: sci
 about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
 scikit-learn's bundled digits (1,797 x 64, k = 10) and the colours of its sample image flower.jpg
 (273,280 pixels x 3, in [0, 1], k = 64: colour quantisation, low-dimensional with many clusters).
+`--held-out` adds sets the default was never tuned on: scikit-learn's bundled iris, wine and
+breast cancer (standardised), diabetes, digits at k = 30, the colours of china.jpg at k = 16 and
+64 and of flower.jpg at k = 8, ../shared/data's USArrests (standardised), and MNIST at k = 20 and
+in float32.
 
 Usage: python benches/whole_fit.py [--quick] [--seeds N] [--blob-seeds N] [--repeats N] [--only NAME ...]
-                                   [--default-only] [--json PATH]
+                                   [--default-only] [--held-out] [--json PATH]
 """
 
 from __future__ import annotations
@@ -102,6 +106,35 @@ def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     if not quick:
         sets.append(("kddcup99 (log1p, standardised)", quality.load_kddcup99, 23))
     return sets
+
+
+def held_out_sets() -> List[Tuple[str, Callable[[], np.ndarray], int]]:
+    """(name, loader, k) for sets the default recipe was never tuned on (see the module docs)."""
+    from sklearn import datasets  # bundled with scikit-learn: nothing to download
+
+    def standardised(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean(axis=0)) / x.std(axis=0)
+
+    def colours(name: str) -> np.ndarray:
+        return datasets.load_sample_image(name).reshape(-1, 3).astype(np.float64) / 255
+
+    def usarrests() -> np.ndarray:
+        path = quality.DATA / "usarrests" / "USArrests.csv"
+        return standardised(np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4)))
+
+    return [
+        ("iris (held out)", lambda: datasets.load_iris().data, 3),
+        ("wine, standardised (held out)", lambda: standardised(datasets.load_wine().data), 3),
+        ("breast cancer, standardised (held out)", lambda: standardised(datasets.load_breast_cancer().data), 2),
+        ("diabetes (held out)", lambda: datasets.load_diabetes().data, 4),
+        ("USArrests, standardised (held out)", usarrests, 4),
+        ("digits k = 30 (held out)", digits, 30),
+        ("china.jpg colours k = 16 (held out)", lambda: colours("china.jpg"), 16),
+        ("china.jpg colours k = 64 (held out)", lambda: colours("china.jpg"), 64),
+        ("flower.jpg colours k = 8 (held out)", flower, 8),
+        ("mnist k = 20 (held out)", mnist, 20),
+        ("mnist float32 (held out)", lambda: mnist().astype(np.float32), 10),
+    ]
 
 
 def mnist() -> np.ndarray:
@@ -190,6 +223,8 @@ def main() -> None:
                              "slow spells swamp one run)")
     parser.add_argument("--default-only", action="store_true",
                         help="only scikit-learn KMeans() and fastkmeans KMeans(k) (shorter runs)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="also the sets the default was never tuned on (see the module docs)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
@@ -211,7 +246,7 @@ def main() -> None:
         run_set("blobs 1,000,000 x 32", blobs, 100, args.blob_seeds, fits, table, results)
         if not args.default_only:  # the Lloyd contenders whose seeding it times
             notes += lloyd_seeding_share(blobs, 100, results, "blobs 1,000,000 x 32")
-    for name, load, k in real_sets(args.quick):
+    for name, load, k in real_sets(args.quick) + (held_out_sets() if args.held_out else []):
         if wanted(name):
             run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results, args.repeats)
     print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
