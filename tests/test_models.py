@@ -285,6 +285,31 @@ def test_a_failed_rename_leaves_the_old_model_and_no_temporary_file(old_and_new,
     assert_untouched(path, old_bytes)
 
 
+def test_a_ctrl_c_right_after_the_file_is_named_leaves_the_old_model_and_no_temporary_file(old_and_new, monkeypatch):
+    # The moment between giving the complete file its temporary name (linkat on Linux, the named
+    # open elsewhere) and the rename: a real Ctrl-C there once left the named file behind.
+    path, old_bytes, new = old_and_new
+    real_name, real_open = _atomic._name, _atomic.os.open
+
+    def named_then_interrupted(file, temporary):
+        real_name(file, temporary)
+        raise KeyboardInterrupt
+
+    def open_then_interrupted(target, flags, *args, **kwargs):
+        descriptor = real_open(target, flags, *args, **kwargs)
+        if str(target).endswith(_atomic.TEMPORARY_SUFFIX):
+            os.close(descriptor)
+            raise KeyboardInterrupt
+        return descriptor
+
+    monkeypatch.setattr(_atomic, "_name", named_then_interrupted)
+    monkeypatch.setattr(_atomic.os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    monkeypatch.undo()
+    assert_untouched(path, old_bytes)
+
+
 def test_a_full_disk_leaves_the_old_model_and_no_temporary_file(old_and_new, monkeypatch):
     path, old_bytes, new = old_and_new
     real_open = open

@@ -82,7 +82,10 @@ def write_atomically(path: PathLike, chunks: Iterable[Union[bytes, bytearray, me
         if not renamed:
             os.replace(temporary, target)
     except BaseException:  # KeyboardInterrupt included: no half-written file is left behind
-        if named and not renamed:
+        # Whether or not the name was given yet: a Ctrl-C can land between the link (or the named
+        # open) and the line that records it, and the random name is this call's alone, so
+        # removing it when it does not exist is harmless (and after the rename it is gone).
+        if not renamed:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
         raise
