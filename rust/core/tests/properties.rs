@@ -88,16 +88,19 @@ fn fused_chunks_have_the_bits_of_assign_and_sums_match_a_naive_loop_on_real_valu
 /// more than eight features); narrow rows (two features) have a kernel of their own.
 #[test]
 fn a_nan_score_never_wins_a_lane() {
-    for d in [2, 10] {
-        let mut x = vec![0f32; d];
-        x[0] = 1.5e19;
-        let mut c = vec![0f32; 10 * d];
-        c[d] = 1e19;
-        c[9 * d] = 3e19;
-        c[9 * d + 1] = 3e19;
-        let (labels, dist2) = assign(&x, &c, d);
-        assert_eq!(labels, vec![1], "d = {d}: the nearest centre, not one whose score is NaN");
-        assert_eq!(dist2[0], (x[0] as f64 - c[d] as f64).powi(2));
+    // The real centre in the panel's lower half and the NaN in the upper, then the other way.
+    for (real, nan) in [(1, 9), (9, 1)] {
+        for d in [2, 10] {
+            let mut x = vec![0f32; d];
+            x[0] = 1.5e19;
+            let mut c = vec![0f32; 10 * d];
+            c[real * d] = 1e19;
+            c[nan * d] = 3e19;
+            c[nan * d + 1] = 3e19;
+            let (labels, dist2) = assign(&x, &c, d);
+            assert_eq!(labels, vec![real as u32], "d = {d}: the nearest centre, not one whose score is NaN");
+            assert_eq!(dist2[0], (x[0] as f64 - c[real * d] as f64).powi(2));
+        }
     }
 }
 

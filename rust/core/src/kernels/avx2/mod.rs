@@ -381,7 +381,11 @@ unsafe fn fold<T: Lanes>(lo: T::V, hi: T::V, norms: *const T, first: i64, best: 
     // SAFETY: norms has NR values.
     unsafe {
         let minus_two = T::set(T::from_f64(-2.0));
-        let s_lo = T::fmadd(lo, minus_two, T::load(norms));
+        // A NaN score (rows whose dot product overflows) becomes +∞ in the lower half (min returns
+        // its second operand when either is NaN), so that it never hides a real score in the
+        // upper half; one in the upper half loses to the lower one below. Other scores keep their
+        // bits.
+        let s_lo = T::min(T::fmadd(lo, minus_two, T::load(norms)), T::set(T::INFINITY));
         let s_hi = T::fmadd(hi, minus_two, T::load(norms.add(T::LANES)));
         let (i_lo, i_hi) = (T::indices(first), T::indices(first + T::LANES as i64));
         // The upper half wins a lane only when strictly smaller (its indices are higher).
