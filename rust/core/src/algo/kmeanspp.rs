@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 use crate::backend::{Data, Rows};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{sq_dist_in, Points};
+use crate::kernels::points::{narrow_sq_dists, sq_dist_in, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
 use crate::rng::Rng;
 
@@ -304,14 +304,14 @@ impl<R: Copy> Pass<'_, R> {
         let end = (start + ROW_BLOCK).min(self.d2.len());
         let current = &self.d2[start..end];
         let dense = match self.x.data() {
-            Data::Dense(x) if d < NARROW && m < NARROW_CENTERS => Some(x.rows(start, end)),
+            Data::Dense(x) if d < NARROW_ROWS && m < NARROW_CENTERS => Some(x.rows(start, end)),
             _ => None,
         };
         let mut dist = [0f64; ROW_BLOCK];
         for t in 0..trials {
             let candidate = &rows[t * d..(t + 1) * d];
             if let Some(block) = dense {
-                narrow_sq_dists(block, candidate, &mut dist);
+                narrow_sq_dists(block, candidate, |_| 0, &mut dist);
             } else {
                 for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
                     let i = start + r;
@@ -355,45 +355,13 @@ impl<R: Copy> Pass<'_, R> {
     }
 }
 
-/// Dense rows narrower than this are measured against a candidate a block at a time, without the
-/// pruning test, while fewer than [`NARROW_CENTERS`] centres are chosen (see the module docs).
-const NARROW: usize = 8;
-
+/// Dense rows narrower than [`NARROW_ROWS`] are measured against a candidate a block at a time,
+/// without the pruning test, while fewer than this many centres are chosen (see the module docs).
 /// From this many centres on, narrow rows are pruned too: each centre then owns a small region,
 /// and the test skips most rows of a step. Measured on 32,000 float32 rows of 7 features, k = 1000
 /// with 8 candidates per step: 681 ms measuring narrow rows at every step, 426 ms pruning at every
 /// step, 391 ms switching at 128 centres; s1-like data (k = 15) never reaches it.
 const NARROW_CENTERS: usize = 128;
-
-/// The squared distances from the rows of `block` (fewer than [`NARROW`] features, dense) to
-/// `candidate`, as [`sq_dist_in`] computes them (the same bits), in a loop of the rows' width.
-#[inline(always)]
-fn narrow_sq_dists<F: Scalar>(block: Points<'_, F>, candidate: &[F], dist: &mut [f64; ROW_BLOCK]) {
-    match block.d() {
-        1 => narrow_sq_dists_of::<F, 1>(block, candidate, dist),
-        2 => narrow_sq_dists_of::<F, 2>(block, candidate, dist),
-        3 => narrow_sq_dists_of::<F, 3>(block, candidate, dist),
-        4 => narrow_sq_dists_of::<F, 4>(block, candidate, dist),
-        5 => narrow_sq_dists_of::<F, 5>(block, candidate, dist),
-        6 => narrow_sq_dists_of::<F, 6>(block, candidate, dist),
-        _ => narrow_sq_dists_of::<F, 7>(block, candidate, dist),
-    }
-}
-
-/// [`narrow_sq_dists`] for rows of exactly `D` features: a loop of that width, unrolled, over
-/// rows whose stride the compiler knows.
-#[inline(always)]
-fn narrow_sq_dists_of<F: Scalar, const D: usize>(block: Points<'_, F>, candidate: &[F], dist: &mut [f64; ROW_BLOCK]) {
-    let c: &[F; D] = candidate.try_into().expect("D features");
-    for (row, dist) in block.as_slice().chunks_exact(D).zip(dist.iter_mut()) {
-        let mut acc = F::ZERO;
-        for p in 0..D {
-            let t = row[p] - c[p];
-            acc = acc + t * t;
-        }
-        *dist = acc.to_f64();
-    }
-}
 
 /// `gain` plus Σ w·(current − dist) over the rows that `dist` moves closer (the bits of `closer`),
 /// in row order.
@@ -561,25 +529,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn narrow_rows_match_one_row_at_a_time<F: Scalar>() {
-        for d in 1..NARROW {
-            let x: Vec<F> = blobs(ROW_BLOCK - 3, d, 4, d as u64).iter().map(|&v| F::from_f64(v as f64 * 1.1)).collect();
-            let block = Points::from_rows(&x, d).unwrap();
-            let candidate = &x[5 * d..6 * d];
-            let mut dist = [0f64; ROW_BLOCK];
-            narrow_sq_dists(block, candidate, &mut dist);
-            for (r, dist) in dist[..block.n()].iter().enumerate() {
-                let one = sq_dist_in::<F, F>(block.row(r), candidate);
-                assert_eq!(dist.to_bits(), one.to_bits(), "{} d = {d}, row {r}", F::NAME);
-            }
-        }
-    }
-
-    #[test]
-    fn narrow_rows_are_measured_with_the_bits_of_one_row_at_a_time() {
-        narrow_rows_match_one_row_at_a_time::<f32>();
-        narrow_rows_match_one_row_at_a_time::<f64>();
     }
 }

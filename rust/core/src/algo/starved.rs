@@ -23,7 +23,7 @@
 //! the same bits on any number of threads.
 
 use crate::backend::{Data, Rows};
-use crate::kernels::points::sq_dist_f64;
+use crate::kernels::points::{narrow_sq_dists, sq_dist_f64, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
 
 /// How many of the lowest-count starved centres are weighed each batch (bounds the work).
@@ -104,40 +104,20 @@ pub(crate) fn reseed_starved<F: Scalar, R: Rows<F>>(
 }
 
 /// `out[i]` = the squared distance from row `i` of `batch` to centre `center_of(i)` of `centers`
-/// (of squared norms `norms`), as [`Rows::sq_dist_to`] computes it: dense rows of fewer than
-/// eight features, which it sums in order in their own precision, in a loop of their width (the
-/// same bits, without a call per row).
+/// (of squared norms `norms`), as [`Rows::sq_dist_to`] computes it; dense rows of fewer than
+/// eight features by [`narrow_sq_dists`] (the same bits, without a call per row).
 fn sq_dists<F: Scalar, R: Rows<F>>(
     batch: R,
     centers: &[F],
     norms: &[f64],
     center_of: impl Fn(usize) -> usize,
 ) -> Vec<f64> {
-    fn narrow<F: Scalar, const D: usize>(rows: &[F], centers: &[F], center_of: impl Fn(usize) -> usize) -> Vec<f64> {
-        let rows = rows.chunks_exact(D).enumerate();
-        rows.map(|(i, row)| {
-            let c = &centers[center_of(i) * D..][..D];
-            let mut acc = F::ZERO;
-            for p in 0..D {
-                let t = row[p] - c[p];
-                acc = acc + t * t;
-            }
-            acc.to_f64()
-        })
-        .collect()
-    }
     let d = batch.d();
     if let Data::Dense(x) = batch.data() {
-        let rows = x.as_slice();
-        match d {
-            1 => return narrow::<F, 1>(rows, centers, center_of),
-            2 => return narrow::<F, 2>(rows, centers, center_of),
-            3 => return narrow::<F, 3>(rows, centers, center_of),
-            4 => return narrow::<F, 4>(rows, centers, center_of),
-            5 => return narrow::<F, 5>(rows, centers, center_of),
-            6 => return narrow::<F, 6>(rows, centers, center_of),
-            7 => return narrow::<F, 7>(rows, centers, center_of),
-            _ => {}
+        if d < NARROW_ROWS {
+            let mut out = vec![0.0; x.n()];
+            narrow_sq_dists(x, centers, center_of, &mut out);
+            return out;
         }
     }
     (0..batch.n())
