@@ -65,7 +65,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     dist2: &mut [f64],
     bounds: &mut Bounds,
 ) -> ClusterSums {
-    let (n, d, k) = (x.n(), x.d(), centers.n());
+    let (d, k) = (x.d(), centers.n());
     let kernel = Kernel::new(centers);
     // With few centres a full scan costs little more than the bound test itself (one distance).
     let min_centers = if kernel.narrow_rows() { MIN_CENTERS_TO_PRUNE_NARROW } else { MIN_CENTERS_TO_PRUNE };
@@ -81,31 +81,95 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         return sums;
     }
     bounds.grouped = GroupBounds::default();
+    hamerly(x, weights, centers, &kernel, labels, dist2, bounds)
+}
+
+/// How far the centres moved since the bounds were set, and the margins the bound tests keep.
+pub(crate) struct Drift {
+    top: f64,
+    top_at: usize,
+    runner: f64,
+    /// The largest norm of a centre.
+    radius: f64,
+    /// Twice the relative rounding of the kernel's scores: see [`Drift::new`].
+    eps: f64,
+}
+
+impl Drift {
+    /// The moves from `before` to `now` (k × d each; `before` empty or of another length: no
+    /// move yet), for a kernel in `F`.
+    pub(crate) fn new<F: Scalar>(now: &[f64], before: &[f64], k: usize, d: usize) -> Self {
+        // A move is rounded up by more than its rounding (d squares summed, one square root), so
+        // the bounds it lowers (or raises) stay bounds.
+        let up = 1.0 + (d + 2) as f64 * f64::EPSILON;
+        let moves: Vec<f64> = if before.len() != now.len() {
+            vec![0.0; k]
+        } else {
+            (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &before[j * d..(j + 1) * d]).sqrt() * up).collect()
+        };
+        // The largest and second-largest move: a row's lower bound drops by the largest move of a
+        // centre other than its own.
+        let (top, top_at, runner) =
+            moves.iter().enumerate().fold((0.0f64, usize::MAX, 0.0f64), |(m1, at, m2), (j, &v)| {
+                if v > m1 {
+                    (v, j, m1)
+                } else {
+                    (m1, at, m2.max(v))
+                }
+            });
+        let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
+        // The kernel's score ||c||² − 2x·c of any centre (in the data's precision, unit roundoff u)
+        // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
+        // comparisons keep twice this again as a gap.
+        let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
+        Self { top, top_at, runner, radius, eps }
+    }
+
+    /// The largest move of a centre other than `a`: what a row of centre `a` loses of its lower
+    /// bound.
+    #[inline(always)]
+    pub(crate) fn other(&self, a: usize) -> f64 {
+        if a == self.top_at {
+            self.runner
+        } else {
+            self.top
+        }
+    }
+
+    /// The margin by which a row of norm `norm` must be closer (squared) to its own centre than
+    /// its lower bound to keep it unscanned: twice the kernel's rounding of its scores.
+    #[inline(always)]
+    pub(crate) fn gap(&self, norm: f64) -> f64 {
+        2.0 * self.eps * (norm + self.radius).powi(2)
+    }
+
+    /// A row's lower bound from its second-smallest kernel score, less the score's rounding.
+    #[inline(always)]
+    pub(crate) fn lower(&self, norm: f64, second: f64) -> f64 {
+        let square = norm * norm + second - self.eps * (norm + self.radius).powi(2);
+        square.max(0.0).sqrt()
+    }
+}
+
+/// The Hamerly pass itself (see [`Bounds`]), for a kernel with top-2 scans
+/// ([`Kernel::has_top2`]); fresh `bounds` make it a full scan that sets them.
+pub(crate) fn hamerly<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    centers: Points<'_, F>,
+    kernel: &Kernel<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+    bounds: &mut Bounds,
+) -> ClusterSums {
+    let (n, d, k) = (x.n(), x.d(), centers.n());
     // Where assign_and_sum would not fuse (see chunk_rows), this pass only labels the rows, and
     // they are summed cluster by cluster afterwards, as there.
     let fused = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice()));
     let chunk = fused.unwrap_or(MIN_BLOCKS_PER_CHUNK * ROW_BLOCK);
     let now = to_f64(centers);
     let first = bounds.centers.len() != now.len() || bounds.lower.len() != n;
-    // The largest and second-largest move: a row's bound drops by the largest move of a centre
-    // other than its own.
-    let moves: Vec<f64> = if first {
-        vec![0.0; k]
-    } else {
-        (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &bounds.centers[j * d..(j + 1) * d]).sqrt()).collect()
-    };
-    let (top, top_at, runner) = moves.iter().enumerate().fold((0.0f64, usize::MAX, 0.0f64), |(m1, at, m2), (j, &v)| {
-        if v > m1 {
-            (v, j, m1)
-        } else {
-            (m1, at, m2.max(v))
-        }
-    });
-    let radius = (0..k).map(|j| sum_of_squares(&now[j * d..(j + 1) * d]).sqrt()).fold(0.0, f64::max);
-    // The kernel's score ||c||² − 2x·c of any centre (in the data's precision, unit roundoff u)
-    // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
-    // comparisons keep twice this again as a gap.
-    let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
+    let drift = Drift::new::<F>(&now, if first { &[] } else { &bounds.centers }, k, d);
     if first {
         bounds.lower = vec![0.0; n];
         bounds.norms = vec![0.0; n];
@@ -138,8 +202,8 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                         continue;
                     }
                     let a = *label as usize;
-                    lower[r] -= if a == top_at { runner } else { top };
-                    let gap = 2.0 * eps * (norms[r] + radius).powi(2);
+                    lower[r] -= drift.other(a);
+                    let gap = drift.gap(norms[r]);
                     let own = sq_dist_f64(rows.row(r), centers.row(a));
                     if !(lower[r] > 0.0 && own + gap < lower[r] * lower[r]) {
                         flagged.push(r);
@@ -160,8 +224,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
                     kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
                     for (j, &r) in flagged.iter().enumerate() {
                         labels[r] = new_labels[j];
-                        let square = norms[r] * norms[r] + second[j] - eps * (norms[r] + radius).powi(2);
-                        lower[r] = square.max(0.0).sqrt();
+                        lower[r] = drift.lower(norms[r], second[j]);
                     }
                 }
                 if fused.is_some() {
