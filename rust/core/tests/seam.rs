@@ -8,9 +8,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use fastkmeans_core::kernels::incremental::RunSums;
 use fastkmeans_core::kernels::points::sq_dist_f64;
 use fastkmeans_core::{
-    fit_lloyd, fit_minibatch, reduce, Backend, Cpu, CsrBuf, Data, InitMethod, MiniBatchParams, Points, Rows, Scalar,
+    fit_lloyd, fit_minibatch, lloyd, reduce, Backend, Cpu, CsrBuf, Data, InitMethod, LloydParams, MiniBatchParams,
+    Points, Rows, Scalar, StopRule,
 };
 
 mod common;
@@ -143,4 +145,77 @@ fn sparse_trains_the_same_bits_through_a_naive_backend() {
     let x: Vec<f64> = blobs(1500, 7, 40, 4);
     let csr = to_csr(&x, 7);
     same_through_both(csr.view(), None);
+}
+
+/// Full-data Lloyd under the centre-shift rule (the refine step, `algorithm="lloyd"`): the CPU
+/// keeps its sums from pass to pass and moves only the rows that change centre, the default
+/// sums afresh every pass; the two runs take the same labels pass by pass (so the same number of
+/// iterations), with centres and loss equal to within the sums' rounding.
+#[test]
+fn lloyd_under_the_shift_rule_takes_the_naive_backends_labels() {
+    let (d, k) = (6, 24);
+    let x: Vec<f64> = blobs(3000, d, 30, 5);
+    let points = Points::from_rows(&x, d).unwrap();
+    let mut next = uniform(6);
+    let w: Vec<f64> = (0..3000).map(|_| (next() * 4.0).floor()).collect();
+    for weights in [None, Some(&w[..])] {
+        // The first rows as centres, several in some blobs: a long run, through the bounded passes.
+        let start: Vec<f64> = (0..k).flat_map(|j| points.row(j).to_vec()).collect();
+        let params = LloydParams { max_iter: 100, tol: 0.0, rule: StopRule::CenterShift }.check().unwrap();
+        let naive = Naive::default();
+        let a = lloyd(points, weights, start.clone(), &params, &Cpu, &NEVER).unwrap();
+        let b = lloyd(points, weights, start, &params, &naive, &NEVER).unwrap();
+        assert!(a.n_iter > 4, "a run past the passes without bounds ({} iterations)", a.n_iter);
+        assert_eq!((&a.labels, a.n_iter), (&b.labels, b.n_iter));
+        for (u, v) in a.centers.iter().zip(&b.centers) {
+            assert!((u - v).abs() <= 1e-12 * (1.0 + v.abs()), "{u} vs {v}");
+        }
+        assert!((a.loss - b.loss).abs() <= 1e-12 * b.loss, "{} vs {}", a.loss, b.loss);
+    }
+}
+
+/// The CPU, except that every pass after the first reports its distances stale and fills them
+/// with NaN: Lloyd must measure the distances it needs itself (for an empty cluster's M step and
+/// for the loss).
+struct StaleDistances;
+
+impl Backend for StaleDistances {
+    fn assign<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> fastkmeans_core::Result<()> {
+        Cpu.assign(x, centers, labels, dist2)
+    }
+
+    fn assign_and_update<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        run: &mut RunSums,
+    ) -> fastkmeans_core::Result<bool> {
+        Cpu.assign_and_update(x, weights, centers, labels, dist2, run)?;
+        dist2.fill(f64::NAN);
+        Ok(false)
+    }
+}
+
+/// Two centres start on the same row, so the second gets no row at the first pass: the empty
+/// cluster takes the row farthest from its centre, which only the true distances name.
+#[test]
+fn lloyd_measures_the_distances_a_backend_leaves_stale() {
+    let (d, k) = (3, 8);
+    let x: Vec<f64> = blobs(2000, d, 12, 7);
+    let points = Points::from_rows(&x, d).unwrap();
+    let mut start: Vec<f64> = (0..k).flat_map(|j| points.row(j * 211).to_vec()).collect();
+    start.copy_within(0..d, d);
+    let params = LloydParams { max_iter: 50, tol: 0.0, rule: StopRule::CenterShift }.check().unwrap();
+    let a = lloyd(points, None, start.clone(), &params, &Cpu, &NEVER).unwrap();
+    let b = lloyd(points, None, start, &params, &StaleDistances, &NEVER).unwrap();
+    assert_eq!((a.centers, a.labels, a.loss.to_bits(), a.n_iter), (b.centers, b.labels, b.loss.to_bits(), b.n_iter));
 }

@@ -8,6 +8,7 @@ use crate::algo::empty::update_centers;
 use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Result};
 use crate::kernels::bounds::Bounds;
+use crate::kernels::incremental::RunSums;
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::points::{sq_diff, Points};
 use crate::kernels::scalar::Scalar;
@@ -30,7 +31,9 @@ pub struct LloydFit<F> {
 /// Lloyd's algorithm from the given initial centres, stopping after `max_iter` updates or earlier
 /// by `params.rule` ([`StopRule`]): once the loss falls by less than `tol` × its previous value,
 /// or once the centres' total squared move is at most `tol` × the mean per-feature variance of
-/// the data (or no row changes its centre).
+/// the data (or no row changes its centre). Under the centre-shift rule the passes keep their
+/// sums from one to the next ([`Backend::assign_and_update`]); under the loss rule, which needs
+/// every pass's loss, each pass sums afresh.
 pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
@@ -67,6 +70,9 @@ fn lloyd_within<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
+    if let Some(shift_tol) = shift_tol {
+        return lloyd_incremental(x, weights, centers, params.max_iter, shift_tol, backend, stop);
+    }
     let d = x.d();
     let mut labels = vec![0u32; x.n()];
     let mut dist2 = vec![0f64; x.n()];
@@ -106,6 +112,54 @@ fn lloyd_within<F: Scalar, R: Rows<F>, B: Backend>(
             break;
         }
     }
+    Ok(LloydFit { centers, labels, loss, n_iter })
+}
+
+/// [`lloyd_within`] under the centre-shift rule, which needs no loss between passes: the passes
+/// keep their sums from one to the next ([`Backend::assign_and_update`]), so a late pass costs
+/// the few rows that change centre (and, with bounds, the rows it reads), and the distances are
+/// computed once, for the final labels (and for an empty cluster's M step).
+fn lloyd_incremental<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    mut centers: Vec<F>,
+    max_iter: usize,
+    shift_tol: f64,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<LloydFit<F>> {
+    let d = x.d();
+    let (mut labels, mut dist2, mut previous) = (vec![0u32; x.n()], vec![0f64; x.n()], vec![0u32; x.n()]);
+    let mut run = RunSums::new();
+    let pass = |centers: &[F], labels: &mut [u32], dist2: &mut [f64], run: &mut RunSums| {
+        backend.assign_and_update(x.data(), weights, Points::from_rows(centers, d)?, labels, dist2, run)
+    };
+    let mut exact = pass(&centers, &mut labels, &mut dist2, &mut run)?;
+    let mut n_iter = 0;
+    while n_iter < max_iter {
+        check_stop(stop)?;
+        let before = to_f64(&centers);
+        if run.none_empty() {
+            run.move_centers(&mut centers);
+        } else {
+            if !exact {
+                x.data().sq_dists_to_labels(Points::from_rows(&centers, d)?, &labels, &mut dist2);
+            }
+            update_centers(x, weights, &labels, &dist2, &mut centers);
+            // The rows moved to empty clusters: the next pass sums afresh.
+            run = RunSums::new();
+        }
+        previous.copy_from_slice(&labels);
+        exact = pass(&centers, &mut labels, &mut dist2, &mut run)?;
+        n_iter += 1;
+        if sq_diff(&before, &to_f64(&centers)) <= shift_tol || labels_equal(&previous, &labels) {
+            break;
+        }
+    }
+    if !exact {
+        x.data().sq_dists_to_labels(Points::from_rows(&centers, d)?, &labels, &mut dist2);
+    }
+    let loss = weighted_ssd(&dist2, weights);
     Ok(LloydFit { centers, labels, loss, n_iter })
 }
 

@@ -3,6 +3,7 @@
 use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::Result;
 use crate::kernels::bounds::Bounds;
+use crate::kernels::incremental::RunSums;
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
@@ -79,5 +80,24 @@ pub trait Backend: Sync {
     ) -> Result<ClusterSums> {
         *bounds = Bounds::new();
         self.assign_and_sum(x, weights, centers, labels, dist2)
+    }
+
+    /// A pass of a Lloyd run that keeps its sums from pass to pass: `labels` become the labels
+    /// for `centers` and `run` holds the sums of the next M step ([`RunSums`]). `labels` must
+    /// hold the previous pass's labels when `run` comes from that pass. Returns whether `dist2`
+    /// holds every row's exact squared distance to its centre; a backend may leave it as it was
+    /// (the incremental pass, [`crate::kernels::incremental`]). The default sums afresh every
+    /// pass ([`Backend::assign_and_sum`]).
+    fn assign_and_update<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        run: &mut RunSums,
+    ) -> Result<bool> {
+        run.set(self.assign_and_sum(x, weights, centers, labels, dist2)?, centers);
+        Ok(true)
     }
 }

@@ -5,6 +5,7 @@ use crate::backend::contract::Backend;
 use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::Result;
 use crate::kernels::bounds::{self, Bounds};
+use crate::kernels::incremental::{self, RunSums};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
@@ -85,6 +86,26 @@ impl Backend for Cpu {
             Data::Sparse(_) => {
                 *bounds = Bounds::new();
                 self.assign_and_sum(x, weights, centers, labels, dist2)
+            }
+        }
+    }
+
+    /// Dense rows: the incremental pass (only the rows that change centre are summed, and rows
+    /// the bounds clear are not read); sparse rows are summed afresh.
+    fn assign_and_update<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        weights: Option<&[f64]>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+        run: &mut RunSums,
+    ) -> Result<bool> {
+        match x {
+            Data::Dense(x) => Ok(incremental::assign_and_update(x, weights, centers, labels, dist2, run)),
+            Data::Sparse(_) => {
+                run.set(self.assign_and_sum(x, weights, centers, labels, dist2)?, centers);
+                Ok(true)
             }
         }
     }

@@ -31,6 +31,13 @@
 //! * [`Backend::gather_assign_and_sum`] and [`Backend::assign_and_sum_bounded`] have defaults
 //!   built on `assign_and_sum`. An override must give exactly the backend's own `assign_and_sum`
 //!   results (labels, `dist2` and every bit of the sums) for the same rows.
+//! * [`Backend::assign_and_update`] runs the passes of a Lloyd run under the centre-shift rule:
+//!   labels, and sums kept in a [`RunSums`](crate::kernels::incremental::RunSums) relative to its
+//!   reference centres. The default sums afresh every pass (relative to that pass's centres); the
+//!   CPU keeps the sums from pass to pass and changes them by the rows that change centre only
+//!   ([`crate::kernels::incremental`]), so its sums differ from `assign_and_sum`'s in the last
+//!   bits, never in the labels of a pass given the same centres. It may leave `dist2` stale, and
+//!   says so.
 //!
 //! Determinism: the results must not depend on the number of threads, streams or blocks in
 //! flight (fixed block boundaries, fixed-order reductions, no order-dependent float atomics).

@@ -130,6 +130,24 @@ impl<F: Scalar> Data<'_, F> {
         }
     }
 
+    /// `dist2[i]` = the exact squared distance from row `i` to its centre `labels[i]`, in `f64`
+    /// ([`sq_dist_f64`] for dense rows, [`sq_dist_to_dense`] for sparse ones), rows in parallel.
+    pub fn sq_dists_to_labels(&self, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
+        let norms: Vec<f64> = match self {
+            Data::Dense(_) => Vec::new(),
+            Data::Sparse(_) => {
+                (0..centers.n()).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect()
+            }
+        };
+        dist2.par_iter_mut().zip(labels).enumerate().with_min_len(1 << 10).for_each(|(i, (d2, &l))| {
+            let c = centers.row(l as usize);
+            *d2 = match self {
+                Data::Dense(x) => sq_dist_f64(x.row(i), c),
+                Data::Sparse(x) => x.sq_dist_to(i, c, norms[l as usize]),
+            };
+        });
+    }
+
     /// The exact Euclidean distance from every row to every centre, rounded once to `F`:
     /// `out[i·k + j]` = √(the squared distance accumulated in `f64`: [`sq_dist_f64`] for dense
     /// rows, [`sq_dist_to_dense`] for sparse ones), row blocks in parallel.

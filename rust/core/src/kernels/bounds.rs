@@ -34,10 +34,13 @@ const MIN_CENTERS_TO_PRUNE_NARROW: usize = 64;
 /// (same chunks, same order), so the results are bit-identical to the unpruned pass.
 #[derive(Clone, Debug, Default)]
 pub struct Bounds {
-    lower: Vec<f64>,
-    norms: Vec<f64>,
+    pub(crate) lower: Vec<f64>,
+    pub(crate) norms: Vec<f64>,
+    /// Upper bounds on every row's distance to its own centre: kept by the incremental pass
+    /// ([`crate::kernels::incremental`]) only, which skips reading the rows they clear.
+    pub(crate) upper: Vec<f64>,
     /// The centres (as f64) the bounds refer to; empty before the first pass.
-    centers: Vec<f64>,
+    pub(crate) centers: Vec<f64>,
     /// With many centres, one bound per group of centres instead ([`crate::kernels::yinyang`]).
     grouped: GroupBounds,
     /// Rows scanned in the last pass, against every centre or (grouped) some groups (for tests
@@ -86,6 +89,8 @@ pub fn assign_and_sum_bounded<F: Scalar>(
 
 /// How far the centres moved since the bounds were set, and the margins the bound tests keep.
 pub(crate) struct Drift {
+    /// Every centre's move, rounded up.
+    pub(crate) moves: Vec<f64>,
     top: f64,
     top_at: usize,
     runner: f64,
@@ -122,7 +127,7 @@ impl Drift {
         // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
         // comparisons keep twice this again as a gap.
         let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
-        Self { top, top_at, runner, radius, eps }
+        Self { moves, top, top_at, runner, radius, eps }
     }
 
     /// The largest move of a centre other than `a`: what a row of centre `a` loses of its lower

@@ -2,7 +2,7 @@
 //! [`sparse::Csr`], [`scalar::Scalar`]), the nearest-centre kernels and their dispatch
 //! ([`distance`], the AVX2 microkernels in [`avx2`]), the per-cluster sums ([`sums`]), the fused
 //! and bounded Lloyd passes ([`fused`], [`bounds`], with group bounds for many centres in
-//! [`yinyang`]), sparse × dense products ([`sparse`]), the
+//! [`yinyang`], and the incremental pass of a run's later iterations in [`incremental`]), sparse × dense products ([`sparse`]), the
 //! reductions behind the metrics ([`metrics`]) and the blocked silhouette ([`silhouette`]).
 //! Nothing here knows of a backend or an algorithm.
 
@@ -11,6 +11,7 @@ pub mod avx2;
 pub mod bounds;
 pub mod distance;
 pub mod fused;
+pub mod incremental;
 pub mod metrics;
 pub mod pairwise;
 pub mod parallel;

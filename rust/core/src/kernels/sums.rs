@@ -17,7 +17,7 @@ use crate::kernels::points::{fold_lanes, prefetch, Points};
 use crate::kernels::scalar::Scalar;
 
 /// Per-cluster sums of one assignment.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClusterSums {
     /// k × d: Σ w·(x − c) over the rows assigned to each centre c.
     pub deltas: Vec<f64>,
@@ -235,7 +235,7 @@ fn fold_weighted_row<F: Scalar>(
 /// `Σ (x − c)²` in [`sq_dist_f64`]'s eight-lane order (so it has the same bits), adding
 /// `x − c` (times `w`, when given) to `sums` on the way when `ADD`.
 #[inline(always)]
-fn fold_row<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
+pub(crate) fn fold_row<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w: Option<f64>) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::avx2::available() {
         // SAFETY: the CPU has AVX2; the slices have the same length.
