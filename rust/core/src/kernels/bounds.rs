@@ -36,9 +36,6 @@ const MIN_CENTERS_TO_PRUNE_NARROW: usize = 64;
 pub struct Bounds {
     pub(crate) lower: Vec<f64>,
     pub(crate) norms: Vec<f64>,
-    /// Upper bounds on every row's distance to its own centre: kept by the incremental pass
-    /// ([`crate::kernels::incremental`]) only, which skips reading the rows they clear.
-    pub(crate) upper: Vec<f64>,
     /// The centres (as f64) the bounds refer to; empty before the first pass.
     pub(crate) centers: Vec<f64>,
     /// With many centres, one bound per group of centres instead ([`crate::kernels::yinyang`]).
@@ -87,6 +84,28 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     hamerly(x, weights, centers, &kernel, labels, dist2, bounds)
 }
 
+/// Labels and second-smallest scores of the `flagged` rows of a block (`rows`), by the top-2
+/// kernel: a block flagged whole is scanned in place, otherwise its flagged rows are gathered
+/// first (into `gathered`). Returns the rows scanned, in the order of `flagged`.
+pub(crate) fn scan_flagged<'a, F: Scalar>(
+    kernel: &Kernel<'_, F>,
+    rows: Points<'a, F>,
+    flagged: &[usize],
+    gathered: &'a mut Vec<F>,
+    labels: &mut [u32],
+    second: &mut [f64],
+) -> Points<'a, F> {
+    let block = if flagged.len() == rows.n() {
+        rows
+    } else {
+        gathered.clear();
+        flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
+        Points::new(gathered, flagged.len(), rows.d()).expect("whole rows")
+    };
+    kernel.label_block_top2(block, labels, second).expect("top-2 kernel");
+    block
+}
+
 /// How far the centres moved since the bounds were set, and the margins the bound tests keep.
 pub(crate) struct Drift {
     /// Every centre's move, rounded up.
@@ -98,19 +117,22 @@ pub(crate) struct Drift {
     radius: f64,
     /// Twice the relative rounding of the kernel's scores: see [`Drift::new`].
     eps: f64,
+    /// Twice their absolute rounding, where the products are subnormal.
+    tiny: f64,
 }
 
 impl Drift {
     /// The moves from `before` to `now` (k × d each; `before` empty or of another length: no
     /// move yet), for a kernel in `F`.
     pub(crate) fn new<F: Scalar>(now: &[f64], before: &[f64], k: usize, d: usize) -> Self {
-        // A move is rounded up by more than its rounding (d squares summed, one square root), so
-        // the bounds it lowers (or raises) stay bounds.
-        let up = 1.0 + (d + 2) as f64 * f64::EPSILON;
+        // A move is rounded up by more than its rounding (d squares summed, each also off by up
+        // to half the smallest subnormal; one square root), so the bounds it lowers (or raises)
+        // stay bounds.
+        let (up, pad) = (1.0 + (d + 2) as f64 * f64::EPSILON, (d + 2) as f64 * f64::TINY);
         let moves: Vec<f64> = if before.len() != now.len() {
             vec![0.0; k]
         } else {
-            (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &before[j * d..(j + 1) * d]).sqrt() * up).collect()
+            (0..k).map(|j| (sq_diff(&now[j * d..(j + 1) * d], &before[j * d..(j + 1) * d]) + pad).sqrt() * up).collect()
         };
         // The largest and second-largest move: a row's lower bound drops by the largest move of a
         // centre other than its own.
@@ -127,7 +149,10 @@ impl Drift {
         // is within (d + 2)·u·(||x|| + ||c||)² of its exact value; this is twice that, and
         // comparisons keep twice this again as a gap.
         let eps = 2.0 * (d + 4) as f64 * F::UNIT_ROUNDOFF;
-        Self { moves, top, top_at, runner, radius, eps }
+        // Each of a score's d + 2 roundings is also off by up to half the smallest subnormal in
+        // absolute terms, which the relative margin misses when the squares underflow.
+        let tiny = 2.0 * (d + 4) as f64 * F::TINY;
+        Self { moves, top, top_at, runner, radius, eps, tiny }
     }
 
     /// The largest move of a centre other than `a`: what a row of centre `a` loses of its lower
@@ -145,14 +170,20 @@ impl Drift {
     /// its lower bound to keep it unscanned: twice the kernel's rounding of its scores.
     #[inline(always)]
     pub(crate) fn gap(&self, norm: f64) -> f64 {
-        2.0 * self.eps * (norm + self.radius).powi(2)
+        2.0 * (self.eps * (norm + self.radius).powi(2) + self.tiny)
     }
 
-    /// A row's lower bound from its second-smallest kernel score, less the score's rounding.
+    /// A row's lower bound from its second-smallest kernel score, less the score's rounding; 0
+    /// when that score is not finite (a centre whose squared norm overflows float32 scores +∞
+    /// whatever its distance, so it bounds nothing).
     #[inline(always)]
     pub(crate) fn lower(&self, norm: f64, second: f64) -> f64 {
-        let square = norm * norm + second - self.eps * (norm + self.radius).powi(2);
-        square.max(0.0).sqrt()
+        let square = norm * norm + second - self.eps * (norm + self.radius).powi(2) - self.tiny;
+        if square.is_finite() {
+            square.max(0.0).sqrt()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -217,16 +248,7 @@ pub(crate) fn hamerly<F: Scalar>(
                 *scanned += flagged.len();
                 if !flagged.is_empty() {
                     let m = flagged.len();
-                    // A block scanned whole is scanned in place; otherwise its flagged rows are
-                    // gathered first.
-                    let block = if m == labels.len() {
-                        rows
-                    } else {
-                        gathered.clear();
-                        flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
-                        Points::new(&gathered, m, d).expect("m rows of d")
-                    };
-                    kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
+                    scan_flagged(kernel, rows, &flagged, &mut gathered, &mut new_labels[..m], &mut second[..m]);
                     for (j, &r) in flagged.iter().enumerate() {
                         labels[r] = new_labels[j];
                         lower[r] = drift.lower(norms[r], second[j]);

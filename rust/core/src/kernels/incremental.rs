@@ -6,36 +6,46 @@
 //! ([`crate::kernels::fused`]) reads every row and folds it into the sums, and the bounded pass
 //! ([`crate::kernels::bounds`]) reads every row to measure its distance to its own centre. Here:
 //!
-//! * The sums are taken relative to a reference fixed for the run, the centres of its first pass:
-//!   `Σ w·(x − r)` per cluster ([`RunSums`]). The first pass folds every row (as the fused pass
-//!   does); every later pass only takes out of its old cluster, and adds to its new one, each row
-//!   whose label changed. The new centre is `r + Σ w·(x − r) / Σ w`. The changes are applied
-//!   cluster by cluster in parallel, each cluster in row order, so the sums are the same bits on
-//!   any number of threads, and the same whether or not a pass used the bounds (below): both
-//!   change the same labels.
-//! * With enough centres, every row also keeps Hamerly's bounds: an upper bound on its distance
-//!   to its own centre, and a lower bound on its distance to every other ([`Bounds`]). When the
-//!   centres move, the upper bound grows by its centre's move and the lower bound drops by the
-//!   largest move of another. A row whose bounds still clear (by the kernel's rounding, as in the
-//!   bounded pass) keeps its label unread; otherwise its exact distance to its own centre
-//!   tightens the upper bound, and a row that still does not clear is scanned against every
-//!   centre. The labels are the brute-force kernel's (see [`crate::kernels::bounds`]).
+//! * The sums are taken relative to reference centres `r`, those of the last pass that summed
+//!   afresh: `Σ w·(x − r)` per cluster ([`RunSums`]), and the new centre is
+//!   `r + Σ w·(x − r) / Σ w`. A pass sums afresh (folds every row, as the fused pass does) when it
+//!   is the run's first; when the pass before moved more than a fifth of the rows (moving a row
+//!   costs two folds, from rows out of order, where summing afresh folds every row once, in
+//!   order); at the pass that sets the bounds (below); and when a cluster's kept weight has
+//!   cancelled to a small fraction of the largest it held (rows of huge weight left it, and the
+//!   rounding of their removal would swamp what is left). Every other pass only takes out of its
+//!   old cluster, and adds to its new one, each row whose label changed, cluster by cluster in
+//!   parallel, each cluster in row order. So the sums are the same bits on any number of threads,
+//!   and the same whether or not a pass used the bounds: both change the same labels, and when a
+//!   pass sums afresh does not depend on the bounds.
+//! * With enough centres, from the fourth pass (setting the bounds costs a top-2 scan and the
+//!   rows' norms, which a run of one or two iterations would not earn back), every row also keeps
+//!   Hamerly's bounds: an upper bound on its distance to its own centre, and a lower bound on its
+//!   distance to every other ([`Bounds`]). When the centres move, the upper bound grows by its
+//!   centre's move and the lower bound drops by the largest move of another. A row whose bounds
+//!   still clear (by the kernel's rounding, as in the bounded pass) keeps its label unread;
+//!   otherwise its exact distance to its own centre tightens the upper bound, and a row that
+//!   still does not clear is scanned against every centre. The labels are the brute-force
+//!   kernel's (see [`crate::kernels::bounds`]).
 //!
-//! The distances to the centres are therefore only known after the first pass: a caller that
-//! needs them (the loss, an empty cluster) computes them for the final labels.
+//! A pass that sums afresh measures every row's distance to its centre, and so does a full scan
+//! of rows of more than eight features; after any other pass the distances are stale, and a
+//! caller that needs them (the loss, an empty cluster) measures them for the labels it has.
 //!
 //! With many centres, where the grouped pass runs ([`crate::kernels::yinyang`]), every pass sums
-//! afresh (relative to its own centres) instead.
+//! afresh instead.
+//!
+//! A [`RunSums`] belongs to one run: one data set, one set of weights, one k.
 
 use rayon::prelude::*;
 
-use crate::kernels::bounds::{self, Bounds, Drift};
+use crate::kernels::bounds::{self, scan_flagged, Bounds, Drift};
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::assign_and_sum;
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{sq_dist_f64, Points};
+use crate::kernels::points::{sq_dist_f64, Points, UP};
 use crate::kernels::scalar::Scalar;
-use crate::kernels::sums::{fold_row, to_f64, ClusterSums};
+use crate::kernels::sums::{fold_row, sums_by_cluster, to_f64, ClusterSums};
 use crate::kernels::yinyang;
 
 /// Fewer centres than this: no bounds, every pass scans every row (it still only sums the rows
@@ -51,10 +61,12 @@ const RESUM_MOVED: usize = 5;
 /// The first pass that may use the bounds (counting from 0): setting them costs a top-2 scan and
 /// the rows' norms, which a run of one or two iterations would not earn back.
 const BOUNDS_FROM: usize = 3;
+/// A cluster whose kept weight falls to this fraction of the largest it held is summed afresh:
+/// removing a row adds rounding of up to 2⁻⁵³ of that largest weight (and of its sums), at most
+/// 2⁻³³ of what is left.
+const CANCELLED: f64 = 1.0 / (1u64 << 20) as f64;
 /// Rows per parallel task of the later passes (whole row blocks).
 const CHUNK: usize = 8 * ROW_BLOCK;
-/// An upper bound grows by this factor more than its rounding each time it is set or raised.
-const UP: f64 = 1.0 + 4.0 * f64::EPSILON;
 
 /// What one Lloyd run carries from pass to pass: the sums of the next M step and the bounds.
 #[derive(Clone, Debug, Default)]
@@ -64,6 +76,10 @@ pub struct RunSums {
     pub sums: ClusterSums,
     /// k × d: the centres the sums are taken relative to; empty before the first pass.
     pub reference: Vec<f64>,
+    /// The largest weight each cluster held since the last pass that summed afresh.
+    peak: Vec<f64>,
+    /// Upper bounds on every row's distance to its own centre, beside the lower ones in `bounds`.
+    upper: Vec<f64>,
     /// Rows the sums cover (the run's data).
     rows: usize,
     /// Rows whose label the last pass changed (none after a first pass).
@@ -86,8 +102,19 @@ impl RunSums {
     /// Sums of every row, taken relative to the centres they were assigned to (a pass that
     /// summed afresh: [`crate::kernels::fused::assign_and_sum`] and the like).
     pub fn set<F: Scalar>(&mut self, sums: ClusterSums, centers: Points<'_, F>) {
+        self.peak = sums.weights.clone();
         self.sums = sums;
         self.reference = to_f64(centers);
+    }
+
+    /// Whether some cluster that still has rows kept only [`CANCELLED`] of its largest weight.
+    fn cancelled(&mut self) -> bool {
+        let mut any = false;
+        for ((peak, &weight), &members) in self.peak.iter_mut().zip(&self.sums.weights).zip(&self.sums.members) {
+            *peak = peak.max(weight);
+            any |= members > 0 && weight <= *peak * CANCELLED;
+        }
+        any
     }
 
     /// Whether every cluster holds a row of positive weight.
@@ -152,7 +179,7 @@ pub(crate) fn pass<F: Scalar>(
         return true;
     }
     let pays = if kernel.narrow_rows() { k * d >= MIN_SCORES_TO_BOUND_NARROW } else { k >= MIN_CENTERS_TO_BOUND };
-    let started = run.reference.len() == k * d && run.rows == n;
+    let started = run.reference.len() == k * d && run.sums.weights.len() == k && run.rows == n;
     let index = if started { run.passes } else { 0 };
     run.passes = index + 1;
     let bounded = kernel.has_top2() && bounds.unwrap_or(pays) && index >= BOUNDS_FROM;
@@ -166,7 +193,7 @@ pub(crate) fn pass<F: Scalar>(
                 run.bounds = Bounds::new();
             }
             let sums = bounds::hamerly(x, weights, centers, &kernel, labels, dist2, &mut run.bounds);
-            run.bounds.upper = dist2.par_iter().with_min_len(1 << 12).map(|&own| upper_bound(own, d)).collect();
+            run.upper = dist2.par_iter().with_min_len(1 << 12).map(|&own| upper_bound(own, d)).collect();
             sums
         } else {
             assign_and_sum(x, weights, centers, labels, dist2)
@@ -177,7 +204,7 @@ pub(crate) fn pass<F: Scalar>(
         return true;
     }
     let chunks: Vec<(Vec<Move>, usize, usize)> = if bounded {
-        bounded_pass(x, centers, &kernel, labels, &mut run.bounds)
+        bounded_pass(x, centers, &kernel, labels, &mut run.bounds, &mut run.upper)
     } else {
         if kernel.narrow_rows() {
             full_pass::<F, false>(x, &kernel, labels, dist2)
@@ -196,6 +223,12 @@ pub(crate) fn pass<F: Scalar>(
     run.moved = moved;
     run.scanned = chunks.iter().map(|c| c.1).sum();
     run.read = chunks.iter().map(|c| c.2).sum();
+    if run.cancelled() {
+        // Rows of huge weight left a cluster: what remains is summed afresh, relative to this
+        // pass's centres.
+        run.set(sums_by_cluster(x, weights, &to_f64(centers), k, labels, dist2), centers);
+        return true;
+    }
     // A full scan of wide rows measures each row's distance to its centre as it goes (d
     // multiply-adds for k · d); for narrow rows that would cost a good part of the scan, and the
     // caller measures the distances it needs once.
@@ -203,10 +236,10 @@ pub(crate) fn pass<F: Scalar>(
 }
 
 /// A safe upper bound on a distance whose square `own` was computed by [`sq_dist_f64`] (at most
-/// `d + 2` roundings).
+/// `d + 2` roundings, each relative or, among subnormals, absolute).
 #[inline(always)]
 fn upper_bound(own: f64, d: usize) -> f64 {
-    (own * (1.0 + (d + 2) as f64 * f64::EPSILON)).sqrt() * UP
+    (own * (1.0 + (d + 2) as f64 * f64::EPSILON) + (d + 2) as f64 * f64::TINY).sqrt() * UP
 }
 
 /// Every row scanned, and with `DIST` its exact distance to its new centre written to `dist2`;
@@ -261,13 +294,16 @@ fn bounded_pass<F: Scalar>(
     kernel: &Kernel<'_, F>,
     labels: &mut [u32],
     bounds: &mut Bounds,
+    upper: &mut [f64],
 ) -> Vec<(Vec<Move>, usize, usize)> {
     let (d, k) = (x.d(), centers.n());
+    let n = labels.len();
+    assert!(bounds.lower.len() == n && bounds.norms.len() == n && upper.len() == n, "bounds for every row");
     let now = to_f64(centers);
     let drift = Drift::new::<F>(&now, &bounds.centers, k, d);
     let out = labels
         .par_chunks_mut(CHUNK)
-        .zip(bounds.lower.par_chunks_mut(CHUNK).zip(bounds.upper.par_chunks_mut(CHUNK)))
+        .zip(bounds.lower.par_chunks_mut(CHUNK).zip(upper.par_chunks_mut(CHUNK)))
         .zip(bounds.norms.par_chunks(CHUNK))
         .enumerate()
         .with_min_len(min_items(CHUNK * d))
@@ -302,16 +338,7 @@ fn bounded_pass<F: Scalar>(
                 }
                 let m = flagged.len();
                 scanned += m;
-                // A block scanned whole is scanned in place; otherwise its flagged rows are
-                // gathered first.
-                let block = if m == labels.len() {
-                    rows
-                } else {
-                    gathered.clear();
-                    flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
-                    Points::new(&gathered, m, d).expect("m rows of d")
-                };
-                kernel.label_block_top2(block, &mut new_labels[..m], &mut second[..m]).expect("top-2 kernel");
+                let block = scan_flagged(kernel, rows, &flagged, &mut gathered, &mut new_labels[..m], &mut second[..m]);
                 for (j, &r) in flagged.iter().enumerate() {
                     lower[r] = drift.lower(norms[r], second[j]);
                     let (was, now) = (labels[r], new_labels[j]);
@@ -430,160 +457,4 @@ fn apply_cluster_portable<F: Scalar>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kernels::distance::assign;
-
-    /// Rows of small integers around `groups` centres (many exact ties), from a fixed stream.
-    fn blobs<F: Scalar>(n: usize, d: usize, groups: usize, seed: u64) -> Vec<F> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let mut next = move |m: u64| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) % m
-        };
-        let spots: Vec<f64> = (0..groups * d).map(|_| (next(41) as f64 - 20.0) * 3.0).collect();
-        (0..n)
-            .flat_map(|_| {
-                let g = next(groups as u64) as usize;
-                (0..d).map(|p| F::from_f64(spots[g * d + p] + next(9) as f64 - 4.0)).collect::<Vec<_>>()
-            })
-            .collect()
-    }
-
-    /// One Lloyd run of `iters` passes through [`pass`] with the bounds on or off: every pass's
-    /// labels and sums, and the rows read per pass.
-    #[allow(clippy::type_complexity)]
-    fn run<F: Scalar>(
-        x: &[F],
-        d: usize,
-        k: usize,
-        weights: Option<&[f64]>,
-        iters: usize,
-        bounds: bool,
-    ) -> (Vec<(Vec<u32>, ClusterSums, Vec<F>)>, Vec<usize>) {
-        let points = Points::from_rows(x, d).unwrap();
-        let n = points.n();
-        // The first k distinct rows.
-        let mut centers: Vec<F> = Vec::with_capacity(k * d);
-        for row in x.chunks_exact(d) {
-            if centers.len() < k * d && !centers.chunks_exact(d).any(|c| c == row) {
-                centers.extend_from_slice(row);
-            }
-        }
-        let (mut labels, mut dist2, mut state) = (vec![0u32; n], vec![0f64; n], RunSums::new());
-        let (mut passes, mut read) = (Vec::new(), Vec::new());
-        for _ in 0..iters {
-            let c = Points::from_rows(&centers, d).unwrap();
-            let exact = pass(points, weights, c, &mut labels, &mut dist2, &mut state, Some(bounds));
-            // The labels are the brute-force kernel's, and the distances exact where so reported.
-            let (mut plain, mut plain_dist2) = (vec![0u32; n], vec![0f64; n]);
-            assign(points, c, &mut plain, &mut plain_dist2);
-            assert!(labels == plain, "d = {d}, k = {k}, bounds {bounds}: pass {} labels", passes.len());
-            if exact {
-                assert_eq!(dist2, plain_dist2, "pass {} distances", passes.len());
-            }
-            read.push(state.read);
-            if state.none_empty() {
-                state.move_centers(&mut centers);
-            } else {
-                // As Lloyd does: an empty cluster's centre moves onto a row, and the next pass
-                // sums afresh.
-                let empty = state.sums.members.iter().position(|&m| m == 0).unwrap();
-                let row = read.len() * 31 % n;
-                centers[empty * d..(empty + 1) * d].copy_from_slice(&x[row * d..(row + 1) * d]);
-                state = RunSums::new();
-                continue;
-            }
-            passes.push((labels.clone(), state.sums.clone(), centers.clone()));
-        }
-        (passes, read)
-    }
-
-    /// The weighted means of the rows by label, naively in f64.
-    fn means<F: Scalar>(x: &[F], d: usize, k: usize, labels: &[u32], weights: Option<&[f64]>) -> Vec<f64> {
-        let (mut sums, mut total) = (vec![0f64; k * d], vec![0f64; k]);
-        for (i, &l) in labels.iter().enumerate() {
-            let w = weights.map_or(1.0, |w| w[i]);
-            total[l as usize] += w;
-            for p in 0..d {
-                sums[l as usize * d + p] += w * x[i * d + p].to_f64();
-            }
-        }
-        (0..k * d).map(|j| sums[j] / total[j / d]).collect()
-    }
-
-    fn bounds_change_nothing<F: Scalar>(d: usize, k: usize, weighted: bool) {
-        let n = 3000;
-        let x: Vec<F> = blobs(n, d, k, (d * 100 + k) as u64);
-        // Every seventh row weighs nothing; the others 1 to 3.
-        let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { 1.0 + (i % 3) as f64 }).collect();
-        let weights = weighted.then_some(&w[..]);
-        let what = format!("d = {d}, k = {k}, weighted {weighted}, {}", std::any::type_name::<F>());
-        let (with, read) = run(&x, d, k, weights, 40, true);
-        let (without, _) = run(&x, d, k, weights, 40, false);
-        assert!(with.len() > BOUNDS_FROM + 3, "{what}: a run long enough to use the bounds ({} passes)", with.len());
-        assert!(with == without, "{what}: the bounds change no label and no bit of the sums");
-        // The sums kept from pass to pass are those of the labels (each centre is its rows' mean).
-        for (p, (labels, _, centers)) in with.iter().enumerate() {
-            let want = means(&x, d, k, labels, weights);
-            for (j, (&got, &want)) in centers.iter().zip(&want).enumerate() {
-                let tol = 1e-9 * (1.0 + want.abs()) + 2.0 * F::UNIT_ROUNDOFF * want.abs();
-                assert!((got.to_f64() - want).abs() <= tol, "{what}, pass {p}, value {j}: {} vs {want}", got.to_f64());
-            }
-        }
-        // The bounds were used: some late pass read under half the rows.
-        assert!(read[BOUNDS_FROM + 1..].iter().any(|&r| r < n / 2), "{what}: rows read per pass {read:?}");
-    }
-
-    #[test]
-    fn passes_with_and_without_bounds_give_the_same_labels_and_sums() {
-        for (d, k) in [(2, 70), (3, 50), (8, 20), (11, 7), (40, 3), (40, 12)] {
-            for weighted in [false, true] {
-                bounds_change_nothing::<f32>(d, k, weighted);
-                bounds_change_nothing::<f64>(d, k, weighted);
-            }
-        }
-    }
-
-    #[test]
-    fn passes_are_the_same_bits_on_any_thread_count() {
-        let (d, k) = (11, 9);
-        let x: Vec<f64> = blobs(5000, d, k, 5);
-        let runs: Vec<_> = [1, 3]
-            .iter()
-            .map(|&t| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
-                pool.install(|| run(&x, d, k, None, 30, true).0)
-            })
-            .collect();
-        assert!(runs[0] == runs[1]);
-    }
-
-    #[test]
-    fn a_pass_after_many_moves_sums_afresh_and_says_its_distances_are_exact() {
-        // Centres far from the data's clusters at first: the second pass moves most rows.
-        let (d, k, n) = (5, 4, 2000);
-        let x: Vec<f64> = blobs(n, d, k, 9);
-        let points = Points::from_rows(&x, d).unwrap();
-        let mut centers = vec![0f64; k * d];
-        centers.iter_mut().enumerate().for_each(|(j, c)| *c = j as f64);
-        let (mut labels, mut dist2, mut state) = (vec![0u32; n], vec![0f64; n], RunSums::new());
-        let mut exact = Vec::new();
-        for _ in 0..6 {
-            exact.push(pass(
-                points,
-                None,
-                Points::from_rows(&centers, d).unwrap(),
-                &mut labels,
-                &mut dist2,
-                &mut state,
-                None,
-            ));
-            if state.none_empty() {
-                state.move_centers(&mut centers);
-            }
-        }
-        assert!(exact[0], "the first pass sums every row");
-        assert!(exact.contains(&false), "some pass sums only the moved rows: {exact:?}");
-    }
-}
+mod tests;

@@ -2,8 +2,9 @@
 //! [`sparse::Csr`], [`scalar::Scalar`]), the nearest-centre kernels and their dispatch
 //! ([`distance`], the AVX2 microkernels in [`avx2`]), the per-cluster sums ([`sums`]), the fused
 //! and bounded Lloyd passes ([`fused`], [`bounds`], with group bounds for many centres in
-//! [`yinyang`], and the incremental pass of a run's later iterations in [`incremental`]), sparse × dense products ([`sparse`]), the
-//! reductions behind the metrics ([`metrics`]) and the blocked silhouette ([`silhouette`]).
+//! [`yinyang`], and the incremental pass that keeps a run's sums in [`incremental`]), sparse ×
+//! dense products ([`sparse`]), the reductions behind the metrics ([`metrics`]) and the blocked
+//! silhouette ([`silhouette`]).
 //! Nothing here knows of a backend or an algorithm.
 
 #[cfg(target_arch = "x86_64")]

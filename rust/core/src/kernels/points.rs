@@ -241,6 +241,11 @@ pub fn sum_of_squares(t: &[f64]) -> f64 {
     fold_lanes(lanes) + tail.sum::<f64>()
 }
 
+/// Raises a non-negative sum past its rounding (relative error at most 2⁻⁵³ per operation): the
+/// factor by which the bounded passes raise an upper bound (or lower a lower one) each time they
+/// move it.
+pub(crate) const UP: f64 = 1.0 + 4.0 * f64::EPSILON;
+
 /// ‖a − b‖² of two f64 rows, summed in row order: how far a centre moved between two passes (the
 /// bounded passes' drift; its rounding is within their margins), or a row's spread from a mean.
 pub fn sq_diff(a: &[f64], b: &[f64]) -> f64 {

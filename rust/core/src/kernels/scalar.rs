@@ -22,6 +22,9 @@ pub trait Scalar:
     const NAME: &'static str;
     /// The unit roundoff: half the distance from 1 to the next value (2⁻²⁴ for f32, 2⁻⁵³ for f64).
     const UNIT_ROUNDOFF: f64;
+    /// The smallest positive (subnormal) value: the absolute rounding of an operation whose
+    /// result is that small.
+    const TINY: f64;
 
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
@@ -57,6 +60,7 @@ macro_rules! impl_scalar {
             const INFINITY: Self = <$t>::INFINITY;
             const NAME: &'static str = $name;
             const UNIT_ROUNDOFF: f64 = <$t>::EPSILON as f64 / 2.0;
+            const TINY: f64 = <$t>::from_bits(1) as f64;
 
             #[inline(always)]
             fn to_f64(self) -> f64 {

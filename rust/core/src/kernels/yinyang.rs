@@ -52,7 +52,7 @@ use rayon::prelude::*;
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, GROUPED_ROWS, ROW_BLOCK};
-use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points, UP};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 
@@ -60,9 +60,6 @@ use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 /// The grouped pass was built and measured for k in the hundreds and more; below, Lloyd runs
 /// as before (1M × 32, k = 100 has seven float32 groups).
 pub(crate) const MIN_GROUPS: usize = 16;
-
-/// Raises a non-negative sum past its rounding (relative error at most 2⁻⁵³ per operation).
-const UP: f64 = 1.0 + 4.0 * f64::EPSILON;
 
 /// A flagged group is scanned at half width only while the bound left for its upper register's
 /// centres clears the own distance by this factor: that bound is not refreshed by the scan, and
