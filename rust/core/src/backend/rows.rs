@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::kernels::points::{gather_into, sq_dist_f64, sq_dist_in, Points};
 use crate::kernels::scalar::Scalar;
-use crate::kernels::sparse::{self, sq_dist_to_dense, weighted_sums, Csr, CsrBuf};
+use crate::kernels::sparse::{self, center_norms, sq_dist_to_dense, weighted_sums, Csr, CsrBuf};
 use crate::kernels::sums::{self, cluster_means, ClusterSums};
 
 /// Rows of `d` features, dense or sparse, borrowed from the caller.
@@ -135,9 +135,7 @@ impl<F: Scalar> Data<'_, F> {
     pub fn sq_dists_to_labels(&self, centers: Points<'_, F>, labels: &[u32], dist2: &mut [f64]) {
         let norms: Vec<f64> = match self {
             Data::Dense(_) => Vec::new(),
-            Data::Sparse(_) => {
-                (0..centers.n()).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect()
-            }
+            Data::Sparse(_) => center_norms(centers),
         };
         dist2.par_iter_mut().zip(labels).enumerate().with_min_len(1 << 10).for_each(|(i, (d2, &l))| {
             let c = centers.row(l as usize);
@@ -158,7 +156,7 @@ impl<F: Scalar> Data<'_, F> {
         if k == 0 {
             return;
         }
-        let norms: Vec<f64> = (0..k).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect();
+        let norms = center_norms(centers);
         out.par_chunks_mut(k).enumerate().for_each(|(i, row)| {
             for (j, slot) in row.iter_mut().enumerate() {
                 let sq = match self {

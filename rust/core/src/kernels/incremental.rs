@@ -45,7 +45,7 @@ use crate::kernels::fused::assign_and_sum;
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{sq_dist_f64, Points, UP};
 use crate::kernels::scalar::Scalar;
-use crate::kernels::sums::{fold_row, sums_by_cluster, to_f64, ClusterSums};
+use crate::kernels::sums::{fold_row, group_by_label, sums_by_cluster, to_f64, ClusterSums};
 use crate::kernels::yinyang;
 
 /// Fewer centres than this: no bounds, every pass scans every row (it still only sums the rows
@@ -125,13 +125,7 @@ impl RunSums {
     /// The M step: every centre with weight moves to the weighted mean of its rows,
     /// `r + Σ w·(x − r) / Σ w`.
     pub fn move_centers<F: Scalar>(&self, centers: &mut [F]) {
-        let d = self.sums.deltas.len() / self.sums.weights.len().max(1);
-        for (c, &total) in self.sums.weights.iter().enumerate().filter(|(_, &t)| t > 0.0) {
-            let (deltas, reference) = (&self.sums.deltas[c * d..(c + 1) * d], &self.reference[c * d..(c + 1) * d]);
-            for ((dst, &delta), &r) in centers[c * d..(c + 1) * d].iter_mut().zip(deltas).zip(reference) {
-                *dst = F::from_f64(r + delta / total);
-            }
-        }
+        self.sums.move_centers_from(Some(&self.reference), centers)
     }
 }
 
@@ -370,42 +364,30 @@ fn apply_moves<F: Scalar>(
     if moves.is_empty() || d == 0 {
         return;
     }
-    // Each cluster's list of (row, joins), in row order.
-    let mut offsets = vec![0usize; k + 1];
-    for m in moves {
-        offsets[m.from as usize + 1] += 1;
-        offsets[m.to as usize + 1] += 1;
-    }
-    for c in 0..k {
-        offsets[c + 1] += offsets[c];
-    }
-    let mut next = offsets.clone();
-    let mut entries = vec![(0usize, false); 2 * moves.len()];
-    for m in moves {
-        for (c, joins) in [(m.from as usize, false), (m.to as usize, true)] {
-            entries[next[c]] = (m.row, joins);
-            next[c] += 1;
-        }
-    }
-    let work = (entries.len() * d).div_ceil(k);
+    // Each cluster's ends of moves, in row order: end 2i is move i's leaving, 2i + 1 its joining.
+    let ends: Vec<u32> = moves.iter().flat_map(|m| [m.from, m.to]).collect();
+    let (offsets, order) = group_by_label(&ends, k);
+    let work = (ends.len() * d).div_ceil(k);
     sums.deltas
         .par_chunks_mut(d)
         .zip(sums.weights.par_iter_mut().zip(sums.members.par_iter_mut()))
         .enumerate()
         .with_min_len(min_items(work))
         .for_each(|(c, (deltas, (weight, members)))| {
-            let (reference, entries) = (&reference[c * d..(c + 1) * d], &entries[offsets[c]..offsets[c + 1]]);
-            apply_cluster(x, weights, reference, entries, deltas, weight, members);
+            let (reference, ends) = (&reference[c * d..(c + 1) * d], &order[offsets[c]..offsets[c + 1]]);
+            apply_cluster(x, weights, reference, moves, ends, deltas, weight, members);
         });
 }
 
-/// One cluster's share of [`apply_moves`]: its rows leaving (`false`) and joining (`true`), in
-/// row order.
+/// One cluster's share of [`apply_moves`]: the `ends` of `moves` that leave it (even) or join
+/// it (odd), in row order.
+#[allow(clippy::too_many_arguments)]
 fn apply_cluster<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
     reference: &[f64],
-    entries: &[(usize, bool)],
+    moves: &[Move],
+    ends: &[u32],
     deltas: &mut [f64],
     weight: &mut f64,
     members: &mut u64,
@@ -413,35 +395,40 @@ fn apply_cluster<F: Scalar>(
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::avx2::available() {
         /// Compiled for AVX2, so that [`fold_row`]'s AVX2 loop is inlined into it.
+        #[allow(clippy::too_many_arguments)]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn apply_cluster_avx2<F: Scalar>(
             x: Points<'_, F>,
             weights: Option<&[f64]>,
             reference: &[f64],
-            entries: &[(usize, bool)],
+            moves: &[Move],
+            ends: &[u32],
             deltas: &mut [f64],
             weight: &mut f64,
             members: &mut u64,
         ) {
-            apply_cluster_portable(x, weights, reference, entries, deltas, weight, members)
+            apply_cluster_portable(x, weights, reference, moves, ends, deltas, weight, members)
         }
         // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { apply_cluster_avx2(x, weights, reference, entries, deltas, weight, members) };
+        return unsafe { apply_cluster_avx2(x, weights, reference, moves, ends, deltas, weight, members) };
     }
-    apply_cluster_portable(x, weights, reference, entries, deltas, weight, members)
+    apply_cluster_portable(x, weights, reference, moves, ends, deltas, weight, members)
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn apply_cluster_portable<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
     reference: &[f64],
-    entries: &[(usize, bool)],
+    moves: &[Move],
+    ends: &[u32],
     deltas: &mut [f64],
     weight: &mut f64,
     members: &mut u64,
 ) {
-    for &(row, joins) in entries {
+    for &end in ends {
+        let (row, joins) = (moves[end as usize / 2].row, end % 2 == 1);
         let w = weights.map_or(1.0, |w| w[row]);
         // Out: −w·(x − r), exactly the negation of what joining added.
         let signed = if joins { weights.map(|_| w) } else { Some(-w) };

@@ -130,6 +130,11 @@ impl<F: Scalar> CsrBuf<F> {
     }
 }
 
+/// ||c||² of every dense centre, in `f64`: what [`sq_dist_to_dense`] takes.
+pub(crate) fn center_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<f64> {
+    (0..centers.n()).map(|j| centers.row(j).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect()
+}
+
 /// ||x − c||² for a sparse row `x` and a dense centre `c` with ||c||² = `center_norm`, in `f64`
 /// (never negative).
 #[inline(always)]
@@ -160,8 +165,7 @@ impl<F: Scalar> Transposed<F> {
                 columns[j * k + c] = v;
             }
         }
-        let norms = (0..k).map(|c| centers.row(c).iter().map(|v| v.to_f64() * v.to_f64()).sum()).collect();
-        Self { columns, norms, k }
+        Self { columns, norms: center_norms(centers), k }
     }
 
     /// The nearest centre of one sparse row (ties to the lowest index); `scores` holds k values.

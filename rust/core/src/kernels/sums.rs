@@ -153,13 +153,21 @@ impl ClusterSums {
         self.members.iter().all(|&m| m > 0)
     }
 
-    /// The M step: every centre with weight moves to the weighted mean of its rows.
+    /// The M step: every centre with weight moves to the weighted mean of its rows (the sums are
+    /// relative to `centers` themselves).
     pub fn move_centers<F: Scalar>(&self, centers: &mut [F]) {
+        self.move_centers_from(None, centers)
+    }
+
+    /// The M step for sums taken relative to `reference` (k × d; `None`: `centers` themselves):
+    /// every centre with weight becomes `r + Σ w·(x − r) / Σ w`.
+    pub fn move_centers_from<F: Scalar>(&self, reference: Option<&[f64]>, centers: &mut [F]) {
         let d = self.deltas.len() / self.weights.len().max(1);
         for (c, &total) in self.weights.iter().enumerate().filter(|(_, &t)| t > 0.0) {
             let deltas = &self.deltas[c * d..(c + 1) * d];
-            for (dst, &delta) in centers[c * d..(c + 1) * d].iter_mut().zip(deltas) {
-                *dst = F::from_f64(dst.to_f64() + delta / total);
+            for (p, (dst, &delta)) in centers[c * d..(c + 1) * d].iter_mut().zip(deltas).enumerate() {
+                let r = reference.map_or(dst.to_f64(), |r| r[c * d + p]);
+                *dst = F::from_f64(r + delta / total);
             }
         }
     }
