@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use crate::algo::kmeanspp::{kmeans_pp, squared_norm};
+use crate::algo::kmeanspp::{kmeans_pp, squared_norm, Repeated};
 use crate::algo::lloyd::best_of_runs;
 use crate::backend::{Cpu, Rows};
 use crate::error::Result;
@@ -74,8 +74,9 @@ pub fn coreset_seeding<F: Scalar, R: Rows<F>>(
     let params = LloydParams { max_iter: SAMPLE_MAX_ITER, tol: SAMPLE_TOL, rule: StopRule::CenterShift }.check()?;
     // The runs on the sample stay on the CPU: a few thousand rows, and a GPU backend would trade
     // the data it keeps on the device for them.
+    let plus_plus = Repeated::new(sample, Some(&sample_weights), k, InitMethod::greedy_trials(k), trials);
     let fit = best_of_runs(sample, Some(&sample_weights), trials, rng.next_seed(), &params, &Cpu, &NEVER, |rng| {
-        Ok(greedy_kmeans_pp(sample, Some(&sample_weights), k, rng))
+        Ok(sample.dense_rows(&plus_plus.choose(rng)))
     })?;
     Ok(fit.centers)
 }

@@ -4,12 +4,13 @@
 use std::sync::atomic::AtomicBool;
 
 use crate::algo::init::init_centers_on;
+use crate::algo::kmeanspp::Repeated;
 use crate::algo::lloyd::{best_of_runs, LloydFit};
 use crate::backend::{Backend, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::metrics::check_weights;
 use crate::kernels::scalar::Scalar;
-use crate::params::{Checked, ReduceParams};
+use crate::params::{Checked, InitMethod, ReduceParams};
 
 /// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.
 /// Trials run in parallel; the lowest loss wins, ties to the earliest trial.
@@ -26,7 +27,15 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     }
     check_weights(x.n(), weights)?;
     let lloyd_params = params.lloyd.check()?;
-    best_of_runs(x, weights, params.num_trials, params.seed, &lloyd_params, backend, stop, |rng| {
-        init_centers_on(x, weights, params.k, params.init, rng, backend)
+    // k-means++ seeds every run from the same rows: prepared once for all of them.
+    let plus_plus = match params.init {
+        InitMethod::KMeansPlusPlus { local_trials } => {
+            Some(Repeated::new(x, weights, params.k, local_trials.max(1), params.num_trials))
+        }
+        _ => None,
+    };
+    best_of_runs(x, weights, params.num_trials, params.seed, &lloyd_params, backend, stop, |rng| match &plus_plus {
+        Some(runs) => Ok(x.dense_rows(&runs.choose(rng))),
+        None => init_centers_on(x, weights, params.k, params.init, rng, backend),
     })
 }

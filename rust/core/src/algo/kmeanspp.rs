@@ -27,11 +27,13 @@
 //! order, and the potential is kept per block in row order (for drawing), so the result is
 //! bit-identical on any number of threads.
 
+use std::marker::PhantomData;
+
 use rayon::prelude::*;
 
 use crate::backend::{Data, Rows};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{narrow_sq_dists, sq_dist_in, NARROW_ROWS};
+use crate::kernels::points::{narrow_sq_dists, sq_dist_in, Points, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
 use crate::rng::Rng;
 
@@ -55,17 +57,28 @@ pub fn kmeans_pp<F: Scalar, R: Rows<F>>(
     rng: &mut Rng,
     prune: bool,
 ) -> Vec<usize> {
-    let n = x.n();
+    run(&Measured(x), Seeding::new(x.n(), weights, x.d(), prune), k, local_trials, rng)
+}
+
+/// The steps of k-means++: the first centre drawn by weight alone, then each step's candidates
+/// drawn by w·d², scored by `measure`, the best one added.
+fn run<F: Scalar, M: Measure<F>>(
+    measure: &M,
+    mut seeding: Seeding<'_, F>,
+    k: usize,
+    local_trials: usize,
+    rng: &mut Rng,
+) -> Vec<usize> {
+    let n = seeding.d2.len();
     let mut taken = vec![false; n];
     let mut chosen = Vec::with_capacity(k);
 
     // The first centre: drawn by weight alone (every row at "distance" 1).
-    let mut seeding = Seeding::new(n, weights, x.d(), prune);
     seeding.set_all(1.0);
     let first = seeding.draw(rng).unwrap_or_else(|| rng.below(n));
     chosen.push(first);
     taken[first] = true;
-    seeding.first(x, first);
+    measure.first(&mut seeding, first);
 
     while chosen.len() < k {
         let candidates: Vec<usize> = match seeding.draw(rng) {
@@ -75,7 +88,7 @@ pub fn kmeans_pp<F: Scalar, R: Rows<F>>(
                 std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| seeding.draw(rng))).collect()
             }
         };
-        let scored = seeding.score(x, &candidates);
+        let scored = measure.score(&seeding, &candidates);
         // The largest gain; ties to the first drawn.
         let mut best = 0;
         for (c, gain) in scored.gains.iter().enumerate() {
@@ -85,9 +98,164 @@ pub fn kmeans_pp<F: Scalar, R: Rows<F>>(
         }
         chosen.push(candidates[best]);
         taken[candidates[best]] = true;
-        seeding.add(x, &candidates, best, &scored);
+        measure.add(&mut seeding, &candidates, best, &scored);
     }
     chosen
+}
+
+/// How a k-means++ run measures the distances from the rows to a new centre: against the rows
+/// themselves ([`Measured`]), or by looking them up in a [`Table`].
+trait Measure<F: Scalar> {
+    /// Makes row `row` the first centre: every row measured, owned by it.
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize);
+    /// Each candidate's gain and the rows it moves closer.
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored;
+    /// Adds candidate `pick` as the next centre: the rows it moves closer move to it.
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored);
+}
+
+/// Distances measured on the rows, with the pruning test ([`Seeding::first`], [`Seeding::score`],
+/// [`Seeding::add`]).
+struct Measured<R>(R);
+
+impl<F: Scalar, R: Rows<F>> Measure<F> for Measured<R> {
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) {
+        seeding.first(self.0, row);
+    }
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored {
+        seeding.score(self.0, candidates)
+    }
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) {
+        seeding.add(self.0, candidates, pick, scored);
+    }
+}
+
+/// Most rows of one table of pairwise distances ([`Table`]): 2,048 rows are 32 MiB of `f64`.
+pub const TABLE_ROWS: usize = 2048;
+
+/// k-means++ run again and again over the same rows: the trials of the K → k reduction, the runs
+/// on a coreset. Each run measures up to `k · local_trials` candidates against every row; when
+/// the rows are dense and few (at most [`TABLE_ROWS`], and no more than twice the candidates of
+/// all the runs together), measuring every pair of rows once costs less, and the runs look their
+/// distances up in a [`Table`] instead. The table holds the bits the rows' own measure gives, so
+/// the same rows are chosen either way.
+pub struct Repeated<'w, F, R> {
+    x: R,
+    weights: Option<&'w [f64]>,
+    k: usize,
+    local_trials: usize,
+    table: Option<Table>,
+    _scalar: PhantomData<F>,
+}
+
+impl<'w, F: Scalar, R: Rows<F>> Repeated<'w, F, R> {
+    /// Prepares `runs` k-means++ runs choosing `k` of the rows of `x`, `local_trials` candidates
+    /// per step.
+    pub fn new(x: R, weights: Option<&'w [f64]>, k: usize, local_trials: usize, runs: usize) -> Self {
+        let candidates = runs.saturating_mul(k).saturating_mul(local_trials);
+        let table = match x.data() {
+            Data::Dense(points) if x.n() <= TABLE_ROWS && x.n() <= candidates.saturating_mul(2) => {
+                Some(Table::new(points))
+            }
+            _ => None,
+        };
+        Self { x, weights, k, local_trials, table, _scalar: PhantomData }
+    }
+
+    /// One run: the chosen rows, in order ([`kmeans_pp`]'s, pruned).
+    pub fn choose(&self, rng: &mut Rng) -> Vec<usize> {
+        match &self.table {
+            Some(table) => {
+                run(table, Seeding::<F>::new(self.x.n(), self.weights, 0, false), self.k, self.local_trials, rng)
+            }
+            None => kmeans_pp(self.x, self.weights, self.k, self.local_trials, rng, true),
+        }
+    }
+
+    /// Whether the runs look their distances up in a table.
+    pub fn tabled(&self) -> bool {
+        self.table.is_some()
+    }
+}
+
+/// The squared distances between every two of a few dense rows, n × n: each the bits that
+/// [`Rows::sq_dist_to`] gives for the pair ([`sq_dist_in`], which is symmetric: a − b and b − a
+/// square to the same float, so each pair is measured once).
+struct Table {
+    n: usize,
+    values: Vec<f64>,
+}
+
+impl Table {
+    fn new<F: Scalar>(x: Points<'_, F>) -> Self {
+        let (n, d) = (x.n(), x.d());
+        let mut values = vec![0.0; n * n];
+        // Row i measures the rows before it; the other half is copied across.
+        values.par_chunks_mut(n).enumerate().with_min_len(min_items(n * d / 2)).for_each(|(i, row)| {
+            for (j, value) in row[..i].iter_mut().enumerate() {
+                *value = sq_dist_in::<F, F>(x.row(i), x.row(j));
+            }
+        });
+        for i in 0..n {
+            for j in i + 1..n {
+                values[i * n + j] = values[j * n + i];
+            }
+        }
+        Self { n, values }
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
+        &self.values[i * self.n..(i + 1) * self.n]
+    }
+}
+
+impl<F: Scalar> Measure<F> for Table {
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) {
+        seeding.d2.copy_from_slice(self.row(row));
+        for b in 0..seeding.block_sums.len() {
+            seeding.block_sums[b] = block_sum(&seeding.d2, seeding.weights, b);
+        }
+    }
+
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored {
+        let (n, trials) = (seeding.d2.len(), candidates.len());
+        let n_blocks = seeding.block_sums.len();
+        let mut gains = vec![0.0; trials];
+        let mut moved = vec![0u128; n_blocks * trials];
+        let mut dist = [0f64; ROW_BLOCK];
+        for (t, &candidate) in candidates.iter().enumerate() {
+            let distances = self.row(candidate);
+            // Block by block, as Seeding::score adds them: the same gains, bit for bit.
+            for block in 0..n_blocks {
+                let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(n);
+                let current = &seeding.d2[rows.clone()];
+                dist[..current.len()].copy_from_slice(&distances[rows.clone()]);
+                let closer = closer_mask(current, &dist);
+                if trials > 1 {
+                    gains[t] += add_gains(0.0, current, &dist, seeding.weights.map(|w| &w[rows]), closer);
+                }
+                moved[block * trials + t] = closer;
+            }
+        }
+        Scored { gains, moved, trials }
+    }
+
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) {
+        let distances = self.row(candidates[pick]);
+        for block in 0..seeding.block_sums.len() {
+            let mut mask = scored.moved[block * scored.trials + pick];
+            if mask == 0 {
+                continue;
+            }
+            let start = block * ROW_BLOCK;
+            while mask != 0 {
+                let r = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                seeding.d2[start + r] = distances[start + r];
+            }
+            seeding.block_sums[block] = block_sum(&seeding.d2, seeding.weights, block);
+        }
+    }
 }
 
 /// A uniformly chosen row that is not a centre yet (one always exists since k <= n).
@@ -439,7 +607,6 @@ pub(crate) fn sum_lanes(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::points::Points;
     use crate::rng::Purpose;
 
     fn blobs(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
@@ -469,6 +636,48 @@ mod tests {
             assert_eq!(pruned, full, "trials {trials}, weighted {}", w.is_some());
             assert_eq!(a.uniform(), b.uniform(), "the same draws");
         }
+    }
+
+    #[test]
+    fn runs_through_the_table_choose_the_rows_measured_runs_choose() {
+        // Narrow rows (measured a block at a time) and wide ones (pruned), unweighted and weighted
+        // with zero weights, one candidate per step and several, up to every row a centre (the
+        // last steps take rows at distance zero); float32 and float64.
+        fn check<F: Scalar>(x: &[F], d: usize) {
+            let points = Points::from_rows(x, d).unwrap();
+            let n = points.n();
+            let weights: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { 0.0 } else { 0.25 + (i % 5) as f64 }).collect();
+            for (k, trials) in [(1, 3), (25, 1), (25, 4), (n, 3)] {
+                for w in [None, Some(&weights[..])] {
+                    let runs = Repeated::new(points, w, k, trials, n);
+                    assert!(runs.tabled(), "n = {n}, k = {k}");
+                    for seed in 0..3 {
+                        let mut a = Rng::new(seed, Purpose::Trial(seed));
+                        let mut b = Rng::new(seed, Purpose::Trial(seed));
+                        let tabled = runs.choose(&mut a);
+                        let measured = kmeans_pp(points, w, k, trials, &mut b, true);
+                        assert_eq!(tabled, measured, "d = {d}, k = {k}, trials {trials}, weighted {}", w.is_some());
+                        assert_eq!(a.uniform(), b.uniform(), "the same draws");
+                    }
+                }
+            }
+        }
+        for d in [2, 7, 12, 33] {
+            let n = 2 * ROW_BLOCK + 19; // a short last block
+            let x = blobs(n, d, 9, d as u64);
+            check(&x, d);
+            check(&x.iter().map(|&v| v as f64).collect::<Vec<_>>(), d);
+        }
+    }
+
+    #[test]
+    fn the_table_is_kept_for_few_dense_rows_drawn_from_many_times() {
+        let x = blobs(TABLE_ROWS + 1, 3, 4, 2);
+        let few = Points::from_rows(&x[..300 * 3], 3).unwrap();
+        // 300 rows: a table once the runs measure at least 150 candidates.
+        assert!(Repeated::new(few, None, 10, 3, 5).tabled());
+        assert!(!Repeated::new(few, None, 10, 3, 4).tabled());
+        assert!(!Repeated::new(Points::from_rows(&x, 3).unwrap(), None, 1000, 8, 10).tabled());
     }
 
     /// The scoring pass as it was written before the narrow rows' loops: row by row, each
