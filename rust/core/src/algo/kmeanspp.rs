@@ -88,6 +88,12 @@ fn run<F: Scalar, M: Measure<F>>(
                 std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| seeding.draw(rng))).collect()
             }
         };
+        if let [only] = candidates[..] {
+            chosen.push(only);
+            taken[only] = true;
+            measure.advance(&mut seeding, only);
+            continue;
+        }
         let scored = measure.score(&seeding, &candidates);
         // The largest gain; ties to the first drawn.
         let mut best = 0;
@@ -112,6 +118,12 @@ trait Measure<F: Scalar> {
     fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored;
     /// Adds candidate `pick` as the next centre: the rows it moves closer move to it.
     fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored);
+    /// Adds row `candidate` as the next centre, the only candidate of its step: [`Measure::score`]
+    /// and [`Measure::add`] in one.
+    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) {
+        let scored = self.score(seeding, &[candidate]);
+        self.add(seeding, &[candidate], 0, &scored);
+    }
 }
 
 /// Distances measured on the rows, with the pruning test ([`Seeding::first`], [`Seeding::score`],
@@ -127,6 +139,9 @@ impl<F: Scalar, R: Rows<F>> Measure<F> for Measured<R> {
     }
     fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) {
         seeding.add(self.0, candidates, pick, scored);
+    }
+    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) {
+        seeding.advance(self.0, candidate);
     }
 }
 
@@ -355,17 +370,22 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let n_blocks = self.block_sums.len();
         let mut gains = vec![0.0; n_blocks * trials];
         let mut moved = vec![0u128; n_blocks * trials];
-        let pass = Pass { x, d2: &self.d2, owner: &self.owner, weights: self.weights, prune: self.prune };
+        let pass = Pass { x, weights: self.weights, prune: self.prune };
         let (rows, norms, between) = (&rows[..], &norms[..], &between[..]);
-        let blocks = gains.par_chunks_mut(trials).zip(moved.par_chunks_mut(trials)).enumerate();
-        blocks.with_min_len(min_items(ROW_BLOCK * trials * d)).for_each(|(block, (gains, moved))| {
-            #[cfg(target_arch = "x86_64")]
-            if crate::kernels::avx2::available() {
-                // SAFETY: the CPU has AVX2 and FMA.
-                return unsafe { pass.score_block_avx2(block, rows, norms, between, m, gains, moved) };
-            }
-            pass.score_block(block, rows, norms, between, m, gains, moved)
-        });
+        let blocks = gains.par_chunks_mut(trials).zip(moved.par_chunks_mut(trials));
+        let blocks = blocks.zip(self.d2.par_chunks(ROW_BLOCK).zip(self.owner.par_chunks(ROW_BLOCK))).enumerate();
+        blocks.with_min_len(min_items(ROW_BLOCK * trials * d)).for_each(
+            |(block, ((gains, moved), (current, owner)))| {
+                #[cfg(target_arch = "x86_64")]
+                if crate::kernels::avx2::available() {
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    return unsafe {
+                        pass.score_block_avx2(block, current, owner, rows, norms, between, m, gains, moved)
+                    };
+                }
+                pass.score_block(block, current, owner, rows, norms, between, m, gains, moved)
+            },
+        );
         let mut totals = vec![0.0; trials];
         for block in gains.chunks_exact(trials) {
             for (total, gain) in totals.iter_mut().zip(block) {
@@ -400,6 +420,28 @@ impl<'w, F: Scalar> Seeding<'w, F> {
             },
         );
         self.centers.extend_from_slice(&rows[..d]);
+    }
+
+    /// Adds row `candidate` as the next centre, the only candidate of its step (plain k-means++):
+    /// the rows it moves closer move to it, in one pass that measures each row once (what
+    /// [`Seeding::score`] and [`Seeding::add`] would leave, without measuring the moved rows again).
+    fn advance<R: Rows<F>>(&mut self, x: R, candidate: usize) {
+        let (d, m) = (self.d, self.n_centers());
+        let (row, norms) = self.candidate_rows(x, &[candidate]);
+        let between: Vec<f64> = self.centers.chunks_exact(d).map(|center| sq_dist_in::<F, F>(&row, center)).collect();
+        let pass = Pass { x, weights: self.weights, prune: self.prune };
+        let (row, norm, between) = (&row[..], norms[0], &between[..]);
+        let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.owner.par_chunks_mut(ROW_BLOCK));
+        let blocks = blocks.zip(self.block_sums.par_iter_mut()).enumerate();
+        blocks.with_min_len(min_items(ROW_BLOCK * d)).for_each(|(block, ((d2, owner), sum))| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::avx2::available() {
+                // SAFETY: the CPU has AVX2 and FMA.
+                return unsafe { pass.advance_block_avx2(block, d2, owner, sum, row, norm, between, m) };
+            }
+            pass.advance_block(block, d2, owner, sum, row, norm, between, m)
+        });
+        self.centers.extend_from_slice(row);
     }
 
     fn total(&self) -> f64 {
@@ -439,25 +481,77 @@ impl<'w, F: Scalar> Seeding<'w, F> {
     }
 }
 
-/// What one scoring pass reads: the rows, their current distances and owners, their weights.
+/// What a pass over the rows reads besides their distances and owners: the rows, their weights.
 struct Pass<'a, R> {
     x: R,
-    d2: &'a [f64],
-    owner: &'a [u32],
     weights: Option<&'a [f64]>,
     prune: bool,
 }
 
 impl<R: Copy> Pass<'_, R> {
-    /// Scores block `block` of `ROW_BLOCK` rows against every candidate (`rows`, d values each, of
-    /// squared norms `norms`; `between[t · m + j]` = squared distance from candidate t to centre
-    /// j): adds each candidate's gain to `gains[t]` and sets the bits of the rows it moves closer
-    /// in `moved[t]`.
+    /// The squared distances from the rows of a block (from row `start`; `current` their distances
+    /// so far, `owner` their closest centres) to `candidate` (squared norm `norm`; `between[j]` =
+    /// squared distance from it to centre j of the `m` so far) into `dist`: +inf for a row that
+    /// the pruning test skips.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn distances<F: Scalar>(
+        &self,
+        start: usize,
+        current: &[f64],
+        owner: &[u32],
+        candidate: &[F],
+        norm: f64,
+        between: &[f64],
+        m: usize,
+        dist: &mut [f64; ROW_BLOCK],
+    ) where
+        R: Rows<F>,
+    {
+        match self.x.data() {
+            Data::Dense(x) if x.d() < NARROW_ROWS && m < NARROW_CENTERS => {
+                narrow_sq_dists(x.rows(start, start + current.len()), candidate, |_| 0, dist);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Data::Dense(x) if crate::kernels::avx2::available() => {
+                // The rows the test does not skip, measured four at a time.
+                let mut picked = [0usize; ROW_BLOCK];
+                let mut count = 0;
+                for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
+                    if self.prune && skips(between[owner[r] as usize], current) {
+                        *dist = f64::INFINITY;
+                    } else {
+                        picked[count] = r;
+                        count += 1;
+                    }
+                }
+                let rows = x.rows(start, start + current.len());
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe { crate::kernels::avx2::sq_dists_to(rows, &picked[..count], candidate, dist) };
+            }
+            _ => {
+                for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
+                    *dist = if self.prune && skips(between[owner[r] as usize], current) {
+                        f64::INFINITY
+                    } else {
+                        self.x.sq_dist_to(start + r, candidate, norm)
+                    };
+                }
+            }
+        }
+    }
+
+    /// Scores block `block` of `ROW_BLOCK` rows (`current` their distances, `owner` their closest
+    /// centres) against every candidate (`rows`, d values each, of squared norms `norms`;
+    /// `between[t · m + j]` = squared distance from candidate t to centre j): adds each
+    /// candidate's gain to `gains[t]` and sets the bits of the rows it moves closer in `moved[t]`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn score_block<F: Scalar>(
         &self,
         block: usize,
+        current: &[f64],
+        owner: &[u32],
         rows: &[F],
         norms: &[f64],
         between: &[f64],
@@ -469,31 +563,15 @@ impl<R: Copy> Pass<'_, R> {
     {
         let (trials, d) = (norms.len(), self.x.d());
         let start = block * ROW_BLOCK;
-        let end = (start + ROW_BLOCK).min(self.d2.len());
-        let current = &self.d2[start..end];
-        let dense = match self.x.data() {
-            Data::Dense(x) if d < NARROW_ROWS && m < NARROW_CENTERS => Some(x.rows(start, end)),
-            _ => None,
-        };
         let mut dist = [0f64; ROW_BLOCK];
         for t in 0..trials {
             let candidate = &rows[t * d..(t + 1) * d];
-            if let Some(block) = dense {
-                narrow_sq_dists(block, candidate, |_| 0, &mut dist);
-            } else {
-                for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
-                    let i = start + r;
-                    *dist = if self.prune && skips(between[self.owner[i] as usize + t * m], current) {
-                        f64::INFINITY
-                    } else {
-                        self.x.sq_dist_to(i, candidate, norms[t])
-                    };
-                }
-            }
+            self.distances(start, current, owner, candidate, norms[t], &between[t * m..(t + 1) * m], m, &mut dist);
             let closer = closer_mask(current, &dist);
             // Plain k-means++ (one candidate) needs only the rows moved, not the gain.
             if trials > 1 {
-                gains[t] = add_gains(gains[t], current, &dist, self.weights.map(|w| &w[start..end]), closer);
+                let weights = self.weights.map(|w| &w[start..start + current.len()]);
+                gains[t] = add_gains(gains[t], current, &dist, weights, closer);
             }
             moved[t] |= closer;
         }
@@ -510,6 +588,8 @@ impl<R: Copy> Pass<'_, R> {
     unsafe fn score_block_avx2<F: Scalar>(
         &self,
         block: usize,
+        current: &[f64],
+        owner: &[u32],
         rows: &[F],
         norms: &[f64],
         between: &[f64],
@@ -519,7 +599,65 @@ impl<R: Copy> Pass<'_, R> {
     ) where
         R: Rows<F>,
     {
-        self.score_block(block, rows, norms, between, m, gains, moved)
+        self.score_block(block, current, owner, rows, norms, between, m, gains, moved)
+    }
+
+    /// Moves the rows of block `block` that `candidate` (centre number `m`) brings closer to it:
+    /// their distances (`d2`), owners (`owner`) and the block's potential (`sum`), from one
+    /// measurement of each row.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn advance_block<F: Scalar>(
+        &self,
+        block: usize,
+        d2: &mut [f64],
+        owner: &mut [u32],
+        sum: &mut f64,
+        candidate: &[F],
+        norm: f64,
+        between: &[f64],
+        m: usize,
+    ) where
+        R: Rows<F>,
+    {
+        let start = block * ROW_BLOCK;
+        let mut dist = [0f64; ROW_BLOCK];
+        self.distances(start, d2, owner, candidate, norm, between, m, &mut dist);
+        let mut closer = closer_mask(d2, &dist);
+        if closer == 0 {
+            return;
+        }
+        while closer != 0 {
+            let r = closer.trailing_zeros() as usize;
+            closer &= closer - 1;
+            d2[r] = dist[r];
+            owner[r] = m as u32;
+        }
+        *sum = weighted_sum(d2, self.weights.map(|w| &w[start..start + d2.len()]));
+    }
+
+    /// [`Pass::advance_block`] compiled for AVX2 and FMA (the same bits, as
+    /// [`Pass::score_block_avx2`]).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn advance_block_avx2<F: Scalar>(
+        &self,
+        block: usize,
+        d2: &mut [f64],
+        owner: &mut [u32],
+        sum: &mut f64,
+        candidate: &[F],
+        norm: f64,
+        between: &[f64],
+        m: usize,
+    ) where
+        R: Rows<F>,
+    {
+        self.advance_block(block, d2, owner, sum, candidate, norm, between, m)
     }
 }
 
@@ -635,6 +773,36 @@ mod tests {
             let full = kmeans_pp(points, w, 40, trials, &mut b, false);
             assert_eq!(pruned, full, "trials {trials}, weighted {}", w.is_some());
             assert_eq!(a.uniform(), b.uniform(), "the same draws");
+        }
+    }
+
+    #[test]
+    fn advancing_by_one_candidate_leaves_what_scoring_and_adding_it_leaves() {
+        let n = 3 * ROW_BLOCK + 37;
+        for d in [2, 7, 12] {
+            let x = blobs(n, d, 30, d as u64 + 7);
+            let points = Points::from_rows(&x, d).unwrap();
+            let weights: Vec<f64> = (0..n).map(|i| if i % 5 == 0 { 0.0 } else { 0.5 + (i % 3) as f64 }).collect();
+            for w in [None, Some(&weights[..])] {
+                let mut rng = Rng::new(d as u64, Purpose::Trial(1));
+                let (mut advanced, mut added) = (Seeding::new(n, w, d, true), Seeding::new(n, w, d, true));
+                for seeding in [&mut advanced, &mut added] {
+                    seeding.set_all(1.0);
+                    seeding.first(points, 0);
+                }
+                // Past NARROW_CENTERS centres too: both of the narrow rows' routes.
+                for step in 1..NARROW_CENTERS + 20 {
+                    let Some(candidate) = advanced.draw(&mut rng) else { break };
+                    advanced.advance(points, candidate);
+                    let scored = added.score(points, &[candidate]);
+                    added.add(points, &[candidate], 0, &scored);
+                    let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&advanced.d2), bits(&added.d2), "d = {d}, step {step}");
+                    assert_eq!(advanced.owner, added.owner, "d = {d}, step {step}");
+                    assert_eq!(bits(&advanced.block_sums), bits(&added.block_sums), "d = {d}, step {step}");
+                    assert_eq!(advanced.centers, added.centers);
+                }
+            }
         }
     }
 

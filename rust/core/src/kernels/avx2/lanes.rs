@@ -49,6 +49,10 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn spill_indices(i: __m256i) -> [i64; 8];
     /// `a + b`, lane by lane.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// `a − b`, lane by lane.
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b`, lane by lane (rounded on its own: not fused with an add).
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// The square root of each lane, correctly rounded.
     unsafe fn sqrt(a: Self::V) -> Self::V;
     /// Writes the `LANES` values to memory (no alignment needed).
@@ -139,6 +143,16 @@ unsafe impl Lanes for f32 {
     unsafe fn add(a: __m256, b: __m256) -> __m256 {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_mul_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn sqrt(a: __m256) -> __m256 {
@@ -258,6 +272,16 @@ unsafe impl Lanes for f64 {
     unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_add_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_sub_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm256_mul_pd(a, b) }
     }
     #[inline(always)]
     unsafe fn sqrt(a: __m256d) -> __m256d {

@@ -29,11 +29,14 @@
 mod lanes;
 /// Rows of at most eight features: one row per lane, the same bits as [`scan`].
 mod narrow;
+/// Squared distances of four pairs of rows at once.
+mod pairs;
 
 use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
 pub(crate) use narrow::{assign_narrow_rows, NARROW};
+pub(crate) use pairs::sq_dists_to;
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 

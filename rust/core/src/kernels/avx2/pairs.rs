@@ -1,0 +1,116 @@
+//! Squared distances of four pairs of rows at once, each with the bits of
+//! [`sq_dist_in`]`::<T, T>`: the same eight partial sums per pair (lane `l` adds the squared
+//! differences of features `l`, `l + 8`, …, in order; one register of float32, two of float64),
+//! the same fold, the same tail. One pair's eight sums are one or two chains of dependent adds;
+//! four pairs side by side keep four to eight chains in flight, so the adds do not wait on each
+//! other as they do one pair at a time.
+
+use crate::kernels::avx2::lanes::Lanes;
+use crate::kernels::points::{fold_lanes, sq_dist_in, Points};
+use crate::kernels::scalar::Scalar;
+
+/// `out[i]` = `sq_dist_in::<F, F>(rows.row(i), center)` for every `i` of `picked`, four rows at a
+/// time (the last one to three one at a time): the same bits.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn sq_dists_to<F: Scalar>(rows: Points<'_, F>, picked: &[usize], center: &[F], out: &mut [f64]) {
+    // SAFETY: the caller's.
+    unsafe {
+        if let (Some(x), Some(c)) = (F::as_f64(rows.as_slice()), F::as_f64(center)) {
+            picked_to::<f64>(x, rows.d(), picked, c, out);
+        } else if let (Some(x), Some(c)) = (F::as_f32(rows.as_slice()), F::as_f32(center)) {
+            picked_to::<f32>(x, rows.d(), picked, c, out);
+        } else {
+            unreachable!("rows are float32 or float64");
+        }
+    }
+}
+
+/// [`sq_dists_to`] for rows `x` (row-major, `d` wide) of one precision.
+#[inline(always)]
+unsafe fn picked_to<T: Lanes>(x: &[T], d: usize, picked: &[usize], center: &[T], out: &mut [f64]) {
+    let row = |i: usize| &x[i * d..(i + 1) * d];
+    let mut fours = picked.chunks_exact(4);
+    for four in &mut fours {
+        // SAFETY: the caller's.
+        let dists = unsafe { sq_dists4(std::array::from_fn(|p| row(four[p])), [center; 4]) };
+        for (&i, dist) in four.iter().zip(dists) {
+            out[i] = dist;
+        }
+    }
+    for &i in fours.remainder() {
+        out[i] = sq_dist_in::<T, T>(row(i), center);
+    }
+}
+
+/// `[‖a[p] − b[p]‖²; p < 4]`, the bits of `sq_dist_in::<T, T>(a[p], b[p])`. Every row has the
+/// same length.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4] {
+    let d = a[0].len();
+    debug_assert!(a.iter().chain(&b).all(|row| row.len() == d));
+    let whole = d / 8 * 8;
+    // Two registers per pair: float64 fills both, float32 only the first.
+    let regs = 8 / T::LANES;
+    // SAFETY: the CPU has AVX2 and FMA (the caller's); every load reads LANES values at an offset
+    // below `whole` <= the rows' length.
+    unsafe {
+        let mut sums = [[T::zero(); 2]; 4];
+        for chunk in (0..whole).step_by(8) {
+            for reg in 0..regs {
+                let at = chunk + reg * T::LANES;
+                for (p, sum) in sums.iter_mut().enumerate() {
+                    let t = <T as Lanes>::sub(T::load(a[p].as_ptr().add(at)), T::load(b[p].as_ptr().add(at)));
+                    sum[reg] = <T as Lanes>::add(sum[reg], <T as Lanes>::mul(t, t));
+                }
+            }
+        }
+        std::array::from_fn(|p| {
+            let mut lanes = T::spill(sums[p][0]);
+            if regs == 2 {
+                lanes[T::LANES..].copy_from_slice(&T::spill(sums[p][1])[..T::LANES]);
+            }
+            // The features past the last whole eight, in order, as sq_dist_in sums them.
+            let tail = sq_dist_in::<T, T>(&a[p][whole..], &b[p][whole..]);
+            fold_lanes(lanes) + tail
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, Rng};
+
+    fn same_bits_as_one_pair_at_a_time<T: Lanes>() {
+        let mut rng = Rng::new(5, Purpose::SeedSample);
+        for d in [8, 9, 15, 16, 17, 33, 64, 101] {
+            let rows: Vec<Vec<T>> =
+                (0..8).map(|_| (0..d).map(|_| T::from_f64((rng.uniform() - 0.3) * 1e3)).collect()).collect();
+            let a = [&rows[0][..], &rows[1], &rows[2], &rows[3]];
+            let b = [&rows[4][..], &rows[5], &rows[6], &rows[7]];
+            if !crate::kernels::avx2::available() {
+                eprintln!("skipped: this CPU has no AVX2");
+                return;
+            }
+            // SAFETY: the CPU has AVX2 and FMA.
+            let four = unsafe { sq_dists4(a, b) };
+            for p in 0..4 {
+                assert_eq!(four[p].to_bits(), sq_dist_in::<T, T>(a[p], b[p]).to_bits(), "d = {d}, pair {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn four_pairs_give_the_bits_of_one_pair_at_a_time() {
+        same_bits_as_one_pair_at_a_time::<f32>();
+        same_bits_as_one_pair_at_a_time::<f64>();
+    }
+}
