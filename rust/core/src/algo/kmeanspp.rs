@@ -35,6 +35,7 @@ use crate::backend::{Data, Rows};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_in, Points, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
+use crate::kernels::sq_dists::each_pair;
 use crate::rng::Rng;
 
 /// Relative margin of the pruning test: a row is skipped when the candidate's squared distance to
@@ -207,9 +208,7 @@ impl Table {
         let mut values = vec![0.0; n * n];
         // Row i measures the rows before it; the other half is copied across.
         values.par_chunks_mut(n).enumerate().with_min_len(min_items(n * d / 2)).for_each(|(i, row)| {
-            for (j, value) in row[..i].iter_mut().enumerate() {
-                *value = sq_dist_in::<F, F>(x.row(i), x.row(j));
-            }
+            each_pair(i, |j| (x.row(i), x.row(j)), |j, v| row[j] = v);
         });
         for i in 0..n {
             for j in i + 1..n {
@@ -336,8 +335,13 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
         blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
             let start = block * ROW_BLOCK;
-            for (r, value) in d2.iter_mut().enumerate() {
-                *value = x.sq_dist_to(start + r, &center, norm);
+            match x.data() {
+                Data::Dense(rows) => each_pair(d2.len(), |r| (rows.row(start + r), &center[..]), |r, v| d2[r] = v),
+                Data::Sparse(_) => {
+                    for (r, value) in d2.iter_mut().enumerate() {
+                        *value = x.sq_dist_to(start + r, &center, norm);
+                    }
+                }
             }
             *sum = weighted_sum(d2, weights.map(|w| &w[start..start + d2.len()]));
         });
@@ -512,9 +516,8 @@ impl<R: Copy> Pass<'_, R> {
             Data::Dense(x) if x.d() < NARROW_ROWS && m < NARROW_CENTERS => {
                 narrow_sq_dists(x.rows(start, start + current.len()), candidate, |_| 0, dist);
             }
-            #[cfg(target_arch = "x86_64")]
-            Data::Dense(x) if crate::kernels::avx2::available() => {
-                // The rows the test does not skip, measured four at a time.
+            Data::Dense(x) => {
+                // The rows the test does not skip, measured together.
                 let mut picked = [0usize; ROW_BLOCK];
                 let mut count = 0;
                 for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
@@ -525,9 +528,8 @@ impl<R: Copy> Pass<'_, R> {
                         count += 1;
                     }
                 }
-                let rows = x.rows(start, start + current.len());
-                // SAFETY: the CPU has AVX2 and FMA.
-                unsafe { crate::kernels::avx2::sq_dists_to(rows, &picked[..count], candidate, dist) };
+                let picked = &picked[..count];
+                each_pair(count, |j| (x.row(start + picked[j]), candidate), |j, v| dist[picked[j]] = v);
             }
             _ => {
                 for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {

@@ -25,6 +25,7 @@
 use crate::backend::{Data, Rows};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_f64, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
+use crate::kernels::sq_dists::each_pair;
 
 /// How many of the lowest-count starved centres are weighed each batch (bounds the work).
 pub const RESEED_CANDIDATES: usize = 16;
@@ -72,8 +73,18 @@ pub(crate) fn reseed_starved<F: Scalar, R: Rows<F>>(
             continue;
         }
         let own = labels[i] as usize;
-        let next =
-            (0..k).filter(|&o| o != own).map(|o| batch.sq_dist_to(i, at(o), norms[o])).fold(f64::INFINITY, f64::min);
+        let next = match batch.data() {
+            Data::Dense(x) => {
+                let mut next = f64::INFINITY;
+                // Every centre but its own, in order.
+                let other = |j: usize| j + usize::from(j >= own);
+                each_pair(k - 1, |j| (x.row(i), at(other(j))), |_, v| next = next.min(v));
+                next
+            }
+            Data::Sparse(_) => {
+                (0..k).filter(|&o| o != own).map(|o| batch.sq_dist_to(i, at(o), norms[o])).fold(f64::INFINITY, f64::min)
+            }
+        };
         cost[slot] += next.min(to_row[i]) - dist2[i].min(to_row[i]);
     }
     // The cheapest to remove (ties: the first, i.e. the lowest count).
@@ -114,11 +125,14 @@ fn sq_dists<F: Scalar, R: Rows<F>>(
 ) -> Vec<f64> {
     let d = batch.d();
     if let Data::Dense(x) = batch.data() {
+        let mut out = vec![0.0; x.n()];
         if d < NARROW_ROWS {
-            let mut out = vec![0.0; x.n()];
             narrow_sq_dists(x, centers, center_of, &mut out);
-            return out;
+        } else {
+            let center = |c: usize| &centers[c * d..(c + 1) * d];
+            each_pair(x.n(), |i| (x.row(i), center(center_of(i))), |i, v| out[i] = v);
         }
+        return out;
     }
     (0..batch.n())
         .map(|i| {

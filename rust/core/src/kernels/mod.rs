@@ -21,5 +21,6 @@ pub mod scalar;
 pub mod silhouette;
 pub mod silhouette_bounds;
 pub mod sparse;
+pub mod sq_dists;
 pub mod sums;
 pub mod yinyang;

@@ -36,7 +36,7 @@ use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
 pub(crate) use narrow::{assign_narrow_rows, NARROW};
-pub(crate) use pairs::sq_dists_to;
+pub(crate) use pairs::sq_dists4;
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 

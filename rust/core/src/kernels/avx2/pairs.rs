@@ -6,45 +6,7 @@
 //! other as they do one pair at a time.
 
 use crate::kernels::avx2::lanes::Lanes;
-use crate::kernels::points::{fold_lanes, sq_dist_in, Points};
-use crate::kernels::scalar::Scalar;
-
-/// `out[i]` = `sq_dist_in::<F, F>(rows.row(i), center)` for every `i` of `picked`, four rows at a
-/// time (the last one to three one at a time): the same bits.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn sq_dists_to<F: Scalar>(rows: Points<'_, F>, picked: &[usize], center: &[F], out: &mut [f64]) {
-    // SAFETY: the caller's.
-    unsafe {
-        if let (Some(x), Some(c)) = (F::as_f64(rows.as_slice()), F::as_f64(center)) {
-            picked_to::<f64>(x, rows.d(), picked, c, out);
-        } else if let (Some(x), Some(c)) = (F::as_f32(rows.as_slice()), F::as_f32(center)) {
-            picked_to::<f32>(x, rows.d(), picked, c, out);
-        } else {
-            unreachable!("rows are float32 or float64");
-        }
-    }
-}
-
-/// [`sq_dists_to`] for rows `x` (row-major, `d` wide) of one precision.
-#[inline(always)]
-unsafe fn picked_to<T: Lanes>(x: &[T], d: usize, picked: &[usize], center: &[T], out: &mut [f64]) {
-    let row = |i: usize| &x[i * d..(i + 1) * d];
-    let mut fours = picked.chunks_exact(4);
-    for four in &mut fours {
-        // SAFETY: the caller's.
-        let dists = unsafe { sq_dists4(std::array::from_fn(|p| row(four[p])), [center; 4]) };
-        for (&i, dist) in four.iter().zip(dists) {
-            out[i] = dist;
-        }
-    }
-    for &i in fours.remainder() {
-        out[i] = sq_dist_in::<T, T>(row(i), center);
-    }
-}
+use crate::kernels::points::{fold_lanes, sq_dist_in};
 
 /// `[‖a[p] − b[p]‖²; p < 4]`, the bits of `sq_dist_in::<T, T>(a[p], b[p])`. Every row has the
 /// same length.

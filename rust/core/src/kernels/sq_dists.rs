@@ -1,0 +1,93 @@
+//! Many squared distances between pairs of dense rows, each with the bits of
+//! [`sq_dist_in`]`::<F, F>` (the seeding's and the streaming trainer's measure): four pairs at a
+//! time on x86-64 with AVX2 ([`crate::kernels::avx2::sq_dists4`], whose adds do not wait on each
+//! other as one pair's do) for rows of eight features or more, one at a time otherwise. Callers name the pairs by index, so rows
+//! against one centre, rows against their own centres and one row against many centres all go
+//! through the same loop.
+
+use crate::kernels::points::sq_dist_in;
+use crate::kernels::scalar::Scalar;
+
+/// Calls `put(i, sq_dist_in::<F, F>(a, b))` for every `i < count`, in increasing `i`, where
+/// `(a, b) = pair(i)` (rows of one length).
+#[inline]
+pub fn each_pair<'a, F: Scalar + 'a>(
+    count: usize,
+    pair: impl Fn(usize) -> (&'a [F], &'a [F]),
+    mut put: impl FnMut(usize, f64),
+) {
+    // Rows of fewer than eight features have no whole lane of eight to share out.
+    #[cfg(target_arch = "x86_64")]
+    if count > 0 && pair(0).0.len() >= 8 && crate::kernels::avx2::available() {
+        if F::as_f64(&[]).is_some() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { fours::<f64, _, _>(count, |i| cast(pair(i), F::as_f64), put) };
+        }
+        // SAFETY: as above.
+        return unsafe { fours::<f32, _, _>(count, |i| cast(pair(i), F::as_f32), put) };
+    }
+    for i in 0..count {
+        let (a, b) = pair(i);
+        put(i, sq_dist_in::<F, F>(a, b));
+    }
+}
+
+/// A pair of rows as the one float type they are.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn cast<'a, F, T>((a, b): (&'a [F], &'a [F]), as_t: impl Fn(&'a [F]) -> Option<&'a [T]>) -> (&'a [T], &'a [T]) {
+    (as_t(a).expect("rows of one float type"), as_t(b).expect("rows of one float type"))
+}
+
+/// [`each_pair`] on AVX2: four pairs at a time, the last one to three alone.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fours<'a, T: crate::kernels::avx2::Lanes + 'a, P, Put>(count: usize, pair: P, mut put: Put)
+where
+    P: Fn(usize) -> (&'a [T], &'a [T]),
+    Put: FnMut(usize, f64),
+{
+    let whole = count / 4 * 4;
+    for i in (0..whole).step_by(4) {
+        let pairs: [(&[T], &[T]); 4] = std::array::from_fn(|p| pair(i + p));
+        // SAFETY: the caller's.
+        let dists = unsafe { crate::kernels::avx2::sq_dists4(pairs.map(|p| p.0), pairs.map(|p| p.1)) };
+        for (p, dist) in dists.into_iter().enumerate() {
+            put(i + p, dist);
+        }
+    }
+    for i in whole..count {
+        let (a, b) = pair(i);
+        put(i, sq_dist_in::<T, T>(a, b));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, Rng};
+
+    fn same_bits_as_one_pair_at_a_time<F: Scalar>() {
+        let mut rng = Rng::new(9, Purpose::SeedSample);
+        for d in [1, 7, 8, 13, 64, 130] {
+            let rows: Vec<Vec<F>> =
+                (0..23).map(|_| (0..d).map(|_| F::from_f64((rng.uniform() - 0.4) * 50.0)).collect()).collect();
+            for count in [0, 1, 3, 4, 5, 11, 22] {
+                let mut got = Vec::new();
+                each_pair(count, |i| (&rows[i][..], &rows[22 - i][..]), |i, v| got.push((i, v.to_bits())));
+                let want: Vec<(usize, u64)> =
+                    (0..count).map(|i| (i, sq_dist_in::<F, F>(&rows[i], &rows[22 - i]).to_bits())).collect();
+                assert_eq!(got, want, "d = {d}, {count} pairs");
+            }
+        }
+    }
+
+    #[test]
+    fn every_pair_gets_the_bits_of_one_pair_at_a_time_in_order() {
+        same_bits_as_one_pair_at_a_time::<f32>();
+        same_bits_as_one_pair_at_a_time::<f64>();
+    }
+}
