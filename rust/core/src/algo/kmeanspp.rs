@@ -841,6 +841,30 @@ mod tests {
     }
 
     #[test]
+    fn runs_through_the_table_choose_the_rows_measured_runs_choose_on_non_finite_rows() {
+        // A row holding infinity or NaN is at NaN from itself when measured (inf − inf), not at 0:
+        // the table must hold that too, or a run that takes it as a centre draws differently.
+        let (n, d) = (40, 12);
+        for bad in [f32::INFINITY, f32::NAN] {
+            let mut x = blobs(n, d, 4, 11);
+            x[7 * d + 3] = bad;
+            let points = Points::from_rows(&x, d).unwrap();
+            for trials in [1, 3] {
+                let runs = Repeated::new(points, None, n, trials, 4);
+                assert!(runs.tabled());
+                for seed in 0..4 {
+                    let mut a = Rng::new(seed, Purpose::Trial(seed));
+                    let mut b = Rng::new(seed, Purpose::Trial(seed));
+                    let tabled = runs.choose(&mut a);
+                    let measured = kmeans_pp(points, None, n, trials, &mut b, true);
+                    assert_eq!(tabled, measured, "{bad}, trials {trials}, seed {seed}");
+                    assert_eq!(a.uniform(), b.uniform(), "the same draws");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_table_is_kept_for_few_dense_rows_drawn_from_many_times() {
         let x = blobs(TABLE_ROWS + 1, 3, 4, 2);
         let few = Points::from_rows(&x[..300 * 3], 3).unwrap();

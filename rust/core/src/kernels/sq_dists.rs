@@ -86,6 +86,18 @@ mod tests {
     }
 
     #[test]
+    fn pairs_of_rows_of_different_lengths_are_refused_not_read_past() {
+        // each_pair is safe: rows that do not all have the first pair's length must stop it, not
+        // send the four-pair kernel reading past the shorter rows.
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx2::available() {
+            let (long, short) = (vec![1f32; 64], vec![2f32; 8]);
+            let refused = std::panic::catch_unwind(|| each_pair(4, |_| (&long[..], &short[..]), |_, _| {}));
+            assert!(refused.is_err(), "rows of 64 and 8 features measured as one length");
+        }
+    }
+
+    #[test]
     fn every_pair_gets_the_bits_of_one_pair_at_a_time_in_order() {
         same_bits_as_one_pair_at_a_time::<f32>();
         same_bits_as_one_pair_at_a_time::<f64>();
