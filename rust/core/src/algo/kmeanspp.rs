@@ -206,9 +206,10 @@ impl Table {
     fn new<F: Scalar>(x: Points<'_, F>) -> Self {
         let (n, d) = (x.n(), x.d());
         let mut values = vec![0.0; n * n];
-        // Row i measures the rows before it; the other half is copied across.
+        // Row i measures the rows before it and itself (not 0 taken for granted: a row holding
+        // infinity or NaN is at NaN from itself); the other half is copied across.
         values.par_chunks_mut(n).enumerate().with_min_len(min_items(n * d / 2)).for_each(|(i, row)| {
-            each_pair(i, |j| (x.row(i), x.row(j)), |j, v| row[j] = v);
+            each_pair(i + 1, |j| (x.row(i), x.row(j)), |j, v| row[j] = v);
         });
         for i in 0..n {
             for j in i + 1..n {
