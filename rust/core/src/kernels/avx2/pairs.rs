@@ -17,7 +17,9 @@ use crate::kernels::points::{fold_lanes, sq_dist_in};
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4] {
     let d = a[0].len();
-    debug_assert!(a.iter().chain(&b).all(|row| row.len() == d));
+    // Checked, not only in debug builds: the loads below read `whole` values of every row, and
+    // the safe callers (kernels::sq_dists::each_pair) take rows from closures.
+    assert!(a.iter().chain(&b).all(|row| row.len() == d), "four pairs of rows of {d} features");
     let whole = d / 8 * 8;
     // Two registers per pair: float64 fills both, float32 only the first.
     let regs = 8 / T::LANES;
