@@ -151,10 +151,13 @@ pub const TABLE_ROWS: usize = 2048;
 
 /// k-means++ run again and again over the same rows: the trials of the K → k reduction, the runs
 /// on a coreset. Each run measures up to `k · local_trials` candidates against every row; when
-/// the rows are dense and few (at most [`TABLE_ROWS`], and no more than twice the candidates of
-/// all the runs together), measuring every pair of rows once costs less, and the runs look their
-/// distances up in a [`Table`] instead. The table holds the bits the rows' own measure gives, so
-/// the same rows are chosen either way.
+/// the rows are dense, few (at most [`TABLE_ROWS`], and no more than twice the candidates of all
+/// the runs together) and of eight features or more, and there are at least two runs, measuring
+/// every pair of rows once costs less, and the runs look their distances up in a [`Table`]
+/// instead. A narrower row is measured about as fast as it is looked up, and a single run,
+/// whose pruning skips most pairs, has no other run to share the table with (see
+/// `narrow_rows_and_single_runs_are_measured_without_a_table`). The table holds the bits the rows'
+/// own measure gives, so the same rows are chosen either way.
 pub struct Repeated<'w, F, R> {
     x: R,
     weights: Option<&'w [f64]>,
@@ -170,7 +173,12 @@ impl<'w, F: Scalar, R: Rows<F>> Repeated<'w, F, R> {
     pub fn new(x: R, weights: Option<&'w [f64]>, k: usize, local_trials: usize, runs: usize) -> Self {
         let candidates = runs.saturating_mul(k).saturating_mul(local_trials);
         let table = match x.data() {
-            Data::Dense(points) if x.n() <= TABLE_ROWS && x.n() <= candidates.saturating_mul(2) => {
+            Data::Dense(points)
+                if runs >= 2
+                    && x.d() >= NARROW_ROWS
+                    && x.n() <= TABLE_ROWS
+                    && x.n() <= candidates.saturating_mul(2) =>
+            {
                 Some(Table::new(points))
             }
             _ => None,
@@ -811,7 +819,7 @@ mod tests {
 
     #[test]
     fn runs_through_the_table_choose_the_rows_measured_runs_choose() {
-        // Narrow rows (measured a block at a time) and wide ones (pruned), unweighted and weighted
+        // Narrow rows (measured, not tabled) and wide ones (pruned), unweighted and weighted
         // with zero weights, one candidate per step and several, up to every row a centre (the
         // last steps take rows at distance zero); float32 and float64.
         fn check<F: Scalar>(x: &[F], d: usize) {
@@ -821,7 +829,7 @@ mod tests {
             for (k, trials) in [(1, 3), (25, 1), (25, 4), (n, 3)] {
                 for w in [None, Some(&weights[..])] {
                     let runs = Repeated::new(points, w, k, trials, n);
-                    assert!(runs.tabled(), "n = {n}, k = {k}");
+                    assert_eq!(runs.tabled(), d >= NARROW_ROWS, "n = {n}, d = {d}, k = {k}");
                     for seed in 0..3 {
                         let mut a = Rng::new(seed, Purpose::Trial(seed));
                         let mut b = Rng::new(seed, Purpose::Trial(seed));
@@ -881,12 +889,12 @@ mod tests {
 
     #[test]
     fn the_table_is_kept_for_few_dense_rows_drawn_from_many_times() {
-        let x = blobs(TABLE_ROWS + 1, 3, 4, 2);
-        let few = Points::from_rows(&x[..300 * 3], 3).unwrap();
+        let x = blobs(TABLE_ROWS + 1, 8, 4, 2);
+        let few = Points::from_rows(&x[..300 * 8], 8).unwrap();
         // 300 rows: a table once the runs measure at least 150 candidates.
         assert!(Repeated::new(few, None, 10, 3, 5).tabled());
         assert!(!Repeated::new(few, None, 10, 3, 4).tabled());
-        assert!(!Repeated::new(Points::from_rows(&x, 3).unwrap(), None, 1000, 8, 10).tabled());
+        assert!(!Repeated::new(Points::from_rows(&x, 8).unwrap(), None, 1000, 8, 10).tabled());
     }
 
     /// The scoring pass as it was written before the narrow rows' loops: row by row, each
