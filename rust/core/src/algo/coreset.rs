@@ -81,8 +81,8 @@ pub fn coreset_seeding<F: Scalar, R: Rows<F>>(
     Ok(fit.centers)
 }
 
-/// Greedy k-means++ over every row of `x`: the seeding of each run on the coreset, and of data too
-/// small for one.
+/// Greedy k-means++ over every row of `x`: the seeding of data too small for a coreset (the runs on
+/// a coreset share one [`Repeated`]).
 fn greedy_kmeans_pp<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Vec<F> {
     x.dense_rows(&kmeans_pp(x, weights, k, InitMethod::greedy_trials(k), rng, true))
 }
