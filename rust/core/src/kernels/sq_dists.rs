@@ -52,9 +52,10 @@ where
 {
     let whole = count / 4 * 4;
     for i in (0..whole).step_by(4) {
-        let pairs: [(&[T], &[T]); 4] = std::array::from_fn(|p| pair(i + p));
+        // Spelled out rather than by array::map, which the compiler left as calls.
+        let [(a0, b0), (a1, b1), (a2, b2), (a3, b3)] = [pair(i), pair(i + 1), pair(i + 2), pair(i + 3)];
         // SAFETY: the caller's.
-        let dists = unsafe { crate::kernels::avx2::sq_dists4(pairs.map(|p| p.0), pairs.map(|p| p.1)) };
+        let dists = unsafe { crate::kernels::avx2::sq_dists4([a0, a1, a2, a3], [b0, b1, b2, b3]) };
         for (p, dist) in dists.into_iter().enumerate() {
             put(i + p, dist);
         }

@@ -36,15 +36,17 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
                 }
             }
         }
-        std::array::from_fn(|p| {
+        let mut out = [0.0; 4];
+        for (p, out) in out.iter_mut().enumerate() {
             let mut lanes = T::spill(sums[p][0]);
             if regs == 2 {
                 lanes[T::LANES..].copy_from_slice(&T::spill(sums[p][1])[..T::LANES]);
             }
             // The features past the last whole eight, in order, as sq_dist_in sums them.
             let tail = sq_dist_in::<T, T>(&a[p][whole..], &b[p][whole..]);
-            fold_lanes(lanes) + tail
-        })
+            *out = fold_lanes(lanes) + tail;
+        }
+        out
     }
 }
 
