@@ -345,14 +345,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
         blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
             let start = block * ROW_BLOCK;
-            match x.data() {
-                Data::Dense(rows) => each_pair(d2.len(), |r| (rows.row(start + r), &center[..]), |r, v| d2[r] = v),
-                Data::Sparse(_) => {
-                    for (r, value) in d2.iter_mut().enumerate() {
-                        *value = x.sq_dist_to(start + r, &center, norm);
-                    }
-                }
-            }
+            x.each_sq_dist(d2.len(), |r| start + r, |_| (&center[..], norm), |r, v| d2[r] = v);
             *sum = weighted_sum(d2, weights.map(|w| &w[start..start + d2.len()]));
         });
         self.owner.fill(0);
@@ -526,7 +519,7 @@ impl<R: Copy> Pass<'_, R> {
             Data::Dense(x) if x.d() < NARROW_ROWS && m < NARROW_CENTERS => {
                 narrow_sq_dists(x.rows(start, start + current.len()), candidate, |_| 0, dist);
             }
-            Data::Dense(x) => {
+            _ => {
                 // The rows the test does not skip, measured together.
                 let mut picked = [0usize; ROW_BLOCK];
                 let mut count = 0;
@@ -539,16 +532,7 @@ impl<R: Copy> Pass<'_, R> {
                     }
                 }
                 let picked = &picked[..count];
-                each_pair(count, |j| (x.row(start + picked[j]), candidate), |j, v| dist[picked[j]] = v);
-            }
-            _ => {
-                for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
-                    *dist = if self.prune && skips(between[owner[r] as usize], current) {
-                        f64::INFINITY
-                    } else {
-                        self.x.sq_dist_to(start + r, candidate, norm)
-                    };
-                }
+                self.x.each_sq_dist(count, |j| start + picked[j], |_| (candidate, norm), |j, v| dist[picked[j]] = v);
             }
         }
     }
@@ -755,4 +739,4 @@ pub(crate) fn sum_lanes(values: &[f64]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -25,7 +25,6 @@
 use crate::backend::{Data, Rows};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_f64, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
-use crate::kernels::sq_dists::each_pair;
 
 /// How many of the lowest-count starved centres are weighed each batch (bounds the work).
 pub const RESEED_CANDIDATES: usize = 16;
@@ -73,18 +72,10 @@ pub(crate) fn reseed_starved<F: Scalar, R: Rows<F>>(
             continue;
         }
         let own = labels[i] as usize;
-        let next = match batch.data() {
-            Data::Dense(x) => {
-                let mut next = f64::INFINITY;
-                // Every centre but its own, in order.
-                let other = |j: usize| j + usize::from(j >= own);
-                each_pair(k - 1, |j| (x.row(i), at(other(j))), |_, v| next = next.min(v));
-                next
-            }
-            Data::Sparse(_) => {
-                (0..k).filter(|&o| o != own).map(|o| batch.sq_dist_to(i, at(o), norms[o])).fold(f64::INFINITY, f64::min)
-            }
-        };
+        let mut next = f64::INFINITY;
+        // Every centre but its own, in order.
+        let other = |j: usize| j + usize::from(j >= own);
+        batch.each_sq_dist(k - 1, |_| i, |j| (at(other(j)), norms[other(j)]), |_, v| next = next.min(v));
         cost[slot] += next.min(to_row[i]) - dist2[i].min(to_row[i]);
     }
     // The cheapest to remove (ties: the first, i.e. the lowest count).
@@ -124,22 +115,15 @@ fn sq_dists<F: Scalar, R: Rows<F>>(
     center_of: impl Fn(usize) -> usize,
 ) -> Vec<f64> {
     let d = batch.d();
-    if let Data::Dense(x) = batch.data() {
-        let mut out = vec![0.0; x.n()];
-        if d < NARROW_ROWS {
-            narrow_sq_dists(x, centers, center_of, &mut out);
-        } else {
-            let center = |c: usize| &centers[c * d..(c + 1) * d];
-            each_pair(x.n(), |i| (x.row(i), center(center_of(i))), |i, v| out[i] = v);
+    let mut out = vec![0.0; batch.n()];
+    match batch.data() {
+        Data::Dense(x) if d < NARROW_ROWS => narrow_sq_dists(x, centers, center_of, &mut out),
+        _ => {
+            let center = |c: usize| (&centers[c * d..(c + 1) * d], norms[c]);
+            batch.each_sq_dist(batch.n(), |i| i, |i| center(center_of(i)), |i, v| out[i] = v);
         }
-        return out;
     }
-    (0..batch.n())
-        .map(|i| {
-            let c = center_of(i);
-            batch.sq_dist_to(i, &centers[c * d..(c + 1) * d], norms[c])
-        })
-        .collect()
+    out
 }
 
 fn norm<F: Scalar>(v: &[F]) -> f64 {
