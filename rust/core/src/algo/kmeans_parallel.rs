@@ -236,22 +236,9 @@ pub fn reduce_candidates<F: Scalar, B: Backend>(
 mod tests {
     use super::*;
     use crate::algo::evaluate::loss;
+    use crate::algo::kmeanspp::tests::blobs;
     use crate::backend::Cpu;
     use crate::rng::Purpose;
-
-    /// `n` rows of `d` features around `centres` random means in [-10, 10]^d.
-    fn blobs(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
-        let mut rng = Rng::new(seed, Purpose::SeedSample);
-        let means: Vec<f32> = (0..centres * d).map(|_| (rng.uniform() * 20.0 - 10.0) as f32).collect();
-        let mut x = Vec::with_capacity(n * d);
-        for _ in 0..n {
-            let c = rng.below(centres);
-            for p in 0..d {
-                x.push(means[c * d + p] + (rng.uniform() - 0.5) as f32);
-            }
-        }
-        x
-    }
 
     fn seed(x: Points<'_, f32>, weights: Option<&[f64]>, k: usize, seed: u64) -> Vec<f32> {
         let mut rng = Rng::new(seed, Purpose::Trial(0));

@@ -2,7 +2,8 @@ use super::*;
 use crate::kernels::points::Points;
 use crate::rng::Purpose;
 
-fn blobs(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
+/// `n` rows of `d` features around `centres` random means in [-10, 10]^d (also k-means‖'s tests').
+pub(crate) fn blobs(n: usize, d: usize, centres: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed, Purpose::SeedSample);
     let means: Vec<f32> = (0..centres * d).map(|_| (rng.uniform() * 20.0 - 10.0) as f32).collect();
     let mut x = Vec::with_capacity(n * d);
