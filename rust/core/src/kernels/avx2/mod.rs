@@ -11,10 +11,6 @@
 //! (the BLIS Haswell shape: 12 FMAs per 2 loads + 6 broadcasts), then folds `||c||² − 2 x·c` into
 //! a running best per row and lane.
 //!
-//! Where the CPU has AVX-512F with full-width multiply-adds, full scans run a panel's centres in
-//! one zmm register instead, 12 rows a tile, the same multiply-adds lane by lane (wide.rs); the
-//! folds below are shared, so the labels and scores are the same bits.
-//!
 //! Ties: lane `l` of a row's running best only ever sees centres `NR·p + l` and
 //! `NR·p + LANES + l` in increasing order and replaces its best only on a strictly smaller score,
 //! so it keeps the lowest index among its equal scores; the final horizontal step takes the
@@ -35,15 +31,12 @@ mod lanes;
 mod narrow;
 /// Squared distances of four pairs of rows at once.
 mod pairs;
-/// The microtile in AVX-512 registers, 12 rows at a time.
-mod wide;
 
 use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
 pub(crate) use narrow::{assign_narrow_rows, NARROW};
 pub(crate) use pairs::sq_dists4;
-use wide::MRW;
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 
@@ -119,55 +112,8 @@ pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
     unsafe { scan::<T, true>(packed, rows, labels, second) }
 }
 
-/// [`scan_with`] in the wide tiles where the CPU has AVX-512F ([`wide`]), else in the AVX2 ones:
-/// the same bits.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA ([`available`]).
-unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
-    // SAFETY: forwarded, and the wide scan only where the CPU has AVX-512F.
-    unsafe {
-        if wide::available() {
-            scan_wide::<T, TOP2>(packed, rows, labels, second)
-        } else {
-            scan_narrow::<T, TOP2>(packed, rows, labels, second)
-        }
-    }
-}
-
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scan_narrow<T: Lanes, const TOP2: bool>(
-    packed: &Packed<T>,
-    rows: &[T],
-    labels: &mut [u32],
-    second: &mut [f64],
-) {
-    // SAFETY: forwarded.
-    unsafe { scan_with::<T, TOP2, false>(packed, rows, labels, second) }
-}
-
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn scan_wide<T: Lanes, const TOP2: bool>(
-    packed: &Packed<T>,
-    rows: &[T],
-    labels: &mut [u32],
-    second: &mut [f64],
-) {
-    // SAFETY: forwarded.
-    unsafe { scan_with::<T, TOP2, true>(packed, rows, labels, second) }
-}
-
-/// The scan of [`assign_rows`] and [`assign_rows_top2`]: with `WIDE`, rows 12 at a time through
-/// [`wide::strip_tile`] (the last few, and all of a block of fewer than 12, through the AVX2
-/// tiles), else 6 at a time. Inlined into the two callers above, which compile it for their
-/// instruction sets.
-#[inline(always)]
-unsafe fn scan_with<T: Lanes, const TOP2: bool, const WIDE: bool>(
-    packed: &Packed<T>,
-    rows: &[T],
-    labels: &mut [u32],
-    second: &mut [f64],
-) {
+unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
     let (m, d, nr) = (labels.len(), packed.d, Packed::<T>::NR);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
     // Running best (and second best) per row: one register of scores and one of indices. The
@@ -175,35 +121,20 @@ unsafe fn scan_with<T: Lanes, const TOP2: bool, const WIDE: bool>(
     // SAFETY: the CPU has AVX2 (this function's contract).
     let infinity = unsafe { T::set(T::INFINITY) };
     let mut best = [infinity; ROW_BLOCK];
-    // SAFETY: as above.
-    let mut best_index = [unsafe { _mm256_setzero_si256() }; ROW_BLOCK];
+    let mut best_index = [_mm256_setzero_si256(); ROW_BLOCK];
     let mut runner_up = [infinity; ROW_BLOCK];
-    // The wide tiles' rows: whole strips of MRW, the rest by the AVX2 tiles.
-    let wide_rows = if WIDE && packed.panels >= wide::MIN_PANELS { m / MRW * MRW } else { 0 };
-    let strips = wide::strips(rows, wide_rows / MRW, d);
-    let tiles = || {
-        let rest = row_groups(m - wide_rows).map(move |(r0, live)| (wide_rows + r0, live));
-        (0..wide_rows).step_by(MRW).map(|r0| (r0, MRW)).chain(rest)
-    };
     let panels_per_block = CENTER_BLOCK / nr;
     for block in (0..packed.panels).step_by(panels_per_block) {
         let block_end = (block + panels_per_block).min(packed.panels);
-        for (r0, live) in tiles() {
+        for (r0, live) in row_groups(m) {
             // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const T; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             for panel in block..block_end {
                 let half = packed.half_last && panel + 1 == packed.panels;
-                let data = packed.data[panel * d * nr..].as_ptr();
-                // SAFETY: every row pointer has d readable values, a strip d × MRW, the panel
-                // d × NR; the wide tile only where the CPU has AVX-512F. On the last panel's
-                // padding (zeros) the wide tile computes the zeros the half-width tile leaves.
-                let mut scores = [[unsafe { T::zero() }; 2]; MRW];
-                if WIDE && r0 < wide_rows {
-                    scores = unsafe { wide::strip_tile::<T>(strips[r0 * d..].as_ptr(), data, d) };
-                } else {
-                    scores[..MR].copy_from_slice(&unsafe { panel_scores::<T>(row_ptr, live, data, d, half) });
-                }
+                // SAFETY: every row pointer has d readable values, the panel d × NR.
+                let scores =
+                    unsafe { panel_scores::<T>(row_ptr, live, packed.data[panel * d * nr..].as_ptr(), d, half) };
                 let norms = packed.norms[panel * nr..].as_ptr();
                 let first = (panel * nr) as i64;
                 for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
@@ -260,65 +191,8 @@ unsafe fn scan_with<T: Lanes, const TOP2: bool, const WIDE: bool>(
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`available`]).
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn scan_lists<T: Lanes>(
-    packed: &Packed<T>,
-    ids: &[i32],
-    rows: &[T],
-    lists: &[Vec<u32>],
-    flagged: &[u32],
-    labels: &mut [u32],
-    seconds: &mut [f64],
-    panel_min: &mut [f64],
-) {
-    // SAFETY: forwarded, and the wide scan only where the CPU has AVX-512F.
-    unsafe {
-        if wide::available() {
-            scan_lists_wide(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
-        } else {
-            scan_lists_narrow(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scan_lists_narrow<T: Lanes>(
-    packed: &Packed<T>,
-    ids: &[i32],
-    rows: &[T],
-    lists: &[Vec<u32>],
-    flagged: &[u32],
-    labels: &mut [u32],
-    seconds: &mut [f64],
-    panel_min: &mut [f64],
-) {
-    // SAFETY: forwarded.
-    unsafe { scan_lists_with::<T, false>(packed, ids, rows, lists, flagged, labels, seconds, panel_min) }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn scan_lists_wide<T: Lanes>(
-    packed: &Packed<T>,
-    ids: &[i32],
-    rows: &[T],
-    lists: &[Vec<u32>],
-    flagged: &[u32],
-    labels: &mut [u32],
-    seconds: &mut [f64],
-    panel_min: &mut [f64],
-) {
-    // SAFETY: forwarded.
-    unsafe { scan_lists_with::<T, true>(packed, ids, rows, lists, flagged, labels, seconds, panel_min) }
-}
-
-/// The body of [`scan_lists`]: with `WIDE`, a list of every row in order (the grouped pass's
-/// first, full scan) 12 rows at a time through [`wide::strip_tile`]; other lists, whose rows are
-/// scattered, through the AVX2 tiles. Inlined into the two callers above, which compile it for
-/// their instruction sets.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn scan_lists_with<T: Lanes, const WIDE: bool>(
+pub(crate) unsafe fn scan_lists<T: Lanes>(
     packed: &Packed<T>,
     ids: &[i32],
     rows: &[T],
@@ -341,13 +215,6 @@ unsafe fn scan_lists_with<T: Lanes, const WIDE: bool>(
     let mut best = [infinity; GROUPED_ROWS];
     let mut best_index = [no_index; GROUPED_ROWS];
     let mut runner_up = [infinity; GROUPED_ROWS];
-    // A list of every row in order (the first pass's): its tiles read the rows packed in strips.
-    let in_order = |which: &[u32]| which.iter().enumerate().all(|(i, &r)| r as usize == i);
-    let wide = WIDE && panels >= wide::MIN_PANELS;
-    let strips = match lists.iter().find(|which| wide && which.len() >= MRW && in_order(which)) {
-        Some(which) => wide::strips(rows, which.len() / MRW, d),
-        None => Vec::new(),
-    };
     for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
         let panel = list / 2;
         // Scanned at half width, the upper register's centres are left out (as +∞ scores).
@@ -356,26 +223,14 @@ unsafe fn scan_lists_with<T: Lanes, const WIDE: bool>(
         let data = packed.data[panel * d * nr..].as_ptr();
         let norms = packed.norms[panel * nr..].as_ptr();
         let ids = ids[panel * nr..].as_ptr();
-        // An in-order list's whole strips, 12 rows a tile; not the last panel's padding, whose
-        // products a row of infinities makes NaN (the half-width tile leaves them out).
-        let padded = half && !lower_only;
-        let strip_rows = if !strips.is_empty() && !padded && in_order(which) { which.len() / MRW * MRW } else { 0 };
-        let rest = row_groups(which.len() - strip_rows).map(|(r0, live)| (strip_rows + r0, live));
-        for (r0, live) in (0..strip_rows).step_by(MRW).map(|r0| (r0, MRW)).chain(rest) {
-            // SAFETY: every row pointer has d readable values, a strip d × MRW, the panel d × NR,
-            // norms and ids NR values each; strips only where the CPU has AVX-512F. A strip's tile
-            // computes the upper register's products of a half-width list too, which the fold
-            // leaves out.
+        for (r0, live) in row_groups(which.len()) {
+            // Past `live`, the first row stands in.
+            let row_ptr: [*const T; MR] =
+                std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
+            // SAFETY: every row pointer has d readable values, the panel d × NR, norms and ids NR
+            // values each.
             unsafe {
-                let mut tile = [[T::zero(); 2]; MRW];
-                if r0 < strip_rows {
-                    tile = wide::strip_tile::<T>(strips[r0 * d..].as_ptr(), data, d);
-                } else {
-                    // Past `live`, the first row stands in.
-                    let row_ptr: [*const T; MR] =
-                        std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
-                    tile[..MR].copy_from_slice(&panel_scores::<T>(row_ptr, live, data, d, half));
-                }
+                let tile = panel_scores::<T>(row_ptr, live, data, d, half);
                 let minus_two = T::set(T::from_f64(-2.0));
                 for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
                     let r = which[r0 + i] as usize;
