@@ -363,17 +363,21 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         (rows, norms)
     }
 
+    /// Squared distances from each of the dense `rows` to every centre so far, row by row: the
+    /// pruning bounds, in the data's precision (their rounding is far inside MARGIN).
+    fn to_centers(&self, rows: &[F]) -> Vec<f64> {
+        let d = self.d;
+        rows.chunks_exact(d)
+            .flat_map(|row| self.centers.chunks_exact(d).map(move |center| sq_dist_in::<F, F>(row, center)))
+            .collect()
+    }
+
     /// Gains of the candidate rows and the rows each moves closer: one pass over the rows for all
     /// candidates, block by block.
     fn score<R: Rows<F>>(&self, x: R, candidates: &[usize]) -> Scored {
         let (d, m, trials) = (self.d, self.n_centers(), candidates.len());
         let (rows, norms) = self.candidate_rows(x, candidates);
-        // Squared distances from every candidate to every centre so far: the pruning bounds, in
-        // the data's precision (their rounding is far inside MARGIN).
-        let between: Vec<f64> = rows
-            .chunks_exact(d)
-            .flat_map(|c| self.centers.chunks_exact(d).map(move |center| sq_dist_in::<F, F>(c, center)))
-            .collect();
+        let between = self.to_centers(&rows);
         let n_blocks = self.block_sums.len();
         let mut gains = vec![0.0; n_blocks * trials];
         let mut moved = vec![0u128; n_blocks * trials];
@@ -435,7 +439,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
     fn advance<R: Rows<F>>(&mut self, x: R, candidate: usize) {
         let (d, m) = (self.d, self.n_centers());
         let (row, norms) = self.candidate_rows(x, &[candidate]);
-        let between: Vec<f64> = self.centers.chunks_exact(d).map(|center| sq_dist_in::<F, F>(&row, center)).collect();
+        let between = self.to_centers(&row);
         let pass = Pass { x, weights: self.weights, prune: self.prune };
         let (row, norm, between) = (&row[..], norms[0], &between[..]);
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.owner.par_chunks_mut(ROW_BLOCK));

@@ -152,10 +152,7 @@ fn the_table_is_kept_for_few_dense_rows_drawn_from_many_times() {
 fn reference_score<R: Rows<f32>>(seeding: &Seeding<'_, f32>, x: R, candidates: &[usize]) -> (Vec<f64>, Vec<u128>) {
     let (d, m, trials) = (seeding.d, seeding.n_centers(), candidates.len());
     let (rows, norms) = seeding.candidate_rows(x, candidates);
-    let between: Vec<f64> = rows
-        .chunks_exact(d)
-        .flat_map(|c| seeding.centers.chunks_exact(d).map(move |center| sq_dist_in::<f32, f32>(c, center)))
-        .collect();
+    let between = seeding.to_centers(&rows);
     let n = seeding.d2.len();
     let (mut gains, mut moved) = (vec![0.0; trials], vec![0u128; n.div_ceil(ROW_BLOCK) * trials]);
     for block in 0..n.div_ceil(ROW_BLOCK) {
