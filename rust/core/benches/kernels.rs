@@ -4,7 +4,8 @@ use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use fastkmeans_core::{Backend, Cpu, InitMethod, MiniBatchState, Points};
+use fastkmeans_core::kernels::scatter::scatter;
+use fastkmeans_core::{Backend, Cpu, InitMethod, MiniBatchState, Points, Rows};
 
 fn data(n: usize, d: usize, seed: u32) -> Vec<f32> {
     // A cheap deterministic generator: benches need data, not statistics.
@@ -80,5 +81,33 @@ fn reduction(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, assignment, minibatch_update, reduction);
+/// The data's mean and scatter (the centre-shift rule's variance): one blocked pass against the
+/// mean, then an assignment to it, the way it was computed before.
+fn variance(c: &mut Criterion) {
+    let mut group = c.benchmark_group("variance");
+    group.sample_size(10);
+    let big = data(1_000_000, 32, 4);
+    let wide: Vec<f64> = data(10_000, 784, 5).iter().map(|&v| v as f64).collect();
+    fn both<F: fastkmeans_core::Scalar>(
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        x: Points<'_, F>,
+        name: &str,
+    ) {
+        group.bench_function(format!("{name}_one_pass"), |b| b.iter(|| scatter(black_box(x), None).scatter));
+        let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
+        group.bench_function(format!("{name}_mean_then_assign"), |b| {
+            b.iter(|| {
+                let mut mean = vec![F::ZERO; x.d()];
+                black_box(x).move_to_means(None, &vec![0u32; x.n()], &mut mean);
+                Cpu.assign(x.into(), Points::from_rows(&mean, x.d()).unwrap(), &mut labels, &mut dist2).unwrap();
+                dist2.iter().sum::<f64>()
+            })
+        });
+    }
+    both(&mut group, Points::from_rows(&big, 32).unwrap(), "1000000x32_f32");
+    both(&mut group, Points::from_rows(&wide, 784).unwrap(), "10000x784_f64");
+    group.finish();
+}
+
+criterion_group!(benches, assignment, minibatch_update, reduction, variance);
 criterion_main!(benches);

@@ -5,13 +5,14 @@ use std::sync::atomic::AtomicBool;
 use rayon::prelude::*;
 
 use crate::algo::empty::update_centers;
-use crate::backend::{Backend, Rows};
+use crate::backend::{Backend, Data, Rows};
 use crate::error::{check_stop, Result};
 use crate::kernels::bounds::Bounds;
 use crate::kernels::incremental::RunSums;
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::points::{sq_diff, Points};
 use crate::kernels::scalar::Scalar;
+use crate::kernels::scatter::scatter;
 use crate::params::{Checked, LloydParams, StopRule};
 use crate::rng::{Purpose, Rng};
 
@@ -165,13 +166,23 @@ fn lloyd_incremental<F: Scalar, R: Rows<F>, B: Backend>(
 
 /// The mean over the features of their (weighted) variance: the weighted ssd of the rows against
 /// their weighted mean, over the total weight and the number of features (0 without weight).
+/// Dense rows are read once ([`scatter`]); sparse rows are averaged, then measured against the
+/// mean by the backend.
 fn mean_variance<F: Scalar, R: Rows<F>, B: Backend>(x: R, weights: Option<&[f64]>, backend: &B) -> Result<f64> {
-    let mut mean = vec![F::ZERO; x.d()];
-    x.move_to_means(weights, &vec![0u32; x.n()], &mut mean);
-    let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
-    backend.assign(x.data(), Points::from_rows(&mean, x.d())?, &mut labels, &mut dist2)?;
-    let total = weights.map_or(x.n() as f64, |w| w.iter().sum());
-    Ok(if total > 0.0 { weighted_ssd(&dist2, weights) / (total * x.d() as f64) } else { 0.0 })
+    let (total, ssd) = match x.data() {
+        Data::Dense(points) => {
+            let s = scatter(points, weights);
+            (s.weight, s.scatter)
+        }
+        Data::Sparse(_) => {
+            let mut mean = vec![F::ZERO; x.d()];
+            x.move_to_means(weights, &vec![0u32; x.n()], &mut mean);
+            let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
+            backend.assign(x.data(), Points::from_rows(&mean, x.d())?, &mut labels, &mut dist2)?;
+            (weights.map_or(x.n() as f64, |w| w.iter().sum()), weighted_ssd(&dist2, weights))
+        }
+    };
+    Ok(if total > 0.0 { ssd / (total * x.d() as f64) } else { 0.0 })
 }
 
 fn to_f64<F: Scalar>(values: &[F]) -> Vec<f64> {

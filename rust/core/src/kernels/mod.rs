@@ -4,8 +4,8 @@
 //! ([`sq_dists`]), the per-cluster sums ([`sums`]), the fused
 //! and bounded Lloyd passes ([`fused`], [`bounds`], with group bounds for many centres in
 //! [`yinyang`], and the incremental pass that keeps a run's sums in [`incremental`]), sparse ×
-//! dense products ([`sparse`]), the reductions behind the metrics ([`metrics`]) and the blocked
-//! silhouette ([`silhouette`]).
+//! dense products ([`sparse`]), the reductions behind the metrics ([`metrics`]), the data's mean
+//! and scatter in one pass ([`scatter`]) and the blocked silhouette ([`silhouette`]).
 //! Nothing here knows of a backend or an algorithm.
 
 #[cfg(target_arch = "x86_64")]
@@ -19,6 +19,7 @@ pub mod pairwise;
 pub mod parallel;
 pub mod points;
 pub mod scalar;
+pub mod scatter;
 pub mod silhouette;
 pub mod silhouette_bounds;
 pub mod sparse;
