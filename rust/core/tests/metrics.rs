@@ -53,7 +53,7 @@ proptest! {
     #[test]
     fn sparse_silhouette_equals_the_dense_one(n in 2usize..300, d in 1usize..30, k in 2usize..5, seed in any::<u64>()) {
         let (mut x, labels) = clustered(n, d, k, 3.0, seed);
-        x.iter_mut().enumerate().for_each(|(i, v)| if (i * 7 + seed as usize) % 3 == 0 { *v = 0.0 });
+        x.iter_mut().enumerate().for_each(|(i, v)| if (i * 7 + seed as usize).is_multiple_of(3) { *v = 0.0 });
         let (mut indptr, mut indices, mut values) = (vec![0i64], vec![], vec![]);
         for row in x.chunks(d) {
             for (j, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {

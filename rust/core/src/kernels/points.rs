@@ -22,7 +22,7 @@ impl<'a, F: Scalar> Points<'a, F> {
 
     /// Views `data` as rows of `d` features (`d` must divide the length and be non-zero).
     pub fn from_rows(data: &'a [F], d: usize) -> Result<Self> {
-        if d == 0 || data.len() % d != 0 {
+        if d == 0 || !data.len().is_multiple_of(d) {
             return Err(Error::BadShape { len: data.len(), rows: data.len() / d.max(1), cols: d });
         }
         Ok(Self { data, n: data.len() / d, d })

@@ -76,7 +76,7 @@ unsafe fn assign_narrow<T: Lanes, const D: usize, const TOP2: bool>(
     second: &mut [f64],
 ) {
     let (m, k, lanes) = (labels.len(), norms.len(), T::LANES);
-    assert!(m <= ROW_BLOCK && ROW_BLOCK % lanes == 0 && rows.len() >= m * D && centers.len() >= k * D);
+    assert!(m <= ROW_BLOCK && ROW_BLOCK.is_multiple_of(lanes) && rows.len() >= m * D && centers.len() >= k * D);
     assert!(!TOP2 || second.len() >= m);
     // The block feature-major; the lanes past the last row repeat row 0 (their results are
     // dropped).

@@ -114,7 +114,7 @@ impl<F: Scalar> Distances for Fused<'_, F> {
         }
         s.masked.clear();
         s.masked.resize(panels, false);
-        if cols.len() % width != 0 {
+        if !cols.len().is_multiple_of(width) {
             s.masked[panels - 1] = true;
         }
         for &p in &s.row_positions {
