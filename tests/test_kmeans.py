@@ -128,6 +128,40 @@ def test_the_same_random_state_gives_identical_bits_on_any_number_of_threads():
     assert different.cluster_centers_.tobytes() != runs[0].cluster_centers_.tobytes()
 
 
+_WIDE_RUN = """
+import sys, numpy as np
+from sklearn.datasets import make_blobs
+from fastkmeans import KMeans, _core
+X, _ = make_blobs(n_samples=6000, n_features=40, centers=80, random_state=1)
+out = [_core.CPU_TILES.encode()]
+for dtype in (np.float32, np.float64):
+    x = X.astype(dtype)
+    streamed = KMeans(k=80, random_state=3).fit(x)  # K = 80 * factor streaming centres, many panels
+    lloyd = KMeans(k=10, algorithm="lloyd", random_state=3).fit(x)  # two panels in float64, the last half-width
+    out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:500]).tobytes() for m in (streamed, lloyd)]
+sys.stdout.buffer.write(b"".join(out))
+"""
+
+
+def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
+    # The full scans run two panels at a time in zmm registers where the CPU has full-width
+    # AVX-512; the same fits with them switched off (FASTKMEANS_DISABLE_AVX512=1, read once per
+    # process) are the same bits.
+    import os
+    import subprocess
+    import sys
+
+    if _core.CPU_TILES != "avx512":
+        pytest.skip(f"this CPU runs the {_core.CPU_TILES} tiles, not the AVX-512 ones")
+    runs = {}
+    for disabled in ("0", "1"):
+        env = {**os.environ, "FASTKMEANS_DISABLE_AVX512": disabled}
+        runs[disabled] = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True).stdout
+    assert runs["0"].startswith(b"avx512") and runs["1"].startswith(b"avx2")
+    assert len(runs["0"]) > 500_000  # centres, labels and distances of four fits
+    assert runs["0"][len(b"avx512"):] == runs["1"][len(b"avx2"):]
+
+
 def test_fitted_attributes_describe_the_training_data():
     X, _ = make_blobs(n_samples=3000, n_features=3, centers=4, random_state=0)
     model = KMeans(k=4, eval_metrics=["msd", "ssd"], random_state=0).fit(X)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 __all__ = [
     "assign", "assign_and_sum", "transform", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
-    "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS",
+    "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS", "CPU_TILES",
     "silhouette_pairs", "reduce_candidates",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
     "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
@@ -24,6 +24,9 @@ __all__ = [
 
 BACKENDS: List[str]
 """Compute backends built into this extension (``["cpu"]``, or ``["cpu", "cuda"]`` with the cuda feature)."""
+CPU_TILES: str
+"""The assignment tiles this CPU runs: ``"avx512"``, ``"avx2"`` or ``"portable"``, all with the same bits
+(``FASTKMEANS_DISABLE_AVX512=1`` in the environment keeps the AVX2 tiles on a CPU with AVX-512)."""
 
 # A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
 # data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"

@@ -31,7 +31,7 @@ def describe() -> str:
 
     location = os.path.dirname(os.path.abspath(__file__))
     line = (f"fastkmeans {distribution_version()} (distribution {DISTRIBUTION}: SageMaker's k-means, Rust core "
-            f"{', '.join(_core.BACKENDS)}; {location}; Python {sys.version.split()[0]})")
+            f"{', '.join(_core.BACKENDS)}, {_core.CPU_TILES} tiles; {location}; Python {sys.version.split()[0]})")
     other = other_fastkmeans()
     if other is not None:
         line += (f"\nwarning: the unrelated distribution fastkmeans {other} is installed too and writes the same "

@@ -40,6 +40,7 @@ pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 pub use backend::cuda::{Cuda, Precision};
 pub use backend::{Backend, Cpu, Data, Gathered, Rows};
 pub use error::{Error, Result};
+pub use kernels::distance::tiles;
 pub use kernels::metrics::{calinski_harabasz, davies_bouldin, dispersion, Dispersion};
 pub use kernels::points::Points;
 pub use kernels::scalar::Scalar;

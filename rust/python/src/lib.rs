@@ -594,6 +594,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(silhouette_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(dispersion, m)?)?;
     m.add("BACKENDS", if device::cuda_compiled() { vec!["cpu", "cuda"] } else { vec!["cpu"] })?;
+    m.add("CPU_TILES", fastkmeans_core::tiles())?;
     io::register(m)?;
     text::register(m)
 }

@@ -29,6 +29,17 @@ use crate::kernels::parallel::{min_items, CENTER_BLOCK, ROW_BLOCK};
 use crate::kernels::points::{sq_dist_f64, Points};
 use crate::kernels::scalar::Scalar;
 
+/// Which assignment tiles this CPU runs: `"avx512"` (the AVX2 tiles, and the full scans two
+/// panels at a time in zmm registers: [`crate::kernels::avx2`]'s `wide`), `"avx2"`, or
+/// `"portable"` (the packed GEMM of `matrixmultiply`). The results are the same bits on all three.
+pub fn tiles() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        return if avx2::wide_available() { "avx512" } else { "avx2" };
+    }
+    "portable"
+}
+
 /// `||c||²` for every row of `centers`, summed in `f64` and rounded once to `F`.
 pub fn squared_norms<F: Scalar>(centers: Points<'_, F>) -> Vec<F> {
     (0..centers.n()).map(|j| F::from_f64(centers.row(j).iter().map(|&v| v.to_f64() * v.to_f64()).sum())).collect()

@@ -1,6 +1,7 @@
 //! The registers the microkernel runs on: [`Lanes`] gives float32 (eight to a ymm register) and
 //! float64 (four) the same operations, each one AVX2/FMA instruction, so that one kernel body
-//! serves both precisions.
+//! serves both precisions; and the few AVX-512F ones of the wide tiles (`wide_`, a zmm register
+//! holding two ymm registers' lanes).
 //!
 //! The methods are `#[inline(always)]` but not compiled for AVX2 themselves: they are only
 //! called from the kernel's `#[target_feature(enable = "avx2,fma")]` functions, where, inlined,
@@ -13,7 +14,7 @@ use crate::kernels::scalar::Scalar;
 /// A float type with an AVX2 register of [`Lanes::LANES`] values.
 ///
 /// # Safety
-/// Every method needs a CPU with AVX2 and FMA; pointers must be valid for the values read or
+/// Every method needs a CPU with AVX2 and FMA, and the `wide_` ones AVX-512F; pointers must be valid for the values read or
 /// written (`LANES` values, or one for [`Lanes::splat`]). An implementation must make `LANES`
 /// the register's true width and `spill` / `spill_indices` return exactly `LANES` values in lane
 /// order: the kernel's pointer arithmetic trusts them.
@@ -69,12 +70,50 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn index_less(a: __m256i, b: __m256i) -> __m256i;
     /// Lane 0, widened to `f64`.
     unsafe fn first(v: Self::V) -> f64;
+    /// One zmm register: two of [`Lanes::V`] side by side (AVX-512F).
+    type W: Copy;
+    /// All wide lanes zero (AVX-512F).
+    unsafe fn wide_zero() -> Self::W;
+    /// `2 · LANES` values from memory, no alignment needed (AVX-512F).
+    unsafe fn wide_load(p: *const Self) -> Self::W;
+    /// The value at `p` in every wide lane (AVX-512F).
+    unsafe fn wide_splat(p: *const Self) -> Self::W;
+    /// `a · b + c` in every wide lane, rounded once (AVX-512F).
+    unsafe fn wide_fmadd(a: Self::W, b: Self::W, c: Self::W) -> Self::W;
+    /// The lower and the upper half (AVX-512F).
+    unsafe fn wide_split(v: Self::W) -> [Self::V; 2];
 }
 
 // SAFETY: eight f32 lanes in a __m256, eight i32 indices in a __m256i, spilled in lane order.
 unsafe impl Lanes for f32 {
     type V = __m256;
     const LANES: usize = 8;
+    type W = __m512;
+    #[inline(always)]
+    unsafe fn wide_zero() -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn wide_load(p: *const f32) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn wide_splat(p: *const f32) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_ps(*p) }
+    }
+    #[inline(always)]
+    unsafe fn wide_fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn wide_split(v: __m512) -> [__m256; 2] {
+        // SAFETY: the caller's (see the trait).
+        unsafe { [_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))] }
+    }
     #[inline(always)]
     unsafe fn zero() -> __m256 {
         // SAFETY: the caller's (see the trait).
@@ -204,6 +243,32 @@ unsafe impl Lanes for f32 {
 unsafe impl Lanes for f64 {
     type V = __m256d;
     const LANES: usize = 4;
+    type W = __m512d;
+    #[inline(always)]
+    unsafe fn wide_zero() -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn wide_load(p: *const f64) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn wide_splat(p: *const f64) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_pd(*p) }
+    }
+    #[inline(always)]
+    unsafe fn wide_fmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn wide_split(v: __m512d) -> [__m256d; 2] {
+        // SAFETY: the caller's (see the trait).
+        unsafe { [_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v)] }
+    }
     #[inline(always)]
     unsafe fn zero() -> __m256d {
         // SAFETY: the caller's (see the trait).

@@ -31,6 +31,8 @@ mod lanes;
 mod narrow;
 /// Squared distances of four pairs of rows at once.
 mod pairs;
+/// Two panels at once in AVX-512 registers, for the full scans.
+mod wide;
 
 use std::arch::x86_64::*;
 
@@ -42,6 +44,11 @@ use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 
 /// Rows per microtile.
 pub(crate) const MR: usize = 6;
+
+/// Whether the full scans take the AVX-512 tiles here ([`wide`]; decided once).
+pub fn wide_available() -> bool {
+    wide::available()
+}
 
 /// Whether this CPU runs the kernel (checked once; the standard library caches the answer).
 pub fn available() -> bool {
@@ -90,8 +97,14 @@ impl<T: Lanes> Packed<T> {
 /// The CPU must support AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn assign_rows<T: Lanes>(packed: &Packed<T>, rows: &[T], labels: &mut [u32]) {
-    // SAFETY: forwarded.
-    unsafe { scan::<T, false>(packed, rows, labels, &mut []) }
+    // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
+    unsafe {
+        if wide::worth(packed.panels) {
+            scan_wide::<T, false>(packed, rows, labels, &mut [])
+        } else {
+            scan::<T, false>(packed, rows, labels, &mut [])
+        }
+    }
 }
 
 /// [`assign_rows`], plus each row's second-smallest score `||c||² − 2 x·c` over the centres
@@ -108,12 +121,43 @@ pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
     second: &mut [f64],
 ) {
     assert_eq!(second.len(), labels.len());
-    // SAFETY: forwarded.
-    unsafe { scan::<T, true>(packed, rows, labels, second) }
+    // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
+    unsafe {
+        if wide::worth(packed.panels) {
+            scan_wide::<T, true>(packed, rows, labels, second)
+        } else {
+            scan::<T, true>(packed, rows, labels, second)
+        }
+    }
 }
 
 #[target_feature(enable = "avx2,fma")]
 unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
+    // SAFETY: forwarded.
+    unsafe { scan_body::<T, TOP2, false>(packed, rows, labels, second) }
+}
+
+/// [`scan`] with pairs of panels in AVX-512 registers ([`wide`]): the same bits.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn scan_wide<T: Lanes, const TOP2: bool>(
+    packed: &Packed<T>,
+    rows: &[T],
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
+    // SAFETY: forwarded.
+    unsafe { scan_body::<T, TOP2, true>(packed, rows, labels, second) }
+}
+
+/// The full scan. With `WIDE` (compiled into [`scan_wide`] only), two panels at a time go
+/// through one AVX-512 tile whose halves are the AVX2 tiles' registers, folded in panel order.
+#[inline(always)]
+unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool>(
+    packed: &Packed<T>,
+    rows: &[T],
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
     let (m, d, nr) = (labels.len(), packed.d, Packed::<T>::NR);
     assert!(m <= ROW_BLOCK && rows.len() >= m * d);
     // Running best (and second best) per row: one register of scores and one of indices. The
@@ -121,7 +165,8 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
     // SAFETY: the CPU has AVX2 (this function's contract).
     let infinity = unsafe { T::set(T::INFINITY) };
     let mut best = [infinity; ROW_BLOCK];
-    let mut best_index = [_mm256_setzero_si256(); ROW_BLOCK];
+    // SAFETY: as above.
+    let mut best_index = [unsafe { _mm256_setzero_si256() }; ROW_BLOCK];
     let mut runner_up = [infinity; ROW_BLOCK];
     let panels_per_block = CENTER_BLOCK / nr;
     for block in (0..packed.panels).step_by(panels_per_block) {
@@ -130,24 +175,55 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
             // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
             let row_ptr: [*const T; MR] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
-            for panel in block..block_end {
+            let mut panel = block;
+            while panel < block_end {
                 let half = packed.half_last && panel + 1 == packed.panels;
-                // SAFETY: every row pointer has d readable values, the panel d × NR.
-                let scores =
-                    unsafe { panel_scores::<T>(row_ptr, live, packed.data[panel * d * nr..].as_ptr(), d, half) };
-                let norms = packed.norms[panel * nr..].as_ptr();
-                let first = (panel * nr) as i64;
-                for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
-                    let r = r0 + i;
-                    // SAFETY: norms holds NR values.
+                // Two panels at once where the wide tile runs, a lone one alone. A half-width last
+                // panel is paired whole: its padding centres' products, zeros (NaN for a row of
+                // infinities) where the half tile leaves zeros, are folded against norms of +∞
+                // and lose either way, so the bits are the same.
+                let pair = WIDE && panel + 1 < block_end;
+                let tiles: [[[T::V; 2]; MR]; 2] = if pair {
+                    // SAFETY: every row pointer has d readable values, each panel d × NR.
                     unsafe {
-                        if TOP2 {
-                            fold_top2::<T>(lo, hi, norms, first, &mut best[r], &mut best_index[r], &mut runner_up[r]);
-                        } else {
-                            fold::<T>(lo, hi, norms, first, &mut best[r], &mut best_index[r]);
+                        wide::pair_scores::<T>(
+                            row_ptr,
+                            live,
+                            packed.data[panel * d * nr..].as_ptr(),
+                            packed.data[(panel + 1) * d * nr..].as_ptr(),
+                            d,
+                        )
+                    }
+                } else {
+                    // SAFETY: every row pointer has d readable values, the panel d × NR.
+                    let one =
+                        unsafe { panel_scores::<T>(row_ptr, live, packed.data[panel * d * nr..].as_ptr(), d, half) };
+                    [one, one]
+                };
+                for (offset, scores) in tiles.iter().enumerate().take(if pair { 2 } else { 1 }) {
+                    let norms = packed.norms[(panel + offset) * nr..].as_ptr();
+                    let first = ((panel + offset) * nr) as i64;
+                    for (i, &[lo, hi]) in scores.iter().enumerate().take(live) {
+                        let r = r0 + i;
+                        // SAFETY: norms holds NR values.
+                        unsafe {
+                            if TOP2 {
+                                fold_top2::<T>(
+                                    lo,
+                                    hi,
+                                    norms,
+                                    first,
+                                    &mut best[r],
+                                    &mut best_index[r],
+                                    &mut runner_up[r],
+                                );
+                            } else {
+                                fold::<T>(lo, hi, norms, first, &mut best[r], &mut best_index[r]);
+                            }
                         }
                     }
                 }
+                panel += if pair { 2 } else { 1 };
             }
         }
     }

@@ -1,0 +1,110 @@
+//! The full scan's tile in AVX-512 registers, where the CPU has full-width ones: two panels at
+//! once. A panel's NR centres (16 float32 or 8 float64) fill one zmm register, so a tile of six
+//! rows against two panels keeps its dot products in twelve zmm registers: per feature, two
+//! loads (one per panel, where the AVX2 tile loads one panel in two), six broadcasts for twelve
+//! panels' worth of AVX2 multiply-adds (half the broadcasts and half the instructions of two
+//! AVX2 tiles). The rows are read where they are, six pointers as in the AVX2 tile, and the
+//! centres keep the AVX2 packing: nothing is packed again.
+//!
+//! Lane by lane these are the multiply-adds of [`super::microtile`] in the same order (from zero,
+//! feature by feature, one rounding each), and a zmm register's lower and upper halves are the
+//! AVX2 tile's two registers for that panel, folded as the AVX2 scan folds them, first panel
+//! first: every score, label and runner-up has the bits of the AVX2 scan.
+
+use std::arch::x86_64::__cpuid;
+use std::sync::OnceLock;
+
+use super::{Lanes, MR};
+
+/// Set to 1, the environment variable that keeps the AVX2 tiles on a CPU with AVX-512 (read
+/// once): for comparing the two, whose results are the same bits.
+pub const DISABLE_VAR: &str = "FASTKMEANS_DISABLE_AVX512";
+
+/// Whether a scan over `panels` panels takes the wide tiles: the CPU runs them ([`available`])
+/// and there are two panels to pair.
+#[inline]
+pub(crate) fn worth(panels: usize) -> bool {
+    panels >= 2 && available()
+}
+
+/// Whether this CPU runs the wide tiles (decided once): it has AVX-512F with full-width
+/// multiply-adds, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm
+/// multiply-add into two 256-bit halves, the AVX2 tiles' throughput: it keeps the AVX2 tiles,
+/// whose speed there is measured.
+pub(crate) fn available() -> bool {
+    static WIDE: OnceLock<bool> = OnceLock::new();
+    *WIDE.get_or_init(|| {
+        let disabled = std::env::var_os(DISABLE_VAR).is_some_and(|v| v == "1");
+        !disabled && is_x86_feature_detected!("avx512f") && !half_width_zmm()
+    })
+}
+
+/// Whether the CPU is an AMD of family 19h (Zen 3 and Zen 4; only Zen 4 has AVX-512).
+fn half_width_zmm() -> bool {
+    // SAFETY: CPUID leaves 0 and 1 exist on every x86-64 CPU (a safe function from Rust 1.94).
+    #[allow(unused_unsafe)]
+    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1)) };
+    let amd = [vendor.ebx, vendor.edx, vendor.ecx] == [0x6874_7541, 0x6974_6e65, 0x444d_4163]; // "AuthenticAMD"
+    let (base, extended) = ((signature.eax >> 8) & 0xf, (signature.eax >> 20) & 0xff);
+    let family = if base == 0xf { base + extended } else { base };
+    amd && family == 0x19
+}
+
+/// The dot products of the first `live` rows with two full panels `a` and `b`: for each, what
+/// [`super::panel_scores`] returns for that panel (rows past `live` unset).
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
+/// each panel d × NR.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+pub(crate) unsafe fn pair_scores<T: Lanes>(
+    rows: [*const T; MR],
+    live: usize,
+    a: *const T,
+    b: *const T,
+    d: usize,
+) -> [[[T::V; 2]; MR]; 2] {
+    #[inline(always)]
+    unsafe fn tile<T: Lanes, const R: usize>(
+        rows: [*const T; MR],
+        a: *const T,
+        b: *const T,
+        d: usize,
+    ) -> [[[T::V; 2]; MR]; 2] {
+        // SAFETY: the caller has AVX-512F (this function's contract).
+        let zero = unsafe { T::wide_zero() };
+        let mut acc = [[zero; 2]; R];
+        let nr = 2 * T::LANES;
+        for p in 0..d {
+            // SAFETY: p < d, so every read is inside its row and the panels.
+            unsafe {
+                let (ca, cb) = (T::wide_load(a.add(p * nr)), T::wide_load(b.add(p * nr)));
+                for i in 0..R {
+                    let x = T::wide_splat(rows[i].add(p));
+                    acc[i][0] = T::wide_fmadd(x, ca, acc[i][0]);
+                    acc[i][1] = T::wide_fmadd(x, cb, acc[i][1]);
+                }
+            }
+        }
+        // SAFETY: as above.
+        let unset = unsafe { T::zero() };
+        let mut out = [[[unset; 2]; MR]; 2];
+        for (i, [wa, wb]) in acc.into_iter().enumerate() {
+            // SAFETY: as above.
+            unsafe { (out[0][i], out[1][i]) = (T::wide_split(wa), T::wide_split(wb)) };
+        }
+        out
+    }
+    // SAFETY: forwarded.
+    unsafe {
+        match live {
+            0..=2 => tile::<T, 2>(rows, a, b, d),
+            3..=4 => tile::<T, 4>(rows, a, b, d),
+            _ => tile::<T, MR>(rows, a, b, d),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

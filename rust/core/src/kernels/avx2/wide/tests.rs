@@ -1,0 +1,83 @@
+//! The wide scan against the AVX2 scan: the same labels and second scores, bit for bit.
+
+use crate::kernels::avx2::{scan, scan_wide, Lanes, Packed};
+use crate::kernels::parallel::ROW_BLOCK;
+
+/// Small integers (many exact ties), a duplicated centre, and, with `blowup`, a row of infinities.
+fn data<T: Lanes>(n: usize, k: usize, d: usize, seed: u64, blowup: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move |range: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % range) as f64
+    };
+    let mut rows: Vec<T> = (0..n * d).map(|_| T::from_f64(next(7) - 3.0 + next(4) * 0.25)).collect();
+    if blowup && n > 1 {
+        rows[d..2 * d].fill(T::INFINITY);
+    }
+    let mut centers: Vec<T> = (0..k * d).map(|_| T::from_f64(next(7) - 3.0)).collect();
+    if k >= 3 {
+        let first: Vec<T> = centers[..d].to_vec();
+        centers[2 * d..3 * d].copy_from_slice(&first);
+    }
+    let norms =
+        centers.chunks_exact(d).map(|c| T::from_f64(c.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>())).collect();
+    (rows, centers, norms)
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|s| s.to_bits()).collect()
+}
+
+fn skip() -> bool {
+    // Whether the tiles can run, not whether the scans choose them (see `super::available`).
+    let skip = !(is_x86_feature_detected!("avx512f") && crate::kernels::avx2::available());
+    if skip {
+        eprintln!("skipped: this CPU has no AVX-512F");
+    }
+    skip
+}
+
+fn assignment_is_the_same<T: Lanes>() {
+    if skip() {
+        return;
+    }
+    for d in [1, 3, 9, 16, 33, 128] {
+        // k = 4: one half-width panel; 40: an odd number of panels in float32 (three, the last
+        // paired with none); 1,000 (float32) and 300 (float64): a half-width last panel past
+        // several blocks of centres (a block of 16 or 32 panels is paired within itself).
+        for k in [1, 4, 16, 20, 40, 300, 1000] {
+            for m in [1, 11, 12, 13, 24, 100, ROW_BLOCK] {
+                for blowup in [false, true] {
+                    let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64, blowup);
+                    let packed = Packed::new(&centers, &norms, d);
+                    let (mut want, mut want_second) = (vec![0u32; m], vec![0f64; m]);
+                    let (mut got, mut got_second) = (vec![7u32; m], vec![7f64; m]);
+                    // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+                    unsafe {
+                        scan::<T, true>(&packed, &rows, &mut want, &mut want_second);
+                        scan_wide::<T, true>(&packed, &rows, &mut got, &mut got_second);
+                    }
+                    let case = format!("d = {d}, k = {k}, m = {m}, infinities {blowup}");
+                    assert!(got == want, "labels, {case}");
+                    assert!(bits(&got_second) == bits(&want_second), "second scores, {case}");
+                    let mut plain = vec![7u32; m];
+                    // SAFETY: as above.
+                    unsafe { scan_wide::<T, false>(&packed, &rows, &mut plain, &mut []) };
+                    assert!(plain == want, "labels without the second scores, {case}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_assignment_has_the_bits_of_the_avx2_tiles_f32() {
+    assignment_is_the_same::<f32>();
+}
+
+#[test]
+fn wide_assignment_has_the_bits_of_the_avx2_tiles_f64() {
+    assignment_is_the_same::<f64>();
+}
