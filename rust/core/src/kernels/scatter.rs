@@ -100,6 +100,9 @@ fn block_scatter_portable<F: Scalar>(rows: Points<'_, F>, weights: Option<&[f64]
     acc.fill(0.0);
     for i in 0..rows.n() {
         let w = weights.map_or(1.0, |w| w[i]);
+        if w == 0.0 {
+            continue;
+        }
         for ((a, &m), &v) in acc.iter_mut().zip(&out.mean).zip(rows.row(i)) {
             let gap = v.to_f64() - m;
             *a += w * gap * gap;
@@ -197,7 +200,7 @@ mod tests {
 
     #[test]
     fn rows_of_no_weight_are_left_out() {
-        let data = [1.0f64, 2.0, 3.0, 5.0, 1e30, -1e30];
+        let data = [1.0f64, 2.0, 3.0, 5.0, f64::INFINITY, f64::NAN];
         let got = scatter(Points::from_rows(&data, 2).unwrap(), Some(&[1.0, 1.0, 0.0]));
         assert_eq!((got.weight, got.mean.clone(), got.scatter), (2.0, vec![2.0, 3.5], 2.0 + 4.5));
         let none = scatter(Points::from_rows(&data, 2).unwrap(), Some(&[0.0, 0.0, 0.0]));

@@ -186,7 +186,7 @@ unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool>(
                 let tiles: [[[T::V; 2]; MR]; 2] = if pair {
                     // SAFETY: every row pointer has d readable values, each panel d × NR.
                     unsafe {
-                        wide::pair_scores::<T>(
+                        wide::pair_scores::<T, MR>(
                             row_ptr,
                             live,
                             packed.data[panel * d * nr..].as_ptr(),

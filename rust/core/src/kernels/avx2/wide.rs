@@ -1,12 +1,11 @@
 //! The full scan's tile in AVX-512 registers, where the CPU has full-width ones: two panels at
 //! once. A panel's NR centres (16 float32 or 8 float64) fill one zmm register, so a tile of six
 //! rows against two panels keeps its dot products in twelve zmm registers: per feature, two
-//! loads (one per panel, where the AVX2 tile loads one panel in two), six broadcasts for twelve
-//! panels' worth of AVX2 multiply-adds (half the broadcasts and half the instructions of two
-//! AVX2 tiles). The rows are read where they are, six pointers as in the AVX2 tile, and the
-//! centres keep the AVX2 packing: nothing is packed again.
+//! loads, six broadcasts and twelve multiply-adds, the work of two AVX2 tiles (four loads, twelve
+//! broadcasts, twenty-four multiply-adds). The rows are read where they are, six pointers as in
+//! the AVX2 tile, and the centres keep the AVX2 packing: nothing is packed again.
 //!
-//! Lane by lane these are the multiply-adds of [`super::microtile`] in the same order (from zero,
+//! Lane by lane these are the multiply-adds of the AVX2 tile (`microtile`) in the same order (from zero,
 //! feature by feature, one rounding each), and a zmm register's lower and upper halves are the
 //! AVX2 tile's two registers for that panel, folded as the AVX2 scan folds them, first panel
 //! first: every score, label and runner-up has the bits of the AVX2 scan.
@@ -14,7 +13,7 @@
 use std::arch::x86_64::__cpuid;
 use std::sync::OnceLock;
 
-use super::{Lanes, MR};
+use crate::kernels::avx2::lanes::Lanes;
 
 /// Set to 1, the environment variable that keeps the AVX2 tiles on a CPU with AVX-512 (read
 /// once): for comparing the two, whose results are the same bits.
@@ -27,10 +26,11 @@ pub(crate) fn worth(panels: usize) -> bool {
     panels >= 2 && available()
 }
 
-/// Whether this CPU runs the wide tiles (decided once): it has AVX-512F with full-width
-/// multiply-adds, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm
-/// multiply-add into two 256-bit halves, the AVX2 tiles' throughput: it keeps the AVX2 tiles,
-/// whose speed there is measured.
+/// Whether this CPU runs the wide tiles (decided once): it has AVX-512F, is not an AMD of family
+/// 19h, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm multiply-add into
+/// two 256-bit halves, the AVX2 tiles' throughput: it keeps the AVX2 tiles, whose speed there is
+/// measured. Other CPUs with a single 512-bit unit (Intel's client cores, Xeon Bronze and
+/// Silver, AMD's Zen 5 laptops) run the wide tiles unmeasured; the bits are the same either way.
 pub(crate) fn available() -> bool {
     static WIDE: OnceLock<bool> = OnceLock::new();
     *WIDE.get_or_init(|| {
@@ -50,28 +50,29 @@ fn half_width_zmm() -> bool {
     amd && family == 0x19
 }
 
-/// The dot products of the first `live` rows with two full panels `a` and `b`: for each, what
-/// [`super::panel_scores`] returns for that panel (rows past `live` unset).
+/// The dot products of the first `live` of `M` rows with two panels `a` and `b`: for each, what
+/// the AVX2 scan's tile returns for that panel (rows past `live` unset). `M` is the tile height
+/// (six); the tile runs 2, 4 or `M` rows, as the AVX2 tile does.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
 /// each panel d × NR.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-pub(crate) unsafe fn pair_scores<T: Lanes>(
-    rows: [*const T; MR],
+pub(crate) unsafe fn pair_scores<T: Lanes, const M: usize>(
+    rows: [*const T; M],
     live: usize,
     a: *const T,
     b: *const T,
     d: usize,
-) -> [[[T::V; 2]; MR]; 2] {
+) -> [[[T::V; 2]; M]; 2] {
     #[inline(always)]
-    unsafe fn tile<T: Lanes, const R: usize>(
-        rows: [*const T; MR],
+    unsafe fn tile<T: Lanes, const M: usize, const R: usize>(
+        rows: [*const T; M],
         a: *const T,
         b: *const T,
         d: usize,
-    ) -> [[[T::V; 2]; MR]; 2] {
+    ) -> [[[T::V; 2]; M]; 2] {
         // SAFETY: the caller has AVX-512F (this function's contract).
         let zero = unsafe { T::wide_zero() };
         let mut acc = [[zero; 2]; R];
@@ -89,7 +90,7 @@ pub(crate) unsafe fn pair_scores<T: Lanes>(
         }
         // SAFETY: as above.
         let unset = unsafe { T::zero() };
-        let mut out = [[[unset; 2]; MR]; 2];
+        let mut out = [[[unset; 2]; M]; 2];
         for (i, [wa, wb]) in acc.into_iter().enumerate() {
             // SAFETY: as above.
             unsafe { (out[0][i], out[1][i]) = (T::wide_split(wa), T::wide_split(wb)) };
@@ -99,9 +100,9 @@ pub(crate) unsafe fn pair_scores<T: Lanes>(
     // SAFETY: forwarded.
     unsafe {
         match live {
-            0..=2 => tile::<T, 2>(rows, a, b, d),
-            3..=4 => tile::<T, 4>(rows, a, b, d),
-            _ => tile::<T, MR>(rows, a, b, d),
+            0..=2 => tile::<T, M, 2>(rows, a, b, d),
+            3..=4 => tile::<T, M, 4>(rows, a, b, d),
+            _ => tile::<T, M, M>(rows, a, b, d),
         }
     }
 }
