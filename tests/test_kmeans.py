@@ -138,7 +138,8 @@ for dtype in (np.float32, np.float64):
     x = X.astype(dtype)
     streamed = KMeans(k=80, random_state=3).fit(x)  # K = 80 * factor streaming centres, many panels
     lloyd = KMeans(k=10, algorithm="lloyd", random_state=3).fit(x)  # two panels in float64, the last half-width
-    out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:500]).tobytes() for m in (streamed, lloyd)]
+    out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:500]).tobytes()
+            for m in (streamed, lloyd)]
 sys.stdout.buffer.write(b"".join(out))
 """
 
@@ -156,7 +157,8 @@ def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
     runs = {}
     for disabled in ("0", "1"):
         env = {**os.environ, "FASTKMEANS_DISABLE_AVX512": disabled}
-        runs[disabled] = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True).stdout
+        run = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True)
+        runs[disabled] = run.stdout
     assert runs["0"].startswith(b"avx512") and runs["1"].startswith(b"avx2")
     assert len(runs["0"]) > 500_000  # centres, labels and distances of four fits
     assert runs["0"][len(b"avx512"):] == runs["1"][len(b"avx2"):]
