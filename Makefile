@@ -33,6 +33,7 @@ test: test-rust test-python
 
 test-rust:
 	cargo test --release -p fastkmeans-core -p fastkmeans-io
+	@grep -qw avx512f /proc/cpuinfo 2>/dev/null || echo "SKIPPED: no AVX-512F on this CPU: the AVX-512 tile tests (kernels::avx2::wide::tests) returned without comparing anything"
 
 test-python: develop browser
 	$(PY) -m pytest
