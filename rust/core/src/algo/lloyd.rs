@@ -9,7 +9,7 @@ use crate::backend::{Backend, Data, Rows};
 use crate::error::{check_stop, Result};
 use crate::kernels::bounds::Bounds;
 use crate::kernels::incremental::RunSums;
-use crate::kernels::metrics::weighted_ssd;
+use crate::kernels::metrics::{total_weight, weighted_ssd};
 use crate::kernels::points::{sq_diff, Points};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::scatter::scatter;
@@ -179,7 +179,7 @@ fn mean_variance<F: Scalar, R: Rows<F>, B: Backend>(x: R, weights: Option<&[f64]
             x.move_to_means(weights, &vec![0u32; x.n()], &mut mean);
             let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
             backend.assign(x.data(), Points::from_rows(&mean, x.d())?, &mut labels, &mut dist2)?;
-            (weights.map_or(x.n() as f64, |w| w.iter().sum()), weighted_ssd(&dist2, weights))
+            (total_weight(x.n(), weights), weighted_ssd(&dist2, weights))
         }
     };
     Ok(if total > 0.0 { ssd / (total * x.d() as f64) } else { 0.0 })
