@@ -145,9 +145,9 @@ sys.stdout.buffer.write(b"".join(out))
 
 
 def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
-    # The full scans run two panels at a time in zmm registers where the CPU has full-width
-    # AVX-512; the same fits with them switched off (FASTKMEANS_DISABLE_AVX512=1, read once per
-    # process) are the same bits.
+    # The full scans run two panels at a time in zmm registers where the CPU has AVX-512F (not on
+    # AMD's Zen 4: _core.CPU_TILES says); the same fits with them switched off
+    # (FASTKMEANS_DISABLE_AVX512=1, read once per process) are the same bits.
     import os
     import subprocess
     import sys

@@ -45,7 +45,7 @@ use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 /// Rows per microtile.
 pub(crate) const MR: usize = 6;
 
-/// Whether the full scans take the AVX-512 tiles here ([`wide`]; decided once).
+/// Whether the full scans take the AVX-512 tiles here (`wide.rs`; decided once).
 pub fn wide_available() -> bool {
     wide::available()
 }

@@ -1,5 +1,5 @@
-//! The full scan's tile in AVX-512 registers, where the CPU has full-width ones: two panels at
-//! once. A panel's NR centres (16 float32 or 8 float64) fill one zmm register, so a tile of six
+//! The full scan's tile in AVX-512 registers, where the CPU runs them ([`available`]): two panels
+//! at once. A panel's NR centres (16 float32 or 8 float64) fill one zmm register, so a tile of six
 //! rows against two panels keeps its dot products in twelve zmm registers: per feature, two
 //! loads, six broadcasts and twelve multiply-adds, the work of two AVX2 tiles (four loads, twelve
 //! broadcasts, twenty-four multiply-adds). The rows are read where they are, six pointers as in
