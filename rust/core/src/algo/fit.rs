@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::init::init_centers_on;
 use crate::algo::kmeanspp::Repeated;
-use crate::algo::lloyd::{best_of_runs, LloydFit};
+use crate::algo::lloyd::{by_loss, runs, LloydFit};
 use crate::backend::{Backend, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::metrics::check_weights;
@@ -21,6 +21,18 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
+    let trials = fit_lloyd_trials(x, weights, params, backend, stop)?;
+    Ok(trials.into_iter().next().expect("at least one trial"))
+}
+
+/// Every trial of [`fit_lloyd`], lowest loss first (trials of equal loss in trial order).
+pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    params: &Checked<ReduceParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<Vec<LloydFit<F>>> {
     x.require_non_empty()?;
     if x.n() < params.k {
         return Err(Error::TooFewPoints { n_samples: x.n(), k: params.k });
@@ -34,8 +46,10 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
         }
         _ => None,
     };
-    best_of_runs(x, weights, params.num_trials, params.seed, &lloyd_params, backend, stop, |rng| match &plus_plus {
-        Some(runs) => Ok(x.dense_rows(&runs.choose(rng))),
-        None => init_centers_on(x, weights, params.k, params.init, rng, backend),
-    })
+    let trials =
+        runs(x, weights, params.num_trials, params.seed, &lloyd_params, backend, stop, |rng| match &plus_plus {
+            Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
+            None => init_centers_on(x, weights, params.k, params.init, rng, backend),
+        })?;
+    Ok(by_loss(trials))
 }

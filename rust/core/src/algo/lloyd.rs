@@ -195,9 +195,47 @@ fn labels_equal(a: &[u32], b: &[u32]) -> bool {
     a.par_chunks(BLOCK).zip(b.par_chunks(BLOCK)).all(|(u, v)| u == v)
 }
 
-/// Best of `num_trials` Lloyd runs, each from the centres `seeding` draws from the run's own
-/// random stream (`Rng::new(seed, Purpose::Trial(t))`). Runs go in parallel; the lowest loss wins,
-/// ties to the earliest run. The centre-shift rule's tolerance is computed once for all runs.
+/// `num_trials` Lloyd runs, each from the centres `seeding` draws from the run's own random stream
+/// (`Rng::new(seed, Purpose::Trial(t))`), in trial order. Runs go in parallel; the centre-shift
+/// rule's tolerance is computed once for all runs.
+#[allow(clippy::too_many_arguments)]
+pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    num_trials: usize,
+    seed: u64,
+    params: &Checked<LloydParams>,
+    backend: &B,
+    stop: &AtomicBool,
+    seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
+) -> Result<Vec<LloydFit<F>>> {
+    let shift_tol = shift_tolerance(x, weights, params, backend)?;
+    (0..num_trials.max(1) as u64)
+        .into_par_iter()
+        .map(|t| {
+            let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
+            lloyd_within(x, weights, init, params, shift_tol, backend, stop)
+        })
+        .collect()
+}
+
+/// The runs in order of loss, lowest first; runs of equal loss keep their order, and a NaN loss
+/// comes last.
+pub fn by_loss<F>(mut runs: Vec<LloydFit<F>>) -> Vec<LloydFit<F>> {
+    // `+ 0.0` makes -0.0 equal to 0.0 under the total order.
+    runs.sort_by(|a, b| order_key(a.loss).total_cmp(&order_key(b.loss)));
+    runs
+}
+
+fn order_key(loss: f64) -> f64 {
+    if loss.is_nan() {
+        f64::INFINITY
+    } else {
+        loss + 0.0
+    }
+}
+
+/// Best of [`runs`]: the lowest loss wins, ties to the earliest run.
 #[allow(clippy::too_many_arguments)]
 pub fn best_of_runs<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
@@ -209,20 +247,23 @@ pub fn best_of_runs<F: Scalar, R: Rows<F>, B: Backend>(
     stop: &AtomicBool,
     seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<LloydFit<F>> {
-    let shift_tol = shift_tolerance(x, weights, params, backend)?;
-    let runs: Vec<Result<LloydFit<F>>> = (0..num_trials.max(1) as u64)
-        .into_par_iter()
-        .map(|t| {
-            let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
-            lloyd_within(x, weights, init, params, shift_tol, backend, stop)
-        })
-        .collect();
-    let mut best: Option<LloydFit<F>> = None;
-    for run in runs {
-        let run = run?;
-        if best.as_ref().is_none_or(|b| run.loss < b.loss) {
-            best = Some(run);
-        }
+    let runs = runs(x, weights, num_trials, seed, params, backend, stop, seeding)?;
+    Ok(by_loss(runs).into_iter().next().expect("at least one run"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_order_by_loss_with_ties_in_run_order_and_nan_last() {
+        let losses = [3.0, f64::NAN, 1.0, -0.0, 0.0, 1.0];
+        let runs: Vec<LloydFit<f64>> = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &loss)| LloydFit { centers: vec![i as f64], labels: vec![], loss, n_iter: 0 })
+            .collect();
+        let order: Vec<f64> = by_loss(runs).iter().map(|r| r.centers[0]).collect();
+        assert_eq!(order, [3.0, 4.0, 2.0, 5.0, 0.0, 1.0]);
     }
-    Ok(best.expect("at least one run"))
 }

@@ -1,10 +1,12 @@
 //! Shrinking weighted centres to the final k: weighted Lloyd, best of several trials. One
 //! mini-batch state's K centres ([`reduce`]), or the weighted centres of any number of shards
-//! ([`reduce_shards`]: SageMaker's multi-instance merge, and the distributed drivers').
+//! ([`reduce_shards`]: SageMaker's multi-instance merge, and the distributed drivers'). The
+//! `_trials` forms return every trial, best first, for a caller that judges them by the data
+//! itself ([`crate::algo::choose`]).
 
 use std::sync::atomic::AtomicBool;
 
-use crate::algo::fit::fit_lloyd;
+use crate::algo::fit::fit_lloyd_trials;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::metrics::{check_weights, msd, total_weight};
@@ -35,12 +37,31 @@ pub fn reduce<F: Scalar, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Reduced<F>> {
+    Ok(lowest(reduce_trials(centers, counts, params, backend, stop)?))
+}
+
+/// Every trial of [`reduce`], lowest loss first (trials of equal loss in trial order); one when K
+/// equals k.
+pub fn reduce_trials<F: Scalar, B: Backend>(
+    centers: Points<'_, F>,
+    counts: &[f64],
+    params: &Checked<ReduceParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<Vec<Reduced<F>>> {
     let total = total_weight(centers.n(), Some(counts));
     if centers.n() == params.k {
-        return Ok(Reduced { centers: centers.as_slice().to_vec(), ssd: 0.0, msd: 0.0, n_iter: 0 });
+        return Ok(vec![Reduced { centers: centers.as_slice().to_vec(), ssd: 0.0, msd: 0.0, n_iter: 0 }]);
     }
-    let fit = fit_lloyd(centers, Some(counts), params, backend, stop)?;
-    Ok(Reduced { centers: fit.centers, ssd: fit.loss, msd: msd(fit.loss, total), n_iter: fit.n_iter })
+    let trials = fit_lloyd_trials(centers, Some(counts), params, backend, stop)?;
+    Ok(trials
+        .into_iter()
+        .map(|fit| Reduced { centers: fit.centers, ssd: fit.loss, msd: msd(fit.loss, total), n_iter: fit.n_iter })
+        .collect())
+}
+
+fn lowest<F>(trials: Vec<Reduced<F>>) -> Reduced<F> {
+    trials.into_iter().next().expect("at least one trial")
 }
 
 /// Weighted centres from one shard of the data: a mini-batch state's K centres with their
@@ -61,6 +82,16 @@ pub fn reduce_shards<F: Scalar, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Reduced<F>> {
+    Ok(lowest(reduce_shards_trials(shards, params, backend, stop)?))
+}
+
+/// Every trial of [`reduce_shards`], lowest loss first ([`reduce_trials`]).
+pub fn reduce_shards_trials<F: Scalar, B: Backend>(
+    shards: &[Shard<'_, F>],
+    params: &Checked<ReduceParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<Vec<Reduced<F>>> {
     let Some(first) = shards.first() else { return Err(Error::Empty { rows: 0, cols: 0 }) };
     let d = first.centers.d();
     for (i, shard) in shards.iter().enumerate() {
@@ -74,11 +105,11 @@ pub fn reduce_shards<F: Scalar, B: Backend>(
     let filled: Vec<&Shard<'_, F>> = shards.iter().filter(|s| s.centers.n() > 0).collect();
     match filled[..] {
         [] => Err(Error::Empty { rows: 0, cols: d }),
-        [one] => reduce(one.centers, one.weights, params, backend, stop),
+        [one] => reduce_trials(one.centers, one.weights, params, backend, stop),
         _ => {
             let centers: Vec<F> = filled.iter().flat_map(|s| s.centers.as_slice()).copied().collect();
             let weights: Vec<f64> = filled.iter().flat_map(|s| s.weights).copied().collect();
-            reduce(Points::from_rows(&centers, d)?, &weights, params, backend, stop)
+            reduce_trials(Points::from_rows(&centers, d)?, &weights, params, backend, stop)
         }
     }
 }
