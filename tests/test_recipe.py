@@ -134,13 +134,13 @@ def test_the_default_recipe_ends_at_a_lloyd_fixed_point(colours):
 
 
 def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
-    # The core refines inside fit_minibatch (its first Lloyd pass labels the data): the same bits
-    # as Lloyd run separately from the centres SageMaker's recipe ends with.
-    # Both seed and reseed as the default recipe does, so only the last step differs; the refine stops by
-    # scikit-learn's centre-shift rule at a tenth of local_lloyd_tol.
-    ours = KMeans(k=16, random_state=0).fit(colours)
+    # With one reduction trial there is nothing to choose: the core refines inside fit_minibatch (its
+    # first Lloyd pass labels the data), with the same bits as Lloyd run separately from the centres
+    # SageMaker's recipe ends with. Both seed and reseed as the default recipe does, so only the last
+    # step differs; the refine stops by scikit-learn's centre-shift rule at a tenth of local_lloyd_tol.
+    ours = KMeans(k=16, random_state=0, local_lloyd_num_trials=1).fit(colours)
     sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
-                       init_method="kmeans++-random").fit(colours)
+                       init_method="kmeans++-random", local_lloyd_num_trials=1).fit(colours)
     hp = ours.get_params()
     lloyd = _core.fit_lloyd(colours, k=16, init_method="random", num_trials=1, max_iter=hp["local_lloyd_max_iter"],
                             tol=hp["local_lloyd_tol"] / 10, seed=0, init_centers=sagemaker.cluster_centers_,
@@ -153,6 +153,34 @@ def test_the_default_recipe_is_lloyd_from_sagemakers_centres(colours):
     assert np.array_equal(ours.labels_, lloyd["labels"])
     assert ours.inertia_ == lloyd["inertia"]
     assert ours.n_iter_ == sagemaker.n_iter_
+
+
+def test_the_default_recipe_chooses_among_sagemakers_trials_by_the_rows(colours):
+    # With several trials, the default streams as SageMaker's recipe does (the same state), then
+    # measures the reduction's leading trials on the rows and refines the chosen one: the bits of
+    # _core.reduce_and_refine on SageMaker's state.
+    ours = KMeans(k=16, random_state=0).fit(colours)
+    sagemaker = KMeans(k=16, random_state=0, recipe="sagemaker", reseed_ratio=0.25,
+                       init_method="kmeans++-random").fit(colours)
+    assert ours.local_lloyd_num_trials_ == 10
+    assert np.array_equal(ours._state["centers"], sagemaker._state["centers"])
+    hp = ours._checked()
+    out = _core.reduce_and_refine(colours, state=sagemaker._state, k=16, init_method=hp.local_lloyd_init_method,
+                                  num_trials=10, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
+                                  seed=sagemaker._state["seed"], refine=(hp.local_lloyd_max_iter,
+                                                                         hp.local_lloyd_tol / 10),
+                                  refine_rule="shift")
+    assert np.array_equal(ours.cluster_centers_, out["centers"])
+    assert np.array_equal(ours.labels_, out["labels"])
+    assert ours.inertia_ == out["inertia"]
+    # The chosen trial's weighted loss is never below the lowest, the trial SageMaker's recipe keeps.
+    lowest = _core.reduce(sagemaker._state, k=16, init_method=hp.local_lloyd_init_method, num_trials=10,
+                          max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=sagemaker._state["seed"])
+    assert np.array_equal(lowest["centers"], sagemaker.cluster_centers_)
+    assert out["reduction_msd"] >= lowest["msd"]
+    with pytest.raises(ValueError, match="features"):
+        _core.reduce_and_refine(colours[:, :2].copy(), state=sagemaker._state, k=16, init_method="kmeans++",
+                                num_trials=10, max_iter=10, tol=1e-4, seed=0, refine=(10, 1e-5))
 
 
 def test_recipe_sagemaker_ends_with_the_reduction(colours):

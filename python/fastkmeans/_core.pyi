@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 __all__ = [
     "assign", "assign_and_sum", "transform", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
-    "minibatch_update", "reduce", "reduce_shards", "loss", "silhouette_samples", "dispersion", "BACKENDS", "CPU_TILES",
-    "silhouette_pairs", "reduce_candidates",
+    "minibatch_update", "reduce", "reduce_shards", "reduce_and_refine", "loss", "silhouette_samples", "dispersion",
+    "BACKENDS", "CPU_TILES", "silhouette_pairs", "reduce_candidates",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
     "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
 ]
@@ -183,9 +183,10 @@ def fit_minibatch(
     reseed_ratio : float, default=0.25
         Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
     refine : (int, float) or None, default=None
-        (max_iter, tol): full-data Lloyd from the reduced centres (``recipe="fastkmeans"``), whose
+        (max_iter, tol): the reduction's leading trials are measured on the rows and full-data
+        Lloyd runs from the chosen one (``recipe="fastkmeans"``, see ``reduce_and_refine``); its
         first pass labels the data instead of a separate labelling pass. None ends with the
-        reduction (SageMaker's recipe).
+        reduction's best trial (SageMaker's recipe).
     refine_rule : {"loss", "shift"}, default="loss"
         What ``refine``'s tol bounds, as ``fit_lloyd``'s ``stop_rule``.
     n_threads : int or None, default=None
@@ -356,6 +357,49 @@ def reduce(
     -------
     dict
         ``centers`` (k, d) in the dtype of the state, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+def reduce_and_refine(
+    x: _Rows,
+    *,
+    state: _State,
+    k: int,
+    init_method: str,
+    num_trials: int,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    refine: Tuple[int, float],
+    refine_rule: str = "loss",
+    n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
+) -> Dict[str, Any]:
+    """End an in-memory fit: reduce the state as ``reduce`` does, choose a trial by the rows, refine.
+
+    The reduction's three leading distinct trials (lowest weighted loss first) are each measured
+    by their loss over the rows after one Lloyd step; full-data Lloyd runs from the lowest's
+    stepped centres. One distinct trial is taken as it is.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples, d)
+        The training rows, with the dtype of the state's centres.
+    state : dict
+        The streaming state; it is not modified.
+    k, init_method, num_trials, max_iter, tol, seed : int, str, int, int, float, int
+        The reduction, as ``reduce``.
+    refine : (int, float)
+        (max_iter, tol) of the full-data Lloyd run.
+    refine_rule : {"loss", "shift"}, default="loss"
+        What ``refine``'s tol bounds, as ``fit_lloyd``'s ``stop_rule``.
+    n_threads : int or None, default=None
+        Threads to use.
+
+    Returns
+    -------
+    dict
+        ``centers`` (k, d) in the dtype of ``x``, ``labels`` (n_samples,) int32, ``inertia``
+        (training ssd), ``n_iter`` (the chosen trial's) and ``reduction_msd``.
     """
 
 def reduce_shards(

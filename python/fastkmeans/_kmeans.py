@@ -128,9 +128,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         is 0.25 under ``recipe="fastkmeans"`` (in-memory, streamed, ``partial_fit`` and Dask fits
         alike) and 0 under ``recipe="sagemaker"``, SageMaker's exact recipe.
     recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"
-        "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` ends with
-        full-data Lloyd iterations from the reduced centres (at most ``local_lloyd_max_iter``,
-        stopping by scikit-learn's centre-shift rule at ``local_lloyd_tol``), which brings the
+        "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` measures the
+        reduction's three leading trials on the rows (their loss after one Lloyd step) and ends
+        with full-data Lloyd iterations from the best (at most ``local_lloyd_max_iter``, stopping
+        by scikit-learn's centre-shift rule at a tenth of ``local_lloyd_tol``), which brings the
         loss to scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
         reduce), nothing after, with ``init_method="auto"`` and ``reseed_ratio="auto"`` resolved to
         SageMaker's uniform seeding and no reseeding. Streamed data (files, sources),
@@ -146,7 +147,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     inertia_ : float
         Training ssd: sum of squared distances of the training rows to their closest centre.
     n_iter_ : int
-        Lloyd iterations of the winning reduction trial (or of the full-batch run); the
+        Lloyd iterations of the chosen reduction trial (or of the full-batch run); the
         refinement's full-data iterations (``recipe="fastkmeans"``) are not counted.
     n_steps_ : int
         Mini-batches merged (0 for "lloyd").

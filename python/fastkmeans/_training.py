@@ -27,7 +27,7 @@ from fastkmeans._streaming import Trained
 from fastkmeans._validation import check_centers_fit, core_rows, take_rows
 
 __all__ = ["Fitted", "Reduction", "check_initial_centers", "few_rows_factor", "fit_arrays", "merge_arrays",
-           "reduce_centers", "reduce_state", "refine", "refine_params", "resolve_minibatch", "seed_of", "seeded_state",
+           "reduce_centers", "reduce_state", "refine_params", "resolve_minibatch", "seed_of", "seeded_state",
            "streaming_weights"]
 
 
@@ -98,20 +98,6 @@ def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:
     if hp.recipe != "fastkmeans":
         return None
     return hp.local_lloyd_max_iter, hp.local_lloyd_tol / REFINE_TOL_DIVISOR
-
-
-def refine(X: Any, centers: np.ndarray, steps: Tuple[int, float], hp: Hyperparameters,
-           ) -> Tuple[np.ndarray, np.ndarray, float]:
-    """Full-data Lloyd from ``centers`` by ``steps`` = (max_iter, tol) from ``refine_params``.
-
-    For fits whose reduction runs outside ``_core.fit_minibatch``. Returns the centres, the labels
-    and the training ssd.
-    """
-    max_iter, tol = steps
-    out = _core.fit_lloyd(core_rows(X), k=hp.k, init_method="random", num_trials=1, max_iter=max_iter, tol=tol,
-                          seed=0, init_centers=centers, stop_rule="shift", n_threads=hp.n_threads,
-                          device=_device.current())
-    return out["centers"], out["labels"], float(out["inertia"])
 
 
 def merge_arrays(X: Any, hp: Hyperparameters, previous: Optional[Trained], random_state: Any,
@@ -225,15 +211,19 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
                                         reseed_ratio=hp.reseed_ratio, n_threads=hp.n_threads)
         state.update(merged["state"])
         n_steps += merged["n_batches"]
-    reduced = reduce_state(state, hp, trials)
     steps = refine_params(hp)
     if steps is not None:
-        centers, labels, inertia = refine(X, reduced["centers"], steps, hp)
+        out = _core.reduce_and_refine(core_rows(X), state=state, k=hp.k, init_method=hp.local_lloyd_init_method,
+                                      num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
+                                      seed=state["seed"], refine=steps, refine_rule="shift", n_threads=hp.n_threads,
+                                      device=_device.current())
+        centers, labels, inertia, n_iter = out["centers"], out["labels"], float(out["inertia"]), out["n_iter"]
     else:
-        centers = reduced["centers"]
+        reduced = reduce_state(state, hp, trials)
+        centers, n_iter = reduced["centers"], reduced["n_iter"]
         labels, dist2 = _core.assign(core_rows(X), centers, n_threads=hp.n_threads, device=_device.current())
         inertia = float(dist2.sum())
-    return Fitted(centers, labels, inertia, reduced["n_iter"], state, factor, trials, n_steps,
+    return Fitted(centers, labels, inertia, n_iter, state, factor, trials, n_steps,
                   streaming_weights(state, centers))
 
 

@@ -34,7 +34,9 @@ pub mod rng;
 pub use algo::evaluate::{loss, Loss};
 pub use algo::fit::fit_lloyd;
 pub use algo::lloyd::{lloyd, LloydFit};
-pub use algo::minibatch::{fit_minibatch, Merged, MiniBatchFit, MiniBatchState, RowIndex, DEFAULT_RESEED_RATIO};
+pub use algo::minibatch::{
+    fit_minibatch, reduce_and_refine, Merged, MiniBatchFit, MiniBatchState, RowIndex, DEFAULT_RESEED_RATIO,
+};
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 #[cfg(feature = "cuda")]
 pub use backend::cuda::{Cuda, Precision};

@@ -526,13 +526,18 @@ fn threads_give_identical_bits(d: usize) {
     let big = Points::from_rows(&big, d).unwrap();
     // Mini-batches large enough to gather in the fused pass.
     let gathered = MiniBatchParams { n_centers: 20, mini_batch_size: 4100, epochs: 1, ..unchecked }.check().unwrap();
+    // The in-memory default's end: trials measured on the rows side by side, then refined.
+    let refine = Some(LloydParams { max_iter: 30, tol: 1e-5, rule: fastkmeans_core::StopRule::CenterShift });
+    let refined = MiniBatchParams { refine, reduce: reduce_params(12, 10, 43), ..unchecked }.check().unwrap();
     let run = || {
         let mb = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
+        let mb_refined = fit_minibatch(points, &refined, &Cpu, &NEVER).unwrap();
+        let refined = (mb_refined.reduced.centers, mb_refined.centers, mb_refined.labels, mb_refined.inertia.to_bits());
         let mb_fused = fit_minibatch(big, &gathered, &Cpu, &NEVER).unwrap();
         let ll = fit_lloyd(points, None, &reduce_params(30, 3, 7).check().unwrap(), &Cpu, &NEVER).unwrap();
         let fused = fit_lloyd(big, None, &reduce_params(30, 1, 8).check().unwrap(), &Cpu, &NEVER).unwrap();
         let lloyd = (ll.centers, ll.labels, ll.loss.to_bits(), fused.centers, fused.labels, fused.loss.to_bits());
-        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), mb_fused.state, lloyd)
+        (mb.state, mb.reduced.centers, mb.labels, mb.inertia.to_bits(), mb_fused.state, lloyd, refined)
     };
     let one = in_pool(1, run);
     for threads in [2, 3, 5] {

@@ -122,8 +122,9 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
 }
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
-/// `refine=(max_iter, tol)`, full-data Lloyd from the reduced centres labels the data instead,
-/// stopping by `refine_rule` ("loss" or "shift", see `stop_rule`).
+/// `refine=(max_iter, tol)`, the reduction's trial is chosen by the rows and full-data Lloyd from it
+/// labels the data instead (`core::reduce_and_refine`), stopping by `refine_rule` ("loss" or
+/// "shift", see `stop_rule`).
 /// (`reseed_ratio`'s default is written out, 0.25 = `core::DEFAULT_RESEED_RATIO`, so that Python
 /// sees it in the signature; tests/test_recipe.py checks it against the estimator's default.)
 #[pyfunction]
@@ -366,6 +367,49 @@ fn reduce<'py>(
     })
 }
 
+/// The end of an in-memory fit from a streaming state: reduces it to `k` centres, chooses the
+/// trial by the rows `x`, and runs full-data Lloyd from it by `refine=(max_iter, tol)`, stopping
+/// by `refine_rule` (see `stop_rule`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (x, *, state, k, init_method, num_trials, max_iter, tol, seed, refine, refine_rule="loss",
+    n_threads=None, device=None))]
+fn reduce_and_refine<'py>(
+    py: Python<'py>,
+    x: Input<'py>,
+    state: &Bound<'py, PyDict>,
+    k: usize,
+    init_method: &str,
+    num_trials: usize,
+    max_iter: usize,
+    tol: f64,
+    seed: u64,
+    refine: (usize, f64),
+    refine_rule: &str,
+    n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let device = Device::open(device)?;
+    let reduce = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
+    let refine = core::LloydParams { max_iter: refine.0, tol: refine.1, rule: stop_rule(refine_rule)? }
+        .check()
+        .map_err(convert::to_py_err)?;
+    let centers: Matrix<'py> = required(state, "centers")?;
+    dispatch_rows_pair!(x, centers, |x, centers| {
+        let state = get_state(state, centers)?;
+        let (reduced, fit) = run(py, n_threads, |stop| {
+            on_device!(&device, |backend| core::reduce_and_refine(x, &state, &reduce, &refine, backend, stop))
+        })?;
+        let out = PyDict::new(py);
+        out.set_item("centers", matrix_to_py(py, fit.centers, x.d())?)?;
+        out.set_item("labels", labels_to_py(py, fit.labels))?;
+        out.set_item("inertia", fit.loss)?;
+        out.set_item("n_iter", reduced.n_iter)?;
+        out.set_item("reduction_msd", reduced.msd)?;
+        Ok(out)
+    })
+}
+
 /// Shrinks the weighted centres of several shards (each a `centers` matrix with one weight per
 /// row, all of one dtype) to `k` centres by weighted Lloyd trials, the shards taken in order.
 #[pyfunction]
@@ -588,6 +632,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce_and_refine, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_candidates, m)?)?;
     m.add_function(wrap_pyfunction!(loss, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;

@@ -36,10 +36,11 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 
+use crate::algo::choose::choose_by_data;
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::lloyd::lloyd;
-use crate::algo::reduce::{reduce_shards, Reduced, Shard};
+use crate::algo::lloyd::{lloyd, LloydFit};
+use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
@@ -47,7 +48,7 @@ use crate::kernels::metrics::{check_weights, weighted_ssd};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
-use crate::params::{Checked, InitMethod, MiniBatchParams, ReduceParams};
+use crate::params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
 use crate::rng::{Purpose, Rng};
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
@@ -317,18 +318,29 @@ impl<F: Scalar> MiniBatchState<F> {
     }
 
     /// Shrinks the K centres (weighted by their counts) and the far points (weighted by theirs)
-    /// to the final k centres, as two shards of [`reduce_shards`].
+    /// to the final k centres, as two shards of [`crate::algo::reduce::reduce_shards`].
     pub fn reduce<B: Backend>(
         &self,
         params: &Checked<ReduceParams>,
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Reduced<F>> {
+        let trials = self.reduce_trials(params, backend, stop)?;
+        Ok(trials.into_iter().next().expect("at least one trial"))
+    }
+
+    /// Every trial of [`MiniBatchState::reduce`], lowest loss first.
+    pub fn reduce_trials<B: Backend>(
+        &self,
+        params: &Checked<ReduceParams>,
+        backend: &B,
+        stop: &AtomicBool,
+    ) -> Result<Vec<Reduced<F>>> {
         let far = Shard {
             centers: Points::new(&self.far_points, self.far_weights.len(), self.d)?,
             weights: &self.far_weights,
         };
-        reduce_shards(&[Shard { centers: self.centers(), weights: &self.counts }, far], params, backend, stop)
+        reduce_shards_trials(&[Shard { centers: self.centers(), weights: &self.counts }, far], params, backend, stop)
     }
 
     /// Merges the batch's far rows (see the module docs) into the far set, keeping the K largest
@@ -404,7 +416,8 @@ impl RowIndex for u32 {
 pub struct MiniBatchFit<F> {
     /// The streaming state after the last batch (resumable).
     pub state: MiniBatchState<F>,
-    /// The k centres of the reduction.
+    /// The k centres of the reduction: its best trial, or where `params.refine` is set, the trial
+    /// chosen by the rows ([`choose_by_data`]).
     pub reduced: Reduced<F>,
     /// The final k centres, k × d: the reduced ones, or where `params.refine` is set, the
     /// centres its full-data Lloyd iterations end with.
@@ -419,8 +432,9 @@ pub struct MiniBatchFit<F> {
 
 /// Trains on an in-memory data set: seeds K centres from a random sample of `mini_batch_size`
 /// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data
-/// (where `params.refine` is set, full-data Lloyd from the reduced centres, whose first pass labels
-/// the data, follows instead of a separate labelling pass).
+/// (where `params.refine` is set, the reduction's leading trials are measured on the rows, and
+/// full-data Lloyd from the chosen one, whose first pass labels the data, follows instead of a
+/// separate labelling pass).
 pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     params: &Checked<MiniBatchParams>,
@@ -444,9 +458,8 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
         let merged = state.update_epoch(x, seed, epoch, batch_size, params.half_life_time_size, backend, stop)?;
         n_batches += merged.n_batches;
     }
-    let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
     if let Some(refine) = params.refine {
-        let fit = lloyd(x, None, reduced.centers.clone(), &refine.check()?, backend, stop)?;
+        let (reduced, fit) = reduce_and_refine(x, &state, &params.reduce.check()?, &refine.check()?, backend, stop)?;
         return Ok(MiniBatchFit {
             state,
             reduced,
@@ -456,10 +469,31 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
             n_batches,
         });
     }
+    let reduced = state.reduce(&params.reduce.check()?, backend, stop)?;
     let mut labels = vec![0u32; n];
     let mut dist2 = vec![0f64; n];
     backend.assign(x.data(), Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
     let inertia = weighted_ssd(&dist2, None);
     let centers = reduced.centers.clone();
     Ok(MiniBatchFit { state, reduced, centers, labels, inertia, n_batches })
+}
+
+/// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`]),
+/// chooses a trial by the rows `x` ([`choose_by_data`]), and runs full-data Lloyd by `refine` from
+/// its centres after the choice's step. Returns the chosen trial and the Lloyd run.
+pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    state: &MiniBatchState<F>,
+    reduce: &Checked<ReduceParams>,
+    refine: &Checked<LloydParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<(Reduced<F>, LloydFit<F>)> {
+    if x.d() != state.d {
+        return Err(Error::FeatureMismatch { expected: state.d, got: x.d() });
+    }
+    let mut trials = state.reduce_trials(reduce, backend, stop)?;
+    let chosen = choose_by_data(x, None, &trials, backend, stop)?;
+    let fit = lloyd(x, None, chosen.centers, refine, backend, stop)?;
+    Ok((trials.swap_remove(chosen.index), fit))
 }
