@@ -382,7 +382,7 @@ def reduce_and_refine(
 
     Parameters
     ----------
-    x : ndarray of shape (n_samples, d)
+    x : ndarray of shape (n_samples, d), or the CSR arrays of sparse rows (``_Rows``)
         The training rows, with the dtype of the state's centres.
     state : dict
         The streaming state; it is not modified.
@@ -394,6 +394,8 @@ def reduce_and_refine(
         What ``refine``'s tol bounds, as ``fit_lloyd``'s ``stop_rule``.
     n_threads : int or None, default=None
         Threads to use.
+    device : (int, bool) or None, default=None
+        None for the CPU, else (CUDA ordinal, TF32).
 
     Returns
     -------

@@ -42,8 +42,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ``epochs`` shuffled passes of mini-batches through them (per-centre counts, optionally decayed by
     ``half_life_time_size``), then shrinks the K centres to k by weighted Lloyd runs seeded with
     ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``; on rows in memory
-    the default ``recipe="fastkmeans"`` then runs Lloyd iterations on the data itself from those k
-    centres (``recipe="sagemaker"``: SageMaker's exact recipe, without them). With
+    the default ``recipe="fastkmeans"`` instead measures the three leading runs on the rows and runs
+    Lloyd iterations on the data itself from the best (``recipe="sagemaker"``: SageMaker's exact
+    recipe, without them). With
     ``algorithm="lloyd"`` it runs full-batch Lloyd on the data instead (scikit-learn's KMeans),
     seeded with ``local_lloyd_init_method`` and stopped by the ``local_lloyd_*`` rules.
 
@@ -97,8 +98,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         lower loss (docs/seeding.md). On a Dask collection, "kmeans||" runs over every partition;
         the others seed from a sample of the first (docs/dask.md).
     local_lloyd_num_trials : int or "auto", default="auto"
-        Lloyd runs whose lowest loss wins. "auto" is ``clamp(round(1000 / k), 1, 10)`` for
-        "minibatch" (10 for k <= 100, as SageMaker resolved it) and 1 for "lloyd".
+        Lloyd runs whose lowest loss wins (before the default recipe's refine, the lowest loss over
+        the rows after one more Lloyd step, among the three leading runs). "auto" is
+        ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 100, as SageMaker resolved it)
+        and 1 for "lloyd".
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
         Metrics reported in ``train_metrics_`` (and by ``evaluate``).
     algorithm : {"minibatch", "lloyd"}, default="minibatch"

@@ -85,8 +85,9 @@ REFINE_TOL_DIVISOR = 10
 def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:
     """``recipe="fastkmeans"``'s last step on rows in memory, as (max_iter, tol), else ``None``.
 
-    Full-data Lloyd from the reduced centres, at most ``local_lloyd_max_iter`` iterations, stopping by
-    scikit-learn's rule (the core's ``stop_rule="shift"``) at a tenth of its tolerance: once the
+    Full-data Lloyd from the reduction's trial chosen by the rows (``_core.reduce_and_refine``), at
+    most ``local_lloyd_max_iter`` iterations, stopping by scikit-learn's rule (the core's
+    ``stop_rule="shift"``) at a tenth of its tolerance: once the
     centres' total squared move is at most ``local_lloyd_tol / REFINE_TOL_DIVISOR`` times the
     data's mean per-feature variance, or no row changes its centre. The refine starts near a local
     optimum, where the centres creep: at ``local_lloyd_tol`` itself it stopped 0.4% above
@@ -213,10 +214,8 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         n_steps += merged["n_batches"]
     steps = refine_params(hp)
     if steps is not None:
-        out = _core.reduce_and_refine(core_rows(X), state=state, k=hp.k, init_method=hp.local_lloyd_init_method,
-                                      num_trials=trials, max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol,
-                                      seed=state["seed"], refine=steps, refine_rule="shift", n_threads=hp.n_threads,
-                                      device=_device.current())
+        out = _core.reduce_and_refine(core_rows(X), state=state, **_reduction(state, hp, trials), refine=steps,
+                                      refine_rule="shift", n_threads=hp.n_threads, device=_device.current())
         centers, labels, inertia, n_iter = out["centers"], out["labels"], float(out["inertia"]), out["n_iter"]
     else:
         reduced = reduce_state(state, hp, trials)
@@ -271,10 +270,14 @@ def reduce_state(state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dic
 
     Returns ``centers``, ``ssd``, ``msd`` and ``n_iter``.
     """
-    reduced: Dict[str, Any] = _core.reduce(state, k=hp.k, init_method=hp.local_lloyd_init_method,
-                                           num_trials=trials, max_iter=hp.local_lloyd_max_iter,
-                                           tol=hp.local_lloyd_tol, seed=state["seed"], n_threads=hp.n_threads)
+    reduced: Dict[str, Any] = _core.reduce(state, **_reduction(state, hp, trials), n_threads=hp.n_threads)
     return reduced
+
+
+def _reduction(state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dict[str, Any]:
+    """Return the reduction's arguments to ``_core.reduce`` and ``_core.reduce_and_refine``."""
+    return dict(k=hp.k, init_method=hp.local_lloyd_init_method, num_trials=trials,
+                max_iter=hp.local_lloyd_max_iter, tol=hp.local_lloyd_tol, seed=state["seed"])
 
 
 def streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:

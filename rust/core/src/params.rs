@@ -167,8 +167,9 @@ pub struct MiniBatchParams {
     pub reseed_ratio: f64,
     /// The reduction from K to k (its `k` is the final number of clusters).
     pub reduce: ReduceParams,
-    /// Full-data Lloyd iterations from the reduced centres at the end of an in-memory fit
-    /// (`recipe="fastkmeans"`); `None` is SageMaker's recipe, which ends with the reduction.
+    /// Full-data Lloyd iterations at the end of an in-memory fit (`recipe="fastkmeans"`), from the
+    /// reduction's trial chosen by the rows (`algo::choose`); `None` is SageMaker's recipe, which
+    /// ends with the reduction's best trial.
     pub refine: Option<LloydParams>,
 }
 

@@ -163,9 +163,7 @@ fn fit_minibatch<'py>(
         reseed_ratio,
         reduce,
         init: convert::seeding_method(init_method, k)?,
-        refine: refine
-            .map(|(max_iter, tol)| stop_rule(refine_rule).map(|rule| core::LloydParams { max_iter, tol, rule }))
-            .transpose()?,
+        refine: refine.map(|steps| refine_params(steps, refine_rule)).transpose()?,
     }
     .check()
     .map_err(convert::to_py_err)?;
@@ -391,23 +389,23 @@ fn reduce_and_refine<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let device = Device::open(device)?;
     let reduce = reduce_params(k, init_method, num_trials, max_iter, tol, seed)?.check().map_err(convert::to_py_err)?;
-    let refine = core::LloydParams { max_iter: refine.0, tol: refine.1, rule: stop_rule(refine_rule)? }
-        .check()
-        .map_err(convert::to_py_err)?;
+    let refine = refine_params(refine, refine_rule)?.check().map_err(convert::to_py_err)?;
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         let state = get_state(state, centers)?;
         let (reduced, fit) = run(py, n_threads, |stop| {
             on_device!(&device, |backend| core::reduce_and_refine(x, &state, &reduce, &refine, backend, stop))
         })?;
-        let out = PyDict::new(py);
-        out.set_item("centers", matrix_to_py(py, fit.centers, x.d())?)?;
-        out.set_item("labels", labels_to_py(py, fit.labels))?;
-        out.set_item("inertia", fit.loss)?;
+        let out = lloyd_to_py(py, fit, x.d())?;
         out.set_item("n_iter", reduced.n_iter)?;
         out.set_item("reduction_msd", reduced.msd)?;
         Ok(out)
     })
+}
+
+/// The refine's Lloyd parameters from `refine=(max_iter, tol)` and `refine_rule`.
+fn refine_params((max_iter, tol): (usize, f64), refine_rule: &str) -> PyResult<core::LloydParams> {
+    Ok(core::LloydParams { max_iter, tol, rule: stop_rule(refine_rule)? })
 }
 
 /// Shrinks the weighted centres of several shards (each a `centers` matrix with one weight per

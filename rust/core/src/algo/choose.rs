@@ -13,8 +13,8 @@
 //!
 //! where `c(i)` is row i's nearest centre of trial t, `δ_j = Σ_{i→j} w_i (x_i − c_j)` and
 //! `W_j = Σ_{i→j} w_i`: the loss of the trial's labels once every centre has moved to its rows'
-//! mean. One assignment pass per measured trial gives it, and the winner's step is the refine's
-//! first iteration, so the refine starts from the moved centres.
+//! mean (a centre no row chose stays, and adds nothing). One assignment pass per measured trial
+//! gives it, and the refine goes on from the winner's moved centres rather than repeat its step.
 //!
 //! Measured (24 real sets, 12 seeds, the same 10 trials under both rules; docs/algorithm.md): the
 //! stepped loss over the rows picked trials of lower mean refined loss than the coarse loss on 12
@@ -25,9 +25,10 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
+use crate::algo::lloyd::loss_order;
 use crate::algo::reduce::Reduced;
 use crate::backend::{Backend, Rows};
-use crate::error::{check_stop, Result};
+use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
@@ -41,15 +42,16 @@ pub struct Chosen<F> {
     /// Its place in the trials given.
     pub index: usize,
     /// Its centres after one Lloyd step over the rows (k × d); a centre no row is nearest to stays
-    /// where it was. The trial's own centres where only one trial was given.
+    /// where it was (the refine's own iterations move it). The trial's own centres where only one
+    /// distinct trial was given.
     pub centers: Vec<F>,
 }
 
 /// Of `trials` (lowest coarse loss first, as [`crate::algo::reduce::reduce_trials`] returns them),
 /// the one of lowest loss over the rows `x` after one Lloyd step (module docs); ties go to the
-/// earlier trial. The first [`MEASURED_TRIALS`] distinct trials are measured, a trial being taken
-/// for the one before it where their coarse losses agree to [`SAME_LOSS`]; where that leaves one,
-/// it is returned unmeasured.
+/// earlier trial, NaN loses. The first [`MEASURED_TRIALS`] distinct trials are measured, a trial
+/// being taken for the one before it where their coarse losses agree to [`SAME_LOSS`]; where that
+/// leaves one, it is returned unmeasured.
 pub fn choose_by_data<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
@@ -58,27 +60,29 @@ pub fn choose_by_data<F: Scalar, R: Rows<F>, B: Backend>(
     stop: &AtomicBool,
 ) -> Result<Chosen<F>> {
     let candidates = distinct(trials);
-    if let [only] = candidates[..] {
-        return Ok(Chosen { index: only, centers: trials[only].centers.clone() });
+    match candidates[..] {
+        [] => return Err(Error::Empty { rows: 0, cols: x.d() }),
+        [only] => return Ok(Chosen { index: only, centers: trials[only].centers.clone() }),
+        _ => {}
     }
-    // The candidates are measured side by side: on small data each pass is too short to keep
-    // both cores busy.
-    let measured: Vec<(f64, Chosen<F>)> = candidates
-        .into_par_iter()
-        .map(|index| {
-            check_stop(stop)?;
-            let (loss, centers) = step(x, weights, &trials[index].centers, backend)?;
-            Ok((loss, Chosen { index, centers }))
-        })
-        .collect::<Result<_>>()?;
-    let mut best: Option<(f64, Chosen<F>)> = None;
-    for (loss, chosen) in measured {
-        if best.as_ref().is_none_or(|(lowest, _)| loss < *lowest) {
-            best = Some((loss, chosen));
-        }
-    }
-    Ok(best.expect("at least one trial").1)
+    let measure = |index: usize| -> Result<(f64, Chosen<F>)> {
+        check_stop(stop)?;
+        let (loss, centers) = step(x, weights, &trials[index].centers, backend)?;
+        Ok((loss, Chosen { index, centers }))
+    };
+    // Small data is measured side by side (one pass is too short to keep every thread busy);
+    // large data one trial after another, so that one set of labels and distances is held at once.
+    let measured: Vec<(f64, Chosen<F>)> = if x.n() <= SIDE_BY_SIDE_ROWS {
+        candidates.into_par_iter().map(measure).collect::<Result<_>>()?
+    } else {
+        candidates.into_iter().map(measure).collect::<Result<_>>()?
+    };
+    let best = measured.into_iter().min_by(|a, b| loss_order(a.0, b.0));
+    Ok(best.expect("at least two candidates").1)
 }
+
+/// Up to this many rows, the candidates are measured side by side.
+const SIDE_BY_SIDE_ROWS: usize = 1 << 20;
 
 /// One Lloyd step over the rows from `centers`: the loss after it (module docs) and the moved
 /// centres.
@@ -163,6 +167,12 @@ mod tests {
         // Only one distinct trial: taken as it is, unmeasured and unmoved.
         let chosen = choose(&[trial(&[0.0, 12.0], 1.0), trial(&[5.0, 30.0], same)]);
         assert_eq!((chosen.index, chosen.centers), (0, vec![0.0, 12.0]));
+    }
+
+    #[test]
+    fn no_trials_is_an_error() {
+        let x = Points::from_rows(&ROWS, 1).unwrap();
+        assert!(matches!(choose_by_data::<f64, _, _>(x, None, &[], &Cpu, &NEVER), Err(Error::Empty { .. })));
     }
 
     #[test]

@@ -219,20 +219,18 @@ pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
         .collect()
 }
 
-/// The runs in order of loss, lowest first; runs of equal loss keep their order, and a NaN loss
-/// comes last.
+/// The runs in order of loss, lowest first; runs of equal loss keep their order, and NaN losses
+/// come last.
 pub fn by_loss<F>(mut runs: Vec<LloydFit<F>>) -> Vec<LloydFit<F>> {
-    // `+ 0.0` makes -0.0 equal to 0.0 under the total order.
-    runs.sort_by(|a, b| order_key(a.loss).total_cmp(&order_key(b.loss)));
+    runs.sort_by(|a, b| loss_order(a.loss, b.loss));
     runs
 }
 
-fn order_key(loss: f64) -> f64 {
-    if loss.is_nan() {
-        f64::INFINITY
-    } else {
-        loss + 0.0
-    }
+/// The order of losses that every "lowest loss wins" choice keeps: by value, -0.0 equal to 0.0,
+/// NaN after everything (+∞ included).
+pub(crate) fn loss_order(a: f64, b: f64) -> std::cmp::Ordering {
+    // `+ 0.0` turns -0.0 into 0.0 before the total order compares them.
+    (a.is_nan(), a + 0.0).partial_cmp(&(b.is_nan(), b + 0.0)).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// Best of [`runs`]: the lowest loss wins, ties to the earliest run.
@@ -257,13 +255,13 @@ mod tests {
 
     #[test]
     fn runs_order_by_loss_with_ties_in_run_order_and_nan_last() {
-        let losses = [3.0, f64::NAN, 1.0, -0.0, 0.0, 1.0];
+        let losses = [3.0, f64::NAN, 1.0, -0.0, 0.0, f64::INFINITY, 1.0];
         let runs: Vec<LloydFit<f64>> = losses
             .iter()
             .enumerate()
             .map(|(i, &loss)| LloydFit { centers: vec![i as f64], labels: vec![], loss, n_iter: 0 })
             .collect();
         let order: Vec<f64> = by_loss(runs).iter().map(|r| r.centers[0]).collect();
-        assert_eq!(order, [3.0, 4.0, 2.0, 5.0, 0.0, 1.0]);
+        assert_eq!(order, [3.0, 4.0, 2.0, 6.0, 0.0, 5.0, 1.0]);
     }
 }
