@@ -25,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use crate::algo::lloyd::loss_order;
+use crate::algo::lloyd::{loss_order, same_loss};
 use crate::algo::reduce::Reduced;
 use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Error, Result};
@@ -50,7 +50,7 @@ pub struct Chosen<F> {
 /// Of `trials` (lowest coarse loss first, as [`crate::algo::reduce::reduce_trials`] returns them),
 /// the one of lowest loss over the rows `x` after one Lloyd step (module docs); ties go to the
 /// earlier trial, NaN loses. The first [`MEASURED_TRIALS`] distinct trials are measured, a trial
-/// being taken for the one before it where their coarse losses agree to [`SAME_LOSS`]; where that
+/// being taken for the one before it where their coarse losses agree to [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS); where that
 /// leaves one, it is returned unmeasured.
 pub fn choose_by_data<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
@@ -104,20 +104,15 @@ fn step<F: Scalar, R: Rows<F>, B: Backend>(
     Ok((weighted_ssd(&dist2, weights) - gain, moved))
 }
 
-/// Two trials whose coarse losses differ by at most this fraction are taken for the same
-/// solution (on well-separated data most trials find the same one, and their losses differ only
-/// in the order of their sums).
-pub const SAME_LOSS: f64 = 1e-9;
-
 /// The places of the first [`MEASURED_TRIALS`] trials whose coarse loss differs from the previous
-/// one's by more than [`SAME_LOSS`] (the first trial always counts).
+/// one's by more than [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS) (the first trial always counts).
 fn distinct<F>(trials: &[Reduced<F>]) -> Vec<usize> {
     let mut places: Vec<usize> = Vec::with_capacity(MEASURED_TRIALS);
     for (i, trial) in trials.iter().enumerate() {
         if places.len() == MEASURED_TRIALS {
             break;
         }
-        let repeats = i > 0 && (trial.ssd - trials[i - 1].ssd).abs() <= SAME_LOSS * trials[i - 1].ssd.abs();
+        let repeats = i > 0 && same_loss(trials[i - 1].ssd, trial.ssd);
         if !repeats {
             places.push(i);
         }
@@ -161,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_trial_with_the_coarse_loss_of_the_one_before_is_not_measured() {
-        let same = 1.0 + SAME_LOSS / 2.0;
+        let same = 1.0 + crate::algo::lloyd::SAME_LOSS / 2.0;
         let chosen = choose(&[trial(&[0.0, 12.0], 1.0), trial(&[5.0, 30.0], same), trial(&[0.0, 14.0], 3.0)]);
         assert_eq!(chosen.index, 0);
         // Only one distinct trial: taken as it is, unmeasured and unmoved.

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::init::init_centers_on;
 use crate::algo::kmeanspp::Repeated;
-use crate::algo::lloyd::{by_loss, runs, LloydFit};
+use crate::algo::lloyd::{by_loss, runs, LloydFit, Trials};
 use crate::backend::{Backend, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::metrics::check_weights;
@@ -21,15 +21,17 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
-    let trials = fit_lloyd_trials(x, weights, params, backend, stop)?;
+    let trials = fit_lloyd_trials(x, weights, params, Trials::All, backend, stop)?;
     Ok(trials.into_iter().next().expect("at least one trial"))
 }
 
-/// Every trial of [`fit_lloyd`], lowest loss first (trials of equal loss in trial order).
+/// The trials of [`fit_lloyd`] that `trials` runs, lowest loss first (trials of equal loss in trial
+/// order).
 pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
     params: &Checked<ReduceParams>,
+    trials: Trials,
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Vec<LloydFit<F>>> {
@@ -46,10 +48,20 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
         }
         _ => None,
     };
-    let trials =
-        runs(x, weights, params.num_trials, params.seed, &lloyd_params, backend, stop, |rng| match &plus_plus {
-            Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
-            None => init_centers_on(x, weights, params.k, params.init, rng, backend),
-        })?;
-    Ok(by_loss(trials))
+    let fits =
+        runs(
+            x,
+            weights,
+            params.num_trials,
+            trials,
+            params.seed,
+            &lloyd_params,
+            backend,
+            stop,
+            |rng| match &plus_plus {
+                Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
+                None => init_centers_on(x, weights, params.k, params.init, rng, backend),
+            },
+        )?;
+    Ok(by_loss(fits))
 }

@@ -195,14 +195,46 @@ fn labels_equal(a: &[u32], b: &[u32]) -> bool {
     a.par_chunks(BLOCK).zip(b.par_chunks(BLOCK)).all(|(u, v)| u == v)
 }
 
-/// `num_trials` Lloyd runs, each from the centres `seeding` draws from the run's own random stream
-/// (`Rng::new(seed, Purpose::Trial(t))`), in trial order. Runs go in parallel; the centre-shift
-/// rule's tolerance is computed once for all runs.
+/// How many of [`runs`]' trials run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trials {
+    /// All of them.
+    All,
+    /// In rounds of [`ROUND`], stopping after the first round at whose end [`AGREEING`] runs have
+    /// the lowest loss so far, to [`SAME_LOSS`]: on well-separated data most runs find the same
+    /// solution, and more runs would find it again. Each run is the run of the same number under
+    /// `All`, so the runs are the first ones of `All`'s.
+    UntilAgreed,
+}
+
+/// [`Trials::UntilAgreed`]'s rounds: a fixed number, so that which runs run never depends on the
+/// number of threads.
+pub const ROUND: usize = 4;
+
+/// [`Trials::UntilAgreed`] stops once this many runs agree on the lowest loss (at most [`ROUND`],
+/// so that the first round can stop it).
+pub const AGREEING: usize = 3;
+
+const _: () = assert!(AGREEING <= ROUND);
+
+/// Two runs whose losses differ by at most this fraction are taken for the same solution (their
+/// losses then differ only in the order of their sums).
+pub const SAME_LOSS: f64 = 1e-9;
+
+/// Whether `b` is `a`'s loss again, to [`SAME_LOSS`].
+pub fn same_loss(a: f64, b: f64) -> bool {
+    (a - b).abs() <= SAME_LOSS * a.abs()
+}
+
+/// `num_trials` Lloyd runs (or, by `trials`, the first of them), each from the centres `seeding`
+/// draws from the run's own random stream (`Rng::new(seed, Purpose::Trial(t))`), in trial order.
+/// Runs go in parallel; the centre-shift rule's tolerance is computed once for all runs.
 #[allow(clippy::too_many_arguments)]
 pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
     num_trials: usize,
+    trials: Trials,
     seed: u64,
     params: &Checked<LloydParams>,
     backend: &B,
@@ -210,13 +242,33 @@ pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
     seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<Vec<LloydFit<F>>> {
     let shift_tol = shift_tolerance(x, weights, params, backend)?;
-    (0..num_trials.max(1) as u64)
-        .into_par_iter()
-        .map(|t| {
-            let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
-            lloyd_within(x, weights, init, params, shift_tol, backend, stop)
-        })
-        .collect()
+    let num_trials = num_trials.max(1);
+    let round = match trials {
+        Trials::All => num_trials,
+        Trials::UntilAgreed => ROUND,
+    };
+    let mut done: Vec<LloydFit<F>> = Vec::with_capacity(num_trials);
+    while done.len() < num_trials {
+        let next = done.len()..(done.len() + round).min(num_trials);
+        let fits: Vec<LloydFit<F>> = next
+            .into_par_iter()
+            .map(|t| {
+                let init = seeding(&mut Rng::new(seed, Purpose::Trial(t as u64)))?;
+                lloyd_within(x, weights, init, params, shift_tol, backend, stop)
+            })
+            .collect::<Result<_>>()?;
+        done.extend(fits);
+        if trials == Trials::UntilAgreed && agreed(&done) {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// Whether [`AGREEING`] runs have the lowest loss, to [`SAME_LOSS`].
+fn agreed<F>(runs: &[LloydFit<F>]) -> bool {
+    let Some(lowest) = runs.iter().map(|r| r.loss).min_by(|a, b| loss_order(*a, *b)) else { return false };
+    lowest.is_finite() && runs.iter().filter(|r| same_loss(lowest, r.loss)).count() >= AGREEING
 }
 
 /// The runs in order of loss, lowest first; runs of equal loss keep their order, and NaN losses
@@ -245,13 +297,42 @@ pub fn best_of_runs<F: Scalar, R: Rows<F>, B: Backend>(
     stop: &AtomicBool,
     seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<LloydFit<F>> {
-    let runs = runs(x, weights, num_trials, seed, params, backend, stop, seeding)?;
+    let runs = runs(x, weights, num_trials, Trials::All, seed, params, backend, stop, seeding)?;
     Ok(by_loss(runs).into_iter().next().expect("at least one run"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Cpu;
+
+    static NEVER: AtomicBool = AtomicBool::new(false);
+
+    /// The runs of `trials` over 1,000 rows in one feature, 3 centres, one iteration each:
+    /// the same seeds for every run when `same`, else 3 rows drawn per run.
+    fn runs_of(trials: Trials, same: bool) -> Vec<LloydFit<f64>> {
+        let x: Vec<f64> = (0..1000).map(|i| ((i * 7919 % 1013) as f64).sin() * 10.0).collect();
+        let points = Points::from_rows(&x, 1).unwrap();
+        let params = LloydParams { max_iter: 1, tol: 0.0, rule: StopRule::Loss }.check().unwrap();
+        let seeding =
+            |rng: &mut Rng| Ok(if same { vec![-5.0, 0.0, 5.0] } else { points.dense_rows(&rng.sample(1000, 3)) });
+        runs(points, None, 10, trials, 7, &params, &Cpu, &NEVER, seeding).unwrap()
+    }
+
+    #[test]
+    fn runs_until_agreed_stop_after_the_round_in_which_enough_runs_agree() {
+        let agreed = runs_of(Trials::UntilAgreed, true);
+        assert_eq!(agreed.len(), ROUND);
+        // Runs that never agree all run, and are the runs of Trials::All, bit for bit.
+        let apart = runs_of(Trials::UntilAgreed, false);
+        let all = runs_of(Trials::All, false);
+        assert_eq!(apart.len(), 10);
+        let bits =
+            |runs: &[LloydFit<f64>]| runs.iter().map(|r| (r.centers.clone(), r.loss.to_bits())).collect::<Vec<_>>();
+        assert_eq!(bits(&apart), bits(&all));
+        let losses: Vec<f64> = all.iter().map(|r| r.loss).collect();
+        assert!(losses.iter().all(|&a| losses.iter().filter(|&&b| same_loss(a, b)).count() == 1), "{losses:?}");
+    }
 
     #[test]
     fn runs_order_by_loss_with_ties_in_run_order_and_nan_last() {

@@ -39,7 +39,7 @@ use std::sync::atomic::AtomicBool;
 use crate::algo::choose::choose_by_data;
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::lloyd::{lloyd, LloydFit};
+use crate::algo::lloyd::{lloyd, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
@@ -325,14 +325,15 @@ impl<F: Scalar> MiniBatchState<F> {
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Reduced<F>> {
-        let trials = self.reduce_trials(params, backend, stop)?;
+        let trials = self.reduce_trials(params, Trials::All, backend, stop)?;
         Ok(trials.into_iter().next().expect("at least one trial"))
     }
 
-    /// Every trial of [`MiniBatchState::reduce`], lowest loss first.
+    /// The trials of [`MiniBatchState::reduce`] that `trials` runs, lowest loss first.
     pub fn reduce_trials<B: Backend>(
         &self,
         params: &Checked<ReduceParams>,
+        trials: Trials,
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Vec<Reduced<F>>> {
@@ -340,7 +341,8 @@ impl<F: Scalar> MiniBatchState<F> {
             centers: Points::new(&self.far_points, self.far_weights.len(), self.d)?,
             weights: &self.far_weights,
         };
-        reduce_shards_trials(&[Shard { centers: self.centers(), weights: &self.counts }, far], params, backend, stop)
+        let shards = [Shard { centers: self.centers(), weights: &self.counts }, far];
+        reduce_shards_trials(&shards, params, trials, backend, stop)
     }
 
     /// Merges the batch's far rows (see the module docs) into the far set, keeping the K largest
@@ -478,9 +480,10 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     Ok(MiniBatchFit { state, reduced, centers, labels, inertia, n_batches })
 }
 
-/// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`]),
-/// chooses a trial by the rows `x` ([`choose_by_data`]), and runs full-data Lloyd by `refine` from
-/// its centres after the choice's step. Returns the chosen trial and the Lloyd run.
+/// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`],
+/// until its trials agree: [`Trials::UntilAgreed`]), chooses a trial by the rows `x`
+/// ([`choose_by_data`]), and runs full-data Lloyd by `refine` from its centres after the choice's
+/// step. Returns the chosen trial and the Lloyd run.
 pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     state: &MiniBatchState<F>,
@@ -492,7 +495,7 @@ pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
     if x.d() != state.d {
         return Err(Error::FeatureMismatch { expected: state.d, got: x.d() });
     }
-    let mut trials = state.reduce_trials(reduce, backend, stop)?;
+    let mut trials = state.reduce_trials(reduce, Trials::UntilAgreed, backend, stop)?;
     let chosen = choose_by_data(x, None, &trials, backend, stop)?;
     let fit = lloyd(x, None, chosen.centers, refine, backend, stop)?;
     Ok((trials.swap_remove(chosen.index), fit))

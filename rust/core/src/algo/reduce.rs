@@ -7,6 +7,7 @@
 use std::sync::atomic::AtomicBool;
 
 use crate::algo::fit::fit_lloyd_trials;
+use crate::algo::lloyd::Trials;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::metrics::{check_weights, msd, total_weight};
@@ -37,15 +38,16 @@ pub fn reduce<F: Scalar, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Reduced<F>> {
-    Ok(lowest(reduce_trials(centers, counts, params, backend, stop)?))
+    Ok(lowest(reduce_trials(centers, counts, params, Trials::All, backend, stop)?))
 }
 
-/// Every trial of [`reduce`], lowest loss first (trials of equal loss in trial order); one when K
-/// equals k.
+/// The trials of [`reduce`] that `trials` runs, lowest loss first (trials of equal loss in trial
+/// order); one when K equals k.
 pub fn reduce_trials<F: Scalar, B: Backend>(
     centers: Points<'_, F>,
     counts: &[f64],
     params: &Checked<ReduceParams>,
+    trials: Trials,
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Vec<Reduced<F>>> {
@@ -53,8 +55,8 @@ pub fn reduce_trials<F: Scalar, B: Backend>(
     if centers.n() == params.k {
         return Ok(vec![Reduced { centers: centers.as_slice().to_vec(), ssd: 0.0, msd: 0.0, n_iter: 0 }]);
     }
-    let trials = fit_lloyd_trials(centers, Some(counts), params, backend, stop)?;
-    Ok(trials
+    let fits = fit_lloyd_trials(centers, Some(counts), params, trials, backend, stop)?;
+    Ok(fits
         .into_iter()
         .map(|fit| Reduced { centers: fit.centers, ssd: fit.loss, msd: msd(fit.loss, total), n_iter: fit.n_iter })
         .collect())
@@ -82,13 +84,14 @@ pub fn reduce_shards<F: Scalar, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Reduced<F>> {
-    Ok(lowest(reduce_shards_trials(shards, params, backend, stop)?))
+    Ok(lowest(reduce_shards_trials(shards, params, Trials::All, backend, stop)?))
 }
 
-/// Every trial of [`reduce_shards`], lowest loss first ([`reduce_trials`]).
+/// The trials of [`reduce_shards`] that `trials` runs, lowest loss first ([`reduce_trials`]).
 pub fn reduce_shards_trials<F: Scalar, B: Backend>(
     shards: &[Shard<'_, F>],
     params: &Checked<ReduceParams>,
+    trials: Trials,
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Vec<Reduced<F>>> {
@@ -105,11 +108,11 @@ pub fn reduce_shards_trials<F: Scalar, B: Backend>(
     let filled: Vec<&Shard<'_, F>> = shards.iter().filter(|s| s.centers.n() > 0).collect();
     match filled[..] {
         [] => Err(Error::Empty { rows: 0, cols: d }),
-        [one] => reduce_trials(one.centers, one.weights, params, backend, stop),
+        [one] => reduce_trials(one.centers, one.weights, params, trials, backend, stop),
         _ => {
             let centers: Vec<F> = filled.iter().flat_map(|s| s.centers.as_slice()).copied().collect();
             let weights: Vec<f64> = filled.iter().flat_map(|s| s.weights).copied().collect();
-            reduce_trials(Points::from_rows(&centers, d)?, &weights, params, backend, stop)
+            reduce_trials(Points::from_rows(&centers, d)?, &weights, params, trials, backend, stop)
         }
     }
 }
