@@ -374,9 +374,11 @@ def reduce_and_refine(
     n_threads: Optional[int] = None,
     device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
-    """End an in-memory fit: reduce the state as ``reduce`` does, choose a trial by the rows, refine.
+    """End an in-memory fit: reduce the state, choose a trial by the rows, refine.
 
-    The reduction's three leading distinct trials (lowest weighted loss first) are each measured
+    The reduction runs as ``reduce`` does, but stops after its first four trials where three of them
+    agree on their lowest weighted loss (``num_trials`` is then the most that run). Its three leading
+    distinct trials (lowest weighted loss first) are each measured
     by their loss over the rows after one Lloyd step; full-data Lloyd runs from the lowest's
     stepped centres. One distinct trial is taken as it is.
 

@@ -98,9 +98,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         lower loss (docs/seeding.md). On a Dask collection, "kmeans||" runs over every partition;
         the others seed from a sample of the first (docs/dask.md).
     local_lloyd_num_trials : int or "auto", default="auto"
-        Lloyd runs whose lowest loss wins. Before the default recipe's refine they run in rounds of
-        four until three agree, and the lowest loss over the rows after one more Lloyd step, among
-        the three leading runs, wins (docs/algorithm.md). "auto" is
+        Lloyd runs whose lowest loss wins. Before the default recipe's refine, the runs after the
+        first four run only if fewer than three of those agree, and the lowest loss over the rows
+        after one more Lloyd step, among the three leading runs, wins (docs/algorithm.md). "auto" is
         ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 100, as SageMaker resolved it)
         and 1 for "lloyd".
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)

@@ -365,9 +365,9 @@ fn reduce<'py>(
     })
 }
 
-/// The end of an in-memory fit from a streaming state: reduces it to `k` centres, chooses the
-/// trial by the rows `x`, and runs full-data Lloyd from it by `refine=(max_iter, tol)`, stopping
-/// by `refine_rule` (see `stop_rule`).
+/// The end of an in-memory fit from a streaming state (`core::reduce_and_refine`): reduces it to
+/// `k` centres (until its trials agree), chooses the trial by the rows `x`, and runs full-data
+/// Lloyd from it by `refine=(max_iter, tol)`, stopping by `refine_rule` (see `stop_rule`).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, state, k, init_method, num_trials, max_iter, tol, seed, refine, refine_rule="loss",

@@ -200,22 +200,23 @@ fn labels_equal(a: &[u32], b: &[u32]) -> bool {
 pub enum Trials {
     /// All of them.
     All,
-    /// In rounds of [`ROUND`], stopping after the first round at whose end [`AGREEING`] runs have
-    /// the lowest loss so far, to [`SAME_LOSS`]: on well-separated data most runs find the same
-    /// solution, and more runs would find it again. Each run is the run of the same number under
-    /// `All`, so the runs are the first ones of `All`'s.
+    /// The first [`FIRST_ROUND`], then the rest unless [`AGREEING`] of the first have the lowest
+    /// loss among them, to [`SAME_LOSS`]: on well-separated data most runs find the same solution,
+    /// and more runs would find it again. Each run is the run of the same number under `All`, so
+    /// the runs are the first ones of `All`'s (all of them, or the first [`FIRST_ROUND`]).
     UntilAgreed,
 }
 
-/// [`Trials::UntilAgreed`]'s rounds: a fixed number, so that which runs run never depends on the
-/// number of threads.
-pub const ROUND: usize = 4;
+/// How many runs [`Trials::UntilAgreed`] runs before it looks for agreement: a fixed number, so
+/// that which runs run never depends on the number of threads; the rest then run side by side, so
+/// that on many threads the reduction takes at most two runs' time where [`Trials::All`] takes one.
+pub const FIRST_ROUND: usize = 4;
 
-/// [`Trials::UntilAgreed`] stops once this many runs agree on the lowest loss (at most [`ROUND`],
-/// so that the first round can stop it).
+/// [`Trials::UntilAgreed`] stops once this many runs agree on the lowest loss (at most
+/// [`FIRST_ROUND`]).
 pub const AGREEING: usize = 3;
 
-const _: () = assert!(AGREEING <= ROUND);
+const _: () = assert!(AGREEING <= FIRST_ROUND);
 
 /// Two runs whose losses differ by at most this fraction are taken for the same solution (their
 /// losses then differ only in the order of their sums).
@@ -243,24 +244,23 @@ pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
 ) -> Result<Vec<LloydFit<F>>> {
     let shift_tol = shift_tolerance(x, weights, params, backend)?;
     let num_trials = num_trials.max(1);
-    let round = match trials {
-        Trials::All => num_trials,
-        Trials::UntilAgreed => ROUND,
-    };
-    let mut done: Vec<LloydFit<F>> = Vec::with_capacity(num_trials);
-    while done.len() < num_trials {
-        let next = done.len()..(done.len() + round).min(num_trials);
-        let fits: Vec<LloydFit<F>> = next
+    let run = |numbers: std::ops::Range<u64>| -> Result<Vec<LloydFit<F>>> {
+        numbers
             .into_par_iter()
             .map(|t| {
-                let init = seeding(&mut Rng::new(seed, Purpose::Trial(t as u64)))?;
+                let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
                 lloyd_within(x, weights, init, params, shift_tol, backend, stop)
             })
-            .collect::<Result<_>>()?;
-        done.extend(fits);
-        if trials == Trials::UntilAgreed && agreed(&done) {
-            break;
-        }
+            .collect()
+    };
+    let first = match trials {
+        Trials::All => num_trials,
+        Trials::UntilAgreed => FIRST_ROUND.min(num_trials),
+    };
+    let mut done = run(0..first as u64)?;
+    if first < num_trials && !agreed(&done) {
+        check_stop(stop)?;
+        done.extend(run(first as u64..num_trials as u64)?);
     }
     Ok(done)
 }
@@ -320,9 +320,9 @@ mod tests {
     }
 
     #[test]
-    fn runs_until_agreed_stop_after_the_round_in_which_enough_runs_agree() {
-        let agreed = runs_of(Trials::UntilAgreed, true);
-        assert_eq!(agreed.len(), ROUND);
+    fn runs_until_agreed_stop_after_the_first_round_when_enough_of_it_agree() {
+        let agreeing = runs_of(Trials::UntilAgreed, true);
+        assert_eq!(agreeing.len(), FIRST_ROUND);
         // Runs that never agree all run, and are the runs of Trials::All, bit for bit.
         let apart = runs_of(Trials::UntilAgreed, false);
         let all = runs_of(Trials::All, false);
@@ -332,6 +332,33 @@ mod tests {
         assert_eq!(bits(&apart), bits(&all));
         let losses: Vec<f64> = all.iter().map(|r| r.loss).collect();
         assert!(losses.iter().all(|&a| losses.iter().filter(|&&b| same_loss(a, b)).count() == 1), "{losses:?}");
+    }
+
+    #[test]
+    fn runs_until_agreed_are_the_same_on_one_thread() {
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        for same in [true, false] {
+            let bits = |runs: Vec<LloydFit<f64>>| runs.into_iter().map(|r| r.loss.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(one.install(|| runs_of(Trials::UntilAgreed, same))),
+                bits(runs_of(Trials::UntilAgreed, same))
+            );
+        }
+    }
+
+    #[test]
+    fn agreement_is_on_the_lowest_finite_loss() {
+        let fits = |losses: &[f64]| -> Vec<LloydFit<f64>> {
+            losses.iter().map(|&loss| LloydFit { centers: vec![], labels: vec![], loss, n_iter: 0 }).collect()
+        };
+        assert!(agreed(&fits(&[1.0, 1.0, 5.0, 1.0])));
+        assert!(agreed(&fits(&[0.0, -0.0, 0.0, 3.0])));
+        assert!(agreed(&fits(&[2.0, 2.0 * (1.0 + SAME_LOSS / 2.0), 2.0, f64::NAN])));
+        // Three runs agree, but on a loss above the lowest.
+        assert!(!agreed(&fits(&[2.0, 2.0, 2.0, 1.0])));
+        assert!(!agreed(&fits(&[1.0, 1.0])));
+        assert!(!agreed(&fits(&[f64::INFINITY; 4])));
+        assert!(!agreed(&fits(&[f64::NAN; 4])));
     }
 
     #[test]
