@@ -50,8 +50,8 @@ pub struct Chosen<F> {
 /// Of `trials` (lowest coarse loss first, as [`crate::algo::reduce::reduce_trials`] returns them),
 /// the one of lowest loss over the rows `x` after one Lloyd step (module docs); ties go to the
 /// earlier trial, NaN loses. The first [`MEASURED_TRIALS`] distinct trials are measured, a trial
-/// being taken for the one before it where their coarse losses agree to [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS); where that
-/// leaves one, it is returned unmeasured.
+/// being taken for the one before it where their coarse losses agree to
+/// [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS); where that leaves one, it is returned unmeasured.
 pub fn choose_by_data<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
