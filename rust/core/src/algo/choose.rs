@@ -95,13 +95,9 @@ fn step<F: Scalar, R: Rows<F>, B: Backend>(
     let (mut labels, mut dist2) = (vec![0u32; x.n()], vec![0f64; x.n()]);
     let sums =
         backend.assign_and_sum(x.data(), weights, Points::from_rows(centers, x.d())?, &mut labels, &mut dist2)?;
-    let gain: f64 = (sums.deltas.chunks_exact(x.d().max(1)).zip(&sums.weights))
-        .filter(|(_, &w)| w > 0.0)
-        .map(|(delta, &w)| delta.iter().map(|v| v * v).sum::<f64>() / w)
-        .sum();
     let mut moved = centers.to_vec();
     sums.move_centers(&mut moved);
-    Ok((weighted_ssd(&dist2, weights) - gain, moved))
+    Ok((weighted_ssd(&dist2, weights) - sums.move_gain(), moved))
 }
 
 /// The places of the first [`MEASURED_TRIALS`] trials whose coarse loss differs from the previous

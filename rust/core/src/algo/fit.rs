@@ -5,12 +5,13 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::init::init_centers_on;
 use crate::algo::kmeanspp::Repeated;
-use crate::algo::lloyd::{by_loss, runs, LloydFit, Trials};
+use crate::algo::lloyd::{by_loss, lowest, runs, LloydFit, Trials};
 use crate::backend::{Backend, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::metrics::check_weights;
 use crate::kernels::scalar::Scalar;
 use crate::params::{Checked, InitMethod, ReduceParams};
+use crate::rng::Rng;
 
 /// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.
 /// Trials run in parallel; the lowest loss wins, ties to the earliest trial.
@@ -21,8 +22,7 @@ pub fn fit_lloyd<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
-    let trials = fit_lloyd_trials(x, weights, params, Trials::All, backend, stop)?;
-    Ok(trials.into_iter().next().expect("at least one trial"))
+    Ok(lowest(fit_lloyd_trials(x, weights, params, Trials::All, backend, stop)?))
 }
 
 /// The trials of [`fit_lloyd`] that `trials` runs, lowest loss first (trials of equal loss in trial
@@ -48,20 +48,10 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
         }
         _ => None,
     };
-    let fits =
-        runs(
-            x,
-            weights,
-            params.num_trials,
-            trials,
-            params.seed,
-            &lloyd_params,
-            backend,
-            stop,
-            |rng| match &plus_plus {
-                Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
-                None => init_centers_on(x, weights, params.k, params.init, rng, backend),
-            },
-        )?;
+    let seeding = |rng: &mut Rng| match &plus_plus {
+        Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
+        None => init_centers_on(x, weights, params.k, params.init, rng, backend),
+    };
+    let fits = runs(x, weights, params.num_trials, trials, params.seed, &lloyd_params, backend, stop, seeding)?;
     Ok(by_loss(fits))
 }

@@ -278,6 +278,11 @@ pub fn by_loss<F>(mut runs: Vec<LloydFit<F>>) -> Vec<LloydFit<F>> {
     runs
 }
 
+/// The first of runs or trials in [`by_loss`]'s order: the lowest loss.
+pub(crate) fn lowest<T>(sorted: Vec<T>) -> T {
+    sorted.into_iter().next().expect("at least one run")
+}
+
 /// The order of losses that every "lowest loss wins" choice keeps: by value, -0.0 equal to 0.0,
 /// NaN after everything (+∞ included).
 pub(crate) fn loss_order(a: f64, b: f64) -> std::cmp::Ordering {
@@ -298,7 +303,7 @@ pub fn best_of_runs<F: Scalar, R: Rows<F>, B: Backend>(
     seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<LloydFit<F>> {
     let runs = runs(x, weights, num_trials, Trials::All, seed, params, backend, stop, seeding)?;
-    Ok(by_loss(runs).into_iter().next().expect("at least one run"))
+    Ok(lowest(by_loss(runs)))
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ use std::sync::atomic::AtomicBool;
 use crate::algo::choose::choose_by_data;
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::lloyd::{lloyd, LloydFit, Trials};
+use crate::algo::lloyd::{lloyd, lowest, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
@@ -325,8 +325,7 @@ impl<F: Scalar> MiniBatchState<F> {
         backend: &B,
         stop: &AtomicBool,
     ) -> Result<Reduced<F>> {
-        let trials = self.reduce_trials(params, Trials::All, backend, stop)?;
-        Ok(trials.into_iter().next().expect("at least one trial"))
+        Ok(lowest(self.reduce_trials(params, Trials::All, backend, stop)?))
     }
 
     /// The trials of [`MiniBatchState::reduce`] that `trials` runs, lowest loss first.

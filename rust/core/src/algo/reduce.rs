@@ -7,7 +7,7 @@
 use std::sync::atomic::AtomicBool;
 
 use crate::algo::fit::fit_lloyd_trials;
-use crate::algo::lloyd::Trials;
+use crate::algo::lloyd::{lowest, Trials};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::metrics::{check_weights, msd, total_weight};
@@ -60,10 +60,6 @@ pub fn reduce_trials<F: Scalar, B: Backend>(
         .into_iter()
         .map(|fit| Reduced { centers: fit.centers, ssd: fit.loss, msd: msd(fit.loss, total), n_iter: fit.n_iter })
         .collect())
-}
-
-fn lowest<F>(trials: Vec<Reduced<F>>) -> Reduced<F> {
-    trials.into_iter().next().expect("at least one trial")
 }
 
 /// Weighted centres from one shard of the data: a mini-batch state's K centres with their

@@ -153,6 +153,18 @@ impl ClusterSums {
         self.members.iter().all(|&m| m > 0)
     }
 
+    /// How much [`ClusterSums::move_centers`] lowers the weighted ssd of the rows it summed, their
+    /// labels kept: `Σ_j ‖δ_j‖² / W_j` over the clusters with weight (`δ_j = Σ w·(x − c_j)`,
+    /// `W_j = Σ w`), since a cluster's ssd about a point `c` is its ssd about its mean plus
+    /// `W_j ‖mean − c‖²`.
+    pub fn move_gain(&self) -> f64 {
+        let d = self.deltas.len() / self.weights.len().max(1);
+        (self.deltas.chunks_exact(d.max(1)).zip(&self.weights))
+            .filter(|(_, &w)| w > 0.0)
+            .map(|(delta, &w)| delta.iter().map(|v| v * v).sum::<f64>() / w)
+            .sum()
+    }
+
     /// The M step: every centre with weight moves to the weighted mean of its rows (the sums are
     /// relative to `centers` themselves).
     pub fn move_centers<F: Scalar>(&self, centers: &mut [F]) {
