@@ -61,21 +61,28 @@ if faiss is not None:
 QUIET_SECONDS = 0.3
 
 
-def timed(fn: Callable[..., object], *args) -> Tuple[float, object]:
+def timed(fn: Callable[..., object], *args, warm: bool = False) -> Tuple[float, object]:
+    """Seconds of one call of `fn` after the quiet pause, and its result. `warm`: the call timed
+    is the second of two in a row (the first untimed), as in a loop over seeds or k: on an idle
+    virtual machine the host may have emptied the caches during the pause, and the first call
+    after it pays for that (a fit of a few hundred rows then takes several times as long)."""
     time.sleep(QUIET_SECONDS)
+    if warm:
+        fn(*args)
     start = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - start, out
 
 
-def best_interleaved(reps: int, contenders: Dict[str, Callable[[], object]]) -> Dict[str, Tuple[float, object]]:
+def best_interleaved(reps: int, contenders: Dict[str, Callable[[], object]],
+                     warm: bool = False) -> Dict[str, Tuple[float, object]]:
     """The fastest of `reps` timed runs of each contender, with its result, the contenders taking
     turns run by run: a slow spell of this shared machine then falls on all of them, not on
-    whichever happened to be running."""
+    whichever happened to be running. `warm`: each timed run follows an untimed one (`timed`)."""
     best: Dict[str, Tuple[float, object]] = {}
     for _ in range(reps):
         for who, fn in contenders.items():
-            run = timed(fn)
+            run = timed(fn, warm=warm)
             if who not in best or run[0] < best[who][0]:
                 best[who] = run
     return best

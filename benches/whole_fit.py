@@ -13,7 +13,10 @@ and the mean loss over the seeds divided by scikit-learn's mean, with the range 
 losses over that mean (scikit-learn's own loss varies by seed too). On the blobs it also times the
 seeding of `KMeans(k, algorithm="lloyd")` alone (a one-pass fit minus one Lloyd pass from its
 seeds, best of 3), with the coreset, k-means++ and k-means||, and gives its share of that fit's
-median time.
+median time. Every timed call follows an idle pause (benches/compare.py's `timed`), so that no
+contender's threads still spin; on a virtual machine the host may empty the caches meanwhile, and
+on sets of a few hundred rows that first call takes several times as long as the next. `--warm`
+times the second of two calls in a row instead, as a loop over seeds or k runs them.
 
 Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
 about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
@@ -25,7 +28,7 @@ breast cancer (standardised), diabetes, digits at k = 30, the colours of china.j
 in float32.
 
 Usage: python benches/whole_fit.py [--quick] [--seeds N] [--blob-seeds N] [--repeats N] [--only NAME ...]
-                                   [--default-only] [--held-out] [--json PATH]
+                                   [--default-only] [--held-out] [--warm] [--json PATH]
 """
 
 from __future__ import annotations
@@ -161,7 +164,7 @@ def loss(x: np.ndarray, centers: np.ndarray) -> float:
 # Runs --------------------------------------------------------------------------------------------
 
 def run_set(name: str, x: np.ndarray, k: int, seeds: int, fits: Dict[str, Fit], table: compare.Table,
-            results: dict, repeats: int = 1) -> None:
+            results: dict, repeats: int = 1, warm: bool = False) -> None:
     print(f"\n{name}: {x.shape[0]} x {x.shape[1]}, k = {k}, {seeds} seed(s)", flush=True)
     times: Dict[str, List[float]] = {who: [] for who in fits}
     losses: Dict[str, List[float]] = {who: [] for who in fits}
@@ -169,7 +172,7 @@ def run_set(name: str, x: np.ndarray, k: int, seeds: int, fits: Dict[str, Fit], 
         # Each seed's fit is the same computation every time: its fastest of `repeats` runs, the
         # contenders taking turns.
         runs = compare.best_interleaved(repeats, {who: (lambda fit=fit, seed=seed: fit(x, k, seed))
-                                                   for who, fit in fits.items()})
+                                                   for who, fit in fits.items()}, warm)
         for who, (seconds, centers) in runs.items():
             times[who].append(seconds)
             losses[who].append(loss(x, centers))
@@ -225,6 +228,10 @@ def main() -> None:
                         help="only scikit-learn KMeans() and fastkmeans KMeans(k) (shorter runs)")
     parser.add_argument("--held-out", action="store_true",
                         help="also the sets the default was never tuned on (see the module docs)")
+    parser.add_argument("--warm", action="store_true",
+                        help="on the real sets, time each fit right after an untimed run of the same fit, "
+                             "as in a loop over seeds or k (default: the first call after an idle pause, "
+                             "whose cold caches dominate fits of a few hundred rows)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
@@ -233,8 +240,9 @@ def main() -> None:
     def wanted(name: str) -> bool:
         return not args.only or any(o in name for o in args.only)
 
+    calls = "each timed call the second of two in a row" if args.warm else "each timed call after an idle pause"
     table = compare.Table(f"Whole fits, library defaults, seeding included ({compare.THREADS} threads; median "
-                          "over the seeds, contenders taking turns)",
+                          f"over the seeds, contenders taking turns; {calls})",
                           ["data", "contender", "seconds", "loss / scikit-learn", "mean loss / scikit-learn's",
                            "seeds' range", "time / scikit-learn"])
     results: dict = {}
@@ -248,7 +256,7 @@ def main() -> None:
             notes += lloyd_seeding_share(blobs, 100, results, "blobs 1,000,000 x 32")
     for name, load, k in real_sets(args.quick) + (held_out_sets() if args.held_out else []):
         if wanted(name):
-            run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results, args.repeats)
+            run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results, args.repeats, args.warm)
     print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
     print(table.markdown())
     for note in notes:
