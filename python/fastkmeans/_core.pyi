@@ -184,7 +184,8 @@ def fit_minibatch(
         Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
     refine : (int, float) or None, default=None
         (max_iter, tol): the reduction's leading trials are measured on the rows and full-data
-        Lloyd runs from the chosen one (``recipe="fastkmeans"``, see ``reduce_and_refine``); its
+        Lloyd runs from the chosen one, or on tiny data from each (``recipe="fastkmeans"``, see
+        ``reduce_and_refine``); its
         first pass labels the data instead of a separate labelling pass. None ends with the
         reduction's best trial (SageMaker's recipe).
     refine_rule : {"loss", "shift"}, default="loss"
@@ -380,7 +381,8 @@ def reduce_and_refine(
     agree on their lowest weighted loss (``num_trials`` is then the most that run). Its three leading
     distinct trials (lowest weighted loss first) are each measured
     by their loss over the rows after one Lloyd step; full-data Lloyd runs from the lowest's
-    stepped centres. One distinct trial is taken as it is.
+    stepped centres. One distinct trial is taken as it is. On tiny data (n * k * d <= 8192) every
+    distinct trial is refined instead, and the lowest end wins.
 
     Parameters
     ----------

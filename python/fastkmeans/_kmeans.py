@@ -134,7 +134,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"
         "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` measures the
         reduction's three leading trials on the rows (their loss after one Lloyd step) and ends
-        with full-data Lloyd iterations from the best (at most ``local_lloyd_max_iter``, stopping
+        with full-data Lloyd iterations from the best (on tiny data, n * k * d <= 8192, it refines
+        every distinct trial and keeps the lowest end instead; at most ``local_lloyd_max_iter``, stopping
         by scikit-learn's centre-shift rule at a tenth of ``local_lloyd_tol``), which brings the
         loss to scikit-learn's ``KMeans`` or below. "sagemaker": SageMaker's exact recipe (seed, stream,
         reduce), nothing after, with ``init_method="auto"`` and ``reseed_ratio="auto"`` resolved to

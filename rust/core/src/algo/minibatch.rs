@@ -36,10 +36,10 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 
-use crate::algo::choose::choose_by_data;
+use crate::algo::choose::choose_and_refine;
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::lloyd::{lloyd, lowest, LloydFit, Trials};
+use crate::algo::lloyd::{lowest, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Gathered, Rows};
@@ -418,7 +418,7 @@ pub struct MiniBatchFit<F> {
     /// The streaming state after the last batch (resumable).
     pub state: MiniBatchState<F>,
     /// The k centres of the reduction: its best trial, or where `params.refine` is set, the trial
-    /// chosen by the rows ([`choose_by_data`]).
+    /// refined ([`choose_and_refine`]).
     pub reduced: Reduced<F>,
     /// The final k centres, k × d: the reduced ones, or where `params.refine` is set, the
     /// centres its full-data Lloyd iterations end with.
@@ -433,9 +433,8 @@ pub struct MiniBatchFit<F> {
 
 /// Trains on an in-memory data set: seeds K centres from a random sample of `mini_batch_size`
 /// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data
-/// (where `params.refine` is set, the reduction's leading trials are measured on the rows, and
-/// full-data Lloyd from the chosen one, whose first pass labels the data, follows instead of a
-/// separate labelling pass).
+/// (where `params.refine` is set, a trial of the reduction is refined by full-data Lloyd, whose
+/// first pass labels the data, instead of a separate labelling pass: [`reduce_and_refine`]).
 pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     params: &Checked<MiniBatchParams>,
@@ -480,9 +479,10 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`],
-/// until its trials agree: [`Trials::UntilAgreed`]), chooses a trial by the rows `x`
-/// ([`choose_by_data`]), and runs full-data Lloyd by `refine` from its centres after the choice's
-/// step. Returns the chosen trial and the Lloyd run.
+/// until its trials agree: [`Trials::UntilAgreed`]) and refines a trial by full-data Lloyd over
+/// the rows `x` by `refine`: the trial the rows choose, from its centres after the choice's step,
+/// or on tiny data the trial whose own refine ends lowest ([`choose_and_refine`]). Returns the
+/// trial and its Lloyd run.
 pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     state: &MiniBatchState<F>,
@@ -495,7 +495,6 @@ pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
         return Err(Error::FeatureMismatch { expected: state.d, got: x.d() });
     }
     let mut trials = state.reduce_trials(reduce, Trials::UntilAgreed, backend, stop)?;
-    let chosen = choose_by_data(x, None, &trials, backend, stop)?;
-    let fit = lloyd(x, None, chosen.centers, refine, backend, stop)?;
-    Ok((trials.swap_remove(chosen.index), fit))
+    let (index, fit) = choose_and_refine(x, None, &trials, refine, backend, stop)?;
+    Ok((trials.swap_remove(index), fit))
 }
