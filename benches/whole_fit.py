@@ -16,7 +16,8 @@ seeds, best of 3), with the coreset, k-means++ and k-means||, and gives its shar
 median time. Every timed call follows an idle pause (benches/compare.py's `timed`), so that no
 contender's threads still spin; on a virtual machine the host may empty the caches meanwhile, and
 on sets of a few hundred rows that first call takes several times as long as the next. `--warm`
-times the second of two calls in a row instead, as a loop over seeds or k runs them.
+times the second of two calls in a row instead on the real and held-out sets (not on the blobs,
+where a fit takes seconds), as a loop over seeds or k runs them, at twice the runs.
 
 Data: the 1,000,000 x 32 blobs with k = 100 of benches/compare.py (one seed: scikit-learn takes
 about 25 s a fit there), the real sets of ../shared/data (benches/quality.py's loaders) and
@@ -229,9 +230,10 @@ def main() -> None:
     parser.add_argument("--held-out", action="store_true",
                         help="also the sets the default was never tuned on (see the module docs)")
     parser.add_argument("--warm", action="store_true",
-                        help="on the real sets, time each fit right after an untimed run of the same fit, "
-                             "as in a loop over seeds or k (default: the first call after an idle pause, "
-                             "whose cold caches dominate fits of a few hundred rows)")
+                        help="on the real and held-out sets (not the blobs), time each fit right after an "
+                             "untimed run of the same fit, as in a loop over seeds or k: twice the runs "
+                             "(default: the first call after an idle pause, whose cold caches dominate fits "
+                             "of a few hundred rows)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
@@ -240,7 +242,8 @@ def main() -> None:
     def wanted(name: str) -> bool:
         return not args.only or any(o in name for o in args.only)
 
-    calls = "each timed call the second of two in a row" if args.warm else "each timed call after an idle pause"
+    calls = ("on the real sets each timed call the second of two in a row" if args.warm
+             else "each timed call after an idle pause")
     table = compare.Table(f"Whole fits, library defaults, seeding included ({compare.THREADS} threads; median "
                           f"over the seeds, contenders taking turns; {calls})",
                           ["data", "contender", "seconds", "loss / scikit-learn", "mean loss / scikit-learn's",
@@ -262,7 +265,7 @@ def main() -> None:
     for note in notes:
         print(f"\n{note}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"warm": args.warm, "sets": results}, indent=2))
 
 
 if __name__ == "__main__":
