@@ -119,9 +119,10 @@ pub fn choose_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// Of `trials` (lowest coarse loss first), the one whose full-data Lloyd run by `refine` from its
-/// centres ends at the lowest loss over the rows, with that run: every distinct trial (a trial
-/// whose coarse loss repeats the one before it's, to [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS),
-/// is not) is refined, one after another; ties go to the earlier trial, NaN loses.
+/// centres ends at the lowest loss over the rows, with that run: every distinct trial is refined
+/// (not a trial whose coarse loss repeats the previous trial's, to
+/// [`SAME_LOSS`](crate::algo::lloyd::SAME_LOSS)), one after another; ties go to the earlier
+/// trial, NaN loses.
 pub fn refine_each<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
