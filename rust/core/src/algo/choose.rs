@@ -30,7 +30,7 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use crate::algo::lloyd::{lloyd, loss_order, same_loss, LloydFit};
+use crate::algo::lloyd::{lloyd, lloyd_within, loss_order, same_loss, shift_tolerance, LloydFit};
 use crate::algo::reduce::Reduced;
 use crate::backend::{Backend, Rows};
 use crate::error::{check_stop, Error, Result};
@@ -131,10 +131,11 @@ pub fn refine_each<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<(usize, LloydFit<F>)> {
+    let shift_tol = shift_tolerance(x, weights, refine, backend)?;
     let mut best: Option<(usize, LloydFit<F>)> = None;
     for index in distinct(trials, usize::MAX) {
         check_stop(stop)?;
-        let fit = lloyd(x, weights, trials[index].centers.clone(), refine, backend, stop)?;
+        let fit = lloyd_within(x, weights, trials[index].centers.clone(), refine, shift_tol, backend, stop)?;
         if best.as_ref().is_none_or(|(_, lowest)| loss_order(fit.loss, lowest.loss).is_lt()) {
             best = Some((index, fit));
         }

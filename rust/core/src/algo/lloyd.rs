@@ -48,8 +48,9 @@ pub fn lloyd<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// The centre-shift rule's bound on the centres' total squared move (`None` under the loss rule):
-/// a property of the data alone, so [`best_of_runs`] computes it once for all its runs.
-fn shift_tolerance<F: Scalar, R: Rows<F>, B: Backend>(
+/// a property of the data alone, so [`best_of_runs`] computes it once for all its runs (and
+/// [`crate::algo::choose::refine_each`] for all its refines).
+pub(crate) fn shift_tolerance<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
     params: &LloydParams,
@@ -62,7 +63,7 @@ fn shift_tolerance<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// [`lloyd`] with the centre-shift bound from [`shift_tolerance`] already computed.
-fn lloyd_within<F: Scalar, R: Rows<F>, B: Backend>(
+pub(crate) fn lloyd_within<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
     mut centers: Vec<F>,
