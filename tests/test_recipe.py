@@ -292,6 +292,15 @@ def test_fifty_rows_per_streaming_centre_keep_the_auto_factor():
 
 
 def test_the_halved_factor_never_falls_below_two():
-    # 60 rows, k = 20: the seeding batch allows K = 60 (factor 3), halved to 2, not 1.
-    X = make_blobs(n_samples=60, n_features=2, centers=20, random_state=0)[0]
-    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 2
+    # 1,000 rows, k = 300: "auto" means 3 (K <= 1,000), halved to 2, not 1.
+    X = make_blobs(n_samples=1000, n_features=2, centers=20, random_state=0)[0]
+    assert KMeans(k=300, random_state=0).fit(X).extra_center_factor_ == 2
+
+
+def test_tables_under_a_thousand_rows_keep_the_auto_factor():
+    # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
+    # 1,000 rows it is halved.
+    X = make_blobs(n_samples=1000, n_features=2, centers=20, random_state=0)[0]
+    small = KMeans(k=20, random_state=0).fit(X[:999])
+    assert small.extra_center_factor_ == 10 and small._state["centers"].shape == (200, 2)
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 5

@@ -72,8 +72,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K = k * extra_center_factor centres are kept while streaming. "auto" is
         ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
         K never exceeds the rows of the seeding batch. Under ``recipe="fastkmeans"``, an in-memory
-        fit with fewer than 50 rows per streaming centre halves it (to no less than 2): on small
-        data the K centres cost most of the fit, and half as many lose nothing there.
+        fit of 1,000 rows or more with fewer than 50 rows per streaming centre halves it (to no
+        less than 2): there the K centres cost most of the fit, and half as many lose nothing.
+        Smaller tables keep it: their fit takes well under a millisecond, and the finer summary
+        lowers the loss.
     half_life_time_size : int, default=0
         A point's weight halves after this many later points; 0 disables decay.
     local_lloyd_max_iter : int, default=300
@@ -180,14 +182,14 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
     >>> model = KMeans(k=2, random_state=0).fit(X)
     >>> print(model.cluster_centers_)
-    [[11. 11.]
-     [ 1.  1.]]
+    [[ 1.  1.]
+     [11. 11.]]
     >>> print(model.labels_)
-    [1 1 1 1 0 0 0 0]
+    [0 0 0 0 1 1 1 1]
     >>> model.train_metrics_
     {'msd': 2.0}
     >>> model.extra_center_factor_, model.local_lloyd_num_trials_
-    (2, 10)
+    (4, 10)
 
     The hyperparameter dict of a SageMaker notebook works as it is:
 
@@ -497,7 +499,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
         >>> model = KMeans(k=2, random_state=0).fit(X)
         >>> print(model.predict([[1, 1], [11, 12], [3, 0]]))
-        [1 0 1]
+        [0 1 0]
         """
         return self._assign(X)[0]
 
@@ -532,7 +534,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         >>> model = KMeans(k=2, random_state=0).fit(X)
         >>> closest_cluster, distance_to_cluster = model.assign([[1, 1], [14, 15]])
         >>> print(closest_cluster, distance_to_cluster)
-        [1 0] [0. 5.]
+        [0 1] [0. 5.]
         """
         labels, dist2 = self._assign(X)
         return labels, np.sqrt(dist2)
@@ -563,8 +565,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ...               [10, 10], [10, 12], [12, 10], [12, 12]], dtype=np.float64)
         >>> model = KMeans(k=2, random_state=0).fit(X)
         >>> print(model.transform([[1, 1], [14, 15]]).round(3))
-        [[14.142  0.   ]
-         [ 5.    19.105]]
+        [[ 0.    14.142]
+         [19.105  5.   ]]
         """
         self._require_fitted()
         if is_dask_collection(X):
