@@ -26,10 +26,12 @@ scikit-learn's bundled digits (1,797 x 64, k = 10) and the colours of its sample
 `--held-out` adds sets the default was never tuned on: scikit-learn's bundled iris, wine and
 breast cancer (standardised), diabetes, digits at k = 30, the colours of china.jpg at k = 16 and
 64 and of flower.jpg at k = 8, ../shared/data's USArrests (standardised), and MNIST at k = 20 and
-in float32.
+in float32. `--sweep` adds an elbow sweep, k = 2-10, over six small tables, where a fit takes
+about a millisecond: iris, wine and breast cancer (standardised), diabetes, and ../shared/data's
+USArrests and state crime (standardised).
 
 Usage: python benches/whole_fit.py [--quick] [--seeds N] [--blob-seeds N] [--repeats N] [--only NAME ...]
-                                   [--default-only] [--held-out] [--warm] [--json PATH]
+                                   [--default-only] [--held-out] [--sweep] [--warm] [--json PATH]
 """
 
 from __future__ import annotations
@@ -141,6 +143,28 @@ def held_out_sets() -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     ]
 
 
+def sweep_sets() -> List[Tuple[str, Callable[[], np.ndarray], int]]:
+    """(name, loader, k) for the elbow sweep: six small tables at k = 2-10 (see the module docs)."""
+    from sklearn import datasets  # bundled with scikit-learn: nothing to download
+
+    def standardised(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean(axis=0)) / x.std(axis=0)
+
+    def table(folder: str, name: str, columns: range) -> Callable[[], np.ndarray]:
+        path = quality.DATA / folder / name
+        return lambda: standardised(np.genfromtxt(path, delimiter=",", skip_header=1, usecols=columns))
+
+    tables = [
+        ("iris", lambda: datasets.load_iris().data),
+        ("wine, standardised", lambda: standardised(datasets.load_wine().data)),
+        ("breast cancer, standardised", lambda: standardised(datasets.load_breast_cancer().data)),
+        ("diabetes", lambda: datasets.load_diabetes().data),
+        ("USArrests, standardised", table("usarrests", "USArrests.csv", range(1, 5))),
+        ("state crime, standardised", table("statecrime", "statecrime.csv", range(1, 8))),
+    ]
+    return [(f"{name} k = {k} (sweep)", load, k) for name, load in tables for k in range(2, 11)]
+
+
 def mnist() -> np.ndarray:
     path = quality.DATA / "mnist" / "t10k-images-idx3-ubyte.gz"
     return np.frombuffer(gzip.open(path).read(), np.uint8, offset=16).reshape(-1, 784).astype(np.float64)
@@ -229,6 +253,8 @@ def main() -> None:
                         help="only scikit-learn KMeans() and fastkmeans KMeans(k) (shorter runs)")
     parser.add_argument("--held-out", action="store_true",
                         help="also the sets the default was never tuned on (see the module docs)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also the elbow sweep, k = 2-10 over six small tables (see the module docs)")
     parser.add_argument("--warm", action="store_true",
                         help="on the real and held-out sets (not the blobs), time each fit right after an "
                              "untimed run of the same fit, as in a loop over seeds or k: twice the runs "
@@ -257,7 +283,8 @@ def main() -> None:
         run_set("blobs 1,000,000 x 32", blobs, 100, args.blob_seeds, fits, table, results)
         if not args.default_only:  # the Lloyd contenders whose seeding it times
             notes += lloyd_seeding_share(blobs, 100, results, "blobs 1,000,000 x 32")
-    for name, load, k in real_sets(args.quick) + (held_out_sets() if args.held_out else []):
+    sets = real_sets(args.quick) + (held_out_sets() if args.held_out else []) + (sweep_sets() if args.sweep else [])
+    for name, load, k in sets:
         if wanted(name):
             run_set(name, np.ascontiguousarray(load()), k, seeds, fits, table, results, args.repeats, args.warm)
     print(f"\n## Whole fits ({compare.THREADS} threads, fastkmeans {fastkmeans.__version__})\n")
