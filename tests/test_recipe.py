@@ -192,7 +192,8 @@ USARRESTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "us
 def test_on_tiny_data_the_default_refines_every_trial_and_keeps_the_lowest_end():
     # 50 rows x 4 features, k = 4: a pass over the rows is 800 multiply-adds, so every distinct
     # reduction trial is refined and the lowest end kept. Choosing one trial by its step instead
-    # reached the lowest loss on one seed of these five; scikit-learn (one init) finds nothing lower.
+    # reached the lowest loss on one seed of these five (at K = 20, the factor then halved; refining
+    # every trial, three at K = 20 and four at K = 40); scikit-learn (one init) finds nothing lower.
     x = np.loadtxt(USARRESTS, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4))
     x = (x - x.mean(axis=0)) / x.std(axis=0)
     ours = [KMeans(k=4, random_state=seed).fit(x) for seed in range(5)]
@@ -297,10 +298,13 @@ def test_the_halved_factor_never_falls_below_two():
     assert KMeans(k=300, random_state=0).fit(X).extra_center_factor_ == 2
 
 
-def test_tables_under_a_thousand_rows_keep_the_auto_factor():
+def test_small_tables_keep_the_auto_factor():
     # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
-    # 1,000 rows it is halved.
+    # 1,000 rows it is halved, and so it is under 1,000 rows where a pass (n * k * d) is long.
     X = make_blobs(n_samples=1000, n_features=2, centers=20, random_state=0)[0]
     small = KMeans(k=20, random_state=0).fit(X[:999])
     assert small.extra_center_factor_ == 10 and small._state["centers"].shape == (200, 2)
     assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 5
+    wide = make_blobs(n_samples=999, n_features=14, centers=20, random_state=0)[0]  # 999 * 20 * 14 > 2**18
+    assert KMeans(k=20, random_state=0).fit(wide).extra_center_factor_ == 5
+    assert KMeans(k=20, random_state=0).fit(wide[:, :13]).extra_center_factor_ == 10  # 259,740 <= 2**18

@@ -72,10 +72,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K = k * extra_center_factor centres are kept while streaming. "auto" is
         ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
         K never exceeds the rows of the seeding batch. Under ``recipe="fastkmeans"``, an in-memory
-        fit of 1,000 rows or more with fewer than 50 rows per streaming centre halves it (to no
-        less than 2): there the K centres cost most of the fit, and half as many lose nothing.
-        Smaller tables keep it: their fit takes well under a millisecond, and the finer summary
-        lowers the loss.
+        fit with fewer than 50 rows per streaming centre halves it (to no less than 2): there the K
+        centres cost most of the fit, and half as many lose nothing. Small tables (under 1,000
+        rows, n * k * d at most 2**18) keep it: their fit takes a millisecond or less, and the
+        finer summary lowers the loss.
     half_life_time_size : int, default=0
         A point's weight halves after this many later points; 0 disables decay.
     local_lloyd_max_iter : int, default=300

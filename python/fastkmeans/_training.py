@@ -64,7 +64,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, trials, 0, weights)
     factor, trials = resolve_minibatch(hp, first_batch_rows=min(hp.mini_batch_size, X.shape[0]))
-    factor = few_rows_factor(hp, factor, X.shape[0])
+    factor = few_rows_factor(hp, factor, X.shape[0], X.shape[1])
     check_centers_fit(hp.k * factor, X.shape[1], X.dtype.itemsize, what=f"k * extra_center_factor = {hp.k * factor}")
     out = _core.fit_minibatch(
         core_rows(X), k=hp.k, n_centers=hp.k * factor, mini_batch_size=hp.mini_batch_size, epochs=hp.epochs,
@@ -245,13 +245,15 @@ def resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, 
 # the "auto" extra_center_factor (see few_rows_factor).
 FEW_ROWS_PER_CENTER = 50
 
-# ... unless the data has fewer rows than this: a table whose fit takes well under a millisecond either
-# way, where the finer summary lowers the loss (see few_rows_factor).
+# ... unless the data is a small table: fewer rows than this, and a pass over them against the k centres
+# of at most SMALL_TABLE_WORK multiply-adds (n * k * d), whose fit takes a millisecond or less either way
+# and where the finer summary lowers the loss (see few_rows_factor).
 SMALL_TABLE_ROWS = 1_000
+SMALL_TABLE_WORK = 1 << 18
 
 
-def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int) -> int:
-    """Return the extra_center_factor of an in-memory minibatch fit: ``factor``, or half on small data.
+def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: int) -> int:
+    """Return the extra_center_factor of an in-memory minibatch fit: ``factor``, or half on few rows per centre.
 
     The streaming pass and the reduction cost in proportion to K = k * ``factor``, whatever the
     number of rows; the passes over the data, in proportion to the rows. With fewer than
@@ -260,16 +262,19 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int) -> int:
     centres that summarise so few rows each summarise them no better than half as many do: under
     ``recipe="fastkmeans"``, with ``extra_center_factor="auto"``, the factor is halved (to no less
     than 2; a factor of 2 or less stays). Measured on the small sipu sets (seeds 0-9): the same
-    loss or lower, in a fifth to two fifths less time (docs/algorithm.md).
+    loss or lower, in a fifth to three fifths less time (docs/algorithm.md).
 
-    Tables of fewer than ``SMALL_TABLE_ROWS`` rows keep the factor: their whole fit takes well under
-    a millisecond, halving saves about an eighth of it, and on such tables (breast cancer, diabetes, wine,
-    iris, USArrests, state crime at k = 2-10, seeds 0-11) K = 10 k lowered the mean loss on 36 of
-    54 and raised it on 8 (docs/algorithm.md). SageMaker's recipe, an explicit factor, streamed
-    fits and ``partial_fit`` are left as they are.
+    Small tables keep the factor: fewer than ``SMALL_TABLE_ROWS`` rows, and n * k * d at most
+    ``SMALL_TABLE_WORK`` (a pass over the rows against the k centres, some 20 µs). Their whole fit
+    takes a millisecond or less, halving saved about an eighth of it, and on such tables (iris,
+    wine, USArrests, state crime, breast cancer and diabetes at k = 2-10, n * k * d up to 170,700,
+    seeds 0-11) keeping it lowered the mean loss on 36 of 54 cells and raised it on 8
+    (docs/algorithm.md). SageMaker's recipe, an explicit factor, streamed fits and ``partial_fit``
+    are left as they are.
     """
-    if (hp.recipe == "fastkmeans" and hp.extra_center_factor == "auto" and factor > 2
-            and SMALL_TABLE_ROWS <= n_rows < FEW_ROWS_PER_CENTER * hp.k * factor):
+    small_table = n_rows < SMALL_TABLE_ROWS and n_rows * hp.k * n_features <= SMALL_TABLE_WORK
+    if (hp.recipe == "fastkmeans" and hp.extra_center_factor == "auto" and factor > 2 and not small_table
+            and n_rows < FEW_ROWS_PER_CENTER * hp.k * factor):
         return max(factor // 2, 2)
     return factor
 
