@@ -74,7 +74,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K never exceeds the rows of the seeding batch. Under ``recipe="fastkmeans"``, an in-memory
         fit with fewer than 50 rows per streaming centre halves it (to no less than 2): there the K
         centres cost most of the fit, and half as many lose nothing. Small tables (under 1,000
-        rows, n * k * d at most 2**18) keep it: their fit takes a millisecond or less, and the
+        rows, n * k * d at most 2**18) keep it: their fit took a millisecond or less at k <= 10, and the
         finer summary lowers the loss.
     half_life_time_size : int, default=0
         A point's weight halves after this many later points; 0 disables decay.

@@ -246,7 +246,7 @@ def resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, 
 FEW_ROWS_PER_CENTER = 50
 
 # ... unless the data is a small table: fewer rows than this, and a pass over them against the k centres
-# of at most SMALL_TABLE_WORK multiply-adds (n * k * d), whose fit takes a millisecond or less either way
+# of at most SMALL_TABLE_WORK multiply-adds (n * k * d), whose fit took a millisecond or less either way
 # and where the finer summary lowers the loss (see few_rows_factor).
 SMALL_TABLE_ROWS = 1_000
 SMALL_TABLE_WORK = 1 << 18
@@ -261,12 +261,12 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: i
     K = 10 k) the streaming centres and the reduction's trials over them cost most of the fit, and
     centres that summarise so few rows each summarise them no better than half as many do: under
     ``recipe="fastkmeans"``, with ``extra_center_factor="auto"``, the factor is halved (to no less
-    than 2; a factor of 2 or less stays). Measured on the small sipu sets (seeds 0-9): the same
+    than 2; a factor of 2 or less stays). Measured on the small sipu sets and digits (seeds 0-9): the same
     loss or lower, in a fifth to three fifths less time (docs/algorithm.md).
 
     Small tables keep the factor: fewer than ``SMALL_TABLE_ROWS`` rows, and n * k * d at most
     ``SMALL_TABLE_WORK`` (a pass over the rows against the k centres, some 20 µs). Their whole fit
-    takes a millisecond or less, halving saved about an eighth of it, and on such tables (iris,
+    took a millisecond or less where measured (k <= 10), halving saved about an eighth of it, and on such tables (iris,
     wine, USArrests, state crime, breast cancer and diabetes at k = 2-10, n * k * d up to 170,700,
     seeds 0-11) keeping it lowered the mean loss on 36 of 54 cells and raised it on 8
     (docs/algorithm.md). SageMaker's recipe, an explicit factor, streamed fits and ``partial_fit``
