@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 use rayon::prelude::*;
 
 use crate::backend::{Data, Rows};
-use crate::kernels::parallel::{min_items, ROW_BLOCK};
+use crate::kernels::parallel::{min_items, MIN_TASK_WORK, ROW_BLOCK};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_in, Points, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sq_dists::each_pair;
@@ -42,6 +42,22 @@ use crate::rng::Rng;
 /// its owner exceeds `4 · d2 · (1 + MARGIN)`. Distances of float32 rows are accumulated in float32,
 /// whose relative rounding stays far below this for any practical width.
 pub const MARGIN: f64 = 1e-3;
+
+/// Work per rayon task in a pass of a k-means++ step over the rows (the first centre's, a greedy
+/// step's scoring, a plain step's): a quarter of [`MIN_TASK_WORK`]. A run makes its passes back
+/// to back, one per step, so the workers are still awake from the last one and a split costs
+/// little, where the general minimum is set for a loop that may have to wake them. Measured (the
+/// core's whole default fit, the builds taking turns, 400–600 fits each, four runs on a noisy
+/// machine; the same centres): digits 0.89–0.94 times the time, dim064 0.87–0.96, dim032
+/// 0.89–0.98, digits at k = 30 0.87–0.93; sets of narrow or few rows within the noise (the same
+/// build against itself: 0.99–1.00); a sixteenth instead of a quarter did no better.
+const STEP_TASK_WORK: usize = MIN_TASK_WORK / 4;
+
+/// The `with_min_len` for a k-means++ pass whose blocks each cost `work_per_block`
+/// ([`STEP_TASK_WORK`]).
+fn step_items(work_per_block: usize) -> usize {
+    (STEP_TASK_WORK / work_per_block.max(1)).max(1)
+}
 
 // The rows a candidate moves are kept as one bit per row of a block, in a u128.
 const _: () = assert!(ROW_BLOCK <= 128);
@@ -343,7 +359,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let norm = squared_norm(&center);
         let weights = self.weights;
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.block_sums.par_iter_mut()).enumerate();
-        blocks.with_min_len(min_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
+        blocks.with_min_len(step_items(ROW_BLOCK * x.d())).for_each(|(block, (d2, sum))| {
             let start = block * ROW_BLOCK;
             x.each_sq_dist(d2.len(), |r| start + r, |_| (&center[..], norm), |r, v| d2[r] = v);
             *sum = weighted_sum(d2, weights.map(|w| &w[start..start + d2.len()]));
@@ -385,7 +401,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let (rows, norms, between) = (&rows[..], &norms[..], &between[..]);
         let blocks = gains.par_chunks_mut(trials).zip(moved.par_chunks_mut(trials));
         let blocks = blocks.zip(self.d2.par_chunks(ROW_BLOCK).zip(self.owner.par_chunks(ROW_BLOCK))).enumerate();
-        blocks.with_min_len(min_items(ROW_BLOCK * trials * d)).for_each(
+        blocks.with_min_len(step_items(ROW_BLOCK * trials * d)).for_each(
             |(block, ((gains, moved), (current, owner)))| {
                 #[cfg(target_arch = "x86_64")]
                 if crate::kernels::avx2::available() {
@@ -444,7 +460,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         let (row, norm, between) = (&row[..], norms[0], &between[..]);
         let blocks = self.d2.par_chunks_mut(ROW_BLOCK).zip(self.owner.par_chunks_mut(ROW_BLOCK));
         let blocks = blocks.zip(self.block_sums.par_iter_mut()).enumerate();
-        blocks.with_min_len(min_items(ROW_BLOCK * d)).for_each(|(block, ((d2, owner), sum))| {
+        blocks.with_min_len(step_items(ROW_BLOCK * d)).for_each(|(block, ((d2, owner), sum))| {
             #[cfg(target_arch = "x86_64")]
             if crate::kernels::avx2::available() {
                 // SAFETY: the CPU has AVX2 and FMA.

@@ -2,9 +2,10 @@
 //!
 //! Waking rayon's workers costs microseconds; a task of a few thousand multiply-adds costs less.
 //! Parallel loops over small inputs therefore give each task at least `MIN_TASK_WORK` units of
-//! work (≈ multiply-adds), so that tiny problems (a 500-row mini-batch against 10 centres, a
-//! k-means++ step over 5,000 rows) run inline on the calling thread. Task boundaries never change
-//! results: every output element is computed from its own inputs alone.
+//! work (≈ multiply-adds), so that tiny problems (a 500-row mini-batch against 10 centres) run
+//! inline on the calling thread. (k-means++, whose steps come back to back while the workers are
+//! awake, splits at a quarter of that: `algo::kmeanspp`.) Task boundaries never change results:
+//! every output element is computed from its own inputs alone.
 
 /// Rows per tile, per rayon task and per seeding block: every kernel cuts rows at these fixed
 /// boundaries, whatever the thread count.
