@@ -115,20 +115,24 @@ def real_sets(quick: bool) -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     return sets
 
 
+def standardised(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def standardised_csv(folder: str, name: str, columns: range) -> Callable[[], np.ndarray]:
+    """A loader of the standardised `columns` of ../shared/data's `folder`/`name` (a header line)."""
+    path = quality.DATA / folder / name
+    return lambda: standardised(np.loadtxt(path, delimiter=",", skiprows=1, usecols=columns))
+
+
 def held_out_sets() -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     """(name, loader, k) for sets held out from the default's tuning (see the module docs)."""
     from sklearn import datasets  # bundled with scikit-learn: nothing to download
 
-    def standardised(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean(axis=0)) / x.std(axis=0)
-
     def colours(name: str) -> np.ndarray:
         return datasets.load_sample_image(name).reshape(-1, 3).astype(np.float64) / 255
 
-    def usarrests() -> np.ndarray:
-        path = quality.DATA / "usarrests" / "USArrests.csv"
-        return standardised(np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4)))
-
+    usarrests = standardised_csv("usarrests", "USArrests.csv", range(1, 5))
     return [
         ("iris (held out)", lambda: datasets.load_iris().data, 3),
         ("wine, standardised (held out)", lambda: standardised(datasets.load_wine().data), 3),
@@ -148,20 +152,13 @@ def sweep_sets() -> List[Tuple[str, Callable[[], np.ndarray], int]]:
     """(name, loader, k) for the elbow sweep: six small tables at k = 2-10 (see the module docs)."""
     from sklearn import datasets  # bundled with scikit-learn: nothing to download
 
-    def standardised(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean(axis=0)) / x.std(axis=0)
-
-    def table(folder: str, name: str, columns: range) -> Callable[[], np.ndarray]:
-        path = quality.DATA / folder / name
-        return lambda: standardised(np.genfromtxt(path, delimiter=",", skip_header=1, usecols=columns))
-
     tables = [
         ("iris", lambda: datasets.load_iris().data),
         ("wine, standardised", lambda: standardised(datasets.load_wine().data)),
         ("breast cancer, standardised", lambda: standardised(datasets.load_breast_cancer().data)),
         ("diabetes", lambda: datasets.load_diabetes().data),
-        ("USArrests, standardised", table("usarrests", "USArrests.csv", range(1, 5))),
-        ("state crime, standardised", table("statecrime", "statecrime.csv", range(1, 8))),
+        ("USArrests, standardised", standardised_csv("usarrests", "USArrests.csv", range(1, 5))),
+        ("state crime, standardised", standardised_csv("statecrime", "statecrime.csv", range(1, 8))),
     ]
     return [(f"{name} k = {k} (sweep)", load, k) for name, load in tables for k in range(2, 11)]
 
