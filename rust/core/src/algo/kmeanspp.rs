@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 use rayon::prelude::*;
 
 use crate::backend::{Data, Rows};
-use crate::kernels::parallel::{min_items, MIN_TASK_WORK, ROW_BLOCK};
+use crate::kernels::parallel::{items_per_task, min_items, MIN_TASK_WORK, ROW_BLOCK};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_in, Points, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sq_dists::each_pair;
@@ -56,7 +56,7 @@ const STEP_TASK_WORK: usize = MIN_TASK_WORK / 4;
 /// The `with_min_len` for a k-means++ pass whose blocks each cost `work_per_block`
 /// ([`STEP_TASK_WORK`]).
 fn step_items(work_per_block: usize) -> usize {
-    (STEP_TASK_WORK / work_per_block.max(1)).max(1)
+    items_per_task(STEP_TASK_WORK, work_per_block)
 }
 
 // The rows a candidate moves are kept as one bit per row of a block, in a u128.

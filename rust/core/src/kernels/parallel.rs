@@ -21,7 +21,13 @@ pub const MIN_TASK_WORK: usize = 1 << 16;
 
 /// The `with_min_len` for a parallel iterator whose items each cost `work_per_item`.
 pub fn min_items(work_per_item: usize) -> usize {
-    (MIN_TASK_WORK / work_per_item.max(1)).max(1)
+    items_per_task(MIN_TASK_WORK, work_per_item)
+}
+
+/// The `with_min_len` that gives each task at least `task_work` units when its items each cost
+/// `work_per_item` (at least one item).
+pub fn items_per_task(task_work: usize, work_per_item: usize) -> usize {
+    (task_work / work_per_item.max(1)).max(1)
 }
 
 /// Values per task when scanning a whole buffer for a bad value.
