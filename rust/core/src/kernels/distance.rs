@@ -30,7 +30,8 @@ use crate::kernels::points::{sq_dist_f64, Points};
 use crate::kernels::scalar::Scalar;
 
 /// Which assignment tiles this CPU runs: `"avx512"` (the AVX2 tiles, and the full scans two
-/// panels at a time in zmm registers: [`crate::kernels::avx2`]'s `wide`), `"avx2"`, or
+/// panels at a time in zmm registers: [`crate::kernels::avx2`]'s `wide`, and narrow rows in zmm
+/// registers), `"avx2"`, or
 /// `"portable"` (the packed GEMM of `matrixmultiply`). The results are the same bits on all three.
 pub fn tiles() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -155,6 +156,18 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         return self.micro.is_some() && (1..=avx2::NARROW).contains(&self.centers.d());
         #[cfg(not(target_arch = "x86_64"))]
         false
+    }
+
+    /// Rows the narrow-row kernel holds in one register here ([`Kernel::narrow_rows`]): 4
+    /// float64 or 8 float32 with AVX2, twice as many with AVX-512; 0 where it does not run.
+    pub(crate) fn narrow_lanes(&self) -> usize {
+        if !self.narrow_rows() {
+            return 0;
+        }
+        #[cfg(target_arch = "x86_64")]
+        return avx2::narrow_lanes(std::mem::size_of::<F>());
+        #[cfg(not(target_arch = "x86_64"))]
+        0
     }
 
     /// Whether [`Kernel::label_block_top2`] runs here.
@@ -394,7 +407,9 @@ pub fn assign_naive<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>) -> (Vec
 /// The narrow-row kernel against the microkernel it stands in for.
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
-    use crate::kernels::avx2::{assign_narrow_rows, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW};
+    use crate::kernels::avx2::{
+        assign_narrow_rows_on, assign_rows, assign_rows_top2, available, wide_available, Lanes, Packed, NARROW,
+    };
     use crate::kernels::parallel::ROW_BLOCK;
 
     /// Small integers (many exact ties between centres), and duplicated centres.
@@ -419,16 +434,26 @@ mod tests {
         (rows, centers, norms)
     }
 
+    /// Both bodies of the narrow kernel, the AVX-512 one where this CPU runs it.
     fn same_as_the_microkernel<T: Lanes>() {
         if !available() {
             eprintln!("skipped: this CPU has no AVX2/FMA");
             return;
         }
+        body_same_as_the_microkernel::<T>(false);
+        if wide_available() {
+            body_same_as_the_microkernel::<T>(true);
+        } else {
+            eprintln!("skipped: the AVX-512 body (this CPU has no AVX-512F, or it is turned off)");
+        }
+    }
+
+    fn body_same_as_the_microkernel<T: Lanes>(zmm: bool) {
         for d in 1..=NARROW {
             // k = 9..15: a full-width last panel with padding in float32; 257, 300: past a block of
             // centres.
             for k in [1, 2, 3, 5, 8, 9, 12, 16, 17, 40, 64, 257, 300] {
-                for m in [1, 3, 4, 7, 8, 9, 100, ROW_BLOCK] {
+                for m in [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 100, ROW_BLOCK] {
                     let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64);
                     let packed = Packed::new(&centers, &norms, d);
                     let (mut want, mut want_second) = (vec![0u32; m], vec![0f64; m]);
@@ -436,18 +461,19 @@ mod tests {
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
                     unsafe {
                         assign_rows_top2(&packed, &rows, &mut want, &mut want_second);
-                        assign_narrow_rows::<T, true>(d, &centers, &norms, &rows, &mut got, &mut got_second);
+                        assign_narrow_rows_on::<T, true>(zmm, d, &centers, &norms, &rows, &mut got, &mut got_second);
                     }
-                    assert_eq!(got, want, "labels, d = {d}, k = {k}, m = {m}");
+                    assert_eq!(got, want, "labels, d = {d}, k = {k}, m = {m}, zmm = {zmm}");
                     let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&got_second), bits(&want_second), "second scores, d = {d}, k = {k}, m = {m}");
+                    let what = format!("second scores, d = {d}, k = {k}, m = {m}, zmm = {zmm}");
+                    assert_eq!(bits(&got_second), bits(&want_second), "{what}");
                     let mut plain = vec![7u32; m];
                     // SAFETY: as above.
                     unsafe {
                         assign_rows(&packed, &rows, &mut want);
-                        assign_narrow_rows::<T, false>(d, &centers, &norms, &rows, &mut plain, &mut []);
+                        assign_narrow_rows_on::<T, false>(zmm, d, &centers, &norms, &rows, &mut plain, &mut []);
                     }
-                    assert_eq!(plain, want, "labels without the second scores, d = {d}, k = {k}, m = {m}");
+                    assert_eq!(plain, want, "labels without the second scores, d = {d}, k = {k}, m = {m}, zmm = {zmm}");
                 }
             }
         }

@@ -52,8 +52,14 @@ use crate::kernels::yinyang;
 /// that changed).
 const MIN_CENTERS_TO_BOUND: usize = 2;
 /// For rows of at most eight features ([`Kernel::narrow_rows`]), whose full scan is cheap: fewer
-/// multiply-adds per row than this (k · d), no bounds.
-const MIN_SCORES_TO_BOUND_NARROW: usize = 128;
+/// multiply-adds per row (k · d) than this many times the rows the narrow kernel holds in a
+/// register ([`Kernel::narrow_lanes`]), no bounds. With AVX2 that is k · d ≥ 128 in float64
+/// (flower.jpg's colours: unbounded passes faster up to k = 32, bounded from k = 64; china.jpg's,
+/// k = 48 to 80, bounded 1.15–1.5 times faster), 256 in float32; the AVX-512 body scans twice
+/// the rows a register, and there the bounds pay from k · d ≥ 256 and 512 (china.jpg's colours,
+/// whole fits: k = 64 unbounded 0.79 of the time bounded, k = 128 bounded 0.95 of unbounded;
+/// in float32 k = 128 unbounded 0.66, k = 320 bounded 0.95).
+const MIN_SCORES_PER_LANE_TO_BOUND_NARROW: usize = 32;
 /// A pass after one that moved more than one row in this many sums afresh: moving a row costs
 /// two folds into the sums, from rows out of order, where summing afresh folds every row once,
 /// in order.
@@ -172,7 +178,9 @@ pub(crate) fn pass<F: Scalar>(
         (run.rows, run.scanned, run.read) = (n, run.bounds.scanned, n);
         return true;
     }
-    let pays = if kernel.narrow_rows() { k * d >= MIN_SCORES_TO_BOUND_NARROW } else { k >= MIN_CENTERS_TO_BOUND };
+    let narrow = kernel.narrow_lanes();
+    let pays =
+        if narrow > 0 { k * d >= MIN_SCORES_PER_LANE_TO_BOUND_NARROW * narrow } else { k >= MIN_CENTERS_TO_BOUND };
     let started = run.reference.len() == k * d && run.sums.weights.len() == k && run.rows == n;
     let index = if started { run.passes } else { 0 };
     run.passes = index + 1;

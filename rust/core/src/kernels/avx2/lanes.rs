@@ -82,6 +82,36 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn wide_fmadd(a: Self::W, b: Self::W, c: Self::W) -> Self::W;
     /// The lower and the upper half (AVX-512F).
     unsafe fn wide_split(v: Self::W) -> [Self::V; 2];
+    /// A bit per wide lane (AVX-512F): `__mmask16` for float32, `__mmask8` for float64.
+    type Mask: Copy;
+    /// All wide lanes `v` (AVX-512F).
+    unsafe fn wide_set(v: Self) -> Self::W;
+    /// `a < b ? a : b`, wide lane by lane (AVX-512F; a NaN in `a` gives `b`, as [`Lanes::min`]).
+    unsafe fn wide_min(a: Self::W, b: Self::W) -> Self::W;
+    /// `a > b ? a : b`, wide lane by lane (AVX-512F).
+    unsafe fn wide_max(a: Self::W, b: Self::W) -> Self::W;
+    /// The wide lanes where `a < b` (ordered, quiet) (AVX-512F).
+    unsafe fn wide_less(a: Self::W, b: Self::W) -> Self::Mask;
+    /// The index `i` in every wide lane, in integers of this type's width (AVX-512F).
+    unsafe fn wide_index_splat(i: i64) -> __m512i;
+    /// `index` in the wide lanes of `mask`, `v` elsewhere (AVX-512F).
+    unsafe fn wide_pick(v: __m512i, mask: Self::Mask, index: __m512i) -> __m512i;
+    /// The wide lanes, widened to `f64` (the first `2 · LANES` of sixteen; AVX-512F).
+    unsafe fn wide_spill(v: Self::W) -> [f64; 16];
+    /// The indices of [`wide_index_splat`](Lanes::wide_index_splat)'s layout (the first
+    /// `2 · LANES` of sixteen; AVX-512F).
+    unsafe fn wide_spill_indices(i: __m512i) -> [i64; 16];
+    /// The wide lanes whose bits are set in `bits` (AVX-512F).
+    unsafe fn wide_mask(bits: u32) -> Self::Mask;
+    /// Lane `l` is lane `index[l]` of the `4 · LANES` lanes of `a` then `b` (AVX-512F).
+    unsafe fn wide_permute2(a: Self::W, index: __m512i, b: Self::W) -> Self::W;
+    /// `b` in the wide lanes of `mask`, `a` elsewhere (AVX-512F).
+    unsafe fn wide_blend(mask: Self::Mask, a: Self::W, b: Self::W) -> Self::W;
+    /// Lane `l` holds `l · stride + offset`, in [`wide_permute2`](Lanes::wide_permute2)'s index
+    /// layout (AVX-512F).
+    unsafe fn wide_positions(stride: i64, offset: i64) -> __m512i;
+    /// Writes the `2 · LANES` wide lanes to memory, no alignment needed (AVX-512F).
+    unsafe fn wide_store(p: *mut Self, v: Self::W);
 }
 
 // SAFETY: eight f32 lanes in a __m256, eight i32 indices in a __m256i, spilled in lane order.
@@ -113,6 +143,76 @@ unsafe impl Lanes for f32 {
     unsafe fn wide_split(v: __m512) -> [__m256; 2] {
         // SAFETY: the caller's (see the trait).
         unsafe { [_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))] }
+    }
+    type Mask = __mmask16;
+    #[inline(always)]
+    unsafe fn wide_set(v: f32) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_ps(v) }
+    }
+    #[inline(always)]
+    unsafe fn wide_min(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_min_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_max(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_less(a: __m512, b: __m512) -> __mmask16 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_index_splat(i: i64) -> __m512i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_epi32(i as i32) }
+    }
+    #[inline(always)]
+    unsafe fn wide_pick(v: __m512i, mask: __mmask16, index: __m512i) -> __m512i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_mask_mov_epi32(v, mask, index) }
+    }
+    #[inline(always)]
+    unsafe fn wide_spill(v: __m512) -> [f64; 16] {
+        let mut out = [0f32; 16];
+        // SAFETY: out holds sixteen values.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), v) };
+        out.map(f64::from)
+    }
+    #[inline(always)]
+    unsafe fn wide_spill_indices(i: __m512i) -> [i64; 16] {
+        let mut out = [0i32; 16];
+        // SAFETY: out holds sixteen values.
+        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), i) };
+        out.map(i64::from)
+    }
+    #[inline(always)]
+    unsafe fn wide_mask(bits: u32) -> __mmask16 {
+        bits as __mmask16
+    }
+    #[inline(always)]
+    unsafe fn wide_permute2(a: __m512, index: __m512i, b: __m512) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_permutex2var_ps(a, index, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_blend(mask: __mmask16, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_mask_blend_ps(mask, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_positions(stride: i64, offset: i64) -> __m512i {
+        let positions: [i32; 16] = std::array::from_fn(|l| (l as i64 * stride + offset) as i32);
+        // SAFETY: the caller's (see the trait); positions holds sixteen values.
+        unsafe { _mm512_loadu_si512(positions.as_ptr().cast()) }
+    }
+    #[inline(always)]
+    unsafe fn wide_store(p: *mut f32, v: __m512) {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_storeu_ps(p, v) }
     }
     #[inline(always)]
     unsafe fn zero() -> __m256 {
@@ -268,6 +368,76 @@ unsafe impl Lanes for f64 {
     unsafe fn wide_split(v: __m512d) -> [__m256d; 2] {
         // SAFETY: the caller's (see the trait).
         unsafe { [_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v)] }
+    }
+    type Mask = __mmask8;
+    #[inline(always)]
+    unsafe fn wide_set(v: f64) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_pd(v) }
+    }
+    #[inline(always)]
+    unsafe fn wide_min(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_min_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_max(a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_max_pd(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_less(a: __m512d, b: __m512d) -> __mmask8 {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_index_splat(i: i64) -> __m512i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_set1_epi64(i) }
+    }
+    #[inline(always)]
+    unsafe fn wide_pick(v: __m512i, mask: __mmask8, index: __m512i) -> __m512i {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_mask_mov_epi64(v, mask, index) }
+    }
+    #[inline(always)]
+    unsafe fn wide_spill(v: __m512d) -> [f64; 16] {
+        let mut out = [0f64; 16];
+        // SAFETY: out holds sixteen values, of which the first eight are written.
+        unsafe { _mm512_storeu_pd(out.as_mut_ptr(), v) };
+        out
+    }
+    #[inline(always)]
+    unsafe fn wide_spill_indices(i: __m512i) -> [i64; 16] {
+        let mut out = [0i64; 16];
+        // SAFETY: out holds sixteen values, of which the first eight are written.
+        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), i) };
+        out
+    }
+    #[inline(always)]
+    unsafe fn wide_mask(bits: u32) -> __mmask8 {
+        bits as __mmask8
+    }
+    #[inline(always)]
+    unsafe fn wide_permute2(a: __m512d, index: __m512i, b: __m512d) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_permutex2var_pd(a, index, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_blend(mask: __mmask8, a: __m512d, b: __m512d) -> __m512d {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_mask_blend_pd(mask, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn wide_positions(stride: i64, offset: i64) -> __m512i {
+        let positions: [i64; 8] = std::array::from_fn(|l| l as i64 * stride + offset);
+        // SAFETY: the caller's (see the trait); positions holds eight values.
+        unsafe { _mm512_loadu_si512(positions.as_ptr().cast()) }
+    }
+    #[inline(always)]
+    unsafe fn wide_store(p: *mut f64, v: __m512d) {
+        // SAFETY: the caller's (see the trait).
+        unsafe { _mm512_storeu_pd(p, v) }
     }
     #[inline(always)]
     unsafe fn zero() -> __m256d {

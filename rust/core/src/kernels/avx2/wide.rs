@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 
 use crate::kernels::avx2::lanes::Lanes;
 
-/// Set to 1, the environment variable that keeps the AVX2 tiles on a CPU with AVX-512 (read
-/// once): for comparing the two, whose results are the same bits.
+/// Set to 1, the environment variable that keeps the AVX2 tiles (and the narrow rows' AVX2 body)
+/// on a CPU with AVX-512 (read once): for comparing the two, whose results are the same bits.
 pub const DISABLE_VAR: &str = "FASTKMEANS_DISABLE_AVX512";
 
 /// Whether a scan over `panels` panels takes the wide tiles: the CPU runs them ([`available`])
@@ -26,7 +26,7 @@ pub(crate) fn worth(panels: usize) -> bool {
     panels >= 2 && available()
 }
 
-/// Whether this CPU runs the wide tiles (decided once): it has AVX-512F, is not an AMD of family
+/// Whether this CPU runs the wide tiles and the narrow rows' AVX-512 body (decided once): it has AVX-512F, is not an AMD of family
 /// 19h, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm multiply-add into
 /// two 256-bit halves, the AVX2 tiles' throughput: it keeps the AVX2 tiles, whose speed there is
 /// measured. Other CPUs with a single 512-bit unit (Intel's client cores, Xeon Bronze and
