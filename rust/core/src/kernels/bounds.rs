@@ -15,12 +15,13 @@ use crate::kernels::yinyang::{self, GroupBounds};
 
 /// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
 const MIN_CENTERS_TO_PRUNE: usize = 16;
-/// The same for rows of at most eight features, which the kernel scans one row per lane
-/// ([`Kernel::narrow_rows`]): a scan so cheap that below this many centres the bound test and the
-/// gathering of the rows it flags cost more than they save. Measured, 60 refine passes on
-/// flower.jpg's colours (float64), unpruned against bounded: k = 16 99 against 138 ms, k = 32
-/// 115 against 157, k = 64 212 against 199, k = 128 302 against 214; on birch1 (k = 100, two
-/// features) 76 against 31.
+/// The same for rows the kernel scans one row per lane ([`Kernel::narrow_rows`]): a scan so cheap
+/// that below this many centres the bound test and the gathering of the rows it flags cost more
+/// than they save. Measured with the AVX2 body, 60 refine passes on flower.jpg's colours
+/// (float64), unpruned against bounded: k = 16 99 against 138 ms, k = 32 115 against 157, k = 64
+/// 212 against 199, k = 128 302 against 214; on birch1 (k = 100, two features) 76 against 31.
+/// With the AVX-512 body, whole default fits with 128 here instead: birch1 0.96–1.00 times the
+/// time, birch3 0.99–1.07 (noise), so it stays.
 const MIN_CENTERS_TO_PRUNE_NARROW: usize = 64;
 
 /// What the bounded pass carries from one Lloyd iteration to the next (Hamerly's bounds).

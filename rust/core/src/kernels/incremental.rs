@@ -51,14 +51,16 @@ use crate::kernels::yinyang;
 /// Fewer centres than this: no bounds, every pass scans every row (it still only sums the rows
 /// that changed).
 const MIN_CENTERS_TO_BOUND: usize = 2;
-/// For rows of at most eight features ([`Kernel::narrow_rows`]), whose full scan is cheap: fewer
+/// For rows the narrow kernel labels ([`Kernel::narrow_rows`]), whose full scan is cheap: fewer
 /// multiply-adds per row (k · d) than this many times the rows the narrow kernel holds in a
-/// register ([`Kernel::narrow_lanes`]), no bounds. With AVX2 that is k · d ≥ 128 in float64
-/// (flower.jpg's colours: unbounded passes faster up to k = 32, bounded from k = 64; china.jpg's,
-/// k = 48 to 80, bounded 1.15–1.5 times faster), 256 in float32; the AVX-512 body scans twice
-/// the rows a register, and there the bounds pay from k · d ≥ 256 and 512 (china.jpg's colours,
-/// whole fits: k = 64 unbounded 0.79 of the time bounded, k = 128 bounded 0.95 of unbounded;
-/// in float32 k = 128 unbounded 0.66, k = 320 bounded 0.95).
+/// register ([`Kernel::narrow_lanes`]), no bounds. With AVX2 that is k · d ≥ 128 in float64, as
+/// measured before this rule (flower.jpg's colours: unbounded passes faster up to k = 32, bounded
+/// from k = 64; china.jpg's, k = 48 to 80, bounded 1.15–1.5 times faster), and 256 in float32
+/// (128 before; china.jpg's colours in float32 at k · d = 192 and 240 within ±8% either way, at
+/// 288 bounding 1.2 times faster). The AVX-512 body scans twice the rows a register, and there
+/// the bounds pay from k · d ≥ 256 and 512 (china.jpg's colours, whole fits: k = 64 unbounded 0.79
+/// of the time bounded, k = 128 bounded 0.95 of unbounded; in float32 k = 128 unbounded 0.66,
+/// k = 320 bounded 0.95).
 const MIN_SCORES_PER_LANE_TO_BOUND_NARROW: usize = 32;
 /// A pass after one that moved more than one row in this many sums afresh: moving a row costs
 /// two folds into the sums, from rows out of order, where summing afresh folds every row once,

@@ -37,9 +37,9 @@ mod wide;
 use std::arch::x86_64::*;
 
 pub(crate) use lanes::Lanes;
+pub(crate) use narrow::{assign_narrow_rows, narrow_lanes, narrow_width};
 #[cfg(test)]
-pub(crate) use narrow::assign_narrow_rows_on;
-pub(crate) use narrow::{assign_narrow_rows, narrow_lanes, NARROW};
+pub(crate) use narrow::{assign_narrow_rows_on, NARROW, NARROW_WIDE};
 pub(crate) use pairs::sq_dists4;
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};

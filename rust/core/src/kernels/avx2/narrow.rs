@@ -1,4 +1,5 @@
-//! The assignment kernel for narrow rows (at most [`NARROW`] features): one row per lane.
+//! The assignment kernel for narrow rows (at most [`NARROW`] features, [`NARROW_WIDE`] in AVX-512
+//! registers): one row per lane.
 //!
 //! The microkernel of the parent module puts centres in the lanes and rows in registers, which
 //! suits wide rows: the multiply-adds of a long dot product dominate. A row of two or three
@@ -32,6 +33,10 @@
 //! its loop bound by the chain of compares, mins and blends through each row's running best (16
 //! instructions a centre for four rows). Measured against the AVX2 body on this 2-core Xeon
 //! (AVX-512F), the builds taking turns: that refine 1.8–1.9 → 0.73–0.90 ms a pass, the same losses.
+//! Its 32 registers hold rows of up to [`NARROW_WIDE`] features (transposed one value at a time
+//! past [`NARROW`]), where it also beats the microkernel: whole default fits of 100,000 × 10
+//! blobs at k = 8 0.65 times the time, at k = 30 0.71–0.78; 100,000 × 16 at k = 30 0.79–0.81, at
+//! k = 100 0.91–0.97; diabetes (442 × 10, k = 4) 0.80, wine (178 × 13, k = 3) 0.93.
 
 use std::arch::x86_64::*;
 
@@ -39,8 +44,22 @@ use super::lanes::Lanes;
 use super::wide;
 use crate::kernels::parallel::ROW_BLOCK;
 
-/// Rows of at most this many features are labelled here rather than by the microkernel.
+/// Rows of at most this many features are labelled here rather than by the microkernel, by the
+/// AVX2 body ([`assign_narrow`]).
 pub(crate) const NARROW: usize = 8;
+/// The same for the AVX-512 body ([`assign_narrow_wide`]), whose 32 registers hold twice the
+/// features.
+pub(crate) const NARROW_WIDE: usize = 16;
+
+/// The most features of the rows labelled here on this CPU: [`NARROW_WIDE`] where it takes the
+/// AVX-512 body ([`wide::available`]), else [`NARROW`].
+pub(crate) fn narrow_width() -> usize {
+    if wide::available() {
+        NARROW_WIDE
+    } else {
+        NARROW
+    }
+}
 
 /// Rows of `width`-byte values that [`assign_narrow_rows`] holds in one register: a zmm
 /// register's where it takes the AVX-512 body ([`wide::available`]), else a ymm register's.
@@ -52,8 +71,18 @@ pub(crate) fn narrow_lanes(width: usize) -> usize {
     }
 }
 
-/// The nearest centres of narrow rows (`d` features, 1 to [`NARROW`]): [`assign_narrow`], or
-/// [`assign_narrow_wide`] where the CPU runs AVX-512 ([`wide::available`]); the same bits.
+/// `$body::<T, D, TOP2>(args)` for `D` = the width `$d`, one of the literals listed.
+macro_rules! by_width {
+    ($body:ident, $d:expr, $top2:ident, $args:tt, [$($width:literal)*]) => {
+        match $d {
+            $($width => $body::<T, $width, $top2> $args,)*
+            d => panic!("narrow rows have 1 to {} features here, not {d}", [$($width),*].len()),
+        }
+    };
+}
+
+/// The nearest centres of narrow rows (`d` features, 1 to [`narrow_width`]): [`assign_narrow`],
+/// or [`assign_narrow_wide`] where the CPU runs AVX-512 ([`wide::available`]); the same bits.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`super::available`]).
@@ -70,8 +99,8 @@ pub(crate) unsafe fn assign_narrow_rows<T: Lanes, const TOP2: bool>(
     unsafe { assign_narrow_rows_on::<T, TOP2>(wide::available(), d, centers, norms, rows, labels, second) }
 }
 
-/// [`assign_narrow_rows`] by the body `zmm` names: [`assign_narrow_wide`] if true, else
-/// [`assign_narrow`] (the tests compare them).
+/// [`assign_narrow_rows`] by the body `zmm` names: [`assign_narrow_wide`] (1 to [`NARROW_WIDE`]
+/// features) if true, else [`assign_narrow`] (1 to [`NARROW`]); the tests compare them.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA ([`super::available`]), and with `zmm` AVX-512F.
@@ -90,19 +119,7 @@ pub(crate) unsafe fn assign_narrow_rows_on<T: Lanes, const TOP2: bool>(
         return unsafe { assign_narrow_wide_rows::<T, TOP2>(d, centers, norms, rows, labels, second) };
     }
     // SAFETY: forwarded.
-    unsafe {
-        match d {
-            1 => assign_narrow::<T, 1, TOP2>(centers, norms, rows, labels, second),
-            2 => assign_narrow::<T, 2, TOP2>(centers, norms, rows, labels, second),
-            3 => assign_narrow::<T, 3, TOP2>(centers, norms, rows, labels, second),
-            4 => assign_narrow::<T, 4, TOP2>(centers, norms, rows, labels, second),
-            5 => assign_narrow::<T, 5, TOP2>(centers, norms, rows, labels, second),
-            6 => assign_narrow::<T, 6, TOP2>(centers, norms, rows, labels, second),
-            7 => assign_narrow::<T, 7, TOP2>(centers, norms, rows, labels, second),
-            8 => assign_narrow::<T, 8, TOP2>(centers, norms, rows, labels, second),
-            _ => panic!("narrow rows have 1 to {NARROW} features, not {d}"),
-        }
-    }
+    unsafe { by_width!(assign_narrow, d, TOP2, (centers, norms, rows, labels, second), [1 2 3 4 5 6 7 8]) }
 }
 
 /// [`assign_narrow_rows`] in AVX-512 registers ([`assign_narrow_wide`]).
@@ -120,17 +137,13 @@ unsafe fn assign_narrow_wide_rows<T: Lanes, const TOP2: bool>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match d {
-            1 => assign_narrow_wide::<T, 1, TOP2>(centers, norms, rows, labels, second),
-            2 => assign_narrow_wide::<T, 2, TOP2>(centers, norms, rows, labels, second),
-            3 => assign_narrow_wide::<T, 3, TOP2>(centers, norms, rows, labels, second),
-            4 => assign_narrow_wide::<T, 4, TOP2>(centers, norms, rows, labels, second),
-            5 => assign_narrow_wide::<T, 5, TOP2>(centers, norms, rows, labels, second),
-            6 => assign_narrow_wide::<T, 6, TOP2>(centers, norms, rows, labels, second),
-            7 => assign_narrow_wide::<T, 7, TOP2>(centers, norms, rows, labels, second),
-            8 => assign_narrow_wide::<T, 8, TOP2>(centers, norms, rows, labels, second),
-            _ => panic!("narrow rows have 1 to {NARROW} features, not {d}"),
-        }
+        by_width!(
+            assign_narrow_wide,
+            d,
+            TOP2,
+            (centers, norms, rows, labels, second),
+            [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16]
+        )
     }
 }
 
@@ -139,13 +152,25 @@ unsafe fn assign_narrow_wide_rows<T: Lanes, const TOP2: bool>(
 #[inline(always)]
 fn feature_major<T: Lanes, const D: usize>(rows: &[T], m: usize, padded: usize) -> [[T; ROW_BLOCK]; D] {
     let mut by_feature = [[T::ZERO; ROW_BLOCK]; D];
-    for r in 0..padded {
+    copy_feature_major(&mut by_feature, rows, 0, m, padded);
+    by_feature
+}
+
+/// Rows `from..padded` of [`feature_major`]'s layout, one value at a time.
+#[inline(always)]
+fn copy_feature_major<T: Lanes, const D: usize>(
+    by_feature: &mut [[T; ROW_BLOCK]; D],
+    rows: &[T],
+    from: usize,
+    m: usize,
+    padded: usize,
+) {
+    for r in from..padded {
         let row = if r < m { r } else { 0 };
         for (p, column) in by_feature.iter_mut().enumerate() {
             column[r] = rows[row * D + p];
         }
     }
-    by_feature
 }
 
 /// Nearest centre of each of the `labels.len()` (at most `ROW_BLOCK`) rows of `rows` (row-major,
@@ -230,8 +255,14 @@ unsafe fn assign_narrow_wide<T: Lanes, const D: usize, const TOP2: bool>(
     assert!(m <= ROW_BLOCK && ROW_BLOCK.is_multiple_of(step) && rows.len() >= m * D && centers.len() >= k * D);
     assert!(!TOP2 || second.len() >= m);
     let padded = m.div_ceil(step) * step;
-    // SAFETY: the CPU has AVX-512F (this function's contract).
-    let by_feature = unsafe { feature_major_wide::<T, D>(rows, m, padded) };
+    // Up to NARROW features the permutes' masks and indices (D · D/2 of each, per call) cost
+    // less than the copies they replace; beyond, rows are copied one value at a time.
+    let by_feature = if D <= NARROW {
+        // SAFETY: the CPU has AVX-512F (this function's contract).
+        unsafe { feature_major_wide::<T, D>(rows, m, padded) }
+    } else {
+        feature_major::<T, D>(rows, m, padded)
+    };
     // SAFETY (every block below): the CPU has AVX-512F, AVX2 and FMA (this function's contract);
     // each load reads 2 · LANES values of a feature column (r0 + step <= padded <= ROW_BLOCK), and
     // each broadcast one value of `centers` (j·D + p < k·D) or `norms` (j < k).
@@ -326,11 +357,6 @@ unsafe fn feature_major_wide<T: Lanes, const D: usize>(rows: &[T], m: usize, pad
             }
         }
     }
-    for r in whole..padded {
-        let row = if r < m { r } else { 0 };
-        for (p, column) in by_feature.iter_mut().enumerate() {
-            column[r] = rows[row * D + p];
-        }
-    }
+    copy_feature_major(&mut by_feature, rows, whole, m, padded);
     by_feature
 }

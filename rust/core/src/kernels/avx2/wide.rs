@@ -26,8 +26,8 @@ pub(crate) fn worth(panels: usize) -> bool {
     panels >= 2 && available()
 }
 
-/// Whether this CPU runs the wide tiles and the narrow rows' AVX-512 body (decided once): it has AVX-512F, is not an AMD of family
-/// 19h, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm multiply-add into
+/// Whether this CPU runs the wide tiles and the narrow rows' AVX-512 body (decided once): it has
+/// AVX-512F, is not an AMD of family 19h, and [`DISABLE_VAR`] is not 1. AMD's Zen 4 (family 19h) splits each zmm multiply-add into
 /// two 256-bit halves, the AVX2 tiles' throughput: it keeps the AVX2 tiles, whose speed there is
 /// measured. Other CPUs with a single 512-bit unit (Intel's client cores, Xeon Bronze and
 /// Silver, AMD's Zen 5 laptops) run the wide tiles unmeasured; the bits are the same either way.
