@@ -237,8 +237,7 @@ unsafe fn assign_narrow<T: Lanes, const D: usize, const TOP2: bool>(
 /// each lane holds one row as there, and its scores, best and runner-up take the same operations
 /// in the same order, so every label and second score has the same bits. A zmm register holds
 /// twice an AVX2 register's rows, the compare writes a mask register that picks the indices in one
-/// instruction, and the two registers' rows share each centre's broadcasts (folded into the
-/// multiply-adds' memory operands).
+/// instruction, and the two registers' rows share each centre's broadcasts.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA ([`wide::available`]).
