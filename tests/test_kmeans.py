@@ -140,14 +140,23 @@ for dtype in (np.float32, np.float64):
     lloyd = KMeans(k=10, algorithm="lloyd", random_state=3).fit(x)  # two panels in float64, the last half-width
     out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:500]).tobytes()
             for m in (streamed, lloyd)]
+# Rows of 3 and 12 features: one row per lane, in zmm registers (to 16 features) or ymm ones (to 8;
+# 12 features then go to the microkernel), with the refine bounded at other k · d on each.
+for d, ks in ((3, (16, 64)), (12, (8, 30))):
+    Y, _ = make_blobs(n_samples=20000, n_features=d, centers=40, cluster_std=2.0, random_state=2)
+    for dtype in (np.float32, np.float64):
+        y = Y.astype(dtype)
+        fits = [KMeans(k=k, random_state=5).fit(y) for k in ks]
+        out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(y[:500]).tobytes() for m in fits]
 sys.stdout.buffer.write(b"".join(out))
 """
 
 
 def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
     # The full scans run two panels at a time in zmm registers where the CPU has AVX-512F (not on
-    # AMD's Zen 4: _core.CPU_TILES says); the same fits with them switched off
-    # (FASTKMEANS_DISABLE_AVX512=1, read once per process) are the same bits.
+    # AMD's Zen 4: _core.CPU_TILES says), and rows of up to 16 features one row per zmm lane; the
+    # same fits with them switched off (FASTKMEANS_DISABLE_AVX512=1, read once per process) are
+    # the same bits.
     import os
     import subprocess
     import sys
