@@ -12,7 +12,8 @@
 //!
 //! A group is exactly one panel of the AVX2 microkernel (16 float32 or 8 float64 centres): the
 //! centres are packed group by group, and a row block's rows that need a group are scanned against
-//! its panel in 6-row tiles (`Kernel::scan_lists`), as blocked as the full scan, only shorter.
+//! its panel in 6-row tiles (`Kernel::scan_lists`; 12 rows to one AVX-512 register where the CPU
+//! runs the wide tiles), as blocked as the full scan, only shorter.
 //! Yinyang's per-centre "local filter" is left out: within a panel, sixteen scores cost one
 //! register of multiply-adds, so skipping single centres would save nothing. The groups come from
 //! bisecting the first pass's centres along their principal axis into halves holding whole
@@ -36,7 +37,8 @@
 //! groups, compiled for AVX2 (`Pass::block`), and a row whose groups all clear is tested
 //! against its bounds less the drifts since they were set (`GroupBounds::drifted`) without
 //! rewriting them (50 MB of bounds a pass, otherwise). Rows are filtered and scanned
-//! [`GROUPED_ROWS`] at a time, so that a group's list of rows is long enough for full 6-row tiles.
+//! [`GROUPED_ROWS`] at a time, so that a group's list of rows is long enough for full tiles. The
+//! tests of a row's group bounds less their drifts run in eight lanes (`drifted_test`).
 //!
 //! Exactness. A row whose own centre `a` is, by more than twice the kernel's rounding, closer than
 //! a group's bound can skip that group: every centre in it has a kernel score strictly above
@@ -421,13 +423,7 @@ impl<F: Scalar> Pass<'_, F> {
             // their smallest becomes its global bound; only rows to scan bring them up to date.
             let then = since[r] as usize;
             let (was, is) = (&self.drifted[then * groups..], &self.drifted[self.pass as usize * groups..]);
-            let mut near = 0u32;
-            let mut least = f64::INFINITY;
-            for ((&bound, &is), &was) in row_lower.iter().zip(is).zip(was) {
-                let cut = f64::from(bound) - (is - was) * UP;
-                near += u32::from(!(cut > 0.0 && limit < cut * cut));
-                least = if cut < least { cut } else { least };
-            }
+            let (near, least) = drifted_test(row_lower, &is[..groups], &was[..groups], limit);
             if near == 0 {
                 global[r] = round_down(least);
                 continue;
@@ -630,6 +626,34 @@ fn round_down(v: f64) -> f32 {
     }
 }
 
+/// A row's group bounds less the drifts since they were set (`is - was`, rounded up), tested
+/// against `limit` (the own squared distance plus the rounding gap): how many groups they no
+/// longer clear, and the smallest of them. In eight lanes, so that the loop vectorises instead
+/// of waiting on one running minimum.
+#[inline(always)]
+fn drifted_test(bounds: &[f32], is: &[f64], was: &[f64], limit: f64) -> (u32, f64) {
+    const L: usize = 8;
+    let cut = |bound: f32, is: f64, was: f64| f64::from(bound) - (is - was) * UP;
+    let near = |cut: f64| u32::from(!(cut > 0.0 && limit < cut * cut));
+    let (mut count, mut least) = ([0u32; L], [f64::INFINITY; L]);
+    let whole = bounds.len() / L * L;
+    for ((b, i), w) in bounds[..whole].chunks_exact(L).zip(is.chunks_exact(L)).zip(was.chunks_exact(L)) {
+        let cuts: [f64; L] = std::array::from_fn(|l| cut(b[l], i[l], w[l]));
+        for l in 0..L {
+            count[l] += near(cuts[l]);
+            least[l] = if cuts[l] < least[l] { cuts[l] } else { least[l] };
+        }
+    }
+    let (mut count, mut least) =
+        (count.iter().sum::<u32>(), least.iter().fold(f64::INFINITY, |m, &v| if v < m { v } else { m }));
+    for g in whole..bounds.len() {
+        let cut = cut(bounds[g], is[g], was[g]);
+        count += near(cut);
+        least = if cut < least { cut } else { least };
+    }
+    (count, least)
+}
+
 /// The smallest of a row's group bounds (its global bound), in eight lanes so that it vectorises.
 #[inline(always)]
 fn min_bound(bounds: &[f32]) -> f32 {
@@ -760,5 +784,32 @@ mod tests {
         }
         assert_eq!(round_down(-1.0), 0.0);
         assert_eq!(round_down(0.0), 0.0);
+    }
+
+    #[test]
+    fn the_drifted_test_in_lanes_counts_and_finds_what_one_loop_does() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for groups in [1, 7, 8, 9, 16, 63, 64] {
+            for _ in 0..20 {
+                let bounds: Vec<f32> = (0..groups).map(|_| (next() * 4.0) as f32).collect();
+                let was: Vec<f64> = (0..groups).map(|_| next()).collect();
+                let is: Vec<f64> = was.iter().map(|w| w + next() * 2.0).collect();
+                let limit = next() * 4.0;
+                let (mut near, mut least) = (0u32, f64::INFINITY);
+                for g in 0..groups {
+                    let cut = f64::from(bounds[g]) - (is[g] - was[g]) * UP;
+                    near += u32::from(!(cut > 0.0 && limit < cut * cut));
+                    least = least.min(cut);
+                }
+                let got = drifted_test(&bounds, &is, &was, limit);
+                assert_eq!(got, (near, least), "{groups} groups");
+            }
+        }
     }
 }

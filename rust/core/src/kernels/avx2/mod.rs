@@ -280,6 +280,48 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     seconds: &mut [f64],
     panel_min: &mut [f64],
 ) {
+    // SAFETY: forwarded; the wide tiles only where the CPU has AVX-512F.
+    unsafe {
+        if wide::available() {
+            scan_lists_wide(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
+        } else {
+            scan_lists_body::<T, false>(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
+        }
+    }
+}
+
+/// [`scan_lists`] with each full-width panel in one AVX-512 register, against [`wide::LIST_ROWS`]
+/// rows at a time ([`wide::panel_scores`]): the same bits.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn scan_lists_wide<T: Lanes>(
+    packed: &Packed<T>,
+    ids: &[i32],
+    rows: &[T],
+    lists: &[Vec<u32>],
+    flagged: &[u32],
+    labels: &mut [u32],
+    seconds: &mut [f64],
+    panel_min: &mut [f64],
+) {
+    // SAFETY: forwarded.
+    unsafe { scan_lists_body::<T, true>(packed, ids, rows, lists, flagged, labels, seconds, panel_min) }
+}
+
+/// [`scan_lists`]; with `WIDE` (compiled into [`scan_lists_wide`] only), full-width panels go
+/// through the AVX-512 tile.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
+    packed: &Packed<T>,
+    ids: &[i32],
+    rows: &[T],
+    lists: &[Vec<u32>],
+    flagged: &[u32],
+    labels: &mut [u32],
+    seconds: &mut [f64],
+    panel_min: &mut [f64],
+) {
     let (d, nr, panels) = (packed.d, Packed::<T>::NR, packed.panels);
     assert!(lists.len() == 2 * panels && ids.len() >= panels * nr);
     assert!(flagged
@@ -290,9 +332,8 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     assert!(panel_min.len() >= labels.len() * panels);
     // SAFETY: the CPU has AVX2 (this function's contract).
     let (infinity, no_index) = unsafe { (T::set(T::INFINITY), T::load_indices([i32::MAX; 8].as_ptr())) };
-    let mut best = [infinity; GROUPED_ROWS];
-    let mut best_index = [no_index; GROUPED_ROWS];
-    let mut runner_up = [infinity; GROUPED_ROWS];
+    // Per row: its running best, their indices and its runner-up (see `fold_listed`).
+    let mut running = [(infinity, no_index, infinity); GROUPED_ROWS];
     for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
         let panel = list / 2;
         // Scanned at half width, the upper register's centres are left out (as +∞ scores).
@@ -301,41 +342,44 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
         let data = packed.data[panel * d * nr..].as_ptr();
         let norms = packed.norms[panel * nr..].as_ptr();
         let ids = ids[panel * nr..].as_ptr();
+        if WIDE && !half {
+            for r0 in (0..which.len()).step_by(wide::LIST_ROWS) {
+                let live = (which.len() - r0).min(wide::LIST_ROWS);
+                // Past `live`, the first row stands in.
+                let row_ptr: [*const T; wide::LIST_ROWS] =
+                    std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
+                // SAFETY: every row pointer has d readable values, the panel d × NR; the CPU has
+                // AVX-512F (only `scan_lists_wide` compiles this).
+                let tile = unsafe { wide::panel_scores::<T, { wide::LIST_ROWS }>(row_ptr, live, data, d) };
+                for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
+                    let r = which[r0 + i] as usize;
+                    // SAFETY: norms and ids hold NR values each.
+                    panel_min[r * panels + panel] =
+                        unsafe { fold_listed::<T>(lo, hi, lower_only, norms, ids, &mut running[r]) };
+                }
+            }
+            continue;
+        }
         for (r0, live) in row_groups(which.len()) {
             // Past `live`, the first row stands in.
             let row_ptr: [*const T; MR] =
                 std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
-            // SAFETY: every row pointer has d readable values, the panel d × NR, norms and ids NR
-            // values each.
-            unsafe {
-                let tile = panel_scores::<T>(row_ptr, live, data, d, half);
-                let minus_two = T::set(T::from_f64(-2.0));
-                for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
-                    let r = which[r0 + i] as usize;
-                    let s_lo = T::fmadd(lo, minus_two, T::load(norms));
-                    let s_hi =
-                        if lower_only { infinity } else { T::fmadd(hi, minus_two, T::load(norms.add(T::LANES))) };
-                    panel_min[r * panels + panel] = T::first(T::hmin(T::min(s_lo, s_hi)));
-                    let (mut b, mut bi, mut ru) = (best[r], best_index[r], runner_up[r]);
-                    for (s, at) in [(s_lo, 0), (s_hi, T::LANES)] {
-                        let i = T::load_indices(ids.add(at));
-                        let tie = _mm256_and_si256(T::equal(s, b), T::index_less(i, bi));
-                        let wins = _mm256_or_si256(T::less(s, b), tie);
-                        // A NaN score (overflowing rows) leaves the runner-up as it is.
-                        ru = T::min(T::max(b, s), ru);
-                        b = T::min(s, b);
-                        bi = _mm256_blendv_epi8(bi, i, wins);
-                    }
-                    (best[r], best_index[r], runner_up[r]) = (b, bi, ru);
-                }
+            // SAFETY: every row pointer has d readable values, the panel d × NR.
+            let tile = unsafe { panel_scores::<T>(row_ptr, live, data, d, half) };
+            for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
+                let r = which[r0 + i] as usize;
+                // SAFETY: norms and ids hold NR values each.
+                panel_min[r * panels + panel] =
+                    unsafe { fold_listed::<T>(lo, hi, lower_only, norms, ids, &mut running[r]) };
             }
         }
     }
     for &r in flagged {
         let r = r as usize;
         // SAFETY: as above.
+        let (best, best_index, runner_up) = running[r];
         let (values, indices, runner_up) =
-            unsafe { (T::spill(best[r]), T::spill_indices(best_index[r]), T::spill(runner_up[r])) };
+            unsafe { (T::spill(best), T::spill_indices(best_index), T::spill(runner_up)) };
         let mut winner = (f64::INFINITY, i64::MAX, 0usize);
         for (lane, (&v, &i)) in values.iter().zip(&indices).enumerate().take(T::LANES) {
             if v < winner.0 || (v == winner.0 && i < winner.1) {
@@ -345,6 +389,42 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
         labels[r] = winner.1 as u32;
         let others = values.iter().take(T::LANES).enumerate().filter(|&(lane, _)| lane != winner.2).map(|(_, &v)| v);
         seconds[r] = runner_up.iter().take(T::LANES).copied().chain(others).fold(f64::INFINITY, f64::min);
+    }
+}
+
+/// Folds one row's dot products with a panel (`lower_only`: with its lower register only) into
+/// the row's `running` best per lane, its index and the lane's runner-up, ordered by (score,
+/// index), and returns the row's smallest score over the panel (widened to `f64`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `norms` and `ids` must hold NR values each.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn fold_listed<T: Lanes>(
+    lo: T::V,
+    hi: T::V,
+    lower_only: bool,
+    norms: *const T,
+    ids: *const i32,
+    running: &mut (T::V, __m256i, T::V),
+) -> f64 {
+    // SAFETY: the caller's.
+    unsafe {
+        let minus_two = T::set(T::from_f64(-2.0));
+        let s_lo = T::fmadd(lo, minus_two, T::load(norms));
+        let s_hi = if lower_only { T::set(T::INFINITY) } else { T::fmadd(hi, minus_two, T::load(norms.add(T::LANES))) };
+        let (mut b, mut bi, mut ru) = *running;
+        for (s, at) in [(s_lo, 0), (s_hi, T::LANES)] {
+            let i = T::load_indices(ids.add(at));
+            let tie = _mm256_and_si256(T::equal(s, b), T::index_less(i, bi));
+            let wins = _mm256_or_si256(T::less(s, b), tie);
+            // A NaN score (overflowing rows) leaves the runner-up as it is.
+            ru = T::min(T::max(b, s), ru);
+            b = T::min(s, b);
+            bi = _mm256_blendv_epi8(bi, i, wins);
+        }
+        *running = (b, bi, ru);
+        T::first(T::hmin(T::min(s_lo, s_hi)))
     }
 }
 

@@ -107,5 +107,64 @@ pub(crate) unsafe fn pair_scores<T: Lanes, const M: usize>(
     }
 }
 
+/// Rows per tile of [`panel_scores`]: twelve accumulators, enough multiply-adds in flight to
+/// cover their latency where six (the pair tile's rows, per panel) leave the units half idle.
+pub(crate) const LIST_ROWS: usize = 12;
+
+/// The dot products of the first `live` of `M` rows with one panel whose NR centres fill one
+/// zmm register: per row, what the AVX2 tile returns for that panel (rows past `live` unset).
+/// Per feature one load, `M` broadcasts and `M` multiply-adds, where the AVX2 tile spends two
+/// multiply-adds per row. The tile runs 2, 4, 6, 8 or `M` rows.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
+/// the panel d × NR.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+pub(crate) unsafe fn panel_scores<T: Lanes, const M: usize>(
+    rows: [*const T; M],
+    live: usize,
+    panel: *const T,
+    d: usize,
+) -> [[T::V; 2]; M] {
+    #[inline(always)]
+    unsafe fn tile<T: Lanes, const M: usize, const R: usize>(
+        rows: [*const T; M],
+        panel: *const T,
+        d: usize,
+    ) -> [[T::V; 2]; M] {
+        // SAFETY: the caller has AVX-512F (this function's contract).
+        let zero = unsafe { T::wide_zero() };
+        let mut acc = [zero; R];
+        let nr = 2 * T::LANES;
+        for p in 0..d {
+            // SAFETY: p < d, so every read is inside its row and the panel.
+            unsafe {
+                let c = T::wide_load(panel.add(p * nr));
+                for i in 0..R {
+                    acc[i] = T::wide_fmadd(T::wide_splat(rows[i].add(p)), c, acc[i]);
+                }
+            }
+        }
+        // SAFETY: as above.
+        let mut out = [[unsafe { T::zero() }; 2]; M];
+        for (i, w) in acc.into_iter().enumerate() {
+            // SAFETY: as above.
+            out[i] = unsafe { T::wide_split(w) };
+        }
+        out
+    }
+    // SAFETY: forwarded.
+    unsafe {
+        match live {
+            0..=2 => tile::<T, M, 2>(rows, panel, d),
+            3..=4 => tile::<T, M, 4>(rows, panel, d),
+            5..=6 => tile::<T, M, 6>(rows, panel, d),
+            7..=8 => tile::<T, M, 8>(rows, panel, d),
+            _ => tile::<T, M, M>(rows, panel, d),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

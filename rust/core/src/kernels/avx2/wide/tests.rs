@@ -1,7 +1,7 @@
 //! The wide scan against the AVX2 scan: the same labels and second scores, bit for bit.
 
-use crate::kernels::avx2::{scan, scan_wide, Lanes, Packed};
-use crate::kernels::parallel::ROW_BLOCK;
+use crate::kernels::avx2::{scan, scan_lists_body, scan_wide, Lanes, Packed};
+use crate::kernels::parallel::{GROUPED_ROWS, ROW_BLOCK};
 
 /// Small integers (many exact ties), a duplicated centre, and, with `blowup`, a row of infinities.
 fn data<T: Lanes>(n: usize, k: usize, d: usize, seed: u64, blowup: bool) -> (Vec<T>, Vec<T>, Vec<T>) {
@@ -80,4 +80,66 @@ fn wide_assignment_has_the_bits_of_the_avx2_tiles_f32() {
 #[test]
 fn wide_assignment_has_the_bits_of_the_avx2_tiles_f64() {
     assignment_is_the_same::<f64>();
+}
+
+/// `scan_lists` with and without the AVX-512 panel tile: every row in a few panels' lists (some
+/// at half width), the centres packed out of index order (ties then go by index, not lane).
+fn listed_scan_is_the_same<T: Lanes>() {
+    if skip() {
+        return;
+    }
+    let nr = 2 * T::LANES;
+    for d in [1, 3, 16, 33, 128] {
+        for k in [16, 20, 40, 300] {
+            for m in [1, 5, 12, 13, 25, 100, GROUPED_ROWS - 1] {
+                for blowup in [false, true] {
+                    let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64, blowup);
+                    let packed = Packed::new(&centers, &norms, d);
+                    let panels = k.div_ceil(nr);
+                    // Packed position q holds centre k - 1 - q: the reverse of the index order.
+                    let mut ids: Vec<i32> = (0..k as i32).rev().collect();
+                    ids.resize(panels * nr, i32::MAX);
+                    // Row r goes to panel p's full list, its half list, or neither.
+                    let mut lists = vec![Vec::new(); 2 * panels];
+                    for r in 0..m as u32 {
+                        for p in 0..panels {
+                            match (r as usize * 7 + p * 3 + d) % 4 {
+                                0 | 1 => lists[2 * p].push(r),
+                                2 => lists[2 * p + 1].push(r),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut flagged: Vec<u32> = lists.iter().flatten().copied().collect();
+                    flagged.sort_unstable();
+                    flagged.dedup();
+                    let run = |wide: bool| {
+                        let (mut labels, mut seconds) = (vec![7u32; m], vec![7f64; m]);
+                        let mut panel_min = vec![7f64; m * panels];
+                        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+                        unsafe {
+                            let f = if wide { scan_lists_body::<T, true> } else { scan_lists_body::<T, false> };
+                            f(&packed, &ids, &rows, &lists, &flagged, &mut labels, &mut seconds, &mut panel_min);
+                        }
+                        (labels, bits(&seconds), bits(&panel_min))
+                    };
+                    let case = format!("d = {d}, k = {k}, m = {m}, infinities {blowup}");
+                    let (want, got) = (run(false), run(true));
+                    assert!(got.0 == want.0, "labels, {case}");
+                    assert!(got.1 == want.1, "second scores, {case}");
+                    assert!(got.2 == want.2, "each panel's smallest score, {case}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wide_listed_scan_has_the_bits_of_the_avx2_tiles_f32() {
+    listed_scan_is_the_same::<f32>();
+}
+
+#[test]
+fn wide_listed_scan_has_the_bits_of_the_avx2_tiles_f64() {
+    listed_scan_is_the_same::<f64>();
 }
