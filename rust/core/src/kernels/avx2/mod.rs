@@ -136,7 +136,7 @@ pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
     // SAFETY: forwarded.
-    unsafe { scan_body::<T, TOP2, false>(packed, rows, labels, second) }
+    unsafe { scan_body::<T, TOP2, false, MR>(packed, rows, labels, second) }
 }
 
 /// [`scan`] with pairs of panels in AVX-512 registers ([`wide`]): the same bits.
@@ -148,13 +148,14 @@ unsafe fn scan_wide<T: Lanes, const TOP2: bool>(
     second: &mut [f64],
 ) {
     // SAFETY: forwarded.
-    unsafe { scan_body::<T, TOP2, true>(packed, rows, labels, second) }
+    unsafe { scan_body::<T, TOP2, true, { wide::ROWS }>(packed, rows, labels, second) }
 }
 
-/// The full scan. With `WIDE` (compiled into [`scan_wide`] only), two panels at a time go
-/// through one AVX-512 tile whose halves are the AVX2 tiles' registers, folded in panel order.
+/// The full scan, `G` rows to a tile. With `WIDE` (compiled into [`scan_wide`] only, `G` =
+/// [`wide::ROWS`]), two panels at a time go through one AVX-512 tile whose halves are the AVX2
+/// tiles' registers, folded in panel order; else `G` = [`MR`].
 #[inline(always)]
-unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool>(
+unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool, const G: usize>(
     packed: &Packed<T>,
     rows: &[T],
     labels: &mut [u32],
@@ -173,9 +174,9 @@ unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool>(
     let panels_per_block = CENTER_BLOCK / nr;
     for block in (0..packed.panels).step_by(panels_per_block) {
         let block_end = (block + panels_per_block).min(packed.panels);
-        for (r0, live) in row_groups(m) {
-            // Past `live` (a 2- or 4-row tile reads only its rows), the first row stands in.
-            let row_ptr: [*const T; MR] =
+        for (r0, live) in groups_of::<G>(m) {
+            // Past `live` (a shorter tile reads only its rows), the first row stands in.
+            let row_ptr: [*const T; G] =
                 std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             let mut panel = block;
             while panel < block_end {
@@ -185,21 +186,19 @@ unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool>(
                 // infinities) where the half tile leaves zeros, are folded against norms of +∞
                 // and lose either way, so the bits are the same.
                 let pair = WIDE && panel + 1 < block_end;
-                let tiles: [[[T::V; 2]; MR]; 2] = if pair {
-                    // SAFETY: every row pointer has d readable values, each panel d × NR.
-                    unsafe {
-                        wide::pair_scores::<T, MR>(
-                            row_ptr,
-                            live,
-                            packed.data[panel * d * nr..].as_ptr(),
-                            packed.data[(panel + 1) * d * nr..].as_ptr(),
-                            d,
-                        )
-                    }
+                let data = packed.data[panel * d * nr..].as_ptr();
+                let tiles: [[[T::V; 2]; G]; 2] = if pair {
+                    // SAFETY: every row pointer has d readable values, each panel d × NR; the CPU
+                    // has AVX-512F (only `scan_wide` compiles this).
+                    unsafe { wide::pair_scores::<T, G>(row_ptr, live, data, data.add(d * nr), d) }
+                } else if WIDE {
+                    // A lone panel, half-width or not, in one zmm register: as a paired one.
+                    // SAFETY: as above.
+                    let one = unsafe { wide::panel_scores::<T, G>(row_ptr, live, data, d) };
+                    [one, one]
                 } else {
                     // SAFETY: every row pointer has d readable values, the panel d × NR.
-                    let one =
-                        unsafe { panel_scores::<T>(row_ptr, live, packed.data[panel * d * nr..].as_ptr(), d, half) };
+                    let one = unsafe { panel_scores::<T, G>(row_ptr, live, data, d, half) };
                     [one, one]
                 };
                 for (offset, scores) in tiles.iter().enumerate().take(if pair { 2 } else { 1 }) {
@@ -290,7 +289,7 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
     }
 }
 
-/// [`scan_lists`] with each full-width panel in one AVX-512 register, against [`wide::LIST_ROWS`]
+/// [`scan_lists`] with each full-width panel in one AVX-512 register, against [`wide::ROWS`]
 /// rows at a time ([`wide::panel_scores`]): the same bits.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -343,14 +342,14 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
         let norms = packed.norms[panel * nr..].as_ptr();
         let ids = ids[panel * nr..].as_ptr();
         if WIDE && !half {
-            for r0 in (0..which.len()).step_by(wide::LIST_ROWS) {
-                let live = (which.len() - r0).min(wide::LIST_ROWS);
+            for r0 in (0..which.len()).step_by(wide::ROWS) {
+                let live = (which.len() - r0).min(wide::ROWS);
                 // Past `live`, the first row stands in.
-                let row_ptr: [*const T; wide::LIST_ROWS] =
+                let row_ptr: [*const T; wide::ROWS] =
                     std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
                 // SAFETY: every row pointer has d readable values, the panel d × NR; the CPU has
                 // AVX-512F (only `scan_lists_wide` compiles this).
-                let tile = unsafe { wide::panel_scores::<T, { wide::LIST_ROWS }>(row_ptr, live, data, d) };
+                let tile = unsafe { wide::panel_scores::<T, { wide::ROWS }>(row_ptr, live, data, d) };
                 for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
                     let r = which[r0 + i] as usize;
                     // SAFETY: norms and ids hold NR values each.
@@ -365,7 +364,7 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
             let row_ptr: [*const T; MR] =
                 std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
             // SAFETY: every row pointer has d readable values, the panel d × NR.
-            let tile = unsafe { panel_scores::<T>(row_ptr, live, data, d, half) };
+            let tile = unsafe { panel_scores::<T, MR>(row_ptr, live, data, d, half) };
             for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
                 let r = which[r0 + i] as usize;
                 // SAFETY: norms and ids hold NR values each.
@@ -433,6 +432,16 @@ pub(crate) fn panel_width<T: Lanes>() -> usize {
     Packed::<T>::NR
 }
 
+/// The groups of rows `(first, rows)` a block of `m` rows is scanned in by tiles of `G` rows: `G`
+/// at a time, the rest as [`row_groups`] cuts it.
+fn groups_of<const G: usize>(m: usize) -> impl Iterator<Item = (usize, usize)> {
+    let whole = if G == MR { 0 } else { m / G * G };
+    (0..whole)
+        .step_by(G.max(1))
+        .map(|r0| (r0, G))
+        .chain(row_groups(m - whole).map(move |(r0, live)| (r0 + whole, live)))
+}
+
 /// The groups of rows `(first, rows)` a block of `m` rows is scanned in: six at a time, the last
 /// seven or eight as 4 + 3 or 4 + 4 (a block of 128 is 20 × 6 + 4 + 4), one or two last rows on
 /// their own. A group runs a tile of 2, 4 or 6 rows: a 6-row tile for a short group would compute
@@ -447,42 +456,43 @@ pub(crate) fn row_groups(m: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
-/// The dot products of the first `live` rows with one panel (`half`: its upper register is
-/// padding), by a tile of 2, 4 or 6 rows ([`row_groups`]). Rows past `live` are unset.
+/// The dot products of the first `live` of `M` rows with one panel (`half`: its upper register
+/// is padding), by a tile of 2, 4 or `M` rows ([`row_groups`], with `M` = [`MR`]). Rows past
+/// `live` are unset.
 ///
 /// Not itself compiled for AVX2, but always inlined into the scan, which is: there the tiles'
 /// intrinsics are single instructions.
 #[inline(always)]
-unsafe fn panel_scores<T: Lanes>(
-    rows: [*const T; MR],
+unsafe fn panel_scores<T: Lanes, const M: usize>(
+    rows: [*const T; M],
     live: usize,
     panel: *const T,
     d: usize,
     half: bool,
-) -> [[T::V; 2]; MR] {
+) -> [[T::V; 2]; M] {
     #[inline(always)]
-    unsafe fn tile<T: Lanes, const R: usize, const HALF: bool>(
-        rows: [*const T; MR],
+    unsafe fn tile<T: Lanes, const M: usize, const R: usize, const HALF: bool>(
+        rows: [*const T; M],
         panel: *const T,
         d: usize,
-    ) -> [[T::V; 2]; MR] {
+    ) -> [[T::V; 2]; M] {
         let first: [*const T; R] = std::array::from_fn(|i| rows[i]);
         // SAFETY: forwarded; the caller has AVX2 and FMA.
         let scores = unsafe { microtile::<T, R, HALF>(first, panel, d) };
         // SAFETY: the caller has AVX2.
-        let mut out = [[unsafe { T::zero() }; 2]; MR];
+        let mut out = [[unsafe { T::zero() }; 2]; M];
         out[..R].copy_from_slice(&scores);
         out
     }
     // SAFETY: forwarded.
     unsafe {
         match (live, half) {
-            (0..=2, false) => tile::<T, 2, false>(rows, panel, d),
-            (0..=2, true) => tile::<T, 2, true>(rows, panel, d),
-            (3..=4, false) => tile::<T, 4, false>(rows, panel, d),
-            (3..=4, true) => tile::<T, 4, true>(rows, panel, d),
-            (_, false) => tile::<T, MR, false>(rows, panel, d),
-            (_, true) => tile::<T, MR, true>(rows, panel, d),
+            (0..=2, false) => tile::<T, M, 2, false>(rows, panel, d),
+            (0..=2, true) => tile::<T, M, 2, true>(rows, panel, d),
+            (3..=4, false) => tile::<T, M, 4, false>(rows, panel, d),
+            (3..=4, true) => tile::<T, M, 4, true>(rows, panel, d),
+            (_, false) => tile::<T, M, M, false>(rows, panel, d),
+            (_, true) => tile::<T, M, M, true>(rows, panel, d),
         }
     }
 }

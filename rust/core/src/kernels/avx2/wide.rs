@@ -1,14 +1,23 @@
-//! The full scan's tile in AVX-512 registers, where the CPU runs them ([`available`]): two panels
-//! at once. A panel's NR centres (16 float32 or 8 float64) fill one zmm register, so a tile of six
-//! rows against two panels keeps its dot products in twelve zmm registers: per feature, two
-//! loads, six broadcasts and twelve multiply-adds, the work of two AVX2 tiles (four loads, twelve
-//! broadcasts, twenty-four multiply-adds). The rows are read where they are, six pointers as in
-//! the AVX2 tile, and the centres keep the AVX2 packing: nothing is packed again.
+//! The scans' tiles in AVX-512 registers, where the CPU runs them ([`available`]). A panel's NR
+//! centres (16 float32 or 8 float64) fill one zmm register, so that one multiply-add does the
+//! work of two in the AVX2 tile. The full scan runs [`ROWS`] rows against two panels at once
+//! ([`pair_scores`]: 24 accumulators; per feature two loads, twelve broadcasts folded into the
+//! multiply-adds, 24 multiply-adds), the grouped pass's listed scan [`ROWS`] rows against one
+//! panel ([`panel_scores`]). The rows are read where they are, a pointer each as in the AVX2
+//! tile, and the centres keep the AVX2 packing: nothing is packed again.
 //!
 //! Lane by lane these are the multiply-adds of the AVX2 tile (`microtile`) in the same order (from zero,
 //! feature by feature, one rounding each), and a zmm register's lower and upper halves are the
 //! AVX2 tile's two registers for that panel, folded as the AVX2 scan folds them, first panel
 //! first: every score, label and runner-up has the bits of the AVX2 scan.
+//!
+//! Twelve rows, not the AVX2 tile's six: measured on the full scan, `lloyd_passes … plain` with
+//! both heights taking turns in one process (best of 5), 200,000 × 128, k = 1,000 took 0.88 of
+//! the six-row time (204 ms, numpy's float32 GEMM's time on that machine), 100,000 × 64, k = 256
+//! 0.89, 50,000 × 784, k = 64 0.91; 200,000 × 16, k = 1,000 and 1,000,000 × 32, k = 100 were
+//! unchanged. Six rows against two panels are twelve accumulators, too few for the multiply-adds
+//! in flight on two 512-bit units; the listed scan's single panel likewise (8, 10 and 12 rows
+//! measured the same there, 16 slower: its row pointers no longer fit the registers).
 
 use std::arch::x86_64::__cpuid;
 use std::sync::OnceLock;
@@ -50,9 +59,12 @@ fn half_width_zmm() -> bool {
     amd && family == 0x19
 }
 
+/// Rows per tile of [`pair_scores`] and [`panel_scores`].
+pub(crate) const ROWS: usize = 12;
+
 /// The dot products of the first `live` of `M` rows with two panels `a` and `b`: for each, what
 /// the AVX2 scan's tile returns for that panel (rows past `live` unset). `M` is the tile height
-/// (six); the tile runs 2, 4 or `M` rows, as the AVX2 tile does.
+/// ([`ROWS`]); the tile runs 2, 4, 6 or `M` rows.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
@@ -102,19 +114,16 @@ pub(crate) unsafe fn pair_scores<T: Lanes, const M: usize>(
         match live {
             0..=2 => tile::<T, M, 2>(rows, a, b, d),
             3..=4 => tile::<T, M, 4>(rows, a, b, d),
+            5..=6 => tile::<T, M, 6>(rows, a, b, d),
             _ => tile::<T, M, M>(rows, a, b, d),
         }
     }
 }
 
-/// Rows per tile of [`panel_scores`]: twelve accumulators, enough multiply-adds in flight to
-/// cover their latency where six (the pair tile's rows, per panel) leave the units half idle.
-pub(crate) const LIST_ROWS: usize = 12;
-
 /// The dot products of the first `live` of `M` rows with one panel whose NR centres fill one
-/// zmm register: per row, what the AVX2 tile returns for that panel (rows past `live` unset).
-/// Per feature one load, `M` broadcasts and `M` multiply-adds, where the AVX2 tile spends two
-/// multiply-adds per row. The tile runs 2, 4, 6, 8 or `M` rows.
+/// zmm register: per row, what the AVX2 tile returns for that panel (rows past `live` unset; a
+/// panel whose upper register is padding gives the zeros the AVX2 half tile leaves there, or NaN
+/// for a row of infinities). The tile runs 2, 4, 6, 8 or `M` rows.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
