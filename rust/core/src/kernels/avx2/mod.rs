@@ -333,6 +333,8 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
     let (infinity, no_index) = unsafe { (T::set(T::INFINITY), T::load_indices([i32::MAX; 8].as_ptr())) };
     // Per row: its running best, their indices and its runner-up (see `fold_listed`).
     let mut running = [(infinity, no_index, infinity); GROUPED_ROWS];
+    // The full-width list of a panel paired with the one before (the same rows): already scanned.
+    let mut done = usize::MAX;
     for (list, which) in lists.iter().enumerate().filter(|(_, w)| !w.is_empty()) {
         let panel = list / 2;
         // Scanned at half width, the upper register's centres are left out (as +∞ scores).
@@ -342,19 +344,40 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
         let norms = packed.norms[panel * nr..].as_ptr();
         let ids = ids[panel * nr..].as_ptr();
         if WIDE && !half {
+            if list == done {
+                continue;
+            }
+            // The next panel, at full width, with the same rows (every panel, in the first pass):
+            // the two together through the pair tile.
+            let next = list + 2;
+            let pair = next < lists.len() && !(packed.half_last && panel + 2 == panels) && lists[next] == *which;
+            if pair {
+                done = next;
+            }
             for r0 in (0..which.len()).step_by(wide::ROWS) {
                 let live = (which.len() - r0).min(wide::ROWS);
                 // Past `live`, the first row stands in.
                 let row_ptr: [*const T; wide::ROWS] =
                     std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
-                // SAFETY: every row pointer has d readable values, the panel d × NR; the CPU has
+                // SAFETY: every row pointer has d readable values, each panel d × NR; the CPU has
                 // AVX-512F (only `scan_lists_wide` compiles this).
-                let tile = unsafe { wide::panel_scores::<T, { wide::ROWS }>(row_ptr, live, data, d) };
-                for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
-                    let r = which[r0 + i] as usize;
-                    // SAFETY: norms and ids hold NR values each.
-                    panel_min[r * panels + panel] =
-                        unsafe { fold_listed::<T>(lo, hi, lower_only, norms, ids, &mut running[r]) };
+                let tiles = unsafe {
+                    if pair {
+                        wide::pair_scores::<T, { wide::ROWS }>(row_ptr, live, data, data.add(d * nr), d)
+                    } else {
+                        let one = wide::panel_scores::<T, { wide::ROWS }>(row_ptr, live, data, d);
+                        [one, one]
+                    }
+                };
+                for (offset, tile) in tiles.iter().enumerate().take(1 + usize::from(pair)) {
+                    // SAFETY: the packing has NR norms and ids for each panel.
+                    let (norms, ids) = unsafe { (norms.add(offset * nr), ids.add(offset * nr)) };
+                    for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
+                        let r = which[r0 + i] as usize;
+                        // SAFETY: norms and ids hold NR values each.
+                        panel_min[r * panels + panel + offset] =
+                            unsafe { fold_listed::<T>(lo, hi, false, norms, ids, &mut running[r]) };
+                    }
                 }
             }
             continue;

@@ -82,8 +82,9 @@ fn wide_assignment_has_the_bits_of_the_avx2_tiles_f64() {
     assignment_is_the_same::<f64>();
 }
 
-/// `scan_lists` with and without the AVX-512 panel tile: every row in a few panels' lists (some
-/// at half width), the centres packed out of index order (ties then go by index, not lane).
+/// `scan_lists` with and without the AVX-512 tiles: every row in a few panels' lists (some at
+/// half width), or in every panel's (the pair tile), the centres packed out of index order (ties
+/// then go by index, not lane).
 fn listed_scan_is_the_same<T: Lanes>() {
     if skip() {
         return;
@@ -92,7 +93,8 @@ fn listed_scan_is_the_same<T: Lanes>() {
     for d in [1, 3, 16, 33, 128] {
         for k in [16, 20, 40, 300] {
             for m in [1, 5, 12, 13, 25, 100, GROUPED_ROWS - 1] {
-                for blowup in [false, true] {
+                // Lists drawn row by row, or (the first pass's) every row against every panel.
+                for (blowup, every) in [(false, false), (true, false), (false, true), (true, true)] {
                     let (rows, centers, norms) = data::<T>(m, k, d, (d * 1000 + k * 10 + m) as u64, blowup);
                     let packed = Packed::new(&centers, &norms, d);
                     let panels = k.div_ceil(nr);
@@ -103,7 +105,7 @@ fn listed_scan_is_the_same<T: Lanes>() {
                     let mut lists = vec![Vec::new(); 2 * panels];
                     for r in 0..m as u32 {
                         for p in 0..panels {
-                            match (r as usize * 7 + p * 3 + d) % 4 {
+                            match if every { 0 } else { (r as usize * 7 + p * 3 + d) % 4 } {
                                 0 | 1 => lists[2 * p].push(r),
                                 2 => lists[2 * p + 1].push(r),
                                 _ => {}
@@ -123,7 +125,7 @@ fn listed_scan_is_the_same<T: Lanes>() {
                         }
                         (labels, bits(&seconds), bits(&panel_min))
                     };
-                    let case = format!("d = {d}, k = {k}, m = {m}, infinities {blowup}");
+                    let case = format!("d = {d}, k = {k}, m = {m}, infinities {blowup}, every row {every}");
                     let (want, got) = (run(false), run(true));
                     assert!(got.0 == want.0, "labels, {case}");
                     assert!(got.1 == want.1, "second scores, {case}");
