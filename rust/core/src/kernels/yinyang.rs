@@ -148,7 +148,7 @@ impl GroupBounds {
                     }
                 }
                 for (bound, from) in row.iter_mut().zip(&sources) {
-                    *bound = from.iter().map(|&g| old[g]).fold(f32::INFINITY, |m, v| if v < m { v } else { m });
+                    *bound = min_at(old, from);
                 }
                 *since = 0;
             },
@@ -652,6 +652,23 @@ fn drifted_test(bounds: &[f32], is: &[f64], was: &[f64], limit: f64) -> (u32, f6
         least = if cut < least { cut } else { least };
     }
     (count, least)
+}
+
+/// The smallest of `values` at the positions `at` (+∞ for none), in four running minima, so that
+/// the loads and comparisons do not wait on one chain (a new group draws from up to a panel's
+/// width of old ones, for every row).
+#[inline(always)]
+fn min_at(values: &[f32], at: &[usize]) -> f32 {
+    let less = |m: f32, v: f32| if v < m { v } else { m };
+    let mut lanes = [f32::INFINITY; 4];
+    let chunks = at.chunks_exact(4);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &g) in lanes.iter_mut().zip(chunk) {
+            *lane = less(*lane, values[g]);
+        }
+    }
+    tail.iter().map(|&g| values[g]).chain(lanes).fold(f32::INFINITY, less)
 }
 
 /// The smallest of a row's group bounds (its global bound), in eight lanes so that it vectorises.
