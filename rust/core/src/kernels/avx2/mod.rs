@@ -101,7 +101,7 @@ impl<T: Lanes> Packed<T> {
 pub(crate) unsafe fn assign_rows<T: Lanes>(packed: &Packed<T>, rows: &[T], labels: &mut [u32]) {
     // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
     unsafe {
-        if wide::worth(packed.panels) {
+        if wide::worth(packed.panels, packed.half_last) {
             scan_wide::<T, false>(packed, rows, labels, &mut [])
         } else {
             scan::<T, false>(packed, rows, labels, &mut [])
@@ -125,7 +125,7 @@ pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
     assert_eq!(second.len(), labels.len());
     // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
     unsafe {
-        if wide::worth(packed.panels) {
+        if wide::worth(packed.panels, packed.half_last) {
             scan_wide::<T, true>(packed, rows, labels, second)
         } else {
             scan::<T, true>(packed, rows, labels, second)

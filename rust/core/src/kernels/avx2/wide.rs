@@ -28,11 +28,12 @@ use crate::kernels::avx2::lanes::Lanes;
 /// on a CPU with AVX-512 (read once): for comparing the two, whose results are the same bits.
 pub const DISABLE_VAR: &str = "FASTKMEANS_DISABLE_AVX512";
 
-/// Whether a scan over `panels` panels takes the wide tiles: the CPU runs them ([`available`])
-/// and there are two panels to pair.
+/// Whether a scan over `panels` panels (`half_last`: the last one's upper register is padding)
+/// takes the wide tiles: the CPU runs them ([`available`]) and they save multiply-adds, which
+/// a lone half-width panel (one AVX2 register, one zmm) does not.
 #[inline]
-pub(crate) fn worth(panels: usize) -> bool {
-    panels >= 2 && available()
+pub(crate) fn worth(panels: usize, half_last: bool) -> bool {
+    (panels >= 2 || (panels == 1 && !half_last)) && available()
 }
 
 /// Whether this CPU runs the wide tiles and the narrow rows' AVX-512 body (decided once): it has
