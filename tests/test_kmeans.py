@@ -138,8 +138,10 @@ for dtype in (np.float32, np.float64):
     x = X.astype(dtype)
     streamed = KMeans(k=80, random_state=3).fit(x)  # K = 80 * factor streaming centres, many panels
     lloyd = KMeans(k=10, algorithm="lloyd", random_state=3).fit(x)  # two panels in float64, the last half-width
+    lone = KMeans(k=12, algorithm="lloyd", random_state=3).fit(x)  # one whole panel in float32
+    grouped = KMeans(k=300, algorithm="lloyd", random_state=3).fit(x)  # Yinyang's listed scans, panels paired
     out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:500]).tobytes()
-            for m in (streamed, lloyd)]
+            for m in (streamed, lloyd, lone, grouped)]
 # Rows of 3 and 12 features: one row per lane, in zmm registers (to 16 features) or ymm ones (to 8;
 # 12 features then go to the microkernel), with the refine bounded at other k · d on each.
 for d, ks in ((3, (16, 64)), (12, (8, 30))):
@@ -153,10 +155,10 @@ sys.stdout.buffer.write(b"".join(out))
 
 
 def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
-    # The full scans run two panels at a time in zmm registers where the CPU has AVX-512F (not on
-    # AMD's Zen 4: _core.CPU_TILES says), and rows of up to 16 features one row per zmm lane; the
-    # same fits with them switched off (FASTKMEANS_DISABLE_AVX512=1, read once per process) are
-    # the same bits.
+    # The full scans run panels of centres in zmm registers, two at a time, where the CPU has
+    # AVX-512F (not on AMD's Zen 4: _core.CPU_TILES says), as do the grouped passes' listed scans,
+    # and rows of up to 16 features one row per zmm lane; the same fits with them switched off
+    # (FASTKMEANS_DISABLE_AVX512=1, read once per process) are the same bits.
     import os
     import subprocess
     import sys
@@ -169,7 +171,7 @@ def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
         run = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True)
         runs[disabled] = run.stdout
     assert runs["0"].startswith(b"avx512") and runs["1"].startswith(b"avx2")
-    assert len(runs["0"]) > 500_000  # centres, labels and distances of four fits
+    assert len(runs["0"]) > 500_000  # centres, labels and distances of every fit
     assert runs["0"][len(b"avx512"):] == runs["1"][len(b"avx2"):]
 
 
