@@ -55,6 +55,8 @@ fn main() {
     let first_centers = centers.clone();
     let mut best = vec![f64::INFINITY; iters + 1];
     for rep in 0..reps {
+        // Fresh bounds make the first pass a full scan, which sets every label: the labels left
+        // by the run before are not read.
         centers.clone_from(&first_centers);
         let mut bounds = Bounds::new();
         for (pass, best) in best.iter_mut().enumerate() {

@@ -12,8 +12,9 @@
 //!
 //! A group is exactly one panel of the AVX2 microkernel (16 float32 or 8 float64 centres): the
 //! centres are packed group by group, and a row block's rows that need a group are scanned against
-//! its panel in 6-row tiles (`Kernel::scan_lists`; 12 rows to one AVX-512 register where the CPU
-//! runs the wide tiles), as blocked as the full scan, only shorter.
+//! its panel in 6-row tiles (`Kernel::scan_lists`; where the CPU runs the AVX-512 tiles, 12 rows
+//! against one zmm register, or against two neighbouring panels whose lists name the same rows),
+//! as blocked as the full scan, only shorter.
 //! Yinyang's per-centre "local filter" is left out: within a panel, sixteen scores cost one
 //! register of multiply-adds, so skipping single centres would save nothing. The groups come from
 //! bisecting the first pass's centres along their principal axis into halves holding whole
@@ -801,6 +802,16 @@ mod tests {
         }
         assert_eq!(round_down(-1.0), 0.0);
         assert_eq!(round_down(0.0), 0.0);
+    }
+
+    #[test]
+    fn the_smallest_at_positions_in_lanes_is_the_smallest_of_one_loop() {
+        let values: Vec<f32> = (0..40).map(|i| ((i * 37 % 41) as f32) * 0.5 + 0.25).collect();
+        for len in [0, 1, 3, 4, 5, 8, 9, 17, 40] {
+            let at: Vec<usize> = (0..len).map(|i| (i * 7 + len) % values.len()).collect();
+            let want = at.iter().map(|&g| values[g]).fold(f32::INFINITY, f32::min);
+            assert_eq!(min_at(&values, &at).to_bits(), want.to_bits(), "{len} positions");
+        }
     }
 
     #[test]

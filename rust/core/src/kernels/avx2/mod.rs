@@ -31,7 +31,7 @@ mod lanes;
 mod narrow;
 /// Squared distances of four pairs of rows at once.
 mod pairs;
-/// Two panels at once in AVX-512 registers, for the full scans.
+/// Panels in AVX-512 registers, one or two at a time, for the full and the listed scans.
 mod wide;
 
 use std::arch::x86_64::*;
@@ -47,7 +47,7 @@ use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 /// Rows per microtile.
 pub(crate) const MR: usize = 6;
 
-/// Whether the full scans take the AVX-512 tiles here (`wide.rs`; decided once).
+/// Whether the full and the listed scans take the AVX-512 tiles here (`wide.rs`; decided once).
 pub fn wide_available() -> bool {
     wide::available()
 }
@@ -284,9 +284,26 @@ pub(crate) unsafe fn scan_lists<T: Lanes>(
         if wide::available() {
             scan_lists_wide(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
         } else {
-            scan_lists_body::<T, false>(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
+            scan_lists_avx2(packed, ids, rows, lists, flagged, labels, seconds, panel_min)
         }
     }
+}
+
+/// [`scan_lists`] with the AVX2 tiles only.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scan_lists_avx2<T: Lanes>(
+    packed: &Packed<T>,
+    ids: &[i32],
+    rows: &[T],
+    lists: &[Vec<u32>],
+    flagged: &[u32],
+    labels: &mut [u32],
+    seconds: &mut [f64],
+    panel_min: &mut [f64],
+) {
+    // SAFETY: forwarded.
+    unsafe { scan_lists_body::<T, false>(packed, ids, rows, lists, flagged, labels, seconds, panel_min) }
 }
 
 /// [`scan_lists`] with each full-width panel in one AVX-512 register, against [`wide::ROWS`]
@@ -356,9 +373,7 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
             }
             for r0 in (0..which.len()).step_by(wide::ROWS) {
                 let live = (which.len() - r0).min(wide::ROWS);
-                // Past `live`, the first row stands in.
-                let row_ptr: [*const T; wide::ROWS] =
-                    std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
+                let row_ptr = listed_rows::<T, { wide::ROWS }>(rows, d, &which[r0..], live);
                 // SAFETY: every row pointer has d readable values, each panel d × NR; the CPU has
                 // AVX-512F (only `scan_lists_wide` compiles this).
                 let tiles = unsafe {
@@ -383,9 +398,7 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
             continue;
         }
         for (r0, live) in row_groups(which.len()) {
-            // Past `live`, the first row stands in.
-            let row_ptr: [*const T; MR] =
-                std::array::from_fn(|i| rows[which[r0 + if i < live { i } else { 0 }] as usize * d..].as_ptr());
+            let row_ptr = listed_rows::<T, MR>(rows, d, &which[r0..], live);
             // SAFETY: every row pointer has d readable values, the panel d × NR.
             let tile = unsafe { panel_scores::<T, MR>(row_ptr, live, data, d, half) };
             for (i, &[lo, hi]) in tile.iter().enumerate().take(live) {
@@ -412,6 +425,13 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
         let others = values.iter().take(T::LANES).enumerate().filter(|&(lane, _)| lane != winner.2).map(|(_, &v)| v);
         seconds[r] = runner_up.iter().take(T::LANES).copied().chain(others).fold(f64::INFINITY, f64::min);
     }
+}
+
+/// Pointers to the rows (of `d` values in row-major `rows`) that the first `live` of `which`
+/// name, for a tile of `G`; past `live` the first row stands in.
+#[inline(always)]
+fn listed_rows<T, const G: usize>(rows: &[T], d: usize, which: &[u32], live: usize) -> [*const T; G] {
+    std::array::from_fn(|i| rows[which[if i < live { i } else { 0 }] as usize * d..].as_ptr())
 }
 
 /// Folds one row's dot products with a panel (`lower_only`: with its lower register only) into

@@ -2,9 +2,11 @@
 //! centres (16 float32 or 8 float64) fill one zmm register, so that one multiply-add does the
 //! work of two in the AVX2 tile. The full scan runs [`ROWS`] rows against two panels at once
 //! ([`pair_scores`]: 24 accumulators; per feature two loads, twelve broadcasts folded into the
-//! multiply-adds, 24 multiply-adds), the grouped pass's listed scan [`ROWS`] rows against one
-//! panel ([`panel_scores`]). The rows are read where they are, a pointer each as in the AVX2
-//! tile, and the centres keep the AVX2 packing: nothing is packed again.
+//! multiply-adds, 24 multiply-adds) and a lone panel against one register ([`panel_scores`]);
+//! the grouped pass's listed scan runs its rows against one panel the same way, or against two
+//! neighbouring panels whose lists name the same rows. The rows are read where they are, a
+//! pointer each as in the AVX2 tile, and the centres keep the AVX2 packing: nothing is packed
+//! again.
 //!
 //! Lane by lane these are the multiply-adds of the AVX2 tile (`microtile`) in the same order (from zero,
 //! feature by feature, one rounding each), and a zmm register's lower and upper halves are the
@@ -65,7 +67,7 @@ pub(crate) const ROWS: usize = 12;
 
 /// The dot products of the first `live` of `M` rows with two panels `a` and `b`: for each, what
 /// the AVX2 scan's tile returns for that panel (rows past `live` unset). `M` is the tile height
-/// ([`ROWS`]); the tile runs 2, 4, 6 or `M` rows.
+/// ([`ROWS`]); the tile runs 2, 4, 6, 8 or `M` rows.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA; every row pointer must have d readable values,
@@ -116,6 +118,7 @@ pub(crate) unsafe fn pair_scores<T: Lanes, const M: usize>(
             0..=2 => tile::<T, M, 2>(rows, a, b, d),
             3..=4 => tile::<T, M, 4>(rows, a, b, d),
             5..=6 => tile::<T, M, 6>(rows, a, b, d),
+            7..=8 => tile::<T, M, 8>(rows, a, b, d),
             _ => tile::<T, M, M>(rows, a, b, d),
         }
     }

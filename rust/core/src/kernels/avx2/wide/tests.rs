@@ -1,6 +1,6 @@
 //! The wide scan against the AVX2 scan: the same labels and second scores, bit for bit.
 
-use crate::kernels::avx2::{scan, scan_lists_body, scan_wide, Lanes, Packed};
+use crate::kernels::avx2::{scan, scan_lists_avx2, scan_lists_wide, scan_wide, Lanes, Packed};
 use crate::kernels::parallel::{GROUPED_ROWS, ROW_BLOCK};
 
 /// Small integers (many exact ties), a duplicated centre, and, with `blowup`, a row of infinities.
@@ -44,9 +44,12 @@ fn assignment_is_the_same<T: Lanes>() {
         return;
     }
     for d in [1, 3, 9, 16, 33, 128] {
-        // k = 4: one half-width panel; 40: an odd number of panels in float32 (three, the last
-        // paired with none); 1,000 (float32) and 300 (float64): a half-width last panel past
-        // several blocks of centres (a block of 16 or 32 panels is paired within itself).
+        // k = 4: one half-width panel (the scans call `scan_wide` only past `wide::worth`, which
+        // leaves it to AVX2, but its bits are the same); 16 in float32: one whole panel; 40: an
+        // odd number of panels in float32 (three, the last paired with none); 1,000 (float32)
+        // and 300 (float64): a half-width last panel past several blocks of centres (a block of
+        // 16 or 32 panels is paired within itself). m = 11, 13, 100 and 128 leave 11, 1, 4 and 8
+        // rows past the last 12-row tile.
         for k in [1, 4, 16, 20, 40, 300, 1000] {
             for m in [1, 11, 12, 13, 24, 100, ROW_BLOCK] {
                 for blowup in [false, true] {
@@ -120,7 +123,7 @@ fn listed_scan_is_the_same<T: Lanes>() {
                         let mut panel_min = vec![7f64; m * panels];
                         // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
                         unsafe {
-                            let f = if wide { scan_lists_body::<T, true> } else { scan_lists_body::<T, false> };
+                            let f = if wide { scan_lists_wide::<T> } else { scan_lists_avx2::<T> };
                             f(&packed, &ids, &rows, &lists, &flagged, &mut labels, &mut seconds, &mut panel_min);
                         }
                         (labels, bits(&seconds), bits(&panel_min))
