@@ -187,15 +187,11 @@ unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool, const G: usize
                 // and lose either way, so the bits are the same.
                 let pair = WIDE && panel + 1 < block_end;
                 let data = packed.data[panel * d * nr..].as_ptr();
-                let tiles: [[[T::V; 2]; G]; 2] = if pair {
+                let tiles: [[[T::V; 2]; G]; 2] = if WIDE {
+                    // A lone panel, half-width or not, in one zmm register: as a paired one.
                     // SAFETY: every row pointer has d readable values, each panel d × NR; the CPU
                     // has AVX-512F (only `scan_wide` compiles this).
-                    unsafe { wide::pair_scores::<T, G>(row_ptr, live, data, data.add(d * nr), d) }
-                } else if WIDE {
-                    // A lone panel, half-width or not, in one zmm register: as a paired one.
-                    // SAFETY: as above.
-                    let one = unsafe { wide::panel_scores::<T, G>(row_ptr, live, data, d) };
-                    [one, one]
+                    unsafe { wide::scores::<T, G>(row_ptr, live, data, pair, d) }
                 } else {
                     // SAFETY: every row pointer has d readable values, the panel d × NR.
                     let one = unsafe { panel_scores::<T, G>(row_ptr, live, data, d, half) };
@@ -307,7 +303,7 @@ unsafe fn scan_lists_avx2<T: Lanes>(
 }
 
 /// [`scan_lists`] with each full-width panel in one AVX-512 register, against [`wide::ROWS`]
-/// rows at a time ([`wide::panel_scores`]): the same bits.
+/// rows at a time ([`wide::scores`]): the same bits.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn scan_lists_wide<T: Lanes>(
@@ -376,14 +372,7 @@ unsafe fn scan_lists_body<T: Lanes, const WIDE: bool>(
                 let row_ptr = listed_rows::<T, { wide::ROWS }>(rows, d, &which[r0..], live);
                 // SAFETY: every row pointer has d readable values, each panel d × NR; the CPU has
                 // AVX-512F (only `scan_lists_wide` compiles this).
-                let tiles = unsafe {
-                    if pair {
-                        wide::pair_scores::<T, { wide::ROWS }>(row_ptr, live, data, data.add(d * nr), d)
-                    } else {
-                        let one = wide::panel_scores::<T, { wide::ROWS }>(row_ptr, live, data, d);
-                        [one, one]
-                    }
-                };
+                let tiles = unsafe { wide::scores::<T, { wide::ROWS }>(row_ptr, live, data, pair, d) };
                 for (offset, tile) in tiles.iter().enumerate().take(1 + usize::from(pair)) {
                     // SAFETY: the packing has NR norms and ids for each panel.
                     let (norms, ids) = unsafe { (norms.add(offset * nr), ids.add(offset * nr)) };
@@ -476,13 +465,10 @@ pub(crate) fn panel_width<T: Lanes>() -> usize {
 }
 
 /// The groups of rows `(first, rows)` a block of `m` rows is scanned in by tiles of `G` rows: `G`
-/// at a time, the rest as [`row_groups`] cuts it.
+/// at a time, the rest as [`row_groups`] cuts it (all of them, for the AVX2 tile's `G` = [`MR`]).
 fn groups_of<const G: usize>(m: usize) -> impl Iterator<Item = (usize, usize)> {
     let whole = if G == MR { 0 } else { m / G * G };
-    (0..whole)
-        .step_by(G.max(1))
-        .map(|r0| (r0, G))
-        .chain(row_groups(m - whole).map(move |(r0, live)| (r0 + whole, live)))
+    (0..whole).step_by(G).map(|r0| (r0, G)).chain(row_groups(m - whole).map(move |(r0, live)| (r0 + whole, live)))
 }
 
 /// The groups of rows `(first, rows)` a block of `m` rows is scanned in: six at a time, the last
