@@ -25,8 +25,10 @@ __all__ = [
 BACKENDS: List[str]
 """Compute backends built into this extension (``["cpu"]``, or ``["cpu", "cuda"]`` with the cuda feature)."""
 CPU_TILES: str
-"""The assignment tiles this CPU runs: ``"avx512"``, ``"avx2"`` or ``"portable"``, all with the same bits
-(``FASTKMEANS_DISABLE_AVX512=1`` in the environment keeps the AVX2 tiles on a CPU with AVX-512)."""
+"""The assignment tiles this CPU runs: ``"avx512"``, ``"avx2"`` or ``"portable"``, with ``"+amx"`` where float32
+labels against many centres go through the AMX filter (bfloat16 tiles, exact rescoring), all with the same bits
+(``FASTKMEANS_DISABLE_AVX512=1`` in the environment keeps the AVX2 tiles on a CPU with AVX-512,
+``FASTKMEANS_DISABLE_AMX=1`` the exact tiles alone on a CPU with AMX)."""
 
 # A streaming training state, as returned under "state" and passed back in: "centers" (K x d, the
 # data's dtype), "counts" (K,), "points_seen" (int), "far_points" (M x d, M <= K), "far_weights"

@@ -23,20 +23,26 @@
 
 use rayon::prelude::*;
 
-#[cfg(target_arch = "x86_64")]
-use crate::kernels::avx2;
 use crate::kernels::parallel::{min_items, CENTER_BLOCK, ROW_BLOCK};
 use crate::kernels::points::{sq_dist_f64, Points};
 use crate::kernels::scalar::Scalar;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::{amx, avx2};
 
-/// Which assignment tiles this CPU runs: `"avx512"` (the AVX2 tiles, and the full scans two
-/// panels at a time in zmm registers: [`crate::kernels::avx2`]'s `wide`, and narrow rows in zmm
-/// registers), `"avx2"`, or
-/// `"portable"` (the packed GEMM of `matrixmultiply`). The results are the same bits on all three.
+/// Which assignment tiles this CPU runs: `"avx512+amx"` (as `"avx512"`, and float32 labels of
+/// many centres filtered through AMX tiles in bfloat16: [`crate::kernels::amx`]), `"avx512"`
+/// (the AVX2 tiles, and the full scans two panels at a time in zmm registers:
+/// [`crate::kernels::avx2`]'s `wide`, and narrow rows in zmm registers), `"avx2"`, or
+/// `"portable"` (the packed GEMM of `matrixmultiply`). The results are the same bits on all of them.
 pub fn tiles() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        return if avx2::wide_available() { "avx512" } else { "avx2" };
+        return match (avx2::wide_available(), amx::available()) {
+            (true, true) => "avx512+amx",
+            (true, false) => "avx512",
+            (false, true) => "avx2+amx",
+            (false, false) => "avx2",
+        };
     }
     "portable"
 }
@@ -71,7 +77,32 @@ pub(crate) struct Kernel<'a, F> {
     norms: Vec<F>,
     #[cfg(target_arch = "x86_64")]
     micro: Option<Micro>,
+    /// float32 centres as AMX tiles, where the CPU runs the AMX filter and the shape pays
+    /// ([`amx_worth`]): labels without the top two.
+    #[cfg(target_arch = "x86_64")]
+    amx: Option<amx::Packed>,
 }
+
+/// Whether k float32 centres of d features take the AMX filter for labels ([`crate::kernels::amx`]).
+#[cfg(target_arch = "x86_64")]
+fn amx_worth(k: usize, d: usize) -> bool {
+    k >= AMX_MIN_CENTERS && d >= AMX_MIN_FEATURES && amx::available()
+}
+
+/// Whether [`Kernel::scan_all`] runs for k centres of d features in `F` (unless a centre is out
+/// of the filter's reach, `amx::Packed::new`).
+pub(crate) fn amx_scans<F: Scalar>(k: usize, d: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::mem::size_of::<F>() == 4 && avx2::available() && amx_worth(k, d);
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Fewer centres than this, or fewer features: the exact tiles label alone.
+#[cfg(target_arch = "x86_64")]
+const AMX_MIN_CENTERS: usize = 64;
+#[cfg(target_arch = "x86_64")]
+const AMX_MIN_FEATURES: usize = 24;
 
 /// The microkernel's panels, in the centres' precision.
 #[cfg(target_arch = "x86_64")]
@@ -94,11 +125,20 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         } else {
             None
         };
+        #[cfg(target_arch = "x86_64")]
+        let amx = match (&micro, F::as_f32(&norms)) {
+            (Some(Micro::F32(_)), Some(n)) if amx_worth(centers.n(), centers.d()) => {
+                amx::Packed::new(F::as_f32(centers.as_slice()).expect("float32 centres"), n, centers.d())
+            }
+            _ => None,
+        };
         Self {
             centers,
             norms,
             #[cfg(target_arch = "x86_64")]
             micro,
+            #[cfg(target_arch = "x86_64")]
+            amx,
         }
     }
 
@@ -227,11 +267,55 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         Some(())
     }
 
+    /// The grouped pass's full scan through the AMX filter ([`crate::kernels::amx`]), where it
+    /// runs: every row's label (the exact kernel's), and lower bounds where `scan_lists` gives
+    /// exact scores: `seconds[r]` on the scores of every centre but the label, `panel_min[r ·
+    /// panels + p]` on those of panel p's (16 centres). `None` where the filter does not run or
+    /// left a row to the exact kernel (the bounds are then not all set). `ids` as in
+    /// [`Kernel::scan_lists`]: the labels are `ids` of packed positions, ties to the lowest.
+    pub(crate) fn scan_all(
+        &self,
+        ids: &[i32],
+        rows: Points<'_, F>,
+        labels: &mut [u32],
+        seconds: &mut [f64],
+        panel_min: &mut [f64],
+    ) -> Option<()> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(tiles) = &self.amx {
+            let lower = amx::Lower { seconds, panel_min };
+            let (c, x) = (as_f32(self.centers), as_f32(rows));
+            // SAFETY: `amx` only exists where the CPU runs the AMX filter.
+            if unsafe { amx::label_rows(tiles, c, x, labels, Some(ids), Some(lower)) } > 0 {
+                return None;
+            }
+            for label in labels.iter_mut() {
+                *label = ids[*label as usize] as u32;
+            }
+            return Some(());
+        }
+        let _ = (ids, rows, labels, seconds, panel_min);
+        None
+    }
+
     /// Labels only, of at most `ROW_BLOCK` rows (the caller computes the distances it needs).
     pub(crate) fn label_block(&self, rows: Points<'_, F>, tile: &mut [F], labels: &mut [u32]) {
         assert_eq!(rows.d(), self.centers.d(), "x and centers must share the feature dimension");
         #[cfg(target_arch = "x86_64")]
         if self.narrow::<false>(rows, labels, &mut []) {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(tiles), Some(Micro::F32(p))) = (&self.amx, &self.micro) {
+            let (x, c) = (as_f32(rows), as_f32(self.centers));
+            // SAFETY: `amx` only exists where the CPU runs the AMX filter.
+            if unsafe { amx::label_rows(tiles, c, x, labels, None, None) } > 0 {
+                let d = self.centers.d();
+                for (r, label) in labels.iter_mut().enumerate().filter(|(_, l)| **l == u32::MAX) {
+                    // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+                    unsafe { avx2::assign_rows(p, &x[r * d..(r + 1) * d], std::slice::from_mut(label)) };
+                }
+            }
             return;
         }
         #[cfg(target_arch = "x86_64")]

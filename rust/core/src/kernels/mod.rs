@@ -9,6 +9,8 @@
 //! Nothing here knows of a backend or an algorithm.
 
 #[cfg(target_arch = "x86_64")]
+pub mod amx;
+#[cfg(target_arch = "x86_64")]
 pub mod avx2;
 pub mod bounds;
 pub mod distance;
