@@ -163,16 +163,57 @@ def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
     import subprocess
     import sys
 
-    if _core.CPU_TILES != "avx512":
+    if not _core.CPU_TILES.startswith("avx512"):
         pytest.skip(f"this CPU runs the {_core.CPU_TILES} tiles, not the AVX-512 ones")
     runs = {}
     for disabled in ("0", "1"):
-        env = {**os.environ, "FASTKMEANS_DISABLE_AVX512": disabled}
+        # The AMX filter (its own test below) off: every label from these tiles.
+        env = {**os.environ, "FASTKMEANS_DISABLE_AVX512": disabled, "FASTKMEANS_DISABLE_AMX": "1"}
         run = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True)
         runs[disabled] = run.stdout
     assert runs["0"].startswith(b"avx512") and runs["1"].startswith(b"avx2")
     assert len(runs["0"]) > 500_000  # centres, labels and distances of every fit
     assert runs["0"][len(b"avx512"):] == runs["1"][len(b"avx2"):]
+
+
+_AMX_RUN = """
+import sys, numpy as np
+from sklearn.datasets import make_blobs
+from fastkmeans import KMeans, _core
+X, _ = make_blobs(n_samples=8000, n_features=40, centers=120, cluster_std=3.0, random_state=4)
+x = X.astype(np.float32)
+out = [_core.CPU_TILES.encode(), b"|"]
+streamed = KMeans(k=80, random_state=3).fit(x)  # 800 streaming centres labelled by the filter
+grouped = KMeans(k=300, algorithm="lloyd", random_state=3).fit(x)  # plain passes, then grouped ones
+fits = [streamed, grouped, KMeans(k=64, algorithm="lloyd", init_method="random", random_state=1).fit(x)]
+out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:300]).tobytes() for m in fits]
+# Rows of 784 features (25 steps of 32; uniform, so many rows are near-ties), k = 100.
+Y = np.random.default_rng(0).random((3000, 784), dtype=np.float32)
+model = KMeans(k=100, algorithm="lloyd", init_method="random", local_lloyd_max_iter=3, random_state=0).fit(Y)
+out.append(model.cluster_centers_.tobytes() + model.labels_.tobytes() + model.predict(Y[::-1]).tobytes())
+sys.stdout.buffer.write(b"".join(out))
+"""
+
+
+def test_the_amx_filter_gives_the_labels_of_the_exact_tiles():
+    # Where the CPU and OS run AMX (_core.CPU_TILES ends in "+amx"), float32 labels against many
+    # centres come from a bfloat16 filter and exact rescoring of what it cannot rule out, and
+    # Lloyd's first passes run plain until few rows change centre; the same fits with the filter
+    # switched off (FASTKMEANS_DISABLE_AMX=1, read once per process) are the same bits.
+    import os
+    import subprocess
+    import sys
+
+    if not _core.CPU_TILES.endswith("+amx"):
+        pytest.skip(f"this CPU or OS runs the {_core.CPU_TILES} tiles, without AMX")
+    runs = {}
+    for disabled in ("0", "1"):
+        env = {**os.environ, "FASTKMEANS_DISABLE_AMX": disabled}
+        run = subprocess.run([sys.executable, "-c", _AMX_RUN], env=env, capture_output=True, check=True)
+        runs[disabled] = run.stdout.split(b"|", 1)
+    assert runs["0"][0].endswith(b"+amx") and not runs["1"][0].endswith(b"+amx")
+    assert len(runs["0"][1]) > 500_000
+    assert runs["0"][1] == runs["1"][1]
 
 
 def test_fitted_attributes_describe_the_training_data():

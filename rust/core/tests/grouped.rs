@@ -200,6 +200,22 @@ fn group_bounds_skip_most_scores_once_the_centres_settle() {
     }
 }
 
+/// Where the AMX filter labels (float32, at least 24 features, kernels/amx.rs), the first passes
+/// run plain until few rows change centre, then the grouped passes start with a full scan whose
+/// bounds come from the filter's approximate scores; elsewhere they start at once. Either way the
+/// bits are the full scan's, and the later passes skip most scores.
+#[test]
+fn grouped_passes_after_plain_ones_give_the_bits_and_skip_scores() {
+    let (n, d, k) = (12_000, 32, 288);
+    let x = blobs(n, d, 150, 12);
+    let w: Vec<f64> = (0..n).map(|i| (i % 3) as f64 + 0.5).collect();
+    for weights in [None, Some(&w[..])] {
+        let pairs = bounded_equals_unpruned(&as_f32(&x), d, k, weights, 12);
+        assert!(pairs[0] >= n * k && *pairs.last().unwrap() < n * k / 10, "scores per pass: {pairs:?}");
+        assert!(pairs.iter().any(|&p| p < n * k / 10 && p > 0), "the grouped passes ran: {pairs:?}");
+    }
+}
+
 #[test]
 fn bounds_skipped_for_many_passes_catch_up_on_every_drift_they_missed() {
     // Centres creep, each its own way, a little each pass: a row clears its global bound for

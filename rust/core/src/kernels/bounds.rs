@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::distance::Kernel;
+use crate::kernels::distance::{amx_scans, Kernel};
 use crate::kernels::fused::{assign_and_sum, chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
@@ -15,6 +15,8 @@ use crate::kernels::yinyang::{self, GroupBounds};
 
 /// Fewer centres than this: every pass scans every row (the bounds would not pay for themselves).
 const MIN_CENTERS_TO_PRUNE: usize = 16;
+/// Plain passes through the AMX filter run until fewer than one row in this many changed centre.
+const SETTLED: usize = 100;
 /// The same for rows the kernel scans one row per lane ([`Kernel::narrow_rows`]): a scan so cheap
 /// that below this many centres the bound test and the gathering of the rows it flags cost more
 /// than they save. Measured with the AVX2 body, 60 refine passes on flower.jpg's colours
@@ -41,6 +43,9 @@ pub struct Bounds {
     pub(crate) centers: Vec<f64>,
     /// With many centres, one bound per group of centres instead ([`crate::kernels::yinyang`]).
     grouped: GroupBounds,
+    /// Whether the grouped passes have started, where plain passes through the AMX filter run
+    /// first (see [`assign_and_sum_bounded`]).
+    settled: bool,
     /// Rows scanned in the last pass, against every centre or (grouped) some groups (for tests
     /// and profiling).
     pub scanned: usize,
@@ -75,9 +80,20 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         return assign_and_sum(x, weights, centers, labels, dist2);
     }
     if yinyang::worth_it(&kernel, k, d) {
+        if amx_scans::<F>(k, d) && !bounds.settled {
+            // Where the AMX filter labels, a plain pass costs less than the grouped passes while
+            // many rows still change centre: the grouped passes start (with a full scan) once
+            // fewer than one row in SETTLED did.
+            let before = labels.to_vec();
+            let sums = assign_and_sum(x, weights, centers, labels, dist2);
+            let changed = before.iter().zip(labels.iter()).filter(|(a, b)| a != b).count();
+            *bounds = Bounds { settled: changed * SETTLED < x.n(), scanned: x.n(), pairs: x.n() * k, ..Bounds::new() };
+            return sums;
+        }
         let grouped = std::mem::take(&mut bounds.grouped);
-        *bounds = Bounds { grouped, ..Bounds::new() };
-        let sums = yinyang::assign_and_sum_grouped(x, weights, centers, labels, dist2, &mut bounds.grouped);
+        *bounds = Bounds { grouped, settled: bounds.settled, ..Bounds::new() };
+        let sums =
+            yinyang::assign_and_sum_grouped(x, weights, centers, labels, dist2, &mut bounds.grouped, bounds.settled);
         (bounds.scanned, bounds.pairs) = (bounds.grouped.scanned, bounds.grouped.pairs);
         return sums;
     }

@@ -248,13 +248,13 @@ fn narrow_sq_dists_of<F: Scalar, const D: usize>(
 
 /// Σ t², with the same eight-lane order as [`sq_dist_f64`] (so both give the same bits).
 #[inline(always)]
-pub fn sum_of_squares(t: &[f64]) -> f64 {
+pub fn sum_of_squares<F: Scalar>(t: &[F]) -> f64 {
     let mut lanes = [0f64; 8];
     let chunks = t.chunks_exact(8);
-    let tail = chunks.remainder().iter().map(|v| v * v);
+    let tail = chunks.remainder().iter().map(|v| v.to_f64() * v.to_f64());
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v * v;
+            *lane += v.to_f64() * v.to_f64();
         }
     }
     fold_lanes(lanes) + tail.sum::<f64>()

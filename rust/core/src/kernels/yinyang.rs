@@ -169,7 +169,11 @@ pub(crate) fn worth_it<F: Scalar>(kernel: &Kernel<'_, F>, k: usize, d: usize) ->
 }
 
 /// The fused pass with group bounds; see the module docs. `labels` must hold the previous pass's
-/// labels when `state` comes from that pass. Only called where [`worth_it`] holds.
+/// labels when `state` comes from that pass. `settled`: the run's first passes were plain ones,
+/// until few rows changed centre (where the AMX filter labels, [`crate::kernels::bounds`]); the
+/// centres then move little, and the passes keep their first grouping (regrouping by move, which
+/// pays while a few centres still jump, measured 1.5–2 times a grouped pass's time there).
+/// Only called where [`worth_it`] holds.
 pub(crate) fn assign_and_sum_grouped<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
@@ -177,6 +181,7 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
     labels: &mut [u32],
     dist2: &mut [f64],
     state: &mut GroupBounds,
+    settled: bool,
 ) -> ClusterSums {
     let (n, d, k) = (x.n(), x.d(), centers.n());
     let width = Kernel::new(centers).panel_width().expect("only called where the microkernel runs");
@@ -207,7 +212,7 @@ pub(crate) fn assign_and_sum_grouped<F: Scalar>(
     } else {
         (0..k).map(|j| sq_diff(&now[j * d..(j + 1) * d], &state.centers[j * d..(j + 1) * d]).sqrt() * inflate).collect()
     };
-    if !first && REGROUP.contains(&state.pass) {
+    if !first && !settled && REGROUP.contains(&state.pass) {
         state.regroup(&moves, width);
     }
     let group_of = &state.group_of;
@@ -503,12 +508,16 @@ impl<F: Scalar> Pass<'_, F> {
         let Block { labels, lower, norms, global, since } = block;
         let (m, groups) = (labels.len(), s.lists.len() / 2);
         for (r, norm) in norms.iter_mut().enumerate() {
-            *norm = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+            *norm = sum_of_squares(rows.row(r)).sqrt();
         }
-        s.scan_all(m);
-        self.kernel
-            .scan_lists(self.ids, rows, &s.all, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
-            .expect("the microkernel runs");
+        // Through the AMX filter where it runs: lower bounds, not exact scores, but bounds are
+        // all the scores become.
+        if self.kernel.scan_all(self.ids, rows, &mut s.labels[..m], &mut s.seconds[..m], &mut s.panel_min).is_none() {
+            s.scan_all(m);
+            self.kernel
+                .scan_lists(self.ids, rows, &s.all, &s.flagged, &mut s.labels, &mut s.seconds, &mut s.panel_min)
+                .expect("the microkernel runs");
+        }
         for r in 0..m {
             let label = s.labels[r];
             labels[r] = label;
