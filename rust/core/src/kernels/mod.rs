@@ -1,6 +1,6 @@
 //! The bottom layer: everything that touches rows. Data types ([`points::Points`],
 //! [`sparse::Csr`], [`scalar::Scalar`]), the nearest-centre kernels and their dispatch
-//! ([`distance`], the AVX2 microkernels in [`avx2`]), squared distances between many pairs of rows
+//! ([`distance`], the AVX2 microkernels in [`avx2`], the AMX filter in [`amx`]), squared distances between many pairs of rows
 //! ([`sq_dists`]), the per-cluster sums ([`sums`]), the fused
 //! and bounded Lloyd passes ([`fused`], [`bounds`], with group bounds for many centres in
 //! [`yinyang`], and the incremental pass that keeps a run's sums in [`incremental`]), sparse ×
