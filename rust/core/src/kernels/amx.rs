@@ -117,8 +117,8 @@ pub(crate) struct Packed {
 
 impl Packed {
     /// Packs k × d row-major `centers` with squared norms `norms` (the exact kernel's), or `None`
-    /// where the filter cannot vouch for them: a value that is not finite, norms past 10¹⁸, or
-    /// more than 2³¹ values (the rescoring gathers by 32-bit offsets).
+    /// where the filter cannot vouch for them: a value that is not finite, a centre's norm past
+    /// 10¹⁸, or more than 2³¹ values (the rescoring gathers by 32-bit offsets).
     pub(crate) fn new(centers: &[f32], norms: &[f32], d: usize) -> Option<Self> {
         let k = norms.len();
         if d == 0 || k == 0 || centers.len() != k * d || k * d > i32::MAX as usize {
@@ -139,7 +139,7 @@ impl Packed {
             let (q, t, col) = (j / COLS, (j % COLS) / TILE, j % TILE);
             for (p, &v) in row.iter().enumerate() {
                 let (s, pair, e) = (p / DEPTH, (p % DEPTH) / 2, p % 2);
-                tiles.as_mut()[((((q * steps + s) * 2 + t) * TILE + pair) * TILE + col) * 2 + e] = bf16(v);
+                tiles.as_mut_slice()[((((q * steps + s) * 2 + t) * TILE + pair) * TILE + col) * 2 + e] = bf16(v);
             }
         }
         let mut padded = norms.to_vec();
@@ -171,7 +171,12 @@ fn margin(x_norm: f64, reach: f64, d: usize) -> f64 {
 #[repr(C, align(64))]
 struct Line([u8; 64]);
 
-/// A buffer of `T` (`u16` or `f32`: any bits are a value) starting on a cache line.
+/// The values an [`Aligned`] buffer holds: plain numbers, of which every bit pattern is one.
+trait Plain: Copy {}
+impl Plain for u16 {}
+impl Plain for f32 {}
+
+/// A buffer of `T` starting on a cache line.
 #[derive(Default)]
 struct Aligned<T> {
     lines: Vec<Line>,
@@ -179,20 +184,20 @@ struct Aligned<T> {
     kind: std::marker::PhantomData<T>,
 }
 
-impl<T: Copy> Aligned<T> {
+impl<T: Plain> Aligned<T> {
     /// `len` values (zero where new).
     fn resize(&mut self, len: usize) {
         self.lines.resize((len * std::mem::size_of::<T>()).div_ceil(64), Line([0; 64]));
         self.len = len;
     }
 
-    fn as_ref(&self) -> &[T] {
+    fn as_slice(&self) -> &[T] {
         // SAFETY: the lines hold at least `len` values of T, aligned (T's alignment divides
-        // 64), every bit pattern a value of the u16 and f32 this is used for.
+        // 64), and every bit pattern is a value of T (`Plain`).
         unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
     }
 
-    fn as_mut(&mut self) -> &mut [T] {
+    fn as_mut_slice(&mut self) -> &mut [T] {
         // SAFETY: as above.
         unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
     }
@@ -241,7 +246,8 @@ pub(crate) struct Lower<'a> {
 /// Labels `rows` (row-major, `packed.d` features each) by their nearest centre among `centers`
 /// (the k × d row-major centres `packed` was made from), as the exact kernel labels them, and
 /// with `lower` sets those bounds; rows left to the exact kernel get `u32::MAX` (and no
-/// bounds). Returns how many those are. Equal exact scores go to the centre of the smallest
+/// bounds). Returns how many those are: every row where the rows hold more than 2³¹ values (the
+/// rescoring gathers by 32-bit offsets). Equal exact scores go to the centre of the smallest
 /// `ids[j]` (the centres' own indices where they are packed in another order), else the
 /// smallest j; the labels are positions j either way.
 ///
@@ -262,6 +268,10 @@ pub(crate) unsafe fn label_rows(
     if let Some(lower) = &lower {
         assert!(lower.seconds.len() >= m && lower.panel_min.len() >= m * panels);
     }
+    if m * d > i32::MAX as usize {
+        labels.fill(u32::MAX);
+        return m;
+    }
     SCRATCH.with_borrow_mut(|scratch| {
         let width = packed.steps * DEPTH;
         scratch.rows.resize(ROWS * width);
@@ -269,49 +279,30 @@ pub(crate) unsafe fn label_rows(
         scratch.pairs.clear();
         scratch.found.clear();
         let mut left = 0;
-        // SAFETY: the CPU has AMX and the process its tile state (this function's contract);
-        // the configuration is 64 aligned bytes.
-        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
-        for r0 in (0..m).step_by(ROWS) {
-            let live = (m - r0).min(ROWS);
-            let block = &rows[r0 * d..(r0 + live) * d];
-            // SAFETY: forwarded; the buffers are sized above.
-            let norms = unsafe { to_bf16(block, d, width, scratch.rows.as_mut()) };
-            // SAFETY: as above.
-            let found = unsafe { approximate(packed, scratch.rows.as_ref(), scratch.dots.as_mut(), live) };
-            for (i, &(best, index, second)) in found.iter().enumerate().take(live) {
-                let r = r0 + i;
-                let x_norm = norms[i];
-                if !(x_norm.is_finite() && x_norm * packed.reach <= LARGEST) {
-                    labels[r] = u32::MAX;
-                    left += 1;
-                    scratch.found.push((second, f64::NAN));
-                    continue;
-                }
-                let margin = margin(x_norm, packed.reach, d);
-                scratch.found.push((second, margin));
-                let dots = &scratch.dots.as_ref()[i * COLS..];
-                if let Some(lower) = &mut lower {
-                    // SAFETY: the row's dot products span whole blocks, as do the norms.
-                    unsafe {
-                        panel_minima(dots, &packed.norms, margin, &mut lower.panel_min[r * panels..(r + 1) * panels])
-                    };
-                }
-                let slack = 2.0 * margin;
-                if f64::from(second) - f64::from(best) > slack {
-                    labels[r] = index;
-                    continue;
-                }
-                // Rounded up to float32: a few more candidates at most, never fewer.
-                let limit = next_up((f64::from(best) + slack) as f32, f64::from(best) + slack);
-                let pairs = &mut scratch.pairs;
+        {
+            // SAFETY: the CPU has AMX and the process its tile state (this function's contract).
+            let _tiles = unsafe { Tiles::configure() };
+            for r0 in (0..m).step_by(ROWS) {
+                let live = (m - r0).min(ROWS);
+                let block = &rows[r0 * d..(r0 + live) * d];
+                // SAFETY: forwarded; the buffers are sized above.
+                let norms = unsafe { to_bf16(block, d, width, scratch.rows.as_mut_slice()) };
                 // SAFETY: as above.
-                unsafe { candidates(dots, &packed.norms, packed.k, limit, |j| pairs.push((r as u32, j))) };
+                let found = unsafe { approximate(packed, scratch.rows.as_slice(), scratch.dots.as_mut_slice(), live) };
+                for (i, (&(best, index, second), &x_norm)) in found.iter().zip(&norms).enumerate().take(live) {
+                    let r = r0 + i;
+                    let panel_min = lower.as_mut().map(|lower| &mut lower.panel_min[r * panels..(r + 1) * panels]);
+                    let row = Row { r: r as u32, dots: &scratch.dots.as_slice()[i * COLS..], best, index, second };
+                    // SAFETY: as above.
+                    let label =
+                        unsafe { decide(packed, row, x_norm, panel_min, &mut scratch.pairs, &mut scratch.found) };
+                    labels[r] = label;
+                    left += usize::from(label == u32::MAX);
+                }
             }
         }
-        // SAFETY: as above.
-        unsafe { asm!("tilerelease", options(nostack, nomem)) };
-        // SAFETY: every pair names a row of `rows` and a centre of `centers`.
+        // SAFETY: every pair names a row of `rows` and a centre of `centers`, the offsets fit in
+        // 32 bits (m · d and k · d do).
         unsafe { rescore(&scratch.pairs, rows, centers, &packed.norms, d, ids, labels) };
         if let Some(lower) = lower {
             // The second-smallest approximate score, less the margin, is below the exact score
@@ -326,35 +317,97 @@ pub(crate) unsafe fn label_rows(
     })
 }
 
+/// One row of a sub-block after the tiles: its index among the rows, its dot products (from
+/// its first, see [`at`]), its smallest approximate score, that score's centre, and its
+/// second-smallest.
+struct Row<'a> {
+    r: u32,
+    dots: &'a [f32],
+    best: f32,
+    index: u32,
+    second: f32,
+}
+
+/// The row's label where the filter decides it, `u32::MAX` where the exact kernel must (a row
+/// out of the filter's reach), else its candidates pushed onto `pairs` for [`rescore`] (and the
+/// label left to it). Records the row's second-smallest score and margin in `found`, and sets
+/// its `panel_min` bounds.
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+unsafe fn decide(
+    packed: &Packed,
+    row: Row<'_>,
+    x_norm: f64,
+    panel_min: Option<&mut [f64]>,
+    pairs: &mut Vec<(u32, u32)>,
+    found: &mut Vec<(f32, f64)>,
+) -> u32 {
+    if !(x_norm.is_finite() && x_norm * packed.reach <= LARGEST) {
+        found.push((row.second, f64::NAN));
+        return u32::MAX;
+    }
+    let margin = margin(x_norm, packed.reach, packed.d);
+    found.push((row.second, margin));
+    if let Some(panel_min) = panel_min {
+        // SAFETY: the row's dot products span whole blocks, as do the norms.
+        unsafe { panel_minima(row.dots, &packed.norms, margin, panel_min) };
+    }
+    let (best, slack) = (f64::from(row.best), 2.0 * margin);
+    if f64::from(row.second) - best > slack {
+        return row.index;
+    }
+    // Rounded up to float32: a few more candidates at most, never fewer.
+    let limit = next_up((best + slack) as f32, best + slack);
+    // SAFETY: as above.
+    unsafe { candidates(row.dots, &packed.norms, packed.k, limit, |j| pairs.push((row.r, j))) };
+    row.index
+}
+
+/// The tile configuration loaded for as long as this lives; the tile state is released when it
+/// is dropped (a panic included), so that the thread does not carry 8 KB of it through every
+/// context switch after.
+struct Tiles;
+
+impl Tiles {
+    /// # Safety
+    /// The CPU must run the filter ([`available`]).
+    #[inline]
+    unsafe fn configure() -> Self {
+        // SAFETY: the CPU has AMX and the process its tile state (this function's contract);
+        // the configuration is 64 aligned bytes.
+        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly, preserves_flags)) };
+        Tiles
+    }
+}
+
+impl Drop for Tiles {
+    fn drop(&mut self) {
+        // SAFETY: only a configured `Tiles` exists, so the CPU has AMX.
+        unsafe { asm!("tilerelease", options(nostack, nomem, preserves_flags)) };
+    }
+}
+
 /// `panel_min[p]` = the smallest approximate score of panel p's centres (`dots`: the sub-block's
 /// dot products from the row's first, see [`at`]), less `margin`. Sixteen panels at a time: their
 /// score registers are folded pairwise by halves, quarters, pairs and lanes into one register of
 /// sixteen minima (a transposing reduction, 45 shuffles and minima against 16 horizontal ones).
 #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
 unsafe fn panel_minima(dots: &[f32], norms: &[f32], margin: f64, panel_min: &mut [f64]) {
-    let minus_two = _mm512_set1_ps(-2.0);
     let margin = _mm512_set1_pd(margin);
     // Lane l of the reduction holds panel ORDER[l]; this puts panel p in lane p.
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let panels = panel_min.len();
     for first in (0..panels).step_by(16) {
-        let scores: [__m512; 16] = std::array::from_fn(|p| {
+        let panel_scores: [__m512; 16] = std::array::from_fn(|p| {
             let c = (first + p) * TILE;
             if first + p < panels {
                 // SAFETY: `dots` and `norms` hold whole blocks of COLS, past every panel.
-                unsafe {
-                    _mm512_fmadd_ps(
-                        _mm512_loadu_ps(dots.as_ptr().add(at(c))),
-                        minus_two,
-                        _mm512_loadu_ps(norms.as_ptr().add(c)),
-                    )
-                }
+                unsafe { scores(_mm512_loadu_ps(dots.as_ptr().add(at(c))), _mm512_loadu_ps(norms.as_ptr().add(c))) }
             } else {
                 _mm512_set1_ps(f32::INFINITY)
             }
         });
         let halves: [__m512; 8] = std::array::from_fn(|i| {
-            let (a, b) = (scores[2 * i], scores[2 * i + 1]);
+            let (a, b) = (panel_scores[2 * i], panel_scores[2 * i + 1]);
             _mm512_min_ps(_mm512_shuffle_f32x4::<0x44>(a, b), _mm512_shuffle_f32x4::<0xee>(a, b))
         });
         let quarters: [__m512; 4] = std::array::from_fn(|i| {
@@ -401,7 +454,7 @@ fn next_up(v: f32, exact: f64) -> f32 {
 }
 
 /// The sub-block's rows as bfloat16 rows of `width` (zero-padded, rows past the block zero),
-/// and each row's Euclidean norm, rounded up (+∞ or NaN for a row with a value that is not
+/// and an upper bound on each row's Euclidean norm (+∞ or NaN for a row with a value that is not
 /// finite, whose bfloat16 row is zeroed).
 #[target_feature(enable = "avx512f,avx512bf16,avx2,fma")]
 unsafe fn to_bf16(block: &[f32], d: usize, width: usize, out: &mut [u16]) -> [f64; ROWS] {
@@ -429,8 +482,11 @@ unsafe fn to_bf16(block: &[f32], d: usize, width: usize, out: &mut [u16]) -> [f6
             }
         }
         let squares = f64::from(_mm512_reduce_add_ps(sum));
-        // float32 sums of d squares are within d + 16 units of rounding of the exact sum.
-        let norm = (squares * (1.0 + (d as f64 + 16.0) * F32_UNIT)).sqrt() * (1.0 + 1e-12);
+        // float32 sums of d squares are within d + 16 units of rounding of the exact sum, and
+        // within 2d · 2⁻¹²⁶ more where squares or sums are subnormal (rounded, or flushed to zero
+        // where the process runs with flush-to-zero set).
+        let df = d as f64;
+        let norm = (squares * (1.0 + (df + 16.0) * F32_UNIT) + 2.0 * df * 2f64.powi(-126)).sqrt() * (1.0 + 1e-12);
         norms[i] = norm;
         if !norm.is_finite() {
             dst.fill(0);
@@ -440,6 +496,15 @@ unsafe fn to_bf16(block: &[f32], d: usize, width: usize, out: &mut [u16]) -> [f6
         *norm = 0.0;
     }
     norms
+}
+
+/// Sixteen approximate scores `||c||² − 2 x̃·c̃` from their dot products and norms: one rounding,
+/// as the exact kernel's `fmadd(dot, −2, ||c||²)`. The fold, the candidates and the panel minima
+/// all compute them this way, so a score compares the same wherever it is recomputed.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn scores(dots: __m512, norms: __m512) -> __m512 {
+    _mm512_fmadd_ps(dots, _mm512_set1_ps(-2.0), norms)
 }
 
 /// The mask of the first `n` (at most 16) lanes.
@@ -478,7 +543,6 @@ unsafe fn approximate(packed: &Packed, rows: &[u16], dots: &mut [f32], live: usi
     let mut second = [infinity; ROWS];
     let mut index = [_mm512_setzero_si512(); ROWS];
     let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    let minus_two = _mm512_set1_ps(-2.0);
     let fold = |q: usize, best: &mut [__m512; ROWS], second: &mut [__m512; ROWS], index: &mut [__m512i; ROWS]| {
         // SAFETY: block q's columns lie inside every row of `dots` and inside `norms`.
         unsafe {
@@ -489,7 +553,7 @@ unsafe fn approximate(packed: &Packed, rows: &[u16], dots: &mut [f32], live: usi
             for i in 0..live {
                 let at = dots.add(q * ROWS * COLS + i * COLS);
                 for (dot, norm, ids) in [(_mm512_loadu_ps(at), n0, first), (_mm512_loadu_ps(at.add(TILE)), n1, upper)] {
-                    let s = _mm512_fmadd_ps(dot, minus_two, norm);
+                    let s = scores(dot, norm);
                     second[i] = _mm512_min_ps(second[i], _mm512_max_ps(best[i], s));
                     let wins = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(s, best[i]);
                     best[i] = _mm512_min_ps(s, best[i]);
@@ -502,7 +566,7 @@ unsafe fn approximate(packed: &Packed, rows: &[u16], dots: &mut [f32], live: usi
         // SAFETY: the CPU has AMX and the tiles are configured (the caller's `ldtilecfg`); every
         // load reads 16 rows of 64 bytes inside the rows buffer or block q's centre tiles.
         unsafe {
-            let b = packed.tiles.as_ref().as_ptr().add(q * steps * COLS * DEPTH).cast::<u8>();
+            let b = packed.tiles.as_slice().as_ptr().add(q * steps * COLS * DEPTH).cast::<u8>();
             asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
             for s in 0..steps {
                 asm!(
@@ -548,41 +612,44 @@ unsafe fn approximate(packed: &Packed, rows: &[u16], dots: &mut [f32], live: usi
     fold(packed.blocks - 1, &mut best, &mut second, &mut index);
     let mut out = [(f32::INFINITY, 0, f32::INFINITY); ROWS];
     for (i, out) in out.iter_mut().enumerate().take(live) {
-        // SAFETY: plain bit casts of 16 lanes.
-        let (values, ids, seconds) = unsafe {
-            (
-                std::mem::transmute::<__m512, [f32; 16]>(best[i]),
-                std::mem::transmute::<__m512i, [u32; 16]>(index[i]),
-                std::mem::transmute::<__m512, [f32; 16]>(second[i]),
-            )
-        };
-        let mut winner = 0;
-        for lane in 1..16 {
-            if values[lane] < values[winner] || (values[lane] == values[winner] && ids[lane] < ids[winner]) {
-                winner = lane;
-            }
-        }
-        let others = (0..16).filter(|&l| l != winner).map(|l| values[l]);
-        let runner_up = seconds.iter().copied().chain(others).fold(f32::INFINITY, f32::min);
-        *out = (values[winner], ids[winner], runner_up);
+        *out = across_lanes(best[i], index[i], second[i]);
     }
     out
+}
+
+/// A row's smallest score (ties to the lowest centre), its centre and the second-smallest
+/// score, from its lanes' smallest scores, their centres and their second-smallest scores.
+#[target_feature(enable = "avx512f")]
+fn across_lanes(best: __m512, index: __m512i, second: __m512) -> (f32, u32, f32) {
+    // SAFETY: plain bit casts of 16 lanes.
+    let (values, ids, seconds) = unsafe {
+        (
+            std::mem::transmute::<__m512, [f32; 16]>(best),
+            std::mem::transmute::<__m512i, [u32; 16]>(index),
+            std::mem::transmute::<__m512, [f32; 16]>(second),
+        )
+    };
+    let mut winner = 0;
+    for lane in 1..16 {
+        if values[lane] < values[winner] || (values[lane] == values[winner] && ids[lane] < ids[winner]) {
+            winner = lane;
+        }
+    }
+    // The second smallest overall: a lane's second-smallest, or another lane's smallest.
+    let others = (0..16).filter(|&l| l != winner).map(|l| values[l]);
+    let runner_up = seconds.iter().copied().chain(others).fold(f32::INFINITY, f32::min);
+    (values[winner], ids[winner], runner_up)
 }
 
 /// Calls `keep(j)`, j increasing, for every centre j < k whose approximate score in `dots`
 /// (the sub-block's dot products from the row's first, see [`at`]) is at most `limit`.
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn candidates(dots: &[f32], norms: &[f32], k: usize, limit: f32, mut keep: impl FnMut(u32)) {
-    let minus_two = _mm512_set1_ps(-2.0);
     let limit = _mm512_set1_ps(limit);
     for c in (0..k).step_by(TILE) {
         // SAFETY: `dots` and `norms` hold whole blocks of COLS past k.
         let mut close = unsafe {
-            let s = _mm512_fmadd_ps(
-                _mm512_loadu_ps(dots.as_ptr().add(at(c))),
-                minus_two,
-                _mm512_loadu_ps(norms.as_ptr().add(c)),
-            );
+            let s = scores(_mm512_loadu_ps(dots.as_ptr().add(at(c))), _mm512_loadu_ps(norms.as_ptr().add(c)));
             _mm512_cmp_ps_mask::<_CMP_LE_OQ>(s, limit)
         } as u32;
         while close != 0 {
@@ -611,15 +678,15 @@ unsafe fn rescore(
 ) {
     let key = |j: u32| ids.map_or(j as i64, |ids| i64::from(ids[j as usize]));
     let minus_two = _mm512_set1_ps(-2.0);
-    let mut scores = [0f32; 16];
+    let mut exact = [0f32; 16];
     let mut current = (u32::MAX, f32::INFINITY, u32::MAX);
     for chunk in pairs.chunks(16) {
         let n = chunk.len();
-        let (mut row_at, mut center_at, mut ids) = ([0i32; 16], [0i32; 16], [0i32; 16]);
+        let (mut row_at, mut center_at, mut lane_centers) = ([0i32; 16], [0i32; 16], [0i32; 16]);
         for (l, &(r, j)) in chunk.iter().enumerate() {
             row_at[l] = (r as usize * d) as i32;
             center_at[l] = (j as usize * d) as i32;
-            ids[l] = j as i32;
+            lane_centers[l] = j as i32;
         }
         // SAFETY: every offset is a row's or a centre's first value, and p < d.
         unsafe {
@@ -631,10 +698,11 @@ unsafe fn rescore(
                 let c = _mm512_i32gather_ps::<4>(center_at, centers.as_ptr().add(p).cast());
                 acc = _mm512_fmadd_ps(x, c, acc);
             }
-            let norm = _mm512_i32gather_ps::<4>(_mm512_loadu_si512(ids.as_ptr().cast()), norms.as_ptr().cast());
-            _mm512_storeu_ps(scores.as_mut_ptr(), _mm512_fmadd_ps(acc, minus_two, norm));
+            let norm =
+                _mm512_i32gather_ps::<4>(_mm512_loadu_si512(lane_centers.as_ptr().cast()), norms.as_ptr().cast());
+            _mm512_storeu_ps(exact.as_mut_ptr(), _mm512_fmadd_ps(acc, minus_two, norm));
         }
-        for (&(r, j), &s) in chunk.iter().zip(&scores[..n]) {
+        for (&(r, j), &s) in chunk.iter().zip(&exact[..n]) {
             if r != current.0 || s < current.1 || (s == current.1 && key(j) < key(current.2)) {
                 current = (r, s, j);
             }
@@ -644,212 +712,4 @@ unsafe fn rescore(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{available, label_rows, Packed};
-    use crate::kernels::avx2::{self, assign_rows};
-
-    /// A generator of test data: xorshift, uniform in [0, 1).
-    struct Draw(u64);
-
-    impl Draw {
-        fn next(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    fn norms(centers: &[f32], d: usize) -> Vec<f32> {
-        centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32).collect()
-    }
-
-    /// The filter's labels (rows it leaves to the exact kernel relabelled by it, as
-    /// `Kernel::label_block` does) and the exact kernel's.
-    fn both(rows: &[f32], centers: &[f32], d: usize) -> (Vec<u32>, Vec<u32>) {
-        let norms = norms(centers, d);
-        let exact = avx2::Packed::new(centers, &norms, d);
-        let tiles = Packed::new(centers, &norms, d).expect("finite centres");
-        let m = rows.len() / d;
-        let (mut want, mut got) = (vec![0u32; m], vec![7u32; m]);
-        for (block, (want, got)) in want.chunks_mut(128).zip(got.chunks_mut(128)).enumerate() {
-            let x = &rows[block * 128 * d..(block * 128 + want.len()) * d];
-            // SAFETY: the CPU runs the filter (the callers check `available`), so it has AVX2.
-            unsafe {
-                assign_rows(&exact, x, want);
-                label_rows(&tiles, centers, x, got, None, None);
-                for (r, label) in got.iter_mut().enumerate().filter(|(_, l)| **l == u32::MAX) {
-                    assign_rows(&exact, &x[r * d..(r + 1) * d], std::slice::from_mut(label));
-                }
-            }
-        }
-        (want, got)
-    }
-
-    fn skip() -> bool {
-        let skip = !available();
-        if skip {
-            eprintln!("skipped: this CPU or OS does not run AMX (or FASTKMEANS_DISABLE_AMX=1)");
-        }
-        skip
-    }
-
-    #[test]
-    fn small_integers_tie_and_get_the_lowest_index() {
-        if skip() {
-            return;
-        }
-        // Values on a grid of quarters are exact in bfloat16, so equal scores are common: the
-        // ties go through the rescoring, whose order must be the exact kernel's.
-        for (d, k, m) in [(24, 64, 100), (32, 65, 128), (33, 100, 31), (128, 1000, 300), (200, 70, 33)] {
-            let mut draw = Draw((d * 7919 + k * 31 + m) as u64 | 1);
-            let rows: Vec<f32> = (0..m * d).map(|_| ((draw.next() * 7.0).floor() - 3.0) as f32 * 0.25).collect();
-            let mut centers: Vec<f32> = (0..k * d).map(|_| ((draw.next() * 3.0).floor() - 1.0) as f32).collect();
-            let first = centers[..d].to_vec();
-            centers[5 * d..6 * d].copy_from_slice(&first);
-            let (want, got) = both(&rows, &centers, d);
-            assert_eq!(got, want, "d = {d}, k = {k}, m = {m}");
-        }
-    }
-
-    #[test]
-    fn near_ties_between_blobs_are_the_exact_kernels() {
-        if skip() {
-            return;
-        }
-        // Rows halfway between two centres (plus noise down to float32's last bits), centres
-        // far from the origin (scores that cancel), and centres close together: rows the
-        // filter cannot decide, many of them by less than its margin.
-        for (d, k, m, offset, spread) in [
-            (24, 64, 257, 0.0, 1e-3),
-            (128, 1000, 600, 0.0, 1e-6),
-            (100, 200, 300, 1000.0, 1e-4),
-            (64, 96, 200, 5.0, 0.0),
-        ] {
-            let mut draw = Draw((d * 13 + k) as u64 | 1);
-            let centers: Vec<f32> = (0..k * d).map(|_| (offset + draw.next() * 4.0) as f32).collect();
-            let mut rows = Vec::with_capacity(m * d);
-            for r in 0..m {
-                let (a, b) = ((r * 7) % k, (r * 13 + 1) % k);
-                for p in 0..d {
-                    let mid = 0.5 * (f64::from(centers[a * d + p]) + f64::from(centers[b * d + p]));
-                    let noise = spread * (draw.next() - 0.5) * if r % 3 == 0 { 0.0 } else { 1.0 };
-                    rows.push((mid + noise) as f32);
-                }
-            }
-            let (want, got) = both(&rows, &centers, d);
-            assert_eq!(got, want, "d = {d}, k = {k}, offset = {offset}");
-        }
-    }
-
-    #[test]
-    fn rows_out_of_the_filters_reach_go_to_the_exact_kernel() {
-        if skip() {
-            return;
-        }
-        let (d, k, m) = (40, 80, 70);
-        let mut draw = Draw(99);
-        let centers: Vec<f32> = (0..k * d).map(|_| draw.next() as f32).collect();
-        let mut rows: Vec<f32> = (0..m * d).map(|_| draw.next() as f32).collect();
-        rows[3 * d] = f32::INFINITY;
-        rows[5 * d + 7] = f32::NAN;
-        rows[8 * d..9 * d].fill(1e35);
-        rows[9 * d..10 * d].fill(-1e20);
-        rows[11 * d + 2] = 1e-40;
-        let (want, got) = both(&rows, &centers, d);
-        assert_eq!(got, want);
-        // Centres the filter cannot bound are refused.
-        let mut huge = centers.clone();
-        huge[0] = 1e30;
-        assert!(Packed::new(&huge, &norms(&huge, d), d).is_none());
-    }
-
-    #[test]
-    fn the_full_scans_bounds_are_below_the_exact_scores() {
-        if skip() {
-            return;
-        }
-        // Centres packed out of index order (`ids`), with copies (ties across panels), and k
-        // not a whole number of panels: labels by the lowest index, bounds below every exact
-        // score they bound, and not far below (the margin is of the bfloat16 rounding's size).
-        let (d, k, m) = (48, 150, 140);
-        let mut draw = Draw(5);
-        let mut centers: Vec<f32> = (0..k * d).map(|_| ((draw.next() * 5.0).floor() - 2.0) as f32).collect();
-        for j in (7..k).step_by(7) {
-            centers.copy_within((j - 3) * d..(j - 2) * d, j * d);
-        }
-        let grid: Vec<f32> = (0..m * d).map(|_| ((draw.next() * 9.0).floor() - 4.0) as f32 * 0.5).collect();
-        // Rows a hair from halfway between two centres: the smallest approximate score is often
-        // not the label's.
-        let halfway: Vec<f32> = (0..m * d)
-            .map(|i| {
-                let (r, p) = (i / d, i % d);
-                let (a, b) = ((r * 11) % k, (r * 5 + 2) % k);
-                0.5 * (centers[a * d + p] + centers[b * d + p]) + (draw.next() as f32 - 0.5) * 1e-4
-            })
-            .collect();
-        for rows in [grid, halfway] {
-            bounds_hold(&centers, &rows, d);
-        }
-    }
-
-    fn bounds_hold(centers: &[f32], rows: &[f32], d: usize) {
-        let (k, m) = (centers.len() / d, rows.len() / d);
-        let ids: Vec<i32> = (0..k as i32).map(|j| (j * 37) % k as i32).collect();
-        let norms = norms(centers, d);
-        let tiles = Packed::new(centers, &norms, d).unwrap();
-        let panels = k.div_ceil(16);
-        let (mut labels, mut seconds, mut panel_min) = (vec![0u32; m], vec![0f64; m], vec![0f64; m * panels]);
-        for (b, block) in rows.chunks(128 * d).enumerate() {
-            let n = block.len() / d;
-            let lower = super::Lower {
-                seconds: &mut seconds[b * 128..b * 128 + n],
-                panel_min: &mut panel_min[b * 128 * panels..(b * 128 + n) * panels],
-            };
-            // SAFETY: the CPU runs the filter (checked above).
-            let left = unsafe {
-                label_rows(&tiles, centers, block, &mut labels[b * 128..b * 128 + n], Some(&ids), Some(lower))
-            };
-            assert_eq!(left, 0);
-        }
-        for r in 0..m {
-            let x = &rows[r * d..(r + 1) * d];
-            // The exact kernel's score: float32 multiply-adds in feature order.
-            let score = |j: usize| {
-                let dot = x.iter().zip(&centers[j * d..(j + 1) * d]).fold(0f32, |acc, (&a, &b)| a.mul_add(b, acc));
-                f64::from(dot.mul_add(-2.0, norms[j]))
-            };
-            let best =
-                (0..k).map(|j| (score(j), ids[j])).fold((f64::INFINITY, i32::MAX), |a, b| if b < a { b } else { a });
-            assert_eq!(ids[labels[r] as usize], best.1, "row {r}");
-            let mut others = f64::INFINITY;
-            for j in (0..k).filter(|&j| j != labels[r] as usize) {
-                assert!(panel_min[r * panels + j / 16] <= score(j), "row {r}, centre {j}");
-                others = others.min(score(j));
-            }
-            assert!(panel_min[r * panels + labels[r] as usize / 16] <= best.0);
-            assert!(seconds[r] <= others && others - seconds[r] < 2.0, "row {r}: {} against {others}", seconds[r]);
-        }
-    }
-
-    #[test]
-    fn gaussian_blobs_are_the_exact_kernels() {
-        if skip() {
-            return;
-        }
-        // compare.py's shape in small: overlapping blobs, centres drawn from the rows.
-        let (d, k, m) = (128, 500, 2000);
-        let mut draw = Draw(7);
-        let gauss = |draw: &mut Draw| {
-            (-2.0 * draw.next().max(1e-300).ln()).sqrt() * (std::f64::consts::TAU * draw.next()).cos()
-        };
-        let means: Vec<f64> = (0..50 * d).map(|_| draw.next() * 20.0 - 10.0).collect();
-        let rows: Vec<f32> = (0..m)
-            .flat_map(|r| (0..d).map(move |p| (r, p)))
-            .map(|(r, p)| (means[(r % 50) * d + p] + 2.0 * gauss(&mut draw)) as f32)
-            .collect();
-        let centers: Vec<f32> = (0..k).flat_map(|j| rows[(j * 3) * d..(j * 3 + 1) * d].to_vec()).collect();
-        let (want, got) = both(&rows, &centers, d);
-        assert_eq!(got, want);
-    }
-}
+mod tests;

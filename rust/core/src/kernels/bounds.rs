@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::distance::{amx_scans, Kernel};
+use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{assign_and_sum, chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
@@ -62,7 +62,9 @@ impl Bounds {
 
 /// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where an AVX2 microkernel
 /// runs (float32 or float64; elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
-/// the previous pass's labels when `bounds` come from that pass.
+/// the previous pass's labels when `bounds` come from that pass. Where the AMX filter labels
+/// (many float32 centres), a run's passes are plain ones until fewer than one row in
+/// [`SETTLED`] changes centre, then the grouped ones.
 pub fn assign_and_sum_bounded<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
@@ -80,7 +82,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
         return assign_and_sum(x, weights, centers, labels, dist2);
     }
     if yinyang::worth_it(&kernel, k, d) {
-        if amx_scans::<F>(k, d) && !bounds.settled {
+        if !bounds.settled && kernel.labels_through_amx() {
             // Where the AMX filter labels, a plain pass costs less than the grouped passes while
             // many rows still change centre: the grouped passes start (with a full scan) once
             // fewer than one row in SETTLED did.

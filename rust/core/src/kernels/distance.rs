@@ -37,14 +37,20 @@ use crate::kernels::{amx, avx2};
 pub fn tiles() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        return match (avx2::wide_available(), amx::available()) {
+        return match (avx2::wide_available(), amx_runs()) {
             (true, true) => "avx512+amx",
             (true, false) => "avx512",
-            (false, true) => "avx2+amx",
-            (false, false) => "avx2",
+            (false, _) => "avx2",
         };
     }
     "portable"
+}
+
+/// Whether the AMX filter runs here: the CPU and OS run it and the AVX-512 tiles run (its folds
+/// are AVX-512, so `FASTKMEANS_DISABLE_AVX512=1` turns it off too).
+#[cfg(target_arch = "x86_64")]
+fn amx_runs() -> bool {
+    avx2::available() && avx2::wide_available() && amx::available()
 }
 
 /// `||c||²` for every row of `centers`, summed in `f64` and rounded once to `F`.
@@ -77,25 +83,18 @@ pub(crate) struct Kernel<'a, F> {
     norms: Vec<F>,
     #[cfg(target_arch = "x86_64")]
     micro: Option<Micro>,
-    /// float32 centres as AMX tiles, where the CPU runs the AMX filter and the shape pays
-    /// ([`amx_worth`]): labels without the top two.
+    /// Whether the AMX filter labels here (float32 centres, [`amx_worth`]); its tiles, packed at
+    /// first use ([`Kernel::amx`]): the grouped passes build kernels that never label whole rows.
     #[cfg(target_arch = "x86_64")]
-    amx: Option<amx::Packed>,
+    amx_wanted: bool,
+    #[cfg(target_arch = "x86_64")]
+    amx: std::sync::OnceLock<Option<amx::Packed>>,
 }
 
-/// Whether k float32 centres of d features take the AMX filter for labels ([`crate::kernels::amx`]).
+/// Whether k centres of d features take the AMX filter for labels ([`crate::kernels::amx`]).
 #[cfg(target_arch = "x86_64")]
 fn amx_worth(k: usize, d: usize) -> bool {
-    k >= AMX_MIN_CENTERS && d >= AMX_MIN_FEATURES && amx::available()
-}
-
-/// Whether [`Kernel::scan_all`] runs for k centres of d features in `F` (unless a centre is out
-/// of the filter's reach, `amx::Packed::new`).
-pub(crate) fn amx_scans<F: Scalar>(k: usize, d: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::mem::size_of::<F>() == 4 && avx2::available() && amx_worth(k, d);
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    k >= AMX_MIN_CENTERS && d >= AMX_MIN_FEATURES && amx_runs()
 }
 
 /// Fewer centres than this, or fewer features: the exact tiles label alone. The filter's cost
@@ -131,20 +130,37 @@ impl<'a, F: Scalar> Kernel<'a, F> {
             None
         };
         #[cfg(target_arch = "x86_64")]
-        let amx = match (&micro, F::as_f32(&norms)) {
-            (Some(Micro::F32(_)), Some(n)) if amx_worth(centers.n(), centers.d()) => {
-                amx::Packed::new(F::as_f32(centers.as_slice()).expect("float32 centres"), n, centers.d())
-            }
-            _ => None,
-        };
+        let amx_wanted = matches!(micro, Some(Micro::F32(_))) && amx_worth(centers.n(), centers.d());
         Self {
             centers,
             norms,
             #[cfg(target_arch = "x86_64")]
             micro,
             #[cfg(target_arch = "x86_64")]
-            amx,
+            amx_wanted,
+            #[cfg(target_arch = "x86_64")]
+            amx: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The centres as AMX tiles, where the filter labels (packed at the first call), unless a
+    /// centre is out of its reach (`amx::Packed::new`).
+    #[cfg(target_arch = "x86_64")]
+    fn amx(&self) -> Option<&amx::Packed> {
+        if !self.amx_wanted {
+            return None;
+        }
+        let pack =
+            || amx::Packed::new(as_f32(self.centers), F::as_f32(&self.norms).expect("float32 norms"), self.centers.d());
+        self.amx.get_or_init(pack).as_ref()
+    }
+
+    /// Whether [`Kernel::label_block`] and [`Kernel::scan_all`] go through the AMX filter.
+    pub(crate) fn labels_through_amx(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.amx().is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// Scratch space for one thread's [`Kernel::assign_block`] calls.
@@ -287,10 +303,10 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         panel_min: &mut [f64],
     ) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
-        if let Some(tiles) = &self.amx {
+        if let Some(tiles) = self.amx() {
             let lower = amx::Lower { seconds, panel_min };
             let (c, x) = (as_f32(self.centers), as_f32(rows));
-            // SAFETY: `amx` only exists where the CPU runs the AMX filter.
+            // SAFETY: the tiles only exist where the CPU runs the AMX filter.
             if unsafe { amx::label_rows(tiles, c, x, labels, Some(ids), Some(lower)) } > 0 {
                 return None;
             }
@@ -311,9 +327,9 @@ impl<'a, F: Scalar> Kernel<'a, F> {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if let (Some(tiles), Some(Micro::F32(p))) = (&self.amx, &self.micro) {
+        if let (Some(tiles), Some(Micro::F32(p))) = (self.amx(), &self.micro) {
             let (x, c) = (as_f32(rows), as_f32(self.centers));
-            // SAFETY: `amx` only exists where the CPU runs the AMX filter.
+            // SAFETY: the tiles only exist where the CPU runs the AMX filter.
             if unsafe { amx::label_rows(tiles, c, x, labels, None, None) } > 0 {
                 let d = self.centers.d();
                 for (r, label) in labels.iter_mut().enumerate().filter(|(_, l)| **l == u32::MAX) {
