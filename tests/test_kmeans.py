@@ -133,7 +133,7 @@ import sys, numpy as np
 from sklearn.datasets import make_blobs
 from fastkmeans import KMeans, _core
 X, _ = make_blobs(n_samples=6000, n_features=40, centers=80, random_state=1)
-out = [_core.CPU_TILES.encode()]
+out = [_core.CPU_TILES.encode(), b"|"]
 for dtype in (np.float32, np.float64):
     x = X.astype(dtype)
     streamed = KMeans(k=80, random_state=3).fit(x)  # K = 80 * factor streaming centres, many panels
@@ -154,26 +154,31 @@ sys.stdout.buffer.write(b"".join(out))
 """
 
 
-def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
-    # The full scans run panels of centres in zmm registers, two at a time, where the CPU has
-    # AVX-512F (not on AMD's Zen 4: _core.CPU_TILES says), as do the grouped passes' listed scans,
-    # and rows of up to 16 features one row per zmm lane; the same fits with them switched off
-    # (FASTKMEANS_DISABLE_AVX512=1, read once per process) are the same bits.
+def _fits_in_a_process(script: str, **env: str):
+    """The tiles a fresh interpreter ran `script` on, with `env` added (the switches are read once
+    per process), and the bytes of its fits (what the script writes after the tiles and a "|")."""
     import os
     import subprocess
     import sys
 
+    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, check=True)
+    tiles, fits = run.stdout.split(b"|", 1)
+    assert len(fits) > 500_000  # centres, labels and distances of every fit
+    return tiles.decode(), fits
+
+
+def test_the_avx512_tiles_give_the_bits_of_the_avx2_tiles():
+    # The full scans run panels of centres in zmm registers, two at a time, where the CPU has
+    # AVX-512F (not on AMD's Zen 4: _core.CPU_TILES says), as do the grouped passes' listed scans,
+    # and rows of up to 16 features one row per zmm lane; the same fits with them switched off
+    # (FASTKMEANS_DISABLE_AVX512=1) are the same bits. The AMX filter (its own test below) is
+    # off in both: every label comes from these tiles.
     if not _core.CPU_TILES.startswith("avx512"):
         pytest.skip(f"this CPU runs the {_core.CPU_TILES} tiles, not the AVX-512 ones")
-    runs = {}
-    for disabled in ("0", "1"):
-        # The AMX filter (its own test below) off: every label from these tiles.
-        env = {**os.environ, "FASTKMEANS_DISABLE_AVX512": disabled, "FASTKMEANS_DISABLE_AMX": "1"}
-        run = subprocess.run([sys.executable, "-c", _WIDE_RUN], env=env, capture_output=True, check=True)
-        runs[disabled] = run.stdout
-    assert runs["0"].startswith(b"avx512") and runs["1"].startswith(b"avx2")
-    assert len(runs["0"]) > 500_000  # centres, labels and distances of every fit
-    assert runs["0"][len(b"avx512"):] == runs["1"][len(b"avx2"):]
+    wide = _fits_in_a_process(_WIDE_RUN, FASTKMEANS_DISABLE_AVX512="0", FASTKMEANS_DISABLE_AMX="1")
+    narrow = _fits_in_a_process(_WIDE_RUN, FASTKMEANS_DISABLE_AVX512="1", FASTKMEANS_DISABLE_AMX="1")
+    assert (wide[0], narrow[0]) == ("avx512", "avx2")
+    assert wide[1] == narrow[1]
 
 
 _AMX_RUN = """
@@ -185,7 +190,8 @@ x = X.astype(np.float32)
 out = [_core.CPU_TILES.encode(), b"|"]
 streamed = KMeans(k=80, random_state=3).fit(x)  # 800 streaming centres labelled by the filter
 grouped = KMeans(k=300, algorithm="lloyd", random_state=3).fit(x)  # plain passes, then grouped ones
-out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:300]).tobytes() for m in (streamed, grouped)]
+out += [m.cluster_centers_.tobytes() + m.labels_.tobytes() + m.transform(x[:300]).tobytes()
+        for m in (streamed, grouped)]
 # Rows of 784 features (25 steps of 32; uniform, so many rows are near-ties), k = 256.
 Y = np.random.default_rng(0).random((3000, 784), dtype=np.float32)
 model = KMeans(k=256, algorithm="lloyd", init_method="random", local_lloyd_max_iter=3, random_state=0).fit(Y)
@@ -196,23 +202,15 @@ sys.stdout.buffer.write(b"".join(out))
 
 def test_the_amx_filter_gives_the_labels_of_the_exact_tiles():
     # Where the CPU and OS run AMX (_core.CPU_TILES ends in "+amx"), float32 labels against 256
-    # centres and more come from a bfloat16 filter and exact rescoring of what it cannot rule out, and
-    # Lloyd's first passes run plain until few rows change centre; the same fits with the filter
-    # switched off (FASTKMEANS_DISABLE_AMX=1, read once per process) are the same bits.
-    import os
-    import subprocess
-    import sys
-
+    # centres and more come from a bfloat16 filter and exact rescoring of what it cannot rule out,
+    # and Lloyd's first passes run plain until few rows change centre; the same fits with the
+    # filter switched off (FASTKMEANS_DISABLE_AMX=1) are the same bits.
     if not _core.CPU_TILES.endswith("+amx"):
         pytest.skip(f"this CPU or OS runs the {_core.CPU_TILES} tiles, without AMX")
-    runs = {}
-    for disabled in ("0", "1"):
-        env = {**os.environ, "FASTKMEANS_DISABLE_AMX": disabled}
-        run = subprocess.run([sys.executable, "-c", _AMX_RUN], env=env, capture_output=True, check=True)
-        runs[disabled] = run.stdout.split(b"|", 1)
-    assert runs["0"][0].endswith(b"+amx") and not runs["1"][0].endswith(b"+amx")
-    assert len(runs["0"][1]) > 500_000
-    assert runs["0"][1] == runs["1"][1]
+    filtered = _fits_in_a_process(_AMX_RUN, FASTKMEANS_DISABLE_AMX="0")
+    exact = _fits_in_a_process(_AMX_RUN, FASTKMEANS_DISABLE_AMX="1")
+    assert (filtered[0], exact[0]) == ("avx512+amx", "avx512")
+    assert filtered[1] == exact[1]
 
 
 def test_fitted_attributes_describe_the_training_data():
