@@ -41,6 +41,12 @@
 //! [`GROUPED_ROWS`] at a time, so that a group's list of rows is long enough for full tiles. The
 //! tests of a row's group bounds less their drifts run in eight lanes (`drifted_test`).
 //!
+//! Where the AMX filter labels ([`crate::kernels::amx`]: many float32 centres), the run's first
+//! passes are plain ones until the centres settle ([`crate::kernels::bounds`]), and the first
+//! grouped pass's full scan goes through the filter: its labels are the exact kernel's, and its
+//! group bounds come from approximate scores less the filter's margin, lower bounds on the exact
+//! scores, which is all a bound needs. The grouped passes then keep their first grouping.
+//!
 //! Exactness. A row whose own centre `a` is, by more than twice the kernel's rounding, closer than
 //! a group's bound can skip that group: every centre in it has a kernel score strictly above
 //! `a`'s. Every other group, and `a`'s own, is scanned with the brute-force kernel's own scores
