@@ -1,12 +1,12 @@
 //! Exact labels through Intel AMX: a bfloat16 filter, then exact scores for the few centres it
-//! cannot rule out. Where the CPU has AMX (Sapphire Rapids and later Xeons; [`available`]), one
+//! cannot rule out. Where the CPU has AMX (Sapphire Rapids and later Xeons; `available`), one
 //! tile multiply-add (`tdpbf16ps`) does 16 × 16 × 32 multiply-adds, sixteen times an AVX-512
 //! multiply-add's work, but on bfloat16 inputs (8 significant bits). So the tiles only filter:
 //!
 //! 1. Rows and centres are rounded to bfloat16, and the tiles give every row its approximate
 //!    score `s̃ = ||c||² − 2 x̃·c̃` against every centre (32 rows × 32 centres a tile step), folded
 //!    at once into each row's smallest and second-smallest approximate score.
-//! 2. [`margin`] bounds, per row, how far an approximate score can lie from the score the exact
+//! 2. `margin` bounds, per row, how far an approximate score can lie from the score the exact
 //!    kernel computes (`||c||² − 2 x·c` from float32 multiply-adds in feature order, the bits of
 //!    [`crate::kernels::avx2`]): rounding to bfloat16 moves each product by at most 2⁻⁷ + 2⁻¹⁶ of
 //!    `|x_p c_p|`, and both sums round at most d times, so

@@ -64,7 +64,7 @@ impl Bounds {
 /// runs (float32 or float64; elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
 /// the previous pass's labels when `bounds` come from that pass. Where the AMX filter labels
 /// (many float32 centres), a run's passes are plain ones until fewer than one row in
-/// [`SETTLED`] changes centre, then the grouped ones.
+/// `SETTLED` (100) changes centre, then the grouped ones.
 pub fn assign_and_sum_bounded<F: Scalar>(
     x: Points<'_, F>,
     weights: Option<&[f64]>,
