@@ -34,6 +34,8 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use crate::kernels::points::sum_of_squares;
+
 /// Set to 1, the environment variable that keeps the exact kernels on a CPU with AMX (read
 /// once): for comparing the two, whose labels are the same.
 pub const DISABLE_VAR: &str = "FASTKMEANS_DISABLE_AMX";
@@ -128,7 +130,7 @@ impl Packed {
         }
         let mut reach = 0f64;
         for row in centers.chunks_exact(d) {
-            reach = reach.max(row.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>());
+            reach = reach.max(sum_of_squares(row));
         }
         let reach = reach.sqrt() * (1.0 + 1e-12);
         if !(reach.is_finite() && reach < 1e18) || norms.iter().any(|n| !n.is_finite()) {

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use crate::kernels::distance::Kernel;
-use crate::kernels::fused::{assign_and_sum, chunk_rows, MIN_BLOCKS_PER_CHUNK};
+use crate::kernels::fused::{assign_and_sum_with, chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
 use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
 use crate::kernels::scalar::Scalar;
@@ -33,7 +33,7 @@ const MIN_CENTERS_TO_PRUNE_NARROW: usize = 64;
 /// inequality). A row whose exact distance to its own centre stays below that bound, by more
 /// than the SIMD kernel's rounding could ever blur, keeps its label without being compared to
 /// the other centres: the brute-force kernel would pick the same centre. All other rows are
-/// scanned as usual. The sums and distances are then folded exactly as in [`assign_and_sum`]
+/// scanned as usual. The sums and distances are then folded exactly as in [`assign_and_sum`](crate::kernels::fused::assign_and_sum)
 /// (same chunks, same order), so the results are bit-identical to the unpruned pass.
 #[derive(Clone, Debug, Default)]
 pub struct Bounds {
@@ -60,8 +60,8 @@ impl Bounds {
     }
 }
 
-/// [`assign_and_sum`] that skips the rows the bounds prove unchanged, where an AVX2 microkernel
-/// runs (float32 or float64; elsewhere it is [`assign_and_sum`], and `bounds` are reset). `labels` must hold
+/// [`assign_and_sum`](crate::kernels::fused::assign_and_sum) that skips the rows the bounds prove unchanged, where an AVX2 microkernel
+/// runs (float32 or float64; elsewhere it is [`assign_and_sum`](crate::kernels::fused::assign_and_sum), and `bounds` are reset). `labels` must hold
 /// the previous pass's labels when `bounds` come from that pass. Where the AMX filter labels
 /// (many float32 centres), a run's passes are plain ones until fewer than one row in
 /// `SETTLED` (100) changes centre, then the grouped ones.
@@ -79,7 +79,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     let min_centers = if kernel.narrow_rows() { MIN_CENTERS_TO_PRUNE_NARROW } else { MIN_CENTERS_TO_PRUNE };
     if !(kernel.has_top2() && k >= min_centers) {
         *bounds = Bounds::new();
-        return assign_and_sum(x, weights, centers, labels, dist2);
+        return assign_and_sum_with(x, weights, &kernel, labels, dist2);
     }
     if yinyang::worth_it(&kernel, k, d) {
         if !bounds.settled && kernel.labels_through_amx() {
@@ -87,7 +87,7 @@ pub fn assign_and_sum_bounded<F: Scalar>(
             // many rows still change centre: the grouped passes start (with a full scan) once
             // fewer than one row in SETTLED did.
             let before = labels.to_vec();
-            let sums = assign_and_sum(x, weights, centers, labels, dist2);
+            let sums = assign_and_sum_with(x, weights, &kernel, labels, dist2);
             let changed = before.iter().zip(labels.iter()).filter(|(a, b)| a != b).count();
             *bounds = Bounds { settled: changed * SETTLED < x.n(), scanned: x.n(), pairs: x.n() * k, ..Bounds::new() };
             return sums;

@@ -155,6 +155,11 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         self.amx.get_or_init(pack).as_ref()
     }
 
+    /// The centres this kernel was built for.
+    pub(crate) fn centers(&self) -> Points<'a, F> {
+        self.centers
+    }
+
     /// Whether [`Kernel::label_block`] and [`Kernel::scan_all`] go through the AMX filter.
     pub(crate) fn labels_through_amx(&self) -> bool {
         #[cfg(target_arch = "x86_64")]

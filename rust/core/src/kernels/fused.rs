@@ -78,8 +78,20 @@ pub fn assign_and_sum<F: Scalar>(
     labels: &mut [u32],
     dist2: &mut [f64],
 ) -> ClusterSums {
+    assign_and_sum_with(x, weights, &Kernel::new(centers), labels, dist2)
+}
+
+/// [`assign_and_sum`] against the centres of a kernel the caller has built already (and asked
+/// which way it labels), so that the centres are not prepared twice.
+pub(crate) fn assign_and_sum_with<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    kernel: &Kernel<'_, F>,
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) -> ClusterSums {
+    let centers = kernel.centers();
     let (n, d, k) = (x.n(), x.d(), centers.n());
-    let kernel = Kernel::new(centers);
     let centers64 = to_f64(centers);
     let Some(chunk) = chunk_rows(n, k, d, std::mem::size_of_val(x.as_slice())) else {
         let blocks = labels.par_chunks_mut(ROW_BLOCK).enumerate().with_min_len(min_items(ROW_BLOCK * k * d));

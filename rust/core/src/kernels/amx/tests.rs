@@ -3,6 +3,8 @@
 
 use super::{available, label_rows, Lower, Packed};
 use crate::kernels::avx2::{self, assign_rows};
+use crate::kernels::distance::squared_norms;
+use crate::kernels::points::Points;
 
 /// A generator of test data: xorshift, uniform in [0, 1).
 struct Draw(u64);
@@ -16,8 +18,9 @@ impl Draw {
     }
 }
 
+/// The exact kernel's squared norms.
 fn norms(centers: &[f32], d: usize) -> Vec<f32> {
-    centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32).collect()
+    squared_norms(Points::from_rows(centers, d).unwrap())
 }
 
 /// The filter's labels (rows it leaves to the exact kernel relabelled by it, as
