@@ -543,13 +543,11 @@ impl<R: Copy> Pass<'_, R> {
                 // The rows the test does not skip, measured together.
                 let mut picked = [0usize; ROW_BLOCK];
                 let mut count = 0;
+                // Without branches: on shuffled rows whether the test skips a row is a coin toss.
                 for (r, (dist, &current)) in dist.iter_mut().zip(current).enumerate() {
-                    if self.prune && skips(between[owner[r] as usize], current) {
-                        *dist = f64::INFINITY;
-                    } else {
-                        picked[count] = r;
-                        count += 1;
-                    }
+                    *dist = f64::INFINITY;
+                    picked[count] = r;
+                    count += !(self.prune && skips(between[owner[r] as usize], current)) as usize;
                 }
                 let picked = &picked[..count];
                 self.x.each_sq_dist(count, |j| start + picked[j], |_| (candidate, norm), |j, v| dist[picked[j]] = v);
