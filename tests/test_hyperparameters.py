@@ -12,6 +12,7 @@ from fastkmeans._hyperparameters import (
     HyperparameterError,
     Hyperparameters,
     check_hyperparameters,
+    check_hyperparameters_once,
     format_hyperparameters,
     parse_hyperparameters,
     resolve_extra_center_factor,
@@ -38,6 +39,23 @@ def test_checked_hyperparameters_are_frozen():
     checked = check_hyperparameters(k=3)
     with pytest.raises(AttributeError):
         checked.k = 4  # type: ignore[misc]
+
+
+def test_remembered_checks_tell_equal_values_of_other_types_apart_and_never_remember_errors():
+    assert check_hyperparameters_once({"k": 1, "epochs": 2}) == check_hyperparameters(k=1, epochs=2)
+    # 1 == 1.0 == True, with one hash: a remembered k=1 must not let these through.
+    for k in (1.0, True):
+        with pytest.raises(HyperparameterError, match="for k"):
+            check_hyperparameters_once({"k": k})
+    assert check_hyperparameters_once({"k": np.int64(1)}).k == 1
+    for _ in range(2):  # an error is raised again, not remembered
+        with pytest.raises(HyperparameterError, match="for epochs"):
+            check_hyperparameters_once({"k": 1, "epochs": 0})
+    # Unhashable values are checked afresh.
+    listed = check_hyperparameters_once({"k": 3, "eval_metrics": ["ssd", "msd"]})
+    assert listed == check_hyperparameters(k=3, eval_metrics=["ssd", "msd"])
+    with pytest.raises(HyperparameterError, match="Unknown hyperparameter names: 'kk'"):
+        check_hyperparameters_once({"kk": [1]})
 
 
 def test_random_state_is_accepted_and_left_to_the_estimator():

@@ -333,6 +333,12 @@ def test_contiguous_float_arrays_are_used_without_a_copy():
         assert as_float_matrix(X) is X
     fortran = np.asfortranarray(np.ones((10, 3)))
     assert as_float_matrix(fortran).flags.c_contiguous
+    # Float arrays the core cannot read as they are: converted, never passed through.
+    swapped = np.arange(30.0).reshape(10, 3).astype(">f8")
+    assert as_float_matrix(swapped).dtype == np.float64 and as_float_matrix(swapped).dtype.isnative
+    np.testing.assert_array_equal(as_float_matrix(swapped), swapped)
+    unaligned = np.frombuffer(b"\0" + np.arange(30.0).tobytes(), dtype=np.float64, offset=1).reshape(10, 3)
+    assert not unaligned.flags.aligned and as_float_matrix(unaligned).flags.aligned
 
 
 @pytest.mark.parametrize("convert", [

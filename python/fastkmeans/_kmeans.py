@@ -11,6 +11,7 @@ from fastkmeans import _core, _device, _streaming, _training
 from fastkmeans._hyperparameters import (
     Hyperparameters,
     check_hyperparameters,
+    check_hyperparameters_once,
     format_hyperparameters,
     parse_hyperparameters,
     resolve_local_lloyd_num_trials,
@@ -28,6 +29,9 @@ from fastkmeans.io import Batch, DataError, Source, as_source
 
 # KMeans._get_param_names, per class.
 _PARAM_NAMES: Dict[type, Tuple[str, ...]] = {}
+
+# Constructor parameters that are not SageMaker hyperparameters (the estimator handles them).
+_NOT_HYPERPARAMETERS = frozenset({"random_state", "initial_centers", "device"})
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -769,11 +773,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return list(names)
 
     def _checked(self) -> Hyperparameters:
-        params = self.get_params()
-        params.pop("random_state")
-        params.pop("initial_centers")
-        params.pop("device")
-        return check_hyperparameters(**params)
+        return check_hyperparameters_once({name: getattr(self, name) for name in self._get_param_names()
+                                           if name not in _NOT_HYPERPARAMETERS})
 
     def _seeded(self, hp: Hyperparameters, seed: int) -> Optional[_streaming.Trained]:
         """Return a streamed fit's starting state from ``initial_centers`` (None when not given)."""

@@ -10,6 +10,7 @@ values and duplicate entries summed, and the core computes on them sparse x dens
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Optional, Tuple, Union
 
@@ -85,7 +86,7 @@ def as_float_rows(X: Any, *, name: str = "X") -> Any:
     ndarray or scipy.sparse.csr_matrix of shape (n_samples, n_features)
         Finite, non-empty float32/float64 rows; a sparse input stays sparse (CSR, no duplicates).
     """
-    if not is_sparse(X):
+    if isinstance(X, np.ndarray) or not is_sparse(X):
         return as_float_matrix(X, name=name)
     import scipy.sparse
 
@@ -162,14 +163,20 @@ def check_centers_fit(n_centers: int, n_features: int, itemsize: int, *, what: s
         How the centres are called in the message, e.g. ``"k * extra_center_factor = 80"``.
     """
     needed = n_centers * n_features * (2 * itemsize + 8)
-    try:
-        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
-        return
-    if needed > available:
+    available = _physical_memory()
+    if available is not None and needed > available:
         raise ValueError(f"{what} centres of {n_features} features need about {needed / 1e9:.3g} GB while training, "
                          f"more than this machine's {available / 1e9:.3g} GB of memory; use fewer features or "
                          "a smaller k.")
+
+
+@functools.lru_cache(maxsize=None)
+def _physical_memory() -> Optional[int]:
+    """This machine's memory in bytes (None where sysconf cannot say); asked once, not at every fit."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return None
 
 
 def core_rows(X: Any) -> Union[np.ndarray, SparseArgs]:
@@ -216,6 +223,28 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
     ndarray of shape (n_samples, n_features)
         ``X`` itself when it is already C-contiguous float32/float64, else a converted copy.
     """
+    array = X if _core_ready(X) else _converted(X, name)
+    row = _core.first_non_finite_row(array)
+    if row is not None:
+        raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")
+    return array
+
+
+_CORE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _core_ready(X: Any) -> bool:
+    """Whether ``X`` is already what the core takes, so that only its values are left to check.
+
+    A non-empty, C-contiguous, aligned float32/float64 matrix: the common case, which a fit of a
+    small table would otherwise spend some 100 µs of its first call after an idle pause checking.
+    """
+    return (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _CORE_DTYPES and X.shape[0] > 0
+            and X.shape[1] > 0 and X.flags.c_contiguous and X.flags.aligned)
+
+
+def _converted(X: Any, name: str) -> np.ndarray:
+    """``X`` checked and converted as ``as_float_matrix`` returns it, but for the values' finiteness."""
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
         raise TypeError(f"{name} is a sparse matrix; as_float_matrix is for dense data (use as_float_rows).")
     try:
@@ -239,8 +268,4 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
     if n_features == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
     # Aligned too: arrays rebuilt from a network buffer (Dask moves partitions so) may start at any byte.
-    array = np.require(array, float_dtype(array.dtype), ["C_CONTIGUOUS", "ALIGNED"])
-    row = _core.first_non_finite_row(array)
-    if row is not None:
-        raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")
-    return array
+    return np.require(array, float_dtype(array.dtype), ["C_CONTIGUOUS", "ALIGNED"])
