@@ -223,8 +223,13 @@ def test_fitted_attributes_describe_the_training_data():
     assert model.inertia_ == pytest.approx(dist2.sum(), rel=1e-12)
     assert model.train_metrics_ == {"msd": pytest.approx(dist2.mean(), rel=1e-12), "ssd": pytest.approx(dist2.sum())}
     np.testing.assert_array_equal(model.cluster_sizes_, np.bincount(labels, minlength=4))
-    # The streaming weights count every point merged (one epoch: each row once).
+    # The streaming weights count every point merged (one epoch: each row once): each final centre
+    # has the counts of the streaming centres nearest to it, summed in their order.
     assert model.cluster_weights_.sum() == pytest.approx(len(X))
+    owner, _ = brute_force(model._state["centers"], model.cluster_centers_)
+    expected = np.bincount(owner, weights=model._state["counts"], minlength=4)
+    assert model.cluster_weights_.tobytes() == expected.tobytes()
+    assert _core.absorbed_counts(model._state, model.cluster_centers_).tobytes() == expected.tobytes()
     assert model.extra_center_factor_ == 10 and model.local_lloyd_num_trials_ == 10
     assert model.n_steps_ == 1 and model.score(X) == pytest.approx(-model.inertia_)
     np.testing.assert_allclose(model.transform(X), np.sqrt(((X[:, None] - model.cluster_centers_[None]) ** 2).sum(2)),

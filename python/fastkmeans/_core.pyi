@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 __all__ = [
     "assign", "assign_and_sum", "transform", "first_non_finite_row", "fit_minibatch", "fit_lloyd", "minibatch_seed",
-    "minibatch_update", "reduce", "reduce_shards", "reduce_and_refine", "loss", "silhouette_samples", "dispersion",
+    "minibatch_update", "reduce", "absorbed_counts", "reduce_shards", "reduce_and_refine", "loss",
+    "silhouette_samples", "dispersion",
     "BACKENDS", "CPU_TILES", "silhouette_pairs", "reduce_candidates",
     "RecordIOError", "RecordIOReader", "write_recordio_dense", "write_recordio_sparse",
     "TextError", "parse_csv", "parse_json", "write_answers", "cuda_compiled", "cuda_probe", "cuda_describe",
@@ -200,8 +201,8 @@ def fit_minibatch(
     dict
         ``centers`` (k, d) in the dtype of ``x`` (the refined ones when ``refine`` is given),
         ``labels`` (n_samples,) int32, ``inertia`` (training ssd), ``n_iter`` (the reduction's),
-        ``reduction_msd``, ``n_batches`` and ``state`` (the streaming
-        state, see ``_State``).
+        ``reduction_msd``, ``n_batches``, ``weights`` (k,) (as ``absorbed_counts`` of the final
+        centres) and ``state`` (the streaming state, see ``_State``).
     """
 
 def fit_lloyd(
@@ -360,6 +361,23 @@ def reduce(
     -------
     dict
         ``centers`` (k, d) in the dtype of the state, ``ssd`` and ``msd`` (weighted) and ``n_iter``.
+    """
+
+def absorbed_counts(state: _State, centers: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """The weight of each final centre: the total count of the state's streaming centres nearest to it.
+
+    Parameters
+    ----------
+    state : dict
+        The streaming state; it is not modified.
+    centers : ndarray of shape (k, d)
+        The final centres, in the dtype of the state's centres.
+
+    Returns
+    -------
+    ndarray of shape (k,)
+        Each streaming centre's count added to its nearest final centre (ties to the lowest
+        index), in streaming-centre order.
     """
 
 def reduce_and_refine(

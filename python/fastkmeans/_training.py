@@ -75,7 +75,7 @@ def fit_arrays(X: Any, hp: Hyperparameters, random_state: Any, initial_centers: 
         device=_device.current())
     state = {**out["state"], "seed": seed}
     return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], state, factor, trials,
-                  out["n_batches"], streaming_weights(state, out["centers"]))
+                  out["n_batches"], out["weights"])
 
 
 # The refine's centre-shift tolerance is local_lloyd_tol divided by this (see refine_params).
@@ -296,8 +296,7 @@ def _reduction(state: Dict[str, Any], hp: Hyperparameters, trials: int) -> Dict[
 
 def streaming_weights(state: Dict[str, Any], centers: np.ndarray) -> np.ndarray:
     """Total streaming count of the K centres that each final centre absorbed."""
-    owner, _ = _core.assign(state["centers"], centers.astype(state["centers"].dtype, copy=False))
-    return np.bincount(owner, weights=state["counts"], minlength=centers.shape[0])
+    return _core.absorbed_counts(state, centers.astype(state["centers"].dtype, copy=False))
 
 
 def seed_of(random_state: Any) -> int:

@@ -177,6 +177,7 @@ fn fit_minibatch<'py>(
         out.set_item("n_iter", fit.reduced.n_iter)?;
         out.set_item("reduction_msd", fit.reduced.msd)?;
         out.set_item("n_batches", fit.n_batches)?;
+        out.set_item("weights", PyArray1::from_vec(py, fit.weights))?;
         set_state(&out, fit.state)?;
         Ok(out)
     })
@@ -362,6 +363,23 @@ fn reduce<'py>(
         let state = get_state(state, centers)?;
         let reduced = run(py, n_threads, |stop| state.reduce(&params, &core::Cpu, stop))?;
         reduced_to_py(py, reduced, state.d)
+    })
+}
+
+/// The weight of each of `centers` (k × d, the state's dtype): the total count of the state's
+/// streaming centres nearest to it (`core::MiniBatchState::absorbed_counts`).
+#[pyfunction]
+fn absorbed_counts<'py>(
+    py: Python<'py>,
+    state: &Bound<'py, PyDict>,
+    centers: Matrix<'py>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let streaming: Matrix<'py> = required(state, "centers")?;
+    dispatch_pair!(streaming, centers, |streaming, centers| {
+        streaming.require_d(centers.d()).map_err(convert::to_py_err)?;
+        let state = get_state(state, streaming)?;
+        let weights = run(py, None, |_| state.absorbed_counts(centers.as_slice()))?;
+        Ok(PyArray1::from_vec(py, weights))
     })
 }
 
@@ -630,6 +648,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_seed, m)?)?;
     m.add_function(wrap_pyfunction!(minibatch_update, m)?)?;
     m.add_function(wrap_pyfunction!(reduce, m)?)?;
+    m.add_function(wrap_pyfunction!(absorbed_counts, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_shards, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_and_refine, m)?)?;
     m.add_function(wrap_pyfunction!(reduce_candidates, m)?)?;

@@ -42,7 +42,7 @@ use crate::algo::init::init_centers;
 use crate::algo::lloyd::{lowest, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
-use crate::backend::{Backend, Gathered, Rows};
+use crate::backend::{Backend, Cpu, Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::{check_weights, weighted_ssd};
 use crate::kernels::points::Points;
@@ -155,6 +155,20 @@ impl<F: Scalar> MiniBatchState<F> {
     /// The centres as a K × d view.
     pub fn centers(&self) -> Points<'_, F> {
         Points::new(&self.centers, self.n_centers(), self.d).expect("consistent state")
+    }
+
+    /// The total count of the K streaming centres that each of `centers` (k × d, row-major)
+    /// absorbed: every streaming centre counts for its nearest (ties to the lowest index), and
+    /// each total is summed in streaming-centre order. The weights of a fitted model's centres.
+    pub fn absorbed_counts(&self, centers: &[F]) -> Result<Vec<f64>> {
+        let centers = Points::from_rows(centers, self.d)?;
+        let (mut owner, mut dist2) = (vec![0u32; self.n_centers()], vec![0f64; self.n_centers()]);
+        Cpu.assign(self.centers().data(), centers, &mut owner, &mut dist2)?;
+        let mut weights = vec![0f64; centers.n()];
+        for (&owner, &count) in owner.iter().zip(&self.counts) {
+            weights[owner as usize] += count;
+        }
+        Ok(weights)
     }
 
     /// Merges one mini-batch; returns its ssd against the centres as they were before the merge.
@@ -427,6 +441,9 @@ pub struct MiniBatchFit<F> {
     pub labels: Vec<u32>,
     /// The training ssd against the final centres.
     pub inertia: f64,
+    /// The weight of each final centre: the streaming counts it absorbed
+    /// ([`MiniBatchState::absorbed_counts`]).
+    pub weights: Vec<f64>,
     /// Mini-batches merged.
     pub n_batches: usize,
 }
@@ -461,6 +478,7 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     if let Some(refine) = params.refine {
         let (reduced, fit) = reduce_and_refine(x, &state, &params.reduce.check()?, &refine.check()?, backend, stop)?;
         return Ok(MiniBatchFit {
+            weights: state.absorbed_counts(&fit.centers)?,
             state,
             reduced,
             centers: fit.centers,
@@ -475,7 +493,8 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     backend.assign(x.data(), Points::from_rows(&reduced.centers, x.d())?, &mut labels, &mut dist2)?;
     let inertia = weighted_ssd(&dist2, None);
     let centers = reduced.centers.clone();
-    Ok(MiniBatchFit { state, reduced, centers, labels, inertia, n_batches })
+    let weights = state.absorbed_counts(&centers)?;
+    Ok(MiniBatchFit { state, reduced, centers, labels, inertia, weights, n_batches })
 }
 
 /// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`],
