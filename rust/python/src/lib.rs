@@ -19,12 +19,7 @@ use pyo3::types::PyDict;
 
 use crate::convert::{init_method, labels_to_py, matrix_to_py, Input, Matrix};
 use crate::device::Device;
-use crate::run::run;
-
-/// Row x centre x feature products up to which `assign` runs on the calling thread (tens of
-/// microseconds of work, which the core's parallel loop runs as one or two tasks): same kernels,
-/// same bits, no hop to a pool thread.
-const INLINE_WORK: usize = 1 << 17;
+use crate::run::{run, Work};
 
 /// Nearest centre and squared distance of every row of `x`.
 #[pyfunction]
@@ -45,14 +40,7 @@ fn assign<'py>(
             on_device!(&device, |backend| backend.assign(x.data(), centers, &mut labels, &mut dist2))?;
             Ok((labels, dist2))
         };
-        // Small work (an endpoint's request) runs on this thread: the core's parallel loop then
-        // makes a single task, and the hop to a pool thread and back (tens of microseconds, and
-        // two wake-ups for the scheduler to delay) would cost more than the work.
-        let (labels, dist2) = if x.n().saturating_mul(centers.n()).saturating_mul(x.d()) <= INLINE_WORK {
-            py.detach(|| work(&std::sync::atomic::AtomicBool::new(false))).map_err(convert::to_py_err)?
-        } else {
-            run(py, n_threads, work)?
-        };
+        let (labels, dist2) = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), work)?;
         Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
     })
 }
@@ -70,7 +58,7 @@ fn transform<'py>(
     let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
-        let out = run(py, n_threads, |_| {
+        let out = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), |_| {
             let mut out = vec![Default::default(); x.n() * centers.n()];
             on_device!(&device, |backend| backend.distances(x.data(), centers, &mut out))?;
             Ok(out)
@@ -93,7 +81,7 @@ fn assign_and_sum<'py>(
     let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
-        let (labels, dist2, sums) = run(py, n_threads, |_| {
+        let (labels, dist2, sums) = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), |_| {
             let mut labels = vec![0u32; x.n()];
             let mut dist2 = vec![0f64; x.n()];
             let sums = on_device!(&device, |backend| backend.assign_and_sum(
@@ -168,8 +156,9 @@ fn fit_minibatch<'py>(
     .check()
     .map_err(convert::to_py_err)?;
     dispatch_rows!(x, |x| {
-        let fit =
-            run(py, n_threads, |stop| on_device!(&device, |backend| core::fit_minibatch(x, &params, backend, stop)))?;
+        let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), n_centers + k)), |stop| {
+            on_device!(&device, |backend| core::fit_minibatch(x, &params, backend, stop))
+        })?;
         let out = PyDict::new(py);
         out.set_item("centers", matrix_to_py(py, fit.centers, x.d())?)?;
         out.set_item("labels", labels_to_py(py, fit.labels))?;
@@ -212,7 +201,7 @@ fn fit_lloyd<'py>(
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
         None => dispatch_rows!(x, |x| {
-            let fit = run(py, n_threads, |stop| {
+            let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), k)), |stop| {
                 on_device!(&device, |backend| core::fit_lloyd(x, weights, &params, backend, stop))
             })?;
             lloyd_to_py(py, fit, x.d())
@@ -221,7 +210,7 @@ fn fit_lloyd<'py>(
             x.require_d(init.d()).map_err(convert::to_py_err)?;
             core::kernels::metrics::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
-            let fit = run(py, n_threads, |stop| {
+            let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), init.n())), |stop| {
                 on_device!(&device, |backend| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, backend, stop))
             })?;
             lloyd_to_py(py, fit, x.d())
@@ -262,7 +251,8 @@ fn reduce_candidates<'py>(
     let weights = weights.as_slice()?;
     dispatch!(candidates, |candidates| {
         core::kernels::metrics::check_weights(candidates.n(), Some(weights)).map_err(convert::to_py_err)?;
-        let centers = run(py, n_threads, |_| {
+        let cost = Work::Whole(Work::product(candidates.n(), candidates.d(), k));
+        let centers = run(py, n_threads, cost, |_| {
             let mut rng = core::rng::Rng::new(seed, core::rng::Purpose::Trial(0));
             core::algo::kmeans_parallel::reduce_candidates(candidates, weights, k, &mut rng, &core::Cpu)
         })?;
@@ -284,7 +274,8 @@ fn minibatch_seed<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let init = convert::seeding_method(init_method, k.unwrap_or(n_centers))?;
     dispatch_rows!(sample, |sample| {
-        let state = run(py, n_threads, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
+        let cost = Work::Whole(Work::product(sample.n(), sample.d(), n_centers));
+        let state = run(py, n_threads, cost, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
         let out = PyDict::new(py);
         set_state(&out, state)?;
         Ok(out)
@@ -328,7 +319,8 @@ fn minibatch_update<'py>(
         let mut state = get_state(state, centers)?.with_reseed_ratio(reseed_ratio).map_err(convert::to_py_err)?;
         // None: everything given (all of `order`, or every row) as one mini-batch.
         let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
-        let merged = run(py, n_threads, |stop| match shuffle_seed {
+        let cost = Work::PerPass(Work::product(batch.n(), batch.d(), state.n_centers()));
+        let merged = run(py, n_threads, cost, |stop| match shuffle_seed {
             // The order of the first epoch of an in-memory fit with this seed.
             Some(seed) => state.update_epoch(batch, seed, 0, size, half_life_time_size, &core::Cpu, stop),
             None => state.update_batches(batch, order.as_deref(), size, half_life_time_size, &core::Cpu, stop),
@@ -361,7 +353,8 @@ fn reduce<'py>(
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch!(centers, |centers| {
         let state = get_state(state, centers)?;
-        let reduced = run(py, n_threads, |stop| state.reduce(&params, &core::Cpu, stop))?;
+        let cost = Work::PerPass(Work::product(state.n_centers(), state.d, k));
+        let reduced = run(py, n_threads, cost, |stop| state.reduce(&params, &core::Cpu, stop))?;
         reduced_to_py(py, reduced, state.d)
     })
 }
@@ -378,7 +371,8 @@ fn absorbed_counts<'py>(
     dispatch_pair!(streaming, centers, |streaming, centers| {
         streaming.require_d(centers.d()).map_err(convert::to_py_err)?;
         let state = get_state(state, streaming)?;
-        let weights = run(py, None, |_| state.absorbed_counts(centers.as_slice()))?;
+        let cost = Work::Whole(Work::product(state.n_centers(), state.d, centers.n()));
+        let weights = run(py, None, cost, |_| state.absorbed_counts(centers.as_slice()))?;
         Ok(PyArray1::from_vec(py, weights))
     })
 }
@@ -412,7 +406,7 @@ fn reduce_and_refine<'py>(
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         let state = get_state(state, centers)?;
-        let (reduced, fit) = run(py, n_threads, |stop| {
+        let (reduced, fit) = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), k)), |stop| {
             on_device!(&device, |backend| core::reduce_and_refine(x, &state, &reduce, &refine, backend, stop))
         })?;
         let out = lloyd_to_py(py, fit, x.d())?;
@@ -462,7 +456,9 @@ fn reduce_shards<'py>(
                 };
                 shards.push(core::Shard { centers: convert::points(a)?, weights: w });
             }
-            let reduced = run(py, n_threads, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
+            let rows = shards.iter().map(|s| s.centers.n()).sum();
+            let cost = Work::PerPass(Work::product(rows, shards.first().map_or(0, |s| s.centers.d()), k));
+            let reduced = run(py, n_threads, cost, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
             reduced_to_py(py, reduced, shards.first().map_or(0, |s| s.centers.d()))
         }};
     }
@@ -499,7 +495,8 @@ fn loss<'py>(
 ) -> PyResult<(f64, f64, f64)> {
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     dispatch_rows_pair!(x, centers, |x, centers| {
-        let loss = run(py, n_threads, |_| core::loss(x, weights, centers, &core::Cpu))?;
+        let cost = Work::Whole(Work::product(x.n(), centers.n(), x.d()));
+        let loss = run(py, n_threads, cost, |_| core::loss(x, weights, centers, &core::Cpu))?;
         Ok((loss.ssd, loss.msd, loss.total_weight))
     })
 }
@@ -518,7 +515,10 @@ fn silhouette_samples<'py>(
     let labels = convert::labels_from_py(&labels)?;
     let rows = rows.as_ref().map(convert::indices_from_py).transpose()?;
     let rows = rows.as_deref();
-    let values = dispatch_rows!(x, |x| run(py, n_threads, |stop| core::silhouette_samples(x, &labels, k, rows, stop)))?;
+    let values = dispatch_rows!(x, |x| {
+        let cost = Work::PerPass(Work::product(x.n(), rows.map_or(x.n(), <[usize]>::len), x.d()));
+        run(py, n_threads, cost, |stop| core::silhouette_samples(x, &labels, k, rows, stop))
+    })?;
     Ok(values.into_pyarray(py))
 }
 
@@ -533,7 +533,9 @@ fn silhouette_pairs<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<(u64, u64)> {
     let labels = convert::labels_from_py(&labels)?;
-    dispatch!(x, |x| run(py, n_threads, |_| core::silhouette_pairs(x, &labels, k)))
+    dispatch!(x, |x| run(py, n_threads, Work::Whole(Work::product(x.n(), x.n(), x.d())), |_| {
+        core::silhouette_pairs(x, &labels, k)
+    }))
 }
 
 /// Per-cluster counts, means, Σ||x − mean||² and Σ||x − mean||, with the Calinski–Harabasz and
@@ -548,7 +550,9 @@ fn dispersion<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let labels = convert::labels_from_py(&labels)?;
-    let disp = dispatch!(x, |x| run(py, n_threads, |_| core::dispersion(x, &labels, k)))?;
+    let disp = dispatch!(x, |x| run(py, n_threads, Work::Whole(Work::product(x.n(), x.d(), 1)), |_| {
+        core::dispersion(x, &labels, k)
+    }))?;
     let out = PyDict::new(py);
     out.set_item("calinski_harabasz", core::calinski_harabasz(&disp))?;
     out.set_item("davies_bouldin", core::davies_bouldin(&disp))?;
@@ -636,6 +640,7 @@ fn set_state<F: core::Scalar + numpy::Element>(
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    run::claim_home_thread();
     m.add_function(wrap_pyfunction!(assign, m)?)?;
     m.add_function(wrap_pyfunction!(device::cuda_compiled, m)?)?;
     m.add_function(wrap_pyfunction!(device::cuda_probe, m)?)?;
