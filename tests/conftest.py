@@ -1,5 +1,6 @@
 """Shared test settings: hypothesis profiles, as pydantic-core keeps them; and what the Dask tests
-share: a real LocalCluster fixture (``client``) and a timeout for fits that could hang (``within``).
+share: a real LocalCluster fixture (``client``) and a timeout for fits that could hang (``within``,
+which the thread tests use to run a call on a thread other than the one that imported fastkmeans).
 
 ``HYPOTHESIS_PROFILE=thorough`` runs many more examples than the default ``fast`` CI profile.
 """

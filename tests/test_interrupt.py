@@ -43,6 +43,26 @@ def test_ctrl_c_stops_a_long_fit_within_a_second():
     assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
 
 
+SMALL_FITS = textwrap.dedent("""
+    import numpy as np, sys
+    from fastkmeans import KMeans
+    X = np.random.default_rng(0).standard_normal((2000, 8))
+    print("ready", flush=True)
+    try:
+        while True:  # each fit is small enough to run on this thread itself, which cannot poll for signals
+            KMeans(k=6, random_state=0).fit(X)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(3)
+""")
+
+
+def test_ctrl_c_stops_a_loop_of_fits_that_run_on_the_calling_thread():
+    out, code, elapsed = _interrupted(SMALL_FITS, after=1.0)
+    assert out == "interrupted" and code == 3
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
+
+
 LONG_PARTIAL_FIT = textwrap.dedent("""
     import numpy as np, sys
     from fastkmeans import KMeans

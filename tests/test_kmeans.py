@@ -1,9 +1,8 @@
 """Behaviour of fastkmeans.KMeans against naive oracles and invariants."""
 
-import threading
-
 import numpy as np
 import pytest
+from conftest import within
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -130,32 +129,24 @@ def test_the_same_random_state_gives_identical_bits_on_any_number_of_threads():
     assert different.cluster_centers_.tobytes() != runs[0].cluster_centers_.tobytes()
 
 
-def _on_another_thread(call):
-    """``call()`` on a new thread: not the one that imported fastkmeans, which has a pool of its own."""
-    out = []
-    thread = threading.Thread(target=lambda: out.append(call()))
-    thread.start()
-    thread.join()
-    return out[0]
-
-
 @pytest.mark.parametrize("n_threads", [None, 1, 2])
 def test_fits_give_the_same_bits_on_the_importing_thread_and_on_others(n_threads):
-    # Small calls run on the importing thread's own pool there, and as a job on a pool elsewhere;
-    # large fits (over 2**24 multiply-adds a pass) as a job on a pool from either thread.
+    # Small calls run on the importing thread's own pool there (with the default number of
+    # threads), and as a job on a pool elsewhere; large fits (that could make over 2**32
+    # multiply-adds) as a job on a pool from either thread.
     small, _ = make_blobs(n_samples=2000, n_features=8, centers=6, random_state=0)
     large, _ = make_blobs(n_samples=60000, n_features=8, centers=20, random_state=1)
     fits = [lambda: KMeans(k=6, random_state=1, n_threads=n_threads).fit(small),
             lambda: KMeans(k=6, algorithm="lloyd", random_state=1, n_threads=n_threads).fit(small.astype(np.float32)),
             lambda: KMeans(k=20, random_state=2, n_threads=n_threads).fit(large)]
     for fit in fits:
-        here, there = fit(), _on_another_thread(fit)
+        here, there = fit(), within(120, fit)  # within: on another thread
         assert here.cluster_centers_.tobytes() == there.cluster_centers_.tobytes()
         assert here.labels_.tobytes() == there.labels_.tobytes()
         assert here.inertia_ == there.inertia_
         assert here.cluster_weights_.tobytes() == there.cluster_weights_.tobytes()
         rows = small[:50].astype(here.cluster_centers_.dtype)
-        assert here.transform(rows).tobytes() == _on_another_thread(lambda: here.transform(rows)).tobytes()
+        assert here.transform(rows).tobytes() == within(60, here.transform, rows).tobytes()
 
 
 _WIDE_RUN = """

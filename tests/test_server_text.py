@@ -12,6 +12,7 @@ from typing import Any, List
 
 import numpy as np
 import pytest
+from conftest import within
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -257,26 +258,15 @@ def test_json_bodies_the_rust_reader_refuses_get_the_python_readers_words():
 
 # --- the worker's speed-ups: same answers -------------------------------------------------------
 
-def _on_another_thread(call: Any) -> Any:
-    """``call()`` on a new thread: not the one that imported fastkmeans, which has a pool of its own."""
-    import threading
-
-    out: List[Any] = []
-    thread = threading.Thread(target=lambda: out.append(call()))
-    thread.start()
-    thread.join()
-    return out[0]
-
-
 @pytest.mark.parametrize("dtype", [F32, F64])
 def test_small_assignments_on_the_calling_thread_give_the_pool_paths_bits(dtype):
     rng = np.random.default_rng(1)
     centers = rng.normal(size=(8, 10)).astype(dtype)
     x = rng.normal(size=(4000, 10)).astype(dtype)  # 4000 x 8 x 10 > 2**17: the pool, several tasks
-    labels, dist2 = _on_another_thread(lambda: _core.assign(x, centers))
+    labels, dist2 = within(60, _core.assign, x, centers)  # within: on another thread
     for rows in (slice(0, 1), slice(5, 6), slice(0, 1000), slice(1500, 2500)):  # <= 2**17: the calling thread
         part = np.ascontiguousarray(x[rows])
-        for small_labels, small_dist2 in (_on_another_thread(lambda: _core.assign(part, centers)),
+        for small_labels, small_dist2 in (within(60, _core.assign, part, centers),
                                           _core.assign(part, centers)):  # the home thread, on its own pool
             assert np.array_equal(small_labels, labels[rows])
             assert small_dist2.tobytes() == dist2[rows].tobytes()

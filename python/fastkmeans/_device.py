@@ -64,7 +64,7 @@ def resolve(device: Any) -> Optional[Tuple[int, bool]]:
     Raises ValueError for a value that is not a device, RuntimeError (saying which) when a GPU is
     asked for and the build has no ``cuda`` feature or no usable GPU is there.
     """
-    if device == "cpu" and type(device) is str:  # the default, on every fit and predict
+    if type(device) is str and device == "cpu":  # the default, on every fit and predict
         return None
     match = _SPEC.match(device) if isinstance(device, str) else None
     if match is None:

@@ -40,7 +40,7 @@ fn assign<'py>(
             on_device!(&device, |backend| backend.assign(x.data(), centers, &mut labels, &mut dist2))?;
             Ok((labels, dist2))
         };
-        let (labels, dist2) = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), work)?;
+        let (labels, dist2) = run(py, n_threads, Work::Unstoppable(Work::product(x.n(), centers.n(), x.d())), work)?;
         Ok((labels_to_py(py, labels), dist2.into_pyarray(py)).into_pyobject(py)?.into_any())
     })
 }
@@ -58,7 +58,7 @@ fn transform<'py>(
     let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
-        let out = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), |_| {
+        let out = run(py, n_threads, Work::Unstoppable(Work::product(x.n(), centers.n(), x.d())), |_| {
             let mut out = vec![Default::default(); x.n() * centers.n()];
             on_device!(&device, |backend| backend.distances(x.data(), centers, &mut out))?;
             Ok(out)
@@ -81,18 +81,19 @@ fn assign_and_sum<'py>(
     let device = Device::open(device)?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         x.require_d(centers.d()).map_err(convert::to_py_err)?;
-        let (labels, dist2, sums) = run(py, n_threads, Work::Whole(Work::product(x.n(), centers.n(), x.d())), |_| {
-            let mut labels = vec![0u32; x.n()];
-            let mut dist2 = vec![0f64; x.n()];
-            let sums = on_device!(&device, |backend| backend.assign_and_sum(
-                x.data(),
-                None,
-                centers,
-                &mut labels,
-                &mut dist2
-            ))?;
-            Ok((labels, dist2, sums))
-        })?;
+        let (labels, dist2, sums) =
+            run(py, n_threads, Work::Unstoppable(Work::product(x.n(), centers.n(), x.d())), |_| {
+                let mut labels = vec![0u32; x.n()];
+                let mut dist2 = vec![0f64; x.n()];
+                let sums = on_device!(&device, |backend| backend.assign_and_sum(
+                    x.data(),
+                    None,
+                    centers,
+                    &mut labels,
+                    &mut dist2
+                ))?;
+                Ok((labels, dist2, sums))
+            })?;
         let out = PyDict::new(py);
         out.set_item("labels", labels_to_py(py, labels))?;
         out.set_item("dist2", dist2.into_pyarray(py))?;
@@ -106,7 +107,9 @@ fn assign_and_sum<'py>(
 /// The index of the first row of `x` holding NaN or infinity, or None.
 #[pyfunction]
 fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>> {
-    dispatch_rows!(x, |x| Ok(py.detach(|| x.first_non_finite_row())))
+    dispatch_rows!(x, |x| run(py, None, Work::Unstoppable(Work::product(x.n(), x.d(), 1)), |_| Ok(
+        x.first_non_finite_row()
+    )))
 }
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
@@ -156,7 +159,10 @@ fn fit_minibatch<'py>(
     .check()
     .map_err(convert::to_py_err)?;
     dispatch_rows!(x, |x| {
-        let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), n_centers + k)), |stop| {
+        // The epochs against K centres, and the refine's iterations (counted as if against K too).
+        let passes = epochs.saturating_add(refine.map_or(1, |(max_iter, _)| max_iter + 1));
+        let cost = Work::passes(Work::product(x.n(), x.d(), n_centers + k), passes);
+        let fit = run(py, n_threads, cost, |stop| {
             on_device!(&device, |backend| core::fit_minibatch(x, &params, backend, stop))
         })?;
         let out = PyDict::new(py);
@@ -201,7 +207,8 @@ fn fit_lloyd<'py>(
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
         None => dispatch_rows!(x, |x| {
-            let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), k)), |stop| {
+            let cost = Work::passes(Work::product(x.n(), x.d(), k), num_trials.saturating_mul(max_iter + 1));
+            let fit = run(py, n_threads, cost, |stop| {
                 on_device!(&device, |backend| core::fit_lloyd(x, weights, &params, backend, stop))
             })?;
             lloyd_to_py(py, fit, x.d())
@@ -210,7 +217,8 @@ fn fit_lloyd<'py>(
             x.require_d(init.d()).map_err(convert::to_py_err)?;
             core::kernels::metrics::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
-            let fit = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), init.n())), |stop| {
+            let cost = Work::passes(Work::product(x.n(), x.d(), init.n()), max_iter + 1);
+            let fit = run(py, n_threads, cost, |stop| {
                 on_device!(&device, |backend| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, backend, stop))
             })?;
             lloyd_to_py(py, fit, x.d())
@@ -251,7 +259,7 @@ fn reduce_candidates<'py>(
     let weights = weights.as_slice()?;
     dispatch!(candidates, |candidates| {
         core::kernels::metrics::check_weights(candidates.n(), Some(weights)).map_err(convert::to_py_err)?;
-        let cost = Work::Whole(Work::product(candidates.n(), candidates.d(), k));
+        let cost = Work::Unstoppable(Work::product(candidates.n(), candidates.d(), k));
         let centers = run(py, n_threads, cost, |_| {
             let mut rng = core::rng::Rng::new(seed, core::rng::Purpose::Trial(0));
             core::algo::kmeans_parallel::reduce_candidates(candidates, weights, k, &mut rng, &core::Cpu)
@@ -274,7 +282,7 @@ fn minibatch_seed<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let init = convert::seeding_method(init_method, k.unwrap_or(n_centers))?;
     dispatch_rows!(sample, |sample| {
-        let cost = Work::Whole(Work::product(sample.n(), sample.d(), n_centers));
+        let cost = Work::Unstoppable(Work::product(sample.n(), sample.d(), n_centers));
         let state = run(py, n_threads, cost, |_| core::MiniBatchState::seed(sample, n_centers, init, seed))?;
         let out = PyDict::new(py);
         set_state(&out, state)?;
@@ -319,7 +327,8 @@ fn minibatch_update<'py>(
         let mut state = get_state(state, centers)?.with_reseed_ratio(reseed_ratio).map_err(convert::to_py_err)?;
         // None: everything given (all of `order`, or every row) as one mini-batch.
         let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
-        let cost = Work::PerPass(Work::product(batch.n(), batch.d(), state.n_centers()));
+        let rows = order.as_ref().map_or(batch.n(), Vec::len);
+        let cost = Work::Stoppable(Work::product(rows, batch.d(), state.n_centers()));
         let merged = run(py, n_threads, cost, |stop| match shuffle_seed {
             // The order of the first epoch of an in-memory fit with this seed.
             Some(seed) => state.update_epoch(batch, seed, 0, size, half_life_time_size, &core::Cpu, stop),
@@ -353,7 +362,7 @@ fn reduce<'py>(
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch!(centers, |centers| {
         let state = get_state(state, centers)?;
-        let cost = Work::PerPass(Work::product(state.n_centers(), state.d, k));
+        let cost = Work::passes(Work::product(state.n_centers(), state.d, k), num_trials.saturating_mul(max_iter + 1));
         let reduced = run(py, n_threads, cost, |stop| state.reduce(&params, &core::Cpu, stop))?;
         reduced_to_py(py, reduced, state.d)
     })
@@ -371,7 +380,7 @@ fn absorbed_counts<'py>(
     dispatch_pair!(streaming, centers, |streaming, centers| {
         streaming.require_d(centers.d()).map_err(convert::to_py_err)?;
         let state = get_state(state, streaming)?;
-        let cost = Work::Whole(Work::product(state.n_centers(), state.d, centers.n()));
+        let cost = Work::Unstoppable(Work::product(state.n_centers(), state.d, centers.n()));
         let weights = run(py, None, cost, |_| state.absorbed_counts(centers.as_slice()))?;
         Ok(PyArray1::from_vec(py, weights))
     })
@@ -406,7 +415,11 @@ fn reduce_and_refine<'py>(
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch_rows_pair!(x, centers, |x, centers| {
         let state = get_state(state, centers)?;
-        let (reduced, fit) = run(py, n_threads, Work::PerPass(Work::product(x.n(), x.d(), k)), |stop| {
+        // The reduction's trials over K centres, then the refine's iterations over the rows.
+        let trials = Work::product(state.n_centers(), x.d(), k).saturating_mul(num_trials.saturating_mul(max_iter + 1));
+        let cost =
+            Work::Stoppable(Work::product(x.n(), x.d(), k).saturating_mul(refine.max_iter + 1).saturating_add(trials));
+        let (reduced, fit) = run(py, n_threads, cost, |stop| {
             on_device!(&device, |backend| core::reduce_and_refine(x, &state, &reduce, &refine, backend, stop))
         })?;
         let out = lloyd_to_py(py, fit, x.d())?;
@@ -456,10 +469,10 @@ fn reduce_shards<'py>(
                 };
                 shards.push(core::Shard { centers: convert::points(a)?, weights: w });
             }
-            let rows = shards.iter().map(|s| s.centers.n()).sum();
-            let cost = Work::PerPass(Work::product(rows, shards.first().map_or(0, |s| s.centers.d()), k));
+            let (rows, d) = (shards.iter().map(|s| s.centers.n()).sum(), shards.first().map_or(0, |s| s.centers.d()));
+            let cost = Work::passes(Work::product(rows, d, k), num_trials.saturating_mul(max_iter + 1));
             let reduced = run(py, n_threads, cost, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
-            reduced_to_py(py, reduced, shards.first().map_or(0, |s| s.centers.d()))
+            reduced_to_py(py, reduced, d)
         }};
     }
     match centers.first() {
@@ -495,7 +508,7 @@ fn loss<'py>(
 ) -> PyResult<(f64, f64, f64)> {
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     dispatch_rows_pair!(x, centers, |x, centers| {
-        let cost = Work::Whole(Work::product(x.n(), centers.n(), x.d()));
+        let cost = Work::Unstoppable(Work::product(x.n(), centers.n(), x.d()));
         let loss = run(py, n_threads, cost, |_| core::loss(x, weights, centers, &core::Cpu))?;
         Ok((loss.ssd, loss.msd, loss.total_weight))
     })
@@ -516,7 +529,7 @@ fn silhouette_samples<'py>(
     let rows = rows.as_ref().map(convert::indices_from_py).transpose()?;
     let rows = rows.as_deref();
     let values = dispatch_rows!(x, |x| {
-        let cost = Work::PerPass(Work::product(x.n(), rows.map_or(x.n(), <[usize]>::len), x.d()));
+        let cost = Work::Stoppable(Work::product(x.n(), rows.map_or(x.n(), <[usize]>::len), x.d()));
         run(py, n_threads, cost, |stop| core::silhouette_samples(x, &labels, k, rows, stop))
     })?;
     Ok(values.into_pyarray(py))
@@ -533,7 +546,7 @@ fn silhouette_pairs<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<(u64, u64)> {
     let labels = convert::labels_from_py(&labels)?;
-    dispatch!(x, |x| run(py, n_threads, Work::Whole(Work::product(x.n(), x.n(), x.d())), |_| {
+    dispatch!(x, |x| run(py, n_threads, Work::Unstoppable(Work::product(x.n(), x.n(), x.d())), |_| {
         core::silhouette_pairs(x, &labels, k)
     }))
 }
@@ -550,7 +563,7 @@ fn dispersion<'py>(
     n_threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let labels = convert::labels_from_py(&labels)?;
-    let disp = dispatch!(x, |x| run(py, n_threads, Work::Whole(Work::product(x.n(), x.d(), 1)), |_| {
+    let disp = dispatch!(x, |x| run(py, n_threads, Work::Unstoppable(Work::product(x.n(), x.d(), 1)), |_| {
         core::dispersion(x, &labels, k)
     }))?;
     let out = PyDict::new(py);

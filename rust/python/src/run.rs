@@ -9,11 +9,9 @@
 //! after an idle pause of 0.3 s), iris 432 → 263 µs, wine 479 → 306 µs, USArrests 455 → 357 µs,
 //! the 1,024 × 32 dim032 set 0.80–0.91 of the time, digits (1,797 × 64) 0.79–1.0. The kernels
 //! run on as many threads, so the bits are the same. That thread cannot look for Ctrl-C while it
-//! works, hence the bound on the work ([`Work`], [`INLINE_PASS_WORK`]).
+//! works, hence the bound on the work ([`Work`], [`INLINE_WORK`]).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::ThreadId;
@@ -28,24 +26,25 @@ use crate::convert::to_py_err;
 /// How often the waiting thread looks for a pending signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// Multiply-adds per pass up to which a call that polls the stop flag runs on the home thread,
-/// which cannot look for Ctrl-C meanwhile: a few milliseconds a pass, so that even hundreds of
-/// Lloyd iterations keep Ctrl-C waiting for a second or less.
-const INLINE_PASS_WORK: usize = 1 << 24;
+/// Multiply-adds in all up to which a call that polls the stop flag runs on the home thread,
+/// which cannot look for Ctrl-C meanwhile: a fraction of a second of work at most (a Lloyd
+/// refine of 300 iterations over 1,797 rows of 64 features against 60 centres is 2³¹).
+const INLINE_WORK: usize = 1 << 32;
 
 /// Multiply-adds up to which a call that never polls the stop flag runs on another thread without
 /// a pool (an endpoint's request): tens of microseconds of work, which the core's parallel loops
 /// run as one task, so a hop to a pool thread would cost more.
 const TINY_WORK: usize = 1 << 17;
 
-/// What a call costs, which decides where it runs.
+/// What a call costs at most, which decides where it runs.
 #[derive(Clone, Copy, Debug)]
 pub enum Work {
     /// It never polls the stop flag (Ctrl-C is answered once it returns, wherever it runs), and
-    /// makes about this many multiply-adds in all.
-    Whole(usize),
-    /// It polls the stop flag between passes of about this many multiply-adds each.
-    PerPass(usize),
+    /// makes about this many multiply-adds.
+    Unstoppable(usize),
+    /// It polls the stop flag (once per batch or iteration), and makes at most about this many
+    /// multiply-adds in all.
+    Stoppable(usize),
 }
 
 impl Work {
@@ -53,16 +52,22 @@ impl Work {
     pub fn product(a: usize, b: usize, c: usize) -> usize {
         a.saturating_mul(b).saturating_mul(c)
     }
+
+    /// A [`Work::Stoppable`] call of at most `passes` passes of `per_pass` multiply-adds.
+    pub fn passes(per_pass: usize, passes: usize) -> Self {
+        Self::Stoppable(per_pass.saturating_mul(passes))
+    }
 }
 
 /// Runs `work` with the GIL released on `n_threads` threads (the default number for `None`).
-/// On the home thread (see the module docs), a [`Work::Whole`] call, or a [`Work::PerPass`] one
-/// of at most [`INLINE_PASS_WORK`] a pass, runs on this thread as the first worker of its pool.
-/// On other threads a [`Work::Whole`] call of at most [`TINY_WORK`] runs on the calling thread.
-/// Other calls run as a job on a rayon pool while the calling thread checks for signals every
-/// 50 ms; on Ctrl-C it sets the stop flag, which the core polls once per batch or iteration,
-/// waits for the work to wind down and raises KeyboardInterrupt. Running inside a pool, the
-/// core's parallel loops start their tasks cheaply.
+/// On the home thread (see the module docs), with the default number of threads, a
+/// [`Work::Unstoppable`] call, or a [`Work::Stoppable`] one of at most [`INLINE_WORK`], runs on
+/// this thread as the first worker of its pool; a Ctrl-C meanwhile raises KeyboardInterrupt when
+/// it returns. Elsewhere a [`Work::Unstoppable`] call of at most [`TINY_WORK`] runs on the calling
+/// thread. Other calls run as a job on a rayon pool while the calling thread checks for signals
+/// every 50 ms; on Ctrl-C it sets the stop flag, which the core polls once per batch or
+/// iteration, waits for the work to wind down and raises KeyboardInterrupt. Running inside a
+/// pool, the core's parallel loops start their tasks cheaply.
 pub fn run<T: Send>(
     py: Python<'_>,
     n_threads: Option<usize>,
@@ -71,21 +76,17 @@ pub fn run<T: Send>(
 ) -> PyResult<T> {
     let stop = AtomicBool::new(false);
     let inline = match cost {
-        Work::Whole(_) => true,
-        Work::PerPass(per_pass) => per_pass <= INLINE_PASS_WORK,
+        Work::Unstoppable(_) => true,
+        Work::Stoppable(total) => total <= INLINE_WORK,
     };
-    if inline && on_home_thread() {
-        if let Some(pool) = home_pool(n_threads) {
-            let result = py.detach(|| catch_unwind(AssertUnwindSafe(|| pool.install(|| work(&stop)))));
-            return result.map_err(|_| panicked())?.map_err(to_py_err);
-        }
-        return run_on_pool(py, n_threads, work, &stop);
+    let home = if inline { home_pool(n_threads) } else { None };
+    if let Some(pool) = home {
+        let result = py.detach(|| pool.install(|| work(&stop)));
+        py.check_signals()?;
+        return result.map_err(to_py_err);
     }
-    if matches!(cost, Work::Whole(total) if total <= TINY_WORK) {
-        return py
-            .detach(|| catch_unwind(AssertUnwindSafe(|| work(&stop))))
-            .map_err(|_| panicked())?
-            .map_err(to_py_err);
+    if matches!(cost, Work::Unstoppable(total) if total <= TINY_WORK) {
+        return py.detach(|| work(&stop)).map_err(to_py_err);
     }
     run_on_pool(py, n_threads, work, &stop)
 }
@@ -98,7 +99,8 @@ fn run_on_pool<T: Send>(
     stop: &AtomicBool,
 ) -> PyResult<T> {
     // Not rayon's global pool: once the home thread is a worker of its own pool, rayon's free
-    // functions there would spawn into that pool, whose other workers are one fewer.
+    // functions there spawn into that pool, onto the home thread's own queue while it blocks
+    // below: the work would run on one thread fewer.
     pool(n_threads.unwrap_or_else(default_threads))?.in_place_scope(|scope| spawn_and_wait(py, scope, work, stop))
 }
 
@@ -110,10 +112,6 @@ fn default_threads() -> usize {
         let set = std::env::var("RAYON_NUM_THREADS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0);
         set.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     })
-}
-
-fn panicked() -> PyErr {
-    PyRuntimeError::new_err("fastkmeans worker thread panicked")
 }
 
 /// The home thread: the one that imported the module, Python's main thread but for a program that
@@ -130,29 +128,26 @@ fn on_home_thread() -> bool {
     HOME.get() == Some(&std::thread::current().id())
 }
 
-/// The home thread's pool of `n_threads` threads (the default number for `None`) whose first worker
-/// is this thread, built at the first call; `None` where it cannot be built. Only the home thread
-/// keeps such pools, one per thread count asked for (they live as long as the process), so their
-/// threads number a few, however many threads call fastkmeans.
+/// The home thread's pool, when called there with the default number of threads (`n_threads`
+/// None or equal to it): the default number of threads, the first of them this thread, built at
+/// the first call. A thread can be the worker of one pool only, so other numbers of threads go
+/// the general way; so do other threads, so that the threads of such pools number a few however
+/// many threads call fastkmeans. None where the pool cannot be built.
 fn home_pool(n_threads: Option<usize>) -> Option<&'static rayon::ThreadPool> {
-    thread_local! {
-        static POOLS: RefCell<HashMap<usize, &'static rayon::ThreadPool>> = RefCell::new(HashMap::new());
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let threads = default_threads();
+    if !on_home_thread() || n_threads.is_some_and(|n| n != threads) {
+        return None;
     }
-    let n = n_threads.unwrap_or_else(default_threads);
-    POOLS.with(|pools| {
-        if let Some(&pool) = pools.borrow().get(&n) {
-            return Some(pool);
-        }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
             .use_current_thread()
             .thread_name(|i| format!("fastkmeans-home-{i}"))
             .build()
-            .ok()?;
-        let pool: &'static rayon::ThreadPool = Box::leak(Box::new(pool));
-        pools.borrow_mut().insert(n, pool);
-        Some(pool)
+            .ok()
     })
+    .as_ref()
 }
 
 /// Spawns `work` on the scope's pool and waits for it on the calling thread.
