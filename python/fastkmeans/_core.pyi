@@ -364,7 +364,7 @@ def reduce(
     """
 
 def absorbed_counts(state: _State, centers: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-    """The weight of each final centre: the total count of the state's streaming centres nearest to it.
+    """Return each final centre's weight: the total count of the state's streaming centres nearest to it.
 
     Parameters
     ----------

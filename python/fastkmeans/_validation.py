@@ -172,7 +172,7 @@ def check_centers_fit(n_centers: int, n_features: int, itemsize: int, *, what: s
 
 @functools.lru_cache(maxsize=None)
 def _physical_memory() -> Optional[int]:
-    """This machine's memory in bytes (None where sysconf cannot say); asked once, not at every fit."""
+    """Return the machine's memory in bytes (None where sysconf cannot say), asked once, not at every fit."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
