@@ -111,6 +111,10 @@ def as_float_rows(X: Any, *, name: str = "X") -> Any:
     return csr
 
 
+# The float types the core computes in.
+_CORE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def float_dtype(dtype: Any) -> np.dtype:
     """Return the float type the core computes in for data of ``dtype``.
 
@@ -119,7 +123,7 @@ def float_dtype(dtype: Any) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype == np.float16:
         return np.dtype(np.float32)
-    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    return dtype if dtype in _CORE_DTYPES else np.dtype(np.float64)
 
 
 def as_csr(X: Any) -> Any:
@@ -228,9 +232,6 @@ def as_float_matrix(X: Any, *, name: str = "X") -> np.ndarray:
     if row is not None:
         raise ValueError(f"Input {name} contains NaN or infinity (first in row {row}).")
     return array
-
-
-_CORE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _core_ready(X: Any) -> bool:

@@ -160,7 +160,7 @@ fn fit_minibatch<'py>(
     .map_err(convert::to_py_err)?;
     dispatch_rows!(x, |x| {
         // The epochs against K centres, and the refine's iterations (counted as if against K too).
-        let passes = epochs.saturating_add(refine.map_or(1, |(max_iter, _)| max_iter + 1));
+        let passes = epochs.saturating_add(refine.map_or(1, |(max_iter, _)| Work::lloyd_passes(1, max_iter)));
         let cost = Work::passes(Work::product(x.n(), x.d(), n_centers + k), passes);
         let fit = run(py, n_threads, cost, |stop| {
             on_device!(&device, |backend| core::fit_minibatch(x, &params, backend, stop))
@@ -207,7 +207,7 @@ fn fit_lloyd<'py>(
     let weights = weights.as_ref().map(|w| w.as_slice()).transpose()?;
     match &init_centers {
         None => dispatch_rows!(x, |x| {
-            let cost = Work::passes(Work::product(x.n(), x.d(), k), num_trials.saturating_mul(max_iter + 1));
+            let cost = Work::passes(Work::product(x.n(), x.d(), k), Work::lloyd_passes(num_trials, max_iter));
             let fit = run(py, n_threads, cost, |stop| {
                 on_device!(&device, |backend| core::fit_lloyd(x, weights, &params, backend, stop))
             })?;
@@ -217,7 +217,7 @@ fn fit_lloyd<'py>(
             x.require_d(init.d()).map_err(convert::to_py_err)?;
             core::kernels::metrics::check_weights(x.n(), weights).map_err(convert::to_py_err)?;
             let lloyd = params.lloyd.check().map_err(convert::to_py_err)?;
-            let cost = Work::passes(Work::product(x.n(), x.d(), init.n()), max_iter + 1);
+            let cost = Work::passes(Work::product(x.n(), x.d(), init.n()), Work::lloyd_passes(1, max_iter));
             let fit = run(py, n_threads, cost, |stop| {
                 on_device!(&device, |backend| core::lloyd(x, weights, init.as_slice().to_vec(), &lloyd, backend, stop))
             })?;
@@ -325,9 +325,9 @@ fn minibatch_update<'py>(
     };
     dispatch_rows_pair!(batch, centers, |batch, centers| {
         let mut state = get_state(state, centers)?.with_reseed_ratio(reseed_ratio).map_err(convert::to_py_err)?;
-        // None: everything given (all of `order`, or every row) as one mini-batch.
-        let size = mini_batch_size.unwrap_or(order.as_ref().map_or(batch.n(), Vec::len).max(1));
         let rows = order.as_ref().map_or(batch.n(), Vec::len);
+        // None: everything given (all of `order`, or every row) as one mini-batch.
+        let size = mini_batch_size.unwrap_or(rows.max(1));
         let cost = Work::Stoppable(Work::product(rows, batch.d(), state.n_centers()));
         let merged = run(py, n_threads, cost, |stop| match shuffle_seed {
             // The order of the first epoch of an in-memory fit with this seed.
@@ -362,7 +362,7 @@ fn reduce<'py>(
     let centers: Matrix<'py> = required(state, "centers")?;
     dispatch!(centers, |centers| {
         let state = get_state(state, centers)?;
-        let cost = Work::passes(Work::product(state.n_centers(), state.d, k), num_trials.saturating_mul(max_iter + 1));
+        let cost = Work::passes(Work::product(state.n_centers(), state.d, k), Work::lloyd_passes(num_trials, max_iter));
         let reduced = run(py, n_threads, cost, |stop| state.reduce(&params, &core::Cpu, stop))?;
         reduced_to_py(py, reduced, state.d)
     })
@@ -416,9 +416,13 @@ fn reduce_and_refine<'py>(
     dispatch_rows_pair!(x, centers, |x, centers| {
         let state = get_state(state, centers)?;
         // The reduction's trials over K centres, then the refine's iterations over the rows.
-        let trials = Work::product(state.n_centers(), x.d(), k).saturating_mul(num_trials.saturating_mul(max_iter + 1));
-        let cost =
-            Work::Stoppable(Work::product(x.n(), x.d(), k).saturating_mul(refine.max_iter + 1).saturating_add(trials));
+        let trials =
+            Work::product(state.n_centers(), x.d(), k).saturating_mul(Work::lloyd_passes(num_trials, max_iter));
+        let cost = Work::Stoppable(
+            Work::product(x.n(), x.d(), k)
+                .saturating_mul(Work::lloyd_passes(1, refine.max_iter))
+                .saturating_add(trials),
+        );
         let (reduced, fit) = run(py, n_threads, cost, |stop| {
             on_device!(&device, |backend| core::reduce_and_refine(x, &state, &reduce, &refine, backend, stop))
         })?;
@@ -470,7 +474,7 @@ fn reduce_shards<'py>(
                 shards.push(core::Shard { centers: convert::points(a)?, weights: w });
             }
             let (rows, d) = (shards.iter().map(|s| s.centers.n()).sum(), shards.first().map_or(0, |s| s.centers.d()));
-            let cost = Work::passes(Work::product(rows, d, k), num_trials.saturating_mul(max_iter + 1));
+            let cost = Work::passes(Work::product(rows, d, k), Work::lloyd_passes(num_trials, max_iter));
             let reduced = run(py, n_threads, cost, |stop| core::reduce_shards(&shards, &params, &core::Cpu, stop))?;
             reduced_to_py(py, reduced, d)
         }};

@@ -57,6 +57,12 @@ impl Work {
     pub fn passes(per_pass: usize, passes: usize) -> Self {
         Self::Stoppable(per_pass.saturating_mul(passes))
     }
+
+    /// The passes over their points that `trials` Lloyd runs of at most `max_iter` iterations
+    /// make (one more than the iterations: the first assignment), saturating.
+    pub fn lloyd_passes(trials: usize, max_iter: usize) -> usize {
+        trials.saturating_mul(max_iter.saturating_add(1))
+    }
 }
 
 /// Runs `work` with the GIL released on `n_threads` threads (the default number for `None`).
