@@ -203,6 +203,42 @@ fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     assert_eq!(state, two);
 }
 
+/// An in-memory fit gathers its mini-batches into the buffer its seeding sample was gathered
+/// into: the same state, to the bit, as its steps taken with a fresh buffer each, whether a batch
+/// is part of the rows (several per epoch) or all of them, over several epochs.
+#[test]
+fn a_fit_reusing_its_sample_buffer_equals_its_steps_with_fresh_buffers() {
+    use fastkmeans_core::rng::{Purpose, Rng};
+    for (n, d, batch, epochs) in [(3000, 6, 700, 3), (500, 40, 5000, 2)] {
+        let x = blobs(n, d, 8, 11);
+        let points = Points::from_rows(&x, d).unwrap();
+        let seed = 21;
+        let params = MiniBatchParams {
+            n_centers: 40,
+            mini_batch_size: batch,
+            epochs,
+            init: InitMethod::KMeansPlusPlusThenRandom { plus_plus: 8 },
+            half_life_time_size: 0,
+            reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+            refine: None,
+            reduce: reduce_params(8, 3, seed),
+        };
+        let fit = fit_minibatch(points, &params.check().unwrap(), &Cpu, &NEVER).unwrap();
+        let batch = batch.min(n);
+        let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch);
+        let sample = fastkmeans_core::kernels::points::gather(points, &sample_rows);
+        let sample = Points::from_rows(&sample, d).unwrap();
+        let mut state = MiniBatchState::seed(sample, 40, params.init, seed).unwrap();
+        let mut n_batches = 0;
+        for epoch in 0..epochs as u64 {
+            n_batches += state.update_epoch(points, seed, epoch, batch, 0, &Cpu, &NEVER).unwrap().n_batches;
+        }
+        assert_eq!(fit.state, state, "n = {n}, batches of {batch}");
+        assert_eq!(fit.n_batches, n_batches);
+        assert_eq!(fit.n_batches, epochs * n.div_ceil(batch));
+    }
+}
+
 /// A mini-batch gathered, assigned and summed in one pass (with the next batch's rows fetched
 /// meanwhile) gives what gathering it and then assigning and summing gives, to the bit, on both
 /// paths: fused chunks (enough rows for the centres) and labels-then-sums (too few).
