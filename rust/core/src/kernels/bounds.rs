@@ -252,7 +252,7 @@ pub(crate) fn hamerly<F: Scalar>(
                 flagged.clear();
                 for (r, label) in labels.iter().enumerate() {
                     if first {
-                        norms[r] = rows.row(r).iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+                        norms[r] = sum_of_squares(rows.row(r)).sqrt();
                         flagged.push(r);
                         continue;
                     }
