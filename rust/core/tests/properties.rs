@@ -204,12 +204,14 @@ fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
 }
 
 /// An in-memory fit gathers its mini-batches into the buffer its seeding sample was gathered
-/// into: the same state, to the bit, as its steps taken with a fresh buffer each, whether a batch
-/// is part of the rows (several per epoch) or all of them, over several epochs.
+/// into (the public `update_epoch` into a fresh one): the same state, to the bit, as its steps
+/// taken with a fresh buffer each, whether a batch is part of the rows (several per epoch) or all
+/// of them, gathered in the fused pass (12,000 rows: batches of 5,000 in ten chunks, the last
+/// 2,000 labelled first) or before it, over several epochs.
 #[test]
 fn a_fit_reusing_its_sample_buffer_equals_its_steps_with_fresh_buffers() {
     use fastkmeans_core::rng::{Purpose, Rng};
-    for (n, d, batch, epochs) in [(3000, 6, 700, 3), (500, 40, 5000, 2)] {
+    for (n, d, batch, epochs) in [(3000, 6, 700, 3), (500, 40, 5000, 2), (12_000, 6, 5000, 2)] {
         let x = blobs(n, d, 8, 11);
         let points = Points::from_rows(&x, d).unwrap();
         let seed = 21;

@@ -259,7 +259,8 @@ impl<F: Scalar> MiniBatchState<F> {
 
     /// [`MiniBatchState::update_batches`], gathering each batch into `batch`, a buffer the caller
     /// keeps (whatever it holds is overwritten): an in-memory fit passes the buffer its seeding
-    /// sample was gathered into, which has room for a batch, so that its epochs allocate none.
+    /// sample was gathered into, which has room for a batch of dense rows, so that its epochs
+    /// allocate no batch buffer of their own.
     #[allow(clippy::too_many_arguments)]
     fn update_batches_in<R: Rows<F>, B: Backend, I: RowIndex>(
         &mut self,
@@ -501,11 +502,12 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     let batch_size = params.mini_batch_size.min(n);
     let seed = params.reduce.seed;
     let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch_size);
-    // The seeding sample's buffer then holds each mini-batch of the epochs: one allocation of a
-    // batch's size for the whole fit. A second one cost page faults: glibc serves a block this
-    // large (above its mmap threshold) from fresh pages and unmaps it when freed, so digits'
-    // (1,797 × 64 float64) fits faulted in 417 pages each; none now, and the core's fit took
-    // 0.86–0.91 of the time (builds taking turns in one process).
+    // The seeding sample's buffer then holds each mini-batch of the epochs (dense rows fit in it;
+    // a sparse batch with more stored values than the sample grows it), where each epoch used to
+    // allocate its own. Measured on digits (1,797 × 64 float64, where both were 920 KB, above
+    // glibc's initial mmap threshold): every fit faulted in 417 fresh pages, as glibc unmapped or
+    // trimmed the freed blocks between fits; now repeated fits fault in none, and the core's fit
+    // takes 0.86–0.91 of the time (builds taking turns in one process).
     let mut batch = x.gather(&sample_rows);
     let mut state = MiniBatchState::seed(batch.view(), params.n_centers, params.init, seed)?
         .with_reseed_ratio(params.reseed_ratio)?;
