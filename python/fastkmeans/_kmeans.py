@@ -47,8 +47,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ``half_life_time_size``), then shrinks the K centres to k by weighted Lloyd runs seeded with
     ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``; on rows in memory
     the default ``recipe="fastkmeans"`` instead measures the three leading runs on the rows and runs
-    Lloyd iterations on the data itself from the best (on tiny data from every distinct run, the
-    lowest end winning; ``recipe="sagemaker"``: SageMaker's exact recipe, without them). With
+    Lloyd iterations on the data itself from the best (on tiny data from every distinct run, and
+    from greedy k-means++ seedings of the rows where the runs are fewer than five, the lowest end
+    winning; ``recipe="sagemaker"``: SageMaker's exact recipe, without them). With
     ``algorithm="lloyd"`` it runs full-batch Lloyd on the data instead (scikit-learn's KMeans),
     seeded with ``local_lloyd_init_method`` and stopped by the ``local_lloyd_*`` rules.
 
@@ -107,7 +108,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Lloyd runs whose lowest loss wins. Before the default recipe's refine, the runs after the
         first four run only if fewer than three of those agree, and the lowest loss over the rows
         after one more Lloyd step, among the three leading runs, wins (on tiny data, every distinct
-        run is refined and the lowest end wins; docs/algorithm.md). "auto" is
+        run is refined, with restarts seeded on the rows to make up five, and the lowest end wins;
+        docs/algorithm.md). "auto" is
         ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 100, as SageMaker resolved it)
         and 1 for "lloyd".
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
@@ -144,7 +146,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         with full-data Lloyd iterations from the best (at most ``local_lloyd_max_iter``, stopping
         by scikit-learn's centre-shift rule at a tenth of ``local_lloyd_tol``), which brings the
         loss to scikit-learn's ``KMeans`` or below; on tiny data (n * k * d <= 8192) it refines every
-        distinct trial and keeps the lowest end instead. "sagemaker": SageMaker's exact recipe (seed, stream,
+        distinct trial (with Lloyd runs seeded by greedy k-means++ over the rows to make up five) and
+        keeps the lowest end instead. "sagemaker": SageMaker's exact recipe (seed, stream,
         reduce), nothing after, with ``init_method="auto"`` and ``reseed_ratio="auto"`` resolved to
         SageMaker's uniform seeding and no reseeding. Streamed data (files, sources),
         ``partial_fit``, Dask fits and the training container have no refine step (they see the

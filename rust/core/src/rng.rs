@@ -18,6 +18,8 @@ pub enum Purpose {
     Epoch(u64),
     /// Seeding reduction (or full-batch Lloyd) trial `t`.
     Trial(u64),
+    /// The seed of the restarts over the rows that compete with a tiny fit's reduction trials.
+    Restarts,
 }
 
 impl Purpose {
@@ -27,6 +29,7 @@ impl Purpose {
             Purpose::SeedCenters => 2,
             Purpose::Epoch(e) => (1 << 32) + e,
             Purpose::Trial(t) => (2 << 32) + t,
+            Purpose::Restarts => 3,
         }
     }
 }

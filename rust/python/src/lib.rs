@@ -114,8 +114,9 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
 
 /// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
 /// `refine=(max_iter, tol)`, the reduction's trial is chosen by the rows (on tiny data, each trial
-/// is refined and the lowest end wins) and full-data Lloyd from it labels the data instead
-/// (`core::reduce_and_refine`), stopping by `refine_rule` ("loss" or "shift", see `stop_rule`).
+/// is refined, with restarts seeded on the rows to make up five, and the lowest end wins) and
+/// full-data Lloyd from it labels the data instead (`core::reduce_and_refine`), stopping by
+/// `refine_rule` ("loss" or "shift", see `stop_rule`).
 /// (`reseed_ratio`'s default is written out, 0.25 = `core::DEFAULT_RESEED_RATIO`, so that Python
 /// sees it in the signature; tests/test_recipe.py checks it against the estimator's default.)
 #[pyfunction]
@@ -389,7 +390,8 @@ fn absorbed_counts<'py>(
 /// The end of an in-memory fit from a streaming state (`core::reduce_and_refine`): reduces it to
 /// `k` centres (until its trials agree), chooses the trial by the rows `x`, and runs full-data
 /// Lloyd from it by `refine=(max_iter, tol)`, stopping by `refine_rule` (see `stop_rule`); on
-/// tiny data it refines every distinct trial and keeps the lowest end.
+/// tiny data it refines every distinct trial (with restarts seeded on the rows to make up five)
+/// and keeps the lowest end.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (x, *, state, k, init_method, num_trials, max_iter, tol, seed, refine, refine_rule="loss",

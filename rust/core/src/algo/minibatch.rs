@@ -557,6 +557,6 @@ pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
         return Err(Error::FeatureMismatch { expected: state.d, got: x.d() });
     }
     let mut trials = state.reduce_trials(reduce, Trials::UntilAgreed, backend, stop)?;
-    let (index, fit) = choose_and_refine(x, None, &trials, refine, backend, stop)?;
+    let (index, fit) = choose_and_refine(x, None, &trials, refine, reduce.seed, backend, stop)?;
     Ok((trials.swap_remove(index), fit))
 }
