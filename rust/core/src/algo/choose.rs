@@ -107,7 +107,7 @@ pub const REFINE_EACH_WORK: usize = 1 << 13;
 /// local minimum. Measured (docs/algorithm.md): on standardised wine (178 × 13, k = 3), whose four
 /// lowest minima lie within 0.2% of each other, most seeds' trials all end in one, and the fit
 /// ended in the lowest on 12 of seeds 0–29 without restarts and on 23 with them (scikit-learn's
-/// `KMeans()`: 10), the restarts adding about 0.1 ms to a 0.3 ms fit. Restarts for every tiny fit,
+/// `KMeans()`: 10), the restarts taking the whole fit from about 0.17 to 0.3 ms. Restarts for every tiny fit,
 /// whatever its trials, were measured too: over the elbow sweep's tiny cells they lowered the mean
 /// loss by up to 1.3% (USArrests at k = 9) but added 15–45% to the time at k ≥ 4.
 pub const TINY_STARTS: usize = 5;
@@ -131,7 +131,9 @@ pub fn choose_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
     let k = trials.first().map_or(0, |t| t.centers.len() / x.d().max(1));
     if x.n().saturating_mul(k).saturating_mul(x.d()) <= REFINE_EACH_WORK {
         let (index, refined) = refine_each(x, weights, trials, refine, backend, stop)?;
-        let restarts = TINY_STARTS.saturating_sub(distinct(trials, TINY_STARTS).len());
+        // Fewer rows than centres (a caller that reduces a state over too few rows) leaves
+        // nothing to seed a restart from.
+        let restarts = if x.n() < k { 0 } else { TINY_STARTS.saturating_sub(distinct(trials, TINY_STARTS).len()) };
         if restarts == 0 {
             return Ok((index, refined));
         }
@@ -170,7 +172,8 @@ pub fn refine_each<F: Scalar, R: Rows<F>, B: Backend>(
 
 /// The lowest of `runs` Lloyd runs by `refine` over the rows `x`, each seeded by greedy k-means++
 /// over them (`2 + ⌊ln k⌋` candidates a step) from its own stream of `seed`'s
-/// [`Purpose::Restarts`]; ties go to the earlier run ([`best_of_runs`]).
+/// [`Purpose::Restarts`]; ties go to the earlier run ([`best_of_runs`]). Fewer rows than `k` is an
+/// error.
 #[allow(clippy::too_many_arguments)]
 pub fn restart_on_rows<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
@@ -182,6 +185,10 @@ pub fn restart_on_rows<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
+    x.require_non_empty()?;
+    if x.n() < k {
+        return Err(Error::TooFewPoints { n_samples: x.n(), k });
+    }
     let seeds = Repeated::new(x, weights, k, InitMethod::greedy_trials(k), runs);
     let seeding = |rng: &mut Rng| Ok(x.dense_rows(&seeds.choose(rng)));
     let seed = Rng::new(seed, Purpose::Restarts).next_seed();
@@ -328,6 +335,31 @@ mod tests {
         // The restarts are the seed's: the same seed, the same runs.
         let again = restart_on_rows(x, None, 2, restarts, &refine_params(), 5, &Cpu, &NEVER).unwrap();
         assert_eq!((again.loss.to_bits(), again.centers), (restarted.loss.to_bits(), restarted.centers));
+    }
+
+    /// Five distinct trials (or more) are five starts already: no restart runs, and the fit ends
+    /// with the trials' lowest refine, though the rows hold a lower minimum. With fewer rows than
+    /// centres, no restart runs either (none could be seeded), and asking for one is an error.
+    #[test]
+    fn no_restarts_beside_five_distinct_trials_or_with_fewer_rows_than_centres() {
+        let x = Points::from_rows(&ROWS, 1).unwrap();
+        let trials: Vec<_> = (0..TINY_STARTS).map(|t| trial(&[0.0, 12.0 + t as f64 / 8.0], t as f64)).collect();
+        let (index, fit) = choose_and_refine(x, None, &trials, &refine_params(), 5, &Cpu, &NEVER).unwrap();
+        let (want_index, want) = refine_each(x, None, &trials, &refine_params(), &Cpu, &NEVER).unwrap();
+        assert_eq!((index, fit.loss.to_bits(), &fit.centers), (want_index, want.loss.to_bits(), &want.centers));
+        assert_eq!(fit.loss, 304.0);
+        // One trial fewer, and a restart finds the lower minimum.
+        let (_, fit) = choose_and_refine(x, None, &trials[1..], &refine_params(), 5, &Cpu, &NEVER).unwrap();
+        assert_eq!(fit.loss, 154.0);
+
+        let few = Points::from_rows(&ROWS[..2], 1).unwrap();
+        let three = [trial(&[-1.0, 0.0, 5.0], 1.0)];
+        let (_, fit) = choose_and_refine(few, None, &three, &refine_params(), 5, &Cpu, &NEVER).unwrap();
+        assert_eq!(fit.loss, 0.0);
+        assert!(matches!(
+            restart_on_rows(few, None, 3, 1, &refine_params(), 5, &Cpu, &NEVER),
+            Err(Error::TooFewPoints { n_samples: 2, k: 3 })
+        ));
     }
 
     #[test]

@@ -468,7 +468,8 @@ pub struct MiniBatchFit<F> {
     /// The streaming state after the last batch (resumable).
     pub state: MiniBatchState<F>,
     /// The k centres of the reduction: its best trial, or where `params.refine` is set, the trial
-    /// refined ([`choose_and_refine`]).
+    /// refined ([`choose_and_refine`]; on tiny data, the trial whose refine ended lowest, even
+    /// where a restart over the rows ended lower still).
     pub reduced: Reduced<F>,
     /// The final k centres, k × d: the reduced ones, or where `params.refine` is set, the
     /// centres its full-data Lloyd iterations end with.
@@ -543,8 +544,9 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
 /// The end of an in-memory fit that refines: reduces `state` ([`MiniBatchState::reduce_trials`],
 /// until its trials agree: [`Trials::UntilAgreed`]) and refines a trial by full-data Lloyd over
 /// the rows `x` by `refine`: the trial the rows choose, from its centres after the choice's step,
-/// or on tiny data the trial whose own refine ends lowest ([`choose_and_refine`]). Returns the
-/// trial and its Lloyd run.
+/// or on tiny data the trial whose own refine ends lowest, with restarts over the rows beside the
+/// trials ([`choose_and_refine`]). Returns the trial and the Lloyd run that ends the fit (the
+/// trial's, or on tiny data a restart's that ended lower).
 pub fn reduce_and_refine<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     state: &MiniBatchState<F>,
