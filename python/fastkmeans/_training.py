@@ -93,8 +93,8 @@ def refine_params(hp: Hyperparameters) -> Optional[Tuple[int, float]]:
     no row changes its centre. The refine starts near a local optimum, where the centres creep: at
     ``local_lloyd_tol`` itself it stopped 0.4% above scikit-learn's loss on flower.jpg's colours
     (k = 64, seeds 0-3; scikit-learn's own run from k-means++ stops at that tolerance after many
-    more iterations), at a tenth 0.2% below it, for a quarter more time (docs/algorithm.md). The reduction keeps SageMaker's relative-loss rule.
-    ``None`` for ``recipe="sagemaker"``, which ends with the reduction.
+    more iterations), at a tenth 0.2% below it, for a quarter more time (docs/algorithm.md). The
+    reduction keeps SageMaker's relative-loss rule. ``None`` for ``recipe="sagemaker"``, which ends with the reduction.
     """
     if hp.recipe != "fastkmeans":
         return None
