@@ -107,9 +107,9 @@ pub const REFINE_EACH_WORK: usize = 1 << 13;
 /// local minimum. Measured (docs/algorithm.md): on standardised wine (178 × 13, k = 3), whose four
 /// lowest minima lie within 0.2% of each other, most seeds' trials all end in one, and the fit
 /// ended in the lowest on 12 of seeds 0–29 without restarts and on 23 with them (scikit-learn's
-/// `KMeans()`: 10), the restarts taking the whole fit from about 0.17 to 0.3 ms. Restarts for every tiny fit,
-/// whatever its trials, were measured too: over the elbow sweep's tiny cells they lowered the mean
-/// loss by up to 1.3% (USArrests at k = 9) but added 15–45% to the time at k ≥ 4.
+/// `KMeans()`: 10), the restarts taking the whole fit from about 0.17 to 0.3 ms. Restarts for
+/// every tiny fit, whatever its trials, were measured too: over the elbow sweep's tiny cells they
+/// lowered the mean loss by up to 1.3% (USArrests at k = 9) but added 15–45% to the time at k ≥ 4.
 pub const TINY_STARTS: usize = 5;
 
 /// The end of a fit that refines: the trial of `trials` (lowest coarse loss first) to refine,
@@ -332,9 +332,11 @@ mod tests {
             (fit.loss.to_bits(), fit.n_iter, &fit.labels),
             (restarted.loss.to_bits(), restarted.n_iter, &restarted.labels)
         );
-        // The restarts are the seed's: the same seed, the same runs.
-        let again = restart_on_rows(x, None, 2, restarts, &refine_params(), 5, &Cpu, &NEVER).unwrap();
-        assert_eq!((again.loss.to_bits(), again.centers), (restarted.loss.to_bits(), restarted.centers));
+        // Side by side or one after another, the same runs.
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let serial =
+            one_thread.install(|| restart_on_rows(x, None, 2, restarts, &refine_params(), 5, &Cpu, &NEVER).unwrap());
+        assert_eq!((serial.loss.to_bits(), serial.centers), (restarted.loss.to_bits(), restarted.centers));
     }
 
     /// Five distinct trials (or more) are five starts already: no restart runs, and the fit ends
