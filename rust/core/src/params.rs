@@ -169,8 +169,8 @@ pub struct MiniBatchParams {
     pub reduce: ReduceParams,
     /// Full-data Lloyd iterations at the end of an in-memory fit (`recipe="fastkmeans"`), from the
     /// reduction's trial chosen by the rows, or on tiny data from each, with restarts over the rows
-    /// to make up five (`algo::choose`); `None` is
-    /// SageMaker's recipe, which ends with the reduction's best trial.
+    /// to make up five (`algo::choose`); `None` is SageMaker's recipe, which ends with the
+    /// reduction's best trial.
     pub refine: Option<LloydParams>,
 }
 
