@@ -185,10 +185,7 @@ pub fn restart_on_rows<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<LloydFit<F>> {
-    x.require_non_empty()?;
-    if x.n() < k {
-        return Err(Error::TooFewPoints { n_samples: x.n(), k });
-    }
+    x.require_rows_for(k)?;
     let seeds = Repeated::new(x, weights, k, InitMethod::greedy_trials(k), runs);
     let seeding = |rng: &mut Rng| Ok(x.dense_rows(&seeds.choose(rng)));
     let seed = Rng::new(seed, Purpose::Restarts).next_seed();

@@ -7,7 +7,7 @@ use crate::algo::init::init_centers_on;
 use crate::algo::kmeanspp::Repeated;
 use crate::algo::lloyd::{by_loss, lowest, runs, LloydFit, Trials};
 use crate::backend::{Backend, Rows};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kernels::metrics::check_weights;
 use crate::kernels::scalar::Scalar;
 use crate::params::{Checked, InitMethod, ReduceParams};
@@ -35,10 +35,7 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<Vec<LloydFit<F>>> {
-    x.require_non_empty()?;
-    if x.n() < params.k {
-        return Err(Error::TooFewPoints { n_samples: x.n(), k: params.k });
-    }
+    x.require_rows_for(params.k)?;
     check_weights(x.n(), weights)?;
     let lloyd_params = params.lloyd.check()?;
     // k-means++ seeds every run from the same rows: prepared once for all of them.

@@ -83,10 +83,7 @@ impl<F: Scalar> MiniBatchState<F> {
     /// Seeds `n_centers` centres from `sample` (SageMaker's sampled first batch) with `init`;
     /// every count starts at zero, so a centre's first batch moves it onto that batch's mean.
     pub fn seed<R: Rows<F>>(sample: R, n_centers: usize, init: InitMethod, seed: u64) -> Result<Self> {
-        sample.require_non_empty()?;
-        if sample.n() < n_centers {
-            return Err(Error::TooFewPoints { n_samples: sample.n(), k: n_centers });
-        }
+        sample.require_rows_for(n_centers)?;
         let mut rng = Rng::new(seed, Purpose::SeedCenters);
         let centers = init_centers(sample, None, n_centers, init, &mut rng);
         Ok(Self {
@@ -495,11 +492,8 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     backend: &B,
     stop: &AtomicBool,
 ) -> Result<MiniBatchFit<F>> {
-    x.require_non_empty()?;
-    let (n, k) = (x.n(), params.reduce.k);
-    if n < k {
-        return Err(Error::TooFewPoints { n_samples: n, k });
-    }
+    x.require_rows_for(params.reduce.k)?;
+    let n = x.n();
     let batch_size = params.mini_batch_size.min(n);
     let seed = params.reduce.seed;
     let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch_size);

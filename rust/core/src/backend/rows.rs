@@ -86,6 +86,16 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
         Ok(())
     }
 
+    /// Fails as [`Rows::require_non_empty`] does, and with [`Error::TooFewPoints`] unless there are
+    /// at least `k` rows: the check of anything that seeds `k` centres from these rows.
+    fn require_rows_for(&self, k: usize) -> Result<()> {
+        self.require_non_empty()?;
+        if self.n() < k {
+            return Err(Error::TooFewPoints { n_samples: self.n(), k });
+        }
+        Ok(())
+    }
+
     /// Fails with [`Error::FeatureMismatch`] unless the rows have `d` features.
     fn require_d(&self, d: usize) -> Result<()> {
         if self.d() != d {
