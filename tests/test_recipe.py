@@ -317,6 +317,20 @@ def test_the_halved_factor_never_falls_below_two():
     assert KMeans(k=300, random_state=0).fit(X).extra_center_factor_ == 2
 
 
+def test_fewer_than_four_rows_per_halved_streaming_centre_take_the_factor_two():
+    # 800 rows of 50 features, k = 40: "auto" means 10, halved to 5 (K = 200, four rows each); with
+    # one row fewer, under four rows per streaming centre, the factor is 2 (K = 80).
+    X = make_blobs(n_samples=800, n_features=50, centers=40, cluster_std=6.0, random_state=1)[0]
+    assert KMeans(k=40, random_state=0).fit(X).extra_center_factor_ == 5
+    fewer = KMeans(k=40, random_state=0).fit(X[:799])
+    assert fewer.extra_center_factor_ == 2 and fewer._state["centers"].shape == (80, 50)
+    two = KMeans(k=40, random_state=0, extra_center_factor=2).fit(X[:799])
+    assert fewer.cluster_centers_.tobytes() == two.cluster_centers_.tobytes()
+    # An explicit factor, and SageMaker's recipe, keep theirs.
+    assert KMeans(k=40, random_state=0, extra_center_factor=10).fit(X[:799]).extra_center_factor_ == 10
+    assert KMeans(k=40, random_state=0, recipe="sagemaker").fit(X[:799]).extra_center_factor_ == 10
+
+
 def test_small_tables_keep_the_auto_factor():
     # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
     # 1,000 rows it is halved, and so it is under 1,000 rows where a pass (n * k * d) is long.

@@ -245,6 +245,10 @@ def resolve_minibatch(hp: Hyperparameters, first_batch_rows: int) -> Tuple[int, 
 # the "auto" extra_center_factor (see few_rows_factor).
 FEW_ROWS_PER_CENTER = 50
 
+# ... and where even the halved factor leaves fewer rows than this per streaming centre, the factor is
+# 2 (see few_rows_factor).
+MIN_ROWS_PER_CENTER = 4
+
 # ... unless the data is a small table: fewer rows than this, and a pass over them against the k centres
 # of at most SMALL_TABLE_WORK multiply-adds (n * k * d), whose fit took a millisecond or less either way
 # and where the finer summary lowers the loss (see few_rows_factor).
@@ -262,7 +266,11 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: i
     centres that summarise so few rows each summarise them no better than half as many do: under
     ``recipe="fastkmeans"``, with ``extra_center_factor="auto"``, the factor is halved (to no less
     than 2; a factor of 2 or less stays). Measured on the small sipu sets and digits (seeds 0-9): the same
-    loss or lower, in a fifth to three fifths less time (docs/algorithm.md).
+    loss or lower, in a fifth to three fifths less time (docs/algorithm.md). Where the halved factor
+    still leaves fewer than ``MIN_ROWS_PER_CENTER`` rows per streaming centre (400 rows at k = 40,
+    digits at k = 100), the factor is 2: centres of two or three rows each summarise nothing, and
+    the reduction's trials over them cost as much as Lloyd over the rows, d multiply-adds a pair
+    (400 x 4,096 at k = 40 took 1.6 times scikit-learn's time; measured, docs/algorithm.md).
 
     Small tables keep the factor: fewer than ``SMALL_TABLE_ROWS`` rows, and n * k * d at most
     ``SMALL_TABLE_WORK`` (a pass over the rows against the k centres, some 20 µs). Their whole fit
@@ -275,7 +283,8 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: i
     small_table = n_rows < SMALL_TABLE_ROWS and n_rows * hp.k * n_features <= SMALL_TABLE_WORK
     if (hp.recipe == "fastkmeans" and hp.extra_center_factor == "auto" and factor > 2 and not small_table
             and n_rows < FEW_ROWS_PER_CENTER * hp.k * factor):
-        return max(factor // 2, 2)
+        halved = max(factor // 2, 2)
+        return 2 if n_rows < MIN_ROWS_PER_CENTER * hp.k * halved else halved
     return factor
 
 
