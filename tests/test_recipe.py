@@ -331,6 +331,25 @@ def test_fewer_than_four_rows_per_halved_streaming_centre_take_the_factor_two():
     assert KMeans(k=40, random_state=0, recipe="sagemaker").fit(X[:799]).extra_center_factor_ == 10
 
 
+def test_many_rows_per_streaming_centre_run_at_least_ten_reduction_trials():
+    # k = 110: "auto" means 9 trials and a factor of 9 (K = 990); 49,500 rows are 50 per streaming
+    # centre, so the default recipe runs 10 trials, the first 9 those of SageMaker's number.
+    X = make_blobs(n_samples=49_500, n_features=2, centers=110, random_state=0)[0]
+    model = KMeans(k=110, random_state=0).fit(X)
+    assert model.extra_center_factor_ == 9 and model.local_lloyd_num_trials_ == 10
+    ten = KMeans(k=110, random_state=0, local_lloyd_num_trials=10).fit(X)
+    assert model.cluster_centers_.tobytes() == ten.cluster_centers_.tobytes()
+    # Fewer rows per streaming centre (20,000 rows: the factor halves to 4, K = 440, 45 rows each),
+    # an explicit number and SageMaker's recipe keep SageMaker's number.
+    fewer = KMeans(k=110, random_state=0).fit(X[:20_000])
+    assert fewer.extra_center_factor_ == 4 and fewer.local_lloyd_num_trials_ == 9
+    assert KMeans(k=110, random_state=0, local_lloyd_num_trials=9).fit(X).local_lloyd_num_trials_ == 9
+    assert KMeans(k=110, random_state=0, recipe="sagemaker").fit(X).local_lloyd_num_trials_ == 9
+    # K = 2k (k = 400, a factor of 2) keeps it too.
+    many = make_blobs(n_samples=40_000, n_features=2, centers=50, random_state=0)[0]
+    assert KMeans(k=400, random_state=0).fit(many).local_lloyd_num_trials_ == 3
+
+
 def test_small_tables_keep_the_auto_factor():
     # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
     # 1,000 rows it is halved, and so it is under 1,000 rows where a pass (n * k * d) is long.

@@ -112,7 +112,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         run is refined, with restarts seeded on the rows to make up five, and the lowest end wins;
         docs/algorithm.md). "auto" is
         ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 100, as SageMaker resolved it)
-        and 1 for "lloyd".
+        and 1 for "lloyd"; under ``recipe="fastkmeans"``, an in-memory fit with at least 50 rows per
+        streaming centre and K >= 3k runs at least 10 (the passes over its rows cost far more).
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
         Metrics reported in ``train_metrics_`` (and by ``evaluate``).
     algorithm : {"minibatch", "lloyd"}, default="minibatch"
