@@ -350,6 +350,27 @@ def test_many_rows_per_streaming_centre_run_at_least_ten_reduction_trials():
     assert KMeans(k=400, random_state=0).fit(many).local_lloyd_num_trials_ == 3
 
 
+def test_the_trials_rule_counts_the_streaming_centres_kept(tmp_path):
+    X = make_blobs(n_samples=49_500, n_features=2, centers=110, random_state=0)[0]
+    # One row under 50 per centre at an explicit factor of 9 (K = 990): SageMaker's 9 trials.
+    assert KMeans(k=110, random_state=0, extra_center_factor=9).fit(X[:49_499]).local_lloyd_num_trials_ == 9
+    # K = 3k exactly 50 rows each (an explicit factor, "auto" trials): 10.
+    assert KMeans(k=110, random_state=0, extra_center_factor=3).fit(X[:16_500]).local_lloyd_num_trials_ == 10
+    # 30,000 rows halve the factor to 4 (K = 440, 68 rows each kept): 10.
+    halved = KMeans(k=110, random_state=0).fit(X[:30_000])
+    assert halved.extra_center_factor_ == 4 and halved.local_lloyd_num_trials_ == 10
+    # Initial streaming centres count as the centres kept (330 rows: K = 3k).
+    centres = X[:330]
+    assert KMeans(k=110, random_state=0, initial_centers=centres).fit(X[:16_500]).local_lloyd_num_trials_ == 10
+    # A streamed fit and a fresh partial_fit keep SageMaker's number; a partial_fit after a fit, the fit's.
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, X[:16_500], delimiter=",")
+    assert KMeans(k=110, random_state=0, extra_center_factor=3).fit(str(path)).local_lloyd_num_trials_ == 9
+    assert KMeans(k=110, random_state=0, extra_center_factor=3).partial_fit(X[:16_500]).local_lloyd_num_trials_ == 9
+    fitted = KMeans(k=110, random_state=0).fit(X)
+    assert fitted.partial_fit(X[:1000]).local_lloyd_num_trials_ == 10
+
+
 def test_small_tables_keep_the_auto_factor():
     # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
     # 1,000 rows it is halved, and so it is under 1,000 rows where a pass (n * k * d) is long.

@@ -79,9 +79,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K never exceeds the rows of the seeding batch. Under ``recipe="fastkmeans"``, an in-memory
         fit with fewer than 50 rows per streaming centre halves it (to no less than 2): there the K
         centres cost most of the fit, and half as many lose nothing; with fewer than four rows per
-        streaming centre even then, it is 2. Small tables (under 1,000
-        rows, n * k * d at most 2**18) keep it: their fit took a millisecond or less at k <= 10, and the
-        finer summary lowers the loss.
+        streaming centre even then, it is 2. Small tables (under 1,000 rows, n * k * d at most
+        2**18) keep it: their fit took a millisecond or less at k <= 10, and the finer summary
+        lowers the loss.
     half_life_time_size : int, default=0
         A point's weight halves after this many later points; 0 disables decay.
     local_lloyd_max_iter : int, default=300
@@ -111,9 +111,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         after one more Lloyd step, among the three leading runs, wins (on tiny data, every distinct
         run is refined, with restarts seeded on the rows to make up five, and the lowest end wins;
         docs/algorithm.md). "auto" is
-        ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 100, as SageMaker resolved it)
+        ``clamp(round(1000 / k), 1, 10)`` for "minibatch" (10 for k <= 105, as SageMaker resolved it)
         and 1 for "lloyd"; under ``recipe="fastkmeans"``, an in-memory fit with at least 50 rows per
-        streaming centre and K >= 3k runs at least 10 (the passes over its rows cost far more).
+        streaming centre kept and K >= 3k runs at least 10 (there the passes over the rows cost far
+        more than the trials).
     eval_metrics : sequence of {"msd", "ssd"}, default=("msd",)
         Metrics reported in ``train_metrics_`` (and by ``evaluate``).
     algorithm : {"minibatch", "lloyd"}, default="minibatch"

@@ -204,7 +204,8 @@ def _fit_from_centers(X: Any, hp: Hyperparameters, seed: int, initial_centers: A
         weights = np.bincount(out["labels"], minlength=hp.k).astype(np.float64)
         return Fitted(out["centers"], out["labels"], out["inertia"], out["n_iter"], None, 1, 1, 0, weights)
     state, factor = seeded_state(initial_centers, hp, X.shape[1], X.dtype, seed)
-    trials = resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch")
+    trials = many_rows_trials(hp, resolve_local_lloyd_num_trials(hp.local_lloyd_num_trials, hp.k, "minibatch"),
+                              factor, X.shape[0])
     n_steps = 0
     for epoch in range(hp.epochs):
         order = np.random.default_rng([seed, epoch]).permutation(X.shape[0])
@@ -258,7 +259,7 @@ SMALL_TABLE_WORK = 1 << 18
 
 
 def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: int) -> int:
-    """Return the extra_center_factor of an in-memory minibatch fit: ``factor``, or half on few rows per centre.
+    """Return the extra_center_factor of an in-memory minibatch fit: ``factor``, or half (or 2) on few rows per centre.
 
     The streaming pass and the reduction cost in proportion to K = k * ``factor``, whatever the
     number of rows; the passes over the data, in proportion to the rows. With fewer than
@@ -268,8 +269,8 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: i
     ``recipe="fastkmeans"``, with ``extra_center_factor="auto"``, the factor is halved (to no less
     than 2; a factor of 2 or less stays). Measured on the small sipu sets and digits (seeds 0-9): the same
     loss or lower, in a fifth to three fifths less time (docs/algorithm.md). Where the halved factor
-    still leaves fewer than ``MIN_ROWS_PER_CENTER`` rows per streaming centre (400 rows at k = 40,
-    digits at k = 100), the factor is 2: centres of two or three rows each summarise nothing, and
+    still leaves fewer than ``MIN_ROWS_PER_CENTER`` rows per streaming centre (400 x 4,096 rows at
+    k = 40, digits at k = 100), the factor is 2: centres of two or three rows each summarise nothing, and
     the reduction's trials over them cost as much as Lloyd over the rows, d multiply-adds a pair
     (400 x 4,096 at k = 40 took 1.6 times scikit-learn's time; measured, docs/algorithm.md).
 
@@ -289,7 +290,7 @@ def few_rows_factor(hp: Hyperparameters, factor: int, n_rows: int, n_features: i
     return factor
 
 
-# Under the default recipe, an in-memory fit with at least FEW_ROWS_PER_CENTER rows per streaming centre
+# Under the default recipe, an in-memory fit with at least FEW_ROWS_PER_CENTER rows per streaming centre kept
 # and K >= 3k runs at least this many reduction trials (see many_rows_trials).
 MANY_ROWS_TRIALS = 10
 
@@ -299,15 +300,18 @@ def many_rows_trials(hp: Hyperparameters, trials: int, factor: int, n_rows: int)
 
     SageMaker's "auto" runs round(1000 / k) trials (10 up to k = 105), so that the reduction's
     trials over the K streaming centres stay cheap as k grows. Where the rows are many (at least
-    ``FEW_ROWS_PER_CENTER`` per streaming centre) the passes over them cost far more than trials
-    over the K centres, and many clusters in few dimensions have many shallow minima for the
-    trials to choose among: under ``recipe="fastkmeans"``, with ``local_lloyd_num_trials="auto"``
-    and K >= 3k, such a fit runs at least ``MANY_ROWS_TRIALS``. Measured on china.jpg's colours
+    ``FEW_ROWS_PER_CENTER`` per streaming centre kept: K = k * ``factor``, the factor after any
+    halving by ``few_rows_factor``, or the one ``initial_centers`` imply) the passes over them cost
+    far more than trials over the K centres, and many clusters in few dimensions have many shallow
+    minima for the trials to choose among: under ``recipe="fastkmeans"``, with
+    ``local_lloyd_num_trials="auto"`` (whatever set the factor) and K >= 3k, such a fit runs at
+    least ``MANY_ROWS_TRIALS``. Measured on china.jpg's colours
     (273,280 x 3; docs/algorithm.md): at k = 128 (K = 7k) eight trials ended 1.0010 of
     scikit-learn's mean loss and ten 0.9993 (seeds 0-5), at k = 256 (K = 3k) four 1.0041 and ten
     0.9992 (seeds 0-3), in the same time; at k = 500 (K = 2k, left alone) ten instead of two took
-    11% more time for no gain. SageMaker's recipe, an explicit value, streamed fits and ``partial_fit``
-    keep SageMaker's number.
+    11% more time for no gain. SageMaker's recipe, an explicit value, streamed fits, Dask fits and a
+    ``partial_fit`` that seeds its own state keep SageMaker's number (one that continues a ``fit``
+    keeps the fit's).
     """
     if (hp.recipe == "fastkmeans" and hp.local_lloyd_num_trials == "auto" and factor >= 3
             and n_rows >= FEW_ROWS_PER_CENTER * hp.k * factor):
