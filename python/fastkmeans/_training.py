@@ -305,13 +305,12 @@ def many_rows_trials(hp: Hyperparameters, trials: int, factor: int, n_rows: int)
     far more than trials over the K centres, and many clusters in few dimensions have many shallow
     minima for the trials to choose among: under ``recipe="fastkmeans"``, with
     ``local_lloyd_num_trials="auto"`` (whatever set the factor) and K >= 3k, such a fit runs at
-    least ``MANY_ROWS_TRIALS``. Measured on china.jpg's colours
-    (273,280 x 3; docs/algorithm.md): at k = 128 (K = 7k) eight trials ended 1.0010 of
-    scikit-learn's mean loss and ten 0.9993 (seeds 0-5), at k = 256 (K = 3k) four 1.0041 and ten
-    0.9992 (seeds 0-3), in the same time; at k = 500 (K = 2k, left alone) ten instead of two took
-    11% more time for no gain. SageMaker's recipe, an explicit value, streamed fits, Dask fits and a
-    ``partial_fit`` that seeds its own state keep SageMaker's number (one that continues a ``fit``
-    keeps the fit's).
+    least ``MANY_ROWS_TRIALS``. Measured on china.jpg's colours (273,280 x 3; docs/algorithm.md):
+    at k = 128 (K = 7k) eight trials ended 1.0010 of scikit-learn's mean loss and ten 0.9993
+    (seeds 0-5), at k = 256 (K = 3k) four 1.0041 and ten 0.9992 (seeds 0-3), in the same time; at
+    k = 500 (K = 2k, left alone) ten instead of two took 11% more time for no gain. SageMaker's
+    recipe, an explicit value, streamed fits, Dask fits and a ``partial_fit`` that seeds its own
+    state keep SageMaker's number (one that continues a ``fit`` keeps the fit's).
     """
     if (hp.recipe == "fastkmeans" and hp.local_lloyd_num_trials == "auto" and factor >= 3
             and n_rows >= FEW_ROWS_PER_CENTER * hp.k * factor):
