@@ -5,12 +5,13 @@ use std::sync::atomic::AtomicBool;
 
 use crate::algo::init::init_centers_on;
 use crate::algo::kmeanspp::Repeated;
-use crate::algo::lloyd::{by_loss, lowest, runs, LloydFit, Trials};
+use crate::algo::lloyd::{by_loss, lloyd, lowest, runs, runs_by, LloydFit, Trials};
+use crate::algo::tabled_lloyd::{self, lloyd_tabled};
 use crate::backend::{Backend, Rows};
 use crate::error::Result;
 use crate::kernels::metrics::check_weights;
 use crate::kernels::scalar::Scalar;
-use crate::params::{Checked, InitMethod, ReduceParams};
+use crate::params::{Checked, InitMethod, ReduceParams, StopRule};
 use crate::rng::Rng;
 
 /// Best of `num_trials` Lloyd runs, each seeded by `params.init` from its own random stream.
@@ -45,6 +46,22 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
         }
         _ => None,
     };
+    // Under the loss rule, runs over few points of many features go through the table of their
+    // pairwise distances that the seeding built ([`crate::algo::tabled_lloyd`]).
+    let tabled = plus_plus
+        .as_ref()
+        .and_then(|seeds| seeds.table())
+        .filter(|_| lloyd_params.rule == StopRule::Loss && tabled_lloyd::pays(x.n(), params.k, x.d()));
+    if let (Some(table), Some(seeds)) = (tabled, &plus_plus) {
+        let fits = runs_by(params.num_trials, trials, params.seed, stop, |rng| {
+            let rows = seeds.choose(rng);
+            match lloyd_tabled(x, weights, table, &rows, &lloyd_params, stop)? {
+                Some(fit) => Ok(fit),
+                None => lloyd(x, weights, x.dense_rows(&rows), &lloyd_params, backend, stop),
+            }
+        })?;
+        return Ok(by_loss(fits));
+    }
     let seeding = |rng: &mut Rng| match &plus_plus {
         Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
         None => init_centers_on(x, weights, params.k, params.init, rng, backend),

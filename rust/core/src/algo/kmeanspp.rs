@@ -217,18 +217,23 @@ impl<'w, F: Scalar, R: Rows<F>> Repeated<'w, F, R> {
     pub fn tabled(&self) -> bool {
         self.table.is_some()
     }
+
+    /// The table of the rows' pairwise squared distances, where the runs look them up.
+    pub(crate) fn table(&self) -> Option<&Table> {
+        self.table.as_ref()
+    }
 }
 
 /// The squared distances between every two of a few dense rows, n × n: each the bits that
 /// [`Rows::sq_dist_to`] gives for the pair (`sq_dist_in`, which is symmetric: a − b and b − a
 /// square to the same float, so each pair is measured once).
-struct Table {
+pub(crate) struct Table {
     n: usize,
     values: Vec<f64>,
 }
 
 impl Table {
-    fn new<F: Scalar>(x: Points<'_, F>) -> Self {
+    pub(crate) fn new<F: Scalar>(x: Points<'_, F>) -> Self {
         let (n, d) = (x.n(), x.d());
         let mut values = vec![0.0; n * n];
         // Row i measures the rows before it and itself (not 0 taken for granted: a row holding
@@ -244,7 +249,8 @@ impl Table {
         Self { n, values }
     }
 
-    fn row(&self, i: usize) -> &[f64] {
+    /// Row i's squared distances to every row.
+    pub(crate) fn row(&self, i: usize) -> &[f64] {
         &self.values[i * self.n..(i + 1) * self.n]
     }
 }

@@ -244,15 +244,24 @@ pub fn runs<F: Scalar, R: Rows<F>, B: Backend>(
     seeding: impl Fn(&mut Rng) -> Result<Vec<F>> + Sync,
 ) -> Result<Vec<LloydFit<F>>> {
     let shift_tol = shift_tolerance(x, weights, params, backend)?;
+    runs_by(num_trials, trials, seed, stop, |rng| {
+        let init = seeding(rng)?;
+        lloyd_within(x, weights, init, params, shift_tol, backend, stop)
+    })
+}
+
+/// [`runs`] of any run: `run` draws from the run's own random stream
+/// (`Rng::new(seed, Purpose::Trial(t))`); the runs go in parallel, `trials` says which run.
+pub(crate) fn runs_by<F: Send>(
+    num_trials: usize,
+    trials: Trials,
+    seed: u64,
+    stop: &AtomicBool,
+    run_one: impl Fn(&mut Rng) -> Result<LloydFit<F>> + Sync,
+) -> Result<Vec<LloydFit<F>>> {
     let num_trials = num_trials.max(1);
     let run = |numbers: std::ops::Range<u64>| -> Result<Vec<LloydFit<F>>> {
-        numbers
-            .into_par_iter()
-            .map(|t| {
-                let init = seeding(&mut Rng::new(seed, Purpose::Trial(t)))?;
-                lloyd_within(x, weights, init, params, shift_tol, backend, stop)
-            })
-            .collect()
+        numbers.into_par_iter().map(|t| run_one(&mut Rng::new(seed, Purpose::Trial(t)))).collect()
     };
     let first = match trials {
         Trials::All => num_trials,

@@ -15,3 +15,4 @@ pub mod lloyd;
 pub mod minibatch;
 pub mod reduce;
 pub mod starved;
+pub(crate) mod tabled_lloyd;

@@ -1,0 +1,282 @@
+//! Weighted Lloyd over a few points, in the space of their pairwise squared distances.
+//!
+//! The K → k reduction runs ten weighted Lloyd runs over the same K streaming centres, and its
+//! k-means++ seeding already holds the table of their pairwise squared distances `D`
+//! ([`crate::algo::kmeanspp::Repeated`]). Every centre of such a run is a weighted mean of some of
+//! the points (a seed is the mean of one), and a point's squared distance to the mean `c` of a set
+//! `S` of total weight `W` needs only the table (Huygens):
+//!
+//! ```text
+//! ‖p − c‖² = Σ_{q∈S} w_q D(p, q) / W − Σ_{q,r∈S} w_q w_r D(q, r) / (2 W²)
+//! ```
+//!
+//! A pass then costs n² additions (each point against every point, into its cluster's sum)
+//! instead of n · k · d multiply-adds: on 80 points of 4,096 features reduced to 40, 6,400
+//! against 13 million. The centres themselves are formed once, at the end, as the weighted means
+//! of their sets. The run is Lloyd's, pass for pass, under the loss rule, with the empty-cluster
+//! policy of [`crate::algo::empty`]: the labels are those of the feature-space run up to the
+//! rounding of near ties, and the loss and the centres agree to rounding (tested to 1e-11 of the
+//! loss).
+
+use std::sync::atomic::AtomicBool;
+
+use crate::algo::empty::rows_by_contribution;
+use crate::algo::kmeanspp::Table;
+use crate::algo::lloyd::LloydFit;
+use crate::backend::Rows;
+use crate::error::{check_stop, Result};
+use crate::kernels::metrics::weighted_ssd;
+use crate::kernels::scalar::Scalar;
+use crate::params::LloydParams;
+
+/// Whether a run over `n` points against `k` centres of `d` features is cheaper in the table: a
+/// pass costs n² additions and n · k compares there, n · k · d multiply-adds in feature space
+/// (where the kernels run several times as fast per operation: hence the half).
+pub(crate) fn pays(n: usize, k: usize, d: usize) -> bool {
+    n.saturating_mul(2) <= k.saturating_mul(d)
+}
+
+/// Weighted Lloyd over the rows of `x` from the centres at rows `seeds`, under the loss rule of
+/// `params` (`params.tol` a fraction of the loss): [`crate::algo::lloyd::lloyd`]'s run, every
+/// distance looked up in or derived from `table` (the module docs). `None` where the empty-cluster
+/// policy finds no row to give an empty cluster (fewer distinct weighted rows than clusters),
+/// which leaves a centre where it was, outside the table's reach: the caller runs in feature
+/// space instead.
+pub(crate) fn lloyd_tabled<F: Scalar, R: Rows<F>>(
+    x: R,
+    weights: Option<&[f64]>,
+    table: &Table,
+    seeds: &[usize],
+    params: &LloydParams,
+    stop: &AtomicBool,
+) -> Result<Option<LloydFit<F>>> {
+    let (n, k) = (x.n(), seeds.len());
+    let mut labels = vec![0u32; n];
+    let mut dist2 = vec![0f64; n];
+    for p in 0..n {
+        let row = table.row(p);
+        let (label, best) = nearest(seeds.iter().map(|&s| row[s]));
+        (labels[p], dist2[p]) = (label, best);
+    }
+    let mut loss = weighted_ssd(&dist2, weights);
+    // The sets whose weighted means are the centres (after the first M step).
+    let mut sets: Option<Vec<u32>> = None;
+    let mut sums = vec![0f64; n * k];
+    let mut n_iter = 0;
+    while n_iter < params.max_iter {
+        check_stop(stop)?;
+        let Some(members) = fill_empty(&labels, &dist2, weights, k) else { return Ok(None) };
+        measure(table, weights, &members, k, &mut sums, &mut labels, &mut dist2);
+        sets = Some(members);
+        let new_loss = weighted_ssd(&dist2, weights);
+        n_iter += 1;
+        let converged = loss - new_loss <= params.tol * loss;
+        loss = new_loss;
+        if converged {
+            break;
+        }
+    }
+    let mut centers = x.dense_rows(seeds);
+    if let Some(sets) = sets {
+        x.move_to_means(weights, &sets, &mut centers);
+    }
+    Ok(Some(LloydFit { centers, labels, loss, n_iter }))
+}
+
+/// The lowest of `distances` and its place (ties to the first; NaN loses to any number).
+fn nearest(distances: impl Iterator<Item = f64>) -> (u32, f64) {
+    let mut best = (0u32, f64::NAN);
+    for (j, v) in distances.enumerate() {
+        if j == 0 || v < best.1 || (best.1.is_nan() && !v.is_nan()) {
+            best = (j as u32, v);
+        }
+    }
+    best
+}
+
+/// The M step's clusters: `labels`, with every cluster that holds no row of positive weight
+/// given the row that adds most to the loss ([`crate::algo::empty`]'s policy, the same rows in
+/// the same order). `None` where a cluster finds no such row.
+fn fill_empty(labels: &[u32], dist2: &[f64], weights: Option<&[f64]>, k: usize) -> Option<Vec<u32>> {
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let mut weighted_members = vec![0usize; k];
+    for (i, &l) in labels.iter().enumerate() {
+        if weight(i) > 0.0 {
+            weighted_members[l as usize] += 1;
+        }
+    }
+    let mut members = labels.to_vec();
+    if weighted_members.iter().all(|&m| m > 0) {
+        return Some(members);
+    }
+    let mut donors = rows_by_contribution(dist2, weights).into_iter();
+    for c in 0..k {
+        if weighted_members[c] > 0 {
+            continue;
+        }
+        let i = donors.by_ref().find(|&i| weighted_members[members[i] as usize] >= 2)?;
+        weighted_members[members[i] as usize] -= 1;
+        weighted_members[c] = 1;
+        members[i] = c as u32;
+    }
+    Some(members)
+}
+
+/// One pass against the weighted means of the clusters `members` (each holding weight): every
+/// point's nearest mean and squared distance to it, into `labels` and `dist2`. `sums` (k × n) is
+/// scratch: `sums[j · n + p] = Σ_{q in j} w_q D(q, p)`, each point q's row of the table added
+/// into its cluster's row (contiguous, so it vectorises; the terms of every sum in the order of q).
+fn measure(
+    table: &Table,
+    weights: Option<&[f64]>,
+    members: &[u32],
+    k: usize,
+    sums: &mut [f64],
+    labels: &mut [u32],
+    dist2: &mut [f64],
+) {
+    let n = members.len();
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let mut total = vec![0f64; k];
+    sums.fill(0.0);
+    for (q, &j) in members.iter().enumerate() {
+        let w = weight(q);
+        total[j as usize] += w;
+        let into = &mut sums[j as usize * n..(j as usize + 1) * n];
+        for (sum, &d) in into.iter_mut().zip(table.row(q)) {
+            *sum += w * d;
+        }
+    }
+    // Each cluster's mean squared distance from its mean: Σ_{p,q in j} w_p w_q D(p, q) / (2 W²).
+    let mut spread = vec![0f64; k];
+    for (p, &j) in members.iter().enumerate() {
+        spread[j as usize] += weight(p) * sums[j as usize * n + p];
+    }
+    for (s, &w) in spread.iter_mut().zip(&total) {
+        *s /= 2.0 * w * w;
+    }
+    for p in 0..n {
+        let (label, best) = nearest((0..k).map(|j| sums[j * n + p] / total[j] - spread[j]));
+        (labels[p], dist2[p]) = (label, best.max(0.0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::kmeanspp::tests::blobs;
+    use crate::algo::lloyd::lloyd;
+    use crate::backend::Cpu;
+    use crate::kernels::points::Points;
+    use crate::params::LloydParams;
+    use crate::rng::{Purpose, Rng};
+
+    static NEVER: AtomicBool = AtomicBool::new(false);
+
+    /// The tabled run and the feature-space run from the same seed rows: the same labels and
+    /// iterations, the loss and the centres to rounding.
+    fn agree(x: &[f64], d: usize, weights: Option<&[f64]>, seeds: &[usize], params: &LloydParams) -> LloydFit<f64> {
+        let points = Points::from_rows(x, d).unwrap();
+        let table = Table::new(points);
+        let tabled = lloyd_tabled(points, weights, &table, seeds, params, &NEVER).unwrap().expect("a tabled run");
+        let checked = params.check().unwrap();
+        let plain = lloyd(points, weights, points.dense_rows(seeds), &checked, &Cpu, &NEVER).unwrap();
+        assert_eq!(tabled.labels, plain.labels, "seeds {seeds:?}");
+        assert_eq!(tabled.n_iter, plain.n_iter, "seeds {seeds:?}");
+        let scale = plain.loss.abs().max(1e-300);
+        assert!((tabled.loss - plain.loss).abs() <= 1e-11 * scale, "loss {} against {}", tabled.loss, plain.loss);
+        for (a, b) in tabled.centers.iter().zip(&plain.centers) {
+            assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "centre {a} against {b}");
+        }
+        tabled
+    }
+
+    #[test]
+    fn weighted_runs_are_the_feature_space_runs() {
+        for (n, d, k, seed) in [(80, 64, 10, 1), (200, 16, 25, 2), (60, 300, 30, 3), (150, 8, 5, 4)] {
+            let x: Vec<f64> = blobs(n, d, k, seed).iter().map(|&v| v as f64).collect();
+            let mut rng = Rng::new(seed, Purpose::Trial(0));
+            let weights: Vec<f64> = (0..n).map(|_| (rng.uniform() * 40.0).floor()).collect();
+            for w in [None, Some(&weights[..])] {
+                for tol in [1e-4, 0.0] {
+                    let seeds = rng.sample(n, k);
+                    let fit = agree(&x, d, w, &seeds, &LloydParams::loss_rule(300, tol));
+                    assert!(fit.n_iter >= 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_iteration_ends_at_the_means_of_the_seeds_clusters() {
+        let x: Vec<f64> = blobs(40, 8, 4, 5).iter().map(|&v| v as f64).collect();
+        let points = Points::from_rows(&x, 8).unwrap();
+        let seeds = [3, 9, 20, 33];
+        let fit = agree(&x, 8, None, &seeds, &LloydParams::loss_rule(1, 1e-4));
+        let table = Table::new(points);
+        let first: Vec<u32> = (0..40).map(|p| nearest(seeds.iter().map(|&s| table.row(p)[s])).0).collect();
+        let mut means = points.dense_rows(&seeds);
+        points.move_to_means(None, &first, &mut means);
+        assert_eq!((fit.n_iter, fit.centers), (1, means));
+    }
+
+    #[test]
+    fn an_emptied_cluster_takes_the_row_that_adds_most_to_the_loss() {
+        // Seeds at rows 0 and 1, which coincide: every row goes to the first, the second is empty
+        // and takes the farthest row (row 5), as in feature space. Row 4 weighs nothing.
+        let x = [0.0, 0.0, 1.0, 2.0, 50.0, 10.0, 11.0, 0.5];
+        let weights = [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0];
+        let x8: Vec<f64> = x.iter().flat_map(|&v| [v; 8]).collect();
+        let fit = agree(&x8, 8, Some(&weights), &[0, 1], &LloydParams::loss_rule(300, 0.0));
+        assert_eq!(fit.labels, [0, 0, 0, 0, 1, 1, 1, 0]);
+    }
+
+    #[test]
+    fn too_few_distinct_rows_for_the_clusters_go_back_to_feature_space() {
+        // Two distinct rows, three clusters: the empty one finds no row to take, and its centre
+        // would stay where it was.
+        let x8: Vec<f64> = [1.0, 1.0, 1.0, 4.0].iter().flat_map(|&v| [v; 8]).collect();
+        let points = Points::from_rows(&x8, 8).unwrap();
+        let table = Table::new(points);
+        let params = LloydParams::loss_rule(300, 0.0);
+        assert!(lloyd_tabled::<f64, _>(points, None, &table, &[0, 1, 3], &params, &NEVER).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_reductions_trials_run_in_the_table_where_it_pays() {
+        use crate::algo::fit::fit_lloyd_trials;
+        use crate::algo::kmeanspp::Repeated;
+        use crate::algo::lloyd::{by_loss, Trials};
+        use crate::params::{InitMethod, ReduceParams};
+        let (n, d, k, trials) = (60, 64, 6, 4);
+        let x: Vec<f64> = blobs(n, d, 8, 6).iter().map(|&v| v as f64).collect();
+        let weights: Vec<f64> = (0..n).map(|i| (i % 5 + 1) as f64).collect();
+        let points = Points::from_rows(&x, d).unwrap();
+        let params = ReduceParams {
+            k,
+            init: InitMethod::greedy_kmeans_pp(k),
+            num_trials: trials,
+            lloyd: LloydParams::loss_rule(300, 1e-4),
+            seed: 11,
+        };
+        let fits =
+            fit_lloyd_trials(points, Some(&weights), &params.check().unwrap(), Trials::All, &Cpu, &NEVER).unwrap();
+        let seeds = Repeated::new(points, Some(&weights[..]), k, InitMethod::greedy_trials(k), trials);
+        let table = seeds.table().expect("the reduction's seeding builds the table");
+        let tabled: Vec<LloydFit<f64>> = (0..trials as u64)
+            .map(|t| {
+                let rows = seeds.choose(&mut Rng::new(11, Purpose::Trial(t)));
+                lloyd_tabled(points, Some(&weights), table, &rows, &params.lloyd, &NEVER).unwrap().unwrap()
+            })
+            .collect();
+        let bits =
+            |fits: &[LloydFit<f64>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
+        assert_eq!(bits(&fits), bits(&by_loss(tabled)));
+    }
+
+    #[test]
+    fn a_pass_is_cheaper_in_the_table_only_for_few_points_of_many_features() {
+        assert!(pays(50, 10, 64) && pays(80, 40, 4096) && pays(1000, 100, 32));
+        assert!(!pays(640, 64, 3) && !pays(2000, 10, 64));
+    }
+}
