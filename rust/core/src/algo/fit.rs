@@ -1,5 +1,7 @@
 //! `fit_lloyd`: the best of several Lloyd runs, each seeded by `local_lloyd_init_method`
 //! ([`crate::algo::init`]): `algorithm="lloyd"` and the K → k reduction ([`crate::algo::reduce`]).
+//! Runs under the loss rule over few points of many features, seeded by k-means++ from its table
+//! of their pairwise distances, go through that table ([`crate::algo::tabled_lloyd`]).
 
 use std::sync::atomic::AtomicBool;
 
