@@ -48,12 +48,14 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
         }
         _ => None,
     };
-    // Under the loss rule, runs over few points of many features go through the table of their
-    // pairwise distances that the seeding built ([`crate::algo::tabled_lloyd`]).
+    // Under the loss rule, runs over few float64 points of many features go through the table of
+    // their pairwise distances that the seeding built ([`crate::algo::tabled_lloyd`]; float32
+    // points have it in float32, too coarse for Lloyd's loss). On the CPU, as the table is.
+    let float64 = F::as_f64(&[]).is_some();
     let tabled = plus_plus
         .as_ref()
         .and_then(|seeds| seeds.table())
-        .filter(|_| lloyd_params.rule == StopRule::Loss && tabled_lloyd::pays(x.n(), params.k, x.d()));
+        .filter(|_| float64 && lloyd_params.rule == StopRule::Loss && tabled_lloyd::pays(x.n(), params.k, x.d()));
     if let (Some(table), Some(seeds)) = (tabled, &plus_plus) {
         let fits = runs_by(params.num_trials, trials, params.seed, stop, |rng| {
             let rows = seeds.choose(rng);
