@@ -21,8 +21,21 @@ pub(crate) fn update_centers<F: Scalar, R: Rows<F>>(
     dist2: &[f64],
     centers: &mut [F],
 ) {
-    let d = x.d();
-    let k = centers.len() / d;
+    let k = centers.len() / x.d();
+    let (labels, _) = fill_empty(labels, dist2, weights, k);
+    x.move_to_means(weights, &labels, centers);
+}
+
+/// `labels` after the policy (module docs): every cluster of the `k` that holds no row of positive
+/// weight takes over the row that contributes most to the loss, in cluster order, from clusters
+/// that keep another. Also whether every cluster now holds such a row (false where no row was left
+/// to give: those clusters' centres stay where they are).
+pub(crate) fn fill_empty<'a>(
+    labels: &'a [u32],
+    dist2: &[f64],
+    weights: Option<&[f64]>,
+    k: usize,
+) -> (Cow<'a, [u32]>, bool) {
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let mut weighted_members = vec![0usize; k];
     for (i, &l) in labels.iter().enumerate() {
@@ -32,22 +45,22 @@ pub(crate) fn update_centers<F: Scalar, R: Rows<F>>(
     }
     let empty: Vec<usize> = (0..k).filter(|&c| weighted_members[c] == 0).collect();
     let mut labels = Cow::Borrowed(labels);
+    let mut filled = true;
     if !empty.is_empty() {
         let mut donors = rows_by_contribution(dist2, weights).into_iter();
         for &c in &empty {
             // The next farthest row whose cluster keeps another weighted row.
-            for i in donors.by_ref() {
-                let from = labels[i] as usize;
-                if weighted_members[from] >= 2 {
-                    weighted_members[from] -= 1;
+            match donors.by_ref().find(|&i| weighted_members[labels[i] as usize] >= 2) {
+                Some(i) => {
+                    weighted_members[labels[i] as usize] -= 1;
                     weighted_members[c] = 1;
                     labels.to_mut()[i] = c as u32;
-                    break;
                 }
+                None => filled = false,
             }
         }
     }
-    x.move_to_means(weights, &labels, centers);
+    (labels, filled)
 }
 
 /// Rows of positive contribution weight × squared distance, largest first (ties: lowest row).

@@ -54,9 +54,9 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
     let float64 = F::as_f64(&[]).is_some();
     let tabled = plus_plus
         .as_ref()
-        .and_then(|seeds| seeds.table())
-        .filter(|_| float64 && lloyd_params.rule == StopRule::Loss && tabled_lloyd::pays(x.n(), params.k, x.d()));
-    if let (Some(table), Some(seeds)) = (tabled, &plus_plus) {
+        .filter(|_| float64 && lloyd_params.rule == StopRule::Loss && tabled_lloyd::pays(x.n(), params.k, x.d()))
+        .and_then(|seeds| Some((seeds, seeds.table()?)));
+    if let Some((seeds, table)) = tabled {
         let fits = runs_by(params.num_trials, trials, params.seed, stop, |rng| {
             let rows = seeds.choose(rng);
             match lloyd_tabled(x, weights, table, &rows, &lloyd_params, stop)? {

@@ -21,7 +21,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::algo::empty::rows_by_contribution;
+use crate::algo::empty::fill_empty;
 use crate::algo::kmeanspp::Table;
 use crate::algo::lloyd::LloydFit;
 use crate::backend::Rows;
@@ -73,7 +73,11 @@ pub(crate) fn lloyd_tabled<F: Scalar, R: Rows<F>>(
     let mut n_iter = 0;
     while n_iter < params.max_iter {
         check_stop(stop)?;
-        let Some(members) = fill_empty(&labels, &dist2, weights, k) else { return Ok(None) };
+        let (members, filled) = fill_empty(&labels, &dist2, weights, k);
+        if !filled {
+            return Ok(None);
+        }
+        let members = members.into_owned();
         measure(table, weights, &members, k, &mut sums, &mut labels, &mut dist2);
         sets = Some(members);
         let new_loss = weighted_ssd(&dist2, weights);
@@ -100,34 +104,6 @@ fn nearest(distances: impl Iterator<Item = f64>) -> (u32, f64) {
         }
     }
     best
-}
-
-/// The M step's clusters: `labels`, with every cluster that holds no row of positive weight
-/// given the row that adds most to the loss ([`crate::algo::empty`]'s policy, the same rows in
-/// the same order). `None` where a cluster finds no such row.
-fn fill_empty(labels: &[u32], dist2: &[f64], weights: Option<&[f64]>, k: usize) -> Option<Vec<u32>> {
-    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let mut weighted_members = vec![0usize; k];
-    for (i, &l) in labels.iter().enumerate() {
-        if weight(i) > 0.0 {
-            weighted_members[l as usize] += 1;
-        }
-    }
-    let mut members = labels.to_vec();
-    if weighted_members.iter().all(|&m| m > 0) {
-        return Some(members);
-    }
-    let mut donors = rows_by_contribution(dist2, weights).into_iter();
-    for c in 0..k {
-        if weighted_members[c] > 0 {
-            continue;
-        }
-        let i = donors.by_ref().find(|&i| weighted_members[members[i] as usize] >= 2)?;
-        weighted_members[members[i] as usize] -= 1;
-        weighted_members[c] = 1;
-        members[i] = c as u32;
-    }
-    Some(members)
 }
 
 /// One pass against the weighted means of the clusters `members` (each holding weight): every
