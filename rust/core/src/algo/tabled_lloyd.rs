@@ -49,7 +49,9 @@ pub(crate) fn pays(n: usize, k: usize, d: usize) -> bool {
 /// distance looked up in or derived from `table` (the module docs). `None` where the empty-cluster
 /// policy finds no row to give an empty cluster (fewer distinct weighted rows than clusters),
 /// which leaves a centre where it was, outside the table's reach: the caller runs in feature
-/// space instead.
+/// space instead. That can only happen at the first M step: identical rows take the same label,
+/// so clusters that all hold weight after some pass hold k distinct weighted rows, and an
+/// emptied cluster later finds a donor among the rows of a cluster holding two of them.
 pub(crate) fn lloyd_tabled<F: Scalar, R: Rows<F>>(
     x: R,
     weights: Option<&[f64]>,
@@ -291,6 +293,56 @@ mod tests {
         let bits =
             |fits: &[LloydFit<f64>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
         assert_eq!(bits(&fits), bits(&by_loss(tabled)));
+    }
+
+    /// The reduction's trials under [`Trials::UntilAgreed`] in the table: the first runs of
+    /// `Trials::All`'s, bit for bit; and a set stop flag interrupts them.
+    #[test]
+    fn tabled_trials_until_agreed_are_the_first_runs_and_stop_when_asked() {
+        use crate::algo::fit::fit_lloyd_trials;
+        use crate::algo::kmeanspp::Repeated;
+        use crate::algo::lloyd::{by_loss, Trials, FIRST_ROUND};
+        use crate::error::Error;
+        use crate::params::{InitMethod, ReduceParams};
+        let (n, d, k, trials) = (60, 64, 8, 10);
+        assert!(pays(n, k, d));
+        let bits =
+            |fits: &[LloydFit<f64>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
+        // Well-separated blobs (the runs agree after the first round), then a set of uniform
+        // noise (they do not).
+        let noise: Vec<f64> = {
+            let mut rng = Rng::new(3, Purpose::Trial(0));
+            (0..n * d).map(|_| rng.uniform()).collect()
+        };
+        let sets = [blobs(n, d, 8, 6).iter().map(|&v| v as f64).collect::<Vec<f64>>(), noise];
+        for (x, agreeing) in sets.iter().zip([true, false]) {
+            let points = Points::from_rows(x, d).unwrap();
+            let params = ReduceParams {
+                k,
+                init: InitMethod::greedy_kmeans_pp(k),
+                num_trials: trials,
+                lloyd: LloydParams::loss_rule(300, 1e-4),
+                seed: 5,
+            }
+            .check()
+            .unwrap();
+            let some = fit_lloyd_trials(points, None, &params, Trials::UntilAgreed, &Cpu, &NEVER).unwrap();
+            assert_eq!(some.len(), if agreeing { FIRST_ROUND } else { trials }, "agreeing {agreeing}");
+            let seeds = Repeated::new(points, None, k, InitMethod::greedy_trials(k), trials);
+            let table = seeds.table().expect("the reduction's seeding builds the table");
+            let tabled: Vec<LloydFit<f64>> = (0..some.len() as u64)
+                .map(|t| {
+                    let rows = seeds.choose(&mut Rng::new(5, Purpose::Trial(t)));
+                    lloyd_tabled(points, None, table, &rows, &params.lloyd, &NEVER).unwrap().unwrap()
+                })
+                .collect();
+            assert_eq!(bits(&some), bits(&by_loss(tabled)));
+            let stop = AtomicBool::new(true);
+            for which in [Trials::All, Trials::UntilAgreed] {
+                let stopped = fit_lloyd_trials(points, None, &params, which, &Cpu, &stop);
+                assert!(matches!(stopped, Err(Error::Interrupted)));
+            }
+        }
     }
 
     #[test]
