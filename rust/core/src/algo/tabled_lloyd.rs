@@ -49,9 +49,7 @@ pub(crate) fn pays(n: usize, k: usize, d: usize) -> bool {
 /// distance looked up in or derived from `table` (the module docs). `None` where the empty-cluster
 /// policy finds no row to give an empty cluster (fewer distinct weighted rows than clusters),
 /// which leaves a centre where it was, outside the table's reach: the caller runs in feature
-/// space instead. That can only happen at the first M step: identical rows take the same label,
-/// so clusters that all hold weight after some pass hold k distinct weighted rows, and an
-/// emptied cluster later finds a donor among the rows of a cluster holding two of them.
+/// space instead, from the same seeds (after any number of M steps).
 pub(crate) fn lloyd_tabled<F: Scalar, R: Rows<F>>(
     x: R,
     weights: Option<&[f64]>,
@@ -260,6 +258,23 @@ mod tests {
         let table = Table::new(points);
         let params = LloydParams::loss_rule(300, 0.0);
         assert!(lloyd_tabled::<f64, _>(points, None, &table, &[0, 1, 3], &params, &NEVER).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_cluster_emptied_after_an_m_step_with_no_row_to_take_goes_back_to_feature_space() {
+        // Rows 0, 4 (weight 0), 6 (weight 0), 10, 10; seeds at 0, 4 and 6. The second cluster
+        // holds no weight and takes the first row at 10; after the M step both rows at 10 sit
+        // on two centres at 10 and go to the first, and the third cluster, empty, finds no row
+        // to take.
+        let x8: Vec<f64> = [0.0, 4.0, 6.0, 10.0, 10.0].iter().flat_map(|&v| [v; 8]).collect();
+        let weights = [1.0, 0.0, 0.0, 1.0, 1.0];
+        let points = Points::from_rows(&x8, 8).unwrap();
+        let table = Table::new(points);
+        let seeds = [0, 1, 2];
+        let params = LloydParams::loss_rule(300, 0.0);
+        let one = LloydParams::loss_rule(1, 0.0);
+        assert!(lloyd_tabled::<f64, _>(points, Some(&weights), &table, &seeds, &one, &NEVER).unwrap().is_some());
+        assert!(lloyd_tabled::<f64, _>(points, Some(&weights), &table, &seeds, &params, &NEVER).unwrap().is_none());
     }
 
     #[test]
