@@ -198,7 +198,8 @@ mod tests {
     /// go in parallel), on one thread and on four.
     fn same_bits_as_sq_dist_to<F: Scalar>() {
         let pools = [1, 4].map(|t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap());
-        for (d, n) in (1..=9).map(|d| (d, 37)).chain([(3, 1000), (9, 1000), (64, 700)]) {
+        // 2,500 rows of 64 features: 20 blocks in three tasks, so four threads split them.
+        for (d, n) in (1..=9).map(|d| (d, 37)).chain([(3, 1000), (9, 1000), (64, 700), (64, 2500)]) {
             let k = 5;
             let rows: Vec<F> = (0..n * d).map(|i| F::from_f64(((i * 7919 % 1013) as f64).sin() * 50.0)).collect();
             let centers: Vec<F> = (0..k * d).map(|i| F::from_f64(((i * 104_729 % 997) as f64).cos() * 40.0)).collect();

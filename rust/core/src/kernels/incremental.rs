@@ -243,10 +243,11 @@ pub(crate) fn pass<F: Scalar>(
 /// `d + 2` roundings, each relative or, among subnormals, absolute).
 #[inline(always)]
 fn upper_bound(own: f64, d: usize) -> f64 {
-    // d + 2 times the smallest subnormal, f64::TINY, is the subnormal with those bits. Multiplied
-    // out on every row (where LLVM did not hoist the product out of the loop), a product that
-    // is subnormal costs a microcode assist: setting the bounds of digits' 1,797 rows took 95 µs
-    // for these bounds alone, 2 µs with the bits.
+    // d + 2 times the smallest subnormal, f64::TINY, is the float with those bits (exactly, up to
+    // d + 2 = 2⁵³, far beyond any row a memory holds). Multiplied out on every row (where LLVM
+    // did not hoist the product out of the loop), a product that is subnormal costs a microcode
+    // assist: setting the bounds of digits' 1,797 rows took 95 µs for these bounds alone, 2 µs
+    // with the bits.
     let pad = f64::from_bits((d + 2) as u64);
     (own * (1.0 + (d + 2) as f64 * f64::EPSILON) + pad).sqrt() * UP
 }

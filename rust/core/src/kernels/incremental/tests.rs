@@ -248,7 +248,7 @@ fn sums_of_another_shape_start_afresh() {
 
 #[test]
 fn the_upper_bounds_pad_is_d_plus_two_of_the_smallest_subnormal() {
-    for d in [0usize, 1, 7, 64, 784, 1 << 20] {
+    for d in [0usize, 1, 7, 64, 784, 1 << 20, (1 << 52) - 2, (1 << 53) - 2] {
         let (own, pad) = (2.5, (d + 2) as f64 * f64::TINY);
         assert_eq!(f64::from_bits((d + 2) as u64), pad, "d = {d}");
         let want = (own * (1.0 + (d + 2) as f64 * f64::EPSILON) + pad).sqrt() * UP;
