@@ -122,7 +122,7 @@ fn sq_dists<F: Scalar, R: Rows<F>>(
 ) -> Vec<f64> {
     let d = batch.d();
     let mut out = vec![0.0; batch.n()];
-    let blocks = out.par_chunks_mut(ROW_BLOCK).enumerate().with_min_len(min_items(ROW_BLOCK * d.max(1)));
+    let blocks = out.par_chunks_mut(ROW_BLOCK).enumerate().with_min_len(min_items(ROW_BLOCK * d));
     match batch.data() {
         Data::Dense(x) if d < NARROW_ROWS => blocks.for_each(|(b, out)| {
             let from = b * ROW_BLOCK;

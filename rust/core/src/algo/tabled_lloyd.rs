@@ -182,14 +182,45 @@ fn add_scaled_plain(into: &mut [f64], w: f64, row: &[f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::algo::fit::fit_lloyd_trials;
     use crate::algo::kmeanspp::tests::blobs;
-    use crate::algo::lloyd::lloyd;
+    use crate::algo::kmeanspp::Repeated;
+    use crate::algo::lloyd::{by_loss, lloyd, Trials};
     use crate::backend::Cpu;
     use crate::kernels::points::Points;
-    use crate::params::LloydParams;
+    use crate::params::{Checked, InitMethod, LloydParams, ReduceParams};
     use crate::rng::{Purpose, Rng};
 
     static NEVER: AtomicBool = AtomicBool::new(false);
+
+    /// A reduction's parameters: `trials` runs seeded by greedy k-means++, under the loss rule.
+    fn reduction(k: usize, trials: usize, seed: u64) -> Checked<ReduceParams> {
+        let lloyd = LloydParams::loss_rule(300, 1e-4);
+        ReduceParams { k, init: InitMethod::greedy_kmeans_pp(k), num_trials: trials, lloyd, seed }.check().unwrap()
+    }
+
+    /// The first `count` of `params`' runs, each [`lloyd_tabled`] from the seeds its trial draws
+    /// from the table of the reduction's seeding (as `fit_lloyd_trials` draws them), in trial order.
+    fn tabled_runs(
+        points: Points<'_, f64>,
+        weights: Option<&[f64]>,
+        params: &ReduceParams,
+        count: usize,
+    ) -> Vec<LloydFit<f64>> {
+        let seeds = Repeated::new(points, weights, params.k, InitMethod::greedy_trials(params.k), params.num_trials);
+        let table = seeds.table().expect("the reduction's seeding builds the table");
+        (0..count as u64)
+            .map(|t| {
+                let rows = seeds.choose(&mut Rng::new(params.seed, Purpose::Trial(t)));
+                lloyd_tabled(points, weights, table, &rows, &params.lloyd, &NEVER).unwrap().unwrap()
+            })
+            .collect()
+    }
+
+    /// Each run's loss and centres, bit for bit.
+    fn bits<F: Clone>(fits: &[LloydFit<F>]) -> Vec<(u64, Vec<F>)> {
+        fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect()
+    }
 
     /// The tabled run and the feature-space run from the same seed rows: the same labels and
     /// iterations, the loss and the centres to rounding.
@@ -279,50 +310,24 @@ mod tests {
 
     #[test]
     fn the_reductions_trials_run_in_the_table_where_it_pays() {
-        use crate::algo::fit::fit_lloyd_trials;
-        use crate::algo::kmeanspp::Repeated;
-        use crate::algo::lloyd::{by_loss, Trials};
-        use crate::params::{InitMethod, ReduceParams};
         let (n, d, k, trials) = (60, 64, 8, 4);
         assert!(pays(n, k, d));
         let x: Vec<f64> = blobs(n, d, 8, 6).iter().map(|&v| v as f64).collect();
         let weights: Vec<f64> = (0..n).map(|i| (i % 5 + 1) as f64).collect();
         let points = Points::from_rows(&x, d).unwrap();
-        let params = ReduceParams {
-            k,
-            init: InitMethod::greedy_kmeans_pp(k),
-            num_trials: trials,
-            lloyd: LloydParams::loss_rule(300, 1e-4),
-            seed: 11,
-        };
-        let fits =
-            fit_lloyd_trials(points, Some(&weights), &params.check().unwrap(), Trials::All, &Cpu, &NEVER).unwrap();
-        let seeds = Repeated::new(points, Some(&weights[..]), k, InitMethod::greedy_trials(k), trials);
-        let table = seeds.table().expect("the reduction's seeding builds the table");
-        let tabled: Vec<LloydFit<f64>> = (0..trials as u64)
-            .map(|t| {
-                let rows = seeds.choose(&mut Rng::new(11, Purpose::Trial(t)));
-                lloyd_tabled(points, Some(&weights), table, &rows, &params.lloyd, &NEVER).unwrap().unwrap()
-            })
-            .collect();
-        let bits =
-            |fits: &[LloydFit<f64>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
-        assert_eq!(bits(&fits), bits(&by_loss(tabled)));
+        let params = reduction(k, trials, 11);
+        let fits = fit_lloyd_trials(points, Some(&weights), &params, Trials::All, &Cpu, &NEVER).unwrap();
+        assert_eq!(bits(&fits), bits(&by_loss(tabled_runs(points, Some(&weights), &params, trials))));
     }
 
     /// The reduction's trials under [`Trials::UntilAgreed`] in the table: the first runs of
     /// `Trials::All`'s, bit for bit; and a set stop flag interrupts them.
     #[test]
     fn tabled_trials_until_agreed_are_the_first_runs_and_stop_when_asked() {
-        use crate::algo::fit::fit_lloyd_trials;
-        use crate::algo::kmeanspp::Repeated;
-        use crate::algo::lloyd::{by_loss, Trials, FIRST_ROUND};
+        use crate::algo::lloyd::FIRST_ROUND;
         use crate::error::Error;
-        use crate::params::{InitMethod, ReduceParams};
         let (n, d, k, trials) = (60, 64, 8, 10);
         assert!(pays(n, k, d));
-        let bits =
-            |fits: &[LloydFit<f64>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
         // Well-separated blobs (the runs agree after the first round), then a set of uniform
         // noise (they do not).
         let noise: Vec<f64> = {
@@ -332,26 +337,10 @@ mod tests {
         let sets = [blobs(n, d, 8, 6).iter().map(|&v| v as f64).collect::<Vec<f64>>(), noise];
         for (x, agreeing) in sets.iter().zip([true, false]) {
             let points = Points::from_rows(x, d).unwrap();
-            let params = ReduceParams {
-                k,
-                init: InitMethod::greedy_kmeans_pp(k),
-                num_trials: trials,
-                lloyd: LloydParams::loss_rule(300, 1e-4),
-                seed: 5,
-            }
-            .check()
-            .unwrap();
+            let params = reduction(k, trials, 5);
             let some = fit_lloyd_trials(points, None, &params, Trials::UntilAgreed, &Cpu, &NEVER).unwrap();
             assert_eq!(some.len(), if agreeing { FIRST_ROUND } else { trials }, "agreeing {agreeing}");
-            let seeds = Repeated::new(points, None, k, InitMethod::greedy_trials(k), trials);
-            let table = seeds.table().expect("the reduction's seeding builds the table");
-            let tabled: Vec<LloydFit<f64>> = (0..some.len() as u64)
-                .map(|t| {
-                    let rows = seeds.choose(&mut Rng::new(5, Purpose::Trial(t)));
-                    lloyd_tabled(points, None, table, &rows, &params.lloyd, &NEVER).unwrap().unwrap()
-                })
-                .collect();
-            assert_eq!(bits(&some), bits(&by_loss(tabled)));
+            assert_eq!(bits(&some), bits(&by_loss(tabled_runs(points, None, &params, some.len()))));
             let stop = AtomicBool::new(true);
             for which in [Trials::All, Trials::UntilAgreed] {
                 let stopped = fit_lloyd_trials(points, None, &params, which, &Cpu, &stop);
@@ -371,31 +360,18 @@ mod tests {
 
     #[test]
     fn float32_reductions_stay_in_feature_space() {
-        use crate::algo::fit::fit_lloyd_trials;
-        use crate::algo::kmeanspp::Repeated;
-        use crate::algo::lloyd::{by_loss, runs, Trials};
-        use crate::params::{InitMethod, ReduceParams};
+        use crate::algo::lloyd::runs;
         let (n, d, k) = (60, 64, 8);
         let x = blobs(n, d, 8, 6);
         let weights: Vec<f64> = (0..n).map(|i| (i % 5 + 1) as f64).collect();
         let points = Points::from_rows(&x, d).unwrap();
-        let params = ReduceParams {
-            k,
-            init: InitMethod::greedy_kmeans_pp(k),
-            num_trials: 4,
-            lloyd: LloydParams::loss_rule(300, 1e-4),
-            seed: 11,
-        }
-        .check()
-        .unwrap();
+        let params = reduction(k, 4, 11);
         let fits = fit_lloyd_trials(points, Some(&weights), &params, Trials::All, &Cpu, &NEVER).unwrap();
         let seeds = Repeated::new(points, Some(&weights[..]), k, InitMethod::greedy_trials(k), 4);
         assert!(seeds.tabled() && pays(n, k, d));
         let seeding = |rng: &mut Rng| Ok(points.dense_rows(&seeds.choose(rng)));
         let lloyd_params = params.lloyd.check().unwrap();
         let plain = runs(points, Some(&weights), 4, Trials::All, 11, &lloyd_params, &Cpu, &NEVER, seeding).unwrap();
-        let bits =
-            |fits: &[LloydFit<f32>]| fits.iter().map(|f| (f.loss.to_bits(), f.centers.clone())).collect::<Vec<_>>();
         assert_eq!(bits(&fits), bits(&by_loss(plain)));
     }
 
