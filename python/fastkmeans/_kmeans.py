@@ -137,10 +137,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         made of them) or k * extra_center_factor rows (any multiple of k when it is "auto").
         Not a SageMaker hyperparameter: left out of ``get_hyperparameters`` and of saved models.
     reseed_ratio : float in [0, 1] or "auto", default="auto"
-        Starved streaming centres: after each mini-batch, a centre whose (decayed) count is below
-        this fraction of the mean count is starved, and one of them moves onto the batch row
-        farthest from its centre when that lowers the batch's loss (deterministic; see
-        docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind. "auto"
+        Starved streaming centres: after each mini-batch (but the last of a fit on rows in
+        memory), a centre whose (decayed) count is below this fraction of the mean count is
+        starved, and one of them moves onto the batch row farthest from its centre when that
+        lowers the batch's loss (deterministic; see docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind. "auto"
         is 0.25 under ``recipe="fastkmeans"`` (in-memory, streamed, ``partial_fit`` and Dask fits
         alike) and 0 under ``recipe="sagemaker"``, SageMaker's exact recipe.
     recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"

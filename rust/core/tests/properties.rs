@@ -203,41 +203,75 @@ fn update_batches_stops_between_batches_and_keeps_what_it_merged() {
     assert_eq!(state, two);
 }
 
-/// An in-memory fit gathers its mini-batches into the buffer its seeding sample was gathered
-/// into (the public `update_epoch` into a fresh one): the same state, to the bit, as its steps
-/// taken with a fresh buffer each, whether a batch is part of the rows (several per epoch) or all
-/// of them, gathered in the fused pass (12,000 rows: batches of 5,000 in ten chunks, the last
-/// 2,000 labelled first) or before it, over several epochs.
+/// An in-memory fit, against its steps taken through the public API with a fresh batch buffer
+/// each (`update_epoch`, `update_batches`, `update`): the same state, to the bit, whether a batch
+/// is part of the rows (several per epoch: gathered into the buffer the seeding sample was
+/// gathered into, in the fused pass with 12,000 rows, batches of 5,000 in ten chunks, the last
+/// 2,000 labelled first) or all of them (the rows themselves, in their order: seeded from them,
+/// each epoch one `update`), over several epochs. The fit's last batch reseeds no starved centre:
+/// its steps merge that batch with a reseed ratio of 0, and taking it with the fit's ratio gives
+/// another state (the policy does move a centre there).
 #[test]
-fn a_fit_reusing_its_sample_buffer_equals_its_steps_with_fresh_buffers() {
+fn a_fit_equals_its_steps_and_its_last_batch_reseeds_nothing() {
     use fastkmeans_core::rng::{Purpose, Rng};
-    for (n, d, batch, epochs) in [(3000, 6, 700, 3), (500, 40, 5000, 2), (12_000, 6, 5000, 2)] {
-        let x = blobs(n, d, 8, 11);
+    // (rows, features, batch, epochs, groups, whether the policy moves a centre at the last batch)
+    let cases = [(3000, 6, 700, 3, 8, true), (500, 40, 5000, 2, 30, true), (12_000, 6, 5000, 2, 8, false)];
+    for (n, d, batch, epochs, groups, moves_at_last) in cases {
+        let x = blobs(n, d, groups, 11);
         let points = Points::from_rows(&x, d).unwrap();
         let seed = 21;
+        let ratio = fastkmeans_core::DEFAULT_RESEED_RATIO;
         let params = MiniBatchParams {
             n_centers: 40,
             mini_batch_size: batch,
             epochs,
             init: InitMethod::KMeansPlusPlusThenRandom { plus_plus: 8 },
             half_life_time_size: 0,
-            reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+            reseed_ratio: ratio,
             refine: None,
             reduce: reduce_params(8, 3, seed),
         };
         let fit = fit_minibatch(points, &params.check().unwrap(), &Cpu, &NEVER).unwrap();
         let batch = batch.min(n);
-        let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch);
-        let sample = fastkmeans_core::kernels::points::gather(points, &sample_rows);
-        let sample = Points::from_rows(&sample, d).unwrap();
-        let mut state = MiniBatchState::seed(sample, 40, params.init, seed).unwrap();
-        let mut n_batches = 0;
-        for epoch in 0..epochs as u64 {
-            n_batches += state.update_epoch(points, seed, epoch, batch, 0, &Cpu, &NEVER).unwrap().n_batches;
-        }
+        // The steps, the last batch merged with `last_ratio`.
+        let steps = |last_ratio: f64| {
+            let with = |state: MiniBatchState<f32>, r: f64| state.with_reseed_ratio(r).unwrap();
+            let (mut state, mut n_batches);
+            if batch == n {
+                state = with(MiniBatchState::seed(points, 40, params.init, seed).unwrap(), ratio);
+                for epoch in 0..epochs {
+                    if epoch + 1 == epochs {
+                        state = with(state, last_ratio);
+                    }
+                    state.update(points, 0, &Cpu).unwrap();
+                }
+                n_batches = epochs;
+            } else {
+                let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch);
+                let sample = fastkmeans_core::kernels::points::gather(points, &sample_rows);
+                let sample = Points::from_rows(&sample, d).unwrap();
+                state = with(MiniBatchState::seed(sample, 40, params.init, seed).unwrap(), ratio);
+                n_batches = 0;
+                for epoch in 0..epochs as u64 - 1 {
+                    n_batches += state.update_epoch(points, seed, epoch, batch, 0, &Cpu, &NEVER).unwrap().n_batches;
+                }
+                let order = Rng::new(seed, Purpose::Epoch(epochs as u64 - 1)).permutation_u32(n);
+                let last = (n - 1) / batch * batch;
+                n_batches +=
+                    state.update_batches(points, Some(&order[..last]), batch, 0, &Cpu, &NEVER).unwrap().n_batches;
+                state = with(state, last_ratio);
+                n_batches +=
+                    state.update_batches(points, Some(&order[last..]), batch, 0, &Cpu, &NEVER).unwrap().n_batches;
+            }
+            (with(state, ratio), n_batches)
+        };
+        let (state, n_batches) = steps(0.0);
         assert_eq!(fit.state, state, "n = {n}, batches of {batch}");
         assert_eq!(fit.n_batches, n_batches);
         assert_eq!(fit.n_batches, epochs * n.div_ceil(batch));
+        if moves_at_last {
+            assert_ne!(fit.state, steps(ratio).0, "n = {n}: the last batch would have moved a centre");
+        }
     }
 }
 
