@@ -140,9 +140,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Starved streaming centres: after each mini-batch (but the last of a fit on rows in
         memory), a centre whose (decayed) count is below this fraction of the mean count is
         starved, and one of them moves onto the batch row farthest from its centre when that
-        lowers the batch's loss (deterministic; see docs/algorithm.md). 0 never moves one, as SageMaker documents nothing of the kind. "auto"
-        is 0.25 under ``recipe="fastkmeans"`` (in-memory, streamed, ``partial_fit`` and Dask fits
-        alike) and 0 under ``recipe="sagemaker"``, SageMaker's exact recipe.
+        lowers the batch's loss (deterministic; see docs/algorithm.md). 0 never moves one, as
+        SageMaker documents nothing of the kind. "auto" is 0.25 under ``recipe="fastkmeans"``
+        (in-memory, streamed, ``partial_fit`` and Dask fits alike) and 0 under
+        ``recipe="sagemaker"``, SageMaker's exact recipe.
     recipe : {"fastkmeans", "sagemaker"}, default="fastkmeans"
         "fastkmeans": a ``fit`` on rows in memory with ``algorithm="minibatch"`` measures the
         reduction's three leading trials on the rows (their loss after one Lloyd step) and ends
