@@ -201,7 +201,6 @@ def test_on_tiny_data_the_default_refines_every_trial_and_keeps_the_lowest_end()
     lowest = min(m.inertia_ for m in ours)
     theirs = [SklearnKMeans(4, n_init=1, random_state=s).fit(x).inertia_ for s in range(20)]
     assert sum(m.inertia_ <= lowest * (1 + 1e-9) for m in ours) >= 10
-    assert sum(loss <= lowest * (1 + 1e-9) for loss in theirs) < 10
     assert lowest <= min(theirs) * (1 + 1e-9)
     # From SageMaker's streaming state (the same factor, seeding and reseeding), never above its recipe,
     # which ends with the reduction's lowest trial: every trial is refined, and Lloyd never

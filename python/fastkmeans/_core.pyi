@@ -169,6 +169,8 @@ def fit_minibatch(
 ) -> Dict[str, Any]:
     """Train in memory with the web-scale algorithm: seed, ``epochs`` shuffled passes, reduce K to k, label.
 
+    Where one batch holds every row, the rows themselves seed and make each epoch's batch, unshuffled.
+
     Parameters
     ----------
     x : ndarray of shape (n_samples, d)
@@ -316,7 +318,8 @@ def minibatch_update(
         every row in turn.
     shuffle_seed : int or None, default=None
         Instead of ``order``: take the rows in a random order drawn in the core from this seed
-        (the order of an in-memory ``fit``'s first epoch with the same seed): one shuffled epoch.
+        (the order of an in-memory ``fit``'s first epoch with the same seed, where an epoch is more
+        than one batch): one shuffled epoch.
     reseed_ratio : float, default=0.25
         Starved-centre reseeding (see ``KMeans``); 0 never reseeds.
     n_threads : int or None, default=None

@@ -42,8 +42,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     ``from_hyperparameters`` takes SageMaker's string map.
 
     With ``algorithm="minibatch"`` (the default, SageMaker's algorithm) training seeds
-    K = k * extra_center_factor centres from a random sample of ``mini_batch_size`` rows, streams
-    ``epochs`` shuffled passes of mini-batches through them (per-centre counts, optionally decayed by
+    K = k * extra_center_factor centres from a random sample of ``mini_batch_size`` rows (on rows in
+    memory that one batch holds, the rows themselves), streams ``epochs`` shuffled passes of
+    mini-batches through them (per-centre counts, optionally decayed by
     ``half_life_time_size``), then shrinks the K centres to k by weighted Lloyd runs seeded with
     ``local_lloyd_init_method``, keeping the best of ``local_lloyd_num_trials``; on rows in memory
     the default ``recipe="fastkmeans"`` instead measures the three leading runs on the rows and runs
@@ -138,7 +139,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Not a SageMaker hyperparameter: left out of ``get_hyperparameters`` and of saved models.
     reseed_ratio : float in [0, 1] or "auto", default="auto"
         Starved streaming centres: after each mini-batch (but the last of a fit on rows in
-        memory), a centre whose (decayed) count is below this fraction of the mean count is
+        memory without ``initial_centers``), a centre whose (decayed) count is below this fraction of the mean count is
         starved, and one of them moves onto the batch row farthest from its centre when that
         lowers the batch's loss (deterministic; see docs/algorithm.md). 0 never moves one, as
         SageMaker documents nothing of the kind. "auto" is 0.25 under ``recipe="fastkmeans"``

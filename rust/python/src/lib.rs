@@ -112,7 +112,8 @@ fn first_non_finite_row(py: Python<'_>, x: Input<'_>) -> PyResult<Option<usize>>
     )))
 }
 
-/// In-memory web-scale training: seed, `epochs` shuffled passes, reduce K to k, label; with
+/// In-memory web-scale training: seed, `epochs` shuffled passes (unshuffled where one batch holds
+/// every row), reduce K to k, label; with
 /// `refine=(max_iter, tol)`, the reduction's trial is chosen by the rows (on tiny data, each trial
 /// is refined, with restarts seeded on the rows to make up five, and the lowest end wins) and
 /// full-data Lloyd from it labels the data instead (`core::reduce_and_refine`), stopping by
@@ -331,7 +332,8 @@ fn minibatch_update<'py>(
         let size = mini_batch_size.unwrap_or(rows.max(1));
         let cost = Work::Stoppable(Work::product(rows, batch.d(), state.n_centers()));
         let merged = run(py, n_threads, cost, |stop| match shuffle_seed {
-            // The order of the first epoch of an in-memory fit with this seed.
+            // The order of the first epoch of an in-memory fit with this seed (one of more than one
+            // batch an epoch; a fit whose one batch holds every row takes them in their order).
             Some(seed) => state.update_epoch(batch, seed, 0, size, half_life_time_size, &core::Cpu, stop),
             None => state.update_batches(batch, order.as_deref(), size, half_life_time_size, &core::Cpu, stop),
         })?;

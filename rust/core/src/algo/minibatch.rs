@@ -236,8 +236,10 @@ impl<F: Scalar> MiniBatchState<F> {
 
 /// Whether a merged batch may move a starved centre ([`crate::algo::starved`]). The last batch
 /// of an in-memory fit does not: the centre would restart with a count of zero and no batch left
-/// to move it onto the points it wins, so it would weigh nothing in the reduction, and its old
-/// count, merged into its nearest centre, would only blur that centre. On digits (1,797 rows,
+/// in this fit to move it onto the points it wins, so it would weigh nothing in the reduction,
+/// and its old count, merged into its nearest centre, would only blur that centre. (A saved
+/// state resumed by `partial_fit` then reseeds at its next batch, so a fit and a resumed stream
+/// are not one continuous stream there.) On digits (1,797 rows,
 /// one batch) the policy's sweeps were about 100 µs, 5% of the fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reseed {
@@ -513,7 +515,8 @@ pub struct MiniBatchFit<F> {
 }
 
 /// Trains on an in-memory data set: seeds K centres from a random sample of `mini_batch_size`
-/// rows, streams `epochs` shuffled passes of mini-batches, reduces K to k, and labels the data
+/// rows, streams `epochs` shuffled passes of mini-batches (where one batch holds every row, the
+/// rows themselves, unshuffled: [`stream`]), reduces K to k, and labels the data
 /// (where `params.refine` is set, a trial of the reduction is refined by full-data Lloyd, whose
 /// first pass labels the data, instead of a separate labelling pass: [`reduce_and_refine`]).
 pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
@@ -548,8 +551,10 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
 }
 
 /// The streaming part of [`fit_minibatch`]: seeds K centres from a random sample of
-/// `mini_batch_size` rows of `x` and merges `epochs` shuffled passes of mini-batches; returns the
-/// state and the batches merged. The fit's last batch reseeds no starved centre ([`Reseed`]).
+/// `mini_batch_size` rows of `x` and merges `epochs` shuffled passes of mini-batches, or where one
+/// batch holds every row, seeds from the rows and merges them as each epoch's batch in their own
+/// order; returns the state and the batches merged. The fit's last batch reseeds no starved
+/// centre ([`Reseed`]).
 fn stream<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     params: &Checked<MiniBatchParams>,

@@ -6,7 +6,8 @@
 //! mini-batch updates, which only move centres towards the points they already win, never untangle
 //! that (scikit-learn's `MiniBatchKMeans` reassigns such centres at random for the same reason).
 //!
-//! After each merged batch, a centre is *starved* when its (decayed) count is below
+//! After each merged batch (but the last batch of an in-memory fit, see
+//! `algo::minibatch::Reseed`), a centre is *starved* when its (decayed) count is below
 //! `reseed_ratio` times the mean count of all K centres: a centre that keeps winning less than
 //! that share over many batches. Of the [`RESEED_CANDIDATES`] starved centres with the lowest
 //! counts (ties: lowest index), the one whose removal would raise the batch's loss least is moved
