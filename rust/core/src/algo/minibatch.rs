@@ -239,8 +239,8 @@ impl<F: Scalar> MiniBatchState<F> {
 /// in this fit to move it onto the points it wins, so it would weigh nothing in the reduction,
 /// and its old count, merged into its nearest centre, would only blur that centre. (A saved
 /// state resumed by `partial_fit` then reseeds at its next batch, so a fit and a resumed stream
-/// are not one continuous stream there.) On digits (1,797 rows,
-/// one batch) the policy's sweeps were about 100 µs, 5% of the fit.
+/// are not one continuous stream there.) On digits (1,797 rows, one batch) the policy's sweeps
+/// were about 100 µs, 5% of the fit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reseed {
     Yes,
@@ -566,39 +566,38 @@ fn stream<F: Scalar, R: Rows<F>, B: Backend>(
     let seed = params.reduce.seed;
     let epochs = params.epochs as u64;
     let last = |epoch: u64| if epoch + 1 == epochs { Reseed::No } else { Reseed::Yes };
-    if batch_size == n {
-        // One batch holds every row: the seeding sample and every epoch's batch are the rows
-        // themselves, in their own order, copied nowhere. A batch's merge does not depend on the
-        // order of its rows (but for the rounding of its sums, and which of two equally far rows
-        // counts as the farther), and every row in any order is as random a sample of them.
-        // Measured on digits (1,797 × 64 float64, on two threads): the sample's gather took 64–72
-        // µs of the 1.8 ms of the core's fit; the epoch gathered as many rows again (not timed
-        // apart). With the last batch's reseeding left out (`Reseed`), whole default fits took
-        // 0.86–0.89 of the time.
-        let mut state =
-            MiniBatchState::seed(x, params.n_centers, params.init, seed)?.with_reseed_ratio(params.reseed_ratio)?;
-        for epoch in 0..epochs {
-            check_stop(stop)?;
-            state.update_as(x, params.half_life_time_size, last(epoch), backend)?;
-        }
-        return Ok((state, epochs as usize));
-    }
-    let sample_rows = Rng::new(seed, Purpose::SeedSample).sample(n, batch_size);
-    // The seeding sample's buffer then holds each mini-batch of the epochs (dense rows fit in it;
-    // a sparse batch with more stored values than the sample grows it), where each epoch used to
-    // allocate its own. Measured on digits (1,797 × 64 float64, where both were 920 KB, above
-    // glibc's initial mmap threshold, before its batch was its rows): every fit faulted in 417
-    // fresh pages, as glibc unmapped or trimmed the freed blocks between fits; now repeated fits
-    // fault in none, and the core's fit takes 0.86–0.91 of the time (builds taking turns in one
-    // process).
-    let mut batch = x.gather(&sample_rows);
-    let mut state = MiniBatchState::seed(batch.view(), params.n_centers, params.init, seed)?
-        .with_reseed_ratio(params.reseed_ratio)?;
+    // One batch holds every row: the seeding sample and every epoch's batch are the rows
+    // themselves, in their own order, copied nowhere (`batch` stays empty). A batch's merge does
+    // not depend on the order of its rows (but for the rounding of its sums, and which of two
+    // equally far rows counts as the farther), and every row in any order is as random a sample
+    // of them. Measured on digits (1,797 × 64 float64, on two threads): the sample's gather took
+    // 64–72 µs of the 1.8 ms of the core's fit; the epoch gathered as many rows again (not timed
+    // apart). With the last batch's reseeding left out (`Reseed`), whole default fits took
+    // 0.86–0.89 of the time.
+    let whole = batch_size == n;
+    // Otherwise the seeding sample's buffer holds each mini-batch of the epochs (dense rows
+    // fit in it; a sparse batch with more stored values than the sample grows it), where each
+    // epoch used to allocate its own. Measured on digits (1,797 × 64 float64, where both were 920
+    // KB, above glibc's initial mmap threshold, before its batch was its rows): every fit faulted
+    // in 417 fresh pages, as glibc unmapped or trimmed the freed blocks between fits; now repeated
+    // fits fault in none, and the core's fit takes 0.86–0.91 of the time (builds taking turns in
+    // one process).
+    let (seeded, mut batch) = if whole {
+        (MiniBatchState::seed(x, params.n_centers, params.init, seed)?, Gathered::Dense { data: Vec::new(), d: x.d() })
+    } else {
+        let batch = x.gather(&Rng::new(seed, Purpose::SeedSample).sample(n, batch_size));
+        (MiniBatchState::seed(batch.view(), params.n_centers, params.init, seed)?, batch)
+    };
+    let mut state = seeded.with_reseed_ratio(params.reseed_ratio)?;
     let mut n_batches = 0;
     for epoch in 0..epochs {
         let (size, half_life) = (batch_size, params.half_life_time_size);
-        n_batches +=
-            state.update_epoch_in(x, seed, epoch, size, half_life, last(epoch), backend, stop, &mut batch)?.n_batches;
+        let merged = if whole {
+            state.update_batches_in(x, None::<&[usize]>, size, half_life, last(epoch), backend, stop, &mut batch)?
+        } else {
+            state.update_epoch_in(x, seed, epoch, size, half_life, last(epoch), backend, stop, &mut batch)?
+        };
+        n_batches += merged.n_batches;
     }
     Ok((state, n_batches))
 }

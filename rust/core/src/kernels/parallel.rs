@@ -34,8 +34,9 @@ pub fn items_per_task(task_work: usize, work_per_item: usize) -> usize {
 const SCAN_CHUNK: usize = 1 << 16;
 /// Chunks per task of that scan, at least: a buffer of fewer than twice as many (rayon splits a
 /// range only into halves of at least this many chunks; 2¹⁹ values) is scanned on one thread,
-/// where waking a sleeping worker for the other half cost more than the half itself (digits, 115,008 values: 22 µs back to back, about 70 µs inside a
-/// fit, where the worker had gone to sleep).
+/// where waking a sleeping worker for the other half cost more than the half itself (digits,
+/// 115,008 values: 22 µs back to back, about 70 µs inside a fit, where the worker had gone to
+/// sleep).
 const SCAN_CHUNKS_PER_TASK: usize = 4;
 
 /// The position of the first value for which `bad` holds, if any. Chunks are scanned whole (a
