@@ -543,7 +543,7 @@ impl<R: Copy> Pass<'_, R> {
     {
         match self.x.data() {
             Data::Dense(x) if x.d() < NARROW_ROWS && m < NARROW_CENTERS => {
-                narrow_sq_dists(x.rows(start, start + current.len()), candidate, |_| 0, dist);
+                narrow_sq_dists::<F, F>(x.rows(start, start + current.len()), candidate, |_| 0, dist);
             }
             _ => {
                 // The rows the test does not skip, measured together.

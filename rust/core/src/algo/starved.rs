@@ -127,7 +127,7 @@ fn sq_dists<F: Scalar, R: Rows<F>>(
     match batch.data() {
         Data::Dense(x) if d < NARROW_ROWS => blocks.for_each(|(b, out)| {
             let from = b * ROW_BLOCK;
-            narrow_sq_dists(x.rows(from, from + out.len()), centers, |i| center_of(from + i), out)
+            narrow_sq_dists::<F, F>(x.rows(from, from + out.len()), centers, |i| center_of(from + i), out)
         }),
         _ => {
             let center = |c: usize| (&centers[c * d..(c + 1) * d], norms[c]);

@@ -198,48 +198,51 @@ pub fn sq_dist_in<A: Scalar, F: Scalar>(a: &[F], b: &[F]) -> f64 {
     fold_lanes(lanes.map(|l| l.to_f64())) + tail.to_f64()
 }
 
-/// Rows narrower than this have no whole eight-lane chunk: [`sq_dist_in`]`::<F, F>` sums their
-/// features in order in `F`, which [`narrow_sq_dists`] does in a loop of their width.
+/// Rows narrower than this have no whole eight-lane chunk: [`sq_dist_in`] sums their features in
+/// order, which [`narrow_sq_dists`] does in a loop of their width.
 pub(crate) const NARROW_ROWS: usize = 8;
 
 /// `out[i]` = the squared distance from row `i` of `rows` (dense, 1 to [`NARROW_ROWS`] − 1
 /// features) to row `center_of(i)` of `centers` (row-major, the same width), with the bits of
-/// [`sq_dist_in`]`::<F, F>`: in a loop of the rows' width that the compiler unrolls, over rows
-/// whose stride it knows, instead of a call and an empty eight-lane loop per row.
+/// [`sq_dist_in`]`::<A, F>` (`A = f64`: of [`sq_dist_f64`]): in a loop of the rows' width that the
+/// compiler unrolls, over rows whose stride it knows, instead of a call and an empty eight-lane
+/// loop per row.
 #[inline(always)]
-pub(crate) fn narrow_sq_dists<F: Scalar>(
+pub(crate) fn narrow_sq_dists<A: Scalar, F: Scalar>(
     rows: Points<'_, F>,
     centers: &[F],
     center_of: impl Fn(usize) -> usize,
     out: &mut [f64],
 ) {
     match rows.d() {
-        1 => narrow_sq_dists_of::<F, 1>(rows, centers, center_of, out),
-        2 => narrow_sq_dists_of::<F, 2>(rows, centers, center_of, out),
-        3 => narrow_sq_dists_of::<F, 3>(rows, centers, center_of, out),
-        4 => narrow_sq_dists_of::<F, 4>(rows, centers, center_of, out),
-        5 => narrow_sq_dists_of::<F, 5>(rows, centers, center_of, out),
-        6 => narrow_sq_dists_of::<F, 6>(rows, centers, center_of, out),
-        7 => narrow_sq_dists_of::<F, 7>(rows, centers, center_of, out),
+        1 => narrow_sq_dists_of::<A, F, 1>(rows, centers, center_of, out),
+        2 => narrow_sq_dists_of::<A, F, 2>(rows, centers, center_of, out),
+        3 => narrow_sq_dists_of::<A, F, 3>(rows, centers, center_of, out),
+        4 => narrow_sq_dists_of::<A, F, 4>(rows, centers, center_of, out),
+        5 => narrow_sq_dists_of::<A, F, 5>(rows, centers, center_of, out),
+        6 => narrow_sq_dists_of::<A, F, 6>(rows, centers, center_of, out),
+        7 => narrow_sq_dists_of::<A, F, 7>(rows, centers, center_of, out),
         d => panic!("narrow rows have 1 to {} features, not {d}", NARROW_ROWS - 1),
     }
 }
 
 /// [`narrow_sq_dists`] for rows of exactly `D` features.
 #[inline(always)]
-fn narrow_sq_dists_of<F: Scalar, const D: usize>(
+fn narrow_sq_dists_of<A: Scalar, F: Scalar, const D: usize>(
     rows: Points<'_, F>,
     centers: &[F],
     center_of: impl Fn(usize) -> usize,
     out: &mut [f64],
 ) {
+    // F -> f64 -> A is exact, and folds away when A is F.
+    let widen = |v: F| A::from_f64(v.to_f64());
     for (i, (row, out)) in rows.as_slice().chunks_exact(D).zip(out.iter_mut()).enumerate() {
         let c: &[F; D] = centers[center_of(i) * D..][..D].try_into().expect("D features");
         // As sq_dist_in's tail: from zero, feature by feature (its eight lanes stay zero and add
         // exactly nothing).
-        let mut acc = F::ZERO;
+        let mut acc = A::ZERO;
         for p in 0..D {
-            let t = row[p] - c[p];
+            let t = widen(row[p]) - widen(c[p]);
             acc = acc + t * t;
         }
         *out = acc.to_f64();
@@ -306,12 +309,15 @@ mod tests {
             let x: Vec<F> = (0..n * d).map(|i| F::from_f64(((i * 7919 % 1013) as f64).sin() * 50.0)).collect();
             let centers: Vec<F> = (0..k * d).map(|i| F::from_f64(((i * 104_729 % 997) as f64).cos() * 40.0)).collect();
             let rows = Points::from_rows(&x, d).unwrap();
-            let mut out = vec![0f64; n];
-            narrow_sq_dists(rows, &centers, |i| (i * 3) % k, &mut out);
-            for (r, got) in out.iter().enumerate() {
+            let (mut out, mut wide) = (vec![0f64; n], vec![0f64; n]);
+            narrow_sq_dists::<F, F>(rows, &centers, |i| (i * 3) % k, &mut out);
+            narrow_sq_dists::<f64, F>(rows, &centers, |i| (i * 3) % k, &mut wide);
+            for (r, (got, got_wide)) in out.iter().zip(&wide).enumerate() {
                 let c = (r * 3) % k;
                 let one = sq_dist_in::<F, F>(rows.row(r), &centers[c * d..(c + 1) * d]);
                 assert_eq!(got.to_bits(), one.to_bits(), "{} d = {d}, row {r}", F::NAME);
+                let exact = sq_dist_f64(rows.row(r), &centers[c * d..(c + 1) * d]);
+                assert_eq!(got_wide.to_bits(), exact.to_bits(), "{} d = {d}, row {r}, in f64", F::NAME);
             }
         }
     }
