@@ -128,30 +128,31 @@ fn narrow_block_scatter_portable<F: Scalar, const D: usize, const L: usize>(rows
         lanes.iter().enumerate().for_each(|(j, &v)| sums[j % D] += v);
         sums
     };
-    let (chunks, rest) = (values.chunks_exact(L), values.chunks_exact(L).remainder());
-    let mut lanes = [0.0; L];
-    for chunk in chunks.clone() {
-        lanes.iter_mut().zip(chunk).for_each(|(lane, &v)| *lane += v.to_f64());
-    }
-    lanes.iter_mut().zip(rest).for_each(|(lane, &v)| *lane += v.to_f64());
     out.weight = rows.n() as f64;
-    let sums = by_feature(&lanes);
+    let sums = by_feature(&lane_sums::<F, L>(values, |_, v| v));
     out.mean.iter_mut().zip(sums).for_each(|(m, s)| *m = s / out.weight);
     // The mean laid out as the lanes are.
     let mean: [f64; L] = std::array::from_fn(|j| out.mean[j % D]);
-    let mut lanes = [0.0; L];
-    for chunk in chunks {
-        lanes.iter_mut().zip(chunk).zip(&mean).for_each(|((lane, &v), &m)| {
-            let gap = v.to_f64() - m;
-            *lane += gap * gap;
-        });
-    }
-    lanes.iter_mut().zip(rest).zip(&mean).for_each(|((lane, &v), &m)| {
-        let gap = v.to_f64() - m;
-        *lane += gap * gap;
+    let lanes = lane_sums::<F, L>(values, |j, v| {
+        let gap = v - mean[j];
+        gap * gap
     });
     out.scatter = by_feature(&lanes).iter().sum();
     out
+}
+
+/// `lanes[j]` = Σ `term(j, v)` over the values `v` of `values` at positions `j`, `j + L`, …, in
+/// order: the whole runs of `L` values, then the rest.
+#[inline(always)]
+fn lane_sums<F: Scalar, const L: usize>(values: &[F], term: impl Fn(usize, f64) -> f64) -> [f64; L] {
+    let mut lanes = [0.0; L];
+    let chunks = values.chunks_exact(L);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).enumerate().for_each(|(j, (lane, &v))| *lane += term(j, v.to_f64()));
+    }
+    lanes.iter_mut().zip(rest).enumerate().for_each(|(j, (lane, &v))| *lane += term(j, v.to_f64()));
+    lanes
 }
 
 #[inline(always)]
