@@ -203,8 +203,14 @@ pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
 #[target_feature(enable = "avx2")]
 unsafe fn sq_dist_f64_avx2<F: Scalar>(a: &[F], b: &[F]) -> f64 {
     if a.len() == b.len() {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { eight_lanes(a, b) };
+        if let (Some(a), Some(b)) = (F::as_f64(a), F::as_f64(b)) {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { eight_lanes(a, b) };
+        }
+        if let (Some(a), Some(b)) = (F::as_f32(a), F::as_f32(b)) {
+            // SAFETY: as above.
+            return unsafe { eight_lanes(a, b) };
+        }
     }
     sq_dist_in::<f64, F>(a, b)
 }
@@ -213,19 +219,10 @@ unsafe fn sq_dist_f64_avx2<F: Scalar>(a: &[F], b: &[F]) -> f64 {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn eight_lanes<T: Scalar>(a: &[T], b: &[T]) -> f64 {
+unsafe fn eight_lanes<T: Load4>(a: &[T], b: &[T]) -> f64 {
     use std::arch::x86_64::*;
-    // Four values at `p`, widened exactly to f64.
-    let load = |p: *const T| {
-        // SAFETY: the callers below read four values within both rows; T is f32 or f64.
-        unsafe {
-            if T::as_f64(&[]).is_some() {
-                _mm256_loadu_pd(p.cast::<f64>())
-            } else {
-                _mm256_cvtps_pd(_mm_loadu_ps(p.cast::<f32>()))
-            }
-        }
-    };
+    // SAFETY (every load below): four values within both rows; the CPU has AVX2.
+    let load = |p: *const T| unsafe { T::load4(p) };
     let whole = a.len() / 8 * 8;
     let mut tail = 0.0;
     for (&u, &v) in a[whole..].iter().zip(&b[whole..]) {
@@ -247,6 +244,33 @@ unsafe fn eight_lanes<T: Scalar>(a: &[T], b: &[T]) -> f64 {
     // SAFETY: `pairs` holds four values.
     unsafe { _mm256_storeu_pd(pairs.as_mut_ptr(), _mm256_add_pd(low, high)) };
     ((pairs[0] + pairs[1]) + (pairs[2] + pairs[3])) + tail
+}
+
+/// Four values of a row as `f64`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Load4: Scalar {
+    /// # Safety
+    /// `p` must be valid for four reads; the CPU must have AVX.
+    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f32 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        // SAFETY: forwarded.
+        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Load4 for f64 {
+    #[inline(always)]
+    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
+        // SAFETY: forwarded.
+        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
+    }
 }
 
 /// Rows at least this wide take [`sq_dist_f64`]'s AVX2 copy: below, the call and the check cost

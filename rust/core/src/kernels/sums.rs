@@ -13,6 +13,8 @@
 use rayon::prelude::*;
 
 use crate::kernels::parallel::min_items;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::points::Load4;
 use crate::kernels::points::{fold_lanes, prefetch, Points};
 use crate::kernels::scalar::Scalar;
 
@@ -292,33 +294,6 @@ fn fold_tail<F: Scalar, const ADD: bool>(x: &[F], c: &[f64], sums: &mut [f64], w
         t * t
     });
     tail.sum::<f64>()
-}
-
-/// Four values of a row as `f64`.
-#[cfg(target_arch = "x86_64")]
-trait Load4: Scalar {
-    /// # Safety
-    /// `p` must be valid for four reads; the CPU must have AVX.
-    unsafe fn load4(p: *const Self) -> std::arch::x86_64::__m256d;
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Load4 for f32 {
-    #[inline(always)]
-    unsafe fn load4(p: *const f32) -> std::arch::x86_64::__m256d {
-        use std::arch::x86_64::*;
-        // SAFETY: forwarded.
-        unsafe { _mm256_cvtps_pd(_mm_loadu_ps(p)) }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Load4 for f64 {
-    #[inline(always)]
-    unsafe fn load4(p: *const f64) -> std::arch::x86_64::__m256d {
-        // SAFETY: forwarded.
-        unsafe { std::arch::x86_64::_mm256_loadu_pd(p) }
-    }
 }
 
 /// [`fold_row`] in AVX2 registers: lanes 0–3 and 4–7 of its eight are two ymm sums, and the
