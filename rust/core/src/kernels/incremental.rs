@@ -18,8 +18,8 @@
 //!   parallel, each cluster in row order. So the sums are the same bits on any number of threads,
 //!   and the same whether or not a pass used the bounds: both change the same labels, and when a
 //!   pass sums afresh does not depend on the bounds.
-//! * With enough centres, from the fourth pass (setting the bounds costs a top-2 scan and the
-//!   rows' norms, which a run of one or two iterations would not earn back), every row also keeps
+//! * With enough centres, from the third pass (setting the bounds costs a top-2 scan and the
+//!   rows' norms, which a run of one iteration would not earn back), every row also keeps
 //!   Hamerly's bounds: an upper bound on its distance to its own centre, and a lower bound on its
 //!   distance to every other ([`Bounds`]). When the centres move, the upper bound grows by its
 //!   centre's move and the lower bound drops by the largest move of another. A row whose bounds
@@ -67,8 +67,11 @@ const MIN_SCORES_PER_LANE_TO_BOUND_NARROW: usize = 32;
 /// in order.
 const RESUM_MOVED: usize = 5;
 /// The first pass that may use the bounds (counting from 0): setting them costs a top-2 scan and
-/// the rows' norms, which a run of one or two iterations would not earn back.
-const BOUNDS_FROM: usize = 3;
+/// the rows' norms, which a run of one iteration would not earn back. 3 before the norms were
+/// summed in AVX2 registers ([`crate::kernels::points::sum_of_squares`]); whole default fits at 2
+/// against 3 (docs/algorithm.md, 2026-12-07): KDD Cup 99 0.93 of the time, digits 0.97 (at k = 30
+/// 0.96), MNIST 0.98, runs of one or two iterations (dim032, dim064, s1) within the noise.
+const BOUNDS_FROM: usize = 2;
 /// A cluster whose kept weight falls to this fraction of the largest it held is summed afresh:
 /// removing a row adds rounding of up to 2⁻⁵³ of that largest weight (and of its sums), at most
 /// 2⁻³³ of what is left.
