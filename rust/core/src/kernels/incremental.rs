@@ -190,14 +190,10 @@ pub(crate) fn pass<F: Scalar>(
     let index = if started { run.passes } else { 0 };
     run.passes = index + 1;
     let bounded = kernel.has_top2() && bounds.unwrap_or(pays) && index >= BOUNDS_FROM;
-    // Where bounds are in play (their shape pays, or the caller turns them on or off), the pass
-    // that sets them sums afresh, bounded or not, so that the bounds never change the sums; where
-    // they are not, that pass is like any other (runs of few passes over narrow rows against few
-    // centres paid for a needless fold: a3, k = 50, 1.06 times the time).
-    let sets_bounds = index == BOUNDS_FROM && (pays || bounds.is_some());
-    if !started || run.moved > n / RESUM_MOVED || sets_bounds {
+    if !started || run.moved > n / RESUM_MOVED || index == BOUNDS_FROM {
         // Summing every row costs less than moving many: the pass sums afresh, relative to its
-        // own centres (those of the bounded pass or the fused one: the same bits).
+        // own centres (those of the bounded pass or the fused one: the same bits). So does the
+        // pass that sets the bounds, bounded or not, so that the bounds never change the sums.
         let old = if started { labels.to_vec() } else { Vec::new() };
         let sums = if bounded {
             if index == BOUNDS_FROM {
