@@ -193,12 +193,13 @@ pub fn sq_dist_f64<F: Scalar>(a: &[F], b: &[F]) -> f64 {
 }
 
 /// [`sq_dist_in`]`::<f64, F>` with its eight partial sums in two AVX2 registers (lanes 0–3 and
-/// 4–7), written out; with `SQUARES`, `b`'s values are not used and taken for zeros ([`sum_of_squares`]:
-/// `x − 0` is `x`, so the bits are the same). Compiled from the generic loop, the sums sat in four two-lane registers
-/// shuffled every chunk: the exact distances of a full scan (each row against its own centre)
-/// took about as long as the scan's scores against ten centres (digits, 64 features), and float32
-/// rows, widened, fared worse. Whole default fits, the same bits: MNIST in float32 0.81 of the
-/// time, in float64 0.97–0.98, digits 0.97.
+/// 4–7), written out. With `SQUARES`, [`sum_of_squares`] of `a` instead (`b`'s values are not
+/// used: `x − 0` is `x`, so the bits are those of the distance to the origin). Compiled from the
+/// generic loop, the sums sat in four two-lane registers shuffled every chunk: the exact distances
+/// of a full scan (each row against its own centre) took about as long as the scan's scores
+/// against ten centres (digits, 64 features), and float32 rows, widened, fared worse. Whole
+/// default fits, the same bits: MNIST in float32 0.81 of the time, in float64 0.97–0.98, digits
+/// 0.97.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -213,7 +214,11 @@ unsafe fn sq_dist_f64_avx2<F: Scalar, const SQUARES: bool>(a: &[F], b: &[F]) -> 
             return unsafe { eight_lanes::<_, SQUARES>(a, b) };
         }
     }
-    sq_dist_in::<f64, F>(a, b)
+    if SQUARES {
+        sum_of_squares_in(a)
+    } else {
+        sq_dist_in::<f64, F>(a, b)
+    }
 }
 
 /// The body of [`sq_dist_f64_avx2`], for rows of equal length.
@@ -360,15 +365,20 @@ fn narrow_sq_dists_of<A: Scalar, F: Scalar, const D: usize>(
 
 /// Σ t², with the same eight-lane order as [`sq_dist_f64`] (so both give the same bits), in
 /// AVX2 registers for rows of [`WIDE_ROWS`] features or more as there (the norms that set
-/// Hamerly's bounds: digits' 1,797 rows took about 25 µs in the baseline loop).
+/// Hamerly's bounds: digits' 1,797 rows 36 µs in the baseline loop, 18 in AVX2 registers).
 #[inline(always)]
 pub fn sum_of_squares<F: Scalar>(t: &[F]) -> f64 {
-    // Only float rows take the AVX2 loop: its fallback measures a distance, here from t to t.
     #[cfg(target_arch = "x86_64")]
-    if t.len() >= WIDE_ROWS && (F::as_f64(t).is_some() || F::as_f32(t).is_some()) && is_x86_feature_detected!("avx2") {
+    if t.len() >= WIDE_ROWS && is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
         return unsafe { sq_dist_f64_avx2::<F, true>(t, t) };
     }
+    sum_of_squares_in(t)
+}
+
+/// [`sum_of_squares`] in the baseline loop.
+#[inline(always)]
+fn sum_of_squares_in<F: Scalar>(t: &[F]) -> f64 {
     let mut lanes = [0f64; 8];
     let chunks = t.chunks_exact(8);
     let tail = chunks.remainder().iter().map(|v| v.to_f64() * v.to_f64());
