@@ -320,10 +320,11 @@ def test_the_halved_factor_never_falls_below_two():
 
 
 def test_fewer_than_four_rows_per_halved_streaming_centre_take_the_factor_two():
-    # 800 rows of 50 features, k = 40: "auto" means 10, halved to 5 (K = 200, four rows each); with
-    # one row fewer, under four rows per streaming centre, the factor is 2 (K = 80).
+    # 800 rows of 50 features, k = 40: "auto" means 10, halved to 5 (K = 200, four rows each), then
+    # thinned to 3 (under 20 rows each); with one row fewer, under four rows per halved streaming
+    # centre, the factor is 2 (K = 80).
     X = make_blobs(n_samples=800, n_features=50, centers=40, cluster_std=6.0, random_state=1)[0]
-    assert KMeans(k=40, random_state=0).fit(X).extra_center_factor_ == 5
+    assert KMeans(k=40, random_state=0).fit(X).extra_center_factor_ == 3
     fewer = KMeans(k=40, random_state=0).fit(X[:799])
     assert fewer.extra_center_factor_ == 2 and fewer._state["centers"].shape == (80, 50)
     two = KMeans(k=40, random_state=0, extra_center_factor=2).fit(X[:799])
@@ -331,6 +332,19 @@ def test_fewer_than_four_rows_per_halved_streaming_centre_take_the_factor_two():
     # An explicit factor, and SageMaker's recipe, keep theirs.
     assert KMeans(k=40, random_state=0, extra_center_factor=10).fit(X[:799]).extra_center_factor_ == 10
     assert KMeans(k=40, random_state=0, recipe="sagemaker").fit(X[:799]).extra_center_factor_ == 10
+
+
+@pytest.mark.parametrize("n_rows, factor", [(3000, 5), (2999, 4), (2400, 4), (2399, 3), (1797, 3), (600, 3)])
+def test_fewer_than_twenty_rows_per_halved_streaming_centre_take_the_largest_factor_that_leaves_twenty(
+        n_rows, factor):
+    # k = 30: "auto" means 10, halved to 5 under 15,000 rows; 3,000 rows leave 20 per streaming
+    # centre at K = 150 and keep it, 2,400 leave 20 at K = 120 (a factor of 4), and fewer rows take
+    # 3 (digits' 1,797 rows: 12 each at 5, 20 at 3), down to 600 rows, four per halved centre.
+    X = make_blobs(n_samples=n_rows, n_features=16, centers=30, random_state=0)[0]  # no small table
+    model = KMeans(k=30, random_state=0).fit(X)
+    assert model.extra_center_factor_ == factor and model._state["centers"].shape == (30 * factor, 16)
+    same = KMeans(k=30, random_state=0, extra_center_factor=factor).fit(X)
+    assert model.cluster_centers_.tobytes() == same.cluster_centers_.tobytes()
 
 
 def test_many_rows_per_streaming_centre_run_at_least_ten_reduction_trials():
@@ -375,11 +389,12 @@ def test_the_trials_rule_counts_the_streaming_centres_kept(tmp_path):
 
 def test_small_tables_keep_the_auto_factor():
     # 999 rows, k = 20: K = 200 leaves 5 rows per streaming centre, yet the factor stays 10; from
-    # 1,000 rows it is halved, and so it is under 1,000 rows where a pass (n * k * d) is long.
+    # 1,000 rows it is lowered (halved to 5, then to 3 for 20 rows per streaming centre), and so it
+    # is under 1,000 rows where a pass (n * k * d) is long.
     X = make_blobs(n_samples=1000, n_features=2, centers=20, random_state=0)[0]
     small = KMeans(k=20, random_state=0).fit(X[:999])
     assert small.extra_center_factor_ == 10 and small._state["centers"].shape == (200, 2)
-    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 5
+    assert KMeans(k=20, random_state=0).fit(X).extra_center_factor_ == 3
     wide = make_blobs(n_samples=999, n_features=14, centers=20, random_state=0)[0]  # 999 * 20 * 14 > 2**18
-    assert KMeans(k=20, random_state=0).fit(wide).extra_center_factor_ == 5
+    assert KMeans(k=20, random_state=0).fit(wide).extra_center_factor_ == 3
     assert KMeans(k=20, random_state=0).fit(wide[:, :13]).extra_center_factor_ == 10  # 259,740 <= 2**18

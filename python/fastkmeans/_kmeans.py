@@ -79,8 +79,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         ``clamp(1000 // k, 2, 10)`` (10 for k <= 100, as SageMaker resolved it for k = 8 and 10);
         K never exceeds the rows of the seeding batch. Under ``recipe="fastkmeans"``, an in-memory
         fit with fewer than 50 rows per streaming centre halves it (to no less than 2): there the K
-        centres cost most of the fit, and half as many lose nothing; with fewer than four rows per
-        streaming centre even then, it is 2. Small tables (under 1,000 rows, n * k * d at most
+        centres cost most of the fit, and half as many lose nothing; with fewer than 20 rows per
+        streaming centre even then, it is the largest factor that leaves 20, but at least 3; with
+        fewer than four, it is 2. Small tables (under 1,000 rows, n * k * d at most
         2**18) keep it: their fit took a millisecond or less at k <= 10, and the finer summary
         lowers the loss.
     half_life_time_size : int, default=0
