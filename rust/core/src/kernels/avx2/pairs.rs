@@ -21,21 +21,18 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
     // the safe callers (kernels::sq_dists::each_pair) take rows from closures.
     assert!(a.iter().chain(&b).all(|row| row.len() == d), "four pairs of rows of {d} features");
     let whole = d / 8 * 8;
-    // Two registers per pair: float64 fills both, float32 only the first.
     let regs = 8 / T::LANES;
-    // SAFETY: the CPU has AVX2 and FMA (the caller's); every load reads LANES values at an offset
-    // below `whole` <= the rows' length.
+    // SAFETY: the CPU has AVX2 and FMA (the caller's); the rows have `whole` values or more.
     unsafe {
-        let mut sums = [[T::zero(); 2]; 4];
-        for chunk in (0..whole).step_by(8) {
-            for reg in 0..regs {
-                let at = chunk + reg * T::LANES;
-                for (p, sum) in sums.iter_mut().enumerate() {
-                    let t = <T as Lanes>::sub(T::load(a[p].as_ptr().add(at)), T::load(b[p].as_ptr().add(at)));
-                    sum[reg] = <T as Lanes>::add(sum[reg], <T as Lanes>::mul(t, t));
-                }
-            }
-        }
+        // Four rows against one (the seeding's candidate against a block's rows): its values are
+        // loaded once a chunk instead of once a pair. Measured (k-means++ seeding alone, one
+        // thread): digits 0.93 of the time, 10,000 rows of 32–256 MNIST pixels 0.95–0.97, all of
+        // MNIST's 784 the same.
+        let sums = if b.iter().all(|row| row.as_ptr() == b[0].as_ptr()) {
+            partial_sums::<T, true>(a, b, whole)
+        } else {
+            partial_sums::<T, false>(a, b, whole)
+        };
         let mut out = [0.0; 4];
         for (p, out) in out.iter_mut().enumerate() {
             let mut lanes = T::spill(sums[p][0]);
@@ -47,6 +44,33 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
             *out = fold_lanes(lanes) + tail;
         }
         out
+    }
+}
+
+/// The eight partial sums of each pair in [`sq_dists4`] over its first `whole` features (a
+/// multiple of eight): two registers per pair, both filled by float64, the first by float32.
+/// `SHARED`: every `b` is the same row, loaded once a chunk.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; every row must have `whole` values or more.
+#[inline(always)]
+unsafe fn partial_sums<T: Lanes, const SHARED: bool>(a: [&[T]; 4], b: [&[T]; 4], whole: usize) -> [[T::V; 2]; 4] {
+    let regs = 8 / T::LANES;
+    // SAFETY: the caller's; every load reads LANES values at an offset below `whole`.
+    unsafe {
+        let mut sums = [[T::zero(); 2]; 4];
+        for chunk in (0..whole).step_by(8) {
+            for reg in 0..regs {
+                let at = chunk + reg * T::LANES;
+                let common = T::load(b[0].as_ptr().add(at));
+                for (p, sum) in sums.iter_mut().enumerate() {
+                    let v = if SHARED { common } else { T::load(b[p].as_ptr().add(at)) };
+                    let t = <T as Lanes>::sub(T::load(a[p].as_ptr().add(at)), v);
+                    sum[reg] = <T as Lanes>::add(sum[reg], <T as Lanes>::mul(t, t));
+                }
+            }
+        }
+        sums
     }
 }
 
@@ -66,10 +90,13 @@ mod tests {
                 eprintln!("skipped: this CPU has no AVX2");
                 return;
             }
-            // SAFETY: the CPU has AVX2 and FMA.
-            let four = unsafe { sq_dists4(a, b) };
-            for p in 0..4 {
-                assert_eq!(four[p].to_bits(), sq_dist_in::<T, T>(a[p], b[p]).to_bits(), "d = {d}, pair {p}");
+            // Four rows against four, and against one (loaded once a chunk).
+            for b in [b, [b[0]; 4]] {
+                // SAFETY: the CPU has AVX2 and FMA.
+                let four = unsafe { sq_dists4(a, b) };
+                for p in 0..4 {
+                    assert_eq!(four[p].to_bits(), sq_dist_in::<T, T>(a[p], b[p]).to_bits(), "d = {d}, pair {p}");
+                }
             }
         }
     }
