@@ -247,7 +247,7 @@ const HELD_EIGHTS: usize = 8;
 mod held {
     use std::arch::x86_64::*;
 
-    use super::HELD_EIGHTS;
+    use crate::kernels::sums::HELD_EIGHTS;
     use crate::kernels::points::{fold_lanes, Points};
     use crate::kernels::scalar::Scalar;
 
