@@ -151,10 +151,16 @@ fn lloyd_incremental<F: Scalar, R: Rows<F>, B: Backend>(
             // The rows moved to empty clusters: the next pass sums afresh.
             run = RunSums::new();
         }
+        let shift = sq_diff(&before, &to_f64(&centers));
+        if shift > shift_tol {
+            // After a move beyond the tolerance, the run stops after the next pass only where
+            // that pass changes no label: most runs go on, and earn the bounds back.
+            run.bound_from_next_pass();
+        }
         previous.copy_from_slice(&labels);
         exact = pass(&centers, &mut labels, &mut dist2, &mut run)?;
         n_iter += 1;
-        if sq_diff(&before, &to_f64(&centers)) <= shift_tol || labels_equal(&previous, &labels) {
+        if shift <= shift_tol || labels_equal(&previous, &labels) {
             break;
         }
     }

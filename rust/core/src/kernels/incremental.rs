@@ -19,7 +19,8 @@
 //!   and the same whether or not a pass used the bounds: both change the same labels, and when a
 //!   pass sums afresh does not depend on the bounds.
 //! * With enough centres, from the third pass (setting the bounds costs a top-2 scan and the
-//!   rows' norms, which a run of one iteration would not earn back), every row also keeps
+//!   rows' norms, which a run of one iteration would not earn back), or from the second where
+//!   the caller expects the run to go on ([`RunSums::bound_from_next_pass`]), every row also keeps
 //!   Hamerly's bounds: an upper bound on its distance to its own centre, and a lower bound on its
 //!   distance to every other ([`Bounds`]). When the centres move, the upper bound grows by its
 //!   centre's move and the lower bound drops by the largest move of another. A row whose bounds
@@ -70,7 +71,12 @@ const RESUM_MOVED: usize = 5;
 /// the rows' norms, which a run of one iteration would not earn back. 3 before the norms were
 /// summed in AVX2 registers ([`crate::kernels::points::sum_of_squares`]); whole default fits at 2
 /// against 3 (docs/algorithm.md, 2026-12-07): KDD Cup 99 0.93 of the time, digits 0.97 (at k = 30
-/// 0.96), MNIST 0.98, runs of one or two iterations (dim032, dim064, s1) within the noise.
+/// 0.96), MNIST 0.98, runs of one or two iterations (dim032, dim064, s1) within the noise. One
+/// pass earlier where the caller expects the run to go on ([`RunSums::bound_from_next_pass`]):
+/// whole default fits with and without that (2026-12-07, one process, taking turns), digits 0.95
+/// of the time (at k = 30 0.97), KDD Cup 99 0.96–0.97, s1 0.95–0.99, MNIST, a3 and dim064 within
+/// ±3%, dim032 1.00–1.02; the same losses on every set. Bounds from the second pass for every run
+/// (no expectation) had cost dim032 and s1 7%.
 const BOUNDS_FROM: usize = 2;
 /// A cluster whose kept weight falls to this fraction of the largest it held is summed afresh:
 /// removing a row adds rounding of up to 2⁻⁵³ of that largest weight (and of its sums), at most
@@ -97,6 +103,9 @@ pub struct RunSums {
     moved: usize,
     /// Passes run.
     passes: usize,
+    /// The pass that sets the bounds, where [`RunSums::bound_from_next_pass`] moved it before
+    /// [`BOUNDS_FROM`].
+    bounds_from: Option<usize>,
     bounds: Bounds,
     /// Rows scanned against every centre in the last pass (for tests and profiling).
     pub scanned: usize,
@@ -108,6 +117,17 @@ impl RunSums {
     /// Nothing yet: the next pass sums every row.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Lets the next pass set the bounds (and sum afresh), where that is before [`BOUNDS_FROM`]:
+    /// for a caller that expects the run to go on past that pass, which then earns the bounds
+    /// back: Lloyd under the centre-shift rule, where the centres moved by more than its
+    /// tolerance after the first pass ([`crate::algo::lloyd`]). Whether the bounds are used changes no
+    /// label and no sum; which pass sums afresh changes the sums' rounding.
+    pub fn bound_from_next_pass(&mut self) {
+        if self.passes < BOUNDS_FROM {
+            self.bounds_from = Some(self.passes);
+        }
     }
 
     /// Sums of every row, taken relative to the centres they were assigned to (a pass that
@@ -189,14 +209,15 @@ pub(crate) fn pass<F: Scalar>(
     let started = run.reference.len() == k * d && run.sums.weights.len() == k && run.rows == n;
     let index = if started { run.passes } else { 0 };
     run.passes = index + 1;
-    let bounded = kernel.has_top2() && bounds.unwrap_or(pays) && index >= BOUNDS_FROM;
-    if !started || run.moved > n / RESUM_MOVED || index == BOUNDS_FROM {
+    let from = run.bounds_from.unwrap_or(BOUNDS_FROM);
+    let bounded = kernel.has_top2() && bounds.unwrap_or(pays) && index >= from;
+    if !started || run.moved > n / RESUM_MOVED || index == from {
         // Summing every row costs less than moving many: the pass sums afresh, relative to its
         // own centres (those of the bounded pass or the fused one: the same bits). So does the
         // pass that sets the bounds, bounded or not, so that the bounds never change the sums.
         let old = if started { labels.to_vec() } else { Vec::new() };
         let sums = if bounded {
-            if index == BOUNDS_FROM {
+            if index == from {
                 run.bounds = Bounds::new();
             }
             let sums = bounds::hamerly(x, weights, centers, &kernel, labels, dist2, &mut run.bounds);

@@ -21,15 +21,17 @@ fn blobs<F: Scalar>(n: usize, d: usize, groups: usize, seed: u64) -> Vec<F> {
 }
 
 /// One Lloyd run of `iters` passes through [`pass`] with the bounds on or off: every pass's
-/// labels and sums, and the rows read per pass.
+/// labels and sums, and the rows read per pass. With `hint`, the run says after its first pass
+/// that it goes on ([`RunSums::bound_from_next_pass`]).
 #[allow(clippy::type_complexity)]
-fn run<F: Scalar>(
+fn run_hinted<F: Scalar>(
     x: &[F],
     d: usize,
     k: usize,
     weights: Option<&[f64]>,
     iters: usize,
     bounds: bool,
+    hint: bool,
 ) -> (Vec<(Vec<u32>, ClusterSums, Vec<F>)>, Vec<usize>) {
     let points = Points::from_rows(x, d).unwrap();
     let n = points.n();
@@ -53,6 +55,9 @@ fn run<F: Scalar>(
             assert_eq!(dist2, plain_dist2, "pass {} distances", passes.len());
         }
         read.push(state.read);
+        if hint && read.len() == 1 {
+            state.bound_from_next_pass();
+        }
         if state.none_empty() {
             state.move_centers(&mut centers);
         } else {
@@ -67,6 +72,19 @@ fn run<F: Scalar>(
         passes.push((labels.clone(), state.sums.clone(), centers.clone()));
     }
     (passes, read)
+}
+
+/// [`run_hinted`] without the hint.
+#[allow(clippy::type_complexity)]
+fn run<F: Scalar>(
+    x: &[F],
+    d: usize,
+    k: usize,
+    weights: Option<&[f64]>,
+    iters: usize,
+    bounds: bool,
+) -> (Vec<(Vec<u32>, ClusterSums, Vec<F>)>, Vec<usize>) {
+    run_hinted(x, d, k, weights, iters, bounds, false)
 }
 
 /// The weighted means of the rows by label, naively in f64.
@@ -112,6 +130,24 @@ fn passes_with_and_without_bounds_give_the_same_labels_and_sums() {
             bounds_change_nothing::<f32>(d, k, weighted);
             bounds_change_nothing::<f64>(d, k, weighted);
         }
+    }
+}
+
+/// With the hint after the first pass, the second sets the bounds and the third may use them;
+/// the bounds still change no label and no bit of the sums.
+#[test]
+fn a_run_that_says_it_goes_on_sets_the_bounds_a_pass_earlier() {
+    let n = 3000;
+    for (d, k) in [(40, 12), (64, 10)] {
+        let x: Vec<f64> = blobs(n, d, k, (d * 100 + k) as u64);
+        let (with, read) = run_hinted(&x, d, k, None, 40, true, true);
+        let (without, _) = run_hinted(&x, d, k, None, 40, false, true);
+        assert!(with == without, "d = {d}, k = {k}: the bounds change no label and no bit of the sums");
+        let (_, unhinted) = run(&x, d, k, None, 40, true);
+        // Without the hint the third pass sets the bounds, reading every row; with it, that
+        // pass already uses them.
+        assert_eq!(unhinted[BOUNDS_FROM], n, "d = {d}, k = {k}: rows read per pass {unhinted:?}");
+        assert!(read[BOUNDS_FROM] < n && read[1] == n, "d = {d}, k = {k}: rows read per pass {read:?}");
     }
 }
 
