@@ -247,9 +247,9 @@ const HELD_EIGHTS: usize = 8;
 mod held {
     use std::arch::x86_64::*;
 
-    use crate::kernels::sums::HELD_EIGHTS;
     use crate::kernels::points::{fold_lanes, Points};
     use crate::kernels::scalar::Scalar;
+    use crate::kernels::sums::HELD_EIGHTS;
 
     /// Eight values of a row as `f64` in a zmm register.
     trait Load8: Copy {
