@@ -24,7 +24,7 @@ fn blobs<F: Scalar>(n: usize, d: usize, groups: usize, seed: u64) -> Vec<F> {
 /// labels and sums, and the rows read per pass. With `hint`, the run says after its first pass
 /// that it goes on ([`RunSums::bound_from_next_pass`]).
 #[allow(clippy::type_complexity)]
-fn run_hinted<F: Scalar>(
+fn run<F: Scalar>(
     x: &[F],
     d: usize,
     k: usize,
@@ -74,19 +74,6 @@ fn run_hinted<F: Scalar>(
     (passes, read)
 }
 
-/// [`run_hinted`] without the hint.
-#[allow(clippy::type_complexity)]
-fn run<F: Scalar>(
-    x: &[F],
-    d: usize,
-    k: usize,
-    weights: Option<&[f64]>,
-    iters: usize,
-    bounds: bool,
-) -> (Vec<(Vec<u32>, ClusterSums, Vec<F>)>, Vec<usize>) {
-    run_hinted(x, d, k, weights, iters, bounds, false)
-}
-
 /// The weighted means of the rows by label, naively in f64.
 fn means<F: Scalar>(x: &[F], d: usize, k: usize, labels: &[u32], weights: Option<&[f64]>) -> Vec<f64> {
     let (mut sums, mut total) = (vec![0f64; k * d], vec![0f64; k]);
@@ -107,8 +94,8 @@ fn bounds_change_nothing<F: Scalar>(d: usize, k: usize, weighted: bool) {
     let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { 1.0 + (i % 3) as f64 }).collect();
     let weights = weighted.then_some(&w[..]);
     let what = format!("d = {d}, k = {k}, weighted {weighted}, {}", std::any::type_name::<F>());
-    let (with, read) = run(&x, d, k, weights, 40, true);
-    let (without, _) = run(&x, d, k, weights, 40, false);
+    let (with, read) = run(&x, d, k, weights, 40, true, false);
+    let (without, _) = run(&x, d, k, weights, 40, false, false);
     assert!(with.len() > BOUNDS_FROM + 3, "{what}: a run long enough to use the bounds ({} passes)", with.len());
     assert!(with == without, "{what}: the bounds change no label and no bit of the sums");
     // The sums kept from pass to pass are those of the labels (each centre is its rows' mean).
@@ -140,10 +127,10 @@ fn a_run_that_says_it_goes_on_sets_the_bounds_a_pass_earlier() {
     let n = 3000;
     for (d, k) in [(40, 12), (64, 10)] {
         let x: Vec<f64> = blobs(n, d, k, (d * 100 + k) as u64);
-        let (with, read) = run_hinted(&x, d, k, None, 40, true, true);
-        let (without, _) = run_hinted(&x, d, k, None, 40, false, true);
+        let (with, read) = run(&x, d, k, None, 40, true, true);
+        let (without, _) = run(&x, d, k, None, 40, false, true);
         assert!(with == without, "d = {d}, k = {k}: the bounds change no label and no bit of the sums");
-        let (_, unhinted) = run(&x, d, k, None, 40, true);
+        let (_, unhinted) = run(&x, d, k, None, 40, true, false);
         // Without the hint the third pass sets the bounds, reading every row; with it, that
         // pass already uses them.
         assert_eq!(unhinted[BOUNDS_FROM], n, "d = {d}, k = {k}: rows read per pass {unhinted:?}");
@@ -159,7 +146,7 @@ fn passes_are_the_same_bits_on_any_thread_count() {
         .iter()
         .map(|&t| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
-            pool.install(|| run(&x, d, k, None, 30, true).0)
+            pool.install(|| run(&x, d, k, None, 30, true, false).0)
         })
         .collect();
     assert!(runs[0] == runs[1]);
@@ -225,8 +212,8 @@ fn subnormal_scores_leave_the_labels_exact() {
 
 fn bounds_change_nothing_on<F: Scalar>(x: &[F], d: usize, k: usize) {
     // `run` checks every pass's labels against the brute-force kernel's.
-    let (with, _) = run(x, d, k, None, 60, true);
-    let (without, _) = run(x, d, k, None, 60, false);
+    let (with, _) = run(x, d, k, None, 60, true, false);
+    let (without, _) = run(x, d, k, None, 60, false, false);
     assert!(with == without);
 }
 
