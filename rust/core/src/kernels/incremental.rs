@@ -121,9 +121,11 @@ impl RunSums {
 
     /// Lets the next pass set the bounds (and sum afresh), where that is before [`BOUNDS_FROM`]:
     /// for a caller that expects the run to go on past that pass, which then earns the bounds
-    /// back: Lloyd under the centre-shift rule, where the centres moved by more than its
-    /// tolerance after the first pass ([`crate::algo::lloyd`]). Whether the bounds are used changes no
-    /// label and no sum; which pass sums afresh changes the sums' rounding.
+    /// back. Lloyd under the centre-shift rule says so wherever the centres moved by more than
+    /// its tolerance ([`crate::algo::lloyd`]): after a run's first pass, so that its second sets
+    /// the bounds, and on sums just started afresh (after an empty cluster took a row), so that
+    /// their first pass sets them. Whether the bounds are used changes no label and no sum; which
+    /// pass sums afresh changes the sums' rounding.
     pub fn bound_from_next_pass(&mut self) {
         if self.passes < BOUNDS_FROM {
             self.bounds_from = Some(self.passes);
