@@ -1,9 +1,17 @@
 //! Many squared distances between pairs of dense rows, each with the bits of
 //! [`sq_dist_in`]`::<F, F>` (the seeding's and the streaming trainer's measure): four pairs at a
 //! time on x86-64 with AVX2 ([`crate::kernels::avx2::sq_dists4`], whose adds do not wait on each
-//! other as one pair's do) for rows of eight features or more, one at a time otherwise. Callers name the pairs by index, so rows
-//! against one centre, rows against their own centres and one row against many centres all go
-//! through the same loop.
+//! other as one pair's do), eight float64 pairs at a time where the AVX-512 tiles run
+//! ([`crate::kernels::avx2::sq_dists8`]), for rows of eight features or more; one at a time
+//! otherwise. Callers name the pairs by index, so rows against one centre, rows against their
+//! own centres and one row against many centres all go through the same loop.
+//!
+//! Eight at a time, measured (one process, taking turns, digits' 1,797 × 64 float64 rows): a pass
+//! of rows against one centre took 17.5 µs against 24.6 (best of 1,000); the default fit's
+//! k-means++ seeding of its first 10 centres 0.89–0.90 of the time on one and two threads (at
+//! k = 30, 0.83); whole default fits 0.976–0.986 of the time at k = 10 and 0.966–0.973 at k = 30,
+//! the same losses. Against their own centres (the rows' distances to their labels' centres) it
+//! gained nothing, as a pass of those is not bound by the fold that eight pairs share.
 
 use crate::kernels::points::sq_dist_in;
 use crate::kernels::scalar::Scalar;
@@ -20,6 +28,10 @@ pub fn each_pair<'a, F: Scalar + 'a>(
     #[cfg(target_arch = "x86_64")]
     if count > 0 && pair(0).0.len() >= 8 && crate::kernels::avx2::available() {
         if F::as_f64(&[]).is_some() {
+            if crate::kernels::avx2::wide_available() {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+                return unsafe { eights(count, |i| cast(pair(i), F::as_f64), put) };
+            }
             // SAFETY: the CPU has AVX2 and FMA.
             return unsafe { fours::<f64, _, _>(count, |i| cast(pair(i), F::as_f64), put) };
         }
@@ -64,6 +76,34 @@ where
         let (a, b) = pair(i);
         put(i, sq_dist_in::<T, T>(a, b));
     }
+}
+
+/// [`each_pair`] of float64 rows on AVX-512: eight pairs at a time, the last one to seven as
+/// [`fours`] takes them.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn eights<'a, P, Put>(count: usize, pair: P, mut put: Put)
+where
+    P: Fn(usize) -> (&'a [f64], &'a [f64]),
+    Put: FnMut(usize, f64),
+{
+    let whole = count / 8 * 8;
+    for i in (0..whole).step_by(8) {
+        let [(a0, b0), (a1, b1), (a2, b2), (a3, b3), (a4, b4), (a5, b5), (a6, b6), (a7, b7)] =
+            [pair(i), pair(i + 1), pair(i + 2), pair(i + 3), pair(i + 4), pair(i + 5), pair(i + 6), pair(i + 7)];
+        // SAFETY: the caller's.
+        let dists = unsafe {
+            crate::kernels::avx2::sq_dists8([a0, a1, a2, a3, a4, a5, a6, a7], [b0, b1, b2, b3, b4, b5, b6, b7])
+        };
+        for (p, dist) in dists.into_iter().enumerate() {
+            put(i + p, dist);
+        }
+    }
+    // SAFETY: the caller's.
+    unsafe { fours::<f64, _, _>(count - whole, |i| pair(whole + i), |i, v| put(whole + i, v)) };
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@
 mod lanes;
 /// Rows of at most eight features: one row per lane, the same bits as [`scan`].
 mod narrow;
-/// Squared distances of four pairs of rows at once.
+/// Squared distances of four pairs of rows at once (eight with AVX-512).
 mod pairs;
 /// Panels in AVX-512 registers, one or two at a time, for the full and the listed scans.
 mod wide;
@@ -40,7 +40,7 @@ pub(crate) use lanes::Lanes;
 pub(crate) use narrow::{assign_narrow_rows, narrow_lanes, narrow_width};
 #[cfg(test)]
 pub(crate) use narrow::{assign_narrow_rows_on, NARROW, NARROW_WIDE};
-pub(crate) use pairs::sq_dists4;
+pub(crate) use pairs::{sq_dists4, sq_dists8};
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 

@@ -47,6 +47,62 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
     }
 }
 
+/// `[‖a[p] − b[p]‖²; p < 8]` for float64 rows, the bits of `sq_dist_in::<f64, f64>(a[p], b[p])`
+/// (as [`sq_dists4`]'s): each pair's eight partial sums fill one zmm register, where
+/// [`sq_dists4`] takes two ymm registers; and the eight pairs' sums are folded together, three
+/// adds and six shuffles for all eight, where [`sq_dists4`] spills each pair's sums and adds them
+/// up one by one. Every row has the same length.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sq_dists8(a: [&[f64]; 8], b: [&[f64]; 8]) -> [f64; 8] {
+    use std::arch::x86_64::*;
+    let d = a[0].len();
+    // Checked, as in sq_dists4: the loads below read `whole` values of every row.
+    assert!(a.iter().chain(&b).all(|row| row.len() == d), "eight pairs of rows of {d} features");
+    let whole = d / 8 * 8;
+    // SAFETY: the CPU has AVX-512F (the caller's); every load reads eight values at an offset
+    // below `whole`.
+    unsafe {
+        let shared = b.iter().all(|row| row.as_ptr() == b[0].as_ptr());
+        let mut s = [_mm512_setzero_pd(); 8];
+        for at in (0..whole).step_by(8) {
+            let common = _mm512_loadu_pd(b[0].as_ptr().add(at));
+            for (p, sum) in s.iter_mut().enumerate() {
+                let v = if shared { common } else { _mm512_loadu_pd(b[p].as_ptr().add(at)) };
+                let t = _mm512_sub_pd(_mm512_loadu_pd(a[p].as_ptr().add(at)), v);
+                *sum = _mm512_add_pd(*sum, _mm512_mul_pd(t, t));
+            }
+        }
+        // fold_lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), for eight pairs at once.
+        // First m_i = l_i + l_{i+4}, pairs p and q side by side: [m0..m3 of p, m0..m3 of q].
+        let halves = |p: __m512d, q: __m512d| {
+            let low = _mm512_shuffle_f64x2::<0b01_00_01_00>(p, q);
+            let high = _mm512_shuffle_f64x2::<0b11_10_11_10>(p, q);
+            _mm512_add_pd(low, high)
+        };
+        // Then m0 + m1 and m2 + m3 of four pairs: lanes (p m0+m1, r m0+m1, p m2+m3, r m2+m3,
+        // q m0+m1, t m0+m1, q m2+m3, t m2+m3) for halves (p, q) and (r, t).
+        let pairs = |pq: __m512d, rt: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(pq, rt), _mm512_unpackhi_pd(pq, rt));
+        let low = pairs(halves(s[0], s[1]), halves(s[2], s[3]));
+        let high = pairs(halves(s[4], s[5]), halves(s[6], s[7]));
+        // Last (m0 + m1) + (m2 + m3), gathered into pair order.
+        let firsts = _mm512_permutex2var_pd(low, _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13), high);
+        let seconds = _mm512_permutex2var_pd(low, _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15), high);
+        let mut out = [0.0; 8];
+        _mm512_storeu_pd(out.as_mut_ptr(), _mm512_add_pd(firsts, seconds));
+        if whole < d {
+            // The features past the last whole eight, in order, as sq_dist_in sums them.
+            for (p, out) in out.iter_mut().enumerate() {
+                *out += sq_dist_in::<f64, f64>(&a[p][whole..], &b[p][whole..]);
+            }
+        }
+        out
+    }
+}
+
 /// The eight partial sums of each pair in [`sq_dists4`] over its first `whole` features (a
 /// multiple of eight): two registers per pair, both filled by float64, the first by float32.
 /// `SHARED`: every `b` is the same row, loaded once a chunk.
@@ -96,6 +152,28 @@ mod tests {
                 let four = unsafe { sq_dists4(a, b) };
                 for p in 0..4 {
                     assert_eq!(four[p].to_bits(), sq_dist_in::<T, T>(a[p], b[p]).to_bits(), "d = {d}, pair {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eight_pairs_give_the_bits_of_one_pair_at_a_time() {
+        if !crate::kernels::avx2::wide_available() {
+            eprintln!("skipped: this CPU runs no AVX-512 here");
+            return;
+        }
+        let mut rng = Rng::new(6, Purpose::SeedSample);
+        for d in [8, 9, 15, 16, 17, 33, 64, 101] {
+            let rows: Vec<Vec<f64>> = (0..16).map(|_| (0..d).map(|_| (rng.uniform() - 0.3) * 1e3).collect()).collect();
+            let a: [&[f64]; 8] = std::array::from_fn(|p| &rows[p][..]);
+            let b: [&[f64]; 8] = std::array::from_fn(|p| &rows[8 + p][..]);
+            // Eight rows against eight, and against one (loaded once a chunk).
+            for b in [b, [b[0]; 8]] {
+                // SAFETY: the CPU has AVX-512F.
+                let eight = unsafe { sq_dists8(a, b) };
+                for p in 0..8 {
+                    assert_eq!(eight[p].to_bits(), sq_dist_in::<f64, f64>(a[p], b[p]).to_bits(), "d = {d}, pair {p}");
                 }
             }
         }
