@@ -13,6 +13,11 @@
 //! Unweighted rows of at most eight features are summed as one flat run of values
 //! ([`narrow_block_scatter`]): a row of three features has no loop over its features worth the
 //! name, and one accumulator per feature made every row wait for the previous row's add.
+//! Unweighted rows of more features are summed a group of features at a time, the group's sums
+//! held in registers from row to row ([`columns_scatter`]), where the loop over a row's features
+//! loaded and stored every sum once a row: on digits (1,797 × 64 float64) 28 µs instead of 49
+//! (best of 2,000, one process, taking turns), the same bits; whole default fits 0.98–0.995 of
+//! the time (the refine's tolerance reads it once).
 
 use rayon::prelude::*;
 
@@ -79,6 +84,9 @@ fn block_scatter<F: Scalar>(rows: Points<'_, F>, weights: Option<&[f64]>, acc: &
             _ => {}
         }
     }
+    if weights.is_none() {
+        return columns_scatter(rows);
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::avx2::available() {
         /// Compiled for AVX2: the loops over a row's features run four (or eight) at a time.
@@ -95,6 +103,108 @@ fn block_scatter<F: Scalar>(rows: Points<'_, F>, weights: Option<&[f64]>, acc: &
         return unsafe { block_scatter_avx2(rows, weights, acc) };
     }
     block_scatter_portable(rows, weights, acc)
+}
+
+/// [`block_scatter`] of unweighted rows of more than eight features, `W` features at a time: the
+/// rows of the block are read once per `W` features and a pass, with those features' sums (and
+/// mean) held in registers from row to row, where the loop over a row's features loads and
+/// stores every sum once a row. Each feature is still summed in row order, and a weight of one
+/// multiplies nothing, so the bits are those of the weighted loop.
+fn columns_scatter<F: Scalar>(rows: Points<'_, F>) -> Scatter {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::kernels::avx2::wide_available() {
+            /// Compiled for AVX-512: 64 features are eight registers of sums and eight of means.
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn columns_avx512<F: Scalar>(rows: Points<'_, F>) -> Scatter {
+                columns_scatter_portable::<F, 64>(rows)
+            }
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+            return unsafe { columns_avx512(rows) };
+        }
+        if crate::kernels::avx2::available() {
+            /// Compiled for AVX2: 16 features are four registers of sums and four of means.
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn columns_avx2<F: Scalar>(rows: Points<'_, F>) -> Scatter {
+                columns_scatter_portable::<F, 16>(rows)
+            }
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { columns_avx2(rows) };
+        }
+    }
+    columns_scatter_portable::<F, 8>(rows)
+}
+
+#[inline(always)]
+fn columns_scatter_portable<F: Scalar, const W: usize>(rows: Points<'_, F>) -> Scatter {
+    let d = rows.d();
+    let mut out = Scatter::empty(d);
+    if rows.n() == 0 {
+        return out;
+    }
+    out.weight = rows.n() as f64;
+    let mut acc = vec![0.0; d];
+    // Features in groups of W, then of 8, then one by one.
+    let groups = column_groups(d, W);
+    for &(from, width) in &groups {
+        let sums = &mut out.mean[from..from + width];
+        match width {
+            8 => column_sums::<F, 8>(rows, from, sums),
+            1 => column_sums::<F, 1>(rows, from, sums),
+            _ => column_sums::<F, W>(rows, from, sums),
+        }
+    }
+    out.mean.iter_mut().for_each(|m| *m /= out.weight);
+    for &(from, width) in &groups {
+        let (mean, squares) = (&out.mean[from..from + width], &mut acc[from..from + width]);
+        match width {
+            8 => column_squares::<F, 8>(rows, from, mean, squares),
+            1 => column_squares::<F, 1>(rows, from, mean, squares),
+            _ => column_squares::<F, W>(rows, from, mean, squares),
+        }
+    }
+    out.scatter = acc.iter().sum();
+    out
+}
+
+/// `d` features cut into groups of `w` (where `w` is not 8 or 1), then of 8, then of 1: each
+/// group's first feature and width.
+fn column_groups(d: usize, w: usize) -> Vec<(usize, usize)> {
+    let mut groups = Vec::new();
+    let mut from = 0;
+    for width in [w, 8, 1] {
+        while from + width <= d {
+            groups.push((from, width));
+            from += width;
+        }
+    }
+    groups
+}
+
+/// `sums[j]` = Σ over the rows of feature `from + j`, in row order.
+#[inline(always)]
+fn column_sums<F: Scalar, const W: usize>(rows: Points<'_, F>, from: usize, sums: &mut [f64]) {
+    let mut held = [0.0; W];
+    for i in 0..rows.n() {
+        let row: &[F; W] = rows.row(i)[from..from + W].try_into().expect("W features");
+        held.iter_mut().zip(row).for_each(|(s, &v)| *s += v.to_f64());
+    }
+    sums.copy_from_slice(&held);
+}
+
+/// `squares[j]` = Σ over the rows of (feature `from + j` − `mean[j]`)², in row order.
+#[inline(always)]
+fn column_squares<F: Scalar, const W: usize>(rows: Points<'_, F>, from: usize, mean: &[f64], squares: &mut [f64]) {
+    let mean: [f64; W] = mean.try_into().expect("W means");
+    let mut held = [0.0; W];
+    for i in 0..rows.n() {
+        let row: &[F; W] = rows.row(i)[from..from + W].try_into().expect("W features");
+        for ((s, &v), &m) in held.iter_mut().zip(row).zip(&mean) {
+            let gap = v.to_f64() - m;
+            *s += gap * gap;
+        }
+    }
+    squares.copy_from_slice(&held);
 }
 
 /// [`block_scatter`] of unweighted rows of `D` features, `L` (a multiple of both `D` and eight)
@@ -276,6 +386,25 @@ mod tests {
             let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| scatter(x, None));
             assert_eq!(one.scatter.to_bits(), three.scatter.to_bits(), "d = {d}");
             assert_eq!(one.mean, three.mean, "d = {d}");
+        }
+    }
+
+    #[test]
+    fn unweighted_rows_of_many_features_have_the_bits_of_unit_weights() {
+        // Unweighted rows of more than eight features are summed a group of features at a time
+        // (64 with AVX-512, 16 with AVX2, then eights, then one by one); rows of unit weight go
+        // through the weighted loop, a row at a time.
+        for d in [9, 16, 24, 64, 70, 133] {
+            let data = random_rows(1_500, d, 50.0, d as u64);
+            let ones = vec![1.0; 1_500];
+            let x = Points::from_rows(&data, d).unwrap();
+            let (got, want) = (scatter(x, None), scatter(x, Some(&ones)));
+            assert_eq!(got.scatter.to_bits(), want.scatter.to_bits(), "d = {d}");
+            assert_eq!(got.mean, want.mean, "d = {d}");
+            let data: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+            let x = Points::from_rows(&data, d).unwrap();
+            let (got, want) = (scatter(x, None), scatter(x, Some(&ones)));
+            assert_eq!(got.scatter.to_bits(), want.scatter.to_bits(), "d = {d}, float32");
         }
     }
 
