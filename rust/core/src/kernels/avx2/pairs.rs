@@ -49,9 +49,9 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
 
 /// `[‖a[p] − b[p]‖²; p < 8]` for float64 rows, the bits of `sq_dist_in::<f64, f64>(a[p], b[p])`
 /// (as [`sq_dists4`]'s): each pair's eight partial sums fill one zmm register, where
-/// [`sq_dists4`] takes two ymm registers; and the eight pairs' sums are folded together, three
-/// adds and six shuffles for all eight, where [`sq_dists4`] spills each pair's sums and adds them
-/// up one by one. Every row has the same length.
+/// [`sq_dists4`] takes two ymm registers; and the eight pairs' sums are folded together, seven
+/// adds and fourteen shuffles for all eight, where [`sq_dists4`] spills each pair's sums and adds
+/// them up one by one (seven adds a pair). Every row has the same length.
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
