@@ -31,7 +31,7 @@ pub trait Rows<F: Scalar>: Copy + Send + Sync {
     fn sq_dist_to(&self, i: usize, center: &[F], center_norm: f64) -> f64;
     /// `put(j, self.sq_dist_to(row(j), c, norm))` with `(c, norm) = center(j)`, for every
     /// `j < count` in order: many of [`Rows::sq_dist_to`]'s distances, the same bits, dense rows
-    /// four at a time where the CPU allows ([`each_pair`]).
+    /// four or eight at a time where the CPU allows ([`each_pair`]).
     fn each_sq_dist<'c>(
         &self,
         count: usize,

@@ -2,17 +2,10 @@
 //! [`sq_dist_in`]`::<F, F>` (the seeding's and the streaming trainer's measure): four pairs at a
 //! time on x86-64 with AVX2 ([`crate::kernels::avx2::sq_dists4`], whose adds do not wait on each
 //! other as one pair's do), eight float64 pairs at a time where the AVX-512 tiles run
-//! ([`crate::kernels::avx2::sq_dists8`]), for rows of eight features or more; one at a time
+//! ([`crate::kernels::avx2::sq_dists8`], whose fold serves all eight at once: k-means++ seeding of
+//! digits 0.9 of the time, docs/algorithm.md), for rows of eight features or more; one at a time
 //! otherwise. Callers name the pairs by index, so rows against one centre, rows against their
 //! own centres and one row against many centres all go through the same loop.
-//!
-//! Eight at a time, measured (one process, taking turns, digits' 1,797 × 64 float64 rows): a pass
-//! of rows against one centre took 17.5 µs against 24.6 (best of 1,000); the default fit's
-//! k-means++ seeding of its first 10 centres 0.89–0.90 of the time on one and two threads (at
-//! k = 30, 0.83); whole default fits 0.976–0.986 of the time at k = 10 and 0.966–0.973 at k = 30,
-//! the same losses. The rows' exact distances to their own centres at the end of a Lloyd run
-//! (`Data::sq_dists_to_labels`, a row at a time by `sq_dist_f64`) were tried this way too, and
-//! gained nothing (24.1 µs against 23.4 on digits at k = 10, best of 2,000): they stay as they are.
 
 use crate::kernels::points::sq_dist_in;
 use crate::kernels::scalar::Scalar;
@@ -117,7 +110,7 @@ mod tests {
         for d in [1, 7, 8, 13, 64, 130] {
             let rows: Vec<Vec<F>> =
                 (0..23).map(|_| (0..d).map(|_| F::from_f64((rng.uniform() - 0.4) * 50.0)).collect()).collect();
-            for count in [0, 1, 3, 4, 5, 11, 22] {
+            for count in [0, 1, 3, 4, 5, 8, 9, 11, 16, 22] {
                 let mut got = Vec::new();
                 each_pair(count, |i| (&rows[i][..], &rows[22 - i][..]), |i, v| got.push((i, v.to_bits())));
                 let want: Vec<(usize, u64)> =

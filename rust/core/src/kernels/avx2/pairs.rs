@@ -1,9 +1,9 @@
-//! Squared distances of four pairs of rows at once, each with the bits of
-//! [`sq_dist_in`]`::<T, T>`: the same eight partial sums per pair (lane `l` adds the squared
-//! differences of features `l`, `l + 8`, …, in order; one register of float32, two of float64),
-//! the same fold, the same tail. One pair's eight sums are one or two chains of dependent adds;
-//! four pairs side by side keep four to eight chains in flight, so the adds do not wait on each
-//! other as they do one pair at a time.
+//! Squared distances of four pairs of rows at once (eight float64 pairs with AVX-512), each with
+//! the bits of [`sq_dist_in`]`::<T, T>`: the same eight partial sums per pair (lane `l` adds the
+//! squared differences of features `l`, `l + 8`, …, in order; one register of float32, two of
+//! float64, one zmm register of float64), the same fold, the same tail. One pair's eight sums are
+//! one or two chains of dependent adds; four pairs side by side keep four to eight chains in
+//! flight, so the adds do not wait on each other as they do one pair at a time.
 
 use crate::kernels::avx2::lanes::Lanes;
 use crate::kernels::points::{fold_lanes, sq_dist_in};
@@ -63,36 +63,33 @@ pub(crate) unsafe fn sq_dists8(a: [&[f64]; 8], b: [&[f64]; 8]) -> [f64; 8] {
     // Checked, as in sq_dists4: the loads below read `whole` values of every row.
     assert!(a.iter().chain(&b).all(|row| row.len() == d), "eight pairs of rows of {d} features");
     let whole = d / 8 * 8;
-    // SAFETY: the CPU has AVX-512F (the caller's); every load reads eight values at an offset
-    // below `whole`.
+    // SAFETY: the CPU has AVX-512F (the caller's); every row has `whole` values or more.
     unsafe {
-        let shared = b.iter().all(|row| row.as_ptr() == b[0].as_ptr());
-        let mut s = [_mm512_setzero_pd(); 8];
-        for at in (0..whole).step_by(8) {
-            let common = _mm512_loadu_pd(b[0].as_ptr().add(at));
-            for (p, sum) in s.iter_mut().enumerate() {
-                let v = if shared { common } else { _mm512_loadu_pd(b[p].as_ptr().add(at)) };
-                let t = _mm512_sub_pd(_mm512_loadu_pd(a[p].as_ptr().add(at)), v);
-                *sum = _mm512_add_pd(*sum, _mm512_mul_pd(t, t));
-            }
-        }
-        // fold_lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), for eight pairs at once.
-        // First m_i = l_i + l_{i+4}, pairs p and q side by side: [m0..m3 of p, m0..m3 of q].
-        let halves = |p: __m512d, q: __m512d| {
-            let low = _mm512_shuffle_f64x2::<0b01_00_01_00>(p, q);
-            let high = _mm512_shuffle_f64x2::<0b11_10_11_10>(p, q);
-            _mm512_add_pd(low, high)
+        // Eight rows against one (the seeding's candidate against a block's rows): its values
+        // are loaded once a chunk instead of once a pair, as in sq_dists4.
+        let s = if b.iter().all(|row| row.as_ptr() == b[0].as_ptr()) {
+            partial_sums8::<true>(a, b, whole)
+        } else {
+            partial_sums8::<false>(a, b, whole)
         };
-        // Then m0 + m1 and m2 + m3 of four pairs: lanes (p m0+m1, r m0+m1, p m2+m3, r m2+m3,
-        // q m0+m1, t m0+m1, q m2+m3, t m2+m3) for halves (p, q) and (r, t).
-        let pairs = |pq: __m512d, rt: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(pq, rt), _mm512_unpackhi_pd(pq, rt));
-        let low = pairs(halves(s[0], s[1]), halves(s[2], s[3]));
-        let high = pairs(halves(s[4], s[5]), halves(s[6], s[7]));
+        // fold_lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), for eight pairs at once.
+        // First m_i = l_i + l_{i+4} of two pairs side by side: [m0..m3 of one, m0..m3 of other].
+        let halves = |one: __m512d, other: __m512d| {
+            let front = _mm512_shuffle_f64x2::<0b01_00_01_00>(one, other);
+            let back = _mm512_shuffle_f64x2::<0b11_10_11_10>(one, other);
+            _mm512_add_pd(front, back)
+        };
+        // Then m0 + m1 and m2 + m3 of four pairs, from the halves of pairs (p, q) and (r, u):
+        // lanes (p m0+m1, r m0+m1, p m2+m3, r m2+m3, q m0+m1, u m0+m1, q m2+m3, u m2+m3).
+        let neighbours =
+            |pq: __m512d, ru: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(pq, ru), _mm512_unpackhi_pd(pq, ru));
+        let first_four = neighbours(halves(s[0], s[1]), halves(s[2], s[3]));
+        let last_four = neighbours(halves(s[4], s[5]), halves(s[6], s[7]));
         // Last (m0 + m1) + (m2 + m3), gathered into pair order.
-        let firsts = _mm512_permutex2var_pd(low, _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13), high);
-        let seconds = _mm512_permutex2var_pd(low, _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15), high);
+        let fronts = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13), last_four);
+        let backs = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15), last_four);
         let mut out = [0.0; 8];
-        _mm512_storeu_pd(out.as_mut_ptr(), _mm512_add_pd(firsts, seconds));
+        _mm512_storeu_pd(out.as_mut_ptr(), _mm512_add_pd(fronts, backs));
         if whole < d {
             // The features past the last whole eight, in order, as sq_dist_in sums them.
             for (p, out) in out.iter_mut().enumerate() {
@@ -100,6 +97,34 @@ pub(crate) unsafe fn sq_dists8(a: [&[f64]; 8], b: [&[f64]; 8]) -> [f64; 8] {
             }
         }
         out
+    }
+}
+
+/// The eight partial sums of each pair in [`sq_dists8`] over its first `whole` features (a
+/// multiple of eight), one zmm register a pair. `SHARED`: every `b` is the same row, loaded once
+/// a chunk.
+///
+/// # Safety
+/// The CPU must support AVX-512F; every row must have `whole` values or more.
+#[inline(always)]
+unsafe fn partial_sums8<const SHARED: bool>(
+    a: [&[f64]; 8],
+    b: [&[f64]; 8],
+    whole: usize,
+) -> [std::arch::x86_64::__m512d; 8] {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's; every load reads eight values at an offset below `whole`.
+    unsafe {
+        let mut sums = [_mm512_setzero_pd(); 8];
+        for at in (0..whole).step_by(8) {
+            let common = _mm512_loadu_pd(b[0].as_ptr().add(at));
+            for (p, sum) in sums.iter_mut().enumerate() {
+                let v = if SHARED { common } else { _mm512_loadu_pd(b[p].as_ptr().add(at)) };
+                let t = _mm512_sub_pd(_mm512_loadu_pd(a[p].as_ptr().add(at)), v);
+                *sum = _mm512_add_pd(*sum, _mm512_mul_pd(t, t));
+            }
+        }
+        sums
     }
 }
 
@@ -159,8 +184,8 @@ mod tests {
 
     #[test]
     fn eight_pairs_give_the_bits_of_one_pair_at_a_time() {
-        if !crate::kernels::avx2::wide_available() {
-            eprintln!("skipped: this CPU runs no AVX-512 here");
+        if !is_x86_feature_detected!("avx512f") {
+            eprintln!("skipped: this CPU has no AVX-512F");
             return;
         }
         let mut rng = Rng::new(6, Purpose::SeedSample);
