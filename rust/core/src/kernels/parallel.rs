@@ -42,9 +42,9 @@ const SCAN_CHUNKS_PER_TASK: usize = 4;
 /// Whether `bad` holds for any of `values`: every value tested, without a branch, so that the
 /// loop vectorises; compiled for AVX-512 where the CPU has it, whatever the AVX-512 tiles' switch
 /// (`avx2::wide_available`) says: the answer is the same either way, and only the tiles' speed
-/// was measured to differ by CPU. Measured (digits' 115,008 float64
-/// values, best of 2,500 calls from Python, the two ways taking turns): 8.6–12.2 µs against
-/// 27.8–40.1 for the baseline x86-64 build; AVX2 alone gained little (31.8 µs).
+/// was measured to differ by CPU. Measured (digits' 115,008 float64 values, best of 2,500 calls
+/// from Python, the two ways taking turns): 8.6–12.2 µs against 27.8–40.1 for the baseline
+/// x86-64 build; AVX2 alone gained little (31.8 µs).
 fn any<T>(values: &[T], bad: &impl Fn(&T) -> bool) -> bool {
     #[inline(always)]
     fn fold<T>(values: &[T], bad: &impl Fn(&T) -> bool) -> bool {
