@@ -732,3 +732,45 @@ fn reduce_shards_is_reduce_over_the_shards_together() {
     assert_eq!(err.to_string(), "weights must be finite, non-negative and one per row: shard 0: weight NaN of row 0");
     assert!(matches!(reduce_shards::<f32, _>(&[], &params, &Cpu, &NEVER), Err(Error::Empty { .. })));
 }
+
+/// An in-memory float64 fit of one mini-batch with a refine streams a float32 copy of its rows
+/// and refines over the rows themselves (`algo::coarse`), unless float32 would blur them.
+#[test]
+fn float64_fits_of_one_batch_stream_in_float32_and_refine_in_float64() {
+    let (n, d, k) = (2000, 16, 5);
+    // Not float32 values: each a float64 that float32 rounds.
+    let x: Vec<f64> = blobs(n, d, k, 3).iter().map(|&v| v as f64 + 0.123_456_789_012_3).collect();
+    let refine = LloydParams { max_iter: 100, tol: 1e-5, rule: fastkmeans_core::StopRule::CenterShift };
+    let params = MiniBatchParams {
+        n_centers: 5 * k,
+        mini_batch_size: n,
+        epochs: 1,
+        init: InitMethod::KMeansPlusPlusThenRandom { plus_plus: k },
+        half_life_time_size: 0,
+        reseed_ratio: fastkmeans_core::DEFAULT_RESEED_RATIO,
+        refine: Some(refine),
+        reduce: reduce_params(k, 10, 7),
+    }
+    .check()
+    .unwrap();
+    let in_f32 = |values: &[f64]| values.iter().all(|&v| v == v as f32 as f64);
+    let points = Points::from_rows(&x, d).unwrap();
+    let fit = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
+    assert!(in_f32(&fit.state.centers), "the streaming centres are float32's");
+    assert!(!in_f32(&fit.centers), "the final centres are means of the float64 rows");
+    // The refine ran to the end over the float64 rows: one more Lloyd pass changes nothing.
+    let again = lloyd(points, None, fit.centers.clone(), &refine.check().unwrap(), &Cpu, &NEVER).unwrap();
+    assert_eq!(again.labels, fit.labels);
+    assert!((again.loss - fit.inertia).abs() <= 1e-12 * fit.inertia);
+    // The same bits on any number of threads.
+    let run = || {
+        let f = fit_minibatch(points, &params, &Cpu, &NEVER).unwrap();
+        (f.state, f.reduced.centers, f.centers, f.labels, f.inertia.to_bits())
+    };
+    let one = in_pool(1, run);
+    assert!(one == in_pool(3, run), "3 threads differ from 1");
+    // Rows near 10⁶ that spread by a few units: float32 would blur them; the fit keeps float64.
+    let offset: Vec<f64> = x.iter().map(|v| v * 0.01 + 1e6).collect();
+    let fit = fit_minibatch(Points::from_rows(&offset, d).unwrap(), &params, &Cpu, &NEVER).unwrap();
+    assert!(!in_f32(&fit.state.centers), "the streaming centres are float64's");
+}

@@ -189,7 +189,17 @@ fn mean_variance<F: Scalar, R: Rows<F>, B: Backend>(x: R, weights: Option<&[f64]
             (total_weight(x.n(), weights), weighted_ssd(&dist2, weights))
         }
     };
-    Ok(if total > 0.0 { ssd / (total * x.d() as f64) } else { 0.0 })
+    Ok(mean_variance_of(total, ssd, x.d()))
+}
+
+/// The mean over `d` features of the variance of rows of total weight `total` whose (weighted)
+/// ssd against their mean is `ssd` ([`mean_variance`]; 0 without weight).
+pub(crate) fn mean_variance_of(total: f64, ssd: f64, d: usize) -> f64 {
+    if total > 0.0 {
+        ssd / (total * d as f64)
+    } else {
+        0.0
+    }
 }
 
 fn to_f64<F: Scalar>(values: &[F]) -> Vec<f64> {

@@ -36,10 +36,11 @@
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 
-use crate::algo::choose::choose_and_refine;
+use crate::algo::choose::{choose_and_refine, choose_by_data};
+use crate::algo::coarse::{cast_trials, coarse_copy};
 use crate::algo::empty::rows_by_contribution;
 use crate::algo::init::init_centers;
-use crate::algo::lloyd::{lowest, LloydFit, Trials};
+use crate::algo::lloyd::{lloyd_within, lowest, mean_variance_of, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
 use crate::backend::{Backend, Cpu, Gathered, Rows};
@@ -47,8 +48,9 @@ use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::{check_weights, weighted_ssd};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
+use crate::kernels::scatter::Scatter;
 use crate::kernels::sums::ClusterSums;
-use crate::params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams};
+use crate::params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams, StopRule};
 use crate::rng::{Purpose, Rng};
 
 /// A row is a far point when its squared distance exceeds this many times its batch's mean.
@@ -96,6 +98,22 @@ impl<F: Scalar> MiniBatchState<F> {
             far_dist2: Vec::new(),
             reseed_ratio: DEFAULT_RESEED_RATIO,
         })
+    }
+
+    /// The state with its centres and far points in precision `G` (counts and distances as they
+    /// are).
+    pub(crate) fn cast<G: Scalar>(self) -> MiniBatchState<G> {
+        let cast = |values: Vec<F>| values.into_iter().map(|v| G::from_f64(v.to_f64())).collect();
+        MiniBatchState {
+            centers: cast(self.centers),
+            counts: self.counts,
+            d: self.d,
+            points_seen: self.points_seen,
+            far_points: cast(self.far_points),
+            far_weights: self.far_weights,
+            far_dist2: self.far_dist2,
+            reseed_ratio: self.reseed_ratio,
+        }
     }
 
     /// Rebuilds a saved state, checking that its parts fit together.
@@ -519,6 +537,9 @@ pub struct MiniBatchFit<F> {
 /// rows themselves, unshuffled: [`stream`]), reduces K to k, and labels the data
 /// (where `params.refine` is set, a trial of the reduction is refined by full-data Lloyd, whose
 /// first pass labels the data, instead of a separate labelling pass: [`reduce_and_refine`]).
+/// Where the refine stops by the centre-shift rule and one batch holds every row of dense float64
+/// data, the streaming and the choice run over a float32 copy of the rows where float32 holds
+/// them closely (`algo::coarse`), the reduction and the refine in float64.
 pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     params: &Checked<MiniBatchParams>,
@@ -527,6 +548,13 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
 ) -> Result<MiniBatchFit<F>> {
     x.require_rows_for(params.reduce.k)?;
     let n = x.n();
+    if let Some(refine) = params.refine {
+        if refine.rule == StopRule::CenterShift {
+            if let Some((copy, spread)) = coarse_copy(x, params.reduce.k, params.mini_batch_size) {
+                return fit_coarse(x, &copy, &spread, params, &refine.check()?, backend, stop);
+            }
+        }
+    }
     let (state, n_batches) = stream(x, params, backend, stop)?;
     if let Some(refine) = params.refine {
         let (reduced, fit) = reduce_and_refine(x, &state, &params.reduce.check()?, &refine.check()?, backend, stop)?;
@@ -548,6 +576,39 @@ pub fn fit_minibatch<F: Scalar, R: Rows<F>, B: Backend>(
     let centers = reduced.centers.clone();
     let weights = state.absorbed_counts(&centers)?;
     Ok(MiniBatchFit { state, reduced, centers, labels, inertia, weights, n_batches })
+}
+
+/// [`fit_minibatch`] with a refine under the centre-shift rule, its coarse part over `copy`, the
+/// rows `x` in float32 ([`crate::algo::coarse`]), whose scatter is `spread`: the streaming pass
+/// and the choice of the reduction's trial over the copy, the reduction over the streaming
+/// centres and the refine over the rows in the data's precision.
+fn fit_coarse<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    copy: &[f32],
+    spread: &Scatter,
+    params: &Checked<MiniBatchParams>,
+    refine: &Checked<LloydParams>,
+    backend: &B,
+    stop: &AtomicBool,
+) -> Result<MiniBatchFit<F>> {
+    let coarse = Points::new(copy, x.n(), x.d())?;
+    let (state, n_batches) = stream(coarse, params, backend, stop)?;
+    let state = state.cast::<F>();
+    let mut trials = state.reduce_trials(&params.reduce.check()?, Trials::UntilAgreed, backend, stop)?;
+    let chosen = choose_by_data(coarse, None, &cast_trials(&trials), backend, stop)?;
+    let start = chosen.centers.iter().map(|&v| F::from_f64(v.to_f64())).collect();
+    // The rows' scatter gives the refine's tolerance, as `lloyd` would compute it.
+    let shift_tol = refine.tol * mean_variance_of(spread.weight, spread.scatter, x.d());
+    let fit = lloyd_within(x, None, start, refine, Some(shift_tol), backend, stop)?;
+    Ok(MiniBatchFit {
+        weights: state.absorbed_counts(&fit.centers)?,
+        state,
+        reduced: trials.swap_remove(chosen.index),
+        centers: fit.centers,
+        labels: fit.labels,
+        inertia: fit.loss,
+        n_batches,
+    })
 }
 
 /// The streaming part of [`fit_minibatch`]: seeds K centres from a random sample of

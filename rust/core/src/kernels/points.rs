@@ -390,6 +390,67 @@ fn sum_of_squares_in<F: Scalar>(t: &[F]) -> f64 {
     fold_lanes(lanes) + tail.sum::<f64>()
 }
 
+/// `out[i]` = `values[i]` rounded to float32; returns `Σ (values[i] − out[i])²`, what the
+/// rounding moved the values by (squared), and the largest `|values[i]|`. Eight lanes (value i in lane
+/// i mod 8, each squared move added to its lane in order, the lanes folded as `fold_lanes`),
+/// in two AVX2 registers where the CPU has them: the same bits either way.
+pub fn round_to_f32(values: &[f64], out: &mut [f32]) -> (f64, f64) {
+    assert_eq!(values.len(), out.len(), "one float32 per value");
+    let whole = values.len() - values.len() % 8;
+    let (mut moved, mut largest) = ([0f64; 8], [0f64; 8]);
+    #[cfg(target_arch = "x86_64")]
+    let whole_done = if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2; both slices hold `whole` values.
+        unsafe { round_to_f32_avx2(&values[..whole], &mut out[..whole], &mut moved, &mut largest) };
+        whole
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let whole_done = 0;
+    for (i, (&v, o)) in values.iter().zip(out.iter_mut()).enumerate().skip(whole_done) {
+        let l = i % 8;
+        *o = v as f32;
+        let off = v - *o as f64;
+        moved[l] += off * off;
+        let a = v.abs();
+        largest[l] = if a > largest[l] { a } else { largest[l] };
+    }
+    (fold_lanes(moved), largest.iter().fold(0.0, |a: f64, &b| if b > a { b } else { a }))
+}
+
+/// [`round_to_f32`]'s loop over whole eights of values, four lanes to a register.
+///
+/// # Safety
+/// The CPU must support AVX2; `values.len()` = `out.len()`, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn round_to_f32_avx2(values: &[f64], out: &mut [f32], moved: &mut [f64; 8], largest: &mut [f64; 8]) {
+    use std::arch::x86_64::*;
+    // SAFETY: every load and store is of 4 values inside the slices (whole eights); AVX2 is there.
+    unsafe {
+        let sign = _mm256_set1_pd(-0.0);
+        let (mut m0, mut m1) = (_mm256_loadu_pd(moved.as_ptr()), _mm256_loadu_pd(moved.as_ptr().add(4)));
+        let (mut l0, mut l1) = (_mm256_loadu_pd(largest.as_ptr()), _mm256_loadu_pd(largest.as_ptr().add(4)));
+        for i in (0..values.len()).step_by(8) {
+            let (v0, v1) = (_mm256_loadu_pd(values.as_ptr().add(i)), _mm256_loadu_pd(values.as_ptr().add(i + 4)));
+            let (c0, c1) = (_mm256_cvtpd_ps(v0), _mm256_cvtpd_ps(v1));
+            _mm_storeu_ps(out.as_mut_ptr().add(i), c0);
+            _mm_storeu_ps(out.as_mut_ptr().add(i + 4), c1);
+            let (o0, o1) = (_mm256_sub_pd(v0, _mm256_cvtps_pd(c0)), _mm256_sub_pd(v1, _mm256_cvtps_pd(c1)));
+            m0 = _mm256_add_pd(m0, _mm256_mul_pd(o0, o0));
+            m1 = _mm256_add_pd(m1, _mm256_mul_pd(o1, o1));
+            // max(a, l) with a = |v|: a where a > l, as the portable loop keeps it.
+            l0 = _mm256_max_pd(_mm256_andnot_pd(sign, v0), l0);
+            l1 = _mm256_max_pd(_mm256_andnot_pd(sign, v1), l1);
+        }
+        _mm256_storeu_pd(moved.as_mut_ptr(), m0);
+        _mm256_storeu_pd(moved.as_mut_ptr().add(4), m1);
+        _mm256_storeu_pd(largest.as_mut_ptr(), l0);
+        _mm256_storeu_pd(largest.as_mut_ptr().add(4), l1);
+    }
+}
+
 /// Raises a non-negative sum past its rounding (relative error at most 2⁻⁵³ per operation): the
 /// factor by which the bounded passes raise an upper bound (or lower a lower one) each time they
 /// move it.
