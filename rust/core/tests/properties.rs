@@ -773,4 +773,8 @@ fn float64_fits_of_one_batch_stream_in_float32_and_refine_in_float64() {
     let offset: Vec<f64> = x.iter().map(|v| v * 0.01 + 1e6).collect();
     let fit = fit_minibatch(Points::from_rows(&offset, d).unwrap(), &params, &Cpu, &NEVER).unwrap();
     assert!(!in_f32(&fit.state.centers), "the streaming centres are float64's");
+    // Rows so close together that float32's squared distances would lose their digits, likewise.
+    let close: Vec<f64> = x.iter().map(|v| v * 1e-18).collect();
+    let fit = fit_minibatch(Points::from_rows(&close, d).unwrap(), &params, &Cpu, &NEVER).unwrap();
+    assert!(!in_f32(&fit.state.centers), "the streaming centres of close rows are float64's");
 }

@@ -391,15 +391,15 @@ fn sum_of_squares_in<F: Scalar>(t: &[F]) -> f64 {
 }
 
 /// `out[i]` = `values[i]` rounded to float32; returns `Σ (values[i] − out[i])²`, what the
-/// rounding moved the values by (squared), and the largest `|values[i]|`. Eight lanes (value i in lane
-/// i mod 8, each squared move added to its lane in order, the lanes folded as `fold_lanes`),
-/// in two AVX2 registers where the CPU has them: the same bits either way.
+/// rounding moved the values by (squared), and the largest `|values[i]|`. Eight lanes (value i
+/// in lane i mod 8, each squared move added to its lane in order, the lanes folded as
+/// `fold_lanes`), in two AVX2 registers where the CPU has them: the same bits either way.
 pub fn round_to_f32(values: &[f64], out: &mut [f32]) -> (f64, f64) {
     assert_eq!(values.len(), out.len(), "one float32 per value");
-    let whole = values.len() - values.len() % 8;
     let (mut moved, mut largest) = ([0f64; 8], [0f64; 8]);
     #[cfg(target_arch = "x86_64")]
     let whole_done = if is_x86_feature_detected!("avx2") {
+        let whole = values.len() - values.len() % 8;
         // SAFETY: the CPU has AVX2; both slices hold `whole` values.
         unsafe { round_to_f32_avx2(&values[..whole], &mut out[..whole], &mut moved, &mut largest) };
         whole
