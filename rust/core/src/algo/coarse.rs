@@ -163,7 +163,7 @@ mod tests {
         // A NaN makes the rounding NaN (so the copy is refused) and is never the largest value.
         let mut values = vec![1.5f64; 20];
         values[11] = f64::NAN;
-        let (moved, largest) = round_to_f32(&values, &mut vec![0f32; 20]);
+        let (moved, largest) = round_to_f32(&values, &mut [0f32; 20]);
         assert!(moved.is_nan() && largest == 1.5);
     }
 
