@@ -153,7 +153,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         by scikit-learn's centre-shift rule at a tenth of ``local_lloyd_tol``), which brings the
         loss to scikit-learn's ``KMeans`` or below; on tiny data (n * k * d <= 8192) it refines every
         distinct trial (with Lloyd runs seeded by greedy k-means++ over the rows to make up five) and
-        keeps the lowest end instead. "sagemaker": SageMaker's exact recipe (seed, stream,
+        keeps the lowest end instead. Where one mini-batch holds every row of float64 data that
+        float32 holds closely, the seeding, the streaming pass and the choice run over a float32
+        copy of the rows, as SageMaker computes them; the reduction and the refine stay in
+        float64, and so do the centres, labels and loss. "sagemaker": SageMaker's exact recipe (seed, stream,
         reduce), nothing after, with ``init_method="auto"`` and ``reseed_ratio="auto"`` resolved to
         SageMaker's uniform seeding and no reseeding. Streamed data (files, sources),
         ``partial_fit``, Dask fits and the training container have no refine step (they see the
