@@ -7,9 +7,10 @@
 //! epochs' passes over the rows) and the stepped loss that picks among the reduction's trials
 //! ([`crate::algo::choose::choose_by_data`]). SageMaker computes all of it in float32; float32
 //! rows halve the bytes the seeding's passes read and fit twice the centres in a register, so the
-//! kernels' scans take half the vector multiply-adds. The reduction runs in float64 over the streaming centres
-//! (few, and its table of their distances needs float64: [`crate::algo::tabled_lloyd`]), and the
-//! refine over the float64 rows, so the fit's centres, labels and loss are float64 as before.
+//! kernels' scans take half the vector multiply-adds. The reduction runs in float64 over the
+//! streaming centres (few, and its table of their distances needs float64:
+//! [`crate::algo::tabled_lloyd`]), and the refine over the float64 rows, so the fit's centres,
+//! labels and loss are float64 as before.
 //!
 //! Only where the copy loses nothing that matters ([`coarse_copy`]): dense float64 rows that one
 //! mini-batch holds (the fits whose fixed costs the coarse part dominates; a larger set would be
@@ -30,7 +31,7 @@ use crate::algo::choose::REFINE_EACH_WORK;
 use crate::algo::reduce::Reduced;
 use crate::backend::{Data, Rows};
 use crate::kernels::points::round_to_f32;
-use crate::kernels::scalar::Scalar;
+use crate::kernels::scalar::{cast, Scalar};
 use crate::kernels::scatter::{scatter, Scatter};
 
 /// The float32 copy's rounding may move the rows by at most this fraction of their scatter (both
@@ -113,15 +114,7 @@ pub(crate) fn float32_copy(values: &[f64], scatter: f64) -> Option<Vec<f32>> {
 
 /// The trials' centres in float32, for the choice over the float32 rows.
 pub(crate) fn cast_trials<F: Scalar>(trials: &[Reduced<F>]) -> Vec<Reduced<f32>> {
-    trials
-        .iter()
-        .map(|t| Reduced {
-            centers: t.centers.iter().map(|v| v.to_f64() as f32).collect(),
-            ssd: t.ssd,
-            msd: t.msd,
-            n_iter: t.n_iter,
-        })
-        .collect()
+    trials.iter().map(|t| Reduced { centers: cast(&t.centers), ssd: t.ssd, msd: t.msd, n_iter: t.n_iter }).collect()
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ use crate::backend::{Backend, Cpu, Gathered, Rows};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::metrics::{check_weights, weighted_ssd};
 use crate::kernels::points::Points;
-use crate::kernels::scalar::Scalar;
+use crate::kernels::scalar::{cast, Scalar};
 use crate::kernels::scatter::Scatter;
 use crate::kernels::sums::ClusterSums;
 use crate::params::{Checked, InitMethod, LloydParams, MiniBatchParams, ReduceParams, StopRule};
@@ -103,13 +103,12 @@ impl<F: Scalar> MiniBatchState<F> {
     /// The state with its centres and far points in precision `G` (counts and distances as they
     /// are).
     pub(crate) fn cast<G: Scalar>(self) -> MiniBatchState<G> {
-        let cast = |values: Vec<F>| values.into_iter().map(|v| G::from_f64(v.to_f64())).collect();
         MiniBatchState {
-            centers: cast(self.centers),
+            centers: cast(&self.centers),
             counts: self.counts,
             d: self.d,
             points_seen: self.points_seen,
-            far_points: cast(self.far_points),
+            far_points: cast(&self.far_points),
             far_weights: self.far_weights,
             far_dist2: self.far_dist2,
             reseed_ratio: self.reseed_ratio,
@@ -596,10 +595,9 @@ fn fit_coarse<F: Scalar, R: Rows<F>, B: Backend>(
     let state = state.cast::<F>();
     let mut trials = state.reduce_trials(&params.reduce.check()?, Trials::UntilAgreed, backend, stop)?;
     let chosen = choose_by_data(coarse, None, &cast_trials(&trials), backend, stop)?;
-    let start = chosen.centers.iter().map(|&v| F::from_f64(v.to_f64())).collect();
     // The rows' scatter gives the refine's tolerance, as `lloyd` would compute it.
     let shift_tol = refine.tol * mean_variance_of(spread.weight, spread.scatter, x.d());
-    let fit = lloyd_within(x, None, start, refine, Some(shift_tol), backend, stop)?;
+    let fit = lloyd_within(x, None, cast(&chosen.centers), refine, Some(shift_tol), backend, stop)?;
     Ok(MiniBatchFit {
         weights: state.absorbed_counts(&fit.centers)?,
         state,

@@ -53,6 +53,12 @@ pub trait Scalar:
     );
 }
 
+/// `values` in precision `G`, each through `f64` (exact from float32 to float64; rounded once the
+/// other way).
+pub fn cast<F: Scalar, G: Scalar>(values: &[F]) -> Vec<G> {
+    values.iter().map(|v| G::from_f64(v.to_f64())).collect()
+}
+
 macro_rules! impl_scalar {
     ($t:ty, $name:literal, $gemm:path, $as_f32:expr, $as_f64:expr) => {
         impl Scalar for $t {
