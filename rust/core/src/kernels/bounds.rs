@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::kernels::distance::Kernel;
 use crate::kernels::fused::{assign_and_sum_with, chunk_rows, MIN_BLOCKS_PER_CHUNK};
 use crate::kernels::parallel::{min_items, ROW_BLOCK};
-use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points};
+use crate::kernels::points::{sq_diff, sq_dist_f64, sum_of_squares, Points, UP};
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::{sums_by_cluster, to_f64, ClusterSums};
 use crate::kernels::yinyang::{self, GroupBounds};
@@ -104,8 +104,10 @@ pub fn assign_and_sum_bounded<F: Scalar>(
 }
 
 /// Labels and second-smallest scores of the `flagged` rows of a block (`rows`), by the top-2
-/// kernel: a block flagged whole is scanned in place, otherwise its flagged rows are gathered
-/// first (into `gathered`). Returns the rows scanned, in the order of `flagged`.
+/// kernel: a block flagged whole is scanned in place, as are flagged rows where the kernel reads
+/// listed rows ([`Kernel::label_listed_top2`]); otherwise the flagged rows are gathered first
+/// (into `gathered`). Returns the rows scanned, in the order of `flagged`, where they were
+/// gathered (`None`: read in place).
 pub(crate) fn scan_flagged<'a, F: Scalar>(
     kernel: &Kernel<'_, F>,
     rows: Points<'a, F>,
@@ -113,16 +115,19 @@ pub(crate) fn scan_flagged<'a, F: Scalar>(
     gathered: &'a mut Vec<F>,
     labels: &mut [u32],
     second: &mut [f64],
-) -> Points<'a, F> {
-    let block = if flagged.len() == rows.n() {
-        rows
-    } else {
-        gathered.clear();
-        flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
-        Points::new(gathered, flagged.len(), rows.d()).expect("whole rows")
-    };
+) -> Option<Points<'a, F>> {
+    if flagged.len() == rows.n() {
+        kernel.label_block_top2(rows, labels, second).expect("top-2 kernel");
+        return None;
+    }
+    if kernel.label_listed_top2(rows, flagged, labels, second).is_some() {
+        return None;
+    }
+    gathered.clear();
+    flagged.iter().for_each(|&r| gathered.extend_from_slice(rows.row(r)));
+    let block = Points::new(gathered, flagged.len(), rows.d()).expect("whole rows");
     kernel.label_block_top2(block, labels, second).expect("top-2 kernel");
-    block
+    Some(block)
 }
 
 /// How far the centres moved since the bounds were set, and the margins the bound tests keep.
@@ -190,6 +195,85 @@ impl Drift {
     #[inline(always)]
     pub(crate) fn gap(&self, norm: f64) -> f64 {
         2.0 * (self.eps * (norm + self.radius).powi(2) + self.tiny)
+    }
+
+    /// Moves the bounds of the rows labelled `labels` by the drift: each lower bound down by the
+    /// largest move of a centre other than the row's own, each upper bound up by its own centre's
+    /// move (rounded up); appends to `unclear`, in order, the rows (indices into `labels`) whose
+    /// bounds no longer prove that their label stands: not a positive lower bound whose square
+    /// exceeds the upper bound's by the [`Drift::gap`]. Where the CPU has AVX-512, eight rows at
+    /// a time, each row with the scalar loop's operations: the same bits.
+    pub(crate) fn shift(&self, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) {
+        let n = labels.len();
+        assert!(lower.len() == n && upper.len() == n && norms.len() == n, "bounds for every row");
+        assert!(labels.iter().all(|&a| (a as usize) < self.moves.len()), "a move for every label");
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::avx2::wide_available() {
+            // SAFETY: the CPU has AVX-512F; every label indexes `moves` (asserted above).
+            let done = unsafe { self.shift_wide(labels, lower, upper, norms, unclear) };
+            return self.shift_rows(done, labels, lower, upper, norms, unclear);
+        }
+        self.shift_rows(0, labels, lower, upper, norms, unclear)
+    }
+
+    /// [`Drift::shift`] for the rows from `start` on, one at a time.
+    fn shift_rows(&self, start: usize, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) {
+        for r in start..labels.len() {
+            let a = labels[r] as usize;
+            lower[r] -= self.other(a);
+            upper[r] = (upper[r] + self.moves[a]) * UP;
+            let (gap, floor) = (self.gap(norms[r]), lower[r] * lower[r]);
+            if !(lower[r] > 0.0 && upper[r] * upper[r] + gap < floor) {
+                unclear.push(r as u32);
+            }
+        }
+    }
+
+    /// [`Drift::shift`] for the whole eights of rows, in AVX-512 registers; returns the rows done.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F, every label must index `moves`, and the slices hold a value
+    /// per label.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2")]
+    unsafe fn shift_wide(&self, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) -> usize {
+        use std::arch::x86_64::*;
+        let whole = labels.len() / 8 * 8;
+        // A label never equals -1 (fewer than 2³¹ centres), as the top move's index none is.
+        let top_at = i64::try_from(self.top_at).unwrap_or(-1);
+        let (top, runner, up) = (_mm512_set1_pd(self.top), _mm512_set1_pd(self.runner), _mm512_set1_pd(UP));
+        let (radius, eps, tiny, two, zero) = (
+            _mm512_set1_pd(self.radius),
+            _mm512_set1_pd(self.eps),
+            _mm512_set1_pd(self.tiny),
+            _mm512_set1_pd(2.0),
+            _mm512_setzero_pd(),
+        );
+        for r in (0..whole).step_by(8) {
+            // SAFETY: r + 8 <= whole <= the length of every slice; the labels index `moves`.
+            unsafe {
+                let a = _mm256_loadu_si256(labels.as_ptr().add(r).cast());
+                let moved = _mm512_i32gather_pd::<8>(a, self.moves.as_ptr().cast());
+                let own_top = _mm512_cmpeq_epi64_mask(_mm512_cvtepu32_epi64(a), _mm512_set1_epi64(top_at));
+                // Drift::other: the runner-up move for the rows of the centre that moved most.
+                let low = _mm512_sub_pd(_mm512_loadu_pd(lower.as_ptr().add(r)), _mm512_mask_blend_pd(own_top, top, runner));
+                let high = _mm512_mul_pd(_mm512_add_pd(_mm512_loadu_pd(upper.as_ptr().add(r)), moved), up);
+                _mm512_storeu_pd(lower.as_mut_ptr().add(r), low);
+                _mm512_storeu_pd(upper.as_mut_ptr().add(r), high);
+                // Drift::gap, operation for operation.
+                let g = _mm512_add_pd(_mm512_loadu_pd(norms.as_ptr().add(r)), radius);
+                let gap = _mm512_mul_pd(two, _mm512_add_pd(_mm512_mul_pd(eps, _mm512_mul_pd(g, g)), tiny));
+                let floor = _mm512_mul_pd(low, low);
+                let clear = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(low, zero)
+                    & _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_add_pd(_mm512_mul_pd(high, high), gap), floor);
+                let mut bits = !clear;
+                while bits != 0 {
+                    unclear.push((r + bits.trailing_zeros() as usize) as u32);
+                    bits &= bits - 1;
+                }
+            }
+        }
+        whole
     }
 
     /// A row's lower bound from its second-smallest kernel score, less the score's rounding; 0
@@ -289,4 +373,50 @@ pub(crate) fn hamerly<F: Scalar>(
     bounds.scanned = scanned_rows.iter().sum();
     bounds.pairs = bounds.scanned * k;
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, Rng};
+
+    /// [`Drift::shift`] (eight rows to a register where the CPU has AVX-512) against its scalar
+    /// loop, row for row: the same bounds, bit for bit, and the same rows found unclear.
+    #[test]
+    fn shifted_bounds_have_the_bits_of_the_scalar_loop() {
+        let mut rng = Rng::new(5, Purpose::SeedSample);
+        let d = 6;
+        for k in [1, 2, 3, 10] {
+            let now: Vec<f64> = (0..k * d).map(|_| rng.uniform() * 4.0 - 2.0).collect();
+            let moved: Vec<f64> = now.iter().map(|v| v + (rng.uniform() - 0.5) * 0.3).collect();
+            // No move yet (every move zero, no centre moved most), the same centres, and moves.
+            for before in [Vec::new(), now.clone(), moved] {
+                let drift = Drift::new::<f64>(&now, &before, k, d);
+                for n in [0, 1, 7, 8, 9, 16, 29, 64] {
+                    let labels: Vec<u32> = (0..n).map(|_| rng.below(k) as u32).collect();
+                    // Lower bounds around the upper ones (some clear, some not), some zero or
+                    // negative; a NaN clears nothing.
+                    let upper: Vec<f64> = (0..n).map(|_| rng.uniform() * 2.0).collect();
+                    let mut lower: Vec<f64> = upper.iter().map(|u| u + (rng.uniform() - 0.3) * 1.5).collect();
+                    if n > 3 {
+                        (lower[1], lower[2], lower[3]) = (0.0, -0.5, f64::NAN);
+                    }
+                    let norms: Vec<f64> = (0..n).map(|_| rng.uniform() * 3.0).collect();
+                    let (mut lower_want, mut upper_want, mut unclear_want) = (lower.clone(), upper.clone(), Vec::new());
+                    drift.shift_rows(0, &labels, &mut lower_want, &mut upper_want, &norms, &mut unclear_want);
+                    let (mut lower_got, mut upper_got, mut unclear_got) = (lower.clone(), upper.clone(), vec![99]);
+                    drift.shift(&labels, &mut lower_got, &mut upper_got, &norms, &mut unclear_got);
+                    let bits = |v: &[f64]| v.iter().map(|b| b.to_bits()).collect::<Vec<_>>();
+                    let what = format!("k = {k}, n = {n}, {} centres before", before.len() / d);
+                    assert_eq!(bits(&lower_got), bits(&lower_want), "lower bounds, {what}");
+                    assert_eq!(bits(&upper_got), bits(&upper_want), "upper bounds, {what}");
+                    assert_eq!(unclear_got[0], 99, "appended, {what}");
+                    assert_eq!(unclear_got[1..], unclear_want[..], "unclear rows, {what}");
+                    if n > 3 {
+                        assert!(unclear_want.contains(&3), "a NaN lower bound clears nothing, {what}");
+                    }
+                }
+            }
+        }
+    }
 }

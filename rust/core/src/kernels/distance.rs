@@ -214,6 +214,37 @@ impl<'a, F: Scalar> Kernel<'a, F> {
         Some(())
     }
 
+    /// [`Kernel::label_block_top2`] of the rows of `rows` that `list` names (at most `ROW_BLOCK`),
+    /// read in place, where the wide-row microkernel runs (not [`Kernel::narrow_rows`], whose rows
+    /// cost little to gather); `None` (nothing written) elsewhere. The same bits as the rows
+    /// gathered and labelled by [`Kernel::label_block_top2`].
+    pub(crate) fn label_listed_top2(
+        &self,
+        rows: Points<'_, F>,
+        list: &[usize],
+        labels: &mut [u32],
+        second: &mut [f64],
+    ) -> Option<()> {
+        if self.narrow_rows() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        match &self.micro {
+            // SAFETY: `micro` only exists when the CPU has AVX2 and FMA.
+            Some(Micro::F32(p)) => unsafe { avx2::assign_listed_top2(p, as_f32(rows), list, labels, second) },
+            // SAFETY: as above.
+            Some(Micro::F64(p)) => unsafe { avx2::assign_listed_top2(p, as_f64(rows), list, labels, second) },
+            None => return None,
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (rows, list, labels, second);
+            return None;
+        }
+        #[allow(unreachable_code)]
+        Some(())
+    }
+
     /// Whether [`Kernel::label_block`] and [`Kernel::label_block_top2`] run the narrow-row
     /// kernel (`avx2::assign_narrow`, one row per lane): rows of one to eight features where the
     /// microkernel runs, one to sixteen where it runs in AVX-512 registers
@@ -519,7 +550,8 @@ pub fn assign_naive<F: Scalar>(x: Points<'_, F>, centers: Points<'_, F>) -> (Vec
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use crate::kernels::avx2::{
-        assign_narrow_rows_on, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW, NARROW_WIDE,
+        assign_listed_top2, assign_narrow_rows_on, assign_rows, assign_rows_top2, available, Lanes, Packed, NARROW,
+        NARROW_WIDE,
     };
     use crate::kernels::parallel::ROW_BLOCK;
 
@@ -590,6 +622,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Listed rows read in place against the same rows gathered first, through the microkernel
+    /// (the wide tiles where this CPU runs them).
+    fn listed_rows_as_gathered<T: Lanes>() {
+        if !available() {
+            eprintln!("skipped: this CPU has no AVX2/FMA");
+            return;
+        }
+        let bits = |v: &[f64]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+        for d in [9, 17, 64, 100] {
+            // One panel, a half-width last one, pairs of panels, past a block of centres.
+            for k in [1, 3, 5, 9, 10, 16, 17, 50, 257] {
+                let n = 3 * ROW_BLOCK + 5;
+                let (rows, centers, norms) = data::<T>(n, k, d, (d * 1000 + k) as u64);
+                let packed = Packed::new(&centers, &norms, d);
+                let every = |step: usize, from: usize| (from..n).step_by(step).take(ROW_BLOCK).collect::<Vec<usize>>();
+                // Scattered, in runs, out of order, repeated, a lone row, a whole block.
+                let mut reversed = every(7, 3);
+                reversed.reverse();
+                let lists = [every(3, 1), every(1, 40), reversed, vec![5, 5, 9, 5], vec![n - 1], every(1, 0)];
+                for list in &lists {
+                    let m = list.len();
+                    let gathered: Vec<T> = list.iter().flat_map(|&r| rows[r * d..(r + 1) * d].to_vec()).collect();
+                    let (mut want, mut want_second) = (vec![0u32; m], vec![0f64; m]);
+                    let (mut got, mut got_second) = (vec![7u32; m], vec![7f64; m]);
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    unsafe {
+                        assign_rows_top2(&packed, &gathered, &mut want, &mut want_second);
+                        assign_listed_top2(&packed, &rows, list, &mut got, &mut got_second);
+                    }
+                    assert_eq!(got, want, "labels, d = {d}, k = {k}, list {list:?}");
+                    assert_eq!(bits(&got_second), bits(&want_second), "second scores, d = {d}, k = {k}, list {list:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn listed_rows_get_the_labels_and_second_scores_of_the_same_rows_gathered() {
+        listed_rows_as_gathered::<f32>();
+        listed_rows_as_gathered::<f64>();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! otherwise. Callers name the pairs by index, so rows against one centre, rows against their
 //! own centres and one row against many centres all go through the same loop.
 
-use crate::kernels::points::sq_dist_in;
+use crate::kernels::points::{sq_dist_f64, sq_dist_in};
 use crate::kernels::scalar::Scalar;
 
 /// Calls `put(i, sq_dist_in::<F, F>(a, b))` for every `i < count`, in increasing `i`, where
@@ -35,6 +35,25 @@ pub fn each_pair<'a, F: Scalar + 'a>(
     for i in 0..count {
         let (a, b) = pair(i);
         put(i, sq_dist_in::<F, F>(a, b));
+    }
+}
+
+/// Calls `put(i, sq_dist_f64(a, b))` for every `i < count`, in increasing `i`, where `(a, b) =
+/// pair(i)` (rows of one length): the distances the bounds and the losses take, accumulated in
+/// `f64`. Float64 rows go several pairs at a time through [`each_pair`], whose sums are then the
+/// same bits; float32 rows one at a time.
+#[inline]
+pub fn each_pair_f64<'a, F: Scalar + 'a>(
+    count: usize,
+    pair: impl Fn(usize) -> (&'a [F], &'a [F]),
+    mut put: impl FnMut(usize, f64),
+) {
+    if F::as_f64(&[]).is_some() {
+        return each_pair(count, pair, put);
+    }
+    for i in 0..count {
+        let (a, b) = pair(i);
+        put(i, sq_dist_f64(a, b));
     }
 }
 
@@ -131,6 +150,27 @@ mod tests {
             let refused = std::panic::catch_unwind(|| each_pair(4, |_| (&long[..], &short[..]), |_, _| {}));
             assert!(refused.is_err(), "rows of 64 and 8 features measured as one length");
         }
+    }
+
+    fn same_bits_as_sq_dist_f64<F: Scalar>() {
+        let mut rng = Rng::new(11, Purpose::SeedSample);
+        for d in [1, 7, 8, 13, 64, 130] {
+            let rows: Vec<Vec<F>> =
+                (0..23).map(|_| (0..d).map(|_| F::from_f64((rng.uniform() - 0.4) * 1e3)).collect()).collect();
+            for count in [0, 1, 5, 8, 9, 17, 22] {
+                let mut got = Vec::new();
+                each_pair_f64(count, |i| (&rows[i][..], &rows[22 - i][..]), |i, v| got.push((i, v.to_bits())));
+                let want: Vec<(usize, u64)> =
+                    (0..count).map(|i| (i, sq_dist_f64(&rows[i], &rows[22 - i]).to_bits())).collect();
+                assert_eq!(got, want, "d = {d}, {count} pairs");
+            }
+        }
+    }
+
+    #[test]
+    fn every_pair_accumulated_in_f64_gets_the_bits_of_sq_dist_f64_in_order() {
+        same_bits_as_sq_dist_f64::<f32>();
+        same_bits_as_sq_dist_f64::<f64>();
     }
 
     #[test]

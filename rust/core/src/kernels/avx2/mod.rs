@@ -102,9 +102,9 @@ pub(crate) unsafe fn assign_rows<T: Lanes>(packed: &Packed<T>, rows: &[T], label
     // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
     unsafe {
         if wide::worth(packed.panels, packed.half_last) {
-            scan_wide::<T, false>(packed, rows, labels, &mut [])
+            scan_wide::<T, false>(packed, rows, None, labels, &mut [])
         } else {
-            scan::<T, false>(packed, rows, labels, &mut [])
+            scan::<T, false>(packed, rows, None, labels, &mut [])
         }
     }
 }
@@ -126,17 +126,48 @@ pub(crate) unsafe fn assign_rows_top2<T: Lanes>(
     // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
     unsafe {
         if wide::worth(packed.panels, packed.half_last) {
-            scan_wide::<T, true>(packed, rows, labels, second)
+            scan_wide::<T, true>(packed, rows, None, labels, second)
         } else {
-            scan::<T, true>(packed, rows, labels, second)
+            scan::<T, true>(packed, rows, None, labels, second)
+        }
+    }
+}
+
+/// [`assign_rows_top2`] of the rows of `rows` that `list` names (row `list[i]` gives `labels[i]`
+/// and `second[i]`), read where they are: the same bits as of those rows gathered first.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA ([`available`]).
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn assign_listed_top2<T: Lanes>(
+    packed: &Packed<T>,
+    rows: &[T],
+    list: &[usize],
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
+    assert!(list.len() == labels.len() && second.len() == labels.len());
+    assert!(list.iter().all(|&r| (r + 1) * packed.d <= rows.len()), "listed rows inside the rows");
+    // SAFETY: forwarded; the wide scan only where the CPU has AVX-512F.
+    unsafe {
+        if wide::worth(packed.panels, packed.half_last) {
+            scan_wide::<T, true>(packed, rows, Some(list), labels, second)
+        } else {
+            scan::<T, true>(packed, rows, Some(list), labels, second)
         }
     }
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], labels: &mut [u32], second: &mut [f64]) {
+unsafe fn scan<T: Lanes, const TOP2: bool>(
+    packed: &Packed<T>,
+    rows: &[T],
+    list: Option<&[usize]>,
+    labels: &mut [u32],
+    second: &mut [f64],
+) {
     // SAFETY: forwarded.
-    unsafe { scan_body::<T, TOP2, false, MR>(packed, rows, labels, second) }
+    unsafe { scan_body::<T, TOP2, false, MR>(packed, rows, list, labels, second) }
 }
 
 /// [`scan`] with pairs of panels in AVX-512 registers ([`wide`]): the same bits.
@@ -144,25 +175,32 @@ unsafe fn scan<T: Lanes, const TOP2: bool>(packed: &Packed<T>, rows: &[T], label
 unsafe fn scan_wide<T: Lanes, const TOP2: bool>(
     packed: &Packed<T>,
     rows: &[T],
+    list: Option<&[usize]>,
     labels: &mut [u32],
     second: &mut [f64],
 ) {
     // SAFETY: forwarded.
-    unsafe { scan_body::<T, TOP2, true, { wide::ROWS }>(packed, rows, labels, second) }
+    unsafe { scan_body::<T, TOP2, true, { wide::ROWS }>(packed, rows, list, labels, second) }
 }
 
-/// The full scan, `G` rows to a tile. With `WIDE` (compiled into [`scan_wide`] only, `G` =
+/// The full scan, `G` rows to a tile: of the first `labels.len()` rows of `rows`, or where `list`
+/// is given, of the rows it names. With `WIDE` (compiled into [`scan_wide`] only, `G` =
 /// [`wide::ROWS`]), two panels at a time go through one AVX-512 tile whose halves are the AVX2
 /// tiles' registers, folded in panel order; else `G` = [`MR`].
 #[inline(always)]
 unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool, const G: usize>(
     packed: &Packed<T>,
     rows: &[T],
+    list: Option<&[usize]>,
     labels: &mut [u32],
     second: &mut [f64],
 ) {
     let (m, d, nr) = (labels.len(), packed.d, Packed::<T>::NR);
-    assert!(m <= ROW_BLOCK && rows.len() >= m * d);
+    match list {
+        Some(list) => assert!(m <= ROW_BLOCK && list.len() == m && list.iter().all(|&r| (r + 1) * d <= rows.len())),
+        None => assert!(m <= ROW_BLOCK && rows.len() >= m * d),
+    }
+    let row_of = |i: usize| list.map_or(i, |list| list[i]);
     // Running best (and second best) per row: one register of scores and one of indices. The
     // panels of a block of centres stay in L2 while every microtile of the rows runs over them.
     // SAFETY: the CPU has AVX2 (this function's contract).
@@ -177,7 +215,7 @@ unsafe fn scan_body<T: Lanes, const TOP2: bool, const WIDE: bool, const G: usize
         for (r0, live) in groups_of::<G>(m) {
             // Past `live` (a shorter tile reads only its rows), the first row stands in.
             let row_ptr: [*const T; G] =
-                std::array::from_fn(|i| rows[(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
+                std::array::from_fn(|i| rows[row_of(r0 + if i < live { i } else { 0 }) * d..].as_ptr());
             let mut panel = block;
             while panel < block_end {
                 let half = packed.half_last && panel + 1 == packed.panels;

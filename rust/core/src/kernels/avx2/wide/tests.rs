@@ -59,15 +59,15 @@ fn assignment_is_the_same<T: Lanes>() {
                     let (mut got, mut got_second) = (vec![7u32; m], vec![7f64; m]);
                     // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
                     unsafe {
-                        scan::<T, true>(&packed, &rows, &mut want, &mut want_second);
-                        scan_wide::<T, true>(&packed, &rows, &mut got, &mut got_second);
+                        scan::<T, true>(&packed, &rows, None, &mut want, &mut want_second);
+                        scan_wide::<T, true>(&packed, &rows, None, &mut got, &mut got_second);
                     }
                     let case = format!("d = {d}, k = {k}, m = {m}, infinities {blowup}");
                     assert!(got == want, "labels, {case}");
                     assert!(bits(&got_second) == bits(&want_second), "second scores, {case}");
                     let mut plain = vec![7u32; m];
                     // SAFETY: as above.
-                    unsafe { scan_wide::<T, false>(&packed, &rows, &mut plain, &mut []) };
+                    unsafe { scan_wide::<T, false>(&packed, &rows, None, &mut plain, &mut []) };
                     assert!(plain == want, "labels without the second scores, {case}");
                 }
             }
