@@ -203,7 +203,14 @@ impl Drift {
     /// bounds no longer prove that their label stands: not a positive lower bound whose square
     /// exceeds the upper bound's by the [`Drift::gap`]. Where the CPU has AVX-512, eight rows at
     /// a time, each row with the scalar loop's operations: the same bits.
-    pub(crate) fn shift(&self, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) {
+    pub(crate) fn shift(
+        &self,
+        labels: &[u32],
+        lower: &mut [f64],
+        upper: &mut [f64],
+        norms: &[f64],
+        unclear: &mut Vec<u32>,
+    ) {
         let n = labels.len();
         assert!(lower.len() == n && upper.len() == n && norms.len() == n, "bounds for every row");
         assert!(labels.iter().all(|&a| (a as usize) < self.moves.len()), "a move for every label");
@@ -217,7 +224,15 @@ impl Drift {
     }
 
     /// [`Drift::shift`] for the rows from `start` on, one at a time.
-    fn shift_rows(&self, start: usize, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) {
+    fn shift_rows(
+        &self,
+        start: usize,
+        labels: &[u32],
+        lower: &mut [f64],
+        upper: &mut [f64],
+        norms: &[f64],
+        unclear: &mut Vec<u32>,
+    ) {
         for r in start..labels.len() {
             let a = labels[r] as usize;
             lower[r] -= self.other(a);
@@ -236,7 +251,14 @@ impl Drift {
     /// per label.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx2")]
-    unsafe fn shift_wide(&self, labels: &[u32], lower: &mut [f64], upper: &mut [f64], norms: &[f64], unclear: &mut Vec<u32>) -> usize {
+    unsafe fn shift_wide(
+        &self,
+        labels: &[u32],
+        lower: &mut [f64],
+        upper: &mut [f64],
+        norms: &[f64],
+        unclear: &mut Vec<u32>,
+    ) -> usize {
         use std::arch::x86_64::*;
         let whole = labels.len() / 8 * 8;
         // A label never equals -1 (fewer than 2³¹ centres), as the top move's index none is.
@@ -256,7 +278,8 @@ impl Drift {
                 let moved = _mm512_i32gather_pd::<8>(a, self.moves.as_ptr().cast());
                 let own_top = _mm512_cmpeq_epi64_mask(_mm512_cvtepu32_epi64(a), _mm512_set1_epi64(top_at));
                 // Drift::other: the runner-up move for the rows of the centre that moved most.
-                let low = _mm512_sub_pd(_mm512_loadu_pd(lower.as_ptr().add(r)), _mm512_mask_blend_pd(own_top, top, runner));
+                let low =
+                    _mm512_sub_pd(_mm512_loadu_pd(lower.as_ptr().add(r)), _mm512_mask_blend_pd(own_top, top, runner));
                 let high = _mm512_mul_pd(_mm512_add_pd(_mm512_loadu_pd(upper.as_ptr().add(r)), moved), up);
                 _mm512_storeu_pd(lower.as_mut_ptr().add(r), low);
                 _mm512_storeu_pd(upper.as_mut_ptr().add(r), high);
