@@ -19,7 +19,7 @@
 //!   and the same whether or not a pass used the bounds: both change the same labels, and when a
 //!   pass sums afresh does not depend on the bounds.
 //! * With enough centres, from the third pass (setting the bounds costs a top-2 scan and the
-//!   rows' norms, which a run of one iteration would not earn back), or from the second where
+//!   rows' norms, which a run of one iteration would not earn back), or from an earlier one where
 //!   the caller expects the run to go on ([`RunSums::bound_from_next_pass`]), every row also keeps
 //!   Hamerly's bounds: an upper bound on its distance to its own centre, and a lower bound on its
 //!   distance to every other ([`Bounds`]). When the centres move, the upper bound grows by its
@@ -120,15 +120,16 @@ impl RunSums {
         Self::default()
     }
 
-    /// Lets the next pass set the bounds (and sum afresh), where that is before [`BOUNDS_FROM`]:
+    /// Lets the next pass set the bounds (and sum afresh), where that is before [`BOUNDS_FROM`]
+    /// and before the pass this was asked for already (bounds once set are not set again):
     /// for a caller that expects the run to go on past that pass, which then earns the bounds
-    /// back. Lloyd under the centre-shift rule says so wherever the centres moved by more than
-    /// its tolerance ([`crate::algo::lloyd`]): after a run's first pass, so that its second sets
-    /// the bounds, and on sums just started afresh (after an empty cluster took a row), so that
-    /// their first pass sets them. Whether the bounds are used changes no label and no sum; which
+    /// back. Lloyd under the centre-shift rule says so before a run's first pass (every run makes
+    /// two or more), and wherever the centres moved by more than its tolerance
+    /// ([`crate::algo::lloyd`]): on sums just started afresh (after an empty cluster took a row),
+    /// so that their first pass sets them. Whether the bounds are used changes no label and no sum; which
     /// pass sums afresh changes the sums' rounding.
     pub fn bound_from_next_pass(&mut self) {
-        if self.passes < BOUNDS_FROM {
+        if self.passes < BOUNDS_FROM && self.bounds_from.is_none_or(|from| from > self.passes) {
             self.bounds_from = Some(self.passes);
         }
     }

@@ -21,8 +21,8 @@ fn blobs<F: Scalar>(n: usize, d: usize, groups: usize, seed: u64) -> Vec<F> {
 }
 
 /// One Lloyd run of `iters` passes through [`pass`] with the bounds on or off: every pass's
-/// labels and sums, and the rows read per pass. With `hint`, the run says after its first pass
-/// that it goes on ([`RunSums::bound_from_next_pass`]).
+/// labels and sums, and the rows read per pass. Before each pass whose number (from 0) `hints`
+/// holds, the run says that it goes on ([`RunSums::bound_from_next_pass`]).
 #[allow(clippy::type_complexity)]
 fn run<F: Scalar>(
     x: &[F],
@@ -31,7 +31,7 @@ fn run<F: Scalar>(
     weights: Option<&[f64]>,
     iters: usize,
     bounds: bool,
-    hint: bool,
+    hints: &[usize],
 ) -> (Vec<(Vec<u32>, ClusterSums, Vec<F>)>, Vec<usize>) {
     let points = Points::from_rows(x, d).unwrap();
     let n = points.n();
@@ -45,6 +45,9 @@ fn run<F: Scalar>(
     let (mut labels, mut dist2, mut state) = (vec![0u32; n], vec![0f64; n], RunSums::new());
     let (mut passes, mut read) = (Vec::new(), Vec::new());
     for _ in 0..iters {
+        if hints.contains(&read.len()) {
+            state.bound_from_next_pass();
+        }
         let c = Points::from_rows(&centers, d).unwrap();
         let exact = pass(points, weights, c, &mut labels, &mut dist2, &mut state, Some(bounds));
         // The labels are the brute-force kernel's, and the distances exact where so reported.
@@ -55,9 +58,6 @@ fn run<F: Scalar>(
             assert_eq!(dist2, plain_dist2, "pass {} distances", passes.len());
         }
         read.push(state.read);
-        if hint && read.len() == 1 {
-            state.bound_from_next_pass();
-        }
         if state.none_empty() {
             state.move_centers(&mut centers);
         } else {
@@ -94,8 +94,8 @@ fn bounds_change_nothing<F: Scalar>(d: usize, k: usize, weighted: bool) {
     let w: Vec<f64> = (0..n).map(|i| if i % 7 == 3 { 0.0 } else { 1.0 + (i % 3) as f64 }).collect();
     let weights = weighted.then_some(&w[..]);
     let what = format!("d = {d}, k = {k}, weighted {weighted}, {}", std::any::type_name::<F>());
-    let (with, read) = run(&x, d, k, weights, 40, true, false);
-    let (without, _) = run(&x, d, k, weights, 40, false, false);
+    let (with, read) = run(&x, d, k, weights, 40, true, &[]);
+    let (without, _) = run(&x, d, k, weights, 40, false, &[]);
     assert!(with.len() > BOUNDS_FROM + 3, "{what}: a run long enough to use the bounds ({} passes)", with.len());
     assert!(with == without, "{what}: the bounds change no label and no bit of the sums");
     // The sums kept from pass to pass are those of the labels (each centre is its rows' mean).
@@ -127,14 +127,29 @@ fn a_run_that_says_it_goes_on_sets_the_bounds_a_pass_earlier() {
     let n = 3000;
     for (d, k) in [(40, 12), (64, 10)] {
         let x: Vec<f64> = blobs(n, d, k, (d * 100 + k) as u64);
-        let (with, read) = run(&x, d, k, None, 40, true, true);
-        let (without, _) = run(&x, d, k, None, 40, false, true);
+        let (with, read) = run(&x, d, k, None, 40, true, &[1]);
+        let (without, _) = run(&x, d, k, None, 40, false, &[1]);
         assert!(with == without, "d = {d}, k = {k}: the bounds change no label and no bit of the sums");
-        let (_, unhinted) = run(&x, d, k, None, 40, true, false);
+        let (_, unhinted) = run(&x, d, k, None, 40, true, &[]);
         // Without the hint the third pass sets the bounds, reading every row; with it, that
         // pass already uses them.
         assert_eq!(unhinted[BOUNDS_FROM], n, "d = {d}, k = {k}: rows read per pass {unhinted:?}");
         assert!(read[BOUNDS_FROM] < n && read[1] == n, "d = {d}, k = {k}: rows read per pass {read:?}");
+    }
+}
+
+/// Told before its first pass, as Lloyd tells it, a run sets the bounds in that pass and uses
+/// them from the second; told again after the first pass, it does not set them again. The
+/// bounds still change no label and no bit of the sums.
+#[test]
+fn a_run_told_before_its_first_pass_bounds_its_second_and_keeps_its_bounds() {
+    let n = 3000;
+    for (d, k) in [(40, 12), (64, 10)] {
+        let x: Vec<f64> = blobs(n, d, k, (d * 100 + k) as u64);
+        let (with, read) = run(&x, d, k, None, 40, true, &[0, 1]);
+        let (without, _) = run(&x, d, k, None, 40, false, &[0, 1]);
+        assert!(with == without, "d = {d}, k = {k}: the bounds change no label and no bit of the sums");
+        assert!(read[0] == n && read[1] < n && read[2] < n, "d = {d}, k = {k}: rows read per pass {read:?}");
     }
 }
 
@@ -146,7 +161,7 @@ fn passes_are_the_same_bits_on_any_thread_count() {
         .iter()
         .map(|&t| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
-            pool.install(|| run(&x, d, k, None, 30, true, false).0)
+            pool.install(|| run(&x, d, k, None, 30, true, &[]).0)
         })
         .collect();
     assert!(runs[0] == runs[1]);
@@ -212,8 +227,8 @@ fn subnormal_scores_leave_the_labels_exact() {
 
 fn bounds_change_nothing_on<F: Scalar>(x: &[F], d: usize, k: usize) {
     // `run` checks every pass's labels against the brute-force kernel's.
-    let (with, _) = run(x, d, k, None, 60, true, false);
-    let (without, _) = run(x, d, k, None, 60, false, false);
+    let (with, _) = run(x, d, k, None, 60, true, &[]);
+    let (without, _) = run(x, d, k, None, 60, false, &[]);
     assert!(with == without);
 }
 
