@@ -48,6 +48,9 @@ pub(crate) unsafe trait Lanes: Scalar {
     unsafe fn spill(v: Self::V) -> [f64; 8];
     /// The indices of [`indices`](Lanes::indices)' layout (the first `LANES` of eight).
     unsafe fn spill_indices(i: __m256i) -> [i64; 8];
+    /// Eight values held in one register of float32 or two of float64 (the second unused for
+    /// float32), widened to `f64`: lanes 0–3 and 4–7.
+    unsafe fn eight_f64(v: [Self::V; 2]) -> [__m256d; 2];
     /// `a + b`, lane by lane.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// `a − b`, lane by lane.
@@ -263,6 +266,11 @@ unsafe impl Lanes for f32 {
     unsafe fn index_splat(i: i64) -> __m256i {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_set1_epi32(i as i32) }
+    }
+    #[inline(always)]
+    unsafe fn eight_f64(v: [__m256; 2]) -> [__m256d; 2] {
+        // SAFETY: the trait's contract (AVX2).
+        unsafe { [_mm256_cvtps_pd(_mm256_castps256_ps128(v[0])), _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v[0]))] }
     }
     #[inline(always)]
     unsafe fn spill(v: __m256) -> [f64; 8] {
@@ -488,6 +496,10 @@ unsafe impl Lanes for f64 {
     unsafe fn index_splat(i: i64) -> __m256i {
         // SAFETY: the caller's (see the trait).
         unsafe { _mm256_set1_epi64x(i) }
+    }
+    #[inline(always)]
+    unsafe fn eight_f64(v: [__m256d; 2]) -> [__m256d; 2] {
+        v
     }
     #[inline(always)]
     unsafe fn spill(v: __m256d) -> [f64; 8] {

@@ -6,7 +6,7 @@
 //! flight, so the adds do not wait on each other as they do one pair at a time.
 
 use crate::kernels::avx2::lanes::Lanes;
-use crate::kernels::points::{fold_lanes, sq_dist_in};
+use crate::kernels::points::sq_dist_in;
 
 /// `[‖a[p] − b[p]‖²; p < 4]`, the bits of `sq_dist_in::<T, T>(a[p], b[p])`. Every row has the
 /// same length.
@@ -20,8 +20,8 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
     // Checked, not only in debug builds: the loads below read `whole` values of every row, and
     // the safe callers (kernels::sq_dists::each_pair) take rows from closures.
     assert!(a.iter().chain(&b).all(|row| row.len() == d), "four pairs of rows of {d} features");
+    use std::arch::x86_64::*;
     let whole = d / 8 * 8;
-    let regs = 8 / T::LANES;
     // SAFETY: the CPU has AVX2 and FMA (the caller's); the rows have `whole` values or more.
     unsafe {
         // Four rows against one (the seeding's candidate against a block's rows): its values are
@@ -33,15 +33,24 @@ pub(crate) unsafe fn sq_dists4<T: Lanes>(a: [&[T]; 4], b: [&[T]; 4]) -> [f64; 4]
         } else {
             partial_sums::<T, false>(a, b, whole)
         };
+        // fold_lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)) in f64, for the four
+        // pairs at once (the lanes widened exactly): first m_i = l_i + l_{i+4} of each pair.
+        let m: [__m256d; 4] = std::array::from_fn(|p| {
+            let [low, high] = T::eight_f64(sums[p]);
+            _mm256_add_pd(low, high)
+        });
+        // Then m0 + m1 and m2 + m3 of two pairs side by side: (p m0+m1, q m0+m1, p m2+m3, q m2+m3).
+        let (first, last) = (_mm256_hadd_pd(m[0], m[1]), _mm256_hadd_pd(m[2], m[3]));
+        // Last (m0 + m1) + (m2 + m3), in pair order.
+        let fronts = _mm256_permute2f128_pd::<0x20>(first, last);
+        let backs = _mm256_permute2f128_pd::<0x31>(first, last);
         let mut out = [0.0; 4];
-        for (p, out) in out.iter_mut().enumerate() {
-            let mut lanes = T::spill(sums[p][0]);
-            if regs == 2 {
-                lanes[T::LANES..].copy_from_slice(&T::spill(sums[p][1])[..T::LANES]);
-            }
+        _mm256_storeu_pd(out.as_mut_ptr(), _mm256_add_pd(fronts, backs));
+        if whole < d {
             // The features past the last whole eight, in order, as sq_dist_in sums them.
-            let tail = sq_dist_in::<T, T>(&a[p][whole..], &b[p][whole..]);
-            *out = fold_lanes(lanes) + tail;
+            for (p, out) in out.iter_mut().enumerate() {
+                *out += sq_dist_in::<T, T>(&a[p][whole..], &b[p][whole..]);
+            }
         }
         out
     }
