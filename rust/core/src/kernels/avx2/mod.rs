@@ -40,7 +40,7 @@ pub(crate) use lanes::Lanes;
 pub(crate) use narrow::{assign_narrow_rows, narrow_lanes, narrow_width};
 #[cfg(test)]
 pub(crate) use narrow::{assign_narrow_rows_on, NARROW, NARROW_WIDE};
-pub(crate) use pairs::{sq_dists4, sq_dists8};
+pub(crate) use pairs::{fold_eights, sq_dists4, sq_dists8};
 
 use crate::kernels::parallel::{CENTER_BLOCK, GROUPED_ROWS, ROW_BLOCK};
 

@@ -81,24 +81,9 @@ pub(crate) unsafe fn sq_dists8(a: [&[f64]; 8], b: [&[f64]; 8]) -> [f64; 8] {
         } else {
             partial_sums8::<false>(a, b, whole)
         };
-        // fold_lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), for eight pairs at once.
-        // First m_i = l_i + l_{i+4} of two pairs side by side: [m0..m3 of one, m0..m3 of other].
-        let halves = |one: __m512d, other: __m512d| {
-            let front = _mm512_shuffle_f64x2::<0b01_00_01_00>(one, other);
-            let back = _mm512_shuffle_f64x2::<0b11_10_11_10>(one, other);
-            _mm512_add_pd(front, back)
-        };
-        // Then m0 + m1 and m2 + m3 of four pairs, from the halves of pairs (p, q) and (r, u):
-        // lanes (p m0+m1, r m0+m1, p m2+m3, r m2+m3, q m0+m1, u m0+m1, q m2+m3, u m2+m3).
-        let neighbours =
-            |pq: __m512d, ru: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(pq, ru), _mm512_unpackhi_pd(pq, ru));
-        let first_four = neighbours(halves(s[0], s[1]), halves(s[2], s[3]));
-        let last_four = neighbours(halves(s[4], s[5]), halves(s[6], s[7]));
-        // Last (m0 + m1) + (m2 + m3), gathered into pair order.
-        let fronts = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13), last_four);
-        let backs = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15), last_four);
+        let folded = fold_eights(s);
         let mut out = [0.0; 8];
-        _mm512_storeu_pd(out.as_mut_ptr(), _mm512_add_pd(fronts, backs));
+        _mm512_storeu_pd(out.as_mut_ptr(), folded);
         if whole < d {
             // The features past the last whole eight, in order, as sq_dist_in sums them.
             for (p, out) in out.iter_mut().enumerate() {
@@ -107,6 +92,34 @@ pub(crate) unsafe fn sq_dists8(a: [&[f64]; 8], b: [&[f64]; 8]) -> [f64; 8] {
         }
         out
     }
+}
+
+/// [`fold_lanes`](crate::kernels::points::fold_lanes) of eight registers of eight partial sums at
+/// once: lane `i` of the result is `((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7))` of register
+/// `i`'s lanes, the same adds in the same order (seven adds and fourteen shuffles for all eight,
+/// where folding each register alone takes seven adds and a spill).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn fold_eights(s: [std::arch::x86_64::__m512d; 8]) -> std::arch::x86_64::__m512d {
+    use std::arch::x86_64::*;
+    // First m_i = l_i + l_{i+4} of two registers side by side: [m0..m3 of one, m0..m3 of other].
+    let halves = |one: __m512d, other: __m512d| {
+        let front = _mm512_shuffle_f64x2::<0b01_00_01_00>(one, other);
+        let back = _mm512_shuffle_f64x2::<0b11_10_11_10>(one, other);
+        _mm512_add_pd(front, back)
+    };
+    // Then m0 + m1 and m2 + m3 of four registers, from the halves of (p, q) and (r, u): lanes
+    // (p m0+m1, r m0+m1, p m2+m3, r m2+m3, q m0+m1, u m0+m1, q m2+m3, u m2+m3).
+    let neighbours = |pq: __m512d, ru: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(pq, ru), _mm512_unpackhi_pd(pq, ru));
+    let first_four = neighbours(halves(s[0], s[1]), halves(s[2], s[3]));
+    let last_four = neighbours(halves(s[4], s[5]), halves(s[6], s[7]));
+    // Last (m0 + m1) + (m2 + m3), gathered into register order.
+    let fronts = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(0, 4, 1, 5, 8, 12, 9, 13), last_four);
+    let backs = _mm512_permutex2var_pd(first_four, _mm512_setr_epi64(2, 6, 3, 7, 10, 14, 11, 15), last_four);
+    _mm512_add_pd(fronts, backs)
 }
 
 /// The eight partial sums of each pair in [`sq_dists8`] over its first `whole` features (a
