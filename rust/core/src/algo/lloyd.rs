@@ -162,7 +162,9 @@ fn lloyd_incremental<F: Scalar, R: Rows<F>, B: Backend>(
         let shift = sq_diff(&before, &to_f64(&centers));
         if shift > shift_tol {
             // After a move beyond the tolerance, the run stops after the next pass only where
-            // that pass changes no label: most runs go on, and earn the bounds back.
+            // that pass changes no label: most runs go on, and earn the bounds back. (The run
+            // set them in its first pass; this sets them again only on sums started afresh
+            // after an empty cluster took a row.)
             run.bound_from_next_pass();
         }
         previous.copy_from_slice(&labels);

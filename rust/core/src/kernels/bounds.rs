@@ -103,11 +103,12 @@ pub fn assign_and_sum_bounded<F: Scalar>(
     hamerly(x, weights, centers, &kernel, labels, dist2, bounds)
 }
 
-/// Labels and second-smallest scores of the `flagged` rows of a block (`rows`), by the top-2
-/// kernel: a block flagged whole is scanned in place, as are flagged rows where the kernel reads
-/// listed rows ([`Kernel::label_listed_top2`]); otherwise the flagged rows are gathered first
-/// (into `gathered`). Returns the rows scanned, in the order of `flagged`, where they were
-/// gathered (`None`: read in place).
+/// Labels and second-smallest scores of the `flagged` rows of `rows` (at most `ROW_BLOCK` of
+/// them, in increasing order, each once), by the top-2 kernel: a run of consecutive rows (a
+/// block flagged whole) is scanned in place, as are flagged rows where the kernel reads listed
+/// rows ([`Kernel::label_listed_top2`]); otherwise the flagged rows are gathered first (into
+/// `gathered`). Returns the rows scanned, in the order of `flagged`, where they were gathered
+/// (`None`: read in place).
 pub(crate) fn scan_flagged<'a, F: Scalar>(
     kernel: &Kernel<'_, F>,
     rows: Points<'a, F>,
@@ -116,9 +117,11 @@ pub(crate) fn scan_flagged<'a, F: Scalar>(
     labels: &mut [u32],
     second: &mut [f64],
 ) -> Option<Points<'a, F>> {
-    if flagged.len() == rows.n() {
-        kernel.label_block_top2(rows, labels, second).expect("top-2 kernel");
-        return None;
+    if let (Some(&first), Some(&last)) = (flagged.first(), flagged.last()) {
+        if last - first + 1 == flagged.len() {
+            kernel.label_block_top2(rows.rows(first, last + 1), labels, second).expect("top-2 kernel");
+            return None;
+        }
     }
     if kernel.label_listed_top2(rows, flagged, labels, second).is_some() {
         return None;
@@ -214,6 +217,8 @@ impl Drift {
         let n = labels.len();
         assert!(lower.len() == n && upper.len() == n && norms.len() == n, "bounds for every row");
         assert!(labels.iter().all(|&a| (a as usize) < self.moves.len()), "a move for every label");
+        // The gather below takes signed 32-bit indices.
+        assert!(self.moves.len() <= i32::MAX as usize, "at most 2³¹ − 1 centres");
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::avx2::wide_available() {
             // SAFETY: the CPU has AVX-512F; every label indexes `moves` (asserted above).

@@ -77,7 +77,9 @@ const RESUM_MOVED: usize = 5;
 /// whole default fits with and without that (2026-12-07, one process, taking turns), digits 0.95
 /// of the time (at k = 30 0.97), KDD Cup 99 0.96–0.97, s1 0.95–0.99, MNIST, a3 and dim064 within
 /// ±3%, dim032 1.00–1.02; the same losses on every set. Bounds from the second pass for every run
-/// (no expectation) had cost dim032 and s1 7%.
+/// (no expectation) had cost dim032 and s1 7%. Lloyd under the centre-shift rule now expects
+/// every run to go on from its first pass, which sets the bounds (docs/algorithm.md, 2026-12-07,
+/// evening: digits 0.94–0.96 of the time, the other sets within ±2%).
 const BOUNDS_FROM: usize = 2;
 /// A cluster whose kept weight falls to this fraction of the largest it held is summed afresh:
 /// removing a row adds rounding of up to 2⁻⁵³ of that largest weight (and of its sums), at most
