@@ -196,8 +196,16 @@ impl Drift {
     /// The margin by which a row of norm `norm` must be closer (squared) to its own centre than
     /// its lower bound to keep it unscanned: twice the kernel's rounding of its scores.
     #[inline(always)]
-    pub(crate) fn gap(&self, norm: f64) -> f64 {
+    fn gap(&self, norm: f64) -> f64 {
         2.0 * (self.eps * (norm + self.radius).powi(2) + self.tiny)
+    }
+
+    /// Whether a row of norm `norm` whose squared distance to its own centre is at most `sq`
+    /// keeps its label unscanned: a positive lower bound `lower` on its distance to every other
+    /// centre, whose square exceeds `sq` by the [`Drift::gap`] (false where any is NaN).
+    #[inline(always)]
+    pub(crate) fn clears(&self, lower: f64, norm: f64, sq: f64) -> bool {
+        lower > 0.0 && sq + self.gap(norm) < lower * lower
     }
 
     /// Moves the bounds of the rows labelled `labels` by the drift: each lower bound down by the
@@ -242,8 +250,7 @@ impl Drift {
             let a = labels[r] as usize;
             lower[r] -= self.other(a);
             upper[r] = (upper[r] + self.moves[a]) * UP;
-            let (gap, floor) = (self.gap(norms[r]), lower[r] * lower[r]);
-            if !(lower[r] > 0.0 && upper[r] * upper[r] + gap < floor) {
+            if !self.clears(lower[r], norms[r], upper[r] * upper[r]) {
                 unclear.push(r as u32);
             }
         }
@@ -288,7 +295,7 @@ impl Drift {
                 let high = _mm512_mul_pd(_mm512_add_pd(_mm512_loadu_pd(upper.as_ptr().add(r)), moved), up);
                 _mm512_storeu_pd(lower.as_mut_ptr().add(r), low);
                 _mm512_storeu_pd(upper.as_mut_ptr().add(r), high);
-                // Drift::gap, operation for operation.
+                // Drift::clears, operation for operation.
                 let g = _mm512_add_pd(_mm512_loadu_pd(norms.as_ptr().add(r)), radius);
                 let gap = _mm512_mul_pd(two, _mm512_add_pd(_mm512_mul_pd(eps, _mm512_mul_pd(g, g)), tiny));
                 let floor = _mm512_mul_pd(low, low);
@@ -370,9 +377,8 @@ pub(crate) fn hamerly<F: Scalar>(
                     }
                     let a = *label as usize;
                     lower[r] -= drift.other(a);
-                    let gap = drift.gap(norms[r]);
                     let own = sq_dist_f64(rows.row(r), centers.row(a));
-                    if !(lower[r] > 0.0 && own + gap < lower[r] * lower[r]) {
+                    if !drift.clears(lower[r], norms[r], own) {
                         flagged.push(r);
                     }
                 }

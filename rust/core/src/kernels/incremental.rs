@@ -373,8 +373,7 @@ fn bounded_pass<F: Scalar>(
             for (&r, &own) in unclear.iter().zip(&own) {
                 let r = r as usize;
                 upper[r] = upper_bound(own, d);
-                let (gap, floor) = (drift.gap(norms[r]), lower[r] * lower[r]);
-                if !(lower[r] > 0.0 && own + gap < floor) {
+                if !drift.clears(lower[r], norms[r], own) {
                     flagged.push(r);
                 }
             }
