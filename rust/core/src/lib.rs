@@ -40,7 +40,7 @@ pub use algo::minibatch::{
 pub use algo::reduce::{reduce, reduce_shards, Reduced, Shard};
 #[cfg(feature = "cuda")]
 pub use backend::cuda::{Cuda, Precision};
-pub use backend::{Backend, Cpu, Data, Gathered, Rows};
+pub use backend::{Backend, Cpu, Data, Gathered, Rows, SeedingSteps};
 pub use error::{Error, Result};
 pub use kernels::distance::tiles;
 pub use kernels::metrics::{calinski_harabasz, davies_bouldin, dispersion, Dispersion};

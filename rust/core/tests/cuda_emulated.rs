@@ -228,3 +228,98 @@ fn transform_with_a_feature_tail_and_one_centre() {
     let (x, centers) = blobs(300, 13, 1, 7);
     check_distances(&x, 13, &centers, 0);
 }
+
+/// What the k-means++ kernels left: each block's potential after the first centre and after
+/// each step, each scored step's gains, then every row's final d2.
+struct Seeded {
+    sums: Vec<Vec<f64>>,
+    gains: Vec<Vec<f64>>,
+    d2: Vec<f64>,
+}
+
+/// The k-means++ kernels run through `steps` (candidates, the one to add) from row `first`, as
+/// `seeding.rs` drives them.
+fn run_seeding(
+    x: &[f32],
+    d: usize,
+    weights: Option<&[f64]>,
+    first: usize,
+    steps: &[(Vec<usize>, usize)],
+) -> Option<Seeded> {
+    let exe = emulator()?;
+    let n = x.len() / d;
+    let dir = std::env::temp_dir();
+    let tag = format!("seed_{}_{}_{}_{}", std::process::id(), n, d, steps.len());
+    let (inp, out) = (dir.join(format!("emu_in_{tag}")), dir.join(format!("emu_out_{tag}")));
+    let mut bytes = Vec::new();
+    for v in [n, d, weights.is_some() as usize, first, steps.len()] {
+        bytes.extend_from_slice(&(v as i64).to_le_bytes());
+    }
+    x.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    weights.unwrap_or(&[]).iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    for (candidates, pick) in steps {
+        for v in [candidates.len(), *pick].iter().chain(candidates) {
+            bytes.extend_from_slice(&(*v as i64).to_le_bytes());
+        }
+    }
+    std::fs::write(&inp, bytes).unwrap();
+    assert!(
+        Command::new(exe).arg("seed").arg(&inp).arg(&out).status().unwrap().success(),
+        "the emulated kernels failed"
+    );
+    let raw = std::fs::read(&out).unwrap();
+    let _ = (std::fs::remove_file(&inp), std::fs::remove_file(&out));
+    let mut values = raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()));
+    let mut take = |count: usize| values.by_ref().take(count).collect::<Vec<_>>();
+    let blocks = n.div_ceil(128);
+    let (mut sums, mut gains) = (vec![take(blocks)], Vec::new());
+    for (candidates, _) in steps {
+        if candidates.len() > 1 {
+            gains.push(take(candidates.len()));
+        }
+        sums.push(take(blocks));
+    }
+    Some(Seeded { sums, gains, d2: take(n) })
+}
+
+fn check_seeding(x: &[f32], d: usize, weights: Option<&[f64]>) {
+    let n = x.len() / d;
+    // Steps of one to five candidates (one: advanced, unscored), repeats and chosen rows included.
+    let steps: Vec<(Vec<usize>, usize)> = (0..40)
+        .map(|s| {
+            let count = 1 + s % 5;
+            ((0..count).map(|t| (s * 131 + t * 977 + 11) % n).collect(), (s * 7) % count)
+        })
+        .collect();
+    let Some(Seeded { sums, gains, d2 }) = run_seeding(x, d, weights, 3, &steps) else { return };
+    let points = Points::from_rows(x, d).unwrap();
+    let (done, cpu_d2) = fastkmeans_core::algo::kmeanspp::script(points, weights, 3, &steps);
+    let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+    let cpu_gains = done.iter().filter(|s| !s.gains.is_empty()).map(|s| bits(&s.gains));
+    assert!(gains.iter().map(|g| bits(g)).eq(cpu_gains), "gains");
+    for (step, (device, cpu)) in sums.iter().zip(&done).enumerate() {
+        assert_eq!(bits(device), bits(&cpu.block_sums), "block potentials after step {step}");
+    }
+    assert_eq!(bits(&d2), bits(&cpu_d2), "d2");
+}
+
+#[test]
+fn seeding_kernels_leave_the_cpus_bits_with_a_feature_tail_and_a_short_block() {
+    // d = 29: three whole eights per lane and a float32 tail of five; 3 blocks and 41 rows.
+    let (x, _) = blobs(3 * 128 + 41, 29, 9, 8);
+    // Each lane's features of its own magnitude: lanes 4-7 2^18 times lanes 0-3, so that the
+    // fold's first adds (lane l with lane l + 4) round, and only the CPU's order gives its bits.
+    let scale = |p: usize| 2f32.powi(18 * (p % 8 / 4) as i32 + 2 * (p % 4) as i32);
+    let x: Vec<f32> = x.iter().enumerate().map(|(i, v)| v * scale(i % 29)).collect();
+    check_seeding(&x, 29, None);
+}
+
+#[test]
+fn seeding_kernels_leave_the_cpus_bits_weighted_and_narrow() {
+    for d in [3, 16] {
+        let n = 2 * 128 + 7;
+        let (x, _) = blobs(n, d, 6, 9 + d as u64);
+        let weights: Vec<f64> = (0..n).map(|i| if i % 7 == 0 { 0.0 } else { 0.3 + (i % 4) as f64 * 1.7 }).collect();
+        check_seeding(&x, d, Some(&weights));
+    }
+}

@@ -187,7 +187,7 @@ pub fn restart_on_rows<F: Scalar, R: Rows<F>, B: Backend>(
 ) -> Result<LloydFit<F>> {
     x.require_rows_for(k)?;
     let seeds = Repeated::new(x, weights, k, InitMethod::greedy_trials(k), runs);
-    let seeding = |rng: &mut Rng| Ok(x.dense_rows(&seeds.choose(rng)));
+    let seeding = |rng: &mut Rng| Ok(x.dense_rows(&seeds.choose_on(rng, backend)?));
     let seed = Rng::new(seed, Purpose::Restarts).next_seed();
     best_of_runs(x, weights, runs, seed, refine, backend, stop, seeding)
 }

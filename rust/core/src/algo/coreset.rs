@@ -27,9 +27,9 @@ use std::sync::atomic::AtomicBool;
 
 use rayon::prelude::*;
 
-use crate::algo::kmeanspp::{kmeans_pp, squared_norm, Repeated};
+use crate::algo::kmeanspp::{kmeans_pp_on, squared_norm, Repeated};
 use crate::algo::lloyd::best_of_runs;
-use crate::backend::{Cpu, Rows};
+use crate::backend::{Backend, Cpu, Rows};
 use crate::error::Result;
 use crate::kernels::metrics::weighted_ssd;
 use crate::kernels::parallel::min_items;
@@ -55,36 +55,45 @@ static NEVER: AtomicBool = AtomicBool::new(false);
 
 /// Seeds `k` centres of `x` (`k <= x.n()`) from a lightweight coreset of about
 /// `rows_per_center` · k rows clustered by the best of `trials` runs (see the module). The centres
-/// are weighted means of sampled rows, returned row-major.
-pub fn coreset_seeding<F: Scalar, R: Rows<F>>(
+/// are weighted means of sampled rows, returned row-major. The runs' k-means++ runs on
+/// `backend`'s device where it takes the rows ([`kmeans_pp_on`]: the same rows either way).
+pub fn coreset_seeding<F: Scalar, R: Rows<F>, B: Backend>(
     x: R,
     weights: Option<&[f64]>,
     k: usize,
     rows_per_center: usize,
     trials: usize,
     rng: &mut Rng,
+    backend: &B,
 ) -> Result<Vec<F>> {
     let m = rows_per_center.saturating_mul(k).max(MIN_ROWS);
     let sample = if x.n() / MIN_SHRINK >= m { draw_coreset(x, weights, m, rng) } else { None };
     let Some((rows, sample_weights)) = sample.filter(|(rows, _)| rows.len() >= k) else {
-        return Ok(greedy_kmeans_pp(x, weights, k, rng));
+        return greedy_kmeans_pp(x, weights, k, rng, backend);
     };
     let gathered = x.gather(&rows);
     let sample = gathered.view();
     let params = LloydParams { max_iter: SAMPLE_MAX_ITER, tol: SAMPLE_TOL, rule: StopRule::CenterShift }.check()?;
-    // The runs on the sample stay on the CPU: a few thousand rows, and a GPU backend would trade
-    // the data it keeps on the device for them.
+    // The Lloyd runs on the sample stay on the CPU: a GPU backend would trade the data it keeps
+    // on the device for the sample. Their k-means++, k · (2 + ⌊ln k⌋) passes over the sample, runs
+    // on the device where it takes the sample.
     let plus_plus = Repeated::new(sample, Some(&sample_weights), k, InitMethod::greedy_trials(k), trials);
     let fit = best_of_runs(sample, Some(&sample_weights), trials, rng.next_seed(), &params, &Cpu, &NEVER, |rng| {
-        Ok(sample.dense_rows(&plus_plus.choose(rng)))
+        Ok(sample.dense_rows(&plus_plus.choose_on(rng, backend)?))
     })?;
     Ok(fit.centers)
 }
 
 /// Greedy k-means++ over every row of `x`: the seeding of data too small for a coreset (the runs on
 /// a coreset share one [`Repeated`]).
-fn greedy_kmeans_pp<F: Scalar, R: Rows<F>>(x: R, weights: Option<&[f64]>, k: usize, rng: &mut Rng) -> Vec<F> {
-    x.dense_rows(&kmeans_pp(x, weights, k, InitMethod::greedy_trials(k), rng, true))
+fn greedy_kmeans_pp<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    k: usize,
+    rng: &mut Rng,
+    backend: &B,
+) -> Result<Vec<F>> {
+    Ok(x.dense_rows(&kmeans_pp_on(x, weights, k, InitMethod::greedy_trials(k), rng, backend)?))
 }
 
 /// A lightweight coreset of `x`: `m` draws by q (module docs), as distinct rows in increasing order

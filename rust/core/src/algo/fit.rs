@@ -67,7 +67,7 @@ pub fn fit_lloyd_trials<F: Scalar, R: Rows<F>, B: Backend>(
         return Ok(by_loss(fits));
     }
     let seeding = |rng: &mut Rng| match &plus_plus {
-        Some(seeds) => Ok(x.dense_rows(&seeds.choose(rng))),
+        Some(seeds) => Ok(x.dense_rows(&seeds.choose_on(rng, backend)?)),
         None => init_centers_on(x, weights, params.k, params.init, rng, backend),
     };
     let fits = runs(x, weights, params.num_trials, trials, params.seed, &lloyd_params, backend, stop, seeding)?;

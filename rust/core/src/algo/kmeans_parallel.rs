@@ -24,7 +24,7 @@
 //! Every draw comes from the caller's random stream in row order and every sum is taken in a
 //! fixed order, so the result is the same on any number of threads.
 
-use crate::algo::kmeanspp::{kmeans_pp, sum_lanes};
+use crate::algo::kmeanspp::{kmeans_pp_on, sum_lanes};
 use crate::backend::{Backend, Rows};
 use crate::error::Result;
 use crate::kernels::metrics::weighted_ssd;
@@ -216,7 +216,7 @@ pub fn reduce_candidates<F: Scalar, B: Backend>(
     if m <= k {
         return Ok(candidates.as_slice().to_vec());
     }
-    let chosen = kmeans_pp(candidates, Some(weights), k, InitMethod::greedy_trials(k), rng, true);
+    let chosen = kmeans_pp_on(candidates, Some(weights), k, InitMethod::greedy_trials(k), rng, backend)?;
     let mut centers = candidates.dense_rows(&chosen);
     let mut labels = vec![u32::MAX; m];
     let mut next = vec![0u32; m];
@@ -236,6 +236,7 @@ pub fn reduce_candidates<F: Scalar, B: Backend>(
 mod tests {
     use super::*;
     use crate::algo::evaluate::loss;
+    use crate::algo::kmeanspp::kmeans_pp;
     use crate::algo::kmeanspp::tests::blobs;
     use crate::backend::Cpu;
     use crate::rng::Purpose;

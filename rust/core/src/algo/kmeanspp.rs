@@ -27,11 +27,14 @@
 //! order, and the potential is kept per block in row order (for drawing), so the result is
 //! bit-identical on any number of threads.
 
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
 use rayon::prelude::*;
 
-use crate::backend::{Data, Rows};
+use crate::backend::{Backend, Data, Rows, SeedingSteps};
+use crate::error::Result;
 use crate::kernels::parallel::{items_per_task, min_items, MIN_TASK_WORK, ROW_BLOCK};
 use crate::kernels::points::{narrow_sq_dists, sq_dist_in, Points, NARROW_ROWS};
 use crate::kernels::scalar::Scalar;
@@ -75,6 +78,26 @@ pub fn kmeans_pp<F: Scalar, R: Rows<F>>(
     prune: bool,
 ) -> Vec<usize> {
     run(&Measured(x), Seeding::new(x.n(), weights, x.d(), prune), k, local_trials, rng)
+        .expect("measuring on the CPU does not fail")
+}
+
+/// [`kmeans_pp`] (pruned) with the passes over the rows on `backend`'s device where it takes them
+/// ([`Backend::seeding_steps`]), else on the CPU: the same rows either way.
+pub fn kmeans_pp_on<F: Scalar, R: Rows<F>, B: Backend>(
+    x: R,
+    weights: Option<&[f64]>,
+    k: usize,
+    local_trials: usize,
+    rng: &mut Rng,
+    backend: &B,
+) -> Result<Vec<usize>> {
+    match backend.seeding_steps(x.data(), weights)? {
+        Some(steps) => {
+            let device = OnDevice { steps: RefCell::new(steps), measured: Cell::new(false) };
+            run(&device, Seeding::<F>::new(x.n(), weights, x.d(), false), k, local_trials, rng)
+        }
+        None => Ok(kmeans_pp(x, weights, k, local_trials, rng, true)),
+    }
 }
 
 /// The steps of k-means++: the first centre drawn by weight alone, then each step's candidates
@@ -85,33 +108,38 @@ fn run<F: Scalar, M: Measure<F>>(
     k: usize,
     local_trials: usize,
     rng: &mut Rng,
-) -> Vec<usize> {
+) -> Result<Vec<usize>> {
     let n = seeding.d2.len();
     let mut taken = vec![false; n];
     let mut chosen = Vec::with_capacity(k);
 
     // The first centre: drawn by weight alone (every row at "distance" 1).
     seeding.set_all(1.0);
-    let first = seeding.draw(rng).unwrap_or_else(|| rng.below(n));
+    let first = seeding.draw_from(rng, |b| measure.block(&seeding, b))?.unwrap_or_else(|| rng.below(n));
     chosen.push(first);
     taken[first] = true;
-    measure.first(&mut seeding, first);
+    measure.first(&mut seeding, first)?;
 
     while chosen.len() < k {
-        let candidates: Vec<usize> = match seeding.draw(rng) {
+        let draw = |rng: &mut Rng| seeding.draw_from(rng, |b| measure.block(&seeding, b));
+        let candidates: Vec<usize> = match draw(rng)? {
             // Every weighted row already sits on a centre: take any row not chosen yet.
             None => vec![untaken(&taken, rng)],
             Some(first_candidate) => {
-                std::iter::once(first_candidate).chain((1..local_trials).filter_map(|_| seeding.draw(rng))).collect()
+                let mut candidates = vec![first_candidate];
+                for _ in 1..local_trials {
+                    candidates.extend(draw(rng)?);
+                }
+                candidates
             }
         };
         if let [only] = candidates[..] {
             chosen.push(only);
             taken[only] = true;
-            measure.advance(&mut seeding, only);
+            measure.advance(&mut seeding, only)?;
             continue;
         }
-        let scored = measure.score(&seeding, &candidates);
+        let scored = measure.score(&seeding, &candidates)?;
         // The largest gain; ties to the first drawn.
         let mut best = 0;
         for (c, gain) in scored.gains.iter().enumerate() {
@@ -121,25 +149,29 @@ fn run<F: Scalar, M: Measure<F>>(
         }
         chosen.push(candidates[best]);
         taken[candidates[best]] = true;
-        measure.add(&mut seeding, &candidates, best, &scored);
+        measure.add(&mut seeding, &candidates, best, &scored)?;
     }
-    chosen
+    Ok(chosen)
 }
 
 /// How a k-means++ run measures the distances from the rows to a new centre: against the rows
-/// themselves ([`Measured`]), or by looking them up in a [`Table`].
+/// themselves ([`Measured`]), by looking them up in a [`Table`], or on a device ([`OnDevice`]).
 trait Measure<F: Scalar> {
     /// Makes row `row` the first centre: every row measured, owned by it.
-    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize);
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) -> Result<()>;
     /// Each candidate's gain and the rows it moves closer.
-    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored;
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Result<Scored>;
     /// Adds candidate `pick` as the next centre: the rows it moves closer move to it.
-    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored);
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) -> Result<()>;
     /// Adds row `candidate` as the next centre, the only candidate of its step: [`Measure::score`]
     /// and [`Measure::add`] in one.
-    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) {
-        let scored = self.score(seeding, &[candidate]);
-        self.add(seeding, &[candidate], 0, &scored);
+    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) -> Result<()> {
+        let scored = self.score(seeding, &[candidate])?;
+        self.add(seeding, &[candidate], 0, &scored)
+    }
+    /// The squared distances of block `b`'s rows, to draw a row within it: the host's.
+    fn block<'s>(&'s self, seeding: &'s Seeding<'_, F>, b: usize) -> Result<Cow<'s, [f64]>> {
+        Ok(Cow::Borrowed(seeding.block(b)))
     }
 }
 
@@ -148,17 +180,57 @@ trait Measure<F: Scalar> {
 struct Measured<R>(R);
 
 impl<F: Scalar, R: Rows<F>> Measure<F> for Measured<R> {
-    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) {
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) -> Result<()> {
         seeding.first(self.0, row);
+        Ok(())
     }
-    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored {
-        seeding.score(self.0, candidates)
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Result<Scored> {
+        Ok(seeding.score(self.0, candidates))
     }
-    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) {
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) -> Result<()> {
         seeding.add(self.0, candidates, pick, scored);
+        Ok(())
     }
-    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) {
+    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) -> Result<()> {
         seeding.advance(self.0, candidate);
+        Ok(())
+    }
+}
+
+/// Distances measured on a device ([`SeedingSteps`]), which keeps every row's `d2`; the host keeps
+/// each block's potential (to draw a block) and fetches one block's `d2` to draw a row in it.
+/// Every row is measured (the pruning test would only skip rows the measurement would not move):
+/// the same rows are chosen as by [`Measured`].
+struct OnDevice<'a> {
+    steps: RefCell<Box<dyn SeedingSteps + 'a>>,
+    /// Whether the device holds the distances: from the first centre on (before it every row is
+    /// at the host's [`Seeding::set_all`] value).
+    measured: Cell<bool>,
+}
+
+impl<F: Scalar> Measure<F> for OnDevice<'_> {
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) -> Result<()> {
+        seeding.block_sums = self.steps.borrow_mut().first(row)?;
+        self.measured.set(true);
+        Ok(())
+    }
+    fn score(&self, _: &Seeding<'_, F>, candidates: &[usize]) -> Result<Scored> {
+        let gains = self.steps.borrow_mut().score(candidates)?;
+        Ok(Scored { gains, moved: Vec::new(), trials: candidates.len() })
+    }
+    fn add(&self, seeding: &mut Seeding<'_, F>, _: &[usize], pick: usize, _: &Scored) -> Result<()> {
+        seeding.block_sums = self.steps.borrow_mut().add(pick)?;
+        Ok(())
+    }
+    fn advance(&self, seeding: &mut Seeding<'_, F>, candidate: usize) -> Result<()> {
+        seeding.block_sums = self.steps.borrow_mut().advance(candidate)?;
+        Ok(())
+    }
+    fn block<'s>(&'s self, seeding: &'s Seeding<'_, F>, b: usize) -> Result<Cow<'s, [f64]>> {
+        if !self.measured.get() {
+            return Ok(Cow::Borrowed(seeding.block(b)));
+        }
+        Ok(Cow::Owned(self.steps.borrow_mut().block(b)?))
     }
 }
 
@@ -208,8 +280,18 @@ impl<'w, F: Scalar, R: Rows<F>> Repeated<'w, F, R> {
                 self.k,
                 self.local_trials,
                 rng,
-            ),
+            )
+            .expect("looking distances up does not fail"),
             None => kmeans_pp(self.x, self.weights, self.k, self.local_trials, rng, true),
+        }
+    }
+
+    /// [`Repeated::choose`], measuring on `backend`'s device where it takes the rows and no
+    /// table is kept ([`kmeans_pp_on`]): the same rows.
+    pub fn choose_on<B: Backend>(&self, rng: &mut Rng, backend: &B) -> Result<Vec<usize>> {
+        match &self.table {
+            Some(_) => Ok(self.choose(rng)),
+            None => kmeans_pp_on(self.x, self.weights, self.k, self.local_trials, rng, backend),
         }
     }
 
@@ -256,14 +338,15 @@ impl Table {
 }
 
 impl<F: Scalar> Measure<F> for Table {
-    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) {
+    fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) -> Result<()> {
         seeding.d2.copy_from_slice(self.row(row));
         for b in 0..seeding.block_sums.len() {
             seeding.block_sums[b] = block_sum(&seeding.d2, seeding.weights, b);
         }
+        Ok(())
     }
 
-    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Scored {
+    fn score(&self, seeding: &Seeding<'_, F>, candidates: &[usize]) -> Result<Scored> {
         let (n, trials) = (seeding.d2.len(), candidates.len());
         let n_blocks = seeding.block_sums.len();
         let mut gains = vec![0.0; trials];
@@ -283,10 +366,10 @@ impl<F: Scalar> Measure<F> for Table {
                 moved[block * trials + t] = closer;
             }
         }
-        Scored { gains, moved, trials }
+        Ok(Scored { gains, moved, trials })
     }
 
-    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) {
+    fn add(&self, seeding: &mut Seeding<'_, F>, candidates: &[usize], pick: usize, scored: &Scored) -> Result<()> {
         let distances = self.row(candidates[pick]);
         for block in 0..seeding.block_sums.len() {
             let mut mask = scored.moved[block * scored.trials + pick];
@@ -301,7 +384,45 @@ impl<F: Scalar> Measure<F> for Table {
             }
             seeding.block_sums[block] = block_sum(&seeding.d2, seeding.weights, block);
         }
+        Ok(())
     }
+}
+
+/// What a scripted k-means++ step left ([`script`]): each candidate's gain (scored steps) and each
+/// block's potential.
+#[doc(hidden)]
+pub struct ScriptStep {
+    pub gains: Vec<f64>,
+    pub block_sums: Vec<f64>,
+}
+
+/// The steps of a k-means++ run named in advance, on the CPU (pruned): row `first` is the first
+/// centre, then each step's candidates are advanced (one) or scored and candidate `pick` added
+/// (more). Returns what each step left, the first's included, and the rows' final `d2`: what a
+/// device's kernels are compared with (`tests/cuda_emulated.rs`).
+#[doc(hidden)]
+pub fn script<F: Scalar>(
+    x: Points<'_, F>,
+    weights: Option<&[f64]>,
+    first: usize,
+    steps: &[(Vec<usize>, usize)],
+) -> (Vec<ScriptStep>, Vec<f64>) {
+    let mut seeding = Seeding::<F>::new(x.n(), weights, x.d(), true);
+    seeding.set_all(1.0);
+    seeding.first(x, first);
+    let mut done = vec![ScriptStep { gains: Vec::new(), block_sums: seeding.block_sums.clone() }];
+    for (candidates, pick) in steps {
+        let gains = if let [only] = candidates[..] {
+            seeding.advance(x, only);
+            Vec::new()
+        } else {
+            let scored = seeding.score(x, candidates);
+            seeding.add(x, candidates, *pick, &scored);
+            scored.gains
+        };
+        done.push(ScriptStep { gains, block_sums: seeding.block_sums.clone() });
+    }
+    (done, seeding.d2)
 }
 
 /// A uniformly chosen row that is not a centre yet (one always exists since k <= n).
@@ -311,7 +432,8 @@ fn untaken(taken: &[bool], rng: &mut Rng) -> usize {
 }
 
 /// What [`Seeding::score`] found: per candidate, its gain, and per block of `ROW_BLOCK` rows
-/// (block-major, `trials` per block) the rows it moves strictly closer, as a bit mask.
+/// (block-major, `trials` per block) the rows it moves strictly closer, as a bit mask (none from a
+/// device, which keeps them).
 struct Scored {
     gains: Vec<f64>,
     moved: Vec<u128>,
@@ -481,36 +603,53 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         self.block_sums.iter().sum()
     }
 
+    /// The host's `d2` of block `b`'s rows.
+    fn block(&self, b: usize) -> &[f64] {
+        &self.d2[b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(self.d2.len())]
+    }
+
     /// A row drawn with probability w·d2 / Σ w·d2, or `None` when that sum is zero.
+    #[cfg(test)]
     fn draw(&self, rng: &mut Rng) -> Option<usize> {
+        self.draw_from(rng, |b| Ok(Cow::Borrowed(self.block(b)))).expect("the host's blocks")
+    }
+
+    /// [`Seeding::draw`] with the rows' `d2` of a block from `block` (where the measure keeps
+    /// them); the blocks' potentials are the host's.
+    fn draw_from<'s>(
+        &self,
+        rng: &mut Rng,
+        block: impl FnOnce(usize) -> Result<Cow<'s, [f64]>>,
+    ) -> Result<Option<usize>> {
         let total = self.total();
         if total <= 0.0 || !total.is_finite() {
-            return None;
+            return Ok(None);
         }
         let mut u = rng.uniform() * total;
         // The block holding u; rounding can carry u past the last positive block: take that one.
-        let last_positive = self.block_sums.iter().rposition(|&s| s > 0.0)?;
-        let mut block = last_positive;
+        let Some(last_positive) = self.block_sums.iter().rposition(|&s| s > 0.0) else { return Ok(None) };
+        let mut chosen = last_positive;
         for (b, &s) in self.block_sums.iter().enumerate().take(last_positive) {
             if u < s {
-                block = b;
+                chosen = b;
                 break;
             }
             u -= s;
         }
-        let rows = block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(self.d2.len());
+        let d2 = block(chosen)?;
+        let start = chosen * ROW_BLOCK;
         let mut last = None;
-        for i in rows {
-            let term = self.weight(i) * self.d2[i];
+        for (r, &d2) in d2.iter().enumerate() {
+            let term = self.weight(start + r) * d2;
             if term > 0.0 {
-                last = Some(i);
+                last = Some(start + r);
                 if u < term {
-                    return last;
+                    return Ok(last);
                 }
                 u -= term;
             }
         }
-        last
+        Ok(last)
     }
 }
 

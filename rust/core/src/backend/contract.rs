@@ -100,4 +100,40 @@ pub trait Backend: Sync {
         run.set(self.assign_and_sum(x, weights, centers, labels, dist2)?, centers);
         Ok(true)
     }
+
+    /// The passes of one k-means++ run over `x` ([`crate::algo::kmeanspp`]) on this backend's
+    /// device ([`SeedingSteps`]), or `None` where the run measures on the CPU: the default, and
+    /// rows the device does not take.
+    fn seeding_steps<'a, F: Scalar>(
+        &'a self,
+        x: Data<'a, F>,
+        weights: Option<&'a [f64]>,
+    ) -> Result<Option<Box<dyn SeedingSteps + 'a>>> {
+        let _ = (x, weights);
+        Ok(None)
+    }
+}
+
+/// The passes over the rows of one k-means++ run, held on a device: every row's squared distance
+/// to its closest centre so far (`d2`) stays there, and each step returns what the host needs to
+/// draw the next candidates and to choose among them. Each result has the bits of the CPU's run
+/// ([`crate::algo::kmeanspp`], measuring every row): distances with the bits of
+/// [`sq_dist_in`](crate::kernels::points::sq_dist_in) in the data's precision; rows in blocks of
+/// [`ROW_BLOCK`](crate::kernels::parallel::ROW_BLOCK); a block's potential Σ w·d2 summed as the
+/// CPU sums it (four lanes, then the tail); a candidate's gain Σ w·(d2 − ‖x − c‖²) over the rows
+/// it moves strictly closer, added in row order within a block and in block order across blocks.
+pub trait SeedingSteps {
+    /// Row `row` is the first centre: every row measured against it. Returns each block's
+    /// potential.
+    fn first(&mut self, row: usize) -> Result<Vec<f64>>;
+    /// Each candidate row's gain (at least two candidates).
+    fn score(&mut self, candidates: &[usize]) -> Result<Vec<f64>>;
+    /// Candidate `pick` of the last [`SeedingSteps::score`] is the next centre: the rows it moves
+    /// strictly closer move to it. Returns each block's potential.
+    fn add(&mut self, pick: usize) -> Result<Vec<f64>>;
+    /// Row `row` is the next centre, unscored (plain k-means++): the rows it moves strictly closer
+    /// move to it. Returns each block's potential.
+    fn advance(&mut self, row: usize) -> Result<Vec<f64>>;
+    /// The `d2` of block `b`'s rows, to draw a row within it.
+    fn block(&mut self, b: usize) -> Result<Vec<f64>>;
 }

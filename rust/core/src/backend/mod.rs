@@ -38,6 +38,9 @@
 //!   ([`crate::kernels::incremental`]), so its sums differ from `assign_and_sum`'s in the last
 //!   bits, never in the labels of a pass given the same centres. It may leave `dist2` stale, and
 //!   says so.
+//! * [`Backend::seeding_steps`] runs the passes of a k-means++ run on a device
+//!   ([`SeedingSteps`]), with the bits of the CPU's: the same rows are chosen. The default, `None`,
+//!   measures on the CPU.
 //!
 //! Determinism: the results must not depend on the number of threads, streams or blocks in
 //! flight (fixed block boundaries, fixed-order reductions, no order-dependent float atomics).
@@ -54,6 +57,6 @@ pub mod cpu;
 pub mod cuda;
 pub mod rows;
 
-pub use contract::Backend;
+pub use contract::{Backend, SeedingSteps};
 pub use cpu::Cpu;
 pub use rows::{Data, Gathered, Rows};

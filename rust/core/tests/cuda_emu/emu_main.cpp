@@ -1,10 +1,13 @@
 // Runs backend/cuda/kernels.cu on the CPU (cuda_emu.h), driven as backend/cuda/pass.rs drives it
 // on a GPU for one chunk: scores (here a plain float32 loop in place of cuBLAS), assign_tile,
 // then the sums (histogram, scan, starts, scatter, segment sums, totals), and transform's
-// distance_tile over the same scores.
-// Usage: emu_main IN OUT [margin_per_norm]; see tests/cuda_emulated.rs for the file layout.
+// distance_tile over the same scores. With `seed` first, runs the k-means++ kernels through a
+// script of steps, as backend/cuda/seeding.rs drives them.
+// Usage: emu_main IN OUT [margin_per_norm] | emu_main seed IN OUT; see tests/cuda_emulated.rs for
+// the file layouts.
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "cuda_emu.h"
 #include "../../src/backend/cuda/kernels.cu"
@@ -27,7 +30,53 @@ static void exclusive_scan(unsigned* values, long long len) {
     }
 }
 
+// k-means++: the header n, d, weighted, first, steps; the rows (float32), the weights (f64); per
+// step its candidate count, the candidate to add and the candidates (i64). Writes each block's
+// potential after the first centre and after every step, the gains of every scored step, then
+// every row's final d2.
+static int seed_main(const char* in_path, const char* out_path) {
+    FILE* in = fopen(in_path, "rb");
+    auto header = read<long long>(in, 5);
+    long long n = header[0], d = header[1], weighted = header[2], first = header[3], steps = header[4];
+    auto x = read<float>(in, n * d);
+    auto weights = read<double>(in, weighted ? n : 0);
+    const double* w = weighted ? weights.data() : nullptr;
+    long long nblocks = (n + SEED_BLOCK - 1) / SEED_BLOCK;
+    std::vector<double> d2(n), sums(nblocks);
+    int di = (int)d;
+    unsigned row_grid = (unsigned)((n + 255) / 256), sum_grid = (unsigned)((nblocks + 127) / 128);
+    auto block_sums = [&] { launch(sum_grid, 128, [&] { seed_block_sums(d2.data(), w, n, nblocks, sums.data()); }); };
+    FILE* out = fopen(out_path, "wb");
+    launch(row_grid, 256, [&] { seed_first(x.data(), n, di, first, d2.data()); });
+    block_sums();
+    write(out, sums);
+    for (long long s = 0; s < steps; ++s) {
+        auto head = read<long long>(in, 2);
+        long long count = head[0], pick = head[1];
+        auto cands = read<long long>(in, count);
+        long long added = cands[0];
+        if (count > 1) {
+            int trials = (int)count;
+            std::vector<double> gains(nblocks * count), totals(count);
+            launch((unsigned)nblocks, SEED_BLOCK, [&] {
+                seed_score(x.data(), w, d2.data(), n, di, cands.data(), trials, gains.data());
+            });
+            launch(1, 32, [&] { seed_totals(gains.data(), nblocks, trials, totals.data()); });
+            write(out, totals);
+            added = cands[pick];
+        }
+        launch(row_grid, 256, [&] { seed_advance(x.data(), n, di, added, d2.data()); });
+        block_sums();
+        write(out, sums);
+    }
+    fclose(in);
+    write(out, d2);
+    fclose(out);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "seed") return seed_main(argv[2], argv[3]);
     FILE* in = fopen(argv[1], "rb");
     auto header = read<long long>(in, 4);
     long long n = header[0], d = header[1], k = header[2], weighted = header[3];

@@ -203,3 +203,134 @@ fn scoring_gives_the_gains_and_moved_rows_of_the_row_by_row_pass() {
         }
     }
 }
+
+/// The passes of [`SeedingSteps`] as plain loops over every row: what the device's kernels
+/// compute (every row measured, every block's potential summed again after each step).
+struct LoopSteps<'a> {
+    x: Points<'a, f32>,
+    weights: Option<&'a [f64]>,
+    d2: Vec<f64>,
+    candidates: Vec<usize>,
+}
+
+impl LoopSteps<'_> {
+    fn dist(&self, i: usize, row: usize) -> f64 {
+        sq_dist_in::<f32, f32>(self.x.row(i), self.x.row(row))
+    }
+    fn sums(&self) -> Vec<f64> {
+        (0..self.d2.len().div_ceil(ROW_BLOCK)).map(|b| block_sum(&self.d2, self.weights, b)).collect()
+    }
+}
+
+impl SeedingSteps for LoopSteps<'_> {
+    fn first(&mut self, row: usize) -> Result<Vec<f64>> {
+        self.d2 = (0..self.x.n()).map(|i| self.dist(i, row)).collect();
+        Ok(self.sums())
+    }
+    fn score(&mut self, candidates: &[usize]) -> Result<Vec<f64>> {
+        self.candidates = candidates.to_vec();
+        let mut totals = vec![0.0; candidates.len()];
+        for (t, &c) in candidates.iter().enumerate() {
+            for block in 0..self.d2.len().div_ceil(ROW_BLOCK) {
+                let mut gain = 0.0;
+                for i in block * ROW_BLOCK..((block + 1) * ROW_BLOCK).min(self.d2.len()) {
+                    let dist = self.dist(i, c);
+                    if dist < self.d2[i] {
+                        gain += self.weights.map_or(1.0, |w| w[i]) * (self.d2[i] - dist);
+                    }
+                }
+                totals[t] += gain;
+            }
+        }
+        Ok(totals)
+    }
+    fn add(&mut self, pick: usize) -> Result<Vec<f64>> {
+        self.advance(self.candidates[pick])
+    }
+    fn advance(&mut self, row: usize) -> Result<Vec<f64>> {
+        for i in 0..self.d2.len() {
+            let dist = self.dist(i, row);
+            if dist < self.d2[i] {
+                self.d2[i] = dist;
+            }
+        }
+        Ok(self.sums())
+    }
+    fn block(&mut self, b: usize) -> Result<Vec<f64>> {
+        Ok(self.d2[b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(self.d2.len())].to_vec())
+    }
+}
+
+/// The CPU, with k-means++ on [`LoopSteps`]: a device as the seam sees it.
+struct LoopDevice;
+
+impl Backend for LoopDevice {
+    fn assign<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        centers: Points<'_, F>,
+        labels: &mut [u32],
+        dist2: &mut [f64],
+    ) -> Result<()> {
+        crate::backend::Cpu.assign(x, centers, labels, dist2)
+    }
+    fn seeding_steps<'a, F: Scalar>(
+        &'a self,
+        x: Data<'a, F>,
+        weights: Option<&'a [f64]>,
+    ) -> Result<Option<Box<dyn SeedingSteps + 'a>>> {
+        let Data::Dense(points) = x else { return Ok(None) };
+        let Some(rows) = F::as_f32(points.as_slice()) else { return Ok(None) };
+        let x = Points::from_rows(rows, points.d())?;
+        Ok(Some(Box::new(LoopSteps { x, weights, d2: Vec::new(), candidates: Vec::new() })))
+    }
+}
+
+#[test]
+fn a_device_measuring_every_row_chooses_the_rows_the_cpu_chooses() {
+    let n = 5 * ROW_BLOCK + 41; // a short last block
+    for d in [3, 12] {
+        let x = blobs(n, d, 25, 40 + d as u64);
+        let points = Points::from_rows(&x, d).unwrap();
+        // Zero weights: rows that are never drawn, and gains of rows that add nothing.
+        let weights: Vec<f64> = (0..n).map(|i| if i % 6 == 0 { 0.0 } else { 0.25 + (i % 4) as f64 }).collect();
+        for (trials, w) in [(1, None), (5, None), (1, Some(&weights[..])), (4, Some(&weights[..]))] {
+            let (mut a, mut b) = (Rng::new(9, Purpose::Trial(2)), Rng::new(9, Purpose::Trial(2)));
+            let cpu = kmeans_pp(points, w, 60, trials, &mut a, true);
+            let device = kmeans_pp_on(points, w, 60, trials, &mut b, &LoopDevice).unwrap();
+            assert_eq!(device, cpu, "d = {d}, trials {trials}, weighted {}", w.is_some());
+            assert_eq!(a.uniform(), b.uniform(), "the same draws");
+        }
+        // Float64 rows are not taken: measured on the CPU, the same rows.
+        let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let points64 = Points::from_rows(&x64, d).unwrap();
+        let (mut a, mut b) = (Rng::new(1, Purpose::Trial(0)), Rng::new(1, Purpose::Trial(0)));
+        assert_eq!(
+            kmeans_pp_on(points64, None, 20, 3, &mut a, &LoopDevice).unwrap(),
+            kmeans_pp(points64, None, 20, 3, &mut b, true)
+        );
+    }
+}
+
+#[test]
+fn a_scripted_run_leaves_the_bits_a_row_by_row_run_leaves() {
+    let n = 3 * ROW_BLOCK + 5;
+    let x = blobs(n, 10, 12, 77);
+    let points = Points::from_rows(&x, 10).unwrap();
+    let weights: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64).collect();
+    let steps = vec![(vec![7, 300, 12], 1), (vec![45], 0), (vec![200, 201], 0), (vec![380, 3, 90, 91], 3)];
+    let (done, d2) = script(points, Some(&weights), 2, &steps);
+    let mut device = LoopSteps { x: points, weights: Some(&weights), d2: Vec::new(), candidates: Vec::new() };
+    let bits = |v: &[f64]| v.iter().map(|g| g.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&done[0].block_sums), bits(&device.first(2).unwrap()));
+    for ((candidates, pick), step) in steps.iter().zip(&done[1..]) {
+        let sums = if let [only] = candidates[..] {
+            device.advance(only).unwrap()
+        } else {
+            assert_eq!(bits(&step.gains), bits(&device.score(candidates).unwrap()), "{candidates:?}");
+            device.add(*pick).unwrap()
+        };
+        assert_eq!(bits(&step.block_sums), bits(&sums), "{candidates:?}");
+    }
+    assert_eq!(bits(&d2), bits(&device.d2));
+}

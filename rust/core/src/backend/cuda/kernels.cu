@@ -264,4 +264,128 @@ __global__ void cluster_totals(const double* partial, const double* partial_weig
     }
 }
 
+// k-means++ on the device (backend/cuda/seeding.rs): d2[i] is row i's squared distance to its
+// closest centre so far, the rows in blocks of SEED_BLOCK (the CPU's ROW_BLOCK). Every result has
+// the bits of the CPU's run (algo/kmeanspp.rs), so the same rows are drawn and chosen.
+#define SEED_BLOCK 128
+
+// Squared distance between two float32 rows with the bits of the CPU's sq_dist_in::<f32, f32>
+// (kernels/points.rs), k-means++'s measure: eight float32 lanes over the whole groups of eight
+// features (lane l adds features l, l + 8, ...), the features past them added in order in
+// float32, the lanes widened to f64 and folded as fold_lanes folds them, the tail added last.
+// One thread.
+__device__ double seed_sq_dist(const float* a, const float* b, int d) {
+    float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int whole = d & ~7;
+    for (int p = 0; p < whole; p += 8) {
+        for (int l = 0; l < 8; ++l) {
+            float t = __fsub_rn(a[p + l], b[p + l]);
+            lane[l] = __fadd_rn(lane[l], __fmul_rn(t, t));
+        }
+    }
+    float tail = 0.0f;
+    for (int p = whole; p < d; ++p) {
+        float t = __fsub_rn(a[p], b[p]);
+        tail = __fadd_rn(tail, __fmul_rn(t, t));
+    }
+    double folded = __dadd_rn(__dadd_rn(__dadd_rn((double)lane[0], (double)lane[4]),
+                                        __dadd_rn((double)lane[1], (double)lane[5])),
+                              __dadd_rn(__dadd_rn((double)lane[2], (double)lane[6]),
+                                        __dadd_rn((double)lane[3], (double)lane[7])));
+    return __dadd_rn(folded, (double)tail);
+}
+
+// The first centre, row `row`: every row's d2 is its distance to it. One thread per row.
+__global__ void seed_first(const float* x, long long n, int d, long long row, double* d2) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) d2[i] = seed_sq_dist(x + i * d, x + row * d, d);
+}
+
+// Row `row` is the next centre: the rows it brings strictly closer move to it (their d2 becomes
+// the distance to it). One thread per row.
+__global__ void seed_advance(const float* x, long long n, int d, long long row, double* d2) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        double e = seed_sq_dist(x + i * d, x + row * d, d);
+        if (e < d2[i]) d2[i] = e;
+    }
+}
+
+// Each block's potential Σ w·d2 with the bits of the CPU's weighted_sum: the terms d2·w (d2 alone
+// without weights) in four accumulators over the whole fours, folded as (l0 + l1) + (l2 + l3),
+// the terms past them added in order, added last. One thread per block of rows; w may be null.
+__global__ void seed_block_sums(const double* d2, const double* w, long long n, long long nblocks,
+                                double* sums) {
+    long long b = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= nblocks) return;
+    long long start = b * SEED_BLOCK;
+    int len = (int)min((long long)SEED_BLOCK, n - start);
+    int whole = len & ~3;
+    double l0 = 0.0, l1 = 0.0, l2 = 0.0, l3 = 0.0, tail = 0.0;
+    for (int r = 0; r < whole; r += 4) {
+        const double* v = d2 + start + r;
+        if (w) {
+            const double* u = w + start + r;
+            l0 = __dadd_rn(l0, __dmul_rn(v[0], u[0]));
+            l1 = __dadd_rn(l1, __dmul_rn(v[1], u[1]));
+            l2 = __dadd_rn(l2, __dmul_rn(v[2], u[2]));
+            l3 = __dadd_rn(l3, __dmul_rn(v[3], u[3]));
+        } else {
+            l0 = __dadd_rn(l0, v[0]);
+            l1 = __dadd_rn(l1, v[1]);
+            l2 = __dadd_rn(l2, v[2]);
+            l3 = __dadd_rn(l3, v[3]);
+        }
+    }
+    for (int r = whole; r < len; ++r) {
+        double term = w ? __dmul_rn(d2[start + r], w[start + r]) : d2[start + r];
+        tail = __dadd_rn(tail, term);
+    }
+    sums[b] = __dadd_rn(__dadd_rn(__dadd_rn(l0, l1), __dadd_rn(l2, l3)), tail);
+}
+
+// Each candidate's gain in each block of rows: gains[b · trials + t] = Σ w·(d2 − e) over the rows
+// of block b that candidate t (row cands[t]) brings strictly closer (e < d2), added in row order
+// from 0. One block of SEED_BLOCK threads per block of rows, a thread per row; w may be null.
+__global__ void seed_score(const float* x, const double* w, const double* d2, long long n, int d,
+                           const long long* cands, int trials, double* gains) {
+    __shared__ double term[SEED_BLOCK];
+    __shared__ int closer[SEED_BLOCK];
+    long long b = blockIdx.x;
+    int r = threadIdx.x;
+    long long i = b * SEED_BLOCK + r;
+    bool valid = i < n;
+    double current = valid ? d2[i] : 0.0;
+    for (int t = 0; t < trials; ++t) {
+        bool moves = false;
+        double v = 0.0;
+        if (valid) {
+            double e = seed_sq_dist(x + i * d, x + cands[t] * d, d);
+            moves = e < current;
+            if (moves) v = __dmul_rn(w ? w[i] : 1.0, __dsub_rn(current, e));
+        }
+        term[r] = v;
+        closer[r] = moves ? 1 : 0;
+        __syncthreads();
+        if (r == 0) {
+            double gain = 0.0;
+            for (int q = 0; q < SEED_BLOCK; ++q) {
+                if (closer[q]) gain = __dadd_rn(gain, term[q]);
+            }
+            gains[b * trials + t] = gain;
+        }
+        __syncthreads();
+    }
+}
+
+// Each candidate's gain over all rows: its blocks' gains added in block order, from 0. One
+// thread per candidate.
+__global__ void seed_totals(const double* gains, long long nblocks, int trials, double* totals) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= trials) return;
+    double total = 0.0;
+    for (long long b = 0; b < nblocks; ++b) total = __dadd_rn(total, gains[b * trials + t]);
+    totals[t] = total;
+}
+
 }  // extern "C"

@@ -10,6 +10,8 @@
 //! row order in segments of [`SEGMENT_ROWS`], the segments added in order, the chunks added in
 //! order on the host. No float atomics: reruns give the same bits.
 //!
+//! k-means++ runs on the device too ([`seeding`]), with the CPU's bits.
+//!
 //! Float64 and sparse rows go to [`Cpu`]. The rows stay on the device between the passes of one
 //! fit when they fit in half its free memory (the backend keeps the last rows it was given,
 //! recognised by address and length); otherwise every pass copies them chunk by chunk.
@@ -18,24 +20,27 @@
 //! them first, and every call into cudarc runs under `catch_unwind`, so a build with the feature
 //! runs on a machine without a GPU, where [`Cuda::new`] fails with a reason.
 
+mod guard;
 pub mod loader;
 pub mod module;
 mod pass;
+mod seeding;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::backend::contract::Backend;
+use crate::backend::contract::{Backend, SeedingSteps};
 use crate::backend::cpu::Cpu;
 use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::sums::ClusterSums;
+use guard::guarded;
 
 pub use loader::Found;
 pub use pass::{chunk_rows, Precision, CHUNK_ROWS, SEGMENT_ROWS};
+pub use seeding::SEED_MIN_VALUES;
 
 /// A session on a CUDA device: the device's context and compiled kernels (opened once per
 /// process and shared), and the rows this session keeps on the device between passes. Make one
@@ -50,21 +55,6 @@ pub struct Cuda {
 impl std::fmt::Debug for Cuda {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Cuda({})", self.gpu.describe())
-    }
-}
-
-/// Runs `f`, turning a panic inside cudarc (a library it could not load, say) into an error.
-fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("the CUDA libraries failed: {message}"))
-        }
     }
 }
 
@@ -205,5 +195,22 @@ impl Backend for Cuda {
             Some(done) => done.map(|sums| sums.expect("a pass with sums returns them")),
             None => Cpu.assign_and_sum(batch.view(), None, centers, labels, dist2),
         }
+    }
+
+    /// Float32 dense rows of at least [`SEED_MIN_VALUES`] values that fit in half the device's
+    /// free memory: k-means++ on the device. Others on the CPU.
+    fn seeding_steps<'a, F: Scalar>(
+        &'a self,
+        x: Data<'a, F>,
+        weights: Option<&'a [f64]>,
+    ) -> Result<Option<Box<dyn SeedingSteps + 'a>>> {
+        let Data::Dense(points) = x else { return Ok(None) };
+        let Some(rows) = F::as_f32(points.as_slice()) else { return Ok(None) };
+        if rows.len() < SEED_MIN_VALUES {
+            return Ok(None);
+        }
+        let opened =
+            guarded(|| seeding::DeviceSeeding::new(&self.gpu, rows, points.d(), weights)).map_err(Error::Backend)?;
+        Ok(opened.map(|s| Box::new(s) as Box<dyn SeedingSteps + 'a>))
     }
 }

@@ -19,7 +19,7 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 9] = [
+pub const KERNELS: [&str; 14] = [
     "assign_tile",
     "block_histogram",
     "scan_blocks",
@@ -29,6 +29,11 @@ pub const KERNELS: [&str; 9] = [
     "segment_sums",
     "cluster_totals",
     "distance_tile",
+    "seed_first",
+    "seed_advance",
+    "seed_block_sums",
+    "seed_score",
+    "seed_totals",
 ];
 
 /// What NVRTC produces: a CUBIN (machine code for one architecture) or PTX (virtual code the

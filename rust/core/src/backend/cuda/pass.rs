@@ -71,7 +71,7 @@ pub enum Precision {
     Tf32,
 }
 
-fn err(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> String {
+pub(super) fn err(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> String {
     move |e| format!("{what}: {e}")
 }
 
@@ -87,7 +87,7 @@ pub struct Job<'a> {
     pub keep: bool,
 }
 
-struct Kernels {
+pub(super) struct Kernels {
     assign_tile: CudaFunction,
     block_histogram: CudaFunction,
     scan_blocks: CudaFunction,
@@ -97,6 +97,11 @@ struct Kernels {
     segment_sums: CudaFunction,
     cluster_totals: CudaFunction,
     distance_tile: CudaFunction,
+    pub(super) seed_first: CudaFunction,
+    pub(super) seed_advance: CudaFunction,
+    pub(super) seed_block_sums: CudaFunction,
+    pub(super) seed_score: CudaFunction,
+    pub(super) seed_totals: CudaFunction,
 }
 
 /// The rows kept on the device between passes, with the address and length they came from.
@@ -107,23 +112,23 @@ struct Resident {
 }
 
 pub(super) struct Gpu {
-    ctx: Arc<CudaContext>,
+    pub(super) ctx: Arc<CudaContext>,
     /// The stream of the GEMMs and kernels.
-    stream: Arc<CudaStream>,
+    pub(super) stream: Arc<CudaStream>,
     /// The stream that copies the next chunk's rows while `stream` computes on this one, made
     /// when rows are first streamed: a second stream puts cudarc in its multi-stream mode, where
     /// every use of a buffer records the events that order it across streams (a cost the passes
     /// over rows kept on the device need not pay).
     copy: OnceLock<Arc<CudaStream>>,
     blas: CudaBlas,
-    kernels: Kernels,
+    pub(super) kernels: Kernels,
     precision: Precision,
     name: String,
     arch: String,
     /// Which kernels were loaded: the CUBIN or the PTX, the NVRTC, the cache file.
     kernels_note: String,
     /// One pass at a time: the stream and the cuBLAS handle are shared by every session.
-    busy: Mutex<()>,
+    pub(super) busy: Mutex<()>,
 }
 
 /// What one session (one call from Python: a fit, a predict) keeps between its passes: its rows
@@ -207,6 +212,11 @@ impl Gpu {
             segment_sums: f("segment_sums")?,
             cluster_totals: f("cluster_totals")?,
             distance_tile: f("distance_tile")?,
+            seed_first: f("seed_first")?,
+            seed_advance: f("seed_advance")?,
+            seed_block_sums: f("seed_block_sums")?,
+            seed_score: f("seed_score")?,
+            seed_totals: f("seed_totals")?,
         };
         let stream = ctx.default_stream();
         let copy = OnceLock::new();
