@@ -8,7 +8,9 @@ an iteration: 2·n·k·d; the share of fp32 peak (67 TFLOP/s on an H100/H200 wit
 is printed. Targets on an H200: Lloyd at >= 60% of fp32 peak and faster than every other contender.
 Also timed: the Lloyd iteration with the rows streamed from the host every pass (pinned buffers,
 copies overlapped with compute: ``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU),
-and ``transform`` of 200,000 rows (the n x k distances, copied back). Each contender is timed on
+and ``transform`` of 200,000 rows (the n x k distances, copied back), and the default seeding
+of ``algorithm="lloyd"`` (a coreset; its k-means++ on the device) with one Lloyd iteration, on
+the device and, for the smaller shapes, on the CPU. Each contender is timed on
 its own (an error is recorded, not fatal) and the JSON is rewritten after every shape, so a run
 cut short still leaves what it measured.
 
@@ -30,6 +32,8 @@ from fastkmeans import _core, _device
 FP32_PEAK = 67e12
 SHAPES = [(10_000_000, 128, 1024), (1_000_000, 32, 100)]
 SMALL = [(1_000_000, 128, 1024), (200_000, 32, 100)]
+# The same seeded fit on the CPU (the machine's cores) where n·k·d is at most this: the smaller shapes.
+CPU_FIT_WORK = 2e11
 BATCH = 5_000
 
 
@@ -59,6 +63,15 @@ def fastkmeans_epoch(x: np.ndarray, k: int, device: Any) -> float:
                             half_life_time_size=0, local_lloyd_init_method="random", local_lloyd_num_trials=1,
                             local_lloyd_max_iter=1, local_lloyd_tol=1e-4, seed=0, device=device)
     return best_of(run, 2)
+
+
+def fastkmeans_seeded_fit(x: np.ndarray, k: int, device: Any) -> float:
+    """Seconds for the default seeding of algorithm="lloyd" (a coreset; its k-means++ on the device
+    where the coreset has SEED_MIN_VALUES values) and one Lloyd iteration: what a given-centres
+    timing leaves out."""
+    def run() -> None:
+        _core.fit_lloyd(x, k=k, init_method="coreset", num_trials=1, max_iter=1, tol=0.0, seed=0, device=device)
+    return best_of(run, 1)
 
 
 def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
@@ -191,6 +204,9 @@ def bench_shape(n: int, d: int, k: int, device_name: str) -> Dict[str, Any]:
     for name, device in (("fastkmeans", (0, False)), ("fastkmeans_tf32", (0, True))):
         timed(row, f"{name}_lloyd_s", fastkmeans_lloyd, x, c0, device)
         timed(row, f"{name}_epoch_s", fastkmeans_epoch, x, k, device)
+    timed(row, "fastkmeans_seeded_fit1_s", fastkmeans_seeded_fit, x, k, (0, False))
+    if n * k * d <= CPU_FIT_WORK:
+        timed(row, "cpu_seeded_fit1_s", fastkmeans_seeded_fit, x, k, None)
     timed(row, "fastkmeans_streamed_lloyd_s", fastkmeans_streamed_lloyd, x, c0)
     timed(row, "fastkmeans_transform_200k_s", fastkmeans_transform, x, c0)
     timed(row, "torch_s", torch_contenders, x, c0)

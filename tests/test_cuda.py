@@ -103,6 +103,49 @@ def test_weighted_lloyd_matches_the_cpu():
     close(gpu["centers"], cpu["centers"])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_greedy_kmeanspp_on_the_device_chooses_the_cpus_rows(weighted):
+    """20,000 x 32 float32 rows (past SEED_MIN_VALUES): greedy k-means++ runs on the device, its
+    distances, potentials and gains with the CPU's bits. One Lloyd iteration from the seeds: equal
+    labels and centres within 1e-5 mean the same seeds (another seed moves many rows)."""
+    x = blobs(20_000, 32, 40, seed=11)
+    w = None
+    if weighted:
+        w = np.random.default_rng(11).random(len(x)) * 3.0
+        w[::7] = 0.0
+    kw = dict(k=40, init_method="kmeans++", num_trials=2, max_iter=1, tol=1e-4, seed=5, weights=w)
+    cpu = _core.fit_lloyd(x, **kw)
+    gpu = _core.fit_lloyd(x, **kw, device=(0, False))
+    np.testing.assert_array_equal(gpu["labels"], cpu["labels"])
+    close(gpu["centers"], cpu["centers"])
+    again = _core.fit_lloyd(x, **kw, device=(0, False))
+    np.testing.assert_array_equal(again["centers"], gpu["centers"])
+
+
+def test_the_coreset_seeding_runs_its_kmeanspp_on_the_device():
+    """The default seeding of algorithm="lloyd": k = 512 draws a coreset of 16,384 rows (about
+    16,000 distinct) of 32 features, whose k-means++ runs on the device (its Lloyd runs stay on the
+    CPU)."""
+    x = blobs(300_000, 32, 64, seed=12)
+    kw = dict(k=512, init_method="coreset", num_trials=1, max_iter=1, tol=1e-4, seed=2)
+    cpu = _core.fit_lloyd(x, **kw)
+    gpu = _core.fit_lloyd(x, **kw, device=(0, False))
+    same_labels_but_near_ties(x, cpu["centers"], gpu["labels"], cpu["labels"])
+    close(gpu["centers"], cpu["centers"])
+
+
+def test_plain_kmeanspp_seeds_the_minibatch_trainer_on_the_device():
+    """init_method="kmeans++" (plain: one candidate a step) on a 10,000-row first batch of 32
+    features, on the device."""
+    x = blobs(40_000, 32, 30, seed=13)
+    kw = dict(k=30, n_centers=60, mini_batch_size=10_000, epochs=1, init_method="kmeans++", half_life_time_size=0,
+              local_lloyd_init_method="kmeans++", local_lloyd_num_trials=2, local_lloyd_max_iter=20,
+              local_lloyd_tol=1e-4, seed=4)
+    cpu = _core.fit_minibatch(x, **kw)
+    gpu = _core.fit_minibatch(x, **kw, device=(0, False))
+    close(gpu["centers"], cpu["centers"])
+
+
 def test_data_past_one_chunk():
     x, centres = blobs((1 << 20) + 12_345, 8, 20, seed=9, with_centres=True)
     cpu = _core.assign_and_sum(x, centres)

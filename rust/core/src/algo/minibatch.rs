@@ -39,7 +39,7 @@ use std::sync::atomic::AtomicBool;
 use crate::algo::choose::{choose_and_refine, choose_by_data};
 use crate::algo::coarse::{cast_trials, coarse_copy};
 use crate::algo::empty::rows_by_contribution;
-use crate::algo::init::init_centers;
+use crate::algo::init::init_centers_on;
 use crate::algo::lloyd::{lloyd_within, lowest, mean_variance_of, LloydFit, Trials};
 use crate::algo::reduce::{reduce_shards_trials, Reduced, Shard};
 use crate::algo::starved::reseed_starved;
@@ -85,9 +85,21 @@ impl<F: Scalar> MiniBatchState<F> {
     /// Seeds `n_centers` centres from `sample` (SageMaker's sampled first batch) with `init`;
     /// every count starts at zero, so a centre's first batch moves it onto that batch's mean.
     pub fn seed<R: Rows<F>>(sample: R, n_centers: usize, init: InitMethod, seed: u64) -> Result<Self> {
+        Self::seed_on(sample, n_centers, init, seed, &Cpu)
+    }
+
+    /// [`MiniBatchState::seed`] with the seeding's passes on `backend` (its k-means++ on a device
+    /// that takes the sample: the same centres).
+    pub fn seed_on<R: Rows<F>, B: Backend>(
+        sample: R,
+        n_centers: usize,
+        init: InitMethod,
+        seed: u64,
+        backend: &B,
+    ) -> Result<Self> {
         sample.require_rows_for(n_centers)?;
         let mut rng = Rng::new(seed, Purpose::SeedCenters);
-        let centers = init_centers(sample, None, n_centers, init, &mut rng);
+        let centers = init_centers_on(sample, None, n_centers, init, &mut rng, backend)?;
         Ok(Self {
             centers,
             counts: vec![0.0; n_centers],
@@ -642,10 +654,11 @@ fn stream<F: Scalar, R: Rows<F>, B: Backend>(
     // fits fault in none, and the core's fit takes 0.86–0.91 of the time (builds taking turns in
     // one process).
     let (seeded, mut batch) = if whole {
-        (MiniBatchState::seed(x, params.n_centers, params.init, seed)?, Gathered::Dense { data: Vec::new(), d: x.d() })
+        let state = MiniBatchState::seed_on(x, params.n_centers, params.init, seed, backend)?;
+        (state, Gathered::Dense { data: Vec::new(), d: x.d() })
     } else {
         let batch = x.gather(&Rng::new(seed, Purpose::SeedSample).sample(n, batch_size));
-        (MiniBatchState::seed(batch.view(), params.n_centers, params.init, seed)?, batch)
+        (MiniBatchState::seed_on(batch.view(), params.n_centers, params.init, seed, backend)?, batch)
     };
     let mut state = seeded.with_reseed_ratio(params.reseed_ratio)?;
     let mut n_batches = 0;
