@@ -10,7 +10,8 @@ Also timed: the Lloyd iteration with the rows streamed from the host every pass 
 copies overlapped with compute: ``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU),
 and ``transform`` of 200,000 rows (the n x k distances, copied back), and the default seeding
 of ``algorithm="lloyd"`` (a coreset; its k-means++ on the device) with one Lloyd iteration, on
-the device and, for the smaller shapes, on the CPU. Each contender is timed on
+the device and, for the smaller shapes, on the CPU, and the exact silhouette of 20,000 rows on the
+device and on the CPU. Each contender is timed on
 its own (an error is recorded, not fatal) and the JSON is rewritten after every shape, so a run
 cut short still leaves what it measured.
 
@@ -34,6 +35,8 @@ SHAPES = [(10_000_000, 128, 1024), (1_000_000, 32, 100)]
 SMALL = [(1_000_000, 128, 1024), (200_000, 32, 100)]
 # The same seeded fit on the CPU (the machine's cores) where n·k·d is at most this: the smaller shapes.
 CPU_FIT_WORK = 2e11
+# Rows of the exact silhouette timed on the device and on the CPU.
+SILHOUETTE_ROWS = 20_000
 BATCH = 5_000
 
 
@@ -72,6 +75,15 @@ def fastkmeans_seeded_fit(x: np.ndarray, k: int, device: Any) -> float:
     def run() -> None:
         _core.fit_lloyd(x, k=k, init_method="coreset", num_trials=1, max_iter=1, tol=0.0, seed=0, device=device)
     return best_of(run, 1)
+
+
+def fastkmeans_silhouette(x: np.ndarray, c0: np.ndarray, device: Any) -> float:
+    """Seconds for the exact silhouette of SILHOUETTE_ROWS rows labelled by their nearest of c0."""
+    rows = x[:SILHOUETTE_ROWS]
+    labels = _core.assign(rows, c0)[0].astype(np.int32)
+    _, codes = np.unique(labels, return_inverse=True)
+    codes = np.ascontiguousarray(codes, dtype=np.int32)
+    return best_of(lambda: _core.silhouette_samples(rows, codes, int(codes.max()) + 1, device=device), 1)
 
 
 def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
@@ -207,6 +219,8 @@ def bench_shape(n: int, d: int, k: int, device_name: str) -> Dict[str, Any]:
     timed(row, "fastkmeans_seeded_fit1_s", fastkmeans_seeded_fit, x, k, (0, False))
     if n * k * d <= CPU_FIT_WORK:
         timed(row, "cpu_seeded_fit1_s", fastkmeans_seeded_fit, x, k, None)
+    timed(row, "fastkmeans_silhouette_20k_s", fastkmeans_silhouette, x, c0, (0, False))
+    timed(row, "cpu_silhouette_20k_s", fastkmeans_silhouette, x, c0, None)
     timed(row, "fastkmeans_streamed_lloyd_s", fastkmeans_streamed_lloyd, x, c0)
     timed(row, "fastkmeans_transform_200k_s", fastkmeans_transform, x, c0)
     timed(row, "torch_s", torch_contenders, x, c0)

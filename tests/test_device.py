@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from fastkmeans import KMeans, _core, _device
+from fastkmeans import KMeans, _core, _device, metrics, select_k
 
 
 def test_cpu_is_the_default_and_resolves_to_none():
@@ -49,6 +49,27 @@ def test_auto_falls_back_to_the_cpu_and_says_so(caplog):
     cpu = KMeans(k=3, device="cpu", random_state=0).fit(x)
     np.testing.assert_array_equal(auto.cluster_centers_, cpu.cluster_centers_)
     np.testing.assert_array_equal(auto.predict(x), cpu.predict(x))
+
+
+@pytest.mark.skipif(_device.cuda_available(), reason="a GPU is usable here")
+def test_the_silhouette_takes_a_device_as_kmeans_does(caplog):
+    x = np.random.default_rng(2).random((300, 4), dtype=np.float32)
+    labels = np.arange(300) % 3
+    exact = metrics.silhouette_samples(x, labels)
+    np.testing.assert_array_equal(metrics.silhouette_samples(x, labels, device="cpu"), exact)
+    with caplog.at_level(logging.INFO, logger="fastkmeans"):
+        np.testing.assert_array_equal(metrics.silhouette_samples(x, labels, device="auto"), exact)
+    assert any("device='auto': running on the CPU" in r.getMessage() for r in caplog.records)
+    assert metrics.silhouette_score(x, labels, device="auto") == float(np.mean(exact))
+    with pytest.raises(ValueError, match="invalid device='gpu'"):
+        metrics.silhouette_score(x, labels, device="gpu")
+    expected = "compiled without the cuda feature" if not _core.cuda_compiled() else "no usable GPU: "
+    with pytest.raises(RuntimeError, match=expected):
+        metrics.silhouette_estimate(x, labels, 50, device="cuda")
+    # select_k scores each model where it ran.
+    with pytest.raises(RuntimeError, match=expected):
+        select_k(x, [2, 3], device="cuda", progress=False)
+    assert select_k(x, [2, 3], device="auto", random_state=0, progress=False).best_k in (2, 3)
 
 
 def test_the_probe_gives_a_reason_when_there_is_no_device():

@@ -520,6 +520,7 @@ def silhouette_samples(
     k: int,
     rows: Optional[npt.NDArray[np.int64]] = None,
     n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> npt.NDArray[np.float64]:
     """Return the exact silhouette of the rows ``rows`` (every row when None) against all rows of ``x``.
 
@@ -535,6 +536,8 @@ def silhouette_samples(
         int64 indices of the rows whose silhouette is wanted.
     n_threads : int or None, default=None
         Threads to use.
+    device : (int, bool) or None, default=None
+        None for the CPU, else (CUDA ordinal, TF32): float32 dense rows on that GPU.
 
     Returns
     -------

@@ -22,7 +22,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from fastkmeans import _core
+from fastkmeans import _core, _device
 from fastkmeans._validation import as_float_matrix, as_float_rows, core_rows, is_sparse
 
 __all__ = ["SilhouetteEstimate", "calinski_harabasz_score", "davies_bouldin_score", "msd", "silhouette_estimate",
@@ -112,14 +112,16 @@ def _encode(X: Any, labels: Any, *, sparse_ok: bool, name: str) -> Tuple[Any, np
     return rows, np.ascontiguousarray(codes.reshape(-1), dtype=np.int32), k
 
 
-def silhouette_samples(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> np.ndarray:
+def silhouette_samples(X: Any, labels: Any, *, n_threads: Optional[int] = None, device: str = "cpu") -> np.ndarray:
     """Return the silhouette of every row, exactly (Euclidean, as ``sklearn.metrics.silhouette_samples``).
 
     ``s = (b − a) / max(a, b)``, with ``a`` the mean distance of the row to the other rows of its
     cluster and ``b`` the smallest mean distance to the rows of another cluster; 0 for a row alone
     in its cluster. For dense rows, the clusters that provably cannot give a row its ``b`` (by
     bounds on its mean distance to each cluster) are skipped, so separated clusters cost a fraction
-    of the n² distances; the values are the same (see docs/evaluation.md).
+    of the n² distances; the values are the same (see docs/evaluation.md). With ``device="cuda"``,
+    float32 dense rows are measured on the GPU, every pair from float64 GEMM tiles: the same values
+    to about 1e-12 (docs/gpu.md).
 
     Parameters
     ----------
@@ -129,6 +131,9 @@ def silhouette_samples(X: Any, labels: Any, *, n_threads: Optional[int] = None) 
         Cluster of every row (any values); between 2 and n_samples - 1 distinct ones.
     n_threads : int or None, default=None
         Threads for the core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where the distances are computed (as ``KMeans(device=...)``): float32 dense rows on a GPU,
+        other rows on the CPU.
 
     Returns
     -------
@@ -142,7 +147,8 @@ def silhouette_samples(X: Any, labels: Any, *, n_threads: Optional[int] = None) 
     [0.9048 0.8947 0.8947 0.9048]
     """
     rows, codes, k = _encode(X, labels, sparse_ok=True, name="silhouette_samples")
-    values: np.ndarray = _core.silhouette_samples(core_rows(rows), codes, k, n_threads=n_threads)
+    values: np.ndarray = _core.silhouette_samples(core_rows(rows), codes, k, n_threads=n_threads,
+                                                  device=_device.resolve(device))
     return values
 
 
@@ -176,7 +182,7 @@ class SilhouetteEstimate:
 
 
 def silhouette_estimate(X: Any, labels: Any, sample_size: int, *, random_state: Any = None,
-                        n_threads: Optional[int] = None) -> SilhouetteEstimate:
+                        n_threads: Optional[int] = None, device: str = "cpu") -> SilhouetteEstimate:
     """Estimate the silhouette score from ``sample_size`` random rows, with its error bar.
 
     The sampled rows get their exact silhouette against all n rows (O(m n d) work instead of
@@ -198,6 +204,9 @@ def silhouette_estimate(X: Any, labels: Any, sample_size: int, *, random_state: 
         Seed of the sample.
     n_threads : int or None, default=None
         Threads for the core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where the distances are computed (as ``KMeans(device=...)``): float32 dense rows on a GPU,
+        other rows on the CPU.
 
     Returns
     -------
@@ -211,14 +220,15 @@ def silhouette_estimate(X: Any, labels: Any, sample_size: int, *, random_state: 
     m = min(int(sample_size), n)
     rng = random_state if isinstance(random_state, np.random.RandomState) else np.random.RandomState(random_state)
     chosen = np.ascontiguousarray(np.sort(rng.permutation(n)[:m]), dtype=np.int64)
-    values = _core.silhouette_samples(core_rows(rows), codes, k, chosen, n_threads=n_threads)
+    values = _core.silhouette_samples(core_rows(rows), codes, k, chosen, n_threads=n_threads,
+                                      device=_device.resolve(device))
     fraction_left = 1.0 - m / n
     error = float(np.std(values, ddof=1) / math.sqrt(m) * math.sqrt(fraction_left)) if m < n else 0.0
     return SilhouetteEstimate(float(np.mean(values)), error, m, n)
 
 
 def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, random_state: Any = None,
-                     n_threads: Optional[int] = None) -> float:
+                     n_threads: Optional[int] = None, device: str = "cpu") -> float:
     """Return the mean silhouette of all rows (exact), or its estimate from ``sample_size`` rows.
 
     Without ``sample_size`` this equals ``sklearn.metrics.silhouette_score(X, labels)``. With it,
@@ -237,6 +247,9 @@ def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, 
         Seed of the sample.
     n_threads : int or None, default=None
         Threads for the core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where the distances are computed (as ``KMeans(device=...)``): float32 dense rows on a GPU,
+        other rows on the CPU.
 
     Returns
     -------
@@ -250,8 +263,9 @@ def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, 
     0.8997
     """
     if sample_size is not None:
-        return silhouette_estimate(X, labels, sample_size, random_state=random_state, n_threads=n_threads).score
-    return float(np.mean(silhouette_samples(X, labels, n_threads=n_threads)))
+        return silhouette_estimate(X, labels, sample_size, random_state=random_state, n_threads=n_threads,
+                                   device=device).score
+    return float(np.mean(silhouette_samples(X, labels, n_threads=n_threads, device=device)))
 
 
 def _silhouette_pairs(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> Tuple[int, int]:

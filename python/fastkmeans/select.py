@@ -268,11 +268,13 @@ def _score(rows: Any, model: KMeans, exact: bool, sample_size: int, seed: Any,
         row.update(silhouette=float("nan"), silhouette_error=0.0, calinski_harabasz=float("nan"),
                    davies_bouldin=float("nan"))
         return row
+    # The silhouette runs where the model ran (device=... among the hyperparameters).
     if exact:
-        row["silhouette"], row["silhouette_error"] = metrics.silhouette_score(rows, labels, n_threads=n_threads), 0.0
+        score = metrics.silhouette_score(rows, labels, n_threads=n_threads, device=model.device)
+        row["silhouette"], row["silhouette_error"] = score, 0.0
     else:
         estimate = metrics.silhouette_estimate(rows, labels, sample_size, random_state=_int_seed(seed),
-                                               n_threads=n_threads)
+                                               n_threads=n_threads, device=model.device)
         row["silhouette"], row["silhouette_error"] = estimate.score, estimate.standard_error
     if is_sparse(rows):  # scikit-learn's indices take dense data; not densified here
         row["calinski_harabasz"] = row["davies_bouldin"] = float("nan")

@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
+use fastkmeans_core::kernels::silhouette::value_from_sums;
 use fastkmeans_core::{Backend, Cpu, Points};
 
 /// The emulator, compiled once per test run (None when no compiler is there).
@@ -315,6 +317,13 @@ fn seeding_kernels_leave_the_cpus_bits_with_a_feature_tail_and_a_short_block() {
 }
 
 #[test]
+fn seeding_kernels_leave_the_cpus_bits_unweighted_in_whole_blocks_of_whole_eights() {
+    // n a multiple of 128 (no short block) and d a multiple of 8 (no float32 tail).
+    let (x, _) = blobs(2 * 128, 16, 7, 23);
+    check_seeding(&x, 16, None);
+}
+
+#[test]
 fn seeding_kernels_leave_the_cpus_bits_weighted_and_narrow() {
     for d in [3, 16] {
         let n = 2 * 128 + 7;
@@ -322,4 +331,68 @@ fn seeding_kernels_leave_the_cpus_bits_weighted_and_narrow() {
         let weights: Vec<f64> = (0..n).map(|i| if i % 7 == 0 { 0.0 } else { 0.3 + (i % 4) as f64 * 1.7 }).collect();
         check_seeding(&x, d, Some(&weights));
     }
+}
+
+/// `silhouette_tile` over tiles of `tile_rows` rows and `tile_cols` columns, as `silhouette.rs`
+/// drives it (the DGEMM a plain f64 loop), then each row's silhouette from its sums, against the
+/// CPU's exact silhouette.
+fn check_silhouette(x: &[f32], d: usize, labels: &[u32], k: usize, tile_rows: usize, tile_cols: usize) {
+    let Some(exe) = emulator() else { return };
+    let n = x.len() / d;
+    // As the host prepares them: rows in label order (stable), centred on the mean, in f64.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| labels[i]);
+    let mut mean = vec![0f64; d];
+    x.chunks_exact(d).for_each(|row| mean.iter_mut().zip(row).for_each(|(m, &v)| *m += f64::from(v)));
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut counts = vec![0usize; k];
+    labels.iter().for_each(|&l| counts[l as usize] += 1);
+    let mut offsets = vec![0i64; k + 1];
+    (0..k).for_each(|c| offsets[c + 1] = offsets[c] + counts[c] as i64);
+    let mut bytes = Vec::new();
+    for v in [n, d, k, tile_rows, tile_cols] {
+        bytes.extend_from_slice(&(v as i64).to_le_bytes());
+    }
+    for &i in &order {
+        for (p, m) in mean.iter().enumerate() {
+            bytes.extend_from_slice(&(f64::from(x[i * d + p]) - m).to_le_bytes());
+        }
+    }
+    offsets.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    let dir = std::env::temp_dir();
+    let tag = format!("sil_{}_{}_{}_{}", std::process::id(), n, d, tile_rows);
+    let (inp, out) = (dir.join(format!("emu_in_{tag}")), dir.join(format!("emu_out_{tag}")));
+    std::fs::write(&inp, bytes).unwrap();
+    assert!(Command::new(exe).arg("silhouette").arg(&inp).arg(&out).status().unwrap().success());
+    let raw = std::fs::read(&out).unwrap();
+    let _ = (std::fs::remove_file(&inp), std::fs::remove_file(&out));
+    let sums: Vec<f64> = raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let mut device = vec![0f64; n];
+    for (p, &i) in order.iter().enumerate() {
+        device[i] = value_from_sums(labels[i] as usize, &sums[p * k..(p + 1) * k], &counts);
+    }
+    let points = Points::from_rows(x, d).unwrap();
+    let cpu = fastkmeans_core::silhouette_samples(points, labels, k, None, &AtomicBool::new(false)).unwrap();
+    for (i, (a, b)) in device.iter().zip(&cpu).enumerate() {
+        assert!((a - b).abs() <= 1e-12, "row {i}: {a} vs the CPU's {b}");
+    }
+}
+
+#[test]
+fn the_silhouette_kernel_gives_the_cpus_values_across_tiles() {
+    let (n, d, k) = (301, 7, 6);
+    let (x, _) = blobs(n, d, 5, 21);
+    // Labels from the blobs (row i is in blob (7i + i/3) mod 5), with a cluster of one row and an
+    // empty cluster: runs of one cluster cross tiles of 40 rows and 64 columns.
+    let mut labels: Vec<u32> = (0..n).map(|i| ((i * 7 + i / 3) % 5) as u32).collect();
+    labels[17] = 5;
+    labels.iter_mut().filter(|l| **l == 3).for_each(|l| *l = 4); // cluster 3 empty
+    check_silhouette(&x, d, &labels, k, 40, 64);
+}
+
+#[test]
+fn the_silhouette_kernel_with_one_tile_and_wide_rows() {
+    let (x, _) = blobs(150, 40, 3, 22);
+    let labels: Vec<u32> = (0..150).map(|i| ((i * 7 + i / 3) % 3) as u32).collect();
+    check_silhouette(&x, 40, &labels, 3, 4096, 8192);
 }

@@ -522,9 +522,11 @@ fn loss<'py>(
     })
 }
 
-/// Silhouette values of the rows `rows` (every row when None) against all rows of `x`.
+/// Silhouette values of the rows `rows` (every row when None) against all rows of `x`, on
+/// `device` (float32 dense rows on a GPU; others on the CPU).
 #[pyfunction]
-#[pyo3(signature = (x, labels, k, rows=None, n_threads=None))]
+#[pyo3(signature = (x, labels, k, rows=None, n_threads=None, device=None))]
+#[allow(clippy::too_many_arguments)]
 fn silhouette_samples<'py>(
     py: Python<'py>,
     x: Input<'py>,
@@ -532,13 +534,17 @@ fn silhouette_samples<'py>(
     k: usize,
     rows: Option<PyReadonlyArray1<'py, i64>>,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let device = Device::open(device)?;
     let labels = convert::labels_from_py(&labels)?;
     let rows = rows.as_ref().map(convert::indices_from_py).transpose()?;
     let rows = rows.as_deref();
     let values = dispatch_rows!(x, |x| {
         let cost = Work::Stoppable(Work::product(x.n(), rows.map_or(x.n(), <[usize]>::len), x.d()));
-        run(py, n_threads, cost, |stop| core::silhouette_samples(x, &labels, k, rows, stop))
+        run(py, n_threads, cost, |stop| {
+            on_device!(&device, |backend| backend.silhouette_samples(x.data(), &labels, k, rows, stop))
+        })
     })?;
     Ok(values.into_pyarray(py))
 }

@@ -38,6 +38,8 @@
 //!   ([`crate::kernels::incremental`]), so its sums differ from `assign_and_sum`'s in the last
 //!   bits, never in the labels of a pass given the same centres. It may leave `dist2` stale, and
 //!   says so.
+//! * [`Backend::silhouette_samples`] computes the exact silhouette (the CPU's by default; a
+//!   device's within about 1e-12 of it, the sums added in an order of its own, fixed).
 //! * [`Backend::seeding_steps`] runs the passes of a k-means++ run on a device
 //!   ([`SeedingSteps`]), with the bits of the CPU's: the same rows are chosen. The default, `None`,
 //!   measures on the CPU.

@@ -151,7 +151,7 @@ pub fn silhouette_pairs<F: Scalar>(x: Points<'_, F>, labels: &[u32], k: usize) -
 }
 
 /// One label per row, each below `k`; row indices in range.
-fn check_labels(n: usize, labels: &[u32], k: usize, rows: Option<&[usize]>) -> Result<()> {
+pub(crate) fn check_labels(n: usize, labels: &[u32], k: usize, rows: Option<&[usize]>) -> Result<()> {
     if labels.len() != n {
         return Err(Error::InvalidParameter {
             name: "labels",
@@ -297,15 +297,21 @@ impl<D: Distances> Context<'_, D> {
 
     /// s(i) from the row's distance sums to every cluster.
     fn value(&self, own: usize, sums: &[f64]) -> f64 {
-        if self.counts[own] <= 1 {
-            return 0.0;
-        }
-        let b = (0..self.k)
-            .filter(|&c| c != own && self.counts[c] > 0)
-            .map(|c| sums[c] / self.counts[c] as f64)
-            .fold(f64::INFINITY, f64::min);
-        score(sums[own] / (self.counts[own] - 1) as f64, b)
+        value_from_sums(own, sums, self.counts)
     }
+}
+
+/// The silhouette of a row of cluster `own` from its sums of distances to every cluster's rows
+/// (`sums[c]`, its own distance 0 included) and the clusters' sizes.
+pub fn value_from_sums(own: usize, sums: &[f64], counts: &[usize]) -> f64 {
+    if counts[own] <= 1 {
+        return 0.0;
+    }
+    let b = (0..counts.len())
+        .filter(|&c| c != own && counts[c] > 0)
+        .map(|c| sums[c] / counts[c] as f64)
+        .fold(f64::INFINITY, f64::min);
+    score(sums[own] / (counts[own] - 1) as f64, b)
 }
 
 /// Sampled rows per task: enough for the packed columns to serve many rows, few enough that a

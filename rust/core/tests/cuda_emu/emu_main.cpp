@@ -2,9 +2,11 @@
 // on a GPU for one chunk: scores (here a plain float32 loop in place of cuBLAS), assign_tile,
 // then the sums (histogram, scan, starts, scatter, segment sums, totals), and transform's
 // distance_tile over the same scores. With `seed` first, runs the k-means++ kernels through a
-// script of steps, as backend/cuda/seeding.rs drives them.
-// Usage: emu_main IN OUT [margin_per_norm] | emu_main seed IN OUT; see tests/cuda_emulated.rs for
-// the file layouts.
+// script of steps, as backend/cuda/seeding.rs drives them; with `silhouette`, silhouette_tile over
+// tiles of rows and columns, as backend/cuda/silhouette.rs drives it (the DGEMM a plain f64 loop).
+// Usage: emu_main IN OUT [margin_per_norm] | emu_main seed IN OUT | emu_main silhouette IN OUT;
+// see tests/cuda_emulated.rs for the file layouts.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -75,8 +77,58 @@ static int seed_main(const char* in_path, const char* out_path) {
     return 0;
 }
 
+// The silhouette: the header n, d, k, tile_rows, tile_cols; the rows in label order, centred
+// (f64); each cluster's first row (k + 1 offsets, i64). Writes every row's k sums (f64).
+static int silhouette_main(const char* in_path, const char* out_path) {
+    FILE* in = fopen(in_path, "rb");
+    auto header = read<long long>(in, 5);
+    long long n = header[0], d = header[1], k = header[2], tile_rows = header[3], tile_cols = header[4];
+    auto x = read<double>(in, n * d);
+    auto offsets = read<long long>(in, k + 1);
+    fclose(in);
+    std::vector<double> norms(n), sums(n * k, 0.0);
+    for (long long i = 0; i < n; ++i)
+        for (long long p = 0; p < d; ++p) norms[i] += x[i * d + p] * x[i * d + p];
+    for (long long r0 = 0; r0 < n; r0 += tile_rows) {
+        long long m = std::min(tile_rows, n - r0);
+        std::vector<long long> pos(m);
+        for (long long r = 0; r < m; ++r) pos[r] = r0 + r;
+        std::vector<double> acc(m * k, 0.0);
+        for (long long c0 = 0; c0 < n; c0 += tile_cols) {
+            long long c1 = std::min(n, c0 + tile_cols), cols = c1 - c0;
+            std::vector<double> dots(m * cols);
+            for (long long r = 0; r < m; ++r)
+                for (long long c = 0; c < cols; ++c) {
+                    double t = 0;
+                    for (long long p = 0; p < d; ++p) t += x[(r0 + r) * d + p] * x[(c0 + c) * d + p];
+                    dots[r * cols + c] = t;
+                }
+            std::vector<int> begin, cluster;
+            for (long long c = 0; c < k; ++c) {
+                long long a = std::max(offsets[c], c0), b = std::min(offsets[c + 1], c1);
+                if (a < b) {
+                    begin.push_back((int)(a - c0));
+                    cluster.push_back((int)c);
+                }
+            }
+            int nseg = (int)cluster.size();
+            begin.push_back((int)cols);
+            launch((unsigned)((m * 32 + 255) / 256), 256, [&] {
+                silhouette_tile(dots.data(), norms.data() + r0, norms.data() + c0, pos.data(), (int)m, (int)cols, c0,
+                                begin.data(), cluster.data(), nseg, (int)k, acc.data());
+            });
+        }
+        std::copy(acc.begin(), acc.end(), sums.begin() + r0 * k);
+    }
+    FILE* out = fopen(out_path, "wb");
+    write(out, sums);
+    fclose(out);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "seed") return seed_main(argv[2], argv[3]);
+    if (argc > 1 && std::string(argv[1]) == "silhouette") return silhouette_main(argv[2], argv[3]);
     FILE* in = fopen(argv[1], "rb");
     auto header = read<long long>(in, 4);
     long long n = header[0], d = header[1], k = header[2], weighted = header[3];

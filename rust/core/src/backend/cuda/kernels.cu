@@ -388,4 +388,39 @@ __global__ void seed_totals(const double* gains, long long nblocks, int trials, 
     totals[t] = total;
 }
 
+// The exact silhouette's sums (backend/cuda/silhouette.rs): a tile of rows against a tile of
+// columns, both rows of the data in label order centred on its mean, in f64. dots: rows × cols
+// (row-major) from DGEMM; rnorm, cnorm: their squared norms (cnorm from the tile's first column);
+// row_pos: each row's place in label order, col0 the first column's (a row's distance to itself
+// is left out: 0). The columns fall into runs of one cluster: run s is columns
+// seg_begin[s]..seg_begin[s + 1] of cluster seg_cluster[s]. acc[r · k + c] += the run's
+// Σ sqrt(max(0, ||x||² + ||y||² − 2 x·y)), each lane adding every 32nd column in order, the lanes
+// folded by a xor butterfly: a fixed order, whatever the scheduling. One warp per row.
+__global__ void silhouette_tile(const double* dots, const double* rnorm, const double* cnorm,
+                                const long long* row_pos, int rows, int cols, long long col0,
+                                const int* seg_begin, const int* seg_cluster, int nseg, int k,
+                                double* acc) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= rows) return;  // whole warps leave together: blockDim is a multiple of 32
+    const double* drow = dots + warp * (long long)cols;
+    double xn = rnorm[warp];
+    long long own = row_pos[warp] - col0;
+    for (int s = 0; s < nseg; ++s) {
+        double part = 0.0;
+        for (int c = seg_begin[s] + lane; c < seg_begin[s + 1]; c += 32) {
+            if (c == own) continue;
+            double e = __dsub_rn(__dadd_rn(xn, cnorm[c]), __dmul_rn(2.0, drow[c]));
+            part = __dadd_rn(part, sqrt(fmax(e, 0.0)));
+        }
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            part = __dadd_rn(part, __shfl_xor_sync(FULL_MASK, part, offset));
+        }
+        if (lane == 0) {
+            double* slot = acc + warp * (long long)k + seg_cluster[s];
+            *slot = __dadd_rn(*slot, part);
+        }
+    }
+}
+
 }  // extern "C"

@@ -25,8 +25,10 @@ pub mod loader;
 pub mod module;
 mod pass;
 mod seeding;
+mod silhouette;
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::backend::contract::{Backend, SeedingSteps};
@@ -35,6 +37,7 @@ use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::{Error, Result};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
+use crate::kernels::silhouette::check_labels;
 use crate::kernels::sums::ClusterSums;
 use guard::guarded;
 
@@ -197,8 +200,44 @@ impl Backend for Cuda {
         }
     }
 
-    /// Float32 dense rows of at least [`SEED_MIN_VALUES`] values that fit in half the device's
-    /// free memory: k-means++ on the device. Others on the CPU.
+    /// Float32 dense rows that fit in half the device's free memory (in f64): the exact silhouette
+    /// on the device ([`silhouette`]). Others on the CPU.
+    fn silhouette_samples<F: Scalar>(
+        &self,
+        x: Data<'_, F>,
+        labels: &[u32],
+        k: usize,
+        rows: Option<&[usize]>,
+        stop: &AtomicBool,
+    ) -> Result<Vec<f64>> {
+        let dense = match x {
+            Data::Dense(points) => F::as_f32(points.as_slice()).map(|r| (r, points.d())),
+            Data::Sparse(_) => None,
+        };
+        if let Some((rows_f32, d)) = dense {
+            check_labels(rows_f32.len() / d, labels, k, rows)?;
+            let mut failed = None;
+            let done = guarded(|| match silhouette::silhouette(&self.gpu, rows_f32, d, labels, k, rows, stop) {
+                Ok(values) => Ok(values),
+                Err(e) => {
+                    failed = Some(e);
+                    Ok(None)
+                }
+            })
+            .map_err(Error::Backend)?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if let Some(values) = done {
+                return Ok(values);
+            }
+        }
+        Cpu.silhouette_samples(x, labels, k, rows, stop)
+    }
+
+    /// Float32 dense rows of at least [`SEED_MIN_VALUES`] values: k-means++ on the device, over
+    /// the rows this session keeps there when it holds these, else over a copy that fits in half
+    /// the device's free memory. Others on the CPU.
     fn seeding_steps<'a, F: Scalar>(
         &'a self,
         x: Data<'a, F>,
@@ -209,8 +248,8 @@ impl Backend for Cuda {
         if rows.len() < SEED_MIN_VALUES {
             return Ok(None);
         }
-        let opened =
-            guarded(|| seeding::DeviceSeeding::new(&self.gpu, rows, points.d(), weights)).map_err(Error::Backend)?;
+        let opened = guarded(|| seeding::DeviceSeeding::new(&self.gpu, &self.residency, rows, points.d(), weights))
+            .map_err(Error::Backend)?;
         Ok(opened.map(|s| Box::new(s) as Box<dyn SeedingSteps + 'a>))
     }
 }

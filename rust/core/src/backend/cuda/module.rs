@@ -19,7 +19,7 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 14] = [
+pub const KERNELS: [&str; 15] = [
     "assign_tile",
     "block_histogram",
     "scan_blocks",
@@ -34,6 +34,7 @@ pub const KERNELS: [&str; 14] = [
     "seed_block_sums",
     "seed_score",
     "seed_totals",
+    "silhouette_tile",
 ];
 
 /// What NVRTC produces: a CUBIN (machine code for one architecture) or PTX (virtual code the

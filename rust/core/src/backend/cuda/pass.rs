@@ -7,7 +7,6 @@ use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, CudaView, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
-use rayon::prelude::*;
 
 use super::module;
 use crate::kernels::sums::ClusterSums;
@@ -102,13 +101,34 @@ pub(super) struct Kernels {
     pub(super) seed_block_sums: CudaFunction,
     pub(super) seed_score: CudaFunction,
     pub(super) seed_totals: CudaFunction,
+    pub(super) silhouette_tile: CudaFunction,
 }
 
-/// The rows kept on the device between passes, with the address and length they came from.
-struct Resident {
+/// The rows kept on the device between passes, with the address and length they came from
+/// (shared with the k-means++ runs over them, [`super::seeding`]).
+pub(super) struct Resident {
     key: (usize, usize, u64),
-    rows: CudaSlice<f32>,
-    weights: Option<((usize, usize), CudaSlice<f64>)>,
+    pub(super) rows: Arc<CudaSlice<f32>>,
+    /// The weights, with the address and length they came from.
+    pub(super) weights: Option<(WeightsKey, Arc<CudaSlice<f64>>)>,
+}
+
+/// Weights on the host, by address and length.
+type WeightsKey = (usize, usize);
+
+impl Resident {
+    /// Address and length, plus a fingerprint of the values: a temporary freed and replaced by
+    /// another of the same length at the same address (k-means‖'s candidates per trial) must not
+    /// be taken for the rows kept from the last pass. The weights by address and length.
+    fn key(x: &[f32], weights: Option<&[f64]>) -> ((usize, usize, u64), Option<WeightsKey>) {
+        ((x.as_ptr() as usize, x.len(), fingerprint(x)), weights.map(|w| (w.as_ptr() as usize, w.len())))
+    }
+
+    /// Whether these are the rows `x` with the weights `weights` (or none).
+    pub(super) fn holds(&self, x: &[f32], weights: Option<&[f64]>) -> bool {
+        let (key, wkey) = Self::key(x, weights);
+        self.key == key && self.weights.as_ref().map(|w| w.0) == wkey
+    }
 }
 
 pub(super) struct Gpu {
@@ -120,7 +140,7 @@ pub(super) struct Gpu {
     /// every use of a buffer records the events that order it across streams (a cost the passes
     /// over rows kept on the device need not pay).
     copy: OnceLock<Arc<CudaStream>>,
-    blas: CudaBlas,
+    pub(super) blas: CudaBlas,
     pub(super) kernels: Kernels,
     precision: Precision,
     name: String,
@@ -134,11 +154,11 @@ pub(super) struct Gpu {
 /// What one session (one call from Python: a fit, a predict) keeps between its passes: its rows
 /// on the device, or the buffers that stream them.
 #[derive(Default)]
-pub(super) struct Residency(Mutex<Kept>);
+pub(super) struct Residency(pub(super) Mutex<Kept>);
 
 #[derive(Default)]
-struct Kept {
-    rows: Option<Resident>,
+pub(super) struct Kept {
+    pub(super) rows: Option<Resident>,
     staging: Option<Staging>,
 }
 
@@ -217,6 +237,7 @@ impl Gpu {
             seed_block_sums: f("seed_block_sums")?,
             seed_score: f("seed_score")?,
             seed_totals: f("seed_totals")?,
+            silhouette_tile: f("silhouette_tile")?,
         };
         let stream = ctx.default_stream();
         let copy = OnceLock::new();
@@ -527,8 +548,7 @@ impl Gpu {
     ) -> R<()> {
         if x.len() == host.len() {
             let pinned = host.as_mut_slice().map_err(err("waiting for a pinned buffer"))?;
-            const PIECE: usize = 1 << 16;
-            pinned.par_chunks_mut(PIECE).zip(x.par_chunks(PIECE)).for_each(|(to, from)| to.copy_from_slice(from));
+            copy_on_threads(x, pinned);
             c.memcpy_htod(&*host, dev).map_err(err("copying rows"))?;
         } else {
             c.memcpy_htod(x, &mut dev.slice_mut(0..x.len())).map_err(err("copying rows"))?;
@@ -542,16 +562,18 @@ impl Gpu {
     /// Keeps the rows (and weights) on the device when they fit in half its free memory (and hold
     /// at least [`KEEP_MIN_VALUES`] values; `FASTKMEANS_CUDA_KEEP` overrides: [`keep_rule`]),
     /// reusing the copy of the previous pass when the caller passes the same buffer again.
-    fn make_resident(&self, resident: &mut Option<Resident>, x: &[f32], weights: Option<&[f64]>, keep: bool) -> R<()> {
-        // Address and length, plus a fingerprint of the values: a temporary freed and replaced by
-        // another of the same length at the same address (k-means‖'s candidates per trial) must
-        // not be taken for the rows kept from the last pass.
-        let key = (x.as_ptr() as usize, x.len(), fingerprint(x));
-        let wkey = weights.map(|w| (w.as_ptr() as usize, w.len()));
-        if resident.as_ref().is_some_and(|r| r.key == key && r.weights.as_ref().map(|w| w.0) == wkey) {
+    pub(super) fn make_resident(
+        &self,
+        resident: &mut Option<Resident>,
+        x: &[f32],
+        weights: Option<&[f64]>,
+        keep: bool,
+    ) -> R<()> {
+        if resident.as_ref().is_some_and(|r| r.holds(x, weights)) {
             return Ok(());
         }
         *resident = None;
+        let (key, wkey) = Resident::key(x, weights);
         let rule = keep_rule();
         if !keep || rule == KeepRule::Never || (rule == KeepRule::Auto && x.len() < KEEP_MIN_VALUES) || x.is_empty() {
             return Ok(());
@@ -561,9 +583,12 @@ impl Gpu {
         if bytes > free / 2 {
             return Ok(());
         }
-        let rows = self.stream.clone_htod(x).map_err(err("copying the rows"))?;
+        let rows = Arc::new(self.stream.clone_htod(x).map_err(err("copying the rows"))?);
         let weights = match weights {
-            Some(w) => Some((wkey.expect("weights given"), self.stream.clone_htod(w).map_err(err("copying weights"))?)),
+            Some(w) => {
+                let on_device = self.stream.clone_htod(w).map_err(err("copying weights"))?;
+                Some((wkey.expect("weights given"), Arc::new(on_device)))
+            }
             None => None,
         };
         *resident = Some(Resident { key, rows, weights });
@@ -705,8 +730,22 @@ impl Gpu {
     }
 }
 
+/// `to.copy_from_slice(from)` on a few scoped threads of its own. Not rayon's: the caller holds
+/// the device's lock, and a rayon worker waiting here could take up another job (a trial of the
+/// same fit) that asks for the lock again on the same thread.
+fn copy_on_threads(from: &[f32], to: &mut [f32]) {
+    const PIECE: usize = 1 << 20;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let share = from.len().div_ceil(threads).next_multiple_of(PIECE).max(PIECE);
+    std::thread::scope(|scope| {
+        for (to, from) in to.chunks_mut(share).zip(from.chunks(share)) {
+            scope.spawn(move || to.copy_from_slice(from));
+        }
+    });
+}
+
 /// One warp per row: blocks of 256 threads (8 rows).
-fn warp_per_row(rows: usize) -> LaunchConfig {
+pub(super) fn warp_per_row(rows: usize) -> LaunchConfig {
     let threads = 256u32;
     LaunchConfig {
         grid_dim: ((rows * 32).div_ceil(threads as usize) as u32, 1, 1),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 
 use super::guard::guarded;
-use super::pass::{err, Gpu};
+use super::pass::{err, Gpu, Residency};
 use crate::backend::contract::SeedingSteps;
 use crate::error::{Error, Result};
 use crate::kernels::parallel::ROW_BLOCK;
@@ -28,8 +28,8 @@ pub(super) struct DeviceSeeding {
     gpu: Arc<Gpu>,
     n: usize,
     d: usize,
-    x: CudaSlice<f32>,
-    weights: Option<CudaSlice<f64>>,
+    x: Arc<CudaSlice<f32>>,
+    weights: Option<Arc<CudaSlice<f64>>>,
     d2: CudaSlice<f64>,
     sums: CudaSlice<f64>,
     /// The candidates of the last scoring, by row.
@@ -37,22 +37,48 @@ pub(super) struct DeviceSeeding {
 }
 
 impl DeviceSeeding {
-    /// Copies the rows (`d` features each) and weights to the device, or `None` when they would
-    /// take more than half its free memory.
-    pub(super) fn new(gpu: &Arc<Gpu>, x: &[f32], d: usize, weights: Option<&[f64]>) -> R<Option<Self>> {
+    /// The run's buffers on the device: the rows (`d` features each) and weights the session
+    /// keeps there when it holds these ([`Residency`]), else copies of them. `None` (the caller
+    /// seeds on the CPU) when the copies would take more than half the free memory, or the device
+    /// cannot hold them.
+    pub(super) fn new(
+        gpu: &Arc<Gpu>,
+        residency: &Residency,
+        x: &[f32],
+        d: usize,
+        weights: Option<&[f64]>,
+    ) -> R<Option<Self>> {
         let _busy = gpu.busy.lock().unwrap_or_else(|e| e.into_inner());
         gpu.ctx.bind_to_thread().map_err(err("cannot bind the CUDA context"))?;
         let n = x.len() / d;
-        let bytes = std::mem::size_of_val(x) + (8 + 8 * usize::from(weights.is_some())) * n;
-        let (free, _) = gpu.ctx.mem_get_info().map_err(err("cannot read the free memory"))?;
-        if bytes > free / 2 {
-            return Ok(None);
-        }
         let s = &gpu.stream;
-        let x = s.clone_htod(x).map_err(err("copying the rows"))?;
-        let weights = weights.map(|w| s.clone_htod(w)).transpose().map_err(err("copying the weights"))?;
-        let d2 = s.alloc_zeros::<f64>(n.max(1)).map_err(err("allocating the distances"))?;
-        let sums = s.alloc_zeros::<f64>(n.div_ceil(ROW_BLOCK).max(1)).map_err(err("allocating the potentials"))?;
+        let kept = residency.0.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = kept.rows.as_ref().filter(|r| r.holds(x, weights)).map(|r| {
+            let w = r.weights.as_ref().filter(|_| weights.is_some()).map(|(_, w)| w.clone());
+            (r.rows.clone(), w)
+        });
+        drop(kept);
+        let (x, weights) = match shared {
+            Some(shared) => shared,
+            None => {
+                let bytes = std::mem::size_of_val(x) + weights.map_or(0, std::mem::size_of_val);
+                let (free, _) = gpu.ctx.mem_get_info().map_err(err("cannot read the free memory"))?;
+                if bytes + 16 * n > free / 2 {
+                    return Ok(None);
+                }
+                // A copy the device cannot hold (another process took the memory) seeds on the CPU.
+                let Ok(rows) = s.clone_htod(x) else { return Ok(None) };
+                let weights = match weights.map(|w| s.clone_htod(w)).transpose() {
+                    Ok(weights) => weights.map(Arc::new),
+                    Err(_) => return Ok(None),
+                };
+                (Arc::new(rows), weights)
+            }
+        };
+        let (Ok(d2), Ok(sums)) = (s.alloc_zeros::<f64>(n.max(1)), s.alloc_zeros::<f64>(n.div_ceil(ROW_BLOCK).max(1)))
+        else {
+            return Ok(None);
+        };
         Ok(Some(Self { gpu: gpu.clone(), n, d, x, weights, d2, sums, candidates: Vec::new() }))
     }
 
@@ -79,7 +105,7 @@ impl DeviceSeeding {
         let kernels = &self.gpu.kernels;
         let kernel = if advance { &kernels.seed_advance } else { &kernels.seed_first };
         let mut b = self.gpu.stream.launch_builder(kernel);
-        b.arg(&self.x).arg(&n).arg(&d).arg(&row).arg(&mut self.d2);
+        b.arg(&*self.x).arg(&n).arg(&d).arg(&row).arg(&mut self.d2);
         // SAFETY: parameters as declared in kernels.cu; one thread per row.
         unsafe { b.launch(threads(self.n, 256)) }.map_err(err("launching a seeding pass"))?;
         self.block_sums()
@@ -93,7 +119,7 @@ impl DeviceSeeding {
         let mut b = self.gpu.stream.launch_builder(&self.gpu.kernels.seed_block_sums);
         b.arg(&self.d2);
         match &self.weights {
-            Some(w) => b.arg(w),
+            Some(w) => b.arg(&**w),
             None => b.arg(&null),
         };
         b.arg(&n).arg(&nblocks).arg(&mut self.sums);
@@ -130,9 +156,9 @@ impl SeedingSteps for DeviceSeeding {
             let null = 0u64;
             {
                 let mut b = stream.launch_builder(&s.gpu.kernels.seed_score);
-                b.arg(&s.x);
+                b.arg(&*s.x);
                 match &s.weights {
-                    Some(w) => b.arg(w),
+                    Some(w) => b.arg(&**w),
                     None => b.arg(&null),
                 };
                 b.arg(&s.d2).arg(&n).arg(&d).arg(&rows).arg(&trials_i).arg(&mut gains);

@@ -1,0 +1,173 @@
+//! The exact silhouette on the device: every pair of rows' distance, from DGEMM tiles of the rows
+//! in label order, centred on their mean, in f64 (the CPU's expansion,
+//! [`crate::kernels::silhouette`], in the same precision), summed per row and cluster by
+//! `silhouette_tile` in a fixed order. The values agree with the CPU's to about 1e-12 (the sums
+//! are added in another order); reruns give the same bits. Every pair is computed: the CPU's
+//! pruning by cluster bounds is left out, the device being fast enough at measuring them all.
+
+use std::sync::atomic::AtomicBool;
+
+use cudarc::cublas::sys::cublasOperation_t;
+use cudarc::cublas::{Gemm, GemmConfig};
+use cudarc::driver::{CudaSlice, CudaView, DriverError, PushKernelArg};
+
+use super::pass::{warp_per_row, Gpu};
+use crate::error::{check_stop, Error, Result};
+use crate::kernels::silhouette::value_from_sums;
+use crate::kernels::sums::group_by_label;
+
+/// Rows of a tile at most (fewer where their k sums would pass [`ACC_VALUES`]).
+const TILE_ROWS: usize = 4096;
+/// Columns of a tile: a tile of scores is `TILE_ROWS × TILE_COLS` f64 (256 MiB).
+const TILE_COLS: usize = 8192;
+/// A tile's per-row, per-cluster sums hold at most this many f64.
+const ACC_VALUES: usize = 1 << 25;
+
+type R<T> = std::result::Result<T, String>;
+
+/// The silhouette of the rows `rows` (all when `None`) of the float32 rows `x` (`d` features),
+/// labelled `labels` (checked: each in `0..k`), or `None` when the rows in f64 would take more
+/// than half the device's free memory (the caller computes on the CPU).
+pub(super) fn silhouette(
+    gpu: &Gpu,
+    x: &[f32],
+    d: usize,
+    labels: &[u32],
+    k: usize,
+    rows: Option<&[usize]>,
+    stop: &AtomicBool,
+) -> Result<Option<Vec<f64>>> {
+    let _busy = gpu.busy.lock().unwrap_or_else(|e| e.into_inner());
+    gpu.ctx.bind_to_thread().map_err(fail("cannot bind the CUDA context"))?;
+    let n = x.len() / d;
+    let (offsets, order) = group_by_label(labels, k);
+    let counts: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
+    let tile_rows = (ACC_VALUES / k.max(1)).clamp(32, TILE_ROWS);
+    let bytes = 8 * (n * d + n + tile_rows * (TILE_COLS + k + d + 1));
+    let (free, _) = gpu.ctx.mem_get_info().map_err(fail("cannot read the free memory"))?;
+    if bytes > free / 2 {
+        return Ok(None);
+    }
+    // The rows in label order, centred on their mean (in f64, summed in row order), and norms.
+    let mut mean = vec![0f64; d];
+    for row in x.chunks_exact(d) {
+        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += f64::from(v));
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut centred = vec![0f64; n * d];
+    for (to, &i) in centred.chunks_exact_mut(d).zip(&order) {
+        let row = &x[i as usize * d..(i as usize + 1) * d];
+        to.iter_mut().zip(row).zip(&mean).for_each(|((t, &v), m)| *t = f64::from(v) - m);
+    }
+    let norms: Vec<f64> = centred.chunks_exact(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let mut position = vec![0usize; n];
+    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p);
+    let wanted: Vec<usize> = match rows {
+        Some(rows) => rows.iter().map(|&i| position[i]).collect(),
+        None => (0..n).collect(),
+    };
+
+    let s = &gpu.stream;
+    let all = s.clone_htod(&centred).map_err(fail("copying the rows"))?;
+    let all_norms = s.clone_htod(&norms).map_err(fail("copying the norms"))?;
+    let mut dots = s.alloc_zeros::<f64>(tile_rows * TILE_COLS).map_err(fail("allocating a tile"))?;
+    let mut values = vec![0f64; wanted.len()];
+    for (tile, out) in wanted.chunks(tile_rows).zip(values.chunks_mut(tile_rows)) {
+        let m = tile.len();
+        let mut rows_x = vec![0f64; m * d];
+        for (to, &p) in rows_x.chunks_exact_mut(d).zip(tile) {
+            to.copy_from_slice(&centred[p * d..(p + 1) * d]);
+        }
+        let row_norms: Vec<f64> = tile.iter().map(|&p| norms[p]).collect();
+        let row_pos: Vec<i64> = tile.iter().map(|&p| p as i64).collect();
+        let tile_dev = RowTile {
+            x: s.clone_htod(&rows_x).map_err(fail("copying a tile's rows"))?,
+            norms: s.clone_htod(&row_norms).map_err(fail("copying a tile's norms"))?,
+            pos: s.clone_htod(&row_pos).map_err(fail("copying a tile's rows"))?,
+        };
+        let mut acc = s.alloc_zeros::<f64>(m * k).map_err(fail("allocating a tile's sums"))?;
+        for c0 in (0..n).step_by(TILE_COLS) {
+            check_stop(stop)?;
+            let c1 = (c0 + TILE_COLS).min(n);
+            let columns = all.slice(c0 * d..c1 * d);
+            tile_sums(gpu, &tile_dev.x, &columns, &mut dots, m, c1 - c0, d).map_err(Error::Backend)?;
+            // The runs of one cluster among columns c0..c1.
+            let (mut begin, mut cluster) = (Vec::new(), Vec::new());
+            for c in 0..k {
+                let (a, b) = (offsets[c].max(c0), offsets[c + 1].min(c1));
+                if a < b {
+                    begin.push((a - c0) as i32);
+                    cluster.push(c as i32);
+                }
+            }
+            let nseg = cluster.len() as i32;
+            begin.push((c1 - c0) as i32);
+            let begin = s.clone_htod(&begin).map_err(fail("copying the runs"))?;
+            let cluster = s.clone_htod(&cluster).map_err(fail("copying the runs"))?;
+            {
+                let cnorm = all_norms.slice(c0..c1);
+                let (m_i, cols_i, col0, k_i) = (m as i32, (c1 - c0) as i32, c0 as i64, k as i32);
+                let mut b = s.launch_builder(&gpu.kernels.silhouette_tile);
+                b.arg(&dots)
+                    .arg(&tile_dev.norms)
+                    .arg(&cnorm)
+                    .arg(&tile_dev.pos)
+                    .arg(&m_i)
+                    .arg(&cols_i)
+                    .arg(&col0)
+                    .arg(&begin)
+                    .arg(&cluster)
+                    .arg(&nseg)
+                    .arg(&k_i)
+                    .arg(&mut acc);
+                // SAFETY: the kernel's parameters are exactly these, in this order; one warp per row.
+                unsafe { b.launch(warp_per_row(m)) }.map_err(fail("launching silhouette_tile"))?;
+            }
+        }
+        let sums = s.clone_dtoh(&acc).map_err(fail("copying the sums back"))?;
+        for (r, (&p, v)) in tile.iter().zip(out.iter_mut()).enumerate() {
+            *v = value_from_sums(labels[order[p] as usize] as usize, &sums[r * k..(r + 1) * k], &counts);
+        }
+    }
+    s.synchronize().map_err(fail("the silhouette failed on the device"))?;
+    Ok(Some(values))
+}
+
+/// A tile of rows on the device: the rows, their squared norms, their places in label order.
+struct RowTile {
+    x: CudaSlice<f64>,
+    norms: CudaSlice<f64>,
+    pos: CudaSlice<i64>,
+}
+
+/// A device failure as the algorithms' error.
+fn fail(what: &'static str) -> impl Fn(DriverError) -> Error {
+    move |e| Error::Backend(format!("{what}: {e}"))
+}
+
+/// `dots[r · cols + c] = rows_r · columns_c` (f64): one DGEMM.
+fn tile_sums(
+    gpu: &Gpu,
+    rows: &CudaSlice<f64>,
+    columns: &CudaView<'_, f64>,
+    dots: &mut CudaSlice<f64>,
+    m: usize,
+    cols: usize,
+    d: usize,
+) -> R<()> {
+    let cfg = GemmConfig {
+        transa: cublasOperation_t::CUBLAS_OP_T,
+        transb: cublasOperation_t::CUBLAS_OP_N,
+        m: cols as i32,
+        n: m as i32,
+        k: d as i32,
+        alpha: 1.0f64,
+        lda: d as i32,
+        ldb: d as i32,
+        beta: 0.0f64,
+        ldc: cols as i32,
+    };
+    // SAFETY: columns are cols × d, rows m × d, dots at least m × cols (column-major views of the
+    // row-major buffers: dots holds the rows' dot products row by row).
+    unsafe { gpu.blas.gemm(cfg, columns, rows, dots) }.map_err(|e| format!("cuBLAS DGEMM failed: {e}"))
+}
