@@ -214,6 +214,8 @@ impl Backend for Cuda {
             Data::Dense(points) => F::as_f32(points.as_slice()).map(|r| (r, points.d())),
             Data::Sparse(_) => None,
         };
+        // No rows, no features or no rows wanted: nothing for the device to do.
+        let dense = dense.filter(|(x, d)| !x.is_empty() && *d > 0 && rows.is_none_or(|r| !r.is_empty()));
         if let Some((rows_f32, d)) = dense {
             check_labels(rows_f32.len() / d, labels, k, rows)?;
             let mut failed = None;

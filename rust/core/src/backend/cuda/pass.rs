@@ -737,6 +737,10 @@ fn copy_on_threads(from: &[f32], to: &mut [f32]) {
     const PIECE: usize = 1 << 20;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let share = from.len().div_ceil(threads).next_multiple_of(PIECE).max(PIECE);
+    if share >= from.len() {
+        to.copy_from_slice(from);
+        return;
+    }
     std::thread::scope(|scope| {
         for (to, from) in to.chunks_mut(share).zip(from.chunks(share)) {
             scope.spawn(move || to.copy_from_slice(from));

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::sys::cudaError_enum;
+use cudarc::driver::{CudaSlice, DriverError, LaunchConfig, PushKernelArg};
 
 use super::guard::guarded;
 use super::pass::{err, Gpu, Residency};
@@ -67,18 +68,22 @@ impl DeviceSeeding {
                     return Ok(None);
                 }
                 // A copy the device cannot hold (another process took the memory) seeds on the CPU.
-                let Ok(rows) = s.clone_htod(x) else { return Ok(None) };
-                let weights = match weights.map(|w| s.clone_htod(w)).transpose() {
-                    Ok(weights) => weights.map(Arc::new),
-                    Err(_) => return Ok(None),
+                let Some(rows) = unless_out_of_memory(s.clone_htod(x), "copying the rows")? else { return Ok(None) };
+                let weights = match weights {
+                    Some(w) => match unless_out_of_memory(s.clone_htod(w), "copying the weights")? {
+                        Some(w) => Some(Arc::new(w)),
+                        None => return Ok(None),
+                    },
+                    None => None,
                 };
                 (Arc::new(rows), weights)
             }
         };
-        let (Ok(d2), Ok(sums)) = (s.alloc_zeros::<f64>(n.max(1)), s.alloc_zeros::<f64>(n.div_ceil(ROW_BLOCK).max(1)))
-        else {
+        let Some(d2) = unless_out_of_memory(s.alloc_zeros::<f64>(n.max(1)), "allocating the distances")? else {
             return Ok(None);
         };
+        let potentials = s.alloc_zeros::<f64>(n.div_ceil(ROW_BLOCK).max(1));
+        let Some(sums) = unless_out_of_memory(potentials, "allocating the potentials")? else { return Ok(None) };
         Ok(Some(Self { gpu: gpu.clone(), n, d, x, weights, d2, sums, candidates: Vec::new() }))
     }
 
@@ -126,6 +131,16 @@ impl DeviceSeeding {
         // SAFETY: as above; a null weights pointer means every weight is 1; one thread per block.
         unsafe { b.launch(threads(blocks, 128)) }.map_err(err("launching seed_block_sums"))?;
         self.gpu.stream.clone_dtoh(&self.sums.slice(0..blocks)).map_err(err("copying the potentials back"))
+    }
+}
+
+/// `Some` of what an allocation or copy gave, `None` where the device is out of memory (the
+/// caller seeds on the CPU); any other failure is an error saying `what` failed.
+fn unless_out_of_memory<T>(done: std::result::Result<T, DriverError>, what: &'static str) -> R<Option<T>> {
+    match done {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.0 == cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => Ok(None),
+        Err(e) => Err(format!("{what}: {e}")),
     }
 }
 

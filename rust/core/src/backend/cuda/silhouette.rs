@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig};
+use cudarc::driver::sys::cudaError_enum;
 use cudarc::driver::{CudaSlice, CudaView, DriverError, PushKernelArg};
 
 use super::pass::{warp_per_row, Gpu};
@@ -23,8 +24,6 @@ const TILE_COLS: usize = 8192;
 /// A tile's per-row, per-cluster sums hold at most this many f64.
 const ACC_VALUES: usize = 1 << 25;
 
-type R<T> = std::result::Result<T, String>;
-
 /// The silhouette of the rows `rows` (all when `None`) of the float32 rows `x` (`d` features),
 /// labelled `labels` (checked: each in `0..k`), or `None` when the rows in f64 would take more
 /// than half the device's free memory (the caller computes on the CPU).
@@ -38,16 +37,73 @@ pub(super) fn silhouette(
     stop: &AtomicBool,
 ) -> Result<Option<Vec<f64>>> {
     let _busy = gpu.busy.lock().unwrap_or_else(|e| e.into_inner());
-    gpu.ctx.bind_to_thread().map_err(fail("cannot bind the CUDA context"))?;
+    gpu.ctx.bind_to_thread().map_err(|e| fail("cannot bind the CUDA context")(e).error())?;
     let n = x.len() / d;
     let (offsets, order) = group_by_label(labels, k);
     let counts: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    let tile_rows = (ACC_VALUES / k.max(1)).clamp(32, TILE_ROWS);
-    let bytes = 8 * (n * d + n + tile_rows * (TILE_COLS + k + d + 1));
-    let (free, _) = gpu.ctx.mem_get_info().map_err(fail("cannot read the free memory"))?;
+    let mut position = vec![0usize; n];
+    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p);
+    let wanted: Vec<usize> = match rows {
+        Some(rows) => rows.iter().map(|&i| position[i]).collect(),
+        None => (0..n).collect(),
+    };
+    // Tiles no larger than the data.
+    let tile_rows = (ACC_VALUES / k.max(1)).clamp(32, TILE_ROWS).min(wanted.len().max(1));
+    let tile_cols = TILE_COLS.min(n);
+    let bytes = 8 * (n * d + n + tile_rows * (tile_cols + k + d + 2));
+    let (free, _) = gpu.ctx.mem_get_info().map_err(|e| fail("cannot read the free memory")(e).error())?;
     if bytes > free / 2 {
         return Ok(None);
     }
+    match on_device(gpu, x, d, labels, k, &offsets, &order, &counts, &wanted, tile_rows, tile_cols, stop) {
+        // Memory another process took after the check: the CPU computes instead.
+        Err(DeviceFailure::OutOfMemory) => Ok(None),
+        Err(DeviceFailure::Other(e)) => Err(e),
+        Ok(values) => Ok(Some(values)),
+    }
+}
+
+/// Why the device's part failed: out of memory (the caller falls back to the CPU), or anything
+/// else (passed up).
+enum DeviceFailure {
+    OutOfMemory,
+    Other(Error),
+}
+
+impl From<Error> for DeviceFailure {
+    fn from(e: Error) -> Self {
+        Self::Other(e)
+    }
+}
+
+impl DeviceFailure {
+    /// The algorithms' error.
+    fn error(self) -> Error {
+        match self {
+            Self::OutOfMemory => Error::Backend("the device is out of memory".into()),
+            Self::Other(e) => e,
+        }
+    }
+}
+
+/// The silhouette of the rows at places `wanted` in label order, on the device, in tiles of
+/// `tile_rows` rows and `tile_cols` columns.
+#[allow(clippy::too_many_arguments)]
+fn on_device(
+    gpu: &Gpu,
+    x: &[f32],
+    d: usize,
+    labels: &[u32],
+    k: usize,
+    offsets: &[usize],
+    order: &[u32],
+    counts: &[usize],
+    wanted: &[usize],
+    tile_rows: usize,
+    tile_cols: usize,
+    stop: &AtomicBool,
+) -> std::result::Result<Vec<f64>, DeviceFailure> {
+    let n = x.len() / d;
     // The rows in label order, centred on their mean (in f64, summed in row order), and norms.
     let mut mean = vec![0f64; d];
     for row in x.chunks_exact(d) {
@@ -55,22 +111,35 @@ pub(super) fn silhouette(
     }
     mean.iter_mut().for_each(|m| *m /= n as f64);
     let mut centred = vec![0f64; n * d];
-    for (to, &i) in centred.chunks_exact_mut(d).zip(&order) {
+    for (to, &i) in centred.chunks_exact_mut(d).zip(order) {
         let row = &x[i as usize * d..(i as usize + 1) * d];
         to.iter_mut().zip(row).zip(&mean).for_each(|((t, &v), m)| *t = f64::from(v) - m);
     }
     let norms: Vec<f64> = centred.chunks_exact(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
-    let mut position = vec![0usize; n];
-    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p);
-    let wanted: Vec<usize> = match rows {
-        Some(rows) => rows.iter().map(|&i| position[i]).collect(),
-        None => (0..n).collect(),
-    };
 
     let s = &gpu.stream;
     let all = s.clone_htod(&centred).map_err(fail("copying the rows"))?;
     let all_norms = s.clone_htod(&norms).map_err(fail("copying the norms"))?;
-    let mut dots = s.alloc_zeros::<f64>(tile_rows * TILE_COLS).map_err(fail("allocating a tile"))?;
+    let mut dots = s.alloc_zeros::<f64>(tile_rows * tile_cols).map_err(fail("allocating a tile"))?;
+    // Each column tile's runs of one cluster (its first column, its cluster), once for all row
+    // tiles.
+    let mut runs = Vec::new();
+    for c0 in (0..n).step_by(tile_cols) {
+        let c1 = (c0 + tile_cols).min(n);
+        let (mut begin, mut cluster) = (Vec::new(), Vec::new());
+        for c in 0..k {
+            let (a, b) = (offsets[c].max(c0), offsets[c + 1].min(c1));
+            if a < b {
+                begin.push((a - c0) as i32);
+                cluster.push(c as i32);
+            }
+        }
+        let nseg = cluster.len() as i32;
+        begin.push((c1 - c0) as i32);
+        let begin = s.clone_htod(&begin).map_err(fail("copying the runs"))?;
+        let cluster = s.clone_htod(&cluster).map_err(fail("copying the runs"))?;
+        runs.push((begin, cluster, nseg));
+    }
     let mut values = vec![0f64; wanted.len()];
     for (tile, out) in wanted.chunks(tile_rows).zip(values.chunks_mut(tile_rows)) {
         let m = tile.len();
@@ -86,24 +155,11 @@ pub(super) fn silhouette(
             pos: s.clone_htod(&row_pos).map_err(fail("copying a tile's rows"))?,
         };
         let mut acc = s.alloc_zeros::<f64>(m * k).map_err(fail("allocating a tile's sums"))?;
-        for c0 in (0..n).step_by(TILE_COLS) {
+        for ((begin, cluster, nseg), c0) in runs.iter().zip((0..n).step_by(tile_cols)) {
             check_stop(stop)?;
-            let c1 = (c0 + TILE_COLS).min(n);
+            let c1 = (c0 + tile_cols).min(n);
             let columns = all.slice(c0 * d..c1 * d);
-            tile_sums(gpu, &tile_dev.x, &columns, &mut dots, m, c1 - c0, d).map_err(Error::Backend)?;
-            // The runs of one cluster among columns c0..c1.
-            let (mut begin, mut cluster) = (Vec::new(), Vec::new());
-            for c in 0..k {
-                let (a, b) = (offsets[c].max(c0), offsets[c + 1].min(c1));
-                if a < b {
-                    begin.push((a - c0) as i32);
-                    cluster.push(c as i32);
-                }
-            }
-            let nseg = cluster.len() as i32;
-            begin.push((c1 - c0) as i32);
-            let begin = s.clone_htod(&begin).map_err(fail("copying the runs"))?;
-            let cluster = s.clone_htod(&cluster).map_err(fail("copying the runs"))?;
+            tile_sums(gpu, &tile_dev.x, &columns, &mut dots, m, c1 - c0, d)?;
             {
                 let cnorm = all_norms.slice(c0..c1);
                 let (m_i, cols_i, col0, k_i) = (m as i32, (c1 - c0) as i32, c0 as i64, k as i32);
@@ -115,9 +171,9 @@ pub(super) fn silhouette(
                     .arg(&m_i)
                     .arg(&cols_i)
                     .arg(&col0)
-                    .arg(&begin)
-                    .arg(&cluster)
-                    .arg(&nseg)
+                    .arg(begin)
+                    .arg(cluster)
+                    .arg(nseg)
                     .arg(&k_i)
                     .arg(&mut acc);
                 // SAFETY: the kernel's parameters are exactly these, in this order; one warp per row.
@@ -126,11 +182,11 @@ pub(super) fn silhouette(
         }
         let sums = s.clone_dtoh(&acc).map_err(fail("copying the sums back"))?;
         for (r, (&p, v)) in tile.iter().zip(out.iter_mut()).enumerate() {
-            *v = value_from_sums(labels[order[p] as usize] as usize, &sums[r * k..(r + 1) * k], &counts);
+            *v = value_from_sums(labels[order[p] as usize] as usize, &sums[r * k..(r + 1) * k], counts);
         }
     }
     s.synchronize().map_err(fail("the silhouette failed on the device"))?;
-    Ok(Some(values))
+    Ok(values)
 }
 
 /// A tile of rows on the device: the rows, their squared norms, their places in label order.
@@ -140,12 +196,16 @@ struct RowTile {
     pos: CudaSlice<i64>,
 }
 
-/// A device failure as the algorithms' error.
-fn fail(what: &'static str) -> impl Fn(DriverError) -> Error {
-    move |e| Error::Backend(format!("{what}: {e}"))
+/// A device failure: out of memory, or the algorithms' error saying what failed.
+fn fail(what: &'static str) -> impl Fn(DriverError) -> DeviceFailure {
+    move |e| match e.0 {
+        cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => DeviceFailure::OutOfMemory,
+        _ => DeviceFailure::Other(Error::Backend(format!("{what}: {e}"))),
+    }
 }
 
 /// `dots[r · cols + c] = rows_r · columns_c` (f64): one DGEMM.
+#[allow(clippy::too_many_arguments)]
 fn tile_sums(
     gpu: &Gpu,
     rows: &CudaSlice<f64>,
@@ -154,7 +214,7 @@ fn tile_sums(
     m: usize,
     cols: usize,
     d: usize,
-) -> R<()> {
+) -> std::result::Result<(), DeviceFailure> {
     let cfg = GemmConfig {
         transa: cublasOperation_t::CUBLAS_OP_T,
         transb: cublasOperation_t::CUBLAS_OP_N,
@@ -169,5 +229,6 @@ fn tile_sums(
     };
     // SAFETY: columns are cols × d, rows m × d, dots at least m × cols (column-major views of the
     // row-major buffers: dots holds the rows' dot products row by row).
-    unsafe { gpu.blas.gemm(cfg, columns, rows, dots) }.map_err(|e| format!("cuBLAS DGEMM failed: {e}"))
+    unsafe { gpu.blas.gemm(cfg, columns, rows, dots) }
+        .map_err(|e| DeviceFailure::Other(Error::Backend(format!("cuBLAS DGEMM failed: {e}"))))
 }
