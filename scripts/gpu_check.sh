@@ -9,7 +9,8 @@
 #   summary.txt  each step's exit status and seconds, the pytest tally
 #   env.txt      nvidia-smi, the driver, the CUDA libraries the loader can see, pip packages
 #   probe.txt    the wheel's probe; the device as opened: CUBIN or PTX, NVRTC, cache file,
-#                driver and libraries; a smoke assignment against the CPU; the PTX path forced
+#                driver and libraries; a smoke assignment, transform, k-means++ seeding and
+#                silhouette against the CPU; the PTX path forced
 #   pytest.txt   the cuda and device tests, every outcome (-rA) and the slowest durations
 #   pytest.xml   the same as JUnit XML
 #   bench.txt    benches/gpu_bench.py's output (bench.json: its numbers, rewritten per shape)
@@ -77,6 +78,16 @@ print("labels equal:", bool((got["labels"] == cpu["labels"]).all()),
       "max |deltas| diff:", float(np.abs(got["deltas"] - cpu["deltas"]).max()))
 t = _core.transform(x[:1000], c, device=(0, False))
 print("transform max |gpu - cpu|:", float(np.abs(t - _core.transform(x[:1000], c)).max()))
+# k-means++ on the device (20,000 x 32: past SEED_MIN_VALUES): the CPU's seeds, so one Lloyd
+# iteration from them gives the CPU's labels.
+kw = dict(k=50, init_method="kmeans++", num_trials=1, max_iter=1, tol=1e-4, seed=3)
+start = time.perf_counter()
+seeded = _core.fit_lloyd(x[:20_000], **kw, device=(0, False))
+print(f"smoke greedy k-means++ 20000 x 32, k = 50, one Lloyd pass: {time.perf_counter() - start:.3f} s")
+print("seeded labels equal:", bool((seeded["labels"] == _core.fit_lloyd(x[:20_000], **kw)["labels"]).all()))
+codes = np.ascontiguousarray(cpu["labels"][:3000] % 7, dtype=np.int32)
+s_gpu = _core.silhouette_samples(x[:3000], codes, 7, device=(0, False))
+print("silhouette max |gpu - cpu|:", float(np.abs(s_gpu - _core.silhouette_samples(x[:3000], codes, 7)).max()))
 PY
 cat >/tmp/fk_ptx.py <<'PY'
 # The PTX fallback (what runs when NVRTC does not know the GPU or the driver refuses the CUBIN).
