@@ -134,6 +134,13 @@ impl DeviceSeeding {
     }
 }
 
+impl Drop for DeviceSeeding {
+    /// The buffers are freed with the context current on the thread that drops them.
+    fn drop(&mut self) {
+        let _ = self.gpu.ctx.bind_to_thread();
+    }
+}
+
 /// `Some` of what an allocation or copy gave, `None` where the device is out of memory (the
 /// caller seeds on the CPU); any other failure is an error saying `what` failed.
 fn unless_out_of_memory<T>(done: std::result::Result<T, DriverError>, what: &'static str) -> R<Option<T>> {
