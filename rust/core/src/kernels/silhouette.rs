@@ -208,7 +208,7 @@ fn silhouette_with<D: Distances>(
 }
 
 /// `position[i]`: where row i sits in label order.
-fn positions(order: &[u32]) -> Vec<u32> {
+pub(crate) fn positions(order: &[u32]) -> Vec<u32> {
     let mut position = vec![0u32; order.len()];
     order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p as u32);
     position

@@ -210,26 +210,17 @@ impl Backend for Cuda {
         rows: Option<&[usize]>,
         stop: &AtomicBool,
     ) -> Result<Vec<f64>> {
+        // Float32 dense rows, and some to compute (no rows, no features or no rows wanted: nothing
+        // for the device to do).
         let dense = match x {
-            Data::Dense(points) => F::as_f32(points.as_slice()).map(|r| (r, points.d())),
+            Data::Dense(points) => Some(points).filter(|p| F::as_f32(p.as_slice()).is_some()),
             Data::Sparse(_) => None,
         };
-        // No rows, no features or no rows wanted: nothing for the device to do.
-        let dense = dense.filter(|(x, d)| !x.is_empty() && *d > 0 && rows.is_none_or(|r| !r.is_empty()));
-        if let Some((rows_f32, d)) = dense {
-            check_labels(rows_f32.len() / d, labels, k, rows)?;
-            let mut failed = None;
-            let done = guarded(|| match silhouette::silhouette(&self.gpu, rows_f32, d, labels, k, rows, stop) {
-                Ok(values) => Ok(values),
-                Err(e) => {
-                    failed = Some(e);
-                    Ok(None)
-                }
-            })
-            .map_err(Error::Backend)?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
+        if let Some(points) = dense.filter(|p| p.n() > 0 && p.d() > 0 && rows.is_none_or(|r| !r.is_empty())) {
+            check_labels(points.n(), labels, k, rows)?;
+            // The outer error is a panic inside cudarc, the inner one the silhouette's own.
+            let done = guarded(|| Ok(silhouette::silhouette(&self.gpu, points, labels, k, rows, stop)))
+                .map_err(Error::Backend)??;
             if let Some(values) = done {
                 return Ok(values);
             }

@@ -6,10 +6,9 @@
 
 use std::sync::Arc;
 
-use cudarc::driver::sys::cudaError_enum;
 use cudarc::driver::{CudaSlice, DriverError, LaunchConfig, PushKernelArg};
 
-use super::guard::guarded;
+use super::guard::{guarded, out_of_memory};
 use super::pass::{err, Gpu, Residency};
 use crate::backend::contract::SeedingSteps;
 use crate::error::{Error, Result};
@@ -146,7 +145,7 @@ impl Drop for DeviceSeeding {
 fn unless_out_of_memory<T>(done: std::result::Result<T, DriverError>, what: &'static str) -> R<Option<T>> {
     match done {
         Ok(value) => Ok(Some(value)),
-        Err(e) if e.0 == cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => Ok(None),
+        Err(e) if out_of_memory(&e) => Ok(None),
         Err(e) => Err(format!("{what}: {e}")),
     }
 }

@@ -1,6 +1,6 @@
 //! The exact silhouette on the device: every pair of rows' distance, from DGEMM tiles of the rows
-//! in label order, centred on their mean, in f64 (the CPU's expansion,
-//! [`crate::kernels::silhouette`], in the same precision), summed per row and cluster by
+//! in label order, centred on their mean as the CPU centres them ([`DenseDots`]), in f64 (the
+//! CPU's expansion, [`crate::kernels::silhouette`], in the same precision), summed per row and cluster by
 //! `silhouette_tile` in a fixed order. The values agree with the CPU's to about 1e-12 (the sums
 //! are added in another order); reruns give the same bits. Every pair is computed: the CPU's
 //! pruning by cluster bounds is left out, the device being fast enough at measuring them all.
@@ -9,12 +9,15 @@ use std::sync::atomic::AtomicBool;
 
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig};
-use cudarc::driver::sys::cudaError_enum;
 use cudarc::driver::{CudaSlice, CudaView, DriverError, PushKernelArg};
 
+use super::guard::out_of_memory;
 use super::pass::{warp_per_row, Gpu};
 use crate::error::{check_stop, Error, Result};
-use crate::kernels::silhouette::value_from_sums;
+use crate::kernels::pairwise::DenseDots;
+use crate::kernels::points::Points;
+use crate::kernels::scalar::Scalar;
+use crate::kernels::silhouette::{positions, value_from_sums};
 use crate::kernels::sums::group_by_label;
 
 /// Rows of a tile at most (fewer where their k sums would pass [`ACC_VALUES`]).
@@ -24,13 +27,12 @@ const TILE_COLS: usize = 8192;
 /// A tile's per-row, per-cluster sums hold at most this many f64.
 const ACC_VALUES: usize = 1 << 25;
 
-/// The silhouette of the rows `rows` (all when `None`) of the float32 rows `x` (`d` features),
+/// The silhouette of the rows `rows` (all when `None`) of the dense rows `x`,
 /// labelled `labels` (checked: each in `0..k`), or `None` when the rows in f64 would take more
 /// than half the device's free memory (the caller computes on the CPU).
-pub(super) fn silhouette(
+pub(super) fn silhouette<F: Scalar>(
     gpu: &Gpu,
-    x: &[f32],
-    d: usize,
+    x: Points<'_, F>,
     labels: &[u32],
     k: usize,
     rows: Option<&[usize]>,
@@ -38,13 +40,14 @@ pub(super) fn silhouette(
 ) -> Result<Option<Vec<f64>>> {
     let _busy = gpu.busy.lock().unwrap_or_else(|e| e.into_inner());
     gpu.ctx.bind_to_thread().map_err(|e| fail("cannot bind the CUDA context")(e).error())?;
-    let n = x.len() / d;
+    let (n, d) = (x.n(), x.d());
     let (offsets, order) = group_by_label(labels, k);
     let counts: Vec<usize> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut position = vec![0usize; n];
-    order.iter().enumerate().for_each(|(p, &i)| position[i as usize] = p);
     let wanted: Vec<usize> = match rows {
-        Some(rows) => rows.iter().map(|&i| position[i]).collect(),
+        Some(rows) => {
+            let position = positions(&order);
+            rows.iter().map(|&i| position[i] as usize).collect()
+        }
         None => (0..n).collect(),
     };
     // Tiles no larger than the data.
@@ -55,7 +58,7 @@ pub(super) fn silhouette(
     if bytes > free / 2 {
         return Ok(None);
     }
-    match on_device(gpu, x, d, labels, k, &offsets, &order, &counts, &wanted, tile_rows, tile_cols, stop) {
+    match on_device(gpu, x, labels, k, &offsets, &order, &counts, &wanted, tile_rows, tile_cols, stop) {
         // Memory another process took after the check: the CPU computes instead.
         Err(DeviceFailure::OutOfMemory) => Ok(None),
         Err(DeviceFailure::Other(e)) => Err(e),
@@ -89,10 +92,9 @@ impl DeviceFailure {
 /// The silhouette of the rows at places `wanted` in label order, on the device, in tiles of
 /// `tile_rows` rows and `tile_cols` columns.
 #[allow(clippy::too_many_arguments)]
-fn on_device(
+fn on_device<F: Scalar>(
     gpu: &Gpu,
-    x: &[f32],
-    d: usize,
+    x: Points<'_, F>,
     labels: &[u32],
     k: usize,
     offsets: &[usize],
@@ -103,19 +105,11 @@ fn on_device(
     tile_cols: usize,
     stop: &AtomicBool,
 ) -> std::result::Result<Vec<f64>, DeviceFailure> {
-    let n = x.len() / d;
-    // The rows in label order, centred on their mean (in f64, summed in row order), and norms.
-    let mut mean = vec![0f64; d];
-    for row in x.chunks_exact(d) {
-        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += f64::from(v));
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let mut centred = vec![0f64; n * d];
-    for (to, &i) in centred.chunks_exact_mut(d).zip(order) {
-        let row = &x[i as usize * d..(i as usize + 1) * d];
-        to.iter_mut().zip(row).zip(&mean).for_each(|((t, &v), m)| *t = f64::from(v) - m);
-    }
-    let norms: Vec<f64> = centred.chunks_exact(d).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let (n, d) = (x.n(), x.d());
+    // The rows in label order, centred on their mean as the CPU centres them, and their norms.
+    let dots = DenseDots::new(x);
+    let centred = dots.centred_in_order(order);
+    let norms: Vec<f64> = order.iter().map(|&i| dots.norms[i as usize]).collect();
 
     let s = &gpu.stream;
     let all = s.clone_htod(&centred).map_err(fail("copying the rows"))?;
@@ -198,9 +192,12 @@ struct RowTile {
 
 /// A device failure: out of memory, or the algorithms' error saying what failed.
 fn fail(what: &'static str) -> impl Fn(DriverError) -> DeviceFailure {
-    move |e| match e.0 {
-        cudaError_enum::CUDA_ERROR_OUT_OF_MEMORY => DeviceFailure::OutOfMemory,
-        _ => DeviceFailure::Other(Error::Backend(format!("{what}: {e}"))),
+    move |e| {
+        if out_of_memory(&e) {
+            DeviceFailure::OutOfMemory
+        } else {
+            DeviceFailure::Other(Error::Backend(format!("{what}: {e}")))
+        }
     }
 }
 

@@ -1,7 +1,5 @@
 //! Distance sums through the fused AVX2 microkernel ([`super::avx2`]) for short dense rows.
 
-use rayon::prelude::*;
-
 use super::avx2 as kernel;
 use super::tiles::{DenseDots, Distances, COLUMN_BLOCK};
 use crate::kernels::avx2::available;
@@ -44,13 +42,7 @@ impl<'a, F: Scalar> Fused<'a, F> {
             return None;
         }
         let dots = DenseDots::new(x);
-        let d = x.d();
-        let mut sorted = vec![0f64; x.n() * d];
-        sorted.par_chunks_mut(d * 1024).zip(order.par_chunks(1024)).for_each(|(out, rows)| {
-            for (out, &i) in out.chunks_exact_mut(d).zip(rows) {
-                out.iter_mut().zip(dots.centred(i)).for_each(|(o, v)| *o = v);
-            }
-        });
+        let sorted = dots.centred_in_order(order);
         Some(Self { dots, sorted })
     }
 }

@@ -83,6 +83,19 @@ impl<'a, F: Scalar> DenseDots<'a, F> {
         }
     }
 
+    /// The centred rows in the order `order` gives them (`order[p]` is the row at position p),
+    /// n × d, one after the other.
+    pub(crate) fn centred_in_order(&self, order: &[u32]) -> Vec<f64> {
+        let d = self.x.d();
+        let mut sorted = vec![0f64; order.len() * d];
+        sorted.par_chunks_mut(d * 1024).zip(order.par_chunks(1024)).for_each(|(out, rows)| {
+            for (out, &i) in out.chunks_exact_mut(d).zip(rows) {
+                out.iter_mut().zip(self.centred(i)).for_each(|(o, v)| *o = v);
+            }
+        });
+        sorted
+    }
+
     /// Row i minus the mean, in `f64`.
     pub(crate) fn centred(&self, i: u32) -> impl Iterator<Item = f64> + '_ {
         self.x.row(i as usize).iter().zip(&self.mean).map(|(&v, m)| v.to_f64() - m)
