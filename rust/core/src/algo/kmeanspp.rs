@@ -28,7 +28,7 @@
 //! bit-identical on any number of threads.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use rayon::prelude::*;
@@ -93,7 +93,7 @@ pub fn kmeans_pp_on<F: Scalar, R: Rows<F>, B: Backend>(
 ) -> Result<Vec<usize>> {
     match backend.seeding_steps(x.data(), weights)? {
         Some(steps) => {
-            let device = OnDevice { steps: RefCell::new(steps), measured: Cell::new(false) };
+            let device = OnDevice { steps: RefCell::new(steps) };
             run(&device, Seeding::<F>::new(x.n(), weights, x.d(), false), k, local_trials, rng)
         }
         None => Ok(kmeans_pp(x, weights, k, local_trials, rng, true)),
@@ -113,9 +113,9 @@ fn run<F: Scalar, M: Measure<F>>(
     let mut taken = vec![false; n];
     let mut chosen = Vec::with_capacity(k);
 
-    // The first centre: drawn by weight alone (every row at "distance" 1).
+    // The first centre: drawn by weight alone (every row at "distance" 1, on the host).
     seeding.set_all(1.0);
-    let first = seeding.draw_from(rng, |b| measure.block(&seeding, b))?.unwrap_or_else(|| rng.below(n));
+    let first = seeding.draw(rng).unwrap_or_else(|| rng.below(n));
     chosen.push(first);
     taken[first] = true;
     measure.first(&mut seeding, first)?;
@@ -169,7 +169,8 @@ trait Measure<F: Scalar> {
         let scored = self.score(seeding, &[candidate])?;
         self.add(seeding, &[candidate], 0, &scored)
     }
-    /// The squared distances of block `b`'s rows, to draw a row within it: the host's.
+    /// The squared distances of block `b`'s rows, once the first centre is measured, to draw a
+    /// row within it: the host's.
     fn block<'s>(&'s self, seeding: &'s Seeding<'_, F>, b: usize) -> Result<Cow<'s, [f64]>> {
         Ok(Cow::Borrowed(seeding.block(b)))
     }
@@ -197,21 +198,17 @@ impl<F: Scalar, R: Rows<F>> Measure<F> for Measured<R> {
     }
 }
 
-/// Distances measured on a device ([`SeedingSteps`]), which keeps every row's `d2`; the host keeps
-/// each block's potential (to draw a block) and fetches one block's `d2` to draw a row in it.
-/// Every row is measured (the pruning test would only skip rows the measurement would not move):
-/// the same rows are chosen as by [`Measured`].
+/// Distances measured on a device ([`SeedingSteps`]), which keeps every row's `d2` from the first
+/// centre on; the host keeps each block's potential (to draw a block) and fetches one block's
+/// `d2` to draw a row in it. Every row is measured (the pruning test would only skip rows the
+/// measurement would not move): the same rows are chosen as by [`Measured`].
 struct OnDevice<'a> {
     steps: RefCell<Box<dyn SeedingSteps + 'a>>,
-    /// Whether the device holds the distances: from the first centre on (before it every row is
-    /// at the host's [`Seeding::set_all`] value).
-    measured: Cell<bool>,
 }
 
 impl<F: Scalar> Measure<F> for OnDevice<'_> {
     fn first(&self, seeding: &mut Seeding<'_, F>, row: usize) -> Result<()> {
         seeding.block_sums = self.steps.borrow_mut().first(row)?;
-        self.measured.set(true);
         Ok(())
     }
     fn score(&self, _: &Seeding<'_, F>, candidates: &[usize]) -> Result<Scored> {
@@ -226,10 +223,7 @@ impl<F: Scalar> Measure<F> for OnDevice<'_> {
         seeding.block_sums = self.steps.borrow_mut().advance(candidate)?;
         Ok(())
     }
-    fn block<'s>(&'s self, seeding: &'s Seeding<'_, F>, b: usize) -> Result<Cow<'s, [f64]>> {
-        if !self.measured.get() {
-            return Ok(Cow::Borrowed(seeding.block(b)));
-        }
+    fn block<'s>(&'s self, _: &'s Seeding<'_, F>, b: usize) -> Result<Cow<'s, [f64]>> {
         Ok(Cow::Owned(self.steps.borrow_mut().block(b)?))
     }
 }
@@ -608,8 +602,7 @@ impl<'w, F: Scalar> Seeding<'w, F> {
         &self.d2[b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(self.d2.len())]
     }
 
-    /// A row drawn with probability w·d2 / Σ w·d2, or `None` when that sum is zero.
-    #[cfg(test)]
+    /// A row drawn with probability w·d2 / Σ w·d2 (the host's), or `None` when that sum is zero.
     fn draw(&self, rng: &mut Rng) -> Option<usize> {
         self.draw_from(rng, |b| Ok(Cow::Borrowed(self.block(b)))).expect("the host's blocks")
     }
