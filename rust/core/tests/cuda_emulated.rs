@@ -4,7 +4,8 @@
 //! them for one chunk, then compared with the CPU backend: labels, the exact distances to the bit,
 //! a stable sort by label, the per-cluster sums. No GPU anywhere; what this cannot check is the
 //! Rust host code of `pass.rs` and cuBLAS (the scores here are a float32 loop), which only
-//! `pytest -m cuda` on a GPU covers. Skipped, saying so, where no C++20 compiler is installed.
+//! `pytest -m cuda` on a GPU covers. Skipped, saying so, where no C++20 compiler is installed; a
+//! compiler that fails on the kernels fails the tests.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,9 +30,11 @@ fn emulator() -> Option<&'static Path> {
                 .status();
             match status {
                 Ok(s) if s.success() => Some(exe),
-                other => {
-                    assert!(std::env::var_os("FASTKMEANS_REQUIRE_CUDA_EMU").is_none(), "cannot build: {other:?}");
-                    eprintln!("SKIPPED: no C++20 compiler ({cxx}: {other:?})");
+                // A compiler that fails on the kernels is a failure, not a skip.
+                Ok(s) => panic!("the emulator does not build ({cxx}: {s})"),
+                Err(e) => {
+                    assert!(std::env::var_os("FASTKMEANS_REQUIRE_CUDA_EMU").is_none(), "cannot build: {e}");
+                    eprintln!("SKIPPED: no C++20 compiler ({cxx}: {e})");
                     None
                 }
             }
@@ -50,11 +53,20 @@ struct Emulated {
     distances: Vec<f32>,
 }
 
-fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) -> Option<Emulated> {
+/// Runs the emulator in `mode` ("" for the default) on rows, centres and weights in the default
+/// mode's layout; returns its output.
+fn emulate(
+    mode: &str,
+    x: &[f32],
+    d: usize,
+    centers: &[f32],
+    weights: Option<&[f64]>,
+    margin: Option<f64>,
+) -> Option<Vec<u8>> {
     let exe = emulator()?;
     let (n, k) = (x.len() / d, centers.len() / d);
     let dir = std::env::temp_dir();
-    let tag = format!("{}_{}_{}_{}", std::process::id(), n, k, d);
+    let tag = format!("{mode}_{}_{}_{}_{}", std::process::id(), n, k, d);
     let (inp, out) = (dir.join(format!("emu_in_{tag}")), dir.join(format!("emu_out_{tag}")));
     let mut bytes = Vec::new();
     for v in [n as i64, d as i64, k as i64, weights.is_some() as i64] {
@@ -64,6 +76,9 @@ fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Op
     weights.unwrap_or(&[]).iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
     std::fs::write(&inp, bytes).unwrap();
     let mut cmd = Command::new(exe);
+    if !mode.is_empty() {
+        cmd.arg(mode);
+    }
     cmd.arg(&inp).arg(&out);
     if let Some(m) = margin {
         cmd.arg(format!("{m:e}"));
@@ -71,6 +86,12 @@ fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Op
     assert!(cmd.status().unwrap().success(), "the emulated kernels failed");
     let raw = std::fs::read(&out).unwrap();
     let _ = (std::fs::remove_file(&inp), std::fs::remove_file(&out));
+    Some(raw)
+}
+
+fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) -> Option<Emulated> {
+    let (n, k) = (x.len() / d, centers.len() / d);
+    let raw = emulate("", x, d, centers, weights, margin)?;
     let mut at = 0;
     let mut take = |count: usize, size: usize| {
         let part = raw[at..at + count * size].to_vec();
@@ -175,6 +196,99 @@ fn exact_distances_have_the_cpus_bits_where_f64_rounds() {
     let x: Vec<f32> = noise.iter().enumerate().map(|(i, v)| v * 10f32.powi((i % 7) as i32 - 2)).collect();
     let centers: Vec<f32> = (0..d).map(|p| (p as f32 * 0.37).sin() * 1e-3).collect();
     check_against_cpu(&x, d, &centers, None, None);
+}
+
+/// The fused assignment (`assign_fused`): labels and distances to the bit against the CPU
+/// backend's. Returns the labels.
+fn check_fused(x: &[f32], d: usize, centers: &[f32]) -> Option<Vec<u32>> {
+    let n = x.len() / d;
+    let raw = emulate("fused", x, d, centers, None, None)?;
+    let labels: Vec<u32> = raw[..4 * n].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let dist2: Vec<f64> =
+        raw[4 * n..12 * n].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let (points, cpoints) = (Points::from_rows(x, d).unwrap(), Points::from_rows(centers, d).unwrap());
+    let (mut cpu_labels, mut cpu_dist2) = (vec![0u32; n], vec![0f64; n]);
+    Cpu.assign_and_sum(points.into(), None, cpoints, &mut cpu_labels, &mut cpu_dist2).unwrap();
+    assert_eq!(labels, cpu_labels, "labels");
+    assert!(dist2.iter().zip(&cpu_dist2).all(|(a, b)| a.to_bits() == b.to_bits()), "dist2 bits");
+    Some(labels)
+}
+
+#[test]
+fn the_fused_assignment_matches_the_cpu_over_partial_blocks_with_a_feature_tail() {
+    // 1,000 rows (the last of 8 row blocks partial), 300 centres (three centre blocks, the last
+    // partial), d = 37 (not a multiple of 4: element loads, and a partial feature slice).
+    let (x, centers) = blobs(1000, 37, 300, 11);
+    check_fused(&x, 37, &centers);
+}
+
+#[test]
+fn the_fused_assignment_matches_the_cpu_with_vector_loads_far_from_the_origin() {
+    // d = 32: four-float loads; rows far from the origin make the scores cancel.
+    let (x, mut centers) = blobs(300, 32, 130, 12);
+    centers.iter_mut().for_each(|v| *v += 30.0);
+    let x: Vec<f32> = x.iter().map(|v| v + 30.0).collect();
+    check_fused(&x, 32, &centers);
+}
+
+#[test]
+fn the_fused_assignment_matches_the_cpus_narrow_rows() {
+    // d = 3: the CPU's kernel for rows of at most eight features (one row per lane).
+    let (x, centers) = blobs(500, 3, 200, 13);
+    check_fused(&x, 3, &centers);
+}
+
+#[test]
+fn fused_exact_ties_go_to_the_lowest_index() {
+    // Ties within one thread's centres (0 = 2, both the first thread's) and across threads
+    // (9 = 17: the second and third thread's, neither of them the lane that writes the label).
+    let (x, mut centers) = blobs(300, 9, 20, 14);
+    let (c2, c9) = (centers[2 * 9..3 * 9].to_vec(), centers[9 * 9..10 * 9].to_vec());
+    centers[..9].copy_from_slice(&c2);
+    centers[17 * 9..18 * 9].copy_from_slice(&c9);
+    let Some(labels) = check_fused(&x, 9, &centers) else { return };
+    assert!(labels.contains(&0) && labels.contains(&9) && !labels.contains(&2) && !labels.contains(&17));
+}
+
+/// Centre `twin` is centre 0 moved by a float32 step or two in each feature: blob 0's rows are a
+/// hair closer to one or the other, at or below the scores' rounding. The CPU takes the smaller
+/// float32 score, the lower index where they round to the same value (not always the nearer
+/// centre in exact arithmetic); so must the kernel. Returns the labels and how many rows went to
+/// the twin that is farther in exact arithmetic.
+fn near_tie(twin: usize) -> Option<(Vec<u32>, usize)> {
+    let d = 10;
+    let (x, mut centers) = blobs(480, d, 12, 16);
+    for p in 0..d {
+        centers[twin * d + p] = f32::from_bits(centers[p].to_bits() + 1 + (p as u32 % 2));
+    }
+    let labels = check_fused(&x, d, &centers)?;
+    let exact = |i: usize, c: u32| -> f64 {
+        (0..d).map(|p| (f64::from(x[i * d + p]) - f64::from(centers[c as usize * d + p])).powi(2)).sum()
+    };
+    let twins = [0, twin as u32];
+    let farther = (0..480)
+        .filter(|&i| twins.contains(&labels[i]))
+        .filter(|&i| exact(i, twins[0] + twins[1] - labels[i]) < exact(i, labels[i]))
+        .count();
+    assert!(labels.contains(&0) && labels.contains(&(twin as u32)), "no row on either side of the near-tie");
+    assert!(farther > 0, "every row went to its exactly nearer twin: the test shows nothing");
+    Some((labels, farther))
+}
+
+#[test]
+fn fused_near_ties_across_threads_follow_the_cpus_float32_scores() {
+    near_tie(8); // centre 8: the second thread's first column, merged across threads
+}
+
+#[test]
+fn fused_near_ties_within_a_thread_follow_the_cpus_float32_scores() {
+    near_tie(5); // centre 5: the first thread's, kept in its running best
+}
+
+#[test]
+fn the_fused_assignment_with_one_centre() {
+    let (x, centers) = blobs(200, 5, 1, 15);
+    check_fused(&x, 5, &centers);
 }
 
 /// transform's `distance_tile` against the CPU backend's exact distances: within the GEMM's

@@ -1,7 +1,7 @@
 //! The CUDA kernels compile: NVRTC (no GPU or driver needed) builds `kernels.cu` with the
 //! backend's own options into a CUBIN for sm_80 and sm_90 (what a GPU session loads) and into PTX
-//! (the fallback), every kernel the backend loads is in both, and the disk cache answers the
-//! second time.
+//! (the fallback), every kernel the backend loads is in both, no kernel spills registers, and the
+//! disk cache answers the second time.
 //!
 //! Runs with `--features cuda` (`make cuda-check`). Where NVRTC cannot be loaded it says so and
 //! passes only when `FASTKMEANS_REQUIRE_NVRTC` is unset; `make cuda-check` sets it, after
@@ -60,6 +60,46 @@ fn kernels_compile_to_cubin_and_ptx_for_hopper_and_ampere() {
                 let text = String::from_utf8_lossy(&image);
                 assert!(!text.contains("fma.rn.f64"), "{}: a double multiply-add was contracted", target.arch_name());
                 assert!(text.contains(&format!(".target sm_{arch}")), "{}", target.arch_name());
+            }
+        }
+    }
+}
+
+/// Each kernel's (registers, bytes of spill stores) in a ptxas report.
+fn register_use(report: &str) -> Vec<(String, u32, u32)> {
+    // The number `back` words before the word `unit` ("0 bytes spill", "127 registers").
+    let number_before = |line: &str, unit: &str, back: usize| -> Option<u32> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| w.trim_end_matches(',') == unit)?;
+        words.get(at.checked_sub(back)?)?.parse().ok()
+    };
+    let mut out = Vec::new();
+    let mut lines = report.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.split("Function properties for ").nth(1) {
+            let spills = lines.next().and_then(|l| number_before(l, "spill", 2)).unwrap_or(u32::MAX);
+            let registers = lines.next().and_then(|l| number_before(l, "registers", 1)).unwrap_or(u32::MAX);
+            out.push((name.trim().to_owned(), registers, spills));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_kernel_spills_and_the_fused_assignment_fits_two_blocks_per_multiprocessor() {
+    if !nvrtc() {
+        return;
+    }
+    for arch in [80, 90] {
+        let report = module::ptxas_report(arch).unwrap_or_else(|e| panic!("{e}"));
+        let used = register_use(&report);
+        assert_eq!(used.len(), module::KERNELS.len(), "sm_{arch}: {report}");
+        for (kernel, registers, spills) in &used {
+            // A spill puts a kernel's working set in local memory: slower, and easy to cause.
+            assert_eq!(*spills, 0, "sm_{arch}: {kernel} spills ({registers} registers): {report}");
+            if kernel == "assign_fused" {
+                // __launch_bounds__(256, 2): two blocks of 256 threads per multiprocessor.
+                assert!(*registers <= 128, "sm_{arch}: assign_fused uses {registers} registers");
             }
         }
     }

@@ -3,7 +3,8 @@
 // std::threads; __syncthreads is a barrier of the block, and a warp's collectives (__shfl_sync,
 // __ballot_sync, __match_any_sync, __syncwarp) exchange values through slots between barriers
 // of its 32 threads; __shared__ arrays are statics (one block at a time); integer atomics are
-// std::atomic_ref. Compiled with -ffp-contract=off, as NVRTC compiles with --fmad=false.
+// std::atomic_ref; float4 is a 16-byte aligned struct and __fmaf_rn is std::fma (correctly
+// rounded, as the GPU's). Compiled with -ffp-contract=off, as NVRTC compiles with --fmad=false.
 #pragma once
 #include <atomic>
 #include <barrier>
@@ -22,6 +23,10 @@ Dim3 blockDim, gridDim;
 #define __global__
 #define __device__
 #define __shared__ static
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+
+struct alignas(16) float4 { float x, y, z, w; };
 
 struct Warp {
     std::barrier<> bar{32};
@@ -78,6 +83,7 @@ inline double __dmul_rn(double a, double b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 using std::fmax;
 using std::fmin;
 using std::min;

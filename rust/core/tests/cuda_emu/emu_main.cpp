@@ -4,7 +4,9 @@
 // distance_tile over the same scores. With `seed` first, runs the k-means++ kernels through a
 // script of steps, as backend/cuda/seeding.rs drives them; with `silhouette`, silhouette_tile over
 // tiles of rows and columns, as backend/cuda/silhouette.rs drives it (the DGEMM a plain f64 loop).
-// Usage: emu_main IN OUT [margin_per_norm] | emu_main seed IN OUT | emu_main silhouette IN OUT;
+// With `fused`, assign_fused alone (the float32 passes' labels and distances).
+// Usage: emu_main IN OUT [margin_per_norm] | emu_main fused IN OUT | emu_main seed IN OUT |
+// emu_main silhouette IN OUT;
 // see tests/cuda_emulated.rs for the file layouts.
 #include <algorithm>
 #include <cstdio>
@@ -126,7 +128,35 @@ static int silhouette_main(const char* in_path, const char* out_path) {
     return 0;
 }
 
+// The fused assignment: the header and inputs of the default mode; assign_fused over every row.
+// Writes the labels and the distances.
+static int fused_main(const char* in_path, const char* out_path) {
+    FILE* in = fopen(in_path, "rb");
+    auto header = read<long long>(in, 4);
+    long long n = header[0], d = header[1], k = header[2];
+    auto x = read<float>(in, n * d);
+    auto centers = read<float>(in, k * d);
+    fclose(in);
+    std::vector<float> cnorm_f(k);
+    for (long long c = 0; c < k; ++c) {
+        double s = 0;
+        for (long long p = 0; p < d; ++p) s += (double)centers[c * d + p] * (double)centers[c * d + p];
+        cnorm_f[c] = (float)s;
+    }
+    std::vector<unsigned> labels(n, 0xffffffffu);
+    std::vector<double> dist2(n, -1.0);
+    launch((unsigned)((n + FUSED_BM - 1) / FUSED_BM), FUSED_THREADS, [&] {
+        assign_fused(x.data(), centers.data(), cnorm_f.data(), (int)n, (int)k, (int)d, labels.data(), dist2.data());
+    });
+    FILE* out = fopen(out_path, "wb");
+    write(out, labels);
+    write(out, dist2);
+    fclose(out);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "fused") return fused_main(argv[2], argv[3]);
     if (argc > 1 && std::string(argv[1]) == "seed") return seed_main(argv[2], argv[3]);
     if (argc > 1 && std::string(argv[1]) == "silhouette") return silhouette_main(argv[2], argv[3]);
     FILE* in = fopen(argv[1], "rb");

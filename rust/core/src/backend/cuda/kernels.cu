@@ -3,7 +3,9 @@
 // the CPU's sq_dist_f64 does. Every reduction that feeds a result runs in a fixed order; the only
 // atomics are on integers (counts), whose sums do not depend on their order.
 //
-// The scores come from cuBLAS: G = X · Cᵀ (a tile of rows × k, row-major), and
+// Float32 passes assign in one kernel (assign_fused, below), with the CPU's own float32 scores.
+// TF32 passes (and float32's with FASTKMEANS_CUDA_ASSIGN=gemm) take scores from cuBLAS:
+// G = X · Cᵀ (a tile of rows × k, row-major), and
 // ||x − c||² = ||x||² + (||c||² − 2 x·c), so the nearest centre minimises s = ||c||² − 2 g.
 // The GEMM's rounding (or TF32's) moves each s by at most `margin` (bounded from ||x||·max||c||),
 // so every centre whose s is within 2·margin of the smallest is re-checked exactly, in f64, and
@@ -97,6 +99,151 @@ __global__ void assign_tile(const float* g, const float* x, const float* centers
     if (lane == 0) {
         labels[warp] = best_label;
         dist2[warp] = best_exact;
+    }
+}
+
+// The fused assignment (float32 mode): the dot products and the argmin in one kernel, so that no
+// score tile goes through memory, with the CPU's own float32 scores. The CPU (kernels/avx2,
+// kernels/distance.rs) scores centre j for row x as s = fl(||c_j||²) − 2 x·c_j in float32, the
+// dot product a chain of fused multiply-adds in feature order from 0, and takes the smallest s,
+// the lowest index among equals (NaN never wins). Here every dot product is the same chain
+// (explicit __fmaf_rn, in feature order; --fmad=false contracts nothing else, and the zero
+// padding past d adds +0), s the same two roundings, and the argmin the same order, so the
+// labels are the CPU's bits, near-ties included; dist2 is exact_sq_dist's, the CPU's.
+// A block of FUSED_THREADS threads takes FUSED_BM rows and runs over every centre, FUSED_BN at a
+// time: each thread holds an 8 × 8 tile of dot products in registers, the feature slices of
+// FUSED_BK going through shared memory, the next slice's loads issued before the current one's
+// arithmetic; its running best per row sees its centres in increasing order. The 16 threads of a
+// row then merge their bests by (score, index), and a warp per row computes the exact distance.
+#define FUSED_BM 128
+#define FUSED_BN 128
+#define FUSED_BK 8
+#define FUSED_THREADS 256
+
+// A slice of one row for the shared tiles: the 4 features from p of row `row` (of `nrows`,
+// `d` wide), zeros past the rows or features. Four at once when d is a multiple of 4 (every row
+// then starts 16-byte aligned, and p is a multiple of 4).
+__device__ void load_slice(const float* rows, long long row, long long nrows, int d, int p, bool vec,
+                           float* out) {
+    if (row >= nrows) {
+        out[0] = out[1] = out[2] = out[3] = 0.0f;
+    } else if (vec && p < d) {
+        float4 v = *reinterpret_cast<const float4*>(rows + row * d + p);
+        out[0] = v.x;
+        out[1] = v.y;
+        out[2] = v.z;
+        out[3] = v.w;
+    } else {
+        const float* r = rows + row * d;
+        for (int q = 0; q < 4; ++q) out[q] = p + q < d ? r[p + q] : 0.0f;
+    }
+}
+
+// x: rows × d; centers: k × d; cnorm_f: ||c||², summed in f64 in feature order and rounded once
+// to float32 (the CPU's squared_norms). Writes every row's label and exact squared distance.
+__global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
+        const float* x, const float* centers, const float* cnorm_f, int rows, int k, int d,
+        unsigned* labels, double* dist2) {
+    __shared__ __align__(16) float as[FUSED_BK][FUSED_BM + 4];
+    __shared__ __align__(16) float bs[FUSED_BK][FUSED_BN + 4];
+    __shared__ int row_label[FUSED_BM];
+    // Each thread's running best score and its centre for each of its 8 rows, between centre
+    // blocks (the registers hold the 8 × 8 tile): [i][thread], no bank conflicts.
+    __shared__ float top_best[8][FUSED_THREADS];
+    __shared__ int top_idx[8][FUSED_THREADS];
+    int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    long long row0 = (long long)blockIdx.x * FUSED_BM;
+    // This thread's share of each slice: 4 features (from lk) of row lr of the block's rows and
+    // of centre lr of the centre block.
+    int lr = tid >> 1, lk = (tid & 1) * 4;
+    bool vec = (d & 3) == 0;
+
+    #pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        top_best[i][tid] = 1.0f / 0.0f;
+        top_idx[i][tid] = 0;
+    }
+    for (int c0 = 0; c0 < k; c0 += FUSED_BN) {
+        float acc[8][8];
+        #pragma unroll
+        for (int i = 0; i < 8; ++i)
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+        float ra[4], rb[4];
+        load_slice(x, row0 + lr, rows, d, lk, vec, ra);
+        load_slice(centers, (long long)c0 + lr, k, d, lk, vec, rb);
+        for (int p0 = 0; p0 < d; p0 += FUSED_BK) {
+            __syncthreads();  // every thread is done with the last slice
+            #pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                as[lk + q][lr] = ra[q];
+                bs[lk + q][lr] = rb[q];
+            }
+            __syncthreads();
+            if (p0 + FUSED_BK < d) {  // the next slice's loads, in flight during the arithmetic
+                load_slice(x, row0 + lr, rows, d, p0 + FUSED_BK + lk, vec, ra);
+                load_slice(centers, (long long)c0 + lr, k, d, p0 + FUSED_BK + lk, vec, rb);
+            }
+            #pragma unroll
+            for (int kk = 0; kk < FUSED_BK; ++kk) {
+                float4 a0 = *reinterpret_cast<const float4*>(&as[kk][ty * 8]);
+                float4 a1 = *reinterpret_cast<const float4*>(&as[kk][ty * 8 + 4]);
+                float4 b0 = *reinterpret_cast<const float4*>(&bs[kk][tx * 8]);
+                float4 b1 = *reinterpret_cast<const float4*>(&bs[kk][tx * 8 + 4]);
+                float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+                float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+                #pragma unroll
+                for (int i = 0; i < 8; ++i)
+                    #pragma unroll
+                    for (int j = 0; j < 8; ++j) acc[i][j] = __fmaf_rn(a[i], b[j], acc[i][j]);
+            }
+        }
+        float cn[8];
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) cn[j] = c0 + tx * 8 + j < k ? cnorm_f[c0 + tx * 8 + j] : 0.0f;
+        #pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            float best = top_best[i][tid];
+            int idx = top_idx[i][tid];
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                float s = __fsub_rn(cn[j], __fmul_rn(2.0f, acc[i][j]));
+                if (c0 + tx * 8 + j < k && s < best) {  // strictly smaller: equals keep the lower index
+                    best = s;
+                    idx = c0 + tx * 8 + j;
+                }
+            }
+            top_best[i][tid] = best;
+            top_idx[i][tid] = idx;
+        }
+    }
+    // The 16 threads of each row (the lanes tx of one half warp) merge by (score, index).
+    #pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        float b = top_best[i][tid];
+        int j = top_idx[i][tid];
+        #pragma unroll
+        for (int offset = 8; offset > 0; offset >>= 1) {
+            float ob = __shfl_xor_sync(FULL_MASK, b, offset);
+            int oj = __shfl_xor_sync(FULL_MASK, j, offset);
+            if (ob < b || (ob == b && oj < j)) {
+                b = ob;
+                j = oj;
+            }
+        }
+        if (tx == 0) row_label[ty * 8 + i] = j;
+    }
+    __syncthreads();
+    int warp = tid >> 5, lane = tid & 31;
+    for (int r = warp; r < FUSED_BM; r += FUSED_THREADS / 32) {
+        long long i = row0 + r;
+        if (i >= rows) break;  // the same for the whole warp
+        int c = row_label[r];
+        double e = exact_sq_dist(x + i * d, centers + (long long)c * d, d, lane);
+        if (lane == 0) {
+            labels[i] = (unsigned)c;
+            dist2[i] = e;
+        }
     }
 }
 

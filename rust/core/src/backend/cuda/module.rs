@@ -19,7 +19,8 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 15] = [
+pub const KERNELS: [&str; 16] = [
+    "assign_fused",
     "assign_tile",
     "block_histogram",
     "scan_blocks",
@@ -177,24 +178,37 @@ pub fn compile_target(target: Target, use_cache: bool) -> Result<Compiled, Strin
 /// [`SOURCE`] compiled now by NVRTC for `target`: the CUBIN's bytes or the PTX text. The error
 /// carries NVRTC's log.
 pub fn compile_uncached(target: &Target) -> Result<Vec<u8>, String> {
+    compile_with(target, &[]).map(|(image, _)| image)
+}
+
+/// What ptxas says of each kernel compiled into a CUBIN for `sm_{arch}` with the backend's
+/// options (`--ptxas-options=-v`): registers, spills, shared memory.
+pub fn ptxas_report(arch: u32) -> Result<String, String> {
+    compile_with(&Target { kind: Kind::Cubin, arch }, &["--ptxas-options=-v".into()]).map(|(_, log)| log)
+}
+
+/// [`SOURCE`] compiled by NVRTC for `target` with the backend's options and `extra`: the image
+/// and NVRTC's log.
+fn compile_with(target: &Target, extra: &[String]) -> Result<(Vec<u8>, String), String> {
     let source = CString::new(SOURCE).expect("the source has no NUL");
     let name = CString::new("fastkmeans_kernels.cu").expect("no NUL");
     let prog = result::create_program(&source, Some(&name)).map_err(|e| format!("nvrtcCreateProgram failed: {e}"))?;
-    let opts = options(target);
+    let mut opts = options(target);
+    opts.extend_from_slice(extra);
     // SAFETY: `prog` is live until destroyed below; every call gets buffers of the sizes NVRTC
     // reports.
     let out = unsafe {
-        match result::compile_program(prog, &opts) {
-            Err(e) => {
-                let log = result::get_program_log(prog).map(|l| c_text(&l)).unwrap_or_default();
-                Err(format!("NVRTC could not compile the kernels for {} ({e}): {log}", target.arch_name()))
-            }
+        let compiled = result::compile_program(prog, &opts);
+        let log = result::get_program_log(prog).map(|l| c_text(&l)).unwrap_or_default();
+        match compiled {
+            Err(e) => Err(format!("NVRTC could not compile the kernels for {} ({e}): {log}", target.arch_name())),
             Ok(()) => match target.kind {
                 Kind::Ptx => result::get_ptx(prog)
                     .map(|p| c_text(&p).into_bytes())
                     .map_err(|e| format!("nvrtcGetPTX failed: {e}")),
                 Kind::Cubin => get_cubin(prog),
-            },
+            }
+            .map(|image| (image, log)),
         }
     };
     // SAFETY: created above and not destroyed before.
