@@ -6,12 +6,13 @@ the time of one full-batch Lloyd iteration (assign + M step; the rows already on
 every contender keeps them), and of one mini-batch epoch (batches of 5,000 rows). Useful FLOPs of
 an iteration: 2·n·k·d; the share of fp32 peak (67 TFLOP/s on an H100/H200 without tensor cores)
 is printed. Targets on an H200: Lloyd at >= 60% of fp32 peak and faster than every other contender.
-Also timed: the Lloyd iteration with the rows streamed from the host every pass (pinned buffers,
-copies overlapped with compute: ``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU),
-and ``transform`` of 200,000 rows (the n x k distances, copied back), and the default seeding
-of ``algorithm="lloyd"`` (a coreset; its k-means++ on the device) with one Lloyd iteration, on
-the device and, for the smaller shapes, on the CPU, and the exact silhouette of 20,000 rows on the
-device and on the CPU. Each contender is timed on
+Also timed: the float32 Lloyd iteration through cuBLAS SGEMM tiles instead of the fused
+assignment kernel (``FASTKMEANS_CUDA_ASSIGN=gemm``: which is faster here), the Lloyd iteration
+with the rows streamed from the host every pass (pinned buffers, copies overlapped with compute:
+``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU), ``transform`` of 200,000 rows
+(the n x k distances, copied back), the default seeding of ``algorithm="lloyd"`` (a coreset; its
+k-means++ on the device) with one Lloyd iteration, on the device and, for the smaller shapes, on
+the CPU, and the exact silhouette of 20,000 rows on the device and on the CPU. Each contender is timed on
 its own (an error is recorded, not fatal) and the JSON is rewritten after every shape, so a run
 cut short still leaves what it measured.
 
@@ -21,10 +22,11 @@ Run on a GPU machine: ``python benches/gpu_bench.py [--small] [--out results.jso
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import numpy as np
 
@@ -86,17 +88,31 @@ def fastkmeans_silhouette(x: np.ndarray, c0: np.ndarray, device: Any) -> float:
     return best_of(lambda: _core.silhouette_samples(rows, codes, int(codes.max()) + 1, device=device), 1)
 
 
+@contextlib.contextmanager
+def env(name: str, value: str) -> Iterator[None]:
+    """The environment variable `name` set to `value` for the block (the backend reads it every pass)."""
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
+
+
 def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
     """Seconds per Lloyd iteration with the rows copied from the host every pass (never kept)."""
-    os.environ["FASTKMEANS_CUDA_KEEP"] = "never"
-    try:
+    with env("FASTKMEANS_CUDA_KEEP", "never"):
         def run(iters: int) -> None:
             _core.fit_lloyd(x, k=len(c0), init_method="random", num_trials=1, max_iter=iters, tol=0.0, seed=0,
                             init_centers=c0, device=(0, False))
         m = 3
         return (best_of(lambda: run(1 + m), 1) - best_of(lambda: run(1), 1)) / m
-    finally:
-        del os.environ["FASTKMEANS_CUDA_KEEP"]
+
+
+def fastkmeans_gemm_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
+    """Seconds per float32 Lloyd iteration through cuBLAS SGEMM tiles and assign_tile instead of
+    the fused kernel (FASTKMEANS_CUDA_ASSIGN=gemm): which of the two is faster on this GPU."""
+    with env("FASTKMEANS_CUDA_ASSIGN", "gemm"):
+        return fastkmeans_lloyd(x, c0, (0, False))
 
 
 def fastkmeans_transform(x: np.ndarray, c0: np.ndarray) -> float:
@@ -216,6 +232,7 @@ def bench_shape(n: int, d: int, k: int, device_name: str) -> Dict[str, Any]:
     for name, device in (("fastkmeans", (0, False)), ("fastkmeans_tf32", (0, True))):
         timed(row, f"{name}_lloyd_s", fastkmeans_lloyd, x, c0, device)
         timed(row, f"{name}_epoch_s", fastkmeans_epoch, x, k, device)
+    timed(row, "fastkmeans_gemm_lloyd_s", fastkmeans_gemm_lloyd, x, c0)
     timed(row, "fastkmeans_streamed_lloyd_s", fastkmeans_streamed_lloyd, x, c0)
     timed(row, "fastkmeans_transform_200k_s", fastkmeans_transform, x, c0)
     timed(row, "torch_s", torch_contenders, x, c0)

@@ -9,8 +9,8 @@
 #   summary.txt  each step's exit status and seconds, the pytest tally
 #   env.txt      nvidia-smi, the driver, the CUDA libraries the loader can see, pip packages
 #   probe.txt    the wheel's probe; the device as opened: CUBIN or PTX, NVRTC, cache file,
-#                driver and libraries; a smoke assignment, transform, k-means++ seeding and
-#                silhouette against the CPU; the PTX path forced
+#                driver and libraries; a smoke assignment (fused, and through cuBLAS), transform,
+#                k-means++ seeding and silhouette against the CPU; the PTX path forced
 #   pytest.txt   the cuda and device tests, every outcome (-rA) and the slowest durations
 #   pytest.xml   the same as JUnit XML
 #   bench.txt    benches/gpu_bench.py's output (bench.json: its numbers, rewritten per shape)
@@ -76,6 +76,11 @@ cpu = _core.assign_and_sum(x, c)
 print("labels equal:", bool((got["labels"] == cpu["labels"]).all()),
       "dist2 equal:", bool((got["dist2"] == cpu["dist2"]).all()),
       "max |deltas| diff:", float(np.abs(got["deltas"] - cpu["deltas"]).max()))
+import os
+os.environ["FASTKMEANS_CUDA_ASSIGN"] = "gemm"  # the cuBLAS path in float32 (the fused kernel's alternative)
+gemm = _core.assign(x, c, device=(0, False))
+del os.environ["FASTKMEANS_CUDA_ASSIGN"]
+print("gemm path labels equal:", bool((gemm[0] == cpu["labels"]).all()), "(near-ties may differ)")
 t = _core.transform(x[:1000], c, device=(0, False))
 print("transform max |gpu - cpu|:", float(np.abs(t - _core.transform(x[:1000], c)).max()))
 # k-means++ on the device (20,000 x 32: past SEED_MIN_VALUES): the CPU's seeds, so one Lloyd

@@ -4,10 +4,12 @@ Labels equal the CPU's, centres agree within 1e-5 relative, reruns on the GPU ar
 for Lloyd, the mini-batch trainer, predict, transform, the metrics, the per-cluster sums, weights,
 data past one chunk (1 << 20 rows), rows streamed chunk by chunk through the pinned buffers
 (``FASTKMEANS_CUDA_CHUNK_ROWS`` / ``FASTKMEANS_CUDA_KEEP``: the same bits as rows kept on the
-device) and the TF32 mode. The GPU picks the exact nearest centre (near-ties re-checked in
-f64); the CPU ranks by float32 scores, so the two may differ only where two centres are equally
-near within float32 rounding. The data are small-valued, well-separated blobs, where such rows
-are rare; the label-by-label tests allow them and check that they are true near-ties.
+device) and the TF32 mode. In float32 the GPU ranks the centres by the CPU's own float32 scores
+(``assign_fused``): every label is the CPU's, near-ties included. The TF32 mode and the cuBLAS
+path (``FASTKMEANS_CUDA_ASSIGN=gemm``) pick the exact nearest centre (near-ties re-checked in
+f64), which differs from the CPU's only where two centres are equally near within float32
+rounding; on the small-valued, well-separated blobs here such rows are rare, and the
+label-by-label tests of those paths allow them and check that they are true near-ties.
 """
 
 import numpy as np
@@ -59,16 +61,39 @@ def test_fit_matches_the_cpu(device, algorithm):
     np.testing.assert_array_equal(gpu.predict(x), cpu.predict(x))
 
 
-@pytest.mark.parametrize("tf32", [False, True])
+@pytest.mark.parametrize("mode", ["float32", "float32-gemm", "tf32"])
 @pytest.mark.parametrize("d", [1, 7, 8, 33, 128])
-def test_assign_labels_and_exact_distances(d, tf32):
+def test_assign_labels_and_exact_distances(d, mode, monkeypatch):
+    if mode == "float32-gemm":
+        monkeypatch.setenv("FASTKMEANS_CUDA_ASSIGN", "gemm")
     x, centres = blobs(20_000, d, 40, seed=d, with_centres=True)
     centres = np.concatenate([centres, x[:200]])  # and centres among the rows: closer calls
     labels, dist2 = _core.assign(x, centres)
-    glabels, gdist2 = _core.assign(x, centres, device=(0, tf32))
-    same_labels_but_near_ties(x, centres, glabels, labels)
+    glabels, gdist2 = _core.assign(x, centres, device=(0, mode == "tf32"))
+    if mode == "float32":
+        np.testing.assert_array_equal(glabels, labels)
+    else:
+        same_labels_but_near_ties(x, centres, glabels, labels)
     same = glabels == labels
     np.testing.assert_array_equal(gdist2[same], dist2[same])  # the CPU's sq_dist_f64, to the bit
+
+
+def test_float32_labels_are_the_cpus_at_near_ties():
+    """100 twin centres, each a float32 step from another (and 256 or more places away, so in
+    another block of the kernel's 128 centres and another thread's 8): a third of the rows are
+    near-ties. The CPU gives about half of them the twin that is farther in exact arithmetic;
+    the fused kernel ranks by the same float32 scores, so every label is the CPU's."""
+    x, centres = blobs(50_000, 32, 300, seed=11, with_centres=True)
+    centres = np.concatenate([centres, np.nextafter(centres[:100], np.float32(np.inf))])
+    labels, dist2 = _core.assign(x, centres)
+    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
+    np.testing.assert_array_equal(glabels, labels)
+    np.testing.assert_array_equal(gdist2, dist2)
+    # The test shows something: many labels are the farther twin.
+    rows = np.flatnonzero(np.isin(labels, np.r_[0:100, 300:400]))
+    twin = np.where(labels[rows] < 300, labels[rows] + 300, labels[rows] - 300)
+    exact = lambda c: np.sum((x[rows].astype(np.float64) - centres[c].astype(np.float64)) ** 2, axis=1)  # noqa: E731
+    assert np.sum(exact(twin) < exact(labels[rows])) > 1000
 
 
 def test_exact_ties_go_to_the_lowest_index():

@@ -3,8 +3,8 @@
 ``"cpu"`` (the default), ``"cuda"`` / ``"cuda:N"`` (an NVIDIA GPU; needs a wheel built with the
 ``cuda`` feature, see docs/gpu.md), ``"auto"`` (the first GPU when one is usable, else the CPU,
 saying so in a log line). A ``+tf32`` suffix (``"cuda+tf32"``, ``"cuda:1+tf32"``, ``"auto+tf32"``)
-lets cuBLAS use TF32 tensor cores for the distance tiles; near-ties are re-checked exactly, so the
-results are those of float32.
+lets cuBLAS use TF32 tensor cores for the distance tiles; near-ties are re-checked exactly, so each
+label is the exactly nearest centre (float32 ranks by the CPU's own float32 scores).
 """
 
 from __future__ import annotations

@@ -127,10 +127,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Threads for the Rust core; None uses every core.
     device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
         Where ``fit`` and ``predict`` on rows in memory run their distance passes: the CPU, an
-        NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the CPU's labels but
-        at float32 near-ties, where the GPU takes the exactly nearest centre), or the GPU when
-        one is usable and else the CPU, saying so in a log line. A ``"+tf32"`` suffix lets the
-        GPU use TF32 tensor cores (near-ties re-checked exactly).
+        NVIDIA GPU (a wheel built with the ``cuda`` feature; float32 rows; the CPU's labels,
+        ranked by the CPU's own float32 scores), or the GPU when one is usable and else the CPU,
+        saying so in a log line. A ``"+tf32"`` suffix lets the GPU use TF32 tensor cores
+        (near-ties re-checked exactly: the exactly nearest centre, which differs from the CPU's
+        label only where two centres' float32 scores are within their rounding).
         Not a SageMaker hyperparameter. See docs/gpu.md.
     initial_centers : array-like of shape (k, n_features) or (K, n_features), default=None
         Centres to start from instead of seeding (scikit-learn's ``init=ndarray``). With

@@ -25,7 +25,7 @@ gpu_bench.SMALL = [(20_000, 8, 10)]
 sys.argv = ["gpu_bench", "--small", "--out", "bench.json"]
 gpu_bench.main()
 row = json.load(open("bench.json"))[0]
-missing = [key for key in ("fastkmeans_lloyd_s", "fastkmeans_epoch_s", "fastkmeans_tf32_lloyd_s",
+missing = [key for key in ("fastkmeans_lloyd_s", "fastkmeans_epoch_s", "fastkmeans_tf32_lloyd_s", "fastkmeans_gemm_lloyd_s",
                            "fastkmeans_streamed_lloyd_s", "fastkmeans_transform_200k_s", "fastkmeans_seeded_fit1_s",
                            "cpu_seeded_fit1_s", "fastkmeans_silhouette_20k_s", "cpu_silhouette_20k_s")
            if key not in row]

@@ -9,6 +9,8 @@ use cudarc::driver::{
 };
 
 use super::module;
+use crate::kernels::distance::squared_norms;
+use crate::kernels::points::Points;
 use crate::kernels::sums::ClusterSums;
 
 /// Rows per chunk at most: the unit of copying, of the sums' partition and of their fixed order.
@@ -44,6 +46,47 @@ fn keep_rule() -> KeepRule {
         _ => KeepRule::Auto,
     }
 }
+/// How a float32 pass finds each row's nearest centre.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Assigner {
+    /// `assign_fused`: the CPU's own float32 scores (the same fused multiply-adds in the same
+    /// order) and argmin in one kernel, so the labels are the CPU's bits, near-ties included, and
+    /// no score tile goes through memory. Every float32 pass, by default.
+    Fused,
+    /// cuBLAS SGEMM tiles, then `assign_tile`: the exact nearest centre (near-ties re-checked in
+    /// f64), which is the CPU's label except where two centres' float32 scores are within their
+    /// rounding. The TF32 mode's, and float32's with `FASTKMEANS_CUDA_ASSIGN=gemm` (benchmarks).
+    Gemm,
+}
+
+impl Assigner {
+    fn for_precision(precision: Precision) -> Self {
+        match (precision, std::env::var("FASTKMEANS_CUDA_ASSIGN").as_deref().map(str::trim)) {
+            (Precision::Tf32, _) | (Precision::Float32, Ok("gemm")) => Assigner::Gemm,
+            (Precision::Float32, _) => Assigner::Fused,
+        }
+    }
+}
+
+/// The centres of one pass on the device, with what their [`Assigner`] needs.
+struct DeviceCentres {
+    rows: CudaSlice<f32>,
+    k: usize,
+    d: usize,
+    how: Prepared,
+}
+
+enum Prepared {
+    /// `assign_fused`'s norms, in float32.
+    Fused { norms: CudaSlice<f32> },
+    /// `assign_tile`'s norms in f64, the largest norm and the margin per unit of norm, and the
+    /// score tile of `tile_rows` rows the GEMM writes.
+    Gemm { norms: CudaSlice<f64>, max_norm: f64, margin: f64, scores: CudaSlice<f32>, tile_rows: usize },
+}
+
+/// Rows per block of `assign_fused` (its `FUSED_BM`), with 256 threads.
+const FUSED_ROWS: usize = 128;
+
 /// Rows per segment of a cluster's sorted rows in the sums.
 pub const SEGMENT_ROWS: usize = 256;
 /// Rows per block of the stable sort (the scatter kernel's 32 warps of 32 lanes).
@@ -87,6 +130,7 @@ pub struct Job<'a> {
 }
 
 pub(super) struct Kernels {
+    assign_fused: CudaFunction,
     assign_tile: CudaFunction,
     block_histogram: CudaFunction,
     scan_blocks: CudaFunction,
@@ -223,6 +267,7 @@ impl Gpu {
         let (loaded, kernels_note) = load_kernels(&ctx, u32::try_from(major * 10 + minor).unwrap_or(0))?;
         let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
         let kernels = Kernels {
+            assign_fused: f("assign_fused")?,
             assign_tile: f("assign_tile")?,
             block_histogram: f("block_histogram")?,
             scan_blocks: f("scan_blocks")?,
@@ -286,51 +331,19 @@ impl Gpu {
         let (d, k) = (job.d, job.centers.len() / job.d);
         let n = labels.len();
         let s = &self.stream;
-        // ||c||² in f64, in feature order, and the largest ||c||: the margin's scale.
-        let cnorm: Vec<f64> =
-            job.centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect();
-        let max_norm = cnorm.iter().fold(0.0f64, |m, &v| m.max(v)).sqrt();
-        let centers_dev = s.clone_htod(job.centers).map_err(err("copying the centres"))?;
-        let cnorm_dev = s.clone_htod(&cnorm).map_err(err("copying the centres' norms"))?;
-
         let mut kept = residency.0.lock().unwrap_or_else(|e| e.into_inner());
         let chunk_cap = chunk_rows(d).min(n);
-        let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
-        let mut scores = s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the score tile"))?;
+        let mut centres = self.centres(job.centers, d, chunk_cap)?;
         let mut labels_dev = s.alloc_zeros::<u32>(chunk_cap.max(1)).map_err(err("allocating labels"))?;
         let mut dist2_dev = s.alloc_zeros::<f64>(chunk_cap.max(1)).map_err(err("allocating distances"))?;
         let mut total = job.sums.then(|| ClusterSums::zeros(k, d));
-        let margin = Self::margin_per_norm(self.precision, d);
         self.for_each_chunk(&mut kept, job.x, job.weights, job.sums, d, job.keep, |chunk, prefetch| {
             let Chunk { start, m, x: x_chunk, weights: w_chunk } = chunk;
-            for t0 in (0..m).step_by(tile_rows) {
-                let rows = tile_rows.min(m - t0);
-                let x_tile = x_chunk.slice(t0 * d..(t0 + rows) * d);
-                self.scores(&centers_dev, &x_tile, &mut scores, rows, k, d)?;
-                let (rows_i, k_i, d_i) = (rows as i32, k as i32, d as i32);
-                let mut l_tile = labels_dev.slice_mut(t0..t0 + rows);
-                let mut d_tile = dist2_dev.slice_mut(t0..t0 + rows);
-                let cfg = warp_per_row(rows);
-                let mut launch = s.launch_builder(&self.kernels.assign_tile);
-                launch
-                    .arg(&scores)
-                    .arg(&x_tile)
-                    .arg(&centers_dev)
-                    .arg(&cnorm_dev)
-                    .arg(&rows_i)
-                    .arg(&k_i)
-                    .arg(&d_i)
-                    .arg(&max_norm)
-                    .arg(&margin)
-                    .arg(&mut l_tile)
-                    .arg(&mut d_tile);
-                // SAFETY: the kernel's parameters are exactly these, in this order.
-                unsafe { launch.launch(cfg) }.map_err(err("launching assign_tile"))?;
-            }
-            // The GEMMs and argmins are queued: the next chunk is copied in meanwhile.
+            self.assign_chunk(&mut centres, &x_chunk, m, &mut labels_dev, &mut dist2_dev)?;
+            // The assignment is queued: the next chunk is copied in meanwhile.
             prefetch()?;
             if let Some(total) = total.as_mut() {
-                let sums = self.chunk_sums(&x_chunk, w_chunk.as_ref(), &centers_dev, &labels_dev, m, k, d)?;
+                let sums = self.chunk_sums(&x_chunk, w_chunk.as_ref(), &centres.rows, &labels_dev, m, k, d)?;
                 total.add(&sums);
             }
             let end = start + m;
@@ -340,6 +353,93 @@ impl Gpu {
         })?;
         s.synchronize().map_err(err("the pass failed on the device"))?;
         Ok(total)
+    }
+
+    /// The centres of a pass on the device, prepared for the precision's [`Assigner`] (chunks of
+    /// at most `chunk_cap` rows).
+    fn centres(&self, centers: &[f32], d: usize, chunk_cap: usize) -> R<DeviceCentres> {
+        let s = &self.stream;
+        let k = centers.len() / d;
+        let rows = s.clone_htod(centers).map_err(err("copying the centres"))?;
+        let how = match Assigner::for_precision(self.precision) {
+            Assigner::Fused => {
+                // The CPU's norms, summed in f64 and rounded once to float32.
+                let norms = squared_norms(Points::from_rows(centers, d).map_err(|e| e.to_string())?);
+                Prepared::Fused { norms: s.clone_htod(&norms).map_err(err("copying the centres' norms"))? }
+            }
+            Assigner::Gemm => {
+                // ||c||² in f64, in feature order, and the largest ||c||: the margin's scale.
+                let norms: Vec<f64> =
+                    centers.chunks_exact(d).map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum()).collect();
+                let max_norm = norms.iter().fold(0.0f64, |m, &v| m.max(v)).sqrt();
+                let tile_rows = (TILE_BYTES / (4 * k)).clamp(32, chunk_cap.max(32));
+                Prepared::Gemm {
+                    norms: s.clone_htod(&norms).map_err(err("copying the centres' norms"))?,
+                    max_norm,
+                    margin: Self::margin_per_norm(self.precision, d),
+                    scores: s.alloc_zeros::<f32>(tile_rows * k).map_err(err("allocating the score tile"))?,
+                    tile_rows,
+                }
+            }
+        };
+        Ok(DeviceCentres { rows, k, d, how })
+    }
+
+    /// Labels and exact squared distances of the `m` rows of `x` (queued on the stream).
+    fn assign_chunk(
+        &self,
+        centres: &mut DeviceCentres,
+        x: &CudaView<'_, f32>,
+        m: usize,
+        labels: &mut CudaSlice<u32>,
+        dist2: &mut CudaSlice<f64>,
+    ) -> R<()> {
+        if m == 0 {
+            return Ok(()); // no blocks to launch
+        }
+        let s = &self.stream;
+        let (k, d) = (centres.k, centres.d);
+        let (k_i, d_i) = (k as i32, d as i32);
+        match &mut centres.how {
+            Prepared::Fused { norms } => {
+                let m_i = m as i32;
+                let cfg = LaunchConfig {
+                    grid_dim: (m.div_ceil(FUSED_ROWS) as u32, 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let mut launch = s.launch_builder(&self.kernels.assign_fused);
+                launch.arg(x).arg(&centres.rows).arg(&*norms).arg(&m_i).arg(&k_i).arg(&d_i).arg(labels).arg(dist2);
+                // SAFETY: the kernel's parameters are exactly these, in this order.
+                unsafe { launch.launch(cfg) }.map_err(err("launching assign_fused"))?;
+            }
+            Prepared::Gemm { norms, max_norm, margin, scores, tile_rows } => {
+                for t0 in (0..m).step_by(*tile_rows) {
+                    let rows = (*tile_rows).min(m - t0);
+                    let x_tile = x.slice(t0 * d..(t0 + rows) * d);
+                    self.scores(&centres.rows, &x_tile, scores, rows, k, d)?;
+                    let rows_i = rows as i32;
+                    let mut l_tile = labels.slice_mut(t0..t0 + rows);
+                    let mut d_tile = dist2.slice_mut(t0..t0 + rows);
+                    let mut launch = s.launch_builder(&self.kernels.assign_tile);
+                    launch
+                        .arg(&*scores)
+                        .arg(&x_tile)
+                        .arg(&centres.rows)
+                        .arg(&*norms)
+                        .arg(&rows_i)
+                        .arg(&k_i)
+                        .arg(&d_i)
+                        .arg(&*max_norm)
+                        .arg(&*margin)
+                        .arg(&mut l_tile)
+                        .arg(&mut d_tile);
+                    // SAFETY: the kernel's parameters are exactly these, in this order.
+                    unsafe { launch.launch(warp_per_row(rows)) }.map_err(err("launching assign_tile"))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The distances from every row of `x` to every centre (`out`: n × k, row-major), a tile of
