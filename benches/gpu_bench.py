@@ -91,11 +91,15 @@ def fastkmeans_silhouette(x: np.ndarray, c0: np.ndarray, device: Any) -> float:
 @contextlib.contextmanager
 def env(name: str, value: str) -> Iterator[None]:
     """The environment variable `name` set to `value` for the block (the backend reads it every pass)."""
+    before = os.environ.get(name)
     os.environ[name] = value
     try:
         yield
     finally:
-        del os.environ[name]
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:

@@ -96,6 +96,19 @@ def test_float32_labels_are_the_cpus_at_near_ties():
     assert np.sum(exact(twin) < exact(labels[rows])) > 1000
 
 
+@pytest.mark.parametrize("rows", [3_000, 50_000])
+def test_float32_labels_are_the_cpus_with_the_centres_split_or_not(rows):
+    """3,000 rows are 24 blocks of the fused kernel: too few to fill a GPU, so its 1,000 centres
+    are split into groups merged by assign_merge (a mini-batch's case); 50,000 rows are not split.
+    Twin centres a float32 step apart (0-99 and 900-999) make near-ties across groups."""
+    x, centres = blobs(rows, 16, 900, seed=12, with_centres=True)
+    centres = np.concatenate([centres, np.nextafter(centres[:100], np.float32(np.inf))])
+    labels, dist2 = _core.assign(x, centres)
+    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
+    np.testing.assert_array_equal(glabels, labels)
+    np.testing.assert_array_equal(gdist2, dist2)
+
+
 def test_exact_ties_go_to_the_lowest_index():
     x = np.zeros((100, 4), np.float32)
     centres = np.ones((5, 4), np.float32)

@@ -54,14 +54,15 @@ struct Emulated {
 }
 
 /// Runs the emulator in `mode` ("" for the default) on rows, centres and weights in the default
-/// mode's layout; returns its output.
+/// mode's layout, with `arg` last (the default mode's margin, the fused mode's groups); returns
+/// its output.
 fn emulate(
     mode: &str,
     x: &[f32],
     d: usize,
     centers: &[f32],
     weights: Option<&[f64]>,
-    margin: Option<f64>,
+    arg: Option<String>,
 ) -> Option<Vec<u8>> {
     let exe = emulator()?;
     let (n, k) = (x.len() / d, centers.len() / d);
@@ -80,8 +81,8 @@ fn emulate(
         cmd.arg(mode);
     }
     cmd.arg(&inp).arg(&out);
-    if let Some(m) = margin {
-        cmd.arg(format!("{m:e}"));
+    if let Some(arg) = arg {
+        cmd.arg(arg);
     }
     assert!(cmd.status().unwrap().success(), "the emulated kernels failed");
     let raw = std::fs::read(&out).unwrap();
@@ -91,7 +92,7 @@ fn emulate(
 
 fn run(x: &[f32], d: usize, centers: &[f32], weights: Option<&[f64]>, margin: Option<f64>) -> Option<Emulated> {
     let (n, k) = (x.len() / d, centers.len() / d);
-    let raw = emulate("", x, d, centers, weights, margin)?;
+    let raw = emulate("", x, d, centers, weights, margin.map(|m| format!("{m:e}")))?;
     let mut at = 0;
     let mut take = |count: usize, size: usize| {
         let part = raw[at..at + count * size].to_vec();
@@ -199,19 +200,23 @@ fn exact_distances_have_the_cpus_bits_where_f64_rounds() {
 }
 
 /// The fused assignment (`assign_fused`): labels and distances to the bit against the CPU
-/// backend's. Returns the labels.
+/// backend's, with every centre in one group and, past 128 centres, split into groups of one
+/// block of 128 (merged by `assign_merge`, as for a mini-batch). Returns the labels.
 fn check_fused(x: &[f32], d: usize, centers: &[f32]) -> Option<Vec<u32>> {
-    let n = x.len() / d;
-    let raw = emulate("fused", x, d, centers, None, None)?;
-    let labels: Vec<u32> = raw[..4 * n].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
-    let dist2: Vec<f64> =
-        raw[4 * n..12 * n].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let (n, k) = (x.len() / d, centers.len() / d);
     let (points, cpoints) = (Points::from_rows(x, d).unwrap(), Points::from_rows(centers, d).unwrap());
     let (mut cpu_labels, mut cpu_dist2) = (vec![0u32; n], vec![0f64; n]);
     Cpu.assign_and_sum(points.into(), None, cpoints, &mut cpu_labels, &mut cpu_dist2).unwrap();
-    assert_eq!(labels, cpu_labels, "labels");
-    assert!(dist2.iter().zip(&cpu_dist2).all(|(a, b)| a.to_bits() == b.to_bits()), "dist2 bits");
-    Some(labels)
+    for groups in if k > 128 { vec![1, k.div_ceil(128)] } else { vec![1] } {
+        let raw = emulate("fused", x, d, centers, None, Some(groups.to_string()))?;
+        let labels: Vec<u32> =
+            raw[..4 * n].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        let dist2: Vec<f64> =
+            raw[4 * n..12 * n].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(labels, cpu_labels, "labels ({groups} groups)");
+        assert!(dist2.iter().zip(&cpu_dist2).all(|(a, b)| a.to_bits() == b.to_bits()), "dist2 bits ({groups} groups)");
+    }
+    Some(cpu_labels)
 }
 
 #[test]
@@ -255,9 +260,9 @@ fn fused_exact_ties_go_to_the_lowest_index() {
 /// float32 score, the lower index where they round to the same value (not always the nearer
 /// centre in exact arithmetic); so must the kernel. Returns the labels and how many rows went to
 /// the twin that is farther in exact arithmetic.
-fn near_tie(twin: usize) -> Option<(Vec<u32>, usize)> {
+fn near_tie(n: usize, k: usize, twin: usize) -> Option<(Vec<u32>, usize)> {
     let d = 10;
-    let (x, mut centers) = blobs(480, d, 12, 16);
+    let (x, mut centers) = blobs(n, d, k, 16);
     for p in 0..d {
         centers[twin * d + p] = f32::from_bits(centers[p].to_bits() + 1 + (p as u32 % 2));
     }
@@ -266,7 +271,7 @@ fn near_tie(twin: usize) -> Option<(Vec<u32>, usize)> {
         (0..d).map(|p| (f64::from(x[i * d + p]) - f64::from(centers[c as usize * d + p])).powi(2)).sum()
     };
     let twins = [0, twin as u32];
-    let farther = (0..480)
+    let farther = (0..n)
         .filter(|&i| twins.contains(&labels[i]))
         .filter(|&i| exact(i, twins[0] + twins[1] - labels[i]) < exact(i, labels[i]))
         .count();
@@ -277,12 +282,45 @@ fn near_tie(twin: usize) -> Option<(Vec<u32>, usize)> {
 
 #[test]
 fn fused_near_ties_across_threads_follow_the_cpus_float32_scores() {
-    near_tie(8); // centre 8: the second thread's first column, merged across threads
+    near_tie(480, 12, 8); // centre 8: the second thread's first column, merged across threads
 }
 
 #[test]
 fn fused_near_ties_within_a_thread_follow_the_cpus_float32_scores() {
-    near_tie(5); // centre 5: the first thread's, kept in its running best
+    near_tie(480, 12, 5); // centre 5: the first thread's, kept in its running best
+}
+
+#[test]
+fn fused_near_ties_across_centre_blocks_and_groups_follow_the_cpus_float32_scores() {
+    // Centre 200: the second block of 128 centres (and the second group when they are split).
+    near_tie(3000, 210, 200);
+}
+
+#[test]
+fn fused_exact_ties_across_centre_blocks_go_to_the_lowest_index() {
+    let d = 6;
+    let (x, mut centers) = blobs(1200, d, 260, 17);
+    let c3 = centers[3 * d..4 * d].to_vec();
+    centers[250 * d..251 * d].copy_from_slice(&c3); // centre 250 (the third block) = centre 3
+    let Some(labels) = check_fused(&x, d, &centers) else { return };
+    assert!(labels.contains(&3) && !labels.contains(&250));
+}
+
+#[test]
+fn fused_four_float_loads_with_a_partial_feature_slice() {
+    // d = 12: a multiple of 4 (four-float loads) but not of 8 (the last slice half zeros).
+    let (x, centers) = blobs(400, 12, 50, 18);
+    check_fused(&x, 12, &centers);
+}
+
+#[test]
+fn fused_scores_past_half_the_float32_range_are_the_cpus() {
+    // x·c above f32::MAX / 2: 2·(x·c) alone would overflow to infinity, the CPU's fused
+    // multiply-add (and the kernel's) does not. Row 0 sits on centre 1.
+    let x = vec![1.2e19f32, 1.7e19, 1.0e19];
+    let centers = vec![1.7e19f32, 1.2e19];
+    let Some(labels) = check_fused(&x, 1, &centers) else { return };
+    assert_eq!(labels[0], 1);
 }
 
 #[test]

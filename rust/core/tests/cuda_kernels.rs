@@ -86,7 +86,7 @@ fn register_use(report: &str) -> Vec<(String, u32, u32)> {
 }
 
 #[test]
-fn no_kernel_spills_and_the_fused_assignment_fits_two_blocks_per_multiprocessor() {
+fn no_kernel_spills_registers() {
     if !nvrtc() {
         return;
     }
@@ -95,12 +95,9 @@ fn no_kernel_spills_and_the_fused_assignment_fits_two_blocks_per_multiprocessor(
         let used = register_use(&report);
         assert_eq!(used.len(), module::KERNELS.len(), "sm_{arch}: {report}");
         for (kernel, registers, spills) in &used {
-            // A spill puts a kernel's working set in local memory: slower, and easy to cause.
+            // A spill puts a kernel's working set in local memory: slower, and easy to cause
+            // (assign_fused's __launch_bounds__(256, 2) caps it at 128 registers).
             assert_eq!(*spills, 0, "sm_{arch}: {kernel} spills ({registers} registers): {report}");
-            if kernel == "assign_fused" {
-                // __launch_bounds__(256, 2): two blocks of 256 threads per multiprocessor.
-                assert!(*registers <= 128, "sm_{arch}: assign_fused uses {registers} registers");
-            }
         }
     }
 }

@@ -89,26 +89,36 @@ using std::fmin;
 using std::min;
 using std::sqrt;
 
+// Runs `kernel` on a grid of grid_x × grid_y blocks (row by row) of `block` threads (a multiple
+// of 32).
+inline void launch(unsigned grid_x, unsigned grid_y, unsigned block, const std::function<void()>& kernel) {
+    gridDim.x = grid_x;
+    gridDim.y = grid_y;
+    blockDim.x = block;
+    for (unsigned by = 0; by < grid_y; ++by) {
+        for (unsigned b = 0; b < grid_x; ++b) {
+            g_block = std::make_unique<std::barrier<>>(block);
+            g_warps.clear();
+            for (unsigned w = 0; w < block / 32; ++w) g_warps.push_back(std::make_unique<Warp>());
+            std::vector<std::thread> threads;
+            threads.reserve(block);
+            for (unsigned t = 0; t < block; ++t) {
+                threads.emplace_back([&, b, by, t] {
+                    blockIdx.x = b;
+                    blockIdx.y = by;
+                    threadIdx.x = t;
+                    kernel();
+                    // A thread that has finished leaves its barriers (whole warps finish together).
+                    my_warp().bar.arrive_and_drop();
+                    g_block->arrive_and_drop();
+                });
+            }
+            for (auto& th : threads) th.join();
+        }
+    }
+}
+
 // Runs `kernel` on a grid of `grid` blocks of `block` threads (block a multiple of 32).
 inline void launch(unsigned grid, unsigned block, const std::function<void()>& kernel) {
-    gridDim.x = grid;
-    blockDim.x = block;
-    for (unsigned b = 0; b < grid; ++b) {
-        g_block = std::make_unique<std::barrier<>>(block);
-        g_warps.clear();
-        for (unsigned w = 0; w < block / 32; ++w) g_warps.push_back(std::make_unique<Warp>());
-        std::vector<std::thread> threads;
-        threads.reserve(block);
-        for (unsigned t = 0; t < block; ++t) {
-            threads.emplace_back([&, b, t] {
-                blockIdx.x = b;
-                threadIdx.x = t;
-                kernel();
-                // A thread that has finished leaves its barriers (whole warps finish together).
-                my_warp().bar.arrive_and_drop();
-                g_block->arrive_and_drop();
-            });
-        }
-        for (auto& th : threads) th.join();
-    }
+    launch(grid, 1, block, kernel);
 }

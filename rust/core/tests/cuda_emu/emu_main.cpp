@@ -4,8 +4,9 @@
 // distance_tile over the same scores. With `seed` first, runs the k-means++ kernels through a
 // script of steps, as backend/cuda/seeding.rs drives them; with `silhouette`, silhouette_tile over
 // tiles of rows and columns, as backend/cuda/silhouette.rs drives it (the DGEMM a plain f64 loop).
-// With `fused`, assign_fused alone (the float32 passes' labels and distances).
-// Usage: emu_main IN OUT [margin_per_norm] | emu_main fused IN OUT | emu_main seed IN OUT |
+// With `fused`, assign_fused (the float32 passes' labels and distances), its centres split into
+// `groups` and merged by assign_merge when more than one.
+// Usage: emu_main IN OUT [margin_per_norm] | emu_main fused IN OUT [groups] | emu_main seed IN OUT |
 // emu_main silhouette IN OUT;
 // see tests/cuda_emulated.rs for the file layouts.
 #include <algorithm>
@@ -128,9 +129,10 @@ static int silhouette_main(const char* in_path, const char* out_path) {
     return 0;
 }
 
-// The fused assignment: the header and inputs of the default mode; assign_fused over every row.
-// Writes the labels and the distances.
-static int fused_main(const char* in_path, const char* out_path) {
+// The fused assignment: the header and inputs of the default mode; assign_fused over every row,
+// its centres split into `groups` (then assign_merge), as backend/cuda/pass.rs splits them for
+// few rows. Writes the labels and the distances.
+static int fused_main(const char* in_path, const char* out_path, int groups) {
     FILE* in = fopen(in_path, "rb");
     auto header = read<long long>(in, 4);
     long long n = header[0], d = header[1], k = header[2];
@@ -143,11 +145,25 @@ static int fused_main(const char* in_path, const char* out_path) {
         for (long long p = 0; p < d; ++p) s += (double)centers[c * d + p] * (double)centers[c * d + p];
         cnorm_f[c] = (float)s;
     }
-    std::vector<unsigned> labels(n, 0xffffffffu);
+    // The host's split (pass.rs, fused_split): whole blocks of FUSED_BN centres per group, no
+    // group empty.
+    long long centre_blocks = (k + FUSED_BN - 1) / FUSED_BN;
+    long long per_group = std::max(1LL, centre_blocks / groups);
+    int span = (int)(per_group * FUSED_BN);
+    unsigned ngroups = (unsigned)((k + span - 1) / span);
+    std::vector<unsigned> labels(n, 0xffffffffu), part_idx(n * ngroups);
     std::vector<double> dist2(n, -1.0);
-    launch((unsigned)((n + FUSED_BM - 1) / FUSED_BM), FUSED_THREADS, [&] {
-        assign_fused(x.data(), centers.data(), cnorm_f.data(), (int)n, (int)k, (int)d, labels.data(), dist2.data());
+    std::vector<float> part_best(n * ngroups);
+    int rows = (int)n, di = (int)d;
+    launch((unsigned)((n + FUSED_BM - 1) / FUSED_BM), ngroups, FUSED_THREADS, [&] {
+        assign_fused(x.data(), centers.data(), cnorm_f.data(), rows, (int)k, di, span, labels.data(), dist2.data(),
+                     part_best.data(), part_idx.data());
     });
+    if (ngroups > 1)
+        launch((unsigned)((n * 32 + 255) / 256), 256, [&] {
+            assign_merge(x.data(), centers.data(), part_best.data(), part_idx.data(), (int)ngroups, rows, di,
+                         labels.data(), dist2.data());
+        });
     FILE* out = fopen(out_path, "wb");
     write(out, labels);
     write(out, dist2);
@@ -156,7 +172,7 @@ static int fused_main(const char* in_path, const char* out_path) {
 }
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::string(argv[1]) == "fused") return fused_main(argv[2], argv[3]);
+    if (argc > 1 && std::string(argv[1]) == "fused") return fused_main(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 1);
     if (argc > 1 && std::string(argv[1]) == "seed") return seed_main(argv[2], argv[3]);
     if (argc > 1 && std::string(argv[1]) == "silhouette") return silhouette_main(argv[2], argv[3]);
     FILE* in = fopen(argv[1], "rb");

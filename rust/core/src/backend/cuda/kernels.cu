@@ -103,18 +103,23 @@ __global__ void assign_tile(const float* g, const float* x, const float* centers
 }
 
 // The fused assignment (float32 mode): the dot products and the argmin in one kernel, so that no
-// score tile goes through memory, with the CPU's own float32 scores. The CPU (kernels/avx2,
-// kernels/distance.rs) scores centre j for row x as s = fl(||c_j||²) − 2 x·c_j in float32, the
-// dot product a chain of fused multiply-adds in feature order from 0, and takes the smallest s,
-// the lowest index among equals (NaN never wins). Here every dot product is the same chain
-// (explicit __fmaf_rn, in feature order; --fmad=false contracts nothing else, and the zero
-// padding past d adds +0), s the same two roundings, and the argmin the same order, so the
-// labels are the CPU's bits, near-ties included; dist2 is exact_sq_dist's, the CPU's.
-// A block of FUSED_THREADS threads takes FUSED_BM rows and runs over every centre, FUSED_BN at a
+// score tile goes through memory, with the CPU's own float32 scores. The CPU's assignment
+// microkernels (kernels/avx2: x86-64 with AVX2 and FMA) score centre j for row x as
+// s = fma(x·c_j, −2, fl(||c_j||²)) in float32, the dot product a chain of fused multiply-adds in
+// feature order from 0, and take the smallest s, the lowest index among equals (NaN never wins).
+// Here every dot product is the same chain (explicit __fmaf_rn, in feature order; --fmad=false
+// contracts nothing else, and the zero padding past d adds +0), s the same fused multiply-add,
+// and the argmin the same order, so the labels are the CPU's bits, near-ties included; dist2 is
+// exact_sq_dist's, the CPU's.
+// A block of FUSED_THREADS threads takes FUSED_BM rows and runs over its centres, FUSED_BN at a
 // time: each thread holds an 8 × 8 tile of dot products in registers, the feature slices of
 // FUSED_BK going through shared memory, the next slice's loads issued before the current one's
 // arithmetic; its running best per row sees its centres in increasing order. The 16 threads of a
 // row then merge their bests by (score, index), and a warp per row computes the exact distance.
+// Too few rows to fill the GPU (a mini-batch): the centres are split into gridDim.y groups of
+// `span`, each block writes its rows' best (score, index) among its group's centres, and
+// assign_merge merges the groups by (score, index), an order-free choice, so the labels are the
+// same bits however the centres were split.
 #define FUSED_BM 128
 #define FUSED_BN 128
 #define FUSED_BK 8
@@ -141,9 +146,11 @@ __device__ void load_slice(const float* rows, long long row, long long nrows, in
 
 // x: rows × d; centers: k × d; cnorm_f: ||c||², summed in f64 in feature order and rounded once
 // to float32 (the CPU's squared_norms). Writes every row's label and exact squared distance.
+// With gridDim.y > 1, block (b, g) takes centres g·span .. (g + 1)·span (span a multiple of
+// FUSED_BN) and writes part_best / part_idx[g · rows + row] instead of labels and dist2.
 __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
-        const float* x, const float* centers, const float* cnorm_f, int rows, int k, int d,
-        unsigned* labels, double* dist2) {
+        const float* x, const float* centers, const float* cnorm_f, int rows, int k, int d, int span,
+        unsigned* labels, double* dist2, float* part_best, unsigned* part_idx) {
     __shared__ __align__(16) float as[FUSED_BK][FUSED_BM + 4];
     __shared__ __align__(16) float bs[FUSED_BK][FUSED_BN + 4];
     __shared__ int row_label[FUSED_BM];
@@ -157,13 +164,14 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
     // of centre lr of the centre block.
     int lr = tid >> 1, lk = (tid & 1) * 4;
     bool vec = (d & 3) == 0;
+    int c_begin = blockIdx.y * span, c_end = min(k, c_begin + span);
 
     #pragma unroll
     for (int i = 0; i < 8; ++i) {
         top_best[i][tid] = 1.0f / 0.0f;
         top_idx[i][tid] = 0;
     }
-    for (int c0 = 0; c0 < k; c0 += FUSED_BN) {
+    for (int c0 = c_begin; c0 < c_end; c0 += FUSED_BN) {
         float acc[8][8];
         #pragma unroll
         for (int i = 0; i < 8; ++i)
@@ -171,7 +179,7 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
             for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
         float ra[4], rb[4];
         load_slice(x, row0 + lr, rows, d, lk, vec, ra);
-        load_slice(centers, (long long)c0 + lr, k, d, lk, vec, rb);
+        load_slice(centers, (long long)c0 + lr, c_end, d, lk, vec, rb);
         for (int p0 = 0; p0 < d; p0 += FUSED_BK) {
             __syncthreads();  // every thread is done with the last slice
             #pragma unroll
@@ -182,7 +190,7 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
             __syncthreads();
             if (p0 + FUSED_BK < d) {  // the next slice's loads, in flight during the arithmetic
                 load_slice(x, row0 + lr, rows, d, p0 + FUSED_BK + lk, vec, ra);
-                load_slice(centers, (long long)c0 + lr, k, d, p0 + FUSED_BK + lk, vec, rb);
+                load_slice(centers, (long long)c0 + lr, c_end, d, p0 + FUSED_BK + lk, vec, rb);
             }
             #pragma unroll
             for (int kk = 0; kk < FUSED_BK; ++kk) {
@@ -200,15 +208,15 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
         }
         float cn[8];
         #pragma unroll
-        for (int j = 0; j < 8; ++j) cn[j] = c0 + tx * 8 + j < k ? cnorm_f[c0 + tx * 8 + j] : 0.0f;
+        for (int j = 0; j < 8; ++j) cn[j] = c0 + tx * 8 + j < c_end ? cnorm_f[c0 + tx * 8 + j] : 0.0f;
         #pragma unroll
         for (int i = 0; i < 8; ++i) {
             float best = top_best[i][tid];
             int idx = top_idx[i][tid];
             #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                float s = __fsub_rn(cn[j], __fmul_rn(2.0f, acc[i][j]));
-                if (c0 + tx * 8 + j < k && s < best) {  // strictly smaller: equals keep the lower index
+                float s = __fmaf_rn(acc[i][j], -2.0f, cn[j]);  // the CPU's fmadd(dot, -2, norm)
+                if (c0 + tx * 8 + j < c_end && s < best) {  // strictly smaller: equals keep the lower index
                     best = s;
                     idx = c0 + tx * 8 + j;
                 }
@@ -232,7 +240,13 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
             }
         }
         if (tx == 0) row_label[ty * 8 + i] = j;
+        if (gridDim.y > 1 && tx == 0 && row0 + ty * 8 + i < rows) {
+            long long slot = (long long)blockIdx.y * rows + row0 + ty * 8 + i;
+            part_best[slot] = b;
+            part_idx[slot] = (unsigned)j;
+        }
     }
+    if (gridDim.y > 1) return;  // assign_merge finishes the rows
     __syncthreads();
     int warp = tid >> 5, lane = tid & 31;
     for (int r = warp; r < FUSED_BM; r += FUSED_THREADS / 32) {
@@ -244,6 +258,31 @@ __global__ void __launch_bounds__(FUSED_THREADS, 2) assign_fused(
             labels[i] = (unsigned)c;
             dist2[i] = e;
         }
+    }
+}
+
+// The groups' bests of assign_fused merged by (score, index), group by group, then the exact
+// distance to the winner. One warp per row.
+__global__ void assign_merge(const float* x, const float* centers, const float* part_best,
+                             const unsigned* part_idx, int groups, int rows, int d,
+                             unsigned* labels, double* dist2) {
+    long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= rows) return;  // whole warps leave together: blockDim is a multiple of 32
+    float b = part_best[warp];
+    unsigned j = part_idx[warp];
+    for (int g = 1; g < groups; ++g) {
+        float ob = part_best[(long long)g * rows + warp];
+        unsigned oj = part_idx[(long long)g * rows + warp];
+        if (ob < b || (ob == b && oj < j)) {
+            b = ob;
+            j = oj;
+        }
+    }
+    double e = exact_sq_dist(x + warp * d, centers + (long long)j * d, d, lane);
+    if (lane == 0) {
+        labels[warp] = j;
+        dist2[warp] = e;
     }
 }
 

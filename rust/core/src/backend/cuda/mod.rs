@@ -2,10 +2,12 @@
 //! [`Cpu`].
 //!
 //! One pass over the rows, chunk by chunk ([`chunk_rows`]: at most [`CHUNK_ROWS`] rows and 1 GiB,
-//! a function of the width alone, so that no result depends on the device's free memory): cuBLAS computes the scores `X · Cᵀ` a tile at a time,
-//! `assign_tile` takes the argmin and re-checks every near-tie exactly, in `f64`, so that labels
-//! are the exact nearest centre and `dist2` has the bits of the CPU's
-//! [`sq_dist_f64`](crate::kernels::points::sq_dist_f64). The sums of the M step are added on the
+//! a function of the width alone, so that no result depends on the device's free memory). In
+//! float32, `assign_fused` computes the CPU's own float32 scores and their argmin in one kernel,
+//! so that labels are the CPU's; with TF32 (or `FASTKMEANS_CUDA_ASSIGN=gemm`), cuBLAS computes the
+//! scores `X · Cᵀ` a tile at a time and `assign_tile` takes the argmin and re-checks every
+//! near-tie exactly, in `f64`, so that labels are the exact nearest centre. Either way `dist2` has
+//! the bits of the CPU's [`sq_dist_f64`](crate::kernels::points::sq_dist_f64). The sums of the M step are added on the
 //! device in a fixed order: the chunk's rows sorted stably by label, each cluster's rows summed in
 //! row order in segments of [`SEGMENT_ROWS`], the segments added in order, the chunks added in
 //! order on the host. No float atomics: reruns give the same bits.

@@ -19,8 +19,9 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 16] = [
+pub const KERNELS: [&str; 17] = [
     "assign_fused",
+    "assign_merge",
     "assign_tile",
     "block_histogram",
     "scan_blocks",

@@ -60,11 +60,21 @@ enum Assigner {
 }
 
 impl Assigner {
-    fn for_precision(precision: Precision) -> Self {
-        match (precision, std::env::var("FASTKMEANS_CUDA_ASSIGN").as_deref().map(str::trim)) {
-            (Precision::Tf32, _) | (Precision::Float32, Ok("gemm")) => Assigner::Gemm,
-            (Precision::Float32, _) => Assigner::Fused,
-        }
+    /// TF32's is the GEMM path; float32's the fused kernel unless `FASTKMEANS_CUDA_ASSIGN` says
+    /// `gemm` (`fused` or unset: the fused kernel; anything else is an error).
+    fn for_precision(precision: Precision) -> R<Self> {
+        let chosen = match std::env::var("FASTKMEANS_CUDA_ASSIGN") {
+            Err(_) => Assigner::Fused,
+            Ok(v) => match v.trim() {
+                "fused" => Assigner::Fused,
+                "gemm" => Assigner::Gemm,
+                other => return Err(format!("FASTKMEANS_CUDA_ASSIGN={other:?} is not one of \"fused\", \"gemm\"")),
+            },
+        };
+        Ok(match precision {
+            Precision::Tf32 => Assigner::Gemm,
+            Precision::Float32 => chosen,
+        })
     }
 }
 
@@ -84,8 +94,23 @@ enum Prepared {
     Gemm { norms: CudaSlice<f64>, max_norm: f64, margin: f64, scores: CudaSlice<f32>, tile_rows: usize },
 }
 
-/// Rows per block of `assign_fused` (its `FUSED_BM`), with 256 threads.
+/// Rows per block of `assign_fused` (its `FUSED_BM`), with 256 threads; also its centres per
+/// block (`FUSED_BN`).
 const FUSED_ROWS: usize = 128;
+
+/// How `assign_fused` splits `k` centres for `m` rows on a device of `multiprocessors`: (groups,
+/// centres per group). One group while the blocks of rows alone give every multiprocessor two
+/// (the kernel's occupancy); fewer rows (a mini-batch of 5,000 is 40 blocks) split the centres
+/// into groups of whole blocks of 128, at least enough to make up two blocks per multiprocessor
+/// (or one block of 128 each). The labels are the same bits for any split (the groups' bests
+/// are merged by score and index).
+fn fused_split(m: usize, k: usize, multiprocessors: usize) -> (usize, usize) {
+    let (row_blocks, centre_blocks) = (m.div_ceil(FUSED_ROWS).max(1), k.div_ceil(FUSED_ROWS).max(1));
+    let wanted = 2 * multiprocessors;
+    let groups = if row_blocks >= wanted { 1 } else { wanted.div_ceil(row_blocks).min(centre_blocks) };
+    let span = (centre_blocks / groups).max(1) * FUSED_ROWS;
+    (k.div_ceil(span).max(1), span)
+}
 
 /// Rows per segment of a cluster's sorted rows in the sums.
 pub const SEGMENT_ROWS: usize = 256;
@@ -131,6 +156,7 @@ pub struct Job<'a> {
 
 pub(super) struct Kernels {
     assign_fused: CudaFunction,
+    assign_merge: CudaFunction,
     assign_tile: CudaFunction,
     block_histogram: CudaFunction,
     scan_blocks: CudaFunction,
@@ -187,6 +213,8 @@ pub(super) struct Gpu {
     pub(super) blas: CudaBlas,
     pub(super) kernels: Kernels,
     precision: Precision,
+    /// Streaming multiprocessors: how many blocks fill the device.
+    multiprocessors: usize,
     name: String,
     arch: String,
     /// Which kernels were loaded: the CUBIN or the PTX, the NVRTC, the cache file.
@@ -263,11 +291,16 @@ impl Gpu {
             return Err(format!("compute capability {major}.{minor} is below the 7.0 the kernels need"));
         }
         let name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
+        let multiprocessors = ctx
+            .attribute(cudarc::driver::sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(err("cannot read the multiprocessor count"))?
+            .max(1) as usize;
         let arch = format!("sm_{major}{minor}");
         let (loaded, kernels_note) = load_kernels(&ctx, u32::try_from(major * 10 + minor).unwrap_or(0))?;
         let f = |name: &str| loaded.load_function(name).map_err(|e| format!("kernel {name}: {e}"));
         let kernels = Kernels {
             assign_fused: f("assign_fused")?,
+            assign_merge: f("assign_merge")?,
             assign_tile: f("assign_tile")?,
             block_histogram: f("block_histogram")?,
             scan_blocks: f("scan_blocks")?,
@@ -287,7 +320,19 @@ impl Gpu {
         let stream = ctx.default_stream();
         let copy = OnceLock::new();
         let blas = CudaBlas::new(stream.clone()).map_err(|e| format!("cannot start cuBLAS: {e}"))?;
-        let gpu = Self { ctx, stream, copy, blas, kernels, precision, name, arch, kernels_note, busy: Mutex::new(()) };
+        let gpu = Self {
+            ctx,
+            stream,
+            copy,
+            blas,
+            kernels,
+            precision,
+            multiprocessors,
+            name,
+            arch,
+            kernels_note,
+            busy: Mutex::new(()),
+        };
         gpu.set_math(precision)?;
         Ok(gpu)
     }
@@ -361,7 +406,7 @@ impl Gpu {
         let s = &self.stream;
         let k = centers.len() / d;
         let rows = s.clone_htod(centers).map_err(err("copying the centres"))?;
-        let how = match Assigner::for_precision(self.precision) {
+        let how = match Assigner::for_precision(self.precision)? {
             Assigner::Fused => {
                 // The CPU's norms, summed in f64 and rounded once to float32.
                 let norms = squared_norms(Points::from_rows(centers, d).map_err(|e| e.to_string())?);
@@ -402,16 +447,39 @@ impl Gpu {
         let (k_i, d_i) = (k as i32, d as i32);
         match &mut centres.how {
             Prepared::Fused { norms } => {
-                let m_i = m as i32;
+                let (groups, span) = fused_split(m, k, self.multiprocessors);
+                let (m_i, span_i, groups_i) = (m as i32, span as i32, groups as i32);
                 let cfg = LaunchConfig {
-                    grid_dim: (m.div_ceil(FUSED_ROWS) as u32, 1, 1),
+                    grid_dim: (m.div_ceil(FUSED_ROWS) as u32, groups as u32, 1),
                     block_dim: (256, 1, 1),
                     shared_mem_bytes: 0,
                 };
+                // Each group's best per row, when the centres are split.
+                let mut parts = if groups > 1 {
+                    let best = s.alloc_zeros::<f32>(groups * m).map_err(err("allocating the groups' bests"))?;
+                    let idx = s.alloc_zeros::<u32>(groups * m).map_err(err("allocating the groups' bests"))?;
+                    Some((best, idx))
+                } else {
+                    None
+                };
+                let null = 0u64;
                 let mut launch = s.launch_builder(&self.kernels.assign_fused);
-                launch.arg(x).arg(&centres.rows).arg(&*norms).arg(&m_i).arg(&k_i).arg(&d_i).arg(labels).arg(dist2);
-                // SAFETY: the kernel's parameters are exactly these, in this order.
+                launch.arg(x).arg(&centres.rows).arg(&*norms).arg(&m_i).arg(&k_i).arg(&d_i).arg(&span_i);
+                launch.arg(&mut *labels).arg(&mut *dist2);
+                match parts.as_mut() {
+                    Some((best, idx)) => launch.arg(best).arg(idx),
+                    None => launch.arg(&null).arg(&null),
+                };
+                // SAFETY: the kernel's parameters are exactly these, in this order; the groups'
+                // buffers are null only with one group, where the kernel does not touch them.
                 unsafe { launch.launch(cfg) }.map_err(err("launching assign_fused"))?;
+                if let Some((best, idx)) = &parts {
+                    let mut launch = s.launch_builder(&self.kernels.assign_merge);
+                    launch.arg(x).arg(&centres.rows).arg(best).arg(idx).arg(&groups_i).arg(&m_i).arg(&d_i);
+                    launch.arg(labels).arg(dist2);
+                    // SAFETY: as above.
+                    unsafe { launch.launch(warp_per_row(m)) }.map_err(err("launching assign_merge"))?;
+                }
             }
             Prepared::Gemm { norms, max_norm, margin, scores, tile_rows } => {
                 for t0 in (0..m).step_by(*tile_rows) {
@@ -912,6 +980,25 @@ fn fingerprint(values: &[f32]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_centres_are_split_only_when_the_rows_do_not_fill_the_device() {
+        // 10M rows: 78,125 blocks, one group.
+        assert_eq!(fused_split(10_000_000, 1024, 132), (1, 1024));
+        // A mini-batch of 5,000 rows (40 blocks) against 1,024 centres on 132 multiprocessors:
+        // 264 blocks wanted, so at least 7 groups of whole 128-centre blocks: 8 of one block.
+        assert_eq!(fused_split(5_000, 1024, 132), (8, 128));
+        // 40 blocks against 4,096 centres (32 blocks): 7 groups of 4 blocks and a last of 4.
+        let (groups, span) = fused_split(5_000, 4096, 132);
+        assert_eq!((groups, span), (8, 512));
+        assert!(groups * span >= 4096 && (groups - 1) * span < 4096, "no empty group");
+        let (groups, span) = fused_split(5_000, 1000, 132);
+        assert!(span % 128 == 0 && groups * span >= 1000 && (groups - 1) * span < 1000);
+        // Few centres: never more groups than blocks of 128.
+        assert_eq!(fused_split(1_000, 100, 132), (1, 128));
+        assert_eq!(fused_split(1_000, 300, 132), (3, 128));
+        assert_eq!(fused_split(0, 300, 132).0, 3);
+    }
 
     #[test]
     fn chunks_depend_on_the_width_alone_unless_overridden_and_the_keep_rule_parses() {
