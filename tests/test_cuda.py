@@ -61,6 +61,17 @@ def test_fit_matches_the_cpu(device, algorithm):
     np.testing.assert_array_equal(gpu.predict(x), cpu.predict(x))
 
 
+def test_a_minibatch_fit_against_many_centres_matches_the_cpu():
+    """Batches of 5,000 rows against 300 streaming centres: the fused kernel splits the centres
+    into groups (too few rows to fill the GPU), with the CPU's labels."""
+    x = blobs(30_000, 16, 300, seed=13)
+    kw = dict(k=300, algorithm="minibatch", random_state=4, mini_batch_size=5_000, epochs=2)
+    cpu = KMeans(**kw).fit(x)
+    gpu = KMeans(**kw, device="cuda").fit(x)
+    np.testing.assert_array_equal(gpu.labels_, cpu.labels_)
+    close(gpu.cluster_centers_, cpu.cluster_centers_)
+
+
 @pytest.mark.parametrize("mode", ["float32", "float32-gemm", "tf32"])
 @pytest.mark.parametrize("d", [1, 7, 8, 33, 128])
 def test_assign_labels_and_exact_distances(d, mode, monkeypatch):
