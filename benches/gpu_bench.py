@@ -12,7 +12,8 @@ with the rows streamed from the host every pass (pinned buffers, copies overlapp
 ``FASTKMEANS_CUDA_KEEP=never``, as for data larger than the GPU), ``transform`` of 200,000 rows
 (the n x k distances, copied back), the default seeding of ``algorithm="lloyd"`` (a coreset; its
 k-means++ on the device) with one Lloyd iteration, on the device and, for the smaller shapes, on
-the CPU, and the exact silhouette of 20,000 rows on the device and on the CPU. Each contender is timed on
+the CPU, the exact silhouette of 20,000 rows and the dispersion statistics (Calinski–Harabasz,
+Davies–Bouldin) of 1,000,000 rows, on the device and on the CPU. Each contender is timed on
 its own (an error is recorded, not fatal) and the JSON is rewritten after every shape, so a run
 cut short still leaves what it measured.
 
@@ -39,6 +40,8 @@ SMALL = [(1_000_000, 128, 1024), (200_000, 32, 100)]
 CPU_FIT_WORK = 2e11
 # Rows of the exact silhouette timed on the device and on the CPU.
 SILHOUETTE_ROWS = 20_000
+# Rows of the dispersion (Calinski–Harabasz, Davies–Bouldin) timed on the device and on the CPU.
+DISPERSION_ROWS = 1_000_000
 BATCH = 5_000
 
 
@@ -100,6 +103,14 @@ def env(name: str, value: str) -> Iterator[None]:
             del os.environ[name]
         else:
             os.environ[name] = before
+
+
+def fastkmeans_dispersion(x: np.ndarray, c0: np.ndarray, device: Any) -> float:
+    """Seconds for the Calinski–Harabasz / Davies–Bouldin statistics of DISPERSION_ROWS rows labelled
+    by their nearest of c0 (the rows copied from the host: a metric's call)."""
+    rows = x[:DISPERSION_ROWS]
+    labels = _core.assign(rows, c0)[0].astype(np.int32)
+    return best_of(lambda: _core.dispersion(rows, labels, len(c0), device=device), 2)
 
 
 def fastkmeans_streamed_lloyd(x: np.ndarray, c0: np.ndarray) -> float:
@@ -247,6 +258,8 @@ def bench_shape(n: int, d: int, k: int, device_name: str) -> Dict[str, Any]:
         timed(row, "cpu_seeded_fit1_s", fastkmeans_seeded_fit, x, k, None)
     timed(row, "fastkmeans_silhouette_20k_s", fastkmeans_silhouette, x, c0, (0, False))
     timed(row, "cpu_silhouette_20k_s", fastkmeans_silhouette, x, c0, None)
+    timed(row, "fastkmeans_dispersion_1m_s", fastkmeans_dispersion, x, c0, (0, False))
+    timed(row, "cpu_dispersion_1m_s", fastkmeans_dispersion, x, c0, None)
     for key in [key for key in row if key.endswith("_lloyd_s")]:
         row[key.replace("_lloyd_s", "_lloyd_pct_fp32_peak")] = 100.0 * flops / row[key] / FP32_PEAK
     for key, value in sorted(row.items()):

@@ -10,7 +10,7 @@
 #   env.txt      nvidia-smi, the driver, the CUDA libraries the loader can see, pip packages
 #   probe.txt    the wheel's probe; the device as opened: CUBIN or PTX, NVRTC, cache file,
 #                driver and libraries; a smoke assignment (fused, and through cuBLAS), transform,
-#                k-means++ seeding and silhouette against the CPU; the PTX path forced
+#                k-means++ seeding, silhouette and dispersion against the CPU; the PTX path forced
 #   pytest.txt   the cuda and device tests, every outcome (-rA) and the slowest durations
 #   pytest.xml   the same as JUnit XML
 #   bench.txt    benches/gpu_bench.py's output (bench.json: its numbers, rewritten per shape)
@@ -93,6 +93,10 @@ print("seeded labels equal:", bool((seeded["labels"] == _core.fit_lloyd(x[:20_00
 codes = np.ascontiguousarray(cpu["labels"][:3000] % 7, dtype=np.int32)
 s_gpu = _core.silhouette_samples(x[:3000], codes, 7, device=(0, False))
 print("silhouette max |gpu - cpu|:", float(np.abs(s_gpu - _core.silhouette_samples(x[:3000], codes, 7)).max()))
+codes = cpu["labels"].astype(np.int32)
+d_gpu, d_cpu = _core.dispersion(x, codes, 64, device=(0, False)), _core.dispersion(x, codes, 64)
+print("dispersion: calinski_harabasz", d_gpu["calinski_harabasz"], "cpu", d_cpu["calinski_harabasz"],
+      "davies_bouldin", d_gpu["davies_bouldin"], "cpu", d_cpu["davies_bouldin"])
 PY
 cat >/tmp/fk_ptx.py <<'PY'
 # The PTX fallback (what runs when NVRTC does not know the GPU or the driver refuses the CUBIN).

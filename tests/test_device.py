@@ -72,6 +72,23 @@ def test_the_silhouette_takes_a_device_as_kmeans_does(caplog):
     assert select_k(x, [2, 3], device="auto", random_state=0, progress=False).best_k in (2, 3)
 
 
+@pytest.mark.skipif(_device.cuda_available(), reason="a GPU is usable here")
+@pytest.mark.parametrize("score", [metrics.calinski_harabasz_score, metrics.davies_bouldin_score])
+def test_the_dispersion_indices_take_a_device_as_kmeans_does(score, caplog):
+    x = np.random.default_rng(3).random((300, 4), dtype=np.float32)
+    labels = np.arange(300) % 3
+    value = score(x, labels)
+    assert score(x, labels, device="cpu") == value
+    with caplog.at_level(logging.INFO, logger="fastkmeans"):
+        assert score(x, labels, device="auto") == value
+    assert any("device='auto': running on the CPU" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="invalid device='gpu'"):
+        score(x, labels, device="gpu")
+    expected = "compiled without the cuda feature" if not _core.cuda_compiled() else "no usable GPU: "
+    with pytest.raises(RuntimeError, match=expected):
+        score(x, labels, device="cuda")
+
+
 def test_the_probe_gives_a_reason_when_there_is_no_device():
     count, reason = _device.probe()
     assert count >= 0

@@ -575,6 +575,7 @@ def dispersion(
     labels: npt.NDArray[np.int32],
     k: int,
     n_threads: Optional[int] = None,
+    device: Optional[Tuple[int, bool]] = None,
 ) -> Dict[str, Any]:
     """Return per-cluster dispersion and the Calinski–Harabasz and Davies–Bouldin indices.
 
@@ -588,6 +589,9 @@ def dispersion(
         Number of clusters.
     n_threads : int or None, default=None
         Threads to use.
+    device : (int, bool) or None, default=None
+        ``(ordinal, tf32)`` of a GPU: float32 rows read there (the same statistics to about
+        1e-12); None: the CPU.
 
     Returns
     -------

@@ -274,12 +274,12 @@ def _silhouette_pairs(X: Any, labels: Any, *, n_threads: Optional[int] = None) -
     return _core.silhouette_pairs(rows, codes, k, n_threads=n_threads)
 
 
-def _dispersion(X: Any, labels: Any, name: str, n_threads: Optional[int]) -> Any:
+def _dispersion(X: Any, labels: Any, name: str, n_threads: Optional[int], device: str) -> Any:
     rows, codes, k = _encode(X, labels, sparse_ok=False, name=name)
-    return _core.dispersion(rows, codes, k, n_threads=n_threads)
+    return _core.dispersion(rows, codes, k, n_threads=n_threads, device=_device.resolve(device))
 
 
-def calinski_harabasz_score(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> float:
+def calinski_harabasz_score(X: Any, labels: Any, *, n_threads: Optional[int] = None, device: str = "cpu") -> float:
     """Return the Calinski–Harabasz index (variance ratio), as ``sklearn.metrics.calinski_harabasz_score``.
 
     ``[Σ_c n_c ||μ_c − μ||² / (k − 1)] / [Σ_i ||x_i − μ_{c(i)}||² / (n − k)]``: higher is better.
@@ -292,6 +292,9 @@ def calinski_harabasz_score(X: Any, labels: Any, *, n_threads: Optional[int] = N
         Cluster of every row.
     n_threads : int or None, default=None
         Threads for the core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where the rows are read (as ``KMeans(device=...)``): float32 rows on a GPU (two passes;
+        the same value to about 1e-12, docs/gpu.md), other rows on the CPU.
 
     Returns
     -------
@@ -304,10 +307,10 @@ def calinski_harabasz_score(X: Any, labels: Any, *, n_threads: Optional[int] = N
     >>> calinski_harabasz_score([[0.0, 1.0], [0.0, -1.0], [10.0, 1.0], [10.0, -1.0]], [0, 0, 1, 1])
     50.0
     """
-    return float(_dispersion(X, labels, "calinski_harabasz_score", n_threads)["calinski_harabasz"])
+    return float(_dispersion(X, labels, "calinski_harabasz_score", n_threads, device)["calinski_harabasz"])
 
 
-def davies_bouldin_score(X: Any, labels: Any, *, n_threads: Optional[int] = None) -> float:
+def davies_bouldin_score(X: Any, labels: Any, *, n_threads: Optional[int] = None, device: str = "cpu") -> float:
     """Return the Davies–Bouldin index, as ``sklearn.metrics.davies_bouldin_score``.
 
     The mean over clusters of ``max_{j ≠ i} (S_i + S_j) / ||μ_i − μ_j||``, where ``S_i`` is the
@@ -321,6 +324,9 @@ def davies_bouldin_score(X: Any, labels: Any, *, n_threads: Optional[int] = None
         Cluster of every row.
     n_threads : int or None, default=None
         Threads for the core.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default="cpu"
+        Where the rows are read (as ``KMeans(device=...)``): float32 rows on a GPU (two passes;
+        the same value to about 1e-12, docs/gpu.md), other rows on the CPU.
 
     Returns
     -------
@@ -333,4 +339,4 @@ def davies_bouldin_score(X: Any, labels: Any, *, n_threads: Optional[int] = None
     >>> davies_bouldin_score([[0.0, 1.0], [0.0, -1.0], [10.0, 1.0], [10.0, -1.0]], [0, 0, 1, 1])
     0.2
     """
-    return float(_dispersion(X, labels, "davies_bouldin_score", n_threads)["davies_bouldin"])
+    return float(_dispersion(X, labels, "davies_bouldin_score", n_threads, device)["davies_bouldin"])

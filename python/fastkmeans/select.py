@@ -268,7 +268,7 @@ def _score(rows: Any, model: KMeans, exact: bool, sample_size: int, seed: Any,
         row.update(silhouette=float("nan"), silhouette_error=0.0, calinski_harabasz=float("nan"),
                    davies_bouldin=float("nan"))
         return row
-    # The silhouette runs where the model ran (device=... among the hyperparameters).
+    # The metrics run where the model ran (device=... among the hyperparameters).
     if exact:
         score = metrics.silhouette_score(rows, labels, n_threads=n_threads, device=model.device)
         row["silhouette"], row["silhouette_error"] = score, 0.0
@@ -279,8 +279,9 @@ def _score(rows: Any, model: KMeans, exact: bool, sample_size: int, seed: Any,
     if is_sparse(rows):  # scikit-learn's indices take dense data; not densified here
         row["calinski_harabasz"] = row["davies_bouldin"] = float("nan")
     else:
-        row["calinski_harabasz"] = metrics.calinski_harabasz_score(rows, labels, n_threads=n_threads)
-        row["davies_bouldin"] = metrics.davies_bouldin_score(rows, labels, n_threads=n_threads)
+        row["calinski_harabasz"] = metrics.calinski_harabasz_score(rows, labels, n_threads=n_threads,
+                                                                   device=model.device)
+        row["davies_bouldin"] = metrics.davies_bouldin_score(rows, labels, n_threads=n_threads, device=model.device)
     return row
 
 

@@ -19,7 +19,8 @@ def _drop_device(f: Callable[..., Any]) -> Callable[..., Any]:
     return on_the_cpu
 
 
-for _name in ("assign", "assign_and_sum", "transform", "fit_lloyd", "fit_minibatch", "lloyd", "silhouette_samples"):
+for _name in ("assign", "assign_and_sum", "transform", "fit_lloyd", "fit_minibatch", "lloyd", "silhouette_samples",
+              "dispersion"):
     if hasattr(_core, _name):
         setattr(_core, _name, _drop_device(getattr(_core, _name)))
 

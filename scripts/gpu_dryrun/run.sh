@@ -27,7 +27,8 @@ gpu_bench.main()
 row = json.load(open("bench.json"))[0]
 missing = [key for key in ("fastkmeans_lloyd_s", "fastkmeans_epoch_s", "fastkmeans_tf32_lloyd_s", "fastkmeans_gemm_lloyd_s",
                            "fastkmeans_streamed_lloyd_s", "fastkmeans_transform_200k_s", "fastkmeans_seeded_fit1_s",
-                           "cpu_seeded_fit1_s", "fastkmeans_silhouette_20k_s", "cpu_silhouette_20k_s")
+                           "cpu_seeded_fit1_s", "fastkmeans_silhouette_20k_s", "cpu_silhouette_20k_s",
+                           "fastkmeans_dispersion_1m_s", "cpu_dispersion_1m_s")
            if key not in row]
 assert not missing, f"the benchmark did not time {missing}: {row}"
 print("gpu_bench.py dry run: every fastkmeans timing present")

@@ -12,8 +12,9 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
+use fastkmeans_core::kernels::metrics::within_sums;
 use fastkmeans_core::kernels::silhouette::value_from_sums;
-use fastkmeans_core::{Backend, Cpu, Points};
+use fastkmeans_core::{dispersion, Backend, Cpu, Points};
 
 /// The emulator, compiled once per test run (None when no compiler is there).
 fn emulator() -> Option<&'static Path> {
@@ -547,4 +548,43 @@ fn the_silhouette_kernel_with_one_tile_and_wide_rows() {
     let (x, _) = blobs(150, 40, 3, 22);
     let labels: Vec<u32> = (0..150).map(|i| ((i * 7 + i / 3) % 3) as u32).collect();
     check_silhouette(&x, 40, &labels, 3, 4096, 8192);
+}
+
+/// `dispersion_rows` with the CPU's means, then the host's sums (`within_sums`): the CPU's
+/// within-cluster statistics to the bit.
+fn check_dispersion(x: &[f32], d: usize, labels: &[u32], k: usize) {
+    let Some(exe) = emulator() else { return };
+    let n = x.len() / d;
+    let cpu = dispersion(Points::from_rows(x, d).unwrap(), labels, k).unwrap();
+    let mut bytes = Vec::new();
+    for v in [n, d, k] {
+        bytes.extend_from_slice(&(v as i64).to_le_bytes());
+    }
+    x.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    labels.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    cpu.means.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    let dir = std::env::temp_dir();
+    let tag = format!("disp_{}_{}_{}", std::process::id(), n, d);
+    let (inp, out) = (dir.join(format!("emu_in_{tag}")), dir.join(format!("emu_out_{tag}")));
+    std::fs::write(&inp, bytes).unwrap();
+    assert!(Command::new(exe).arg("dispersion").arg(&inp).arg(&out).status().unwrap().success());
+    let raw = std::fs::read(&out).unwrap();
+    let _ = (std::fs::remove_file(&inp), std::fs::remove_file(&out));
+    let e: Vec<f64> = raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let (counts, ssd, distance) = within_sums(labels, k, &e);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(counts, cpu.counts);
+    assert_eq!(bits(&ssd), bits(&cpu.within_ssd), "within_ssd");
+    assert_eq!(bits(&distance), bits(&cpu.within_distance), "within_distance");
+}
+
+#[test]
+fn the_dispersion_rows_give_the_cpus_within_cluster_sums() {
+    // Rows far from the origin with values of every magnitude: the f64 sums round, and only the
+    // CPU's order of adds gives its bits. Cluster 5 is empty.
+    let d = 23;
+    let (noise, _) = blobs(700, d, 1, 19);
+    let x: Vec<f32> = noise.iter().enumerate().map(|(i, v)| 40.0 + v * 10f32.powi((i % 5) as i32 - 2)).collect();
+    let labels: Vec<u32> = (0..700).map(|i| ((i * 7 + i / 5) % 5) as u32).collect();
+    check_dispersion(&x, d, &labels, 6);
 }

@@ -566,19 +566,22 @@ fn silhouette_pairs<'py>(
 }
 
 /// Per-cluster counts, means, Σ||x − mean||² and Σ||x − mean||, with the Calinski–Harabasz and
-/// Davies–Bouldin indices computed from them.
+/// Davies–Bouldin indices computed from them, on `device` (float32 rows on a GPU; others on the
+/// CPU).
 #[pyfunction]
-#[pyo3(signature = (x, labels, k, n_threads=None))]
+#[pyo3(signature = (x, labels, k, n_threads=None, device=None))]
 fn dispersion<'py>(
     py: Python<'py>,
     x: Matrix<'py>,
     labels: PyReadonlyArray1<'py, i32>,
     k: usize,
     n_threads: Option<usize>,
+    device: Option<(usize, bool)>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let device = Device::open(device)?;
     let labels = convert::labels_from_py(&labels)?;
     let disp = dispatch!(x, |x| run(py, n_threads, Work::Unstoppable(Work::product(x.n(), x.d(), 1)), |_| {
-        core::dispersion(x, &labels, k)
+        on_device!(&device, |backend| backend.dispersion(x, &labels, k))
     }))?;
     let out = PyDict::new(py);
     out.set_item("calinski_harabasz", core::calinski_harabasz(&disp))?;

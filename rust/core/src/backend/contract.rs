@@ -6,6 +6,7 @@ use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::Result;
 use crate::kernels::bounds::Bounds;
 use crate::kernels::incremental::RunSums;
+use crate::kernels::metrics::{dispersion, Dispersion};
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::silhouette::silhouette_samples;
@@ -119,6 +120,13 @@ pub trait Backend: Sync {
             Data::Dense(points) => silhouette_samples(points, labels, k, rows, stop),
             Data::Sparse(csr) => silhouette_samples(csr, labels, k, rows, stop),
         }
+    }
+
+    /// The per-cluster statistics behind the Calinski–Harabasz and Davies–Bouldin indices of the
+    /// dense rows `x` labelled `labels` (each in `0..k`), as [`dispersion`] defines them. The
+    /// default computes on the CPU.
+    fn dispersion<F: Scalar>(&self, x: Points<'_, F>, labels: &[u32], k: usize) -> Result<Dispersion> {
+        dispersion(x, labels, k)
     }
 
     /// The passes of one k-means++ run over `x` ([`crate::algo::kmeanspp`]) on this backend's

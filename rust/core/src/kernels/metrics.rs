@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::kernels::parallel::min_items;
 use crate::kernels::points::{fold_lanes, Points};
 use crate::kernels::scalar::Scalar;
+use crate::kernels::silhouette::check_labels;
 use crate::kernels::sums::{cluster_means, group_by_label};
 
 /// Σ dist2[i] · weights[i] (weights default to 1): the sum of squared distances (ssd).
@@ -82,20 +83,7 @@ pub struct Dispersion {
 /// The [`Dispersion`] of labelled rows (labels in `0..k`). Clusters are computed in parallel, each
 /// over its rows in row order.
 pub fn dispersion<F: Scalar>(x: Points<'_, F>, labels: &[u32], k: usize) -> Result<Dispersion> {
-    if labels.len() != x.n() {
-        return Err(Error::InvalidParameter {
-            name: "labels",
-            value: format!("{} labels for {} rows", labels.len(), x.n()),
-            rule: "one label per row",
-        });
-    }
-    if let Some(i) = labels.iter().position(|&l| l as usize >= k) {
-        return Err(Error::InvalidParameter {
-            name: "labels",
-            value: format!("{} (row {i})", labels[i]),
-            rule: "labels in 0..k",
-        });
-    }
+    check_labels(x.n(), labels, k, None)?;
     let d = x.d();
     let (means, _) = cluster_means(x, None, labels, k);
     let (offsets, order) = group_by_label(labels, k);
@@ -116,6 +104,20 @@ pub fn dispersion<F: Scalar>(x: Points<'_, F>, labels: &[u32], k: usize) -> Resu
         .unzip();
     let counts = offsets.windows(2).map(|w| w[1] - w[0]).collect();
     Ok(Dispersion { counts, means, within_ssd, within_distance, d })
+}
+
+/// Each cluster's rows, Σ e and Σ √e over its rows in row order (as [`dispersion`] adds them),
+/// from every row's squared distance `e[i]` to its cluster's mean: a device's second pass
+/// (backend/cuda/dispersion.rs) measures `e`, the host adds it up here.
+pub fn within_sums(labels: &[u32], k: usize, e: &[f64]) -> (Vec<usize>, Vec<f64>, Vec<f64>) {
+    let (mut counts, mut ssd, mut distance) = (vec![0usize; k], vec![0f64; k], vec![0f64; k]);
+    for (&label, &e) in labels.iter().zip(e) {
+        let c = label as usize;
+        counts[c] += 1;
+        ssd[c] += e;
+        distance[c] += e.sqrt();
+    }
+    (counts, ssd, distance)
 }
 
 /// The Calinski–Harabasz index: between-cluster over within-cluster dispersion, each divided by

@@ -5,9 +5,9 @@
 // script of steps, as backend/cuda/seeding.rs drives them; with `silhouette`, silhouette_tile over
 // tiles of rows and columns, as backend/cuda/silhouette.rs drives it (the DGEMM a plain f64 loop).
 // With `fused`, assign_fused (the float32 passes' labels and distances), its centres split into
-// `groups` and merged by assign_merge when more than one.
+// `groups` and merged by assign_merge when more than one; with `dispersion`, dispersion_rows.
 // Usage: emu_main IN OUT [margin_per_norm] | emu_main fused IN OUT [groups] | emu_main seed IN OUT |
-// emu_main silhouette IN OUT;
+// emu_main silhouette IN OUT | emu_main dispersion IN OUT;
 // see tests/cuda_emulated.rs for the file layouts.
 #include <algorithm>
 #include <cstdio>
@@ -171,7 +171,26 @@ static int fused_main(const char* in_path, const char* out_path, int groups) {
     return 0;
 }
 
+// The dispersion's second pass: the header n, d, k; the rows (float32), the labels (u32), the
+// means (f64, k × d). Writes every row's squared distance to its mean (f64).
+static int dispersion_main(const char* in_path, const char* out_path) {
+    FILE* in = fopen(in_path, "rb");
+    auto header = read<long long>(in, 3);
+    long long n = header[0], d = header[1], k = header[2];
+    auto x = read<float>(in, n * d);
+    auto labels = read<unsigned>(in, n);
+    auto means = read<double>(in, k * d);
+    fclose(in);
+    std::vector<double> e(n);
+    launch((unsigned)((n + 255) / 256), 256, [&] { dispersion_rows(x.data(), labels.data(), means.data(), (int)n, (int)d, e.data()); });
+    FILE* out = fopen(out_path, "wb");
+    write(out, e);
+    fclose(out);
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "dispersion") return dispersion_main(argv[2], argv[3]);
     if (argc > 1 && std::string(argv[1]) == "fused") return fused_main(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 1);
     if (argc > 1 && std::string(argv[1]) == "seed") return seed_main(argv[2], argv[3]);
     if (argc > 1 && std::string(argv[1]) == "silhouette") return silhouette_main(argv[2], argv[3]);

@@ -450,6 +450,23 @@ __global__ void cluster_totals(const double* partial, const double* partial_weig
     }
 }
 
+// The Calinski–Harabasz and Davies–Bouldin statistics (backend/cuda/dispersion.rs): each row's
+// squared distance to its cluster's mean (f64), the features' squared differences added in
+// feature order, as the CPU's dispersion (kernels/metrics.rs) adds them. One thread per row.
+__global__ void dispersion_rows(const float* x, const unsigned* labels, const double* means, int rows, int d,
+                                double* e) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= rows) return;
+    const float* row = x + i * d;
+    const double* mean = means + (long long)labels[i] * d;
+    double s = 0.0;
+    for (int p = 0; p < d; ++p) {
+        double t = __dsub_rn((double)row[p], mean[p]);
+        s = __dadd_rn(s, __dmul_rn(t, t));
+    }
+    e[i] = s;
+}
+
 // k-means++ on the device (backend/cuda/seeding.rs): d2[i] is row i's squared distance to its
 // closest centre so far, the rows in blocks of SEED_BLOCK (the CPU's ROW_BLOCK). Every result has
 // the bits of the CPU's run (algo/kmeanspp.rs), so the same rows are drawn and chosen.

@@ -22,6 +22,7 @@
 //! them first, and every call into cudarc runs under `catch_unwind`, so a build with the feature
 //! runs on a machine without a GPU, where [`Cuda::new`] fails with a reason.
 
+mod dispersion;
 mod guard;
 pub mod loader;
 pub mod module;
@@ -37,6 +38,7 @@ use crate::backend::contract::{Backend, SeedingSteps};
 use crate::backend::cpu::Cpu;
 use crate::backend::rows::{Data, Gathered, Rows};
 use crate::error::{Error, Result};
+use crate::kernels::metrics::Dispersion;
 use crate::kernels::points::Points;
 use crate::kernels::scalar::Scalar;
 use crate::kernels::silhouette::check_labels;
@@ -228,6 +230,16 @@ impl Backend for Cuda {
             }
         }
         Cpu.silhouette_samples(x, labels, k, rows, stop)
+    }
+
+    /// Float32 dense rows (some, of some width) on the device; others on the CPU.
+    fn dispersion<F: Scalar>(&self, x: Points<'_, F>, labels: &[u32], k: usize) -> Result<Dispersion> {
+        if let Some(rows) = F::as_f32(x.as_slice()).filter(|_| x.n() > 0 && x.d() > 0) {
+            check_labels(x.n(), labels, k, None)?;
+            let points = Points::from_rows(rows, x.d())?;
+            return guarded(|| dispersion::dispersion(&self.gpu, points, labels, k)).map_err(Error::Backend);
+        }
+        Cpu.dispersion(x, labels, k)
     }
 
     /// Float32 dense rows of at least [`SEED_MIN_VALUES`] values: k-means++ on the device, over

@@ -19,7 +19,7 @@ use cudarc::nvrtc::{result, sys, Ptx};
 pub const SOURCE: &str = include_str!("kernels.cu");
 
 /// The kernels `kernels.cu` defines, each loaded by name.
-pub const KERNELS: [&str; 17] = [
+pub const KERNELS: [&str; 18] = [
     "assign_fused",
     "assign_merge",
     "assign_tile",
@@ -31,6 +31,7 @@ pub const KERNELS: [&str; 17] = [
     "segment_sums",
     "cluster_totals",
     "distance_tile",
+    "dispersion_rows",
     "seed_first",
     "seed_advance",
     "seed_block_sums",

@@ -126,7 +126,7 @@ const TILE_BYTES: usize = 1 << 28;
 /// buffers the algorithms refill in place, seeding samples and reductions, are that small).
 const KEEP_MIN_VALUES: usize = 1 << 22;
 
-type R<T> = std::result::Result<T, String>;
+pub(super) type R<T> = std::result::Result<T, String>;
 
 /// How the distance tiles are multiplied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +172,7 @@ pub(super) struct Kernels {
     pub(super) seed_score: CudaFunction,
     pub(super) seed_totals: CudaFunction,
     pub(super) silhouette_tile: CudaFunction,
+    pub(super) dispersion_rows: CudaFunction,
 }
 
 /// The rows kept on the device between passes, with the address and length they came from
@@ -272,11 +273,11 @@ impl Drop for Staging {
 }
 
 /// One chunk of rows on the device: rows `start..start + m` of the caller's data.
-struct Chunk<'a> {
-    start: usize,
-    m: usize,
-    x: CudaView<'a, f32>,
-    weights: Option<CudaView<'a, f64>>,
+pub(super) struct Chunk<'a> {
+    pub(super) start: usize,
+    pub(super) m: usize,
+    pub(super) x: CudaView<'a, f32>,
+    pub(super) weights: Option<CudaView<'a, f64>>,
 }
 
 impl Gpu {
@@ -316,6 +317,7 @@ impl Gpu {
             seed_score: f("seed_score")?,
             seed_totals: f("seed_totals")?,
             silhouette_tile: f("silhouette_tile")?,
+            dispersion_rows: f("dispersion_rows")?,
         };
         let stream = ctx.default_stream();
         let copy = OnceLock::new();
@@ -622,7 +624,7 @@ impl Gpu {
     /// chunk (through a pinned buffer, on the copy stream) while the device computes. The chunks
     /// and their order are the same on every path, so every result is too.
     #[allow(clippy::too_many_arguments)]
-    fn for_each_chunk(
+    pub(super) fn for_each_chunk(
         &self,
         kept: &mut Kept,
         x: &[f32],
@@ -767,7 +769,7 @@ impl Gpu {
     /// histograms, a prefix sum, a scatter), each cluster's rows summed in row order in segments
     /// of [`SEGMENT_ROWS`], each cluster's segments added in order.
     #[allow(clippy::too_many_arguments)]
-    fn chunk_sums(
+    pub(super) fn chunk_sums(
         &self,
         x: &CudaView<'_, f32>,
         weights: Option<&CudaView<'_, f64>>,
