@@ -210,17 +210,21 @@ def test_the_silhouette_on_the_device_matches_the_cpu():
     assert abs(est_gpu.standard_error - est_cpu.standard_error) <= 1e-10
 
 
-@pytest.mark.parametrize("many_chunks_of", [None, "4096"])
-def test_the_dispersion_on_the_device_matches_the_cpu(many_chunks_of, monkeypatch):
+@pytest.mark.parametrize("env", [{}, {"FASTKMEANS_CUDA_CHUNK_ROWS": "4096"}, {"FASTKMEANS_CUDA_KEEP": "always"}])
+def test_the_dispersion_on_the_device_matches_the_cpu(env, monkeypatch):
     """Calinski–Harabasz and Davies–Bouldin: the per-cluster statistics from two passes on the
-    device (streamed in chunks of 4,096 rows too), within 1e-12 of the CPU's; an empty cluster and
-    float64 rows (on the CPU) included; reruns identical."""
-    if many_chunks_of:
-        monkeypatch.setenv("FASTKMEANS_CUDA_CHUNK_ROWS", many_chunks_of)
-    x = blobs(30_000, 20, 12, seed=14) + np.float32(50.0)  # far from the origin: no cancellation
-    labels = _core.assign(x, blobs(12, 20, 12, seed=14))[0].astype(np.int32)
+    device (one chunk copied twice, chunks of 4,096 rows streamed, rows kept on the device
+    between the passes), within 1e-12 of the CPU's; an empty cluster and float64 rows (on the
+    CPU) included; reruns identical."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    x, centres = blobs(30_000, 20, 12, seed=14, with_centres=True)
+    x, centres = x + np.float32(50.0), centres + np.float32(50.0)  # far from the origin
+    labels = _core.assign(x, centres)[0].astype(np.int32)
     k = 13  # cluster 12 is empty
+    assert np.count_nonzero(np.bincount(labels, minlength=k)) == 12
     cpu = _core.dispersion(x, labels, k)
+    assert np.isfinite(cpu["calinski_harabasz"]) and cpu["davies_bouldin"] > 0
     gpu = _core.dispersion(x, labels, k, device=(0, False))
     np.testing.assert_array_equal(gpu["counts"], cpu["counts"])
     for key in ("means", "within_ssd", "within_distance", "calinski_harabasz", "davies_bouldin"):

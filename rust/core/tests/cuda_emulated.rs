@@ -208,7 +208,9 @@ fn check_fused(x: &[f32], d: usize, centers: &[f32]) -> Option<Vec<u32>> {
     let (points, cpoints) = (Points::from_rows(x, d).unwrap(), Points::from_rows(centers, d).unwrap());
     let (mut cpu_labels, mut cpu_dist2) = (vec![0u32; n], vec![0f64; n]);
     Cpu.assign_and_sum(points.into(), None, cpoints, &mut cpu_labels, &mut cpu_dist2).unwrap();
-    for groups in if k > 128 { vec![1, k.div_ceil(128)] } else { vec![1] } {
+    // One group; one block of 128 per group; two requested (groups of several blocks, the
+    // last short, past 256 centres).
+    for groups in if k > 128 { vec![1, k.div_ceil(128), 2] } else { vec![1] } {
         let raw = emulate("fused", x, d, centers, None, Some(groups.to_string()))?;
         let labels: Vec<u32> =
             raw[..4 * n].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
@@ -305,6 +307,13 @@ fn fused_exact_ties_across_centre_blocks_go_to_the_lowest_index() {
     centers[250 * d..251 * d].copy_from_slice(&c3); // centre 250 (the third block) = centre 3
     let Some(labels) = check_fused(&x, d, &centers) else { return };
     assert!(labels.contains(&3) && !labels.contains(&250));
+}
+
+#[test]
+fn fused_groups_of_several_centre_blocks() {
+    // 600 centres in 5 blocks, 2 groups asked: groups of 256 centres, the third of 88.
+    let (x, centers) = blobs(700, 7, 600, 20);
+    check_fused(&x, 7, &centers);
 }
 
 #[test]

@@ -49,6 +49,11 @@ pub use loader::Found;
 pub use pass::{chunk_rows, Precision, CHUNK_ROWS, SEGMENT_ROWS};
 pub use seeding::SEED_MIN_VALUES;
 
+/// The dispersion indices go to the device while each chunk's per-cluster sums (the sort's
+/// histogram, k per 1,024 rows, and the k × d sums) hold at most this many values: 2²⁶ (half a
+/// GiB of f64). More clusters (the metrics allow up to n − 1) are summed on the CPU.
+pub const DISPERSION_MAX_SUM_VALUES: usize = 1 << 26;
+
 /// A session on a CUDA device: the device's context and compiled kernels (opened once per
 /// process and shared), and the rows this session keeps on the device between passes. Make one
 /// per fit or prediction: the rows kept are recognised by address, which is only safe while the
@@ -232,9 +237,13 @@ impl Backend for Cuda {
         Cpu.silhouette_samples(x, labels, k, rows, stop)
     }
 
-    /// Float32 dense rows (some, of some width) on the device; others on the CPU.
+    /// Float32 dense rows (some, of some width) on the device, unless the per-chunk sums of so
+    /// many clusters would take more than [`DISPERSION_MAX_SUM_VALUES`] (the metrics allow k up
+    /// to n − 1); others on the CPU.
     fn dispersion<F: Scalar>(&self, x: Points<'_, F>, labels: &[u32], k: usize) -> Result<Dispersion> {
-        if let Some(rows) = F::as_f32(x.as_slice()).filter(|_| x.n() > 0 && x.d() > 0) {
+        let (n, d) = (x.n(), x.d());
+        let sums = k * (chunk_rows(d).min(n).div_ceil(1024) + d);
+        if let Some(rows) = F::as_f32(x.as_slice()).filter(|_| n > 0 && d > 0 && sums <= DISPERSION_MAX_SUM_VALUES) {
             check_labels(x.n(), labels, k, None)?;
             let points = Points::from_rows(rows, x.d())?;
             return guarded(|| dispersion::dispersion(&self.gpu, points, labels, k)).map_err(Error::Backend);

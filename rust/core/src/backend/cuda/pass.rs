@@ -61,20 +61,16 @@ enum Assigner {
 
 impl Assigner {
     /// TF32's is the GEMM path; float32's the fused kernel unless `FASTKMEANS_CUDA_ASSIGN` says
-    /// `gemm` (`fused` or unset: the fused kernel; anything else is an error).
+    /// `gemm` (`fused`, empty or unset: the fused kernel; anything else is an error).
     fn for_precision(precision: Precision) -> R<Self> {
-        let chosen = match std::env::var("FASTKMEANS_CUDA_ASSIGN") {
-            Err(_) => Assigner::Fused,
-            Ok(v) => match v.trim() {
-                "fused" => Assigner::Fused,
-                "gemm" => Assigner::Gemm,
-                other => return Err(format!("FASTKMEANS_CUDA_ASSIGN={other:?} is not one of \"fused\", \"gemm\"")),
-            },
-        };
-        Ok(match precision {
-            Precision::Tf32 => Assigner::Gemm,
-            Precision::Float32 => chosen,
-        })
+        if precision == Precision::Tf32 {
+            return Ok(Assigner::Gemm);
+        }
+        match std::env::var("FASTKMEANS_CUDA_ASSIGN").unwrap_or_default().trim() {
+            "" | "fused" => Ok(Assigner::Fused),
+            "gemm" => Ok(Assigner::Gemm),
+            other => Err(format!("FASTKMEANS_CUDA_ASSIGN={other:?} is not one of \"fused\", \"gemm\"")),
+        }
     }
 }
 
@@ -456,10 +452,13 @@ impl Gpu {
                     block_dim: (256, 1, 1),
                     shared_mem_bytes: 0,
                 };
-                // Each group's best per row, when the centres are split.
+                // Each group's best per row, when the centres are split: every slot is written (each
+                // group's blocks cover every row) before assign_merge reads it.
                 let mut parts = if groups > 1 {
-                    let best = s.alloc_zeros::<f32>(groups * m).map_err(err("allocating the groups' bests"))?;
-                    let idx = s.alloc_zeros::<u32>(groups * m).map_err(err("allocating the groups' bests"))?;
+                    // SAFETY: as said, written before read.
+                    let best = unsafe { s.alloc::<f32>(groups * m) }.map_err(err("allocating the groups' bests"))?;
+                    // SAFETY: as above.
+                    let idx = unsafe { s.alloc::<u32>(groups * m) }.map_err(err("allocating the groups' bests"))?;
                     Some((best, idx))
                 } else {
                     None
@@ -990,7 +989,7 @@ mod tests {
         // A mini-batch of 5,000 rows (40 blocks) against 1,024 centres on 132 multiprocessors:
         // 264 blocks wanted, so at least 7 groups of whole 128-centre blocks: 8 of one block.
         assert_eq!(fused_split(5_000, 1024, 132), (8, 128));
-        // 40 blocks against 4,096 centres (32 blocks): 7 groups of 4 blocks and a last of 4.
+        // 40 blocks against 4,096 centres (32 blocks): at least 7 groups, of 4 blocks: 8.
         let (groups, span) = fused_split(5_000, 4096, 132);
         assert_eq!((groups, span), (8, 512));
         assert!(groups * span >= 4096 && (groups - 1) * span < 4096, "no empty group");
