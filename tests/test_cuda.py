@@ -89,17 +89,28 @@ def test_assign_labels_and_exact_distances(d, mode, monkeypatch):
     np.testing.assert_array_equal(gdist2[same], dist2[same])  # the CPU's sq_dist_f64, to the bit
 
 
+def twins(n, d, k, seed):
+    """Blobs with k centres, and 100 more: the first 100 each moved a float32 step (near-ties)."""
+    x, centres = blobs(n, d, k, seed=seed, with_centres=True)
+    return x, np.concatenate([centres, np.nextafter(centres[:100], np.float32(np.inf))])
+
+
+def the_cpus_float32_assignment(x, centres):
+    """The GPU's float32 labels and distances are the CPU's, to the bit; returns the labels."""
+    labels, dist2 = _core.assign(x, centres)
+    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
+    np.testing.assert_array_equal(glabels, labels)
+    np.testing.assert_array_equal(gdist2, dist2)
+    return labels
+
+
 def test_float32_labels_are_the_cpus_at_near_ties():
     """100 twin centres, each a float32 step from another (and 256 or more places away, so in
     another block of the kernel's 128 centres and another thread's 8): a third of the rows are
     near-ties. The CPU gives about half of them the twin that is farther in exact arithmetic;
     the fused kernel ranks by the same float32 scores, so every label is the CPU's."""
-    x, centres = blobs(50_000, 32, 300, seed=11, with_centres=True)
-    centres = np.concatenate([centres, np.nextafter(centres[:100], np.float32(np.inf))])
-    labels, dist2 = _core.assign(x, centres)
-    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
-    np.testing.assert_array_equal(glabels, labels)
-    np.testing.assert_array_equal(gdist2, dist2)
+    x, centres = twins(50_000, 32, 300, seed=11)
+    labels = the_cpus_float32_assignment(x, centres)
     # The test shows something: many labels are the farther twin.
     rows = np.flatnonzero(np.isin(labels, np.r_[0:100, 300:400]))
     twin = np.where(labels[rows] < 300, labels[rows] + 300, labels[rows] - 300)
@@ -112,12 +123,7 @@ def test_float32_labels_are_the_cpus_with_the_centres_split_or_not(rows):
     """3,000 rows are 24 blocks of the fused kernel: too few to fill a GPU, so its 1,000 centres
     are split into groups merged by assign_merge (a mini-batch's case); 50,000 rows are not split.
     Twin centres a float32 step apart (0-99 and 900-999) make near-ties across groups."""
-    x, centres = blobs(rows, 16, 900, seed=12, with_centres=True)
-    centres = np.concatenate([centres, np.nextafter(centres[:100], np.float32(np.inf))])
-    labels, dist2 = _core.assign(x, centres)
-    glabels, gdist2 = _core.assign(x, centres, device=(0, False))
-    np.testing.assert_array_equal(glabels, labels)
-    np.testing.assert_array_equal(gdist2, dist2)
+    the_cpus_float32_assignment(*twins(rows, 16, 900, seed=12))
 
 
 def test_exact_ties_go_to_the_lowest_index():

@@ -244,8 +244,8 @@ impl Backend for Cuda {
         let (n, d) = (x.n(), x.d());
         let sums = k * (chunk_rows(d).min(n).div_ceil(1024) + d);
         if let Some(rows) = F::as_f32(x.as_slice()).filter(|_| n > 0 && d > 0 && sums <= DISPERSION_MAX_SUM_VALUES) {
-            check_labels(x.n(), labels, k, None)?;
-            let points = Points::from_rows(rows, x.d())?;
+            check_labels(n, labels, k, None)?;
+            let points = Points::from_rows(rows, d)?;
             return guarded(|| dispersion::dispersion(&self.gpu, points, labels, k)).map_err(Error::Backend);
         }
         Cpu.dispersion(x, labels, k)

@@ -599,18 +599,7 @@ impl Gpu {
         k: usize,
         d: usize,
     ) -> R<()> {
-        let cfg = GemmConfig {
-            transa: cublasOperation_t::CUBLAS_OP_T,
-            transb: cublasOperation_t::CUBLAS_OP_N,
-            m: k as i32,
-            n: rows as i32,
-            k: d as i32,
-            alpha: 1.0f32,
-            lda: d as i32,
-            ldb: d as i32,
-            beta: 0.0f32,
-            ldc: k as i32,
-        };
+        let cfg = row_dots(rows, k, d, 1.0f32, 0.0f32);
         // SAFETY: the shapes above match the buffers: centres k × d, rows × d, scores ≥ rows × k.
         unsafe { self.blas.gemm(cfg, centers, x_tile, scores) }.map_err(|e| format!("cuBLAS SGEMM failed: {e}"))
     }
@@ -915,6 +904,24 @@ fn copy_on_threads(from: &[f32], to: &mut [f32]) {
             scope.spawn(move || to.copy_from_slice(from));
         }
     });
+}
+
+/// cuBLAS's configuration for `out[r · cols + c] = rows_r · columns_c`: `m` rows and `cols`
+/// columns, both row-major of width `d`, and `out` row-major (cuBLAS, column-major, computes
+/// `columnsᵀ · rows` with the buffers as they are: gemm(cfg, columns, rows, out)).
+pub(super) fn row_dots<T>(m: usize, cols: usize, d: usize, one: T, zero: T) -> GemmConfig<T> {
+    GemmConfig {
+        transa: cublasOperation_t::CUBLAS_OP_T,
+        transb: cublasOperation_t::CUBLAS_OP_N,
+        m: cols as i32,
+        n: m as i32,
+        k: d as i32,
+        alpha: one,
+        lda: d as i32,
+        ldb: d as i32,
+        beta: zero,
+        ldc: cols as i32,
+    }
 }
 
 /// One warp per row: blocks of 256 threads (8 rows).

@@ -7,12 +7,11 @@
 
 use std::sync::atomic::AtomicBool;
 
-use cudarc::cublas::sys::cublasOperation_t;
-use cudarc::cublas::{Gemm, GemmConfig};
+use cudarc::cublas::Gemm;
 use cudarc::driver::{CudaSlice, CudaView, DriverError, PushKernelArg};
 
 use super::guard::out_of_memory;
-use super::pass::{warp_per_row, Gpu};
+use super::pass::{row_dots, warp_per_row, Gpu};
 use crate::error::{check_stop, Error, Result};
 use crate::kernels::pairwise::DenseDots;
 use crate::kernels::points::Points;
@@ -212,18 +211,7 @@ fn tile_sums(
     cols: usize,
     d: usize,
 ) -> std::result::Result<(), DeviceFailure> {
-    let cfg = GemmConfig {
-        transa: cublasOperation_t::CUBLAS_OP_T,
-        transb: cublasOperation_t::CUBLAS_OP_N,
-        m: cols as i32,
-        n: m as i32,
-        k: d as i32,
-        alpha: 1.0f64,
-        lda: d as i32,
-        ldb: d as i32,
-        beta: 0.0f64,
-        ldc: cols as i32,
-    };
+    let cfg = row_dots(m, cols, d, 1.0f64, 0.0f64);
     // SAFETY: columns are cols × d, rows m × d, dots at least m × cols (column-major views of the
     // row-major buffers: dots holds the rows' dot products row by row).
     unsafe { gpu.blas.gemm(cfg, columns, rows, dots) }
